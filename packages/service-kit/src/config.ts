@@ -1,0 +1,123 @@
+import { z } from 'zod';
+
+/**
+ * A setting that failed validation. `main.ts` prints `message` (one line per variable) and
+ * exits 1; no stack trace, since the fix is in the environment, not the code.
+ */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(public readonly problems: { variable: string; problem: string }[]) {
+    super(
+      'invalid configuration:\n' +
+        problems.map((p) => `  ${p.variable}: ${p.problem}`).join('\n'),
+    );
+  }
+}
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const csv = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+/** A URL with one of the given protocols, e.g. `url('postgres:', 'postgresql:')`. */
+export const url = (...protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}` },
+  );
+
+/**
+ * Settings every service reads. Spread into a service's own schema:
+ * `z.object({ ...commonSettings('metadata', 50051), DATABASE_URL: url('postgres:') })`.
+ */
+export function commonSettings(service: string, defaultPort: number) {
+  return {
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    GRPC_HOST: z.string().min(1).default('0.0.0.0'),
+    GRPC_PORT: port.default(defaultPort),
+    /** Comma-separated bearer tokens accepted by the auth interceptor. Empty disables auth (refused when NODE_ENV=production). */
+    AUTH_TOKENS: csv.default([]),
+    /** PEM files; when TLS_CERT and TLS_KEY are set the server speaks TLS, and with TLS_CLIENT_CA it requires client certificates (mTLS). */
+    TLS_CERT: z.string().optional(),
+    TLS_KEY: z.string().optional(),
+    TLS_CLIENT_CA: z.string().optional(),
+    LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    LOG_PRETTY: bool.default(false),
+    SERVICE_NAME: z.string().default(service),
+    /** Upper bound for a call's deadline; calls without a deadline get this one. */
+    GRPC_MAX_CALL_MS: z.coerce.number().int().positive().default(30_000),
+    SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
+  };
+}
+
+/** Settings of services that publish or consume events. */
+export const natsSettings = {
+  NATS_URL: url('nats:', 'tls:', 'ws:', 'wss:').default('nats://127.0.0.1:4222'),
+  /** First token of every subject (`pm.<tier>.<tenant>.<event>`); tests use unique prefixes. */
+  EVENTS_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('pm'),
+  /** Prefix of stream names (`PM_METADATA`, ...). */
+  EVENTS_STREAM_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('PM'),
+  /** JetStream duplicate window; must exceed the outbox relay's worst lag. */
+  EVENTS_DUPLICATE_WINDOW_MS: z.coerce.number().int().positive().default(10 * 60_000),
+};
+
+/** Settings of the PostgreSQL services. */
+export const postgresSettings = {
+  DATABASE_URL: url('postgres:', 'postgresql:'),
+  DATABASE_POOL_MAX: z.coerce.number().int().positive().default(10),
+  MIGRATE_ON_START: bool.default(true),
+};
+
+/** Settings of RPCs that list. */
+export const paginationSettings = {
+  /** Signs page tokens. Replicas of one service must share it. */
+  PAGE_TOKEN_SECRET: z.string().min(16).default('development-only-page-token-secret'),
+  PAGE_SIZE_DEFAULT: z.coerce.number().int().positive().default(50),
+  PAGE_SIZE_MAX: z.coerce.number().int().positive().default(500),
+};
+
+/**
+ * Validates `env` against `schema`. Throws {@link ConfigError} naming every bad variable.
+ * Also refuses, in production, settings that are only safe in development.
+ */
+export function loadConfig<T extends z.ZodRawShape>(
+  shape: T,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<z.ZodObject<T>> {
+  // Empty strings mean "unset" so that `FOO= node main.js` falls back to the default.
+  const cleaned: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
+  const result = z.object(shape).safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => ({
+        variable: String(i.path[0] ?? '?'),
+        problem: i.code === 'invalid_type' && i.input === undefined ? 'is required' : i.message,
+      })),
+    );
+  }
+  const config = result.data as Record<string, unknown>;
+  if (config.NODE_ENV === 'production') {
+    const problems: { variable: string; problem: string }[] = [];
+    if (Array.isArray(config.AUTH_TOKENS) && config.AUTH_TOKENS.length === 0)
+      problems.push({ variable: 'AUTH_TOKENS', problem: 'is required in production (comma-separated bearer tokens)' });
+    if (config.PAGE_TOKEN_SECRET === 'development-only-page-token-secret')
+      problems.push({ variable: 'PAGE_TOKEN_SECRET', problem: 'must be set in production (16+ characters, shared by replicas)' });
+    if (problems.length) throw new ConfigError(problems);
+  }
+  return result.data as z.infer<z.ZodObject<T>>;
+}

@@ -1,0 +1,45 @@
+/**
+ * @penguinmails/service-kit: what every service of the platform shares. Configuration,
+ * logging, the gRPC server (health, reflection, auth, deadlines, error mapping, shutdown),
+ * validation and page tokens, PostgreSQL pools and migrations, NATS JetStream streams,
+ * the transactional outbox and its relay, and event consumers.
+ */
+export { ConfigError, commonSettings, loadConfig, natsSettings, paginationSettings, postgresSettings, url } from './config';
+export { createLogger } from './logger';
+export type { Logger } from './logger';
+export {
+  AbortedError,
+  AlreadyExistsError,
+  DomainError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  ResourceExhaustedError,
+  UnavailableError,
+  asError,
+} from './errors';
+export type { FieldViolation } from './errors';
+export { Validator, isUuid } from './validation';
+export { PageTokens } from './page-tokens';
+export { GrpcServer, bearerAuthInterceptor, createGrpcServer } from './grpc/server';
+export type { CallContext, GrpcServerOptions, Handlers } from './grpc/server';
+export { classifyError, decodeStatus, toServiceError } from './grpc/status';
+export type { DecodedStatus } from './grpc/status';
+export { bearerTokenInterceptor, call, connect } from './grpc/client';
+export type { ClientOptions } from './grpc/client';
+export { createPgPool, withTransaction } from './pg/pool';
+export { migratePostgres } from './pg/migrate';
+export type { MigrateOptions } from './pg/migrate';
+export { MigrationError, pendingMigrations, readMigrations } from './migrations/files';
+export type { MigrationFile } from './migrations/files';
+export { connectNats } from './nats/connect';
+export type { ConnectNatsOptions, NatsConnection } from './nats/connect';
+export { ensureConsumer, ensureStream } from './nats/streams';
+export { EventConsumer } from './nats/consumer';
+export type { EventConsumerOptions } from './nats/consumer';
+export { EventNames, buildEnvelope, decodeEnvelope } from './events';
+export type { ProtoMessage, Tier } from './events';
+export { outboxInsert, outboxInsertMany } from './outbox/insert';
+export { OutboxRelay } from './outbox/relay';
+export type { OutboxRelayOptions } from './outbox/relay';
+export { onShutdownSignals, runMain } from './lifecycle';

@@ -1,0 +1,53 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+
+export type { NatsConnection } from '@nats-io/transport-node';
+
+export interface ConnectNatsOptions {
+  url: string;
+  /** Connection name shown by `nats server report connections`. */
+  name: string;
+  logger?: Logger;
+  /** Initial connection attempts before giving up (a rolling restart of NATS takes seconds). */
+  attempts?: number;
+  /** Delay between initial attempts. */
+  delayMs?: number;
+}
+
+/**
+ * Connects with retry at start-up, then lets nats.js reconnect forever. Gives up with one
+ * clear message naming the URL, so a wrong NATS_URL is a one-line fix, not a stack trace.
+ */
+export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnection> {
+  const attempts = opts.attempts ?? 10;
+  const u = new URL(opts.url);
+  let lastErr: unknown;
+  for (let i = 1; i <= attempts; i++) {
+    try {
+      const nc = await connect({
+        servers: `${u.hostname}:${u.port || 4222}`,
+        name: opts.name,
+        user: u.username ? decodeURIComponent(u.username) : undefined,
+        pass: u.password ? decodeURIComponent(u.password) : undefined,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 1_000,
+        timeout: 5_000,
+      });
+      void (async () => {
+        for await (const s of nc.status()) {
+          if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error')
+            opts.logger?.warn({ status: s.type }, 'NATS connection status');
+        }
+      })().catch(() => undefined);
+      return nc;
+    } catch (err) {
+      lastErr = err;
+      opts.logger?.warn({ attempt: i, attempts, url: opts.url, err: (err as Error).message }, 'NATS not reachable yet');
+      if (i < attempts) await new Promise((r) => setTimeout(r, opts.delayMs ?? 1_000));
+    }
+  }
+  throw new Error(
+    `NATS at ${opts.url} did not answer after ${attempts} attempts (${(lastErr as Error)?.message ?? lastErr}); start nats-server with JetStream (-js) or set NATS_URL`,
+    { cause: lastErr },
+  );
+}

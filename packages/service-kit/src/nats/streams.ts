@@ -1,0 +1,64 @@
+import { AckPolicy, DeliverPolicy, jetstreamManager, type ConsumerConfig, type StreamConfig } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+
+/**
+ * Creates the stream, or updates it to the given subjects/limits when it exists: safe to call
+ * from every replica at every start.
+ */
+export async function ensureStream(
+  nc: NatsConnection,
+  cfg: { name: string; subjects: string[]; duplicateWindowMs: number; maxAgeMs?: number; replicas?: number },
+): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const want: Partial<StreamConfig> & { name: string } = {
+    name: cfg.name,
+    subjects: cfg.subjects,
+    duplicate_window: nanos(cfg.duplicateWindowMs),
+    max_age: cfg.maxAgeMs ? nanos(cfg.maxAgeMs) : 0,
+    num_replicas: cfg.replicas ?? 1,
+  };
+  try {
+    const info = await jsm.streams.info(cfg.name);
+    const c = info.config;
+    const same =
+      c.duplicate_window === want.duplicate_window &&
+      c.max_age === want.max_age &&
+      JSON.stringify([...(c.subjects ?? [])].sort()) === JSON.stringify([...cfg.subjects].sort());
+    if (!same) await jsm.streams.update(cfg.name, { ...c, ...want } as StreamConfig);
+  } catch (err) {
+    if (!/stream not found/i.test((err as Error).message)) throw err;
+    try {
+      await jsm.streams.add(want);
+    } catch (addErr) {
+      // Another replica created it between our info and add: fine.
+      if (!/already in use|already exists/i.test((addErr as Error).message)) throw addErr;
+    }
+  }
+}
+
+/** A durable pull consumer with explicit acks, created or updated idempotently. */
+export async function ensureConsumer(
+  nc: NatsConnection,
+  stream: string,
+  cfg: { durable: string; filterSubjects?: string[]; ackWaitMs?: number; maxDeliver?: number } & Partial<ConsumerConfig>,
+): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const { durable, filterSubjects, ackWaitMs, maxDeliver, ...rest } = cfg;
+  const config: Partial<ConsumerConfig> = {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(ackWaitMs ?? 30_000),
+    max_deliver: maxDeliver ?? -1,
+    ...(filterSubjects?.length === 1 ? { filter_subject: filterSubjects[0] } : {}),
+    ...(filterSubjects && filterSubjects.length > 1 ? { filter_subjects: filterSubjects } : {}),
+    ...rest,
+  };
+  try {
+    await jsm.consumers.info(stream, durable);
+    await jsm.consumers.update(stream, durable, config);
+  } catch (err) {
+    if (!/consumer not found/i.test((err as Error).message)) throw err;
+    await jsm.consumers.add(stream, config);
+  }
+}

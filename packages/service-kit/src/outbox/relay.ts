@@ -1,0 +1,199 @@
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import type { Pool, PoolClient } from 'pg';
+import type { Logger } from 'pino';
+
+export interface OutboxRelayOptions {
+  pool: Pool;
+  nc: NatsConnection;
+  logger: Logger;
+  /** Rows claimed per transaction. */
+  batchSize?: number;
+  /** Fallback poll when no NOTIFY arrives (NOTIFY is lost while the relay is disconnected). */
+  pollIntervalMs?: number;
+  /** Per-publish ack timeout before a retry with the same msgID. */
+  publishTimeoutMs?: number;
+  /** Published rows are deleted after this long (they are in JetStream by then). */
+  retentionMs?: number;
+}
+
+/** Errors after which the server may or may not have stored the message: retry, same msgID. */
+function isRetryable(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; code?: string };
+  return (
+    e?.name === 'TimeoutError' ||
+    e?.name === 'NoRespondersError' ||
+    /timeout|no responders|503/i.test(e?.message ?? '') ||
+    e?.code === '503'
+  );
+}
+
+/**
+ * Moves outbox rows to JetStream. Each batch is one transaction:
+ *
+ *   select … where published is null order by created, id limit $n for update skip locked
+ *   → publish each row with Nats-Msg-Id = row id (pipelined, acks awaited)
+ *   → update … set published = now() for the acked ids; commit
+ *
+ * `skip locked` lets several replicas relay at once without double work. If the process dies
+ * between the publish and the commit, the rows stay unpublished and the next relay publishes
+ * them again with the same msgID: the stream's duplicate window drops the copy, and consumers
+ * de-duplicate on event id as well. So every event reaches the stream at least once, and is
+ * stored once as long as the relay's lag stays under the duplicate window.
+ * Pipelining keeps stream order equal to outbox order unless a publish needs a retry.
+ */
+export class OutboxRelay {
+  private readonly js: JetStreamClient;
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private listener?: PoolClient;
+  private lastCleanup = 0;
+  /** Set by NOTIFY; checked before sleeping so a notification during a batch is not lost. */
+  private notified = false;
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly publishTimeoutMs: number;
+  private readonly retentionMs: number;
+
+  constructor(private readonly opts: OutboxRelayOptions) {
+    this.js = jetstream(opts.nc, { timeout: opts.publishTimeoutMs ?? 5_000 });
+    this.batchSize = opts.batchSize ?? 500;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 1_000;
+    this.publishTimeoutMs = opts.publishTimeoutMs ?? 5_000;
+    this.retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000;
+  }
+
+  /** Starts relaying in the background until {@link stop}. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Finishes the batch in progress, then stops. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    if (this.listener) {
+      this.listener.removeAllListeners('notification');
+      await this.listener.query('unlisten pm_outbox').catch(() => undefined);
+      this.listener.release();
+      this.listener = undefined;
+    }
+  }
+
+  /** Relays one batch; resolves with the number of events published. */
+  async drainOnce(): Promise<number> {
+    const client = await this.opts.pool.connect();
+    try {
+      await client.query('begin');
+      const { rows } = await client.query<{ id: string; subject: string; payload: Buffer }>(
+        `select id, subject, payload
+           from outbox_events
+          where published is null
+          order by created, id
+          limit $1
+            for update skip locked`,
+        [this.batchSize],
+      );
+      if (rows.length === 0) {
+        await client.query('commit');
+        return 0;
+      }
+      const results = await Promise.allSettled(rows.map((r) => this.publish(r.subject, r.payload, r.id)));
+      const done: string[] = [];
+      const failed: { id: string; error: string }[] = [];
+      results.forEach((res, i) => {
+        if (res.status === 'fulfilled') done.push(rows[i].id);
+        else failed.push({ id: rows[i].id, error: String((res.reason as Error)?.message ?? res.reason) });
+      });
+      if (done.length)
+        await client.query('update outbox_events set published = now(), attempts = attempts + 1 where id = any($1::uuid[])', [done]);
+      if (failed.length) {
+        await client.query(
+          `update outbox_events o set attempts = attempts + 1, last_error = f.error
+             from unnest($1::uuid[], $2::text[]) as f(id, error) where o.id = f.id`,
+          [failed.map((f) => f.id), failed.map((f) => f.error)],
+        );
+        this.opts.logger.warn({ failed: failed.length, firstError: failed[0].error }, 'outbox publish failed; will retry');
+      }
+      await client.query('commit');
+      return done.length;
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async publish(subject: string, payload: Buffer, id: string): Promise<void> {
+    const h = headers();
+    h.set('Pm-Event-Id', id);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.js.publish(subject, payload, { msgID: id, headers: h, timeout: this.publishTimeoutMs });
+        return;
+      } catch (err) {
+        if (!isRetryable(err) || attempt >= 5 || !this.running) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async listen(): Promise<void> {
+    if (this.listener) return;
+    const client = await this.opts.pool.connect();
+    client.on('notification', () => {
+      this.notified = true;
+      this.wake?.();
+    });
+    client.on('error', () => {
+      // The connection died: drop it, the loop re-listens and polling covers the gap.
+      this.listener = undefined;
+      client.release(true);
+    });
+    await client.query('listen pm_outbox');
+    this.listener = client;
+  }
+
+  private async cleanup(): Promise<void> {
+    if (Date.now() - this.lastCleanup < 3600_000) return;
+    this.lastCleanup = Date.now();
+    const res = await this.opts.pool.query(
+      `delete from outbox_events where published is not null and published < now() - make_interval(secs => $1)`,
+      [this.retentionMs / 1000],
+    );
+    if (res.rowCount) this.opts.logger.info({ deleted: res.rowCount }, 'outbox: old published rows deleted');
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 0;
+    while (this.running) {
+      try {
+        await this.listen();
+        this.notified = false;
+        const n = await this.drainOnce();
+        backoff = 0;
+        if (n > 0) this.opts.logger.debug({ published: n }, 'outbox relayed');
+        if (n >= this.batchSize) continue; // more waiting: no sleep
+        await this.cleanup();
+      } catch (err) {
+        backoff = Math.min(10_000, backoff ? backoff * 2 : 250);
+        this.opts.logger.warn({ err: (err as Error).message, retryInMs: backoff }, 'outbox relay error');
+      }
+      if (!this.running) break;
+      if (this.notified && backoff === 0) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, backoff || this.pollIntervalMs);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * @penguinmails/testkit: what a test needs to start against the real stores. Fresh
+ * PostgreSQL databases cloned from a migrated template, isolated JetStream names, and the
+ * shared jest preset (`@penguinmails/testkit/jest-preset`).
+ */
+export { adminUrl, freshDatabase } from './postgres';
+export type { FreshDatabase } from './postgres';
+export { natsTestContext, natsUrl } from './nats';
+export type { NatsTestContext } from './nats';
