@@ -1,1 +1,1 @@
-module.exports = require('@penguinmails/testkit/jest-preset')(__dirname);
+module.exports = require('../testkit/jest-preset')(__dirname);

@@ -7,3 +7,6 @@ export { adminUrl, freshDatabase } from './postgres';
 export type { FreshDatabase } from './postgres';
 export { natsTestContext, natsUrl } from './nats';
 export type { NatsTestContext } from './nats';
+export { assertMigrationsMatchPrismaSchema } from './prisma-drift';
+export type { MigrationOnlyObjects, PrismaDriftOptions } from './prisma-drift';
+export { healthCheck, reflectionListServices } from './grpc';

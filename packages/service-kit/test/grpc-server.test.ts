@@ -1,0 +1,178 @@
+import { Metadata, makeGenericClientConstructor, status, type ServiceError, type ServiceDefinition, credentials } from '@grpc/grpc-js';
+import { healthCheck, reflectionListServices } from '../../testkit/src';
+import { commonV1 } from '@penguinmails/contracts';
+import { descriptorSetPath } from '@penguinmails/contracts';
+import {
+  InvalidArgumentError,
+  NotFoundError,
+  FailedPreconditionError,
+  Validator,
+  createGrpcServer,
+  createLogger,
+  decodeStatus,
+  type GrpcServer,
+  type CallContext,
+} from '../src';
+
+// A tiny service built from common messages, so the kit is tested without any domain proto.
+const Probe: ServiceDefinition = {
+  echo: {
+    path: '/penguinmails.test.v1.ProbeService/Echo',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (m: commonV1.PageRequest) => Buffer.from(commonV1.PageRequest.encode(m).finish()),
+    requestDeserialize: (b: Buffer) => commonV1.PageRequest.decode(b),
+    responseSerialize: (m: commonV1.PageResponse) => Buffer.from(commonV1.PageResponse.encode(m).finish()),
+    responseDeserialize: (b: Buffer) => commonV1.PageResponse.decode(b),
+  },
+  list: {
+    path: '/penguinmails.test.v1.ProbeService/List',
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: (m: commonV1.PageRequest) => Buffer.from(commonV1.PageRequest.encode(m).finish()),
+    requestDeserialize: (b: Buffer) => commonV1.PageRequest.decode(b),
+    responseSerialize: (m: commonV1.PageResponse) => Buffer.from(commonV1.PageResponse.encode(m).finish()),
+    responseDeserialize: (b: Buffer) => commonV1.PageResponse.decode(b),
+  },
+};
+const ProbeClient = makeGenericClientConstructor(Probe, 'ProbeService');
+type Client = InstanceType<typeof ProbeClient> & Record<string, Function>;
+
+let server: GrpcServer;
+let port: number;
+
+beforeAll(async () => {
+  server = createGrpcServer({
+    service: 'probe',
+    logger: createLogger({ service: 'probe', level: 'silent' }),
+    authTokens: ['secret-token'],
+    descriptorSetPath,
+    maxCallMs: 300,
+  });
+  server.addService<any>('penguinmails.test.v1.ProbeService', Probe, {
+    echo: async (req: commonV1.PageRequest, ctx: CallContext) => {
+      const v = new Validator();
+      v.pageSize('page_size', req.pageSize, { default: 50, max: 500 });
+      v.done();
+      if (req.pageToken === 'missing') throw new NotFoundError('tenant', 'abc');
+      if (req.pageToken === 'state') throw new FailedPreconditionError('message/1', 'cannot go from bounced to sent');
+      if (req.pageToken === 'bug') throw new Error('secret internals');
+      if (req.pageToken === 'slow')
+        // Long work watches ctx.signal and stops when the deadline passes.
+        await new Promise((resolve, reject) => {
+          const t = setTimeout(resolve, 2_000);
+          ctx.signal.addEventListener('abort', () => {
+            clearTimeout(t);
+            reject(ctx.signal.reason);
+          });
+        });
+      return { nextPageToken: `echo:${req.pageSize}` };
+    },
+    list: async function* (req: commonV1.PageRequest) {
+      for (let i = 0; i < req.pageSize; i++) yield { nextPageToken: String(i) };
+      if (req.pageToken === 'fail') throw new InvalidArgumentError([{ field: 'x', reason: 'BAD', description: 'x is bad' }]);
+    },
+  });
+  port = await server.listen('127.0.0.1', 0);
+});
+
+afterAll(async () => {
+  await server.shutdown(1_000);
+});
+
+function client(token?: string): Client {
+  return new ProbeClient(`127.0.0.1:${port}`, credentials.createInsecure()) as Client;
+}
+
+function echo(c: Client, req: Partial<commonV1.PageRequest>, token?: string, deadlineMs = 5_000): Promise<commonV1.PageResponse> {
+  const md = new Metadata();
+  if (token) md.set('authorization', `Bearer ${token}`);
+  return new Promise((resolve, reject) =>
+    c.echo({ pageSize: 0, pageToken: '', ...req }, md, { deadline: Date.now() + deadlineMs }, (err: ServiceError | null, res: commonV1.PageResponse) =>
+      err ? reject(err) : resolve(res),
+    ),
+  );
+}
+
+test('a valid call with the token succeeds and echoes a request id header', async () => {
+  const c = client();
+  const md = new Metadata();
+  md.set('authorization', 'Bearer secret-token');
+  md.set('x-request-id', 'req-123');
+  const headers = await new Promise<Metadata>((resolve, reject) => {
+    const call = c.echo({ pageSize: 7, pageToken: '' }, md, (err: ServiceError | null) => err && reject(err));
+    call.on('metadata', resolve);
+  });
+  expect(headers.get('x-request-id')).toEqual(['req-123']);
+  await expect(echo(c, { pageSize: 7 }, 'secret-token')).resolves.toEqual({ nextPageToken: 'echo:7' });
+  c.close();
+});
+
+test('missing or wrong token is UNAUTHENTICATED with a message saying what to send', async () => {
+  const c = client();
+  await expect(echo(c, {})).rejects.toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringContaining('authorization') });
+  await expect(echo(c, {}, 'wrong')).rejects.toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringContaining('AUTH_TOKENS') });
+  c.close();
+});
+
+test('validation errors are INVALID_ARGUMENT with a BadRequest naming the field', async () => {
+  const c = client();
+  const err = await echo(c, { pageSize: 501 }, 'secret-token').catch((e) => e);
+  expect(err.code).toBe(status.INVALID_ARGUMENT);
+  const st = decodeStatus(err);
+  expect(st.errorInfo).toMatchObject({ reason: 'INVALID_ARGUMENT', domain: 'penguinmails.probe' });
+  expect(st.fieldViolations).toEqual([expect.objectContaining({ field: 'page_size', reason: 'OUT_OF_RANGE' })]);
+  c.close();
+});
+
+test('domain errors map to NOT_FOUND and FAILED_PRECONDITION; unknown errors to INTERNAL without internals', async () => {
+  const c = client();
+  const nf = await echo(c, { pageToken: 'missing' }, 'secret-token').catch((e) => e);
+  expect(nf.code).toBe(status.NOT_FOUND);
+  expect(decodeStatus(nf).resourceInfo).toMatchObject({ resourceType: 'tenant', resourceName: 'abc' });
+  const fp = await echo(c, { pageToken: 'state' }, 'secret-token').catch((e) => e);
+  expect(fp.code).toBe(status.FAILED_PRECONDITION);
+  expect(decodeStatus(fp).preconditionViolations[0]).toMatchObject({ subject: 'message/1' });
+  const bug = await echo(c, { pageToken: 'bug' }, 'secret-token').catch((e) => e);
+  expect(bug.code).toBe(status.INTERNAL);
+  expect(bug.details).not.toContain('secret internals');
+  expect(bug.details).toContain('request id');
+  c.close();
+});
+
+test('calls are cut at the server cap when the caller sets a longer deadline', async () => {
+  const c = client();
+  const started = Date.now();
+  const err = await echo(c, { pageToken: 'slow' }, 'secret-token', 5_000).catch((e) => e);
+  expect(err.code).toBe(status.DEADLINE_EXCEEDED);
+  expect(Date.now() - started).toBeLessThan(1_900);
+  c.close();
+});
+
+test('server streaming delivers every item, and a late error reaches the caller with its code', async () => {
+  const c = client();
+  const md = new Metadata();
+  md.set('authorization', 'Bearer secret-token');
+  const items: string[] = [];
+  const end = await new Promise<ServiceError | null>((resolve) => {
+    const s = c.list({ pageSize: 5, pageToken: 'fail' }, md);
+    s.on('data', (d: commonV1.PageResponse) => items.push(d.nextPageToken));
+    s.on('error', (e: ServiceError) => resolve(e));
+    s.on('end', () => resolve(null));
+  });
+  expect(items).toEqual(['0', '1', '2', '3', '4']);
+  expect(end?.code).toBe(status.INVALID_ARGUMENT);
+  c.close();
+});
+
+test('health answers without a token and turns NOT_SERVING on shutdown; reflection lists health', async () => {
+  const addr = `127.0.0.1:${port}`;
+  await expect(healthCheck(addr)).resolves.toBe('SERVING');
+  await expect(healthCheck(addr, 'penguinmails.test.v1.ProbeService')).resolves.toBe('SERVING');
+  server.setServing(false);
+  await expect(healthCheck(addr)).resolves.toBe('NOT_SERVING');
+  await expect(healthCheck(addr, 'penguinmails.test.v1.ProbeService')).resolves.toBe('NOT_SERVING');
+  server.setServing(true);
+  // Reflection needs no token and no proto files on the caller's side (grpcurl works).
+  await expect(reflectionListServices(addr)).resolves.toContain('grpc.health.v1.Health');
+});
