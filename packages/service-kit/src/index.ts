@@ -28,7 +28,7 @@ export type { DecodedStatus } from './grpc/status';
 export { bearerTokenInterceptor, call, connect } from './grpc/client';
 export type { ClientOptions } from './grpc/client';
 export { createPgPool, withTransaction } from './pg/pool';
-export { migratePostgres } from './pg/migrate';
+export { migratePostgres, redact } from './pg/migrate';
 export type { MigrateOptions } from './pg/migrate';
 export { MigrationError, pendingMigrations, readMigrations } from './migrations/files';
 export type { MigrationFile } from './migrations/files';

@@ -61,3 +61,12 @@ test('a failing migration is rolled back whole and not recorded', async () => {
   expect(await query("select to_regclass('c') is null as gone")).toEqual([{ gone: true }]);
   expect((await query('select name from _pm_migrations order by name')).map((r) => r.name)).toEqual(['20260101000000_init', '20260102000000_b']);
 });
+
+test('an unreachable or missing database gives one line naming the URL and DATABASE_URL', async () => {
+  await expect(migratePostgres({ databaseUrl: 'postgres://postgres:pw@127.0.0.1:1/x', migrationsDir: dir })).rejects.toThrow(
+    /^PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/x did not answer \(ECONNREFUSED.*fix DATABASE_URL$/,
+  );
+  const missing = new URL(db.url);
+  missing.pathname = '/pm_no_such_database';
+  await expect(migratePostgres({ databaseUrl: missing.toString(), migrationsDir: dir })).rejects.toThrow(/the database does not exist/);
+});

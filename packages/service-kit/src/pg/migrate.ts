@@ -25,7 +25,11 @@ export interface MigrateOptions {
 export async function migratePostgres(opts: MigrateOptions): Promise<{ applied: string[] }> {
   const files = readMigrations(opts.migrationsDir);
   const client = new Client({ connectionString: opts.databaseUrl, connectionTimeoutMillis: 10_000 });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Error(`PostgreSQL at ${redact(opts.databaseUrl)} did not answer (${describe(err)}); start it or fix DATABASE_URL`, { cause: err });
+  }
   try {
     await client.query('select pg_advisory_lock($1)', [LOCK_KEY]);
     await client.query(`
@@ -54,4 +58,22 @@ export async function migratePostgres(opts: MigrateOptions): Promise<{ applied: 
     await client.query('select pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
     await client.end().catch(() => undefined);
   }
+}
+
+/** The URL without its password, for messages and logs. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  if (e?.code === '3D000') return 'the database does not exist';
+  if (e?.code === '28P01' || e?.code === '28000') return 'authentication failed';
+  return e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? err);
 }
