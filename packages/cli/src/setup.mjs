@@ -31,13 +31,23 @@ export function toolEnv(extra = {}) {
   };
 }
 
+/** The foreground tools running now, so main.mjs can pass a SIGTERM on to them. */
+export const activeChildren = new Set();
+
 /** Runs `pnpm <args>` with inherited output; resolves with the exit code. */
 export function runPnpm(args, { env = toolEnv(), cwd = ROOT } = {}) {
   return new Promise((resolve, reject) => {
     // npx is a .cmd script on Windows, which only a shell can run.
     const child = spawn('npx', ['--yes', pinnedPnpm(), ...args], { cwd, env, stdio: 'inherit', shell: process.platform === 'win32' });
-    child.on('error', (err) => reject(new UserError(`could not run npx (is npm on PATH?): ${err.message}`)));
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    activeChildren.add(child);
+    child.on('error', (err) => {
+      activeChildren.delete(child);
+      reject(new UserError(`could not run npx (is npm on PATH?): ${err.message}`));
+    });
+    child.on('exit', (code, signal) => {
+      activeChildren.delete(child);
+      resolve(code ?? (signal ? 1 : 0));
+    });
   });
 }
 
@@ -53,8 +63,11 @@ function installNeeded() {
   return fs.statSync(marker).mtimeMs < fs.statSync(lock).mtimeMs;
 }
 
+/** PM_SKIP_BUILD=1: use what is installed and built already (a quicker restart). */
+const skipBuild = () => ['1', 'true', 'yes'].includes((process.env.PM_SKIP_BUILD ?? '').toLowerCase());
+
 export async function install() {
-  if (!installNeeded()) return;
+  if (skipBuild() || !installNeeded()) return;
   const args = ['install'];
   // CI must install exactly what the lockfile says and fail if it is out of date.
   if (process.env.CI && process.env.CI !== 'false') args.push('--frozen-lockfile');
@@ -73,6 +86,7 @@ export function turbo(task, extraArgs = [], env = toolEnv()) {
 
 /** generate -> build for every package (turbo.json orders them and caches the results). */
 export async function build({ continueOnError = false } = {}) {
+  if (skipBuild()) return 0;
   say('building (turbo run build: generate, then build)');
   const code = await turbo('build', continueOnError ? ['--continue'] : []);
   if (code !== 0 && !continueOnError) throw new UserError(`the build failed (turbo exit ${code}); see its output above`);
