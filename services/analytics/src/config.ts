@@ -1,0 +1,37 @@
+import { commonSettings, loadConfig, url } from '@penguinmails/service-kit';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** A ClickHouse database name we can splice into SQL unquoted-safe (it is backquoted too). */
+export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/**
+ * The analytics service's settings. No DATABASE_URL: the store is ClickHouse, embedded (chDB at
+ * CHDB_PATH) unless CLICKHOUSE_URL names a server.
+ */
+export const analyticsSettings = {
+  ...commonSettings('analytics', 50054),
+  /** A ClickHouse server's HTTP(S) interface, e.g. http://127.0.0.1:8123. Unset: embedded chDB. */
+  CLICKHOUSE_URL: url('http:', 'https:').optional(),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  /** The database this service owns on the server (created by the migrations). */
+  CLICKHOUSE_DATABASE: z.string().regex(IDENTIFIER, 'must be a plain identifier (letters, digits, _)').default('penguinmails_analytics'),
+  CLICKHOUSE_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** chDB's data folder (one process at a time may open it). Relative paths are from the working directory. */
+  CHDB_PATH: z.string().min(1).default('.data/chdb'),
+  MIGRATE_ON_START: bool.default(true),
+  /** Most events one IngestEvents call may carry. */
+  INGEST_MAX_BATCH: z.coerce.number().int().positive().max(100_000).default(1000),
+  /** How far ahead of this server's clock an event's occurred_at may be (clock skew between hosts). */
+  INGEST_MAX_FUTURE_MS: z.coerce.number().int().nonnegative().default(5 * 60_000),
+};
+
+export type AnalyticsConfig = ReturnType<typeof loadAnalyticsConfig>;
+
+export function loadAnalyticsConfig(env: NodeJS.ProcessEnv = process.env) {
+  return loadConfig(analyticsSettings, env);
+}

@@ -1,0 +1,86 @@
+import { resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
+import { UnavailableError } from '@penguinmails/service-kit';
+import { IDENTIFIER } from '../config';
+
+/** Where the data lives: a ClickHouse server, or chDB in this process. */
+export type StoreTarget =
+  | { kind: 'server'; url: string; username: string; password: string; requestTimeoutMs?: number }
+  | { kind: 'chdb'; path: string };
+
+/**
+ * The ClickHouse client and the database every statement names explicitly.
+ *
+ * Every statement spells `<database>.<table>` instead of relying on a current database: chDB's
+ * connection ignores @clickhouse/client's `database` option (it has no HTTP URL to put it in)
+ * and `USE` does not outlive one HTTP request on a server, so qualified names are the only
+ * form that means the same thing on both.
+ */
+export interface Store {
+  client: ClickHouseClient;
+  /** Validated identifier, e.g. `penguinmails_analytics`. */
+  database: string;
+  /** `` `database`.`table` `` for SQL. */
+  table(name: string): string;
+  target: StoreTarget['kind'];
+  close(): Promise<void>;
+}
+
+export function createStore(target: StoreTarget, database: string): Store {
+  if (!IDENTIFIER.test(database)) throw new Error(`ClickHouse database name "${database}" is not a plain identifier`);
+  let client: ClickHouseClient;
+  if (target.kind === 'server') {
+    client = createClient({
+      url: target.url,
+      username: target.username,
+      password: target.password,
+      request_timeout: target.requestTimeoutMs ?? 30_000,
+      // Servers quote 64-bit integers in JSON by default and chDB does not; reading counts with
+      // Number() handles both, this keeps the wire form the same anyway.
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      // Its own logger prints multi-line stack traces to stderr on every failed request; the
+      // same errors reach us as rejections, and the service logs them once, with the RPC.
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+  } else {
+    const path = resolve(target.path);
+    mkdirSync(path, { recursive: true });
+    // Loaded only here: chdb is a ~540 MB native library a server deployment never needs.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createChdbConnection } = require('chdb/connection') as typeof import('chdb/connection');
+    // chdb types its connection against @clickhouse/client-common, which @clickhouse/client
+    // 1.23.1 now bundles as its own copy: same shape, two nominal types, hence the cast.
+    let connection: NonNullable<ClickHouseClientConfigOptions['connection']>;
+    try {
+      connection = createChdbConnection({ path }) as unknown as NonNullable<ClickHouseClientConfigOptions['connection']>;
+    } catch (err) {
+      // libchdb locks <path>/status: the usual cause is the service (or a migrate run) already
+      // holding the folder. libchdb prints its own "Cannot lock file" line to stderr as well.
+      throw new UnavailableError(
+        `cannot open chDB data folder ${path} (${(err as Error).message}); another process (the running service or a migrate run) probably holds it — stop that process or set CHDB_PATH to another folder`,
+        { cause: err },
+      );
+    }
+    client = createClient({ connection });
+  }
+  return {
+    client,
+    database,
+    table: (name) => `\`${database}\`.\`${name}\``,
+    target: target.kind,
+    close: () => client.close(),
+  };
+}
+
+/** Fails with one clear sentence when the store does not answer (used at start-up). */
+export async function assertReachable(store: Store, described: string): Promise<void> {
+  const ping = await store.client.ping();
+  if (!ping.success) {
+    const cause = (ping as { error?: Error }).error;
+    throw new UnavailableError(
+      `ClickHouse at ${described} does not answer (${cause?.message ?? 'no reply'}); start it, fix CLICKHOUSE_URL, or unset CLICKHOUSE_URL to use embedded chDB`,
+      { cause },
+    );
+  }
+}

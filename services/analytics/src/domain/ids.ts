@@ -1,0 +1,10 @@
+/**
+ * email_events stores "no campaign / no step / ..." as the nil UUID: those columns are in the
+ * sorting key or bloom-filtered, where Nullable is either forbidden or costly.
+ */
+export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+/** `Date` → `2025-01-31 23:59:59.123`, the DateTime64(3, 'UTC') text form servers and chDB both parse. */
+export function toClickHouseTime(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace('Z', '');
+}

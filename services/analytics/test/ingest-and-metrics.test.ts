@@ -1,0 +1,170 @@
+import { analyticsV1 } from '@penguinmails/contracts';
+import { call } from '@penguinmails/service-kit';
+import { freshStore, rawRowCount, startServer, uuid, type TestServer, type TestStore } from './helpers';
+
+const T = analyticsV1.EmailEventType;
+
+let db: TestStore;
+let srv: TestServer;
+
+beforeAll(async () => {
+  db = await freshStore();
+  srv = await startServer(db.store);
+});
+afterAll(async () => {
+  await srv?.close();
+  await db?.drop();
+});
+
+/** One campaign with two steps sent from two mailboxes, over two days. */
+function scenario() {
+  const tenantId = uuid();
+  const campaignId = uuid();
+  const [step1, step2] = [uuid(), uuid()];
+  const [mailboxA, mailboxB] = [uuid(), uuid()];
+  const msgs = Array.from({ length: 4 }, () => uuid());
+  const day1 = (h: number) => new Date(Date.UTC(2025, 0, 10, h));
+  const day2 = (h: number) => new Date(Date.UTC(2025, 0, 11, h));
+  const ev = (eventType: analyticsV1.EmailEventType, occurredAt: Date, msg: number, stepId: string, mailbox: string): analyticsV1.EmailEvent => ({
+    eventId: uuid(),
+    eventType,
+    occurredAt,
+    campaignId,
+    emailAccountId: mailbox,
+    sequenceStepId: stepId,
+    leadId: uuid(),
+    messageRefId: msgs[msg],
+  });
+  const events: analyticsV1.EmailEvent[] = [
+    // day 1: step 1, four messages from two mailboxes
+    ev(T.EMAIL_EVENT_TYPE_SENT, day1(8), 0, step1, mailboxA),
+    ev(T.EMAIL_EVENT_TYPE_SENT, day1(8), 1, step1, mailboxA),
+    ev(T.EMAIL_EVENT_TYPE_SENT, day1(9), 2, step1, mailboxB),
+    ev(T.EMAIL_EVENT_TYPE_SENT, day1(9), 3, step1, mailboxB),
+    ev(T.EMAIL_EVENT_TYPE_DELIVERED, day1(8), 0, step1, mailboxA),
+    ev(T.EMAIL_EVENT_TYPE_DELIVERED, day1(8), 1, step1, mailboxA),
+    ev(T.EMAIL_EVENT_TYPE_DELIVERED, day1(9), 2, step1, mailboxB),
+    ev(T.EMAIL_EVENT_TYPE_BOUNCED, day1(9), 3, step1, mailboxB),
+    // message 0 opened three times (twice on day 1), clicked once
+    ev(T.EMAIL_EVENT_TYPE_OPENED, day1(10), 0, step1, mailboxA),
+    ev(T.EMAIL_EVENT_TYPE_OPENED, day1(11), 0, step1, mailboxA),
+    ev(T.EMAIL_EVENT_TYPE_OPENED, day2(7), 0, step1, mailboxA),
+    ev(T.EMAIL_EVENT_TYPE_CLICKED, day1(11), 0, step1, mailboxA),
+    ev(T.EMAIL_EVENT_TYPE_OPENED, day2(9), 2, step1, mailboxB),
+    // day 2: replies and a step-2 follow-up
+    ev(T.EMAIL_EVENT_TYPE_REPLIED, day2(10), 0, step1, mailboxA),
+    ev(T.EMAIL_EVENT_TYPE_UNSUBSCRIBED, day2(11), 1, step1, mailboxA),
+    ev(T.EMAIL_EVENT_TYPE_SENT, day2(12), 2, step2, mailboxB),
+  ];
+  return { tenantId, campaignId, step1, step2, mailboxA, mailboxB, events, day1, day2 };
+}
+
+describe('IngestEvents → Get*Metrics', () => {
+  it('counts exactly, per day and in total, for campaign, mailbox and step', async () => {
+    const s = scenario();
+    const res = await call(srv.client, 'ingestEvents', { tenantId: s.tenantId, events: s.events });
+    expect(res.acceptedCount).toBe(16);
+
+    const { report } = await call(srv.client, 'getCampaignMetrics', { tenantId: s.tenantId, campaignId: s.campaignId });
+    expect(report!.totals).toMatchObject({
+      sent: 5,
+      delivered: 3,
+      opened: 4,
+      clicked: 1,
+      replied: 1,
+      bounced: 1,
+      unsubscribed: 1,
+      complained: 0,
+      uniqueOpened: 2,
+      uniqueClicked: 1,
+    });
+    expect(report!.totals!.deliveryRate).toBeCloseTo(3 / 5);
+    expect(report!.totals!.openRate).toBeCloseTo(2 / 5);
+    expect(report!.totals!.bounceRate).toBeCloseTo(1 / 5);
+    expect(report!.daily.map((d) => d.date)).toEqual(['2025-01-10', '2025-01-11']);
+    expect(report!.daily[0].metrics).toMatchObject({ sent: 4, delivered: 3, bounced: 1, opened: 2, clicked: 1, uniqueOpened: 1 });
+    expect(report!.daily[1].metrics).toMatchObject({ sent: 1, opened: 2, replied: 1, unsubscribed: 1, uniqueOpened: 2 });
+
+    const mailboxB = await call(srv.client, 'getMailboxMetrics', { tenantId: s.tenantId, emailAccountId: s.mailboxB });
+    expect(mailboxB.report!.totals).toMatchObject({ sent: 3, delivered: 1, bounced: 1, opened: 1, replied: 0 });
+
+    const step2 = await call(srv.client, 'getSequenceStepMetrics', { tenantId: s.tenantId, sequenceStepId: s.step2 });
+    expect(step2.report!.totals).toMatchObject({ sent: 1, delivered: 0, opened: 0 });
+    expect(step2.report!.daily).toHaveLength(1);
+  });
+
+  it('filters on the half-open time range [start, end)', async () => {
+    const s = scenario();
+    await call(srv.client, 'ingestEvents', { tenantId: s.tenantId, events: s.events });
+    // start of day 1 up to (not including) 10:00 on day 1: the sends, deliveries, bounce
+    const { report } = await call(srv.client, 'getCampaignMetrics', {
+      tenantId: s.tenantId,
+      campaignId: s.campaignId,
+      timeRange: { start: s.day1(0), end: s.day1(10) },
+    });
+    expect(report!.totals).toMatchObject({ sent: 4, delivered: 3, bounced: 1, opened: 0 });
+    expect(report!.daily.map((d) => d.date)).toEqual(['2025-01-10']);
+  });
+
+  it('does not count an event twice: repeats in a batch, redelivered batches, a retried call', async () => {
+    const s = scenario();
+    // Hold background merges so the copies are visibly stored before FINAL hides them.
+    await db.store.client.command({ query: `system stop merges ${db.store.table('email_events')}` });
+    const first = await call(srv.client, 'ingestEvents', { tenantId: s.tenantId, events: [...s.events, s.events[0], s.events[8]] });
+    expect(first.acceptedCount).toBe(16);
+    // The same batch again (a redelivery), and part of it a third time.
+    await call(srv.client, 'ingestEvents', { tenantId: s.tenantId, events: s.events });
+    await call(srv.client, 'ingestEvents', { tenantId: s.tenantId, events: s.events.slice(0, 5) });
+    // The raw table does hold the copies (parts not merged yet)...
+    expect(await rawRowCount(db.store, s.tenantId)).toBe(16 + 16 + 5);
+
+    // ...but the metrics, read with FINAL, count each event once.
+    const { report } = await call(srv.client, 'getCampaignMetrics', { tenantId: s.tenantId, campaignId: s.campaignId });
+    expect(report!.totals).toMatchObject({ sent: 5, delivered: 3, opened: 4, clicked: 1, replied: 1, bounced: 1, unsubscribed: 1 });
+    expect(report!.daily[0].metrics).toMatchObject({ sent: 4, delivered: 3 });
+
+    // The seed-named views agree with the RPC (same counting, same dedup).
+    const rows = await (
+      await db.store.client.query({
+        query: `select sum(sent) as sent, sum(opened) as opened from ${db.store.table('campaign_analytics')} where tenant_id = {t:UUID} and campaign_id = {c:UUID}`,
+        query_params: { t: s.tenantId, c: s.campaignId },
+        format: 'JSONEachRow',
+      })
+    ).json<{ sent: number; opened: number }>();
+    expect(rows.map((r) => ({ sent: Number(r.sent), opened: Number(r.opened) }))).toEqual([{ sent: 5, opened: 4 }]);
+
+    // After a merge the copies are gone for good.
+    await db.store.client.command({ query: `system start merges ${db.store.table('email_events')}` });
+    await db.store.client.command({ query: `optimize table ${db.store.table('email_events')} final` });
+    expect(await rawRowCount(db.store, s.tenantId)).toBe(16);
+  });
+
+  it('keeps tenants apart: tenant B sees none of tenant A numbers', async () => {
+    const a = scenario();
+    await call(srv.client, 'ingestEvents', { tenantId: a.tenantId, events: a.events });
+    const tenantB = uuid();
+    // B asks about A's campaign, mailbox and step ids.
+    const campaign = await call(srv.client, 'getCampaignMetrics', { tenantId: tenantB, campaignId: a.campaignId });
+    const mailbox = await call(srv.client, 'getMailboxMetrics', { tenantId: tenantB, emailAccountId: a.mailboxA });
+    const step = await call(srv.client, 'getSequenceStepMetrics', { tenantId: tenantB, sequenceStepId: a.step1 });
+    for (const r of [campaign.report!, mailbox.report!, step.report!]) {
+      expect(r.totals).toMatchObject({ sent: 0, delivered: 0, opened: 0, clicked: 0, replied: 0, bounced: 0, openRate: 0 });
+      expect(r.daily).toEqual([]);
+    }
+    // B ingesting events that reuse A's event ids does not touch A's numbers either.
+    await call(srv.client, 'ingestEvents', {
+      tenantId: tenantB,
+      events: a.events.slice(0, 2).map((e) => ({ ...e, eventType: T.EMAIL_EVENT_TYPE_COMPLAINED })),
+    });
+    const again = await call(srv.client, 'getCampaignMetrics', { tenantId: a.tenantId, campaignId: a.campaignId });
+    expect(again.report!.totals).toMatchObject({ sent: 5, complained: 0 });
+    const bView = await call(srv.client, 'getCampaignMetrics', { tenantId: tenantB, campaignId: a.campaignId });
+    expect(bView.report!.totals).toMatchObject({ sent: 0, complained: 2 });
+  });
+
+  it('answers zeros, not NOT_FOUND, for an id it has no events for', async () => {
+    const { report } = await call(srv.client, 'getCampaignMetrics', { tenantId: uuid(), campaignId: uuid() });
+    expect(report!.totals).toMatchObject({ sent: 0, deliveryRate: 0 });
+    expect(report!.daily).toEqual([]);
+  });
+});
