@@ -11,6 +11,7 @@ const USAGE = `usage: node scripts/platform.mjs <command>
   migrate         apply every service's migrations
   turbo <task>    run a turbo task (generate, build, lint, ...) after installing
   bench [args]    run the benchmarks against the same servers as the tests
+  status          health and reflection listing of each running service (like grpcurl list)
 
 settings (all optional):
   PM_POSTGRES_URL   admin URL of a PostgreSQL server (default: 127.0.0.1:5432, else embedded)
@@ -27,6 +28,7 @@ const COMMANDS = {
   migrate: async () => (await import('./commands/migrate.mjs')).migrate(),
   turbo: async (args) => (await import('./commands/other.mjs')).turboTask(args),
   bench: async (args) => (await import('./commands/other.mjs')).bench(args),
+  status: async () => (await import('./commands/status.mjs')).status(),
 };
 
 /**

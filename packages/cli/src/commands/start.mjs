@@ -8,7 +8,7 @@ import { SERVICES, serviceDir, serviceEntry, storeEnv } from '../services.mjs';
 import { install, build, ROOT, DATA_DIR } from '../setup.mjs';
 import { resolveInfra } from '../infra.mjs';
 import { startService, stopServices } from '../children.mjs';
-import { waitServing } from '../health.mjs';
+import { listServices, waitServing } from '../health.mjs';
 import { serviceDatabases, migrateAll } from './migrate.mjs';
 
 const READY_TIMEOUT_MS = 90_000;
@@ -24,11 +24,13 @@ async function servicePorts() {
   return ports;
 }
 
-function printReady(ports, infra) {
+async function printReady(ports, infra) {
   process.stdout.write('\n');
+  // Asked of each running service through server reflection, as `grpcurl list` would.
+  const served = await Promise.all(SERVICES.map((s) => listServices(`127.0.0.1:${ports.get(s.name)}`)));
   printTable([
-    ['service', 'gRPC address'],
-    ...SERVICES.map((s) => [s.name, `localhost:${ports.get(s.name)}`]),
+    ['service', 'gRPC address', 'serves (reflection)'],
+    ...SERVICES.map((s, i) => [s.name, `localhost:${ports.get(s.name)}`, (served[i] ?? []).filter((n) => !n.startsWith('grpc.')).join(', ') || '-']),
   ]);
   process.stdout.write('\n');
   printTable([
@@ -106,7 +108,7 @@ export async function start(_args, hooks) {
     if (failure) throw new UserError(failure);
     return 0;
   }
-  printReady(ports, infra);
+  await printReady(ports, infra);
 
   // Run until a signal, or until a service exits on its own (always a failure while running).
   const exitedFirst = await Promise.race([firstExit(services), stopRequested]);
