@@ -4,19 +4,26 @@
 //   src/gen/index.ts      one namespace per proto package (commonV1, metadataV1, ...)
 // Everything under src/gen is generated, ignored by git, and never edited by hand.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const here = new URL('..', import.meta.url).pathname;
 const protoDir = join(here, '../../proto');
-const out = join(here, 'src/gen');
+const outFinal = join(here, 'src/gen');
 const buf = join(here, 'node_modules/.bin/buf');
 
-rmSync(out, { recursive: true, force: true });
-mkdirSync(out, { recursive: true });
+// Generate into a private folder, then swap it in: two runs at once (turbo in two terminals)
+// must never see each other's half-written files.
+const final = outFinal;
+const staging = join(here, `src/.gen-${process.pid}`);
+const out = staging;
+rmSync(staging, { recursive: true, force: true });
+mkdirSync(staging, { recursive: true });
+process.on('exit', () => rmSync(staging, { recursive: true, force: true }));
 const run = (args) => execFileSync(buf, args, { cwd: here, stdio: 'inherit' });
 run(['lint', protoDir]);
-run(['generate', protoDir, '--template', 'buf.gen.yaml']);
+const template = readFileSync(join(here, 'buf.gen.yaml'), 'utf8').replace('out: src/gen', `out: ${relative(here, staging)}`);
+run(['generate', protoDir, '--template', template]);
 run(['build', protoDir, '--as-file-descriptor-set', '-o', join(out, 'descriptors.binpb')]);
 
 // Group generated files by proto package directory: penguinmails/metadata/v1 -> metadataV1.
@@ -48,4 +55,6 @@ for (const [dir, fs] of byPackage) {
   lines.push(`export * as ${ns} from './${dir}/index';`);
 }
 writeFileSync(join(out, 'index.ts'), lines.join('\n') + '\n');
+rmSync(final, { recursive: true, force: true });
+renameSync(staging, final);
 console.log(`contracts: generated ${files.length} files in ${byPackage.size} packages`);

@@ -1,6 +1,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
+  type ChannelOptions,
   Metadata,
   Server,
   ServerCredentials,
@@ -63,6 +64,8 @@ export interface GrpcServerOptions {
   /** Cap (and default) for a call's deadline. */
   maxCallMs?: number;
   tls?: { cert: string; key: string; clientCa?: string };
+  /** grpc-js server options, e.g. `'grpc.max_receive_message_length'` for services that take large payloads. */
+  serverOptions?: ChannelOptions;
 }
 
 /** Methods that answer without a token: probes and tooling must work before auth is set up. */
@@ -117,7 +120,7 @@ export class GrpcServer {
   constructor(private readonly opts: GrpcServerOptions) {
     this.maxCallMs = opts.maxCallMs ?? 30_000;
     this.errorDomain = opts.errorDomain ?? `penguinmails.${opts.service}`;
-    this.server = new Server({ interceptors: [bearerAuthInterceptor(opts.authTokens)] });
+    this.server = new Server({ ...opts.serverOptions, interceptors: [bearerAuthInterceptor(opts.authTokens)] });
     // '' is the overall status probes ask for; NOT_SERVING until `setServing(true)`.
     this.health = new HealthImplementation({ '': 'NOT_SERVING' });
     this.health.addToServer(this.server);

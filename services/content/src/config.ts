@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { commonSettings, loadConfig, natsSettings, paginationSettings, postgresSettings } from '@penguinmails/service-kit';
+
+const MiB = 1024 * 1024;
+
+/** Every setting of the content service (environment variables); see README "Settings". */
+export const settingsShape = {
+  ...commonSettings('content', 50052),
+  ...postgresSettings,
+  ...natsSettings,
+  ...paginationSettings,
+  /** Largest attachment AddAttachment accepts (bytes). The column is an int4, hence the cap. */
+  ATTACHMENT_MAX_BYTES: z.coerce.number().int().positive().max(1024 * MiB).default(25 * MiB),
+  /** Largest content_text + content_html + headers JSON one PutContent may carry (UTF-8 bytes). */
+  CONTENT_MAX_BYTES: z.coerce.number().int().positive().max(1024 * MiB).default(10 * MiB),
+  /** Retention applied when PutContent has no `expires` (days); 0 keeps content until deleted. */
+  CONTENT_DEFAULT_RETENTION_DAYS: z.coerce.number().int().nonnegative().default(0),
+  /** How often the retention sweeper deletes expired objects (ms); 0 disables it on this replica. */
+  RETENTION_SWEEP_MS: z.coerce.number().int().nonnegative().default(60_000),
+  /** Objects deleted per sweeper transaction (keeps each transaction and its locks short). */
+  RETENTION_SWEEP_BATCH: z.coerce.number().int().positive().default(500),
+  /** Outbox relay fallback poll (NOTIFY wakes it sooner). */
+  OUTBOX_POLL_MS: z.coerce.number().int().positive().default(1000),
+};
+
+export type Settings = ReturnType<typeof loadSettings>;
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env) {
+  return loadConfig(settingsShape, env);
+}

@@ -1,0 +1,24 @@
+import type { PoolClient } from 'pg';
+import { ATTACHMENT_COLUMNS, type AttachmentRow } from './rows';
+
+export interface NewAttachment {
+  id: string;
+  tenantId: string;
+  parentStorageKey: string;
+  filename: string | null;
+  mimeType: string;
+  content: Buffer;
+  storageDisposition: string;
+}
+
+/** Inserts an attachment, or does nothing when the id exists (undefined; see findAttachmentForReplay). */
+export async function insertAttachment(client: PoolClient, a: NewAttachment): Promise<AttachmentRow | undefined> {
+  const { rows } = await client.query<AttachmentRow>(
+    `insert into attachments (id, tenant_id, parent_storage_key, filename, mime_type, size_bytes, content, storage_disposition)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)
+     on conflict (id) do nothing
+     returning ${ATTACHMENT_COLUMNS}`,
+    [a.id, a.tenantId, a.parentStorageKey, a.filename, a.mimeType, a.content.length, a.content, a.storageDisposition],
+  );
+  return rows[0];
+}

@@ -1,0 +1,78 @@
+import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames, type PageTokens } from '@penguinmails/service-kit';
+import type { Pool } from 'pg';
+import { findAttachmentForReplay } from '../db/findAttachmentForReplay';
+import { getAttachment as getAttachmentRow } from '../db/getAttachment';
+import { insertAttachment, type NewAttachment } from '../db/insertAttachment';
+import { listAttachments as listAttachmentRows, type AttachmentCursor } from '../db/listAttachments';
+import { lockParent } from '../db/lockParent';
+import type { PrismaClient } from '../db/prisma';
+import type { AttachmentRow } from '../db/rows';
+import { contentExists } from '../db/contentExists';
+import { attachmentAddedOutbox } from './events';
+
+/** The rules of `attachments`: they hang under a live object of the same tenant. */
+
+/**
+ * Adds an attachment and its AttachmentAdded event in one transaction. The parent must be a
+ * live object of the tenant (else NOT_FOUND). A known id with identical fields is a replay
+ * (created = false, no event); with other fields, or owned by another tenant, ALREADY_EXISTS.
+ */
+export async function addAttachment(
+  deps: { pool: Pool; names: EventNames },
+  input: NewAttachment,
+): Promise<{ attachment: AttachmentRow; created: boolean }> {
+  return withTransaction(deps.pool, async (client) => {
+    if (!(await lockParent(client, input.tenantId, input.parentStorageKey)))
+      throw new NotFoundError('content_object', input.parentStorageKey);
+    const inserted = await insertAttachment(client, input);
+    if (inserted) {
+      const q = attachmentAddedOutbox(deps.names, input.tenantId, {
+        attachmentId: inserted.id,
+        parentStorageKey: inserted.parentStorageKey,
+        mimeType: inserted.mimeType,
+        sizeBytes: inserted.sizeBytes,
+        created: inserted.created,
+      });
+      await client.query(q.text, q.values);
+      return { attachment: inserted, created: true };
+    }
+    const existing = await findAttachmentForReplay(client, input);
+    // A caller-chosen UUID that another tenant holds: refuse without saying anything about it.
+    if (!existing) throw new AlreadyExistsError('attachment', input.id, `attachment_id ${input.id} is taken; choose another UUID or leave it empty`);
+    if (!existing.same)
+      throw new AlreadyExistsError(
+        'attachment',
+        input.id,
+        `attachment_id ${input.id} already holds a different attachment; attachments are immutable: use a new id`,
+      );
+    const { same: _, ...attachment } = existing;
+    return { attachment, created: false };
+  });
+}
+
+/** One attachment with its bytes; NOT_FOUND when missing, foreign, or its parent expired. */
+export async function getAttachment(prisma: PrismaClient, tenantId: string, id: string): Promise<AttachmentRow & { content: Uint8Array }> {
+  const row = await getAttachmentRow(prisma, tenantId, id);
+  if (!row) throw new NotFoundError('attachment', id);
+  return row;
+}
+
+/**
+ * A page of an object's attachments. NOT_FOUND when the object is not the tenant's live object,
+ * so that "no attachments" and "no such object" stay distinguishable. The page token is bound
+ * to the tenant and the key: replayed with other ones it is INVALID_ARGUMENT.
+ */
+export async function listAttachments(
+  deps: { pool: Pool; pageTokens: PageTokens },
+  tenantId: string,
+  parentStorageKey: string,
+  pageToken: string,
+  pageSize: number,
+): Promise<{ rows: AttachmentRow[]; nextPageToken: string }> {
+  const binding = `attachments|${tenantId}|${parentStorageKey}`;
+  const cursor = deps.pageTokens.decode<AttachmentCursor>(pageToken, binding);
+  if (!(await contentExists(deps.pool, tenantId, parentStorageKey))) throw new NotFoundError('content_object', parentStorageKey);
+  const page = await listAttachmentRows(deps.pool, tenantId, parentStorageKey, cursor, pageSize);
+  return { rows: page.rows, nextPageToken: page.next ? deps.pageTokens.encode(page.next, binding) : '' };
+}
+

@@ -1,0 +1,91 @@
+import { contentV1 } from '@penguinmails/contracts';
+import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames } from '@penguinmails/service-kit';
+import type { Pool } from 'pg';
+import { deleteContent as deleteContentRow } from '../db/deleteContent';
+import { deleteExpiredContent } from '../db/deleteExpiredContent';
+import { findContentForReplay } from '../db/findContentForReplay';
+import { getContent as getContentRow, type ContentWithBodies } from '../db/getContent';
+import { insertContent, type NewContent } from '../db/insertContent';
+import type { ContentRow } from '../db/rows';
+import { contentDeletedOutbox, contentStoredOutbox } from './events';
+
+/** The rules of `content_objects`: idempotent writes, tenant-scoped reads, deletes with events. */
+
+/** A validated PutContent (see rpc/content.ts), sizes already measured. */
+export interface PutContentInput extends NewContent {
+  sizes: { text: number; html: number; headers: number };
+}
+
+/**
+ * Stores a new object and its ContentStored event in one transaction, or answers a replay.
+ *
+ * Same key + same text, html and headers: the stored object, created = false, no event. Same
+ * key + anything else: ALREADY_EXISTS naming the fields that differ. An expired object under
+ * the key (not yet swept) is deleted first, with its ContentDeleted event, so the key is reusable
+ * as soon as it expires.
+ */
+export async function putContent(
+  deps: { pool: Pool; names: EventNames },
+  input: PutContentInput,
+): Promise<{ content: ContentRow; created: boolean }> {
+  return withTransaction(deps.pool, async (client) => {
+    const expired = await deleteExpiredContent(client, { limit: 1, storageKey: input.storageKey });
+    if (expired.length) {
+      const q = contentDeletedOutbox(deps.names, expired, contentV1.DeletionReason.DELETION_REASON_EXPIRED);
+      await client.query(q.text, q.values);
+    }
+    const inserted = await insertContent(client, input);
+    if (inserted) {
+      const q = contentStoredOutbox(deps.names, input.tenantId, {
+        storageKey: inserted.storageKey,
+        rawSizeBytes: inserted.rawSizeBytes,
+        textSizeBytes: input.sizes.text,
+        htmlSizeBytes: input.sizes.html,
+        headersSizeBytes: input.sizes.headers,
+        created: inserted.created,
+        expires: inserted.expires ?? undefined,
+      });
+      await client.query(q.text, q.values);
+      return { content: inserted, created: true };
+    }
+    const existing = await findContentForReplay(client, input);
+    // Keys start with their tenant's id (a check constraint), so a taken key is this tenant's.
+    if (!existing) throw new AlreadyExistsError('content_object', input.storageKey);
+    const differ = [
+      existing.sameText ? '' : 'content_text',
+      existing.sameHtml ? '' : 'content_html',
+      existing.sameHeaders ? '' : 'headers',
+    ].filter(Boolean);
+    if (differ.length) {
+      throw new AlreadyExistsError(
+        'content_object',
+        input.storageKey,
+        `storage_key ${input.storageKey} already holds different content (${differ.join(', ')} differ); content is immutable: use a new key, or DeleteContent first`,
+      );
+    }
+    const { sameText: _t, sameHtml: _h, sameHeaders: _hd, ...content } = existing;
+    return { content, created: false };
+  });
+}
+
+/** The tenant's live object with its bodies; NOT_FOUND for a missing, expired or foreign key. */
+export async function getContent(pool: Pool, tenantId: string, storageKey: string): Promise<ContentWithBodies> {
+  const row = await getContentRow(pool, tenantId, storageKey);
+  if (!row) throw new NotFoundError('content_object', storageKey);
+  return row;
+}
+
+/** Deletes the object and its attachments, and emits ContentDeleted, in one transaction. */
+export async function deleteContent(
+  deps: { pool: Pool; names: EventNames },
+  tenantId: string,
+  storageKey: string,
+): Promise<{ attachmentsDeleted: number }> {
+  return withTransaction(deps.pool, async (client) => {
+    const deleted = await deleteContentRow(client, tenantId, storageKey);
+    if (!deleted) throw new NotFoundError('content_object', storageKey);
+    const q = contentDeletedOutbox(deps.names, [deleted], contentV1.DeletionReason.DELETION_REASON_REQUESTED);
+    await client.query(q.text, q.values);
+    return { attachmentsDeleted: deleted.attachmentsDeleted };
+  });
+}

@@ -1,0 +1,64 @@
+import { contentV1 } from '@penguinmails/contracts';
+import { withTransaction, type EventNames, type Logger } from '@penguinmails/service-kit';
+import type { Pool } from 'pg';
+import { deleteExpiredContent } from '../db/deleteExpiredContent';
+import { contentDeletedOutbox } from './events';
+
+/**
+ * The retention policy of the content tier: objects past `expires` are deleted (attachments by
+ * cascade) in batches, each batch with its ContentDeleted events in one transaction. Reads
+ * already hide expired objects, so the sweeper's lag only costs disk, never correctness.
+ * Safe on every replica at once (`skip locked`).
+ */
+export class RetentionSweeper {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    private readonly opts: { pool: Pool; names: EventNames; logger: Logger; intervalMs: number; batchSize: number },
+  ) {}
+
+  start(): void {
+    if (this.opts.intervalMs <= 0) return;
+    const tick = () => {
+      this.running = this.sweep()
+        .then((n) => {
+          if (n) this.opts.logger.info({ deleted: n }, 'retention: expired content deleted');
+        })
+        .catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'retention sweep failed; will retry'))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs);
+        });
+    };
+    this.timer = setTimeout(tick, this.opts.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Deletes every expired object, batch by batch; resolves with how many. */
+  async sweep(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.sweepOnce();
+      total += n;
+      if (n < this.opts.batchSize || this.stopped) return total;
+    }
+  }
+
+  /** One batch in one transaction; resolves with the number of objects deleted. */
+  async sweepOnce(): Promise<number> {
+    return withTransaction(this.opts.pool, async (client) => {
+      const deleted = await deleteExpiredContent(client, { limit: this.opts.batchSize });
+      if (deleted.length) {
+        const q = contentDeletedOutbox(this.opts.names, deleted, contentV1.DeletionReason.DELETION_REASON_EXPIRED);
+        await client.query(q.text, q.values);
+      }
+      return deleted.length;
+    });
+  }
+}

@@ -1,0 +1,47 @@
+import { contentV1 } from '@penguinmails/contracts';
+import { createGrpcServer, type GrpcServer } from '@penguinmails/service-kit';
+import type { ServerDeps } from './deps';
+import { addAttachment, getAttachment, listAttachments } from './rpc/attachments';
+import { deleteContent, getContent, putContent } from './rpc/content';
+
+export type { Limits, ServerDeps } from './deps';
+
+/** Room for the request's other fields and framing above the largest payload we accept. */
+const ENVELOPE_HEADROOM = 1024 * 1024;
+
+/**
+ * The largest gRPC message the server reads: the biggest attachment or body we accept plus
+ * headroom. A request a little over our limit therefore reaches the handler, which answers
+ * INVALID_ARGUMENT naming the field and the setting; only a grossly oversized one is cut by
+ * grpc-js itself (RESOURCE_EXHAUSTED). grpc-js's default (4 MiB) would refuse most attachments.
+ */
+export function maxMessageBytes(limits: ServerDeps['limits']): number {
+  return Math.max(limits.attachmentMaxBytes, limits.contentMaxBytes) + ENVELOPE_HEADROOM;
+}
+
+/**
+ * The content service's gRPC server (health, reflection, auth and error mapping from the
+ * service kit), ready to `listen`. main.ts and the tests both build it here.
+ */
+export function createServer(deps: ServerDeps): GrpcServer {
+  const server = createGrpcServer({
+    service: 'content',
+    logger: deps.logger,
+    authTokens: deps.authTokens,
+    descriptorSetPath: deps.descriptorSetPath,
+    maxCallMs: deps.maxCallMs,
+    tls: deps.tls,
+    serverOptions: {
+      'grpc.max_receive_message_length': maxMessageBytes(deps.limits),
+      'grpc.max_send_message_length': maxMessageBytes(deps.limits),
+    },
+  });
+  return server.addService<contentV1.ContentServiceServer>('penguinmails.content.v1.ContentService', contentV1.ContentServiceService, {
+    putContent: putContent(deps),
+    getContent: getContent(deps),
+    deleteContent: deleteContent(deps),
+    addAttachment: addAttachment(deps),
+    getAttachment: getAttachment(deps),
+    listAttachments: listAttachments(deps),
+  });
+}

@@ -1,0 +1,98 @@
+import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { contentV1, descriptorSetPath } from '@penguinmails/contracts';
+import { EventNames, PageTokens, bearerTokenInterceptor, createLogger, createPgPool, decodeStatus, type DecodedStatus, type GrpcServer } from '@penguinmails/service-kit';
+import { freshDatabase, type FreshDatabase } from '@penguinmails/testkit';
+import type { Pool } from 'pg';
+import { createPrisma, type PrismaClient } from '../src/db/prisma';
+import { migrationsDir } from '../src/migrate';
+import { createServer, type Limits } from '../src/server';
+
+export const MiB = 1024 * 1024;
+
+export interface Harness {
+  db: FreshDatabase;
+  pool: Pool;
+  prisma: PrismaClient;
+  server: GrpcServer;
+  address: string;
+  client: contentV1.ContentServiceClient;
+  names: EventNames;
+  limits: Limits;
+  /** Row counts of every table, to prove a refused call wrote nothing. */
+  counts(): Promise<{ content: number; attachments: number; outbox: number }>;
+  close(): Promise<void>;
+}
+
+/** A content server on a fresh database, port 0, reached through a real gRPC client. */
+export async function startContent(
+  opts: { authTokens?: string[]; token?: string; limits?: Partial<Limits>; names?: EventNames } = {},
+): Promise<Harness> {
+  const db = await freshDatabase({ migrationsDir });
+  const logger = createLogger({ service: 'content-test', level: process.env.LOG_LEVEL ?? 'silent' });
+  const pool = createPgPool(db.url, { max: 5, logger });
+  const prisma = createPrisma(pool);
+  const names = opts.names ?? new EventNames('pmtest', 'PMTEST');
+  const limits: Limits = {
+    attachmentMaxBytes: 25 * MiB,
+    contentMaxBytes: 10 * MiB,
+    defaultRetentionDays: 0,
+    pageSizeDefault: 50,
+    pageSizeMax: 500,
+    ...opts.limits,
+  };
+  const server = createServer({
+    pool,
+    prisma,
+    logger,
+    names,
+    pageTokens: new PageTokens('test-page-token-secret'),
+    limits,
+    authTokens: opts.authTokens ?? [],
+    descriptorSetPath,
+  });
+  const port = await server.listen('127.0.0.1', 0);
+  const address = `127.0.0.1:${port}`;
+  const client = new contentV1.ContentServiceClient(address, credentials.createInsecure(), {
+    // A client fetching big attachments must raise its receive limit (grpc-js default 4 MiB).
+    'grpc.max_receive_message_length': 64 * MiB,
+    'grpc.max_send_message_length': 64 * MiB,
+    interceptors: opts.token ? [bearerTokenInterceptor(opts.token)] : [],
+  });
+  return {
+    db,
+    pool,
+    prisma,
+    server,
+    address,
+    client,
+    names,
+    limits,
+    counts: async () => {
+      const { rows } = await pool.query(
+        `select (select count(*) from content_objects)::int as content,
+                (select count(*) from attachments)::int as attachments,
+                (select count(*) from outbox_events)::int as outbox`,
+      );
+      return rows[0];
+    },
+    close: async () => {
+      client.close();
+      await server.shutdown(1_000);
+      await prisma.$disconnect();
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
+/** Awaits a call that must fail; returns its decoded status (code, field violations, ...). */
+export async function failure(p: Promise<unknown>): Promise<DecodedStatus> {
+  try {
+    await p;
+  } catch (err) {
+    return decodeStatus(err as ServiceError);
+  }
+  throw new Error('the call succeeded but was expected to fail');
+}
+
+export const fields = (s: DecodedStatus) => s.fieldViolations.map((f) => f.field).sort();
