@@ -1,0 +1,42 @@
+import { metadataV1 } from '@penguinmails/contracts';
+import { buildEnvelope, outboxInsert, type EventNames, type ProtoMessage } from '@penguinmails/service-kit';
+
+/** The metadata tier's events: subject suffix and payload type (see proto events.proto). */
+interface EventDef<T> {
+  suffix: string;
+  type: ProtoMessage<T>;
+  name: string;
+}
+
+export const EVENTS: {
+  messageRecorded: EventDef<metadataV1.MessageRecorded>;
+  messageStatusChanged: EventDef<metadataV1.MessageStatusChanged>;
+  leadCreated: EventDef<metadataV1.LeadCreated>;
+  campaignStatusChanged: EventDef<metadataV1.CampaignStatusChanged>;
+} = {
+  messageRecorded: { suffix: 'message_recorded', type: metadataV1.MessageRecorded, name: 'penguinmails.metadata.v1.MessageRecorded' },
+  messageStatusChanged: { suffix: 'message_status_changed', type: metadataV1.MessageStatusChanged, name: 'penguinmails.metadata.v1.MessageStatusChanged' },
+  leadCreated: { suffix: 'lead_created', type: metadataV1.LeadCreated, name: 'penguinmails.metadata.v1.LeadCreated' },
+  campaignStatusChanged: { suffix: 'campaign_status_changed', type: metadataV1.CampaignStatusChanged, name: 'penguinmails.metadata.v1.CampaignStatusChanged' },
+};
+
+export interface OutboxRow {
+  eventId: string;
+  tenantId: string;
+  subject: string;
+  eventType: string;
+  bytes: Uint8Array;
+}
+
+/** One outbox row (envelope encoded) for an event; insert it in the transaction of the change. */
+export function outboxRow<T>(
+  names: EventNames,
+  event: { suffix: string; type: ProtoMessage<T>; name: string },
+  tenantId: string,
+  payload: T,
+): OutboxRow {
+  const { eventId, bytes } = buildEnvelope({ tenantId, source: 'metadata', eventType: event.name, type: event.type, payload });
+  return { eventId, tenantId, subject: names.subject('metadata', tenantId, event.suffix), eventType: event.name, bytes };
+}
+
+export { outboxInsert };

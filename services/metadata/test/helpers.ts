@@ -1,0 +1,114 @@
+import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import { metadataV1 } from '@penguinmails/contracts';
+import { PageTokens, call, connect, createLogger, createPgPool, decodeStatus } from '@penguinmails/service-kit';
+import { freshDatabase, natsTestContext, type NatsTestContext } from '@penguinmails/testkit';
+import type { Pool } from 'pg';
+import { createPrisma } from '../src/db/prisma';
+import { MIGRATIONS_DIR } from '../src/migrations-dir';
+import { createServer } from '../src/server';
+
+export { Status };
+export type Client = metadataV1.MetadataServiceClient;
+
+export interface Harness {
+  client: Client;
+  pool: Pool;
+  nats: NatsTestContext;
+  dbUrl: string;
+  // Loosely typed on purpose: tests build requests partially and read responses freely.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  rpc: (method: keyof Client, req: any) => Promise<any>;
+  stop(): Promise<void>;
+}
+
+/** A fresh database, unique NATS names, and the real server on a free port with a real client. */
+export async function startHarness(limits: Partial<{ pageSizeMax: number; importLeadsMax: number; batchRecordMax: number }> = {}): Promise<Harness> {
+  const db = await freshDatabase({ migrationsDir: MIGRATIONS_DIR });
+  const nats = await natsTestContext();
+  const pool = createPgPool(db.url, { max: 8 });
+  const prisma = createPrisma(pool);
+  const logger = createLogger({ service: 'metadata-test', level: 'silent' });
+  const server = createServer({
+    pool,
+    prisma,
+    logger,
+    names: nats.names,
+    pageTokens: new PageTokens('metadata-test-page-token-secret'),
+    limits: { pageSizeDefault: 50, pageSizeMax: limits.pageSizeMax ?? 100, importLeadsMax: limits.importLeadsMax ?? 5000, batchRecordMax: limits.batchRecordMax ?? 1000 },
+    authTokens: [],
+  });
+  const port = await server.listen('127.0.0.1', 0);
+  const client = connect(metadataV1.MetadataServiceClient, `127.0.0.1:${port}`);
+  return {
+    client,
+    pool,
+    nats,
+    dbUrl: db.url,
+    rpc: (method, req) => {
+      // Fill unset fields with proto defaults (ts-proto's fromPartial), as a real client does.
+      const type = (metadataV1 as unknown as Record<string, { fromPartial(o: unknown): unknown }>)[
+        String(method)[0].toUpperCase() + String(method).slice(1) + 'Request'
+      ];
+      return call(client, method, type.fromPartial(req) as never) as Promise<never>;
+    },
+    async stop() {
+      client.close();
+      await server.shutdown(1000);
+      await prisma.$disconnect();
+      await pool.end();
+      await nats.cleanup();
+      await db.drop();
+    },
+  };
+}
+
+/** Asserts a call failed with `code` (and, for INVALID_ARGUMENT, that `field` is named). */
+export async function expectError(p: Promise<unknown>, code: Status, field?: string): Promise<void> {
+  let err: ServiceError | undefined;
+  try {
+    await p;
+  } catch (e) {
+    err = e as ServiceError;
+  }
+  expect(err).toBeDefined();
+  const st = decodeStatus(err!);
+  expect({ code: Status[st.code], message: st.message }).toMatchObject({ code: Status[code] });
+  if (field) expect(st.fieldViolations.map((v) => v.field)).toContain(field);
+}
+
+export async function count(pool: Pool, table: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(`select count(*)::text as n from ${table}`);
+  return Number(rows[0].n);
+}
+
+/** Row counts of every table: "nothing was written" is `expect(await counts(pool)).toEqual(before)`. */
+export async function counts(pool: Pool): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const t of ['tenants', 'users', 'email_accounts', 'leads', 'campaigns', 'campaign_sequence_steps', 'inbox_message_refs', 'outbox_events']) {
+    out[t] = await count(pool, t);
+  }
+  return out;
+}
+
+export const M = metadataV1;
+export const OTHER_UUID = '00000000-0000-4000-8000-000000000000';
+
+/** A tenant with one mailbox, one lead and one draft campaign. */
+export async function seedTenant(h: Harness, name = 'Acme') {
+  const { tenant } = await h.rpc('createTenant', { tenantId: '', name });
+  const tenantId = tenant!.id;
+  const { emailAccount } = await h.rpc('createEmailAccount', {
+    tenantId,
+    email: `sales@${name.toLowerCase()}.example`,
+    displayName: 'Sales',
+    provider: M.EmailProvider.EMAIL_PROVIDER_GOOGLE,
+    dailySendLimit: 0,
+    status: 0,
+  });
+  const { lead } = await h.rpc('createLead', {
+    tenantId,
+    lead: { email: `jane@${name.toLowerCase()}-lead.example`, firstName: 'Jane', lastName: 'Doe', company: 'Lead Co', customFields: { tier: 'gold' }, status: 0 },
+  });
+  const { campaign } = await h.rpc('createCampaign', { tenantId, name: 'Q3 outreach', schedule: undefined });
+  return { tenantId, mailboxId: emailAccount!.id, leadId: lead!.id, campaignId: campaign!.id };
+}
