@@ -104,10 +104,12 @@ export function loadConfig<T extends z.ZodRawShape>(
   const result = z.object(shape).safeParse(cleaned);
   if (!result.success) {
     throw new ConfigError(
-      result.error.issues.map((i) => ({
-        variable: String(i.path[0] ?? '?'),
-        problem: i.code === 'invalid_type' && i.input === undefined ? 'is required' : i.message,
-      })),
+      result.error.issues.map((i) => {
+        const variable = String(i.path[0] ?? '?');
+        const given = cleaned[variable];
+        // zod 4 does not echo the input in issues; say what was given so the fix is obvious.
+        return { variable, problem: given === undefined ? 'is required' : `${i.message} (got "${given}")` };
+      }),
     );
   }
   const config = result.data as Record<string, unknown>;

@@ -35,3 +35,7 @@ test('production refuses development-only defaults', () => {
   const c = loadConfig(shape, { NODE_ENV: 'production', DATABASE_URL: 'postgres://h/db', AUTH_TOKENS: 't', PAGE_TOKEN_SECRET: 'x'.repeat(32) });
   expect(c.NODE_ENV).toBe('production');
 });
+
+test('a malformed number is reported as malformed, not as missing', () => {
+  expect(() => loadConfig(shape, { DATABASE_URL: 'postgres://h/db', GRPC_PORT: 'abc' })).toThrow(/GRPC_PORT: .*\(got "abc"\)/);
+});

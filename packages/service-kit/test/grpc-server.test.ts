@@ -3,6 +3,10 @@ import { healthCheck, reflectionListServices } from '../../testkit/src';
 import { commonV1 } from '@penguinmails/contracts';
 import { descriptorSetPath } from '@penguinmails/contracts';
 import {
+  AbortedError,
+  AlreadyExistsError,
+  UnavailableError,
+  classifyError,
   InvalidArgumentError,
   NotFoundError,
   FailedPreconditionError,
@@ -175,4 +179,14 @@ test('health answers without a token and turns NOT_SERVING on shutdown; reflecti
   server.setServing(true);
   // Reflection needs no token and no proto files on the caller's side (grpcurl works).
   await expect(reflectionListServices(addr)).resolves.toContain('grpc.health.v1.Health');
+});
+
+test('driver errors are classified: pg and Prisma unique violations, lost connections', async () => {
+  expect(classifyError(Object.assign(new Error('dup'), { code: '23505', constraint: 'users_tenant_email_key' }))).toBeInstanceOf(AlreadyExistsError);
+  expect(classifyError(Object.assign(new Error('dup'), { code: 'P2002', meta: { target: ['tenant_id', 'email'] } })).message).toMatch(/tenant_id, email/);
+  expect(classifyError(Object.assign(new Error('gone'), { code: 'P2025' }))).toBeInstanceOf(NotFoundError);
+  expect(classifyError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBeInstanceOf(UnavailableError);
+  expect(classifyError(Object.assign(new Error('x'), { code: '40001' }))).toBeInstanceOf(AbortedError);
+  expect(classifyError(new Error('Connection terminated unexpectedly'))).toBeInstanceOf(UnavailableError);
+  expect(classifyError(new TypeError('bug'))).toBeInstanceOf(TypeError);
 });

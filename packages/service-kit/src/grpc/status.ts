@@ -28,6 +28,16 @@ export function classifyError(err: unknown): Error {
   if (e instanceof DomainError) return e;
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string') {
+    // Prisma client errors (known request errors carry P-codes).
+    if (code === 'P2002') {
+      const target = (e as { meta?: { target?: unknown } }).meta?.target;
+      const key = Array.isArray(target) ? target.join(', ') : String(target ?? 'unique key');
+      return new AlreadyExistsError('row', key, `a row with the same ${key} already exists`, { cause: e });
+    }
+    if (code === 'P2025') return new NotFoundError('row', '', 'the row to change does not exist');
+    if (code === 'P2034') return new AbortedError('concurrent update conflict; retry the call', { cause: e });
+    if (code === 'P1001' || code === 'P1002' || code === 'P1017')
+      return new UnavailableError('the database is unavailable; retry with backoff', { cause: e });
     if (code === '23505') {
       const constraint = (e as { constraint?: string }).constraint ?? 'unique key';
       return new AlreadyExistsError('row', constraint, `a row with the same ${constraint} already exists`, { cause: e });
