@@ -1,0 +1,1 @@
+module.exports = require('@penguinmails/testkit/jest-preset')(__dirname);

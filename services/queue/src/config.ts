@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { commonSettings, loadConfig, natsSettings, paginationSettings, postgresSettings } from '@penguinmails/service-kit';
+
+const positiveInt = () => z.coerce.number().int().positive();
+
+/** Every setting of the queue service (environment variables); see README "Settings". */
+export const settingsShape = {
+  ...commonSettings('queue', 50053),
+  ...postgresSettings,
+  ...natsSettings,
+  ...paginationSettings,
+  /** Lease of a claim that asks for none (lease_seconds = 0). */
+  LEASE_SECONDS_DEFAULT: positiveInt().default(300),
+  /** Longest lease a claim or ExtendLease may ask for. */
+  LEASE_SECONDS_MAX: positiveInt().default(3600),
+  /** Most jobs one ClaimJobs call may take. */
+  CLAIM_BATCH_MAX: positiveInt().default(100),
+  /** max_attempts of a job enqueued without one. */
+  MAX_ATTEMPTS_DEFAULT: z.coerce.number().int().min(1).max(100).default(5),
+  /** Retry backoff: base · 2^(attempt−1), capped at RETRY_MAX_MS, plus up to 10 % jitter. */
+  RETRY_BASE_MS: positiveInt().default(1000),
+  RETRY_MAX_MS: positiveInt().default(3_600_000),
+  /** Largest payload (and log data) as JSON; jobs carry ids, content lives in the content tier. */
+  PAYLOAD_MAX_BYTES: positiveInt().default(64 * 1024),
+  /** Outbox relay fallback poll (NOTIFY wakes it sooner). */
+  OUTBOX_POLL_MS: positiveInt().default(1000),
+};
+
+export type Settings = ReturnType<typeof loadSettings>;
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env) {
+  return loadConfig(settingsShape, env);
+}
+
+/** The rules' knobs, separate from process settings so tests can pass their own. */
+export interface QueueLimits {
+  pageSizeDefault: number;
+  pageSizeMax: number;
+  leaseSecondsDefault: number;
+  leaseSecondsMax: number;
+  claimBatchMax: number;
+  maxAttemptsDefault: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  payloadMaxBytes: number;
+}
+
+export function limitsFrom(s: Settings): QueueLimits {
+  return {
+    pageSizeDefault: s.PAGE_SIZE_DEFAULT,
+    pageSizeMax: s.PAGE_SIZE_MAX,
+    leaseSecondsDefault: s.LEASE_SECONDS_DEFAULT,
+    leaseSecondsMax: s.LEASE_SECONDS_MAX,
+    claimBatchMax: s.CLAIM_BATCH_MAX,
+    maxAttemptsDefault: s.MAX_ATTEMPTS_DEFAULT,
+    retryBaseMs: s.RETRY_BASE_MS,
+    retryMaxMs: s.RETRY_MAX_MS,
+    payloadMaxBytes: s.PAYLOAD_MAX_BYTES,
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * The `jobs` columns as the camelCase names of Prisma's `Job` model, so a row returned by
+ * hand-written SQL through pg is the same `JobRow` that Prisma returns (pg already parses
+ * uuid → string, jsonb → object, timestamptz → Date, integer → number).
+ */
+export function jobColumns(alias = 'jobs'): string {
+  const a = alias + '.';
+  return [
+    `${a}id`,
+    `${a}tenant_id as "tenantId"`,
+    `${a}queue`,
+    `${a}task`,
+    `${a}payload`,
+    `${a}status`,
+    `${a}priority`,
+    `${a}run_at as "runAt"`,
+    `${a}attempts`,
+    `${a}max_attempts as "maxAttempts"`,
+    `${a}locked_by as "lockedBy"`,
+    `${a}locked_until as "lockedUntil"`,
+    `${a}idempotency_key as "idempotencyKey"`,
+    `${a}last_error as "lastError"`,
+    `${a}created`,
+    `${a}updated`,
+    `${a}finished`,
+  ].join(', ');
+}

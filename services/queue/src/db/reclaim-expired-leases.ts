@@ -1,0 +1,53 @@
+import type { PoolClient } from 'pg';
+import { jobColumns } from './job-columns';
+import type { JobRow } from './prisma';
+
+/**
+ * Takes back the jobs of one tenant's queue whose lease ended: their worker died or hung. Each
+ * counts as a failed attempt: FAILED and runnable at once (the lease already served as the
+ * delay), or DEAD when it was the last attempt — a job that kills its worker every time must
+ * not loop forever. A log line per job records whose lease expired, in the same statement.
+ *
+ * Runs in the claim's transaction, before the claim, so an expired job is claimable by that
+ * very call: no sweeper process has to be alive for work to be recovered. `skip locked` again,
+ * so concurrent claimers split the expired rows instead of waiting on each other; the
+ * `status = 'running' and locked_until <= now()` re-check after locking keeps a job that was
+ * just completed or extended from being taken back.
+ */
+export async function reclaimExpiredLeases(
+  db: PoolClient,
+  args: { tenantId: string; queue: string; limit: number },
+): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(
+    `with expired as (
+       select id, locked_by, locked_until
+         from jobs
+        where tenant_id = $1
+          and queue = $2
+          and status = 'running'
+          and locked_until <= now()
+        order by locked_until
+        limit $3
+          for update skip locked
+     ), reclaimed as (
+       update jobs
+          set status = case when jobs.attempts >= jobs.max_attempts then 'dead' else 'failed' end,
+              finished = case when jobs.attempts >= jobs.max_attempts then now() end,
+              run_at = now(),
+              locked_by = null,
+              locked_until = null,
+              last_error = format('lease of worker %s expired at %s before the job was completed or failed',
+                                  expired.locked_by, expired.locked_until),
+              updated = now()
+         from expired
+        where jobs.id = expired.id
+       returning ${jobColumns()}
+     ), logged as (
+       insert into job_logs (job_id, tenant_id, attempt, level, message)
+       select id, "tenantId", attempts, 'error', "lastError" from reclaimed
+     )
+     select * from reclaimed`,
+    [args.tenantId, args.queue, args.limit],
+  );
+  return rows;
+}

@@ -1,0 +1,217 @@
+import { status as Status } from '@grpc/grpc-js';
+import { commonV1, queueV1 } from '@penguinmails/contracts';
+import { call } from '@penguinmails/service-kit';
+import { failure, sleep, startQueue, tenant, type Queue } from './harness';
+
+const { JobStatus } = queueV1;
+
+let q: Queue;
+beforeAll(async () => {
+  // A short backoff base so retries come due within the test.
+  q = await startQueue({ retryBaseMs: 200, retryMaxMs: 10_000, claimBatchMax: 50 });
+});
+afterAll(async () => {
+  await q?.stop();
+});
+
+const enqueue = (tenantId: string, req: Partial<queueV1.EnqueueJobRequest> = {}) =>
+  call(q.client, 'enqueueJob', { tenantId, queue: 'send', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', ...req }).then(
+    (r) => r.job!,
+  );
+const claim = (tenantId: string, workerId: string, maxJobs = 1, leaseSeconds = 0, queue = 'send') =>
+  call(q.client, 'claimJobs', { tenantId, queue, workerId, maxJobs, leaseSeconds }).then((r) => r.jobs);
+const lease = (job: queueV1.Job) => ({ tenantId: job.tenantId, jobId: job.id, workerId: job.lockedBy, attempt: job.attempts });
+
+describe('ClaimJobs', () => {
+  it('leases runnable jobs by priority then run_at, skipping future and other queues', async () => {
+    const t = tenant();
+    const low = await enqueue(t, { priority: -1 });
+    const mid = await enqueue(t, { priority: 0, runAt: new Date(Date.now() - 60_000) });
+    const mid2 = await enqueue(t, { priority: 0 });
+    const high = await enqueue(t, { priority: 5 });
+    await enqueue(t, { priority: 100, runAt: new Date(Date.now() + 3_600_000) });
+    await enqueue(t, { queue: 'other', priority: 100 });
+    await enqueue(tenant(), { priority: 100 }); // another tenant's queue of the same name
+
+    const before = Date.now();
+    const jobs = await claim(t, 'worker-a', 10, 30);
+    expect(jobs.map((j) => j.id)).toEqual([high.id, mid.id, mid2.id, low.id]);
+    for (const j of jobs) {
+      expect(j).toMatchObject({ status: JobStatus.JOB_STATUS_RUNNING, lockedBy: 'worker-a', attempts: 1 });
+      expect(j.lockedUntil!.getTime()).toBeGreaterThan(before + 25_000);
+      expect(j.lockedUntil!.getTime()).toBeLessThan(before + 35_000);
+    }
+    // Leased: nobody else gets them while the lease holds.
+    expect(await claim(t, 'worker-b', 10)).toEqual([]);
+  });
+
+  it('hands each of 200 jobs to exactly one of 4 concurrent claimers', async () => {
+    const t = tenant();
+    const { rows } = await q.pool.query<{ id: string }>(
+      `insert into jobs (tenant_id, queue, task, payload)
+       select $1, 'bulk', 'noop', jsonb_build_object('n', g) from generate_series(1, 200) g returning id`,
+      [t],
+    );
+    const claimedBy = new Map<string, string[]>();
+    const worker = async (name: string) => {
+      for (;;) {
+        const jobs = await claim(t, name, 7, 60, 'bulk');
+        if (jobs.length === 0) return;
+        for (const j of jobs) claimedBy.set(j.id, [...(claimedBy.get(j.id) ?? []), name]);
+      }
+    };
+    await Promise.all(['w1', 'w2', 'w3', 'w4'].map(worker));
+    expect(claimedBy.size).toBe(200);
+    expect([...claimedBy.values()].filter((by) => by.length !== 1)).toEqual([]);
+    expect(new Set(rows.map((r) => r.id))).toEqual(new Set(claimedBy.keys()));
+    // More than one worker did get work (they really raced).
+    expect(new Set([...claimedBy.values()].flat()).size).toBeGreaterThan(1);
+  });
+
+  it('rejects bad input naming the field, and writes nothing', async () => {
+    const t = tenant();
+    await enqueue(t);
+    const before = await q.counts();
+    const st = await failure(call(q.client, 'claimJobs', { tenantId: t, queue: 'send', workerId: '', maxJobs: 51, leaseSeconds: 3601 }));
+    expect(st.code).toBe(Status.INVALID_ARGUMENT);
+    expect(st.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual([
+      'lease_seconds:OUT_OF_RANGE',
+      'max_jobs:OUT_OF_RANGE',
+      'worker_id:REQUIRED',
+    ]);
+    const bad = await failure(call(q.client, 'claimJobs', { tenantId: 'nope', queue: 'x'.repeat(101), workerId: 'w', maxJobs: 1, leaseSeconds: 0 }));
+    expect(bad.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['queue:TOO_LONG', 'tenant_id:NOT_A_UUID']);
+    expect(await q.counts()).toEqual(before);
+    const [job] = await claim(t, 'w');
+    expect(job.status).toBe(JobStatus.JOB_STATUS_RUNNING); // still queued until then
+  });
+});
+
+describe('leases', () => {
+  it('takes back an expired lease (a failed attempt), fences the old worker, and keeps an extended one', async () => {
+    const t = tenant();
+    const a = await enqueue(t, { priority: 1, maxAttempts: 3 });
+    const b = await enqueue(t, { priority: 0, maxAttempts: 3 });
+    const last = await enqueue(t, { priority: -1, maxAttempts: 1 });
+    const claimed = await claim(t, 'dying-worker', 3, 1);
+    expect(claimed.map((j) => j.id)).toEqual([a.id, b.id, last.id]);
+    const [aClaim, bClaim] = claimed;
+    const extended = await call(q.client, 'extendLease', { ...lease(bClaim), leaseSeconds: 60 });
+    expect(extended.job!.lockedUntil!.getTime()).toBeGreaterThan(Date.now() + 50_000);
+
+    await sleep(1200);
+    const reclaimed = await claim(t, 'new-worker', 10, 30);
+    // a comes back (attempt 2); b's lease was extended; `last` used its only attempt: dead.
+    expect(reclaimed.map((j) => [j.id, j.attempts, j.lockedBy])).toEqual([[a.id, 2, 'new-worker']]);
+
+    const stale = await failure(call(q.client, 'completeJob', lease(aClaim)));
+    expect(stale.code).toBe(Status.FAILED_PRECONDITION);
+    expect(stale.preconditionViolations[0]).toMatchObject({ type: 'LEASE', subject: `job/${a.id}` });
+    expect(stale.message).toMatch(/held by worker "new-worker" for attempt 2/);
+
+    const dead = (await call(q.client, 'getJob', { tenantId: t, jobId: last.id })).job!;
+    expect(dead).toMatchObject({ status: JobStatus.JOB_STATUS_DEAD, attempts: 1, lockedBy: '' });
+    expect(dead.lastError).toMatch(/lease of worker dying-worker expired/);
+    expect(dead.finished).toBeInstanceOf(Date);
+    const event = await q.lastEvent(q.nats.names.subject('queue', t, 'job_dead'));
+    const env = commonV1.EventEnvelope.decode(event!.data);
+    expect(env).toMatchObject({ tenantId: t, eventType: 'penguinmails.queue.v1.JobDead', source: 'queue' });
+    expect(queueV1.JobDead.decode(env.payload).job!.id).toBe(last.id);
+
+    const logs = await call(q.client, 'listJobLogs', { tenantId: t, jobId: a.id });
+    expect(logs.logs.map((l) => [l.attempt, l.level, l.message.slice(0, 28)])).toEqual([
+      [1, queueV1.JobLogLevel.JOB_LOG_LEVEL_ERROR, 'lease of worker dying-worker'],
+    ]);
+  });
+});
+
+describe('CompleteJob / FailJob', () => {
+  it('completes for the lease holder only and emits JobSucceeded', async () => {
+    const t = tenant();
+    await enqueue(t);
+    const [job] = await claim(t, 'w1');
+    const before = await q.counts();
+    const wrongWorker = await failure(call(q.client, 'completeJob', { ...lease(job), workerId: 'w2' }));
+    expect(wrongWorker.code).toBe(Status.FAILED_PRECONDITION);
+    const otherTenant = await failure(call(q.client, 'completeJob', { ...lease(job), tenantId: tenant() }));
+    expect(otherTenant.code).toBe(Status.NOT_FOUND);
+    const bad = await failure(call(q.client, 'completeJob', { ...lease(job), jobId: 'x', attempt: 0 }));
+    expect(bad.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['attempt:OUT_OF_RANGE', 'job_id:NOT_A_UUID']);
+    expect(await q.counts()).toEqual(before);
+
+    const { job: done } = await call(q.client, 'completeJob', lease(job));
+    expect(done).toMatchObject({ status: JobStatus.JOB_STATUS_SUCCEEDED, lockedBy: '', attempts: 1 });
+    expect(done!.finished).toBeInstanceOf(Date);
+    expect(done!.lockedUntil).toBeUndefined();
+
+    const twice = await failure(call(q.client, 'completeJob', lease(job)));
+    expect(twice.code).toBe(Status.FAILED_PRECONDITION);
+    expect(twice.message).toMatch(/it is succeeded, not running/);
+
+    const event = await q.lastEvent(q.nats.names.subject('queue', t, 'job_succeeded'));
+    const env = commonV1.EventEnvelope.decode(event!.data);
+    expect(env.eventType).toBe('penguinmails.queue.v1.JobSucceeded');
+    expect(queueV1.JobSucceeded.decode(env.payload).job).toMatchObject({ id: job.id, status: JobStatus.JOB_STATUS_SUCCEEDED });
+    expect(event!.header?.get('Nats-Msg-Id')).toBe(env.eventId);
+  });
+
+  it('retries with exponential backoff, then the job is dead and JobDead is emitted', async () => {
+    const t = tenant();
+    const job = await enqueue(t, { maxAttempts: 3 });
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      let claimed: queueV1.Job[] = [];
+      const deadline = Date.now() + 5_000;
+      while (claimed.length === 0 && Date.now() < deadline) {
+        claimed = await claim(t, 'w');
+        if (claimed.length === 0) await sleep(50);
+      }
+      expect(claimed.map((j) => [j.id, j.attempts])).toEqual([[job.id, attempt]]);
+      const failedAt = Date.now();
+      const { job: failed } = await call(q.client, 'failJob', { ...lease(claimed[0]), error: `smtp 451 try ${attempt}`, permanent: false, retryAfterSeconds: 0 });
+      expect(failed!.lastError).toBe(`smtp 451 try ${attempt}`);
+      if (attempt < 3) {
+        expect(failed).toMatchObject({ status: JobStatus.JOB_STATUS_FAILED, lockedBy: '' });
+        delays.push(failed!.runAt!.getTime() - failedAt);
+        // Not runnable before its backoff is over.
+        expect(await claim(t, 'w')).toEqual([]);
+      } else {
+        expect(failed).toMatchObject({ status: JobStatus.JOB_STATUS_DEAD, attempts: 3 });
+        expect(failed!.finished).toBeInstanceOf(Date);
+      }
+    }
+    // base 200 ms: ~200 then ~400 (+ up to 10 % jitter), measured against this process's clock.
+    expect(delays[0]).toBeGreaterThan(100);
+    expect(delays[0]).toBeLessThan(350);
+    expect(delays[1]).toBeGreaterThan(300);
+    expect(delays[1]).toBeLessThan(560);
+
+    const event = await q.lastEvent(q.nats.names.subject('queue', t, 'job_dead'));
+    const dead = queueV1.JobDead.decode(commonV1.EventEnvelope.decode(event!.data).payload).job!;
+    expect(dead).toMatchObject({ id: job.id, status: JobStatus.JOB_STATUS_DEAD, lastError: 'smtp 451 try 3' });
+
+    const logs = await call(q.client, 'listJobLogs', { tenantId: t, jobId: job.id });
+    expect(logs.logs.map((l) => `${l.attempt}:${l.message}`)).toEqual(['1:smtp 451 try 1', '2:smtp 451 try 2', '3:smtp 451 try 3']);
+    expect(await claim(t, 'w')).toEqual([]);
+  });
+
+  it('dies at once on a permanent failure and honours retry_after_seconds', async () => {
+    const t = tenant();
+    const a = await enqueue(t, { priority: 1 });
+    const b = await enqueue(t);
+    const [ca, cb] = await claim(t, 'w', 2);
+    expect([ca.id, cb.id]).toEqual([a.id, b.id]);
+    const { job: dead } = await call(q.client, 'failJob', { ...lease(ca), error: 'lead was deleted', permanent: true, retryAfterSeconds: 0 });
+    expect(dead).toMatchObject({ status: JobStatus.JOB_STATUS_DEAD, attempts: 1, maxAttempts: 5 });
+    const now = Date.now();
+    const { job: later } = await call(q.client, 'failJob', { ...lease(cb), error: 'rate limited', permanent: false, retryAfterSeconds: 120 });
+    expect(later!.status).toBe(JobStatus.JOB_STATUS_FAILED);
+    expect(later!.runAt!.getTime() - now).toBeGreaterThan(115_000);
+    expect(later!.runAt!.getTime() - now).toBeLessThan(125_000);
+
+    const before = await q.counts();
+    const st = await failure(call(q.client, 'failJob', { ...lease(cb), error: '', permanent: false, retryAfterSeconds: -1 }));
+    expect(st.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['error:REQUIRED', 'retry_after_seconds:OUT_OF_RANGE']);
+    expect(await q.counts()).toEqual(before);
+  });
+});

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import type { ServiceError } from '@grpc/grpc-js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { descriptorSetPath, queueV1 } from '@penguinmails/contracts';
+import {
+  OutboxRelay,
+  PageTokens,
+  connect,
+  createLogger,
+  createPgPool,
+  decodeStatus,
+  ensureStream,
+  type DecodedStatus,
+} from '@penguinmails/service-kit';
+import { freshDatabase, natsTestContext } from '@penguinmails/testkit';
+import type { QueueLimits } from '../src/config';
+import { createPrisma } from '../src/db/prisma';
+import { migrationsDir } from '../src/migrate';
+import { createServer } from '../src/server';
+
+export const defaultLimits: QueueLimits = {
+  pageSizeDefault: 50,
+  pageSizeMax: 500,
+  leaseSecondsDefault: 300,
+  leaseSecondsMax: 3600,
+  claimBatchMax: 100,
+  maxAttemptsDefault: 5,
+  retryBaseMs: 1000,
+  retryMaxMs: 3_600_000,
+  payloadMaxBytes: 64 * 1024,
+};
+
+/**
+ * One queue service for a test file: a fresh migrated database, isolated JetStream names,
+ * the real server on a free port, and a real gRPC client.
+ */
+export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { authTokens?: string[] } = {}) {
+  const db = await freshDatabase({ migrationsDir });
+  const nats = await natsTestContext();
+  const pool = createPgPool(db.url, { max: 12 });
+  const prisma = createPrisma(pool);
+  const logger = createLogger({ service: 'queue-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const stream = nats.names.stream('queue');
+  await ensureStream(nats.nc, { name: stream, subjects: [nats.names.tierSubjects('queue')], duplicateWindowMs: 60_000 });
+  const server = createServer({
+    pool,
+    prisma,
+    logger,
+    names: nats.names,
+    pageTokens: new PageTokens('test-page-token-secret-0123456789'),
+    limits: { ...defaultLimits, ...limits },
+    authTokens: opts.authTokens ?? [],
+    descriptorSetPath,
+  });
+  const port = await server.listen('127.0.0.1', 0);
+  const address = `127.0.0.1:${port}`;
+  const client = connect(queueV1.QueueServiceClient, address, { token: opts.authTokens?.[0] });
+  const relay = new OutboxRelay({ pool, nc: nats.nc, logger });
+
+  return {
+    db,
+    nats,
+    pool,
+    prisma,
+    address,
+    client,
+    stream,
+    relay,
+    /** Rows in jobs and job_logs (to prove a refused call wrote nothing). */
+    counts: async () => {
+      const { rows } = await pool.query<{ jobs: number; logs: number; outbox: number }>(
+        `select (select count(*) from jobs)::int as jobs, (select count(*) from job_logs)::int as logs,
+                (select count(*) from outbox_events)::int as outbox`,
+      );
+      return rows[0];
+    },
+    /** Relays the outbox, then reads the last event published on `subject`. */
+    lastEvent: async (subject: string) => {
+      await relay.drainOnce();
+      const jsm = await jetstreamManager(nats.nc);
+      return jsm.streams.getMessage(stream, { last_by_subj: subject });
+    },
+    stop: async () => {
+      client.close();
+      await server.shutdown(1000);
+      await prisma.$disconnect().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+      await nats.cleanup();
+      await db.drop();
+    },
+  };
+}
+
+export type Queue = Awaited<ReturnType<typeof startQueue>>;
+
+/** Awaits a call expected to fail and returns its decoded status. */
+export async function failure(p: Promise<unknown>): Promise<DecodedStatus> {
+  try {
+    await p;
+  } catch (err) {
+    return decodeStatus(err as ServiceError);
+  }
+  throw new Error('expected the call to fail, it succeeded');
+}
+
+export const tenant = () => randomUUID();
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
