@@ -1,0 +1,25 @@
+/**
+ * `pnpm --filter @penguinmails/bench run bench [--quick] [--rows N] [...]`: both benchmarks,
+ * one after the other (each creates and drops its own database; the gRPC one its streams).
+ * `--quick` is a ~2-minute sanity run (20k rows, few repetitions); `--only oltp|grpc` runs one.
+ */
+import { grpcOptions, runGrpc } from './grpc-throughput';
+import { oltpOptions, runOltp } from './oltp-refs-vs-emails';
+import { parseArgs } from './lib/report';
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const only = args.values.get('only');
+  if (only !== undefined && only !== 'oltp' && only !== 'grpc') throw new Error('--only must be oltp or grpc');
+  const reports: string[] = [];
+  if (only !== 'grpc') reports.push(await runOltp(oltpOptions(args)));
+  if (only !== 'oltp') reports.push(await runGrpc(grpcOptions(args)));
+  process.stdout.write('\n=== summary ===\n\n' + reports.join('\n\n') + '\n');
+}
+
+main()
+  .then(() => process.exit(0))
+  .catch((err) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  });
