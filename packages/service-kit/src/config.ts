@@ -80,6 +80,8 @@ export const postgresSettings = {
   DATABASE_URL: url('postgres:', 'postgresql:'),
   DATABASE_POOL_MAX: z.coerce.number().int().positive().default(10),
   MIGRATE_ON_START: bool.default(true),
+  /** Outbox relay's fallback poll; NOTIFY wakes it at once on new rows. */
+  OUTBOX_POLL_MS: z.coerce.number().int().positive().default(1_000),
 };
 
 /** Settings of RPCs that list. */

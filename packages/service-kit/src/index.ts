@@ -43,3 +43,5 @@ export { outboxInsert, outboxInsertMany } from './outbox/insert';
 export { OutboxRelay } from './outbox/relay';
 export type { OutboxRelayOptions } from './outbox/relay';
 export { onShutdownSignals, runMain } from './lifecycle';
+export { openPostgresTier, tlsFromSettings } from './tier';
+export type { PostgresTier, PostgresTierSettings } from './tier';

@@ -20,7 +20,6 @@ export const settingsShape = {
   /** Objects deleted per sweeper transaction (keeps each transaction and its locks short). */
   RETENTION_SWEEP_BATCH: z.coerce.number().int().positive().default(500),
   /** Outbox relay fallback poll (NOTIFY wakes it sooner). */
-  OUTBOX_POLL_MS: z.coerce.number().int().positive().default(1000),
 };
 
 export type Settings = ReturnType<typeof loadSettings>;

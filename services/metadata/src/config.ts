@@ -12,7 +12,6 @@ export const settingsShape = {
   /** Most messages one BatchRecordMessages call may carry. */
   BATCH_RECORD_MAX: z.coerce.number().int().positive().default(1000),
   /** Outbox relay fallback poll (NOTIFY wakes it sooner). */
-  OUTBOX_POLL_MS: z.coerce.number().int().positive().default(1000),
 };
 
 export type Settings = ReturnType<typeof loadSettings>;

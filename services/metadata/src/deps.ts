@@ -14,4 +14,6 @@ export interface ServerDeps {
   authTokens: string[];
   descriptorSetPath?: string;
   maxCallMs?: number;
+  /** TLS (and mTLS with a client CA); plaintext when absent. */
+  tls?: { cert: string; key: string; clientCa?: string };
 }

@@ -1,58 +1,38 @@
+// The metadata service process: settings, wiring, signals. Behaviour lives in server.ts and below.
 import { descriptorSetPath } from '@penguinmails/contracts';
-import {
-  EventNames,
-  OutboxRelay,
-  PageTokens,
-  connectNats,
-  createLogger,
-  createPgPool,
-  ensureStream,
-  migratePostgres,
-  onShutdownSignals,
-  runMain,
-} from '@penguinmails/service-kit';
+import { PageTokens, createLogger, onShutdownSignals, openPostgresTier, runMain, tlsFromSettings } from '@penguinmails/service-kit';
 import { loadSettings } from './config';
 import { createPrisma } from './db/prisma';
 import { MIGRATIONS_DIR } from './migrations-dir';
 import { createServer } from './server';
 
-
-async function main(): Promise<void> {
+runMain('metadata', async () => {
   const s = loadSettings();
-  const logger = createLogger({ service: 'metadata', level: s.LOG_LEVEL, pretty: s.LOG_PRETTY });
-  if (s.MIGRATE_ON_START) await migratePostgres({ databaseUrl: s.DATABASE_URL, migrationsDir: MIGRATIONS_DIR, logger });
-
-  const pool = createPgPool(s.DATABASE_URL, { max: s.DATABASE_POOL_MAX, logger });
-  const prisma = createPrisma(pool);
-  const names = new EventNames(s.EVENTS_SUBJECT_PREFIX, s.EVENTS_STREAM_PREFIX);
-  const nc = await connectNats({ url: s.NATS_URL, name: 'metadata', logger });
-  await ensureStream(nc, { name: names.stream('metadata'), subjects: [names.tierSubjects('metadata')], duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS });
-  const relay = new OutboxRelay({ pool, nc, logger, pollIntervalMs: s.OUTBOX_POLL_MS });
+  const logger = createLogger({ service: s.SERVICE_NAME, level: s.LOG_LEVEL, pretty: s.LOG_PRETTY });
+  const tier = await openPostgresTier('metadata', s, { migrationsDir: MIGRATIONS_DIR, logger });
+  const prisma = createPrisma(tier.pool);
 
   const server = createServer({
-    pool,
+    pool: tier.pool,
     prisma,
     logger,
-    names,
+    names: tier.names,
     pageTokens: new PageTokens(s.PAGE_TOKEN_SECRET),
     limits: { pageSizeDefault: s.PAGE_SIZE_DEFAULT, pageSizeMax: s.PAGE_SIZE_MAX, importLeadsMax: s.IMPORT_LEADS_MAX, batchRecordMax: s.BATCH_RECORD_MAX },
     authTokens: s.AUTH_TOKENS,
     descriptorSetPath,
     maxCallMs: s.GRPC_MAX_CALL_MS,
+    tls: tlsFromSettings(s),
   });
   const port = await server.listen(s.GRPC_HOST, s.GRPC_PORT);
-  relay.start();
-  logger.info({ port, stream: names.stream('metadata') }, 'metadata service ready');
+  tier.relay.start();
+  logger.info({ port, stream: tier.names.stream('metadata'), auth: s.AUTH_TOKENS.length > 0 }, 'metadata service ready');
 
-  // Order: stop taking calls (health NOT_SERVING, drain in-flight), stop the relay after its
-  // current batch, drain NATS (flushes publishes), then close the database.
+  // Stop taking calls (health NOT_SERVING, drain in-flight), then the relay after its batch,
+  // NATS (flushes publishes), and the database last.
   onShutdownSignals(logger, async () => {
     await server.shutdown(s.SHUTDOWN_GRACE_MS);
-    await relay.stop();
-    await nc.drain();
+    await tier.close(); // relay first: it still uses the pool
     await prisma.$disconnect();
-    await pool.end();
   });
-}
-
-runMain('metadata', main);
+});

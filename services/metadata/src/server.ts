@@ -21,6 +21,7 @@ export function createServer(deps: ServerDeps): GrpcServer {
     authTokens: deps.authTokens,
     descriptorSetPath: deps.descriptorSetPath,
     maxCallMs: deps.maxCallMs,
+    tls: deps.tls,
   });
   const handlers: Handlers<metadataV1.MetadataServiceServer> = {
     ...tenantHandlers(deps),

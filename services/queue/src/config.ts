@@ -23,7 +23,6 @@ export const settingsShape = {
   /** Largest payload (and log data) as JSON; jobs carry ids, content lives in the content tier. */
   PAYLOAD_MAX_BYTES: positiveInt().default(64 * 1024),
   /** Outbox relay fallback poll (NOTIFY wakes it sooner). */
-  OUTBOX_POLL_MS: positiveInt().default(1000),
 };
 
 export type Settings = ReturnType<typeof loadSettings>;

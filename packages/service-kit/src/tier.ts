@@ -1,0 +1,91 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { ConfigError } from './config';
+import { EventNames, type Tier } from './events';
+import { connectNats } from './nats/connect';
+import { ensureStream } from './nats/streams';
+import { OutboxRelay } from './outbox/relay';
+import { migratePostgres, redact } from './pg/migrate';
+import { createPgPool } from './pg/pool';
+
+/** The settings `openPostgresTier` reads (postgresSettings + natsSettings + commonSettings). */
+export interface PostgresTierSettings {
+  SERVICE_NAME: string;
+  DATABASE_URL: string;
+  DATABASE_POOL_MAX: number;
+  MIGRATE_ON_START: boolean;
+  NATS_URL: string;
+  EVENTS_SUBJECT_PREFIX: string;
+  EVENTS_STREAM_PREFIX: string;
+  EVENTS_DUPLICATE_WINDOW_MS: number;
+  OUTBOX_POLL_MS?: number;
+}
+
+/** What a PostgreSQL tier's main.ts wires into its server. */
+export interface PostgresTier {
+  pool: Pool;
+  nc: NatsConnection;
+  names: EventNames;
+  /** Not started: main starts it once the server listens. */
+  relay: OutboxRelay;
+  /** Stops the relay after its batch, drains NATS, closes the pool (in that order). */
+  close(): Promise<void>;
+}
+
+/**
+ * The start-up every PostgreSQL tier shares, in order: migrate (unless MIGRATE_ON_START=false),
+ * open the pool and prove the database answers (a wrong DATABASE_URL fails here, in one line,
+ * not on the first call), connect NATS, declare the tier's stream, build the outbox relay.
+ * Each step is a kit function a service may also call itself; this only fixes their order.
+ */
+export async function openPostgresTier(
+  tier: Tier,
+  s: PostgresTierSettings,
+  opts: { migrationsDir: string; logger: Logger },
+): Promise<PostgresTier> {
+  const { logger } = opts;
+  if (s.MIGRATE_ON_START) await migratePostgres({ databaseUrl: s.DATABASE_URL, migrationsDir: opts.migrationsDir, logger });
+  const pool = createPgPool(s.DATABASE_URL, { max: s.DATABASE_POOL_MAX, logger });
+  try {
+    await pool.query('select 1');
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new Error(`PostgreSQL at ${redact(s.DATABASE_URL)} did not answer (${(err as Error).message}); start it or fix DATABASE_URL`, { cause: err });
+  }
+  const names = new EventNames(s.EVENTS_SUBJECT_PREFIX, s.EVENTS_STREAM_PREFIX);
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats({ url: s.NATS_URL, name: s.SERVICE_NAME, logger });
+    await ensureStream(nc, { name: names.stream(tier), subjects: [names.tierSubjects(tier)], duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS });
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+  const relay = new OutboxRelay({ pool, nc, logger, pollIntervalMs: s.OUTBOX_POLL_MS });
+  return {
+    pool,
+    nc,
+    names,
+    relay,
+    close: async () => {
+      await relay.stop();
+      await nc.drain().catch((err: Error) => logger.warn({ err: err.message }, 'NATS drain failed'));
+      await pool.end().catch((err: Error) => logger.warn({ err: err.message }, 'closing the pool failed'));
+    },
+  };
+}
+
+/** TLS options for `createGrpcServer` from TLS_CERT / TLS_KEY / TLS_CLIENT_CA (undefined = plaintext). */
+export function tlsFromSettings(s: { TLS_CERT?: string; TLS_KEY?: string; TLS_CLIENT_CA?: string }):
+  | { cert: string; key: string; clientCa?: string }
+  | undefined {
+  if (!s.TLS_CERT && !s.TLS_KEY) {
+    if (s.TLS_CLIENT_CA) throw new ConfigError([{ variable: 'TLS_CLIENT_CA', problem: 'needs TLS_CERT and TLS_KEY (mTLS is TLS plus client certificates)' }]);
+    return undefined;
+  }
+  // Half a TLS setting would silently serve plaintext: refuse it.
+  if (!s.TLS_CERT) throw new ConfigError([{ variable: 'TLS_CERT', problem: 'is required when TLS_KEY is set' }]);
+  if (!s.TLS_KEY) throw new ConfigError([{ variable: 'TLS_KEY', problem: 'is required when TLS_CERT is set' }]);
+  return { cert: s.TLS_CERT, key: s.TLS_KEY, clientCa: s.TLS_CLIENT_CA };
+}
