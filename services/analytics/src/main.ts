@@ -1,4 +1,4 @@
-import { createLogger, onShutdownSignals, runMain } from '@penguinmails/service-kit';
+import { createLogger, onShutdownSignals, runMain, tlsFromSettings } from '@penguinmails/service-kit';
 import { loadAnalyticsConfig } from './config';
 import { migrateClickHouse } from './db/migrate';
 import { createServer } from './server';
@@ -17,7 +17,7 @@ runMain('analytics', async () => {
     limits: { maxBatch: config.INGEST_MAX_BATCH, maxFutureMs: config.INGEST_MAX_FUTURE_MS },
     authTokens: config.AUTH_TOKENS,
     maxCallMs: config.GRPC_MAX_CALL_MS,
-    tls: config.TLS_CERT && config.TLS_KEY ? { cert: config.TLS_CERT, key: config.TLS_KEY, clientCa: config.TLS_CLIENT_CA } : undefined,
+    tls: tlsFromSettings(config),
   });
   await server.listen(config.GRPC_HOST, config.GRPC_PORT);
 
