@@ -43,7 +43,8 @@ export class EventConsumer {
           event = decodeEnvelope(m.data);
         } catch (err) {
           this.opts.logger.error({ subject: m.subject, seq: m.seq, err: (err as Error).message }, 'undecodable event terminated');
-          m.term('undecodable EventEnvelope');
+          // No reason text: nats-server 2.9 ignores '+TERM <reason>'.
+          m.term();
           continue;
         }
         try {

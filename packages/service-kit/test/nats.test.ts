@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { commonV1 } from '@penguinmails/contracts';
+import { EventConsumer, buildEnvelope, connectNats, createLogger, ensureConsumer, ensureStream } from '../src';
+import { natsTestContext, type NatsTestContext } from '../../testkit/src';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+let nats: NatsTestContext;
+
+beforeAll(async () => {
+  nats = await natsTestContext();
+});
+afterAll(() => nats.cleanup());
+
+const waitFor = async (cond: () => boolean, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
+
+test('ensureStream is idempotent and converges the stream to the given config', async () => {
+  const name = nats.names.stream('queue');
+  await ensureStream(nats.nc, { name, subjects: [nats.names.tierSubjects('queue')], duplicateWindowMs: 60_000 });
+  await ensureStream(nats.nc, { name, subjects: [nats.names.tierSubjects('queue')], duplicateWindowMs: 60_000 });
+  await ensureStream(nats.nc, { name, subjects: [nats.names.tierSubjects('queue')], duplicateWindowMs: 90_000 });
+  const info = await (await jetstreamManager(nats.nc)).streams.info(name);
+  expect(info.config.duplicate_window).toBe(90_000 * 1_000_000);
+  // Concurrent declarations from several replicas do not fail either.
+  await Promise.all([1, 2, 3].map(() => ensureStream(nats.nc, { name: nats.names.stream('content'), subjects: [nats.names.tierSubjects('content')], duplicateWindowMs: 60_000 })));
+});
+
+test('a republish with the same msgID inside the window is stored once', async () => {
+  const js = jetstream(nats.nc);
+  const subject = nats.names.subject('queue', randomUUID(), 'probe');
+  const id = randomUUID();
+  const first = await js.publish(subject, new Uint8Array([1]), { msgID: id });
+  const second = await js.publish(subject, new Uint8Array([1]), { msgID: id });
+  expect(first.duplicate).toBe(false);
+  expect(second.duplicate).toBe(true);
+  expect(second.seq).toBe(first.seq);
+});
+
+test('EventConsumer acks handled events, redelivers failed ones, and terminates undecodable ones', async () => {
+  const stream = nats.names.stream('metadata');
+  await ensureStream(nats.nc, { name: stream, subjects: [nats.names.tierSubjects('metadata')], duplicateWindowMs: 60_000 });
+  await ensureConsumer(nats.nc, stream, { durable: 'probe', filterSubjects: [nats.names.eventFilter('metadata', 'probe')], ackWaitMs: 5_000 });
+  // Declaring it again (every replica at start) is fine.
+  await ensureConsumer(nats.nc, stream, { durable: 'probe', filterSubjects: [nats.names.eventFilter('metadata', 'probe')], ackWaitMs: 5_000 });
+
+  const tenant = randomUUID();
+  const js = jetstream(nats.nc);
+  const events = Array.from({ length: 5 }, (_, i) =>
+    buildEnvelope({ tenantId: tenant, source: 'metadata', eventType: 'probe', type: commonV1.PageResponse, payload: { nextPageToken: String(i) } }),
+  );
+  for (const e of events) await js.publish(nats.names.subject('metadata', tenant, 'probe'), e.bytes, { msgID: e.eventId });
+  await js.publish(nats.names.subject('metadata', tenant, 'probe'), new Uint8Array([0xff, 0xff, 0xff]), { msgID: randomUUID() });
+
+  const handled: string[] = [];
+  let failOnce = events[2].eventId;
+  const consumer = new EventConsumer({
+    nc: nats.nc,
+    stream,
+    durable: 'probe',
+    logger,
+    retryDelayMs: 100,
+    handle: async (event) => {
+      if (event.eventId === failOnce) {
+        failOnce = '';
+        throw new Error('transient');
+      }
+      handled.push(event.eventId);
+    },
+  });
+  await consumer.start();
+  await waitFor(() => handled.length === 5);
+  await consumer.stop();
+  await nats.nc.flush(); // acks are fire-and-forget: let the server see the last one
+  expect(new Set(handled)).toEqual(new Set(events.map((e) => e.eventId)));
+  const info = await (await jetstreamManager(nats.nc)).consumers.info(stream, 'probe');
+  expect(info.num_pending).toBe(0);
+  expect(info.num_ack_pending).toBe(0);
+});
+
+test('connectNats gives one clear error naming the URL when nothing answers', async () => {
+  await expect(connectNats({ url: 'nats://127.0.0.1:1', name: 'x', attempts: 2, delayMs: 10 })).rejects.toThrow(
+    /^NATS at nats:\/\/127\.0\.0\.1:1 did not answer after 2 attempts .*set NATS_URL$/,
+  );
+});
