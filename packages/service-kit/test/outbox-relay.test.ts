@@ -128,3 +128,29 @@ test('a new outbox row wakes the relay through NOTIFY well before the poll inter
   expect(Date.now() - started).toBeLessThan(10_000);
   await relay.stop();
 });
+
+async function terminateConnections() {
+  const { Client } = await import('pg');
+  const admin = new Client({ connectionString: process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
+  await admin.connect();
+  await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [db.name]);
+  await admin.end();
+}
+
+test('the relay survives its connections being killed (database restart) and keeps delivering', async () => {
+  const relay = new OutboxRelay({ pool, nc: nats.nc, logger, pollIntervalMs: 200 });
+  relay.start();
+  await waitFor(async () => (await unpublished()) === 0);
+  await new Promise((r) => setTimeout(r, 100));
+  await terminateConnections();
+  await new Promise((r) => setTimeout(r, 300));
+  const fresh = events(20);
+  await insert(fresh);
+  await waitFor(async () => (await unpublished()) === 0);
+  await relay.stop();
+  // Connections dying after the relay stopped must not reach its (detached) handlers.
+  await terminateConnections();
+  await new Promise((r) => setTimeout(r, 200));
+  const ids = new Set(await streamIds());
+  for (const e of fresh) expect(ids.has(e.eventId)).toBe(true);
+});

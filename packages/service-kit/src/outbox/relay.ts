@@ -48,6 +48,7 @@ export class OutboxRelay {
   private loop?: Promise<void>;
   private wake?: () => void;
   private listener?: PoolClient;
+  private detachListener?: () => void;
   private lastCleanup = 0;
   /** Set by NOTIFY; checked before sleeping so a notification during a batch is not lost. */
   private notified = false;
@@ -76,11 +77,14 @@ export class OutboxRelay {
     this.running = false;
     this.wake?.();
     await this.loop;
-    if (this.listener) {
-      this.listener.removeAllListeners('notification');
-      await this.listener.query('unlisten pm_outbox').catch(() => undefined);
-      this.listener.release();
+    const client = this.listener;
+    if (client) {
       this.listener = undefined;
+      await client.query('unlisten pm_outbox').catch(() => undefined);
+      // Detach our handlers before the client goes back to the pool: a later error on the
+      // pooled connection must not reach them (they would release it a second time).
+      this.detachListener?.();
+      client.release();
     }
   }
 
@@ -146,17 +150,34 @@ export class OutboxRelay {
   private async listen(): Promise<void> {
     if (this.listener) return;
     const client = await this.opts.pool.connect();
-    client.on('notification', () => {
+    const onNotification = () => {
       this.notified = true;
       this.wake?.();
-    });
-    client.on('error', () => {
-      // The connection died: drop it, the loop re-listens and polling covers the gap.
+    };
+    const onError = (err: Error) => {
+      // The LISTEN connection died (database restart, failover): drop it; the loop listens
+      // again on a new one and the poll covers the gap. Only ever release it once.
+      if (this.listener !== client) return;
       this.listener = undefined;
-      client.release(true);
-    });
-    await client.query('listen pm_outbox');
+      this.opts.logger.warn({ err: err.message }, 'outbox relay lost its LISTEN connection');
+      client.removeListener('notification', onNotification);
+      client.release(err);
+    };
+    client.on('notification', onNotification);
+    client.on('error', onError);
+    try {
+      await client.query('listen pm_outbox');
+    } catch (err) {
+      client.removeListener('notification', onNotification);
+      client.removeListener('error', onError);
+      client.release(err as Error);
+      throw err;
+    }
     this.listener = client;
+    this.detachListener = () => {
+      client.removeListener('notification', onNotification);
+      client.removeListener('error', onError);
+    };
   }
 
   private async cleanup(): Promise<void> {

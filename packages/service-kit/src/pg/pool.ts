@@ -14,7 +14,10 @@ export function createPgPool(connectionString: string, opts: Partial<PoolConfig>
     idleTimeoutMillis: 30_000,
     ...config,
   });
-  pool.on('error', (err) => logger?.warn({ err }, 'idle PostgreSQL connection failed; it will be replaced'));
+  // Log the message and code only: pg's error carries the whole client object.
+  pool.on('error', (err) =>
+    logger?.warn({ err: err.message, code: (err as { code?: string }).code }, 'idle PostgreSQL connection failed; it will be replaced'),
+  );
   return pool;
 }
 
