@@ -190,3 +190,39 @@ test('driver errors are classified: pg and Prisma unique violations, lost connec
   expect(classifyError(new Error('Connection terminated unexpectedly'))).toBeInstanceOf(UnavailableError);
   expect(classifyError(new TypeError('bug'))).toBeInstanceOf(TypeError);
 });
+
+test('shutdown lets in-flight calls finish, refuses new ones, and forces after the grace period', async () => {
+  const s = createGrpcServer({ service: 'probe', logger: createLogger({ service: 'probe', level: 'silent' }), authTokens: [], maxCallMs: 10_000 });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  s.addService<any>('penguinmails.test.v1.ProbeService', Probe, {
+    echo: async (req: commonV1.PageRequest) => {
+      if (req.pageToken === 'hold') await gate;
+      return { nextPageToken: 'done' };
+    },
+    list: async function* () {},
+  });
+  const p = await s.listen('127.0.0.1', 0);
+  const c = new ProbeClient(`127.0.0.1:${p}`, credentials.createInsecure()) as Client;
+  const inFlight = echo(c, { pageToken: 'hold' });
+  await new Promise((r) => setTimeout(r, 100));
+  const stopping = s.shutdown(5_000);
+  await expect(healthCheck(`127.0.0.1:${p}`)).rejects.toBeDefined(); // no new calls once shutdown began
+  release();
+  await expect(inFlight).resolves.toEqual({ nextPageToken: 'done' });
+  await stopping;
+  c.close();
+
+  // A call that never finishes is cut when the grace period ends.
+  const s2 = createGrpcServer({ service: 'probe', logger: createLogger({ service: 'probe', level: 'silent' }), authTokens: [], maxCallMs: 10_000 });
+  s2.addService<any>('penguinmails.test.v1.ProbeService', Probe, { echo: () => new Promise(() => undefined), list: async function* () {} });
+  const p2 = await s2.listen('127.0.0.1', 0);
+  const c2 = new ProbeClient(`127.0.0.1:${p2}`, credentials.createInsecure()) as Client;
+  const stuck = echo(c2, {}).catch((e) => e);
+  await new Promise((r) => setTimeout(r, 100));
+  const started = Date.now();
+  await s2.shutdown(300);
+  expect(Date.now() - started).toBeLessThan(2_000);
+  expect([status.CANCELLED, status.UNAVAILABLE]).toContain((await stuck).code); // grpc-js cancels the stream
+  c2.close();
+});
