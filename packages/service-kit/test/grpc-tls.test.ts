@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { credentials, makeGenericClientConstructor, Metadata, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
+import { commonV1 } from '@penguinmails/contracts';
+import { createGrpcServer, createLogger, type GrpcServer } from '../src';
+
+const dir = join(__dirname, 'fixtures/tls');
+const file = (n: string) => join(dir, n);
+const read = (n: string) => readFileSync(file(n));
+
+const Probe: ServiceDefinition = {
+  echo: {
+    path: '/penguinmails.test.v1.ProbeService/Echo',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (m: commonV1.PageRequest) => Buffer.from(commonV1.PageRequest.encode(m).finish()),
+    requestDeserialize: (b: Buffer) => commonV1.PageRequest.decode(b),
+    responseSerialize: (m: commonV1.PageResponse) => Buffer.from(commonV1.PageResponse.encode(m).finish()),
+    responseDeserialize: (b: Buffer) => commonV1.PageResponse.decode(b),
+  },
+};
+const ProbeClient = makeGenericClientConstructor(Probe, 'ProbeService');
+
+async function serve(clientCa?: string): Promise<{ server: GrpcServer; port: number }> {
+  const server = createGrpcServer({
+    service: 'probe',
+    logger: createLogger({ service: 'probe', level: 'silent' }),
+    authTokens: [],
+    tls: { cert: file('server.pem'), key: file('server.key'), clientCa },
+  });
+  server.addService<any>('penguinmails.test.v1.ProbeService', Probe, { echo: async () => ({ nextPageToken: 'tls-ok' }) });
+  return { server, port: await server.listen('127.0.0.1', 0) };
+}
+
+function echo(port: number, creds: ReturnType<typeof credentials.createSsl>): Promise<commonV1.PageResponse> {
+  const c = new ProbeClient(`localhost:${port}`, creds) as any;
+  return new Promise((resolve, reject) =>
+    c.echo({ pageSize: 0, pageToken: '' }, new Metadata(), { deadline: Date.now() + 3_000 }, (err: ServiceError | null, res: commonV1.PageResponse) => {
+      c.close();
+      return err ? reject(err) : resolve(res);
+    }),
+  );
+}
+
+test('TLS: a client trusting the CA connects; a plaintext client does not', async () => {
+  const { server, port } = await serve();
+  await expect(echo(port, credentials.createSsl(read('ca.pem')))).resolves.toEqual({ nextPageToken: 'tls-ok' });
+  await expect(echo(port, credentials.createInsecure() as any)).rejects.toBeDefined();
+  await server.shutdown(500);
+});
+
+test('mTLS: with TLS_CLIENT_CA the server requires a client certificate signed by that CA', async () => {
+  const { server, port } = await serve(file('ca.pem'));
+  await expect(echo(port, credentials.createSsl(read('ca.pem'), read('client.key'), read('client.pem')))).resolves.toEqual({ nextPageToken: 'tls-ok' });
+  await expect(echo(port, credentials.createSsl(read('ca.pem')))).rejects.toBeDefined();
+  await server.shutdown(500);
+});
