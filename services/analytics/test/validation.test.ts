@@ -1,7 +1,7 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { analyticsV1 } from '@penguinmails/contracts';
 import { call, decodeStatus } from '@penguinmails/service-kit';
-import { freshStore, rawRowCount, startServer, uuid, type TestServer, type TestStore } from './helpers';
+import { freshStore, rawRowCount, startServer, totalRowCount, uuid, type TestServer, type TestStore } from './helpers';
 
 const T = analyticsV1.EmailEventType;
 const MAX_BATCH = 5;
@@ -53,6 +53,11 @@ describe('IngestEvents rejects bad input and writes nothing', () => {
     ['a timestamp before 2000', (e: analyticsV1.EmailEvent) => ({ ...e, occurredAt: new Date(Date.UTC(1999, 11, 31)) }), 'events[1].occurred_at'],
     ['a non-UUID campaign id', (e: analyticsV1.EmailEvent) => ({ ...e, campaignId: 'campaign-7' }), 'events[1].campaign_id'],
     ['a step without its campaign', (e: analyticsV1.EmailEvent) => ({ ...e, campaignId: '', sequenceStepId: uuid() }), 'events[1].campaign_id'],
+    ['a missing event id', (e: analyticsV1.EmailEvent) => ({ ...e, eventId: '' }), 'events[1].event_id'],
+    ['a non-UUID mailbox id', (e: analyticsV1.EmailEvent) => ({ ...e, emailAccountId: 'sales@acme' }), 'events[1].email_account_id'],
+    ['a non-UUID sequence step id', (e: analyticsV1.EmailEvent) => ({ ...e, sequenceStepId: 'step-2' }), 'events[1].sequence_step_id'],
+    ['a non-UUID lead id', (e: analyticsV1.EmailEvent) => ({ ...e, leadId: 'lead-9' }), 'events[1].lead_id'],
+    ['a non-UUID message ref id', (e: analyticsV1.EmailEvent) => ({ ...e, messageRefId: '<abc@mail>' }), 'events[1].message_ref_id'],
   ])('%s', async (_name, spoil, field) => {
     const tenantId = uuid();
     // One good event before the bad one: the batch is all or nothing.
@@ -61,8 +66,13 @@ describe('IngestEvents rejects bad input and writes nothing', () => {
     expect(await rawRowCount(db.store, tenantId)).toBe(0);
   });
 
-  it('a bad tenant id', async () => {
-    expect(await rejected(call(srv.client, 'ingestEvents', { tenantId: 'acme', events: [good()] }))).toEqual(['tenant_id']);
+  it.each([
+    ['a bad tenant id', 'acme'],
+    ['a missing tenant id', ''],
+  ])('%s (nothing written for any tenant)', async (_name, tenantId) => {
+    const before = await totalRowCount(db.store);
+    expect(await rejected(call(srv.client, 'ingestEvents', { tenantId, events: [good()] }))).toEqual(['tenant_id']);
+    expect(await totalRowCount(db.store)).toBe(before);
   });
 
   it('an empty batch', async () => {
@@ -112,5 +122,30 @@ describe('Get*Metrics rejects bad input', () => {
     expect(
       await rejected(call(srv.client, 'getSequenceStepMetrics', { tenantId: uuid(), sequenceStepId: '00000000-0000-0000-0000-000000000000' })),
     ).toEqual(['sequence_step_id']);
+  });
+});
+
+describe('every Get*Metrics RPC validates each of its fields', () => {
+  const rpcs = [
+    ['getCampaignMetrics', 'campaignId', 'campaign_id'],
+    ['getMailboxMetrics', 'emailAccountId', 'email_account_id'],
+    ['getSequenceStepMetrics', 'sequenceStepId', 'sequence_step_id'],
+  ] as const;
+  const day = (d: number) => new Date(Date.UTC(2025, 0, d));
+  const spoilers: [string, (idKey: string) => Record<string, unknown>, (idField: string) => string][] = [
+    ['a malformed tenant id', () => ({ tenantId: 'acme' }), () => 'tenant_id'],
+    ['a missing tenant id', () => ({ tenantId: '' }), () => 'tenant_id'],
+    ['a missing id', (k) => ({ [k]: '' }), (f) => f],
+    ['a malformed id', (k) => ({ [k]: 'id-7' }), (f) => f],
+    ['the nil UUID as id', (k) => ({ [k]: '00000000-0000-0000-0000-000000000000' }), (f) => f],
+    ['an inverted time range', () => ({ timeRange: { start: day(2), end: day(1) } }), () => 'time_range.end'],
+    ['an empty time range', () => ({ timeRange: { start: day(2), end: day(2) } }), () => 'time_range.end'],
+  ];
+  const cases = rpcs.flatMap(([rpc, key, field]) => spoilers.map(([what, spoil, expected]) => [rpc, what, { [key]: uuid(), ...spoil(key) }, expected(field)] as const));
+  it.each(cases)('%s: %s', async (rpc, _what, patch, field) => {
+    const before = await totalRowCount(db.store);
+    const req = { tenantId: uuid(), timeRange: undefined, ...patch };
+    expect(await rejected(call(srv.client, rpc, req as never))).toEqual([field]);
+    expect(await totalRowCount(db.store)).toBe(before);
   });
 });

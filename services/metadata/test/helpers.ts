@@ -81,13 +81,27 @@ export async function count(pool: Pool, table: string): Promise<number> {
   return Number(rows[0].n);
 }
 
+export const TABLES = ['tenants', 'users', 'email_accounts', 'leads', 'campaigns', 'campaign_sequence_steps', 'inbox_message_refs', 'outbox_events'];
+
 /** Row counts of every table: "nothing was written" is `expect(await counts(pool)).toEqual(before)`. */
 export async function counts(pool: Pool): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const t of ['tenants', 'users', 'email_accounts', 'leads', 'campaigns', 'campaign_sequence_steps', 'inbox_message_refs', 'outbox_events']) {
+  for (const t of TABLES) {
     out[t] = await count(pool, t);
   }
   return out;
+}
+
+/**
+ * Row count and a digest of every row of every table, in one query. Stronger than `counts`:
+ * an UPDATE that should not have happened (e.g. of another tenant's row) changes the digest.
+ */
+export async function snapshot(pool: Pool): Promise<Record<string, string>> {
+  const sql = TABLES.map(
+    (t) => `select '${t}' as t, count(*)::text || ':' || coalesce(md5(string_agg(x::text, '|' order by x::text)), '') as s from ${t} x`,
+  ).join(' union all ');
+  const { rows } = await pool.query<{ t: string; s: string }>(sql);
+  return Object.fromEntries(rows.map((r) => [r.t, r.s]));
 }
 
 export const M = metadataV1;

@@ -74,6 +74,18 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
       );
       return rows[0];
     },
+    /**
+     * Count and digest of every row of every table: also catches an UPDATE that should not
+     * have happened (a lease extended, a job failed or cancelled for the wrong tenant).
+     */
+    snapshot: async () => {
+      const { rows } = await pool.query<{ t: string; s: string }>(
+        ['jobs', 'job_logs', 'outbox_events']
+          .map((t) => `select '${t}' as t, count(*)::text || ':' || coalesce(md5(string_agg(x::text, '|' order by x::text)), '') as s from ${t} x`)
+          .join(' union all '),
+      );
+      return Object.fromEntries(rows.map((r) => [r.t, r.s]));
+    },
     /** Relays the outbox, then reads the last event published on `subject`. */
     lastEvent: async (subject: string) => {
       await relay.drainOnce();

@@ -1,0 +1,105 @@
+import { status as Status } from '@grpc/grpc-js';
+import { queueV1 } from '@penguinmails/contracts';
+import { call } from '@penguinmails/service-kit';
+import { failure, startQueue, tenant, type Queue } from './harness';
+
+// The project standard, RPC by RPC, for what jobs.test.ts / claims.test.ts leave out: bad input
+// is INVALID_ARGUMENT naming the fields, another tenant's job is NOT_FOUND, and neither writes
+// anything (a digest of every row: no lease extended, no job failed, no log line added).
+
+let q: Queue;
+type Seed = { tenantId: string; running: queueV1.Job; queued: queueV1.Job };
+let t: Seed;
+let o: Seed;
+
+async function seed(queue: string): Promise<Seed> {
+  const tenantId = tenant();
+  const enqueue = (priority: number) =>
+    call(q.client, 'enqueueJob', { tenantId, queue, task: 'campaign.send_step', priority, maxAttempts: 0, idempotencyKey: '' }).then((r) => r.job!);
+  await enqueue(1);
+  const queued = await enqueue(0);
+  const [running] = (await call(q.client, 'claimJobs', { tenantId, queue, workerId: 'w1', maxJobs: 1, leaseSeconds: 600 })).jobs;
+  await call(q.client, 'appendJobLog', { tenantId, jobId: running.id, level: 0, message: 'started' });
+  return { tenantId, running, queued };
+}
+
+beforeAll(async () => {
+  q = await startQueue();
+  t = await seed('send');
+  o = await seed('theirs');
+});
+afterAll(async () => {
+  await q?.stop();
+});
+
+type Rpc = keyof Pick<
+  queueV1.QueueServiceClient,
+  'enqueueJob' | 'getJob' | 'listJobs' | 'claimJobs' | 'extendLease' | 'completeJob' | 'failJob' | 'cancelJob' | 'appendJobLog' | 'listJobLogs'
+>;
+const lease = (j: queueV1.Job) => ({ tenantId: j.tenantId, jobId: j.id, workerId: j.lockedBy, attempt: j.attempts });
+const page = (pageSize: number, pageToken = '') => ({ pageSize, pageToken });
+
+describe('bad input → INVALID_ARGUMENT naming the fields, nothing written', () => {
+  const cases: [Rpc, string, () => Record<string, unknown>, string[]][] = [
+    ['getJob', 'missing tenant_id', () => ({ tenantId: '', jobId: t.running.id }), ['tenant_id']],
+    ['listJobs', 'non-uuid tenant_id', () => ({ tenantId: 'acme', page: page(0), status: 0, queue: '' }), ['tenant_id']],
+    ['listJobs', 'forged page_token', () => ({ tenantId: t.tenantId, page: page(2, 'forged.token'), status: 0, queue: '' }), ['page.page_token']],
+    ['claimJobs', 'missing queue', () => ({ tenantId: t.tenantId, queue: '', workerId: 'w', maxJobs: 1, leaseSeconds: 0 }), ['queue']],
+    ['claimJobs', 'worker_id over 200', () => ({ tenantId: t.tenantId, queue: 'send', workerId: 'w'.repeat(201), maxJobs: 1, leaseSeconds: 0 }), ['worker_id']],
+    ['extendLease', 'non-uuid job_id', () => ({ ...lease(t.running), jobId: 'job-1', leaseSeconds: 60 }), ['job_id']],
+    ['extendLease', 'non-uuid tenant_id', () => ({ ...lease(t.running), tenantId: 'acme', leaseSeconds: 60 }), ['tenant_id']],
+    ['extendLease', 'missing worker_id', () => ({ ...lease(t.running), workerId: '', leaseSeconds: 60 }), ['worker_id']],
+    ['extendLease', 'attempt 0', () => ({ ...lease(t.running), attempt: 0, leaseSeconds: 60 }), ['attempt']],
+    ['extendLease', 'lease_seconds over the maximum', () => ({ ...lease(t.running), leaseSeconds: 3601 }), ['lease_seconds']],
+    ['extendLease', 'negative lease_seconds', () => ({ ...lease(t.running), leaseSeconds: -5 }), ['lease_seconds']],
+    ['completeJob', 'worker_id over 200', () => ({ ...lease(t.running), workerId: 'w'.repeat(201) }), ['worker_id']],
+    ['completeJob', 'missing tenant_id', () => ({ ...lease(t.running), tenantId: '' }), ['tenant_id']],
+    ['failJob', 'error over 10000', () => ({ ...lease(t.running), error: 'e'.repeat(10_001), permanent: false, retryAfterSeconds: 0 }), ['error']],
+    ['failJob', 'retry_after_seconds over a day', () => ({ ...lease(t.running), error: 'x', permanent: false, retryAfterSeconds: 86_401 }), ['retry_after_seconds']],
+    ['failJob', 'non-uuid job_id', () => ({ ...lease(t.running), jobId: '1', error: 'x', permanent: true, retryAfterSeconds: 0 }), ['job_id']],
+    ['cancelJob', 'non-uuid job_id', () => ({ tenantId: t.tenantId, jobId: 'job-1' }), ['job_id']],
+    ['cancelJob', 'missing tenant_id', () => ({ tenantId: '', jobId: t.queued.id }), ['tenant_id']],
+    ['appendJobLog', 'message over 10000', () => ({ tenantId: t.tenantId, jobId: t.running.id, level: 0, message: 'm'.repeat(10_001) }), ['message']],
+    ['appendJobLog', 'data over the payload size', () => ({ tenantId: t.tenantId, jobId: t.running.id, level: 0, message: 'm', data: { big: 'x'.repeat(70 * 1024) } }), ['data']],
+    ['appendJobLog', 'non-uuid job_id', () => ({ tenantId: t.tenantId, jobId: 'job-1', level: 0, message: 'm' }), ['job_id']],
+    ['listJobLogs', 'non-uuid job_id', () => ({ tenantId: t.tenantId, jobId: 'job-1' }), ['job_id']],
+    ['listJobLogs', 'page size over the maximum', () => ({ tenantId: t.tenantId, jobId: t.running.id, page: page(501) }), ['page.page_size']],
+    ['listJobLogs', 'forged page_token', () => ({ tenantId: t.tenantId, jobId: t.running.id, page: page(2, 'forged.token') }), ['page.page_token']],
+  ];
+  it.each(cases)('%s: %s', async (rpc, _what, req, expected) => {
+    const before = await q.snapshot();
+    const st = await failure(call(q.client, rpc, req() as never));
+    expect(st.code).toBe(Status.INVALID_ARGUMENT);
+    expect(st.fieldViolations.map((v) => v.field).sort()).toEqual(expected);
+    expect(await q.snapshot()).toEqual(before);
+  });
+});
+
+describe("another tenant's job → NOT_FOUND, nothing written", () => {
+  // `t` acts on `o`'s jobs with everything else right (o's worker id and attempt).
+  const cases: [Rpc, () => Record<string, unknown>][] = [
+    ['getJob', () => ({ tenantId: t.tenantId, jobId: o.running.id })],
+    ['extendLease', () => ({ ...lease(o.running), tenantId: t.tenantId, leaseSeconds: 3600 })],
+    ['completeJob', () => ({ ...lease(o.running), tenantId: t.tenantId })],
+    ['failJob', () => ({ ...lease(o.running), tenantId: t.tenantId, error: 'x', permanent: true, retryAfterSeconds: 0 })],
+    ['cancelJob', () => ({ tenantId: t.tenantId, jobId: o.queued.id })],
+    ['appendJobLog', () => ({ tenantId: t.tenantId, jobId: o.running.id, level: 0, message: 'injected' })],
+    ['listJobLogs', () => ({ tenantId: t.tenantId, jobId: o.running.id })],
+  ];
+  it.each(cases)('%s', async (rpc, req) => {
+    const before = await q.snapshot();
+    const st = await failure(call(q.client, rpc, req() as never));
+    expect(st.code).toBe(Status.NOT_FOUND);
+    expect(await q.snapshot()).toEqual(before);
+  });
+
+  it("ClaimJobs and ListJobs never reach another tenant's queue", async () => {
+    const before = await q.snapshot();
+    expect((await call(q.client, 'claimJobs', { tenantId: t.tenantId, queue: 'theirs', workerId: 'w', maxJobs: 10, leaseSeconds: 0 })).jobs).toEqual([]);
+    expect(await q.snapshot()).toEqual(before);
+    const listed = await call(q.client, 'listJobs', { tenantId: t.tenantId, status: 0, queue: 'theirs' });
+    expect(listed.jobs).toEqual([]);
+    const all = await call(q.client, 'listJobs', { tenantId: t.tenantId, status: 0, queue: '' });
+    expect(all.jobs.every((j) => j.tenantId === t.tenantId)).toBe(true);
+  });
+});
