@@ -41,6 +41,9 @@ function isRetryable(err: unknown): boolean {
  * de-duplicate on event id as well. So every event reaches the stream at least once, and is
  * stored once as long as the relay's lag stays under the duplicate window.
  * Pipelining keeps stream order equal to outbox order unless a publish needs a retry.
+ *
+ * Written here because no maintained Node library relays a PostgreSQL outbox to JetStream;
+ * the claim is the same `skip locked` pattern as graphile-worker's job claim.
  */
 export class OutboxRelay {
   private readonly js: JetStreamClient;
