@@ -20,7 +20,7 @@ export {
 } from './errors';
 export type { FieldViolation } from './errors';
 export { Validator, isUuid } from './validation';
-export { PageTokens } from './page-tokens';
+export { PageTokens, takePage } from './page-tokens';
 export { GrpcServer, bearerAuthInterceptor, createGrpcServer } from './grpc/server';
 export type { CallContext, GrpcServerOptions, Handlers } from './grpc/server';
 export { classifyError, decodeStatus, toServiceError } from './grpc/status';

@@ -1,4 +1,4 @@
-import { Metadata, makeGenericClientConstructor, status, type ServiceError, type ServiceDefinition, credentials } from '@grpc/grpc-js';
+import { Metadata, status, type ServiceError, credentials } from '@grpc/grpc-js';
 import { healthCheck, reflectionListServices } from '../../testkit/src';
 import { commonV1 } from '@penguinmails/contracts';
 import { descriptorSetPath } from '@penguinmails/contracts';
@@ -18,28 +18,8 @@ import {
   type CallContext,
 } from '../src';
 
-// A tiny service built from common messages, so the kit is tested without any domain proto.
-const Probe: ServiceDefinition = {
-  echo: {
-    path: '/penguinmails.test.v1.ProbeService/Echo',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (m: commonV1.PageRequest) => Buffer.from(commonV1.PageRequest.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => commonV1.PageRequest.decode(b),
-    responseSerialize: (m: commonV1.PageResponse) => Buffer.from(commonV1.PageResponse.encode(m).finish()),
-    responseDeserialize: (b: Buffer) => commonV1.PageResponse.decode(b),
-  },
-  list: {
-    path: '/penguinmails.test.v1.ProbeService/List',
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: (m: commonV1.PageRequest) => Buffer.from(commonV1.PageRequest.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => commonV1.PageRequest.decode(b),
-    responseSerialize: (m: commonV1.PageResponse) => Buffer.from(commonV1.PageResponse.encode(m).finish()),
-    responseDeserialize: (b: Buffer) => commonV1.PageResponse.decode(b),
-  },
-};
-const ProbeClient = makeGenericClientConstructor(Probe, 'ProbeService');
+import { Probe, ProbeClient } from './fixtures/probe-service';
+
 type Client = InstanceType<typeof ProbeClient> & Record<string, Function>;
 
 let server: GrpcServer;

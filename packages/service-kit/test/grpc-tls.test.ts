@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentials, makeGenericClientConstructor, Metadata, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Probe, ProbeClient } from './fixtures/probe-service';
 import { commonV1 } from '@penguinmails/contracts';
 import { createGrpcServer, createLogger, type GrpcServer } from '../src';
 
@@ -8,18 +9,7 @@ const dir = join(__dirname, 'fixtures/tls');
 const file = (n: string) => join(dir, n);
 const read = (n: string) => readFileSync(file(n));
 
-const Probe: ServiceDefinition = {
-  echo: {
-    path: '/penguinmails.test.v1.ProbeService/Echo',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (m: commonV1.PageRequest) => Buffer.from(commonV1.PageRequest.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => commonV1.PageRequest.decode(b),
-    responseSerialize: (m: commonV1.PageResponse) => Buffer.from(commonV1.PageResponse.encode(m).finish()),
-    responseDeserialize: (b: Buffer) => commonV1.PageResponse.decode(b),
-  },
-};
-const ProbeClient = makeGenericClientConstructor(Probe, 'ProbeService');
+
 
 async function serve(clientCa?: string): Promise<{ server: GrpcServer; port: number }> {
   const server = createGrpcServer({
@@ -28,7 +18,7 @@ async function serve(clientCa?: string): Promise<{ server: GrpcServer; port: num
     authTokens: [],
     tls: { cert: file('server.pem'), key: file('server.key'), clientCa },
   });
-  server.addService<any>('penguinmails.test.v1.ProbeService', Probe, { echo: async () => ({ nextPageToken: 'tls-ok' }) });
+  server.addService<any>('penguinmails.test.v1.ProbeService', Probe, { echo: async () => ({ nextPageToken: 'tls-ok' }), list: async function* () {} });
   return { server, port: await server.listen('127.0.0.1', 0) };
 }
 

@@ -1,3 +1,5 @@
+import { takePage } from '@penguinmails/service-kit';
+
 /**
  * Keyset ("seek") pagination on (created, id), newest first, shared by every List RPC.
  *
@@ -27,8 +29,6 @@ export function seekPredicate(n: number): string {
 
 /** Splits `rows` (fetched with limit pageSize + 1) into the page and the next cursor. */
 export function pageOf<R extends { id: string; cursor_us: string }>(rows: R[], pageSize: number): { rows: R[]; next?: Cursor } {
-  if (rows.length <= pageSize) return { rows };
-  const page = rows.slice(0, pageSize);
-  const last = page[page.length - 1];
-  return { rows: page, next: { c: last.cursor_us, i: last.id } };
+  const page = takePage(rows, pageSize);
+  return { rows: page.rows, next: page.last && { c: page.last.cursor_us, i: page.last.id } };
 }

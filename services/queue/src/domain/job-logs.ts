@@ -1,4 +1,4 @@
-import { NotFoundError } from '@penguinmails/service-kit';
+import { NotFoundError, takePage } from '@penguinmails/service-kit';
 import type { JobLogRow } from '../db/prisma';
 import type { ServerDeps } from '../deps';
 import type { LogLevelValue } from './enums';
@@ -50,11 +50,9 @@ export async function listJobLogs(
     orderBy: [{ created: 'asc' }, { id: 'asc' }],
     take: args.pageSize + 1,
   });
-  const more = rows.length > args.pageSize;
-  const page = more ? rows.slice(0, args.pageSize) : rows;
-  const last = page[page.length - 1];
+  const page = takePage(rows, args.pageSize);
   return {
-    rows: page,
-    nextPageToken: more && last ? deps.pageTokens.encode({ c: last.created.toISOString(), i: last.id } satisfies LogCursor, binding) : '',
+    rows: page.rows,
+    nextPageToken: page.last ? deps.pageTokens.encode({ c: page.last.created.toISOString(), i: page.last.id } satisfies LogCursor, binding) : '',
   };
 }

@@ -3,6 +3,7 @@ import {
   FailedPreconditionError,
   NotFoundError,
   withTransaction,
+  takePage,
 } from '@penguinmails/service-kit';
 import { cancelJob as cancelJobSql } from '../db/cancel-job';
 import { claimJobs as claimJobsSql } from '../db/claim-jobs';
@@ -71,12 +72,10 @@ export async function listJobs(
     orderBy: [{ created: 'desc' }, { id: 'desc' }],
     take: args.pageSize + 1,
   });
-  const more = rows.length > args.pageSize;
-  const page = more ? rows.slice(0, args.pageSize) : rows;
-  const last = page[page.length - 1];
+  const page = takePage(rows, args.pageSize);
   return {
-    rows: page,
-    nextPageToken: more && last ? deps.pageTokens.encode({ c: last.created.toISOString(), i: last.id } satisfies JobCursor, binding) : '',
+    rows: page.rows,
+    nextPageToken: page.last ? deps.pageTokens.encode({ c: page.last.created.toISOString(), i: page.last.id } satisfies JobCursor, binding) : '',
   };
 }
 
