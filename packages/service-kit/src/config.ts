@@ -61,6 +61,8 @@ export function commonSettings(service: string, defaultPort: number) {
     /** Upper bound for a call's deadline; calls without a deadline get this one. */
     GRPC_MAX_CALL_MS: z.coerce.number().int().positive().default(30_000),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
+    /** How often the stores are probed to keep gRPC health true (NOT_SERVING while one is down). */
+    HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().positive().default(5_000),
   };
 }
 

@@ -45,3 +45,5 @@ export type { OutboxRelayOptions } from './outbox/relay';
 export { onShutdownSignals, runMain } from './lifecycle';
 export { openPostgresTier, tlsFromSettings } from './tier';
 export type { PostgresTier, PostgresTierSettings } from './tier';
+export { DependencyMonitor, natsCheck, postgresCheck } from './health-monitor';
+export type { DependencyCheck } from './health-monitor';

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { ConfigError } from './config';
+import { natsCheck, postgresCheck, type DependencyCheck } from './health-monitor';
 import { EventNames, type Tier } from './events';
 import { connectNats } from './nats/connect';
 import { ensureStream } from './nats/streams';
@@ -29,6 +30,8 @@ export interface PostgresTier {
   names: EventNames;
   /** Not started: main starts it once the server listens. */
   relay: OutboxRelay;
+  /** Health probes of the tier's stores, for a {@link DependencyMonitor}. */
+  checks: DependencyCheck[];
   /** Stops the relay after its batch, drains NATS, closes the pool (in that order). */
   close(): Promise<void>;
 }
@@ -68,6 +71,7 @@ export async function openPostgresTier(
     nc,
     names,
     relay,
+    checks: [postgresCheck(pool), natsCheck(nc)],
     close: async () => {
       await relay.stop();
       await nc.drain().catch((err: Error) => logger.warn({ err: err.message }, 'NATS drain failed'));

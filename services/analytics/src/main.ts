@@ -1,4 +1,4 @@
-import { createLogger, onShutdownSignals, runMain, tlsFromSettings } from '@penguinmails/service-kit';
+import { DependencyMonitor, createLogger, onShutdownSignals, runMain, tlsFromSettings } from '@penguinmails/service-kit';
 import { loadAnalyticsConfig } from './config';
 import { migrateClickHouse } from './db/migrate';
 import { createServer } from './server';
@@ -20,9 +20,25 @@ runMain('analytics', async () => {
     tls: tlsFromSettings(config),
   });
   await server.listen(config.GRPC_HOST, config.GRPC_PORT);
+  const monitor = new DependencyMonitor({
+    server,
+    logger,
+    intervalMs: config.HEALTH_CHECK_INTERVAL_MS,
+    checks: [
+      {
+        name: 'clickhouse',
+        check: async () => {
+          const ping = await store.client.ping();
+          if (!ping.success) throw new Error('ClickHouse ping failed');
+        },
+      },
+    ],
+  });
+  monitor.start();
 
   onShutdownSignals(logger, async () => {
     await server.shutdown(config.SHUTDOWN_GRACE_MS);
+    await monitor.stop();
     // After the server: in-flight calls may still be using the store. chDB must be closed
     // before exit, or its data folder may be left mid-write.
     await store.close();

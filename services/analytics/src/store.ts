@@ -1,4 +1,5 @@
 import { assertReachable, createStore, type Store } from './db/client';
+import { redact } from '@penguinmails/service-kit';
 import type { AnalyticsConfig } from './config';
 
 /** The store main.ts and migrate.ts open: a server when CLICKHOUSE_URL is set, else chDB at CHDB_PATH. */
@@ -18,10 +19,4 @@ export async function openStore(config: AnalyticsConfig): Promise<{ store: Store
   const described = config.CLICKHOUSE_URL ? redact(config.CLICKHOUSE_URL) : `chDB ${config.CHDB_PATH}`;
   await assertReachable(store, described);
   return { store, described };
-}
-
-function redact(u: string): string {
-  const url = new URL(u);
-  if (url.password) url.password = '***';
-  return url.toString();
 }

@@ -1,6 +1,6 @@
 // The content service process: settings, wiring, signals. Behaviour lives in server.ts and below.
 import { descriptorSetPath } from '@penguinmails/contracts';
-import { PageTokens, createLogger, onShutdownSignals, openPostgresTier, runMain, tlsFromSettings } from '@penguinmails/service-kit';
+import { DependencyMonitor, PageTokens, createLogger, onShutdownSignals, openPostgresTier, runMain, tlsFromSettings } from '@penguinmails/service-kit';
 import { loadSettings } from './config';
 import { createPrisma } from './db/prisma';
 import { RetentionSweeper } from './domain/retention';
@@ -34,12 +34,15 @@ runMain('content', async () => {
   });
   const port = await server.listen(s.GRPC_HOST, s.GRPC_PORT);
   tier.relay.start();
+  const monitor = new DependencyMonitor({ server, logger, checks: tier.checks, intervalMs: s.HEALTH_CHECK_INTERVAL_MS });
+  monitor.start();
   sweeper.start();
   logger.info({ port, stream: tier.names.stream('content'), auth: s.AUTH_TOKENS.length > 0 }, 'content service ready');
 
   onShutdownSignals(logger, async () => {
     // Stop taking calls (health NOT_SERVING first), then background work, then the stores.
     await server.shutdown(s.SHUTDOWN_GRACE_MS);
+    await monitor.stop();
     await sweeper.stop();
     await tier.close(); // relay first: it still uses the pool
     await prisma.$disconnect();

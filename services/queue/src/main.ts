@@ -1,6 +1,6 @@
 // The queue service process: settings, wiring, signals. Behaviour lives in server.ts and below.
 import { descriptorSetPath } from '@penguinmails/contracts';
-import { PageTokens, createLogger, onShutdownSignals, openPostgresTier, runMain, tlsFromSettings } from '@penguinmails/service-kit';
+import { DependencyMonitor, PageTokens, createLogger, onShutdownSignals, openPostgresTier, runMain, tlsFromSettings } from '@penguinmails/service-kit';
 import { limitsFrom, loadSettings } from './config';
 import { createPrisma } from './db/prisma';
 import { migrationsDir } from './migrate';
@@ -26,10 +26,13 @@ runMain('queue', async () => {
   });
   const port = await server.listen(s.GRPC_HOST, s.GRPC_PORT);
   tier.relay.start();
+  const monitor = new DependencyMonitor({ server, logger, checks: tier.checks, intervalMs: s.HEALTH_CHECK_INTERVAL_MS });
+  monitor.start();
   logger.info({ port, stream: tier.names.stream('queue'), auth: s.AUTH_TOKENS.length > 0 }, 'queue service ready');
 
   onShutdownSignals(logger, async () => {
     await server.shutdown(s.SHUTDOWN_GRACE_MS);
+    await monitor.stop();
     await tier.close(); // relay first: it still uses the pool
     await prisma.$disconnect();
   });

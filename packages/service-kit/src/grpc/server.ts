@@ -116,6 +116,7 @@ export class GrpcServer {
   private readonly maxCallMs: number;
   private readonly errorDomain: string;
   private inFlight = 0;
+  private stopping = false;
 
   constructor(private readonly opts: GrpcServerOptions) {
     this.maxCallMs = opts.maxCallMs ?? 30_000;
@@ -143,9 +144,12 @@ export class GrpcServer {
     return this;
   }
 
-  /** Flips every registered service (and the overall status '') between SERVING and NOT_SERVING. */
+  /**
+   * Flips every registered service (and the overall status '') between SERVING and
+   * NOT_SERVING. Once shutdown has begun the server stays NOT_SERVING.
+   */
   setServing(serving: boolean): void {
-    const s = serving ? 'SERVING' : 'NOT_SERVING';
+    const s = serving && !this.stopping ? 'SERVING' : 'NOT_SERVING';
     this.health.setStatus('', s);
     for (const n of this.serviceNames) this.health.setStatus(n, s);
   }
@@ -190,6 +194,7 @@ export class GrpcServer {
    * to `graceMs`, then cut what is left.
    */
   async shutdown(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
     this.setServing(false);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
