@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { ConfigError } from './config';
-import { natsCheck, postgresCheck, type DependencyCheck } from './health-monitor';
+import { postgresCheck, type DependencyCheck } from './health-monitor';
 import { EventNames, type Tier } from './events';
 import { connectNats } from './nats/connect';
 import { ensureStream } from './nats/streams';
@@ -30,7 +30,12 @@ export interface PostgresTier {
   names: EventNames;
   /** Not started: main starts it once the server listens. */
   relay: OutboxRelay;
-  /** Health probes of the tier's stores, for a {@link DependencyMonitor}. */
+  /**
+   * Health probes for a {@link DependencyMonitor}: PostgreSQL only. NATS is left out on
+   * purpose: while it is down, writes still commit (their events wait in the outbox and the
+   * relay retries), so the service can serve; turning NOT_SERVING would only refuse calls that
+   * would succeed. The relay and the connection log the outage instead.
+   */
   checks: DependencyCheck[];
   /** Stops the relay after its batch, drains NATS, closes the pool (in that order). */
   close(): Promise<void>;
@@ -71,7 +76,7 @@ export async function openPostgresTier(
     nc,
     names,
     relay,
-    checks: [postgresCheck(pool), natsCheck(nc)],
+    checks: [postgresCheck(pool)],
     close: async () => {
       await relay.stop();
       await nc.drain().catch((err: Error) => logger.warn({ err: err.message }, 'NATS drain failed'));
