@@ -154,3 +154,21 @@ test('the relay survives its connections being killed (database restart) and kee
   const ids = new Set(await streamIds());
   for (const e of fresh) expect(ids.has(e.eventId)).toBe(true);
 });
+
+test('while JetStream cannot store the events (stream gone), they wait in the outbox and go out once it is back', async () => {
+  const jsm = await jetstreamManager(nats.nc);
+  const stream = nats.names.stream('metadata');
+  await jsm.streams.delete(stream);
+  const relay = new OutboxRelay({ pool, nc: nats.nc, logger, pollIntervalMs: 100, publishTimeoutMs: 500 });
+  relay.start();
+  const waiting = events(10);
+  await insert(waiting);
+  await waitFor(async () => (await pool.query('select count(*)::int as n from outbox_events where published is null and attempts > 0 and last_error is not null')).rows[0].n === 10);
+  expect(await unpublished()).toBe(10);
+
+  await ensureStream(nats.nc, { name: stream, subjects: [nats.names.tierSubjects('metadata')], duplicateWindowMs: 120_000 });
+  await waitFor(async () => (await unpublished()) === 0, 30_000);
+  await relay.stop();
+  const ids = await streamIds();
+  expect(ids.sort()).toEqual(waiting.map((e) => e.eventId).sort());
+});
