@@ -90,36 +90,50 @@ export function messageToProto(r: MessageRow): metadataV1.MessageRef {
  * A foreign tenant's id is simply not found (NOT_FOUND, nothing written). A sequence step must
  * belong to the message's campaign.
  */
+/**
+ * Every reference of the inputs, checked against this tenant in ONE round trip (a union of
+ * index lookups by primary key; empty arrays cost nothing). One query per table made 7 round
+ * trips a RecordMessage with mailbox, campaign and lead; this makes 5. Measured with
+ * `npm run bench -- --only grpc --quick`, two alternating A/B runs on 2 busy cores: calls/s
+ * went 89→96 and 167→174 at concurrency 1, 257→276 and 301→334 at 8, 322→422 and 393→469 at 32.
+ * Run inside the recording transaction, so the rows cannot change tenant before the insert.
+ */
+const REFERENCES_SQL = `
+  select 'email_account' as kind, id::text, null::text as campaign_id from email_accounts where tenant_id = $1 and id = any($2::uuid[])
+  union all
+  select 'campaign', id::text, null from campaigns where tenant_id = $1 and id = any($3::uuid[])
+  union all
+  select 'lead', id::text, null from leads where tenant_id = $1 and id = any($4::uuid[])
+  union all
+  select 'message', id::text, null from inbox_message_refs where tenant_id = $1 and id = any($5::uuid[])
+  union all
+  select 'sequence_step', id::text, campaign_id::text from campaign_sequence_steps where tenant_id = $1 and id = any($6::uuid[])`;
+
+/** In the order a missing reference is reported. */
+const REFERENCE_KINDS: [kind: string, key: keyof MessageInsert][] = [
+  ['email_account', 'emailAccountId'],
+  ['campaign', 'campaignId'],
+  ['lead', 'leadId'],
+  ['message', 'parentMessageId'],
+  ['sequence_step', 'sequenceStepId'],
+];
+
 async function checkReferences(c: PoolClient, tenantId: string, inputs: MessageInsert[]): Promise<void> {
-  const refs: [table: string, resource: string, key: keyof MessageInsert][] = [
-    ['email_accounts', 'email_account', 'emailAccountId'],
-    ['campaigns', 'campaign', 'campaignId'],
-    ['leads', 'lead', 'leadId'],
-    ['inbox_message_refs', 'message', 'parentMessageId'],
-  ];
-  for (const [table, resource, key] of refs) {
-    const ids = [...new Set(inputs.map((i) => i[key] as string | null).filter((v): v is string => !!v))];
-    if (ids.length === 0) continue;
-    const { rows } = await c.query<{ id: string }>(`select id from ${table} where tenant_id = $1 and id = any($2::uuid[])`, [tenantId, ids]);
-    const found = new Set(rows.map((r) => r.id));
-    const missing = ids.find((id) => !found.has(id));
-    if (missing) throw new NotFoundError(resource, missing);
+  const idsOf = (key: keyof MessageInsert) => [...new Set(inputs.map((i) => i[key] as string | null).filter((v): v is string => !!v))];
+  const wanted = REFERENCE_KINDS.map(([kind, key]) => [kind, idsOf(key)] as const);
+  if (wanted.every(([, ids]) => ids.length === 0)) return;
+  const { rows } = await c.query<{ kind: string; id: string; campaign_id: string | null }>(REFERENCES_SQL, [tenantId, ...wanted.map(([, ids]) => ids)]);
+  const found = new Set(rows.map((r) => `${r.kind}/${r.id}`));
+  for (const [kind, ids] of wanted) {
+    const missing = ids.find((id) => !found.has(`${kind}/${id}`));
+    if (missing) throw new NotFoundError(kind, missing);
   }
-  const stepIds = [...new Set(inputs.map((i) => i.sequenceStepId).filter((v): v is string => !!v))];
-  if (stepIds.length) {
-    const { rows } = await c.query<{ id: string; campaign_id: string }>(
-      'select id, campaign_id from campaign_sequence_steps where tenant_id = $1 and id = any($2::uuid[])',
-      [tenantId, stepIds],
-    );
-    const campaignOf = new Map(rows.map((r) => [r.id, r.campaign_id]));
-    const missing = stepIds.find((id) => !campaignOf.has(id));
-    if (missing) throw new NotFoundError('sequence_step', missing);
-    const wrong = inputs.find((i) => i.sequenceStepId && campaignOf.get(i.sequenceStepId) !== i.campaignId);
-    if (wrong) {
-      throw new InvalidArgumentError([
-        { field: `${wrong.field}.sequence_step_id`, reason: 'MISMATCH', description: 'the sequence step must belong to the message\'s campaign_id (set campaign_id to the step\'s campaign)' },
-      ]);
-    }
+  const campaignOf = new Map(rows.filter((r) => r.kind === 'sequence_step').map((r) => [r.id, r.campaign_id]));
+  const wrong = inputs.find((i) => i.sequenceStepId && campaignOf.get(i.sequenceStepId) !== i.campaignId);
+  if (wrong) {
+    throw new InvalidArgumentError([
+      { field: `${wrong.field}.sequence_step_id`, reason: 'MISMATCH', description: 'the sequence step must belong to the message\'s campaign_id (set campaign_id to the step\'s campaign)' },
+    ]);
   }
 }
 
