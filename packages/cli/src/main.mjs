@@ -18,6 +18,7 @@ settings (all optional):
   NATS_URL          NATS server with JetStream (default: 127.0.0.1:4222, else a spawned nats-server)
   CLICKHOUSE_URL    ClickHouse HTTP URL (default: chDB embedded in the analytics service)
   PM_METADATA_PORT, PM_CONTENT_PORT, PM_QUEUE_PORT, PM_ANALYTICS_PORT   gRPC ports (50051-50054)
+  PM_GRPC_HOST      interface the services listen on (default 127.0.0.1)
   PM_EMBEDDED_PG_PORT, PM_NATS_PORT   ports of the servers we start (default 54329, 4222 or next free)
   PM_SKIP_BUILD=1   skip install and build (use what is built)
   PM_EMBEDDED=1     ignore local servers, start our own (or a list: postgres,nats)`;

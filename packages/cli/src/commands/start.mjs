@@ -82,6 +82,9 @@ export async function start(_args, hooks) {
     env: {
       ...process.env,
       NODE_ENV: 'development',
+      // Development runs with auth off unless AUTH_TOKENS is set: listen on loopback only,
+      // unless the user asks for another interface (PM_GRPC_HOST=0.0.0.0).
+      GRPC_HOST: process.env.PM_GRPC_HOST ?? '127.0.0.1',
       GRPC_PORT: String(ports.get(service.name)),
       ...(process.stdout.isTTY ? { LOG_PRETTY: 'true' } : {}),
       ...storeEnv(service, infra, databaseUrls),
