@@ -7,14 +7,17 @@ import type { JobRow } from './prisma';
  * RUNNING → SUCCEEDED for the lease holder; undefined when the caller does not hold it.
  * A lease that has run out but was not yet taken back still counts: the work is done and no
  * one else has the job, so refusing would only cause a needless re-run.
+ *
+ * Named statement (plan cached per connection): one per job handed out; see claim-jobs.ts.
  */
 export async function completeJob(db: PoolClient, lease: LeaseHolder): Promise<JobRow | undefined> {
-  const { rows } = await db.query<JobRow>(
-    `update jobs
+  const { rows } = await db.query<JobRow>({
+    name: 'queue_complete_job',
+    text: `update jobs
         set status = 'succeeded', finished = now(), locked_by = null, locked_until = null, updated = now()
       where ${HOLDS_LEASE}
      returning ${jobColumns()}`,
-    leaseParams(lease),
-  );
+    values: leaseParams(lease),
+  });
   return rows[0];
 }

@@ -13,13 +13,18 @@ import type { JobRow } from './prisma';
  * so concurrent claimers split the expired rows instead of waiting on each other; the
  * `status = 'running' and locked_until <= now()` re-check after locking keeps a job that was
  * just completed or extended from being taken back.
+ *
+ * Named statement (parsed once per connection): it runs before every claim, and when nothing
+ * expired (the usual case) it runs in 0.1 ms but takes 0.7 ms to prepare (EXPLAIN, 220k jobs);
+ * see claim-jobs.ts for the measurement.
  */
 export async function reclaimExpiredLeases(
   db: PoolClient,
   args: { tenantId: string; queue: string; limit: number },
 ): Promise<JobRow[]> {
-  const { rows } = await db.query<JobRow>(
-    `with expired as (
+  const { rows } = await db.query<JobRow>({
+    name: 'queue_reclaim_expired_leases',
+    text: `with expired as (
        select id, locked_by, locked_until
          from jobs
         where tenant_id = $1
@@ -47,7 +52,7 @@ export async function reclaimExpiredLeases(
        select id, "tenantId", attempts, 'error', "lastError" from reclaimed
      )
      select * from reclaimed`,
-    [args.tenantId, args.queue, args.limit],
-  );
+    values: [args.tenantId, args.queue, args.limit],
+  });
   return rows;
 }
