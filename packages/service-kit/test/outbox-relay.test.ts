@@ -161,14 +161,18 @@ test('while JetStream cannot store the events (stream gone), they wait in the ou
   await jsm.streams.delete(stream);
   const relay = new OutboxRelay({ pool, nc: nats.nc, logger, pollIntervalMs: 100, publishTimeoutMs: 500 });
   relay.start();
-  const waiting = events(10);
-  await insert(waiting);
-  await waitFor(async () => (await pool.query('select count(*)::int as n from outbox_events where published is null and attempts > 0 and last_error is not null')).rows[0].n === 10);
-  expect(await unpublished()).toBe(10);
+  try {
+    const waiting = events(10);
+    await insert(waiting);
+    await waitFor(async () => (await pool.query('select count(*)::int as n from outbox_events where published is null and attempts > 0 and last_error is not null')).rows[0].n === 10);
+    expect(await unpublished()).toBe(10);
 
-  await ensureStream(nats.nc, { name: stream, subjects: [nats.names.tierSubjects('metadata')], duplicateWindowMs: 120_000 });
-  await waitFor(async () => (await unpublished()) === 0, 30_000);
-  await relay.stop();
-  const ids = await streamIds();
-  expect(ids.sort()).toEqual(waiting.map((e) => e.eventId).sort());
+    await ensureStream(nats.nc, { name: stream, subjects: [nats.names.tierSubjects('metadata')], duplicateWindowMs: 120_000 });
+    await waitFor(async () => (await unpublished()) === 0, 30_000);
+    await relay.stop();
+    const ids = await streamIds();
+    expect(ids.sort()).toEqual(waiting.map((e) => e.eventId).sort());
+  } finally {
+    await relay.stop();
+  }
 });

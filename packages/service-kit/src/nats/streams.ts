@@ -27,11 +27,19 @@ export async function ensureStream(
     if (!same) await jsm.streams.update(cfg.name, { ...c, ...want } as StreamConfig);
   } catch (err) {
     if (!/stream not found/i.test((err as Error).message)) throw err;
-    try {
-      await jsm.streams.add(want);
-    } catch (addErr) {
-      // Another replica created it between our info and add: fine.
-      if (!/already in use|already exists/i.test((addErr as Error).message)) throw addErr;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await jsm.streams.add(want);
+        return;
+      } catch (addErr) {
+        const message = (addErr as Error).message;
+        // Another replica created it between our info and add: fine.
+        if (/already in use|already exists/i.test(message)) return;
+        // nats-server removes a deleted stream's files asynchronously; re-creating the same
+        // name right after a delete can fail with this until it has. Seen on 2.9.
+        if (!/error creating store/i.test(message) || attempt >= 10) throw addErr;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
     }
   }
 }
