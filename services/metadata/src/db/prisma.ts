@@ -11,8 +11,9 @@ export function createPrisma(pool: Pool): PrismaClient {
 }
 
 /**
- * Prisma's known request errors as domain errors (the kit maps pg's SQLSTATEs, not Prisma's
- * codes): P2002 unique violation → ALREADY_EXISTS, P2025 no row → NOT_FOUND.
+ * Prisma's known request errors as domain errors naming the resource: P2002 unique violation →
+ * ALREADY_EXISTS, P2025 no row → NOT_FOUND. The kit's classifyError maps the same codes, but
+ * only generically ("row"); here the caller's resource type and name reach the error details.
  */
 export function mapPrismaError(err: unknown, resource: string, name: string): never {
   const code = (err as { code?: string })?.code;
