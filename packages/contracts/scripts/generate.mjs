@@ -14,7 +14,6 @@ const buf = join(here, 'node_modules/.bin/buf');
 
 // Generate into a private folder, then swap it in: two runs at once (turbo in two terminals)
 // must never see each other's half-written files.
-const final = outFinal;
 const staging = join(here, `src/.gen-${process.pid}`);
 const out = staging;
 rmSync(staging, { recursive: true, force: true });
@@ -55,6 +54,6 @@ for (const [dir, fs] of byPackage) {
   lines.push(`export * as ${ns} from './${dir}/index';`);
 }
 writeFileSync(join(out, 'index.ts'), lines.join('\n') + '\n');
-rmSync(final, { recursive: true, force: true });
-renameSync(staging, final);
+rmSync(outFinal, { recursive: true, force: true });
+renameSync(staging, outFinal);
 console.log(`contracts: generated ${files.length} files in ${byPackage.size} packages`);
