@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client as GrpcClient, credentials, type ServiceError } from '@grpc/grpc-js';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { descriptorSetPath, metadataV1 } from '@penguinmails/contracts';
+import { metadataV1 } from '@penguinmails/contracts';
 import { createPrisma, createServer, MIGRATIONS_DIR } from '@penguinmails/metadata';
 import { CURSOR_COLUMNS } from '@penguinmails/metadata/dist/db/keyset';
 import { INSERT_MESSAGES, MESSAGE_COLUMNS } from '@penguinmails/metadata/dist/db/messages-sql';
@@ -122,8 +122,7 @@ export async function runGrpc(opts: GrpcOptions): Promise<string> {
     names,
     pageTokens: new PageTokens(randomBytes(16).toString('hex')),
     limits: { pageSizeDefault: 50, pageSizeMax: 500, importLeadsMax: 5000, batchRecordMax: 1000 },
-    authTokens: [],
-    descriptorSetPath,
+    grpc: { authTokens: [] },
   });
   const basePool = createPgPool(db.url, { max: 10, logger });
   let client: metadataV1.MetadataServiceClient | undefined;

@@ -49,8 +49,22 @@ export function commonSettings(service: string, defaultPort: number) {
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     GRPC_HOST: z.string().min(1).default('0.0.0.0'),
     GRPC_PORT: port.default(defaultPort),
-    /** Comma-separated bearer tokens accepted by the auth interceptor. Empty disables auth (refused when NODE_ENV=production). */
+    /**
+     * Comma-separated bearer tokens. `<token>` or `*:<token>` may act for every tenant (platform
+     * workers); `<tenant-uuid>|<tenant-uuid>:<token>` only for those tenants (PERMISSION_DENIED
+     * otherwise). Empty disables auth (refused when NODE_ENV=production).
+     */
     AUTH_TOKENS: csv.default([]),
+    /** Serve gRPC server reflection (grpcurl, Postman). Production may switch it off; health stays open either way. */
+    GRPC_REFLECTION: bool.default(true),
+    /** Largest request and response message, in bytes (grpc-js answers RESOURCE_EXHAUSTED beyond). */
+    GRPC_MAX_RECEIVE_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+    GRPC_MAX_SEND_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+    /** Concurrent calls on one HTTP/2 connection. */
+    GRPC_MAX_CONCURRENT_STREAMS: z.coerce.number().int().positive().default(100),
+    /** Ping an idle connection this often, and drop the peer when a ping is not answered in the timeout. */
+    GRPC_KEEPALIVE_TIME_MS: z.coerce.number().int().positive().default(60_000),
+    GRPC_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
     /** PEM files; when TLS_CERT and TLS_KEY are set the server speaks TLS, and with TLS_CLIENT_CA it requires client certificates (mTLS). */
     TLS_CERT: z.string().optional(),
     TLS_KEY: z.string().optional(),

@@ -64,6 +64,11 @@ export class FailedPreconditionError extends DomainError {
   }
 }
 
+/** PERMISSION_DENIED: the caller is authenticated but may not act for this tenant or call this method. */
+export class PermissionDeniedError extends DomainError {
+  override name = 'PermissionDeniedError';
+}
+
 /** RESOURCE_EXHAUSTED: a configured limit (size, quota) was reached. */
 export class ResourceExhaustedError extends DomainError {
   override name = 'ResourceExhaustedError';
@@ -77,6 +82,11 @@ export class UnavailableError extends DomainError {
 /** ABORTED: a concurrency conflict (serialization failure, deadlock); retry the whole call. */
 export class AbortedError extends DomainError {
   override name = 'AbortedError';
+}
+
+/** DEADLINE_EXCEEDED: the call's deadline passed; nothing was committed. */
+export class DeadlineExceededError extends DomainError {
+  override name = 'DeadlineExceededError';
 }
 
 /** Coerces any thrown value into an Error, keeping the original as `cause`. */

@@ -10,10 +10,12 @@ export type { Logger } from './logger';
 export {
   AbortedError,
   AlreadyExistsError,
+  DeadlineExceededError,
   DomainError,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  PermissionDeniedError,
   ResourceExhaustedError,
   UnavailableError,
   asError,
@@ -21,8 +23,14 @@ export {
 export type { FieldViolation } from './errors';
 export { Validator, isUuid } from './validation';
 export { PageTokens, takePage } from './page-tokens';
-export { GrpcServer, bearerAuthInterceptor, createGrpcServer } from './grpc/server';
-export type { CallContext, GrpcServerOptions, Handlers } from './grpc/server';
+export { DEFAULT_GRPC_LIMITS, GrpcServer, bearerAuthInterceptor, createGrpcServer } from './grpc/server';
+export type { CallContext, GrpcLimits, GrpcServerOptions, GrpcServerSettings, Handlers } from './grpc/server';
+export { parseAuthTokens } from './grpc/auth';
+export type { Principal } from './grpc/auth';
+export { MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS } from './grpc/request-guard';
+export { MAX_FIELD_VIOLATIONS, MAX_STATUS_MESSAGE, quoteValue, safeText } from './grpc/safe-text';
+export { currentCall, remainingMs, runInCallScope } from './call-scope';
+export type { CallScope } from './call-scope';
 export { classifyError, decodeStatus, toServiceError } from './grpc/status';
 export type { DecodedStatus } from './grpc/status';
 export { bearerTokenInterceptor, call, connect } from './grpc/client';
@@ -43,7 +51,7 @@ export { outboxInsert, outboxInsertMany } from './outbox/insert';
 export { OutboxRelay } from './outbox/relay';
 export type { OutboxRelayOptions } from './outbox/relay';
 export { onShutdownSignals, runMain } from './lifecycle';
-export { openPostgresTier, tlsFromSettings } from './tier';
+export { grpcServerSettings, openPostgresTier, tlsFromSettings } from './tier';
 export type { PostgresTier, PostgresTierSettings } from './tier';
 export { DependencyMonitor, natsCheck, postgresCheck } from './health-monitor';
 export type { DependencyCheck } from './health-monitor';

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { ConfigError } from './config';
+import type { GrpcServerSettings } from './grpc/server';
 import { postgresCheck, type DependencyCheck } from './health-monitor';
 import { EventNames, type Tier } from './events';
 import { connectNats } from './nats/connect';
@@ -21,6 +22,8 @@ export interface PostgresTierSettings {
   EVENTS_STREAM_PREFIX: string;
   EVENTS_DUPLICATE_WINDOW_MS: number;
   OUTBOX_POLL_MS?: number;
+  /** Caps every statement of the pool (no query outlives the longest call it can serve). */
+  GRPC_MAX_CALL_MS?: number;
 }
 
 /** What a PostgreSQL tier's main.ts wires into its server. */
@@ -54,7 +57,7 @@ export async function openPostgresTier(
 ): Promise<PostgresTier> {
   const { logger } = opts;
   if (s.MIGRATE_ON_START) await migratePostgres({ databaseUrl: s.DATABASE_URL, migrationsDir: opts.migrationsDir, logger });
-  const pool = createPgPool(s.DATABASE_URL, { max: s.DATABASE_POOL_MAX, logger });
+  const pool = createPgPool(s.DATABASE_URL, { max: s.DATABASE_POOL_MAX, logger, statementTimeoutMs: s.GRPC_MAX_CALL_MS });
   try {
     await pool.query('select 1');
   } catch (err) {
@@ -97,4 +100,33 @@ export function tlsFromSettings(s: { TLS_CERT?: string; TLS_KEY?: string; TLS_CL
   if (!s.TLS_CERT) throw new ConfigError([{ variable: 'TLS_CERT', problem: 'is required when TLS_KEY is set' }]);
   if (!s.TLS_KEY) throw new ConfigError([{ variable: 'TLS_KEY', problem: 'is required when TLS_CERT is set' }]);
   return { cert: s.TLS_CERT, key: s.TLS_KEY, clientCa: s.TLS_CLIENT_CA };
+}
+
+/** The gRPC server settings of {@link commonSettings}, as `createGrpcServer` takes them. */
+export function grpcServerSettings(s: {
+  AUTH_TOKENS: string[];
+  GRPC_MAX_CALL_MS: number;
+  GRPC_REFLECTION: boolean;
+  GRPC_MAX_RECEIVE_BYTES: number;
+  GRPC_MAX_SEND_BYTES: number;
+  GRPC_MAX_CONCURRENT_STREAMS: number;
+  GRPC_KEEPALIVE_TIME_MS: number;
+  GRPC_KEEPALIVE_TIMEOUT_MS: number;
+  TLS_CERT?: string;
+  TLS_KEY?: string;
+  TLS_CLIENT_CA?: string;
+}): GrpcServerSettings {
+  return {
+    authTokens: s.AUTH_TOKENS,
+    maxCallMs: s.GRPC_MAX_CALL_MS,
+    tls: tlsFromSettings(s),
+    reflection: s.GRPC_REFLECTION,
+    limits: {
+      maxReceiveBytes: s.GRPC_MAX_RECEIVE_BYTES,
+      maxSendBytes: s.GRPC_MAX_SEND_BYTES,
+      maxConcurrentStreams: s.GRPC_MAX_CONCURRENT_STREAMS,
+      keepaliveTimeMs: s.GRPC_KEEPALIVE_TIME_MS,
+      keepaliveTimeoutMs: s.GRPC_KEEPALIVE_TIMEOUT_MS,
+    },
+  };
 }

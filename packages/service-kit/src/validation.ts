@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type FieldViolation } from './errors';
+import { quoteValue } from './grpc/safe-text';
 
 // Hand-written rather than zod: requests are already typed by ts-proto, and what we need is
 // a list of google.rpc.BadRequest field violations with the caller's field paths and a
@@ -41,7 +42,7 @@ export class Validator {
   /** A required UUID (any version). */
   uuid(field: string, value: string | undefined | null): string {
     if (!value) this.add(field, 'REQUIRED', `${field} is required (a UUID)`);
-    else if (!UUID_RE.test(value)) this.add(field, 'NOT_A_UUID', `${field} must be a UUID like 3f1c2b0e-8d4a-4c1e-9b7a-2a6f0c5d9e11, got "${clip(value)}"`);
+    else if (!UUID_RE.test(value)) this.add(field, 'NOT_A_UUID', `${field} must be a UUID like 3f1c2b0e-8d4a-4c1e-9b7a-2a6f0c5d9e11, got ${quoteValue(value)}`);
     return (value ?? '').toLowerCase();
   }
 
@@ -77,7 +78,7 @@ export class Validator {
       return v;
     }
     if (v.length > max) this.add(field, 'TOO_LONG', `${field} must be at most ${max} characters, got ${v.length}`);
-    else if (!EMAIL_RE.test(v)) this.add(field, 'NOT_AN_EMAIL', `${field} must be an email address like name@example.com, got "${clip(v)}"`);
+    else if (!EMAIL_RE.test(v)) this.add(field, 'NOT_AN_EMAIL', `${field} must be an email address like name@example.com, got ${quoteValue(v)}`);
     return v.toLowerCase();
   }
 
@@ -87,7 +88,7 @@ export class Validator {
       if (opts.required !== false) this.add(field, 'REQUIRED', `${field} is required: one of ${allowed.join(', ')}`);
       return value as T;
     }
-    if (!allowed.includes(value as T)) this.add(field, 'UNKNOWN_VALUE', `${field} must be one of ${allowed.join(', ')}, got "${clip(value)}"`);
+    if (!allowed.includes(value as T)) this.add(field, 'UNKNOWN_VALUE', `${field} must be one of ${allowed.join(', ')}, got ${quoteValue(value)}`);
     return value as T;
   }
 
@@ -115,6 +116,19 @@ export class Validator {
     return v;
   }
 
+  /**
+   * An int64 field (ts-proto decodes int64 as bigint, so no wire value can make decoding throw):
+   * an integer in [min, max], returned as a number (the bounds keep it exact).
+   */
+  int64(field: string, value: bigint | number | undefined | null, opts: { min?: number; max?: number } = {}): number {
+    const v = BigInt(value ?? 0);
+    if ((opts.min !== undefined && v < BigInt(opts.min)) || (opts.max !== undefined && v > BigInt(opts.max))) {
+      this.add(field, 'OUT_OF_RANGE', `${field} must be between ${opts.min ?? '-∞'} and ${opts.max ?? '∞'}, got ${v}`);
+      return 0;
+    }
+    return Number(v);
+  }
+
   /** A page size: 0 means the default; above `max` is rejected (never silently truncated). */
   pageSize(field: string, value: number | undefined, opts: { default: number; max: number }): number {
     const v = value ?? 0;
@@ -127,8 +141,4 @@ export class Validator {
   check(condition: boolean, field: string, reason: string, description: string): void {
     if (!condition) this.add(field, reason, description);
   }
-}
-
-function clip(s: string): string {
-  return s.length > 60 ? s.slice(0, 57) + '...' : s;
 }

@@ -1,7 +1,6 @@
 import { Metadata, status, type ServiceError, credentials } from '@grpc/grpc-js';
 import { healthCheck, reflectionListServices } from '../../testkit/src';
 import { commonV1 } from '@penguinmails/contracts';
-import { descriptorSetPath } from '@penguinmails/contracts';
 import {
   AbortedError,
   AlreadyExistsError,
@@ -30,7 +29,6 @@ beforeAll(async () => {
     service: 'probe',
     logger: createLogger({ service: 'probe', level: 'silent' }),
     authTokens: ['secret-token'],
-    descriptorSetPath,
     maxCallMs: 300,
   });
   server.addService<any>('penguinmails.test.v1.ProbeService', Probe, {

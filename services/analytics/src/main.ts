@@ -1,4 +1,4 @@
-import { DependencyMonitor, createLogger, onShutdownSignals, runMain, tlsFromSettings } from '@penguinmails/service-kit';
+import { DependencyMonitor, createLogger, onShutdownSignals, runMain, grpcServerSettings } from '@penguinmails/service-kit';
 import { loadAnalyticsConfig } from './config';
 import { migrateClickHouse } from './db/migrate';
 import { createServer } from './server';
@@ -15,9 +15,7 @@ runMain('analytics', async () => {
     store,
     logger,
     limits: { maxBatch: config.INGEST_MAX_BATCH, maxFutureMs: config.INGEST_MAX_FUTURE_MS },
-    authTokens: config.AUTH_TOKENS,
-    maxCallMs: config.GRPC_MAX_CALL_MS,
-    tls: tlsFromSettings(config),
+    grpc: grpcServerSettings(config),
   });
   await server.listen(config.GRPC_HOST, config.GRPC_PORT);
   const monitor = new DependencyMonitor({

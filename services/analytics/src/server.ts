@@ -1,5 +1,5 @@
-import { analyticsV1, descriptorSetPath } from '@penguinmails/contracts';
-import { createGrpcServer, type GrpcServer } from '@penguinmails/service-kit';
+import { analyticsV1 } from '@penguinmails/contracts';
+import { createGrpcServer, type GrpcServer, type GrpcServerSettings } from '@penguinmails/service-kit';
 import type { Logger } from 'pino';
 import type { Store } from './db/client';
 import type { IngestLimits } from './domain/events';
@@ -9,10 +9,8 @@ export interface ServerDeps {
   store: Store;
   logger: Logger;
   limits: IngestLimits;
-  /** Empty: no authentication (development and tests). */
-  authTokens?: string[];
-  maxCallMs?: number;
-  tls?: { cert: string; key: string; clientCa?: string };
+  /** Auth tokens, deadline cap, TLS, reflection, transport limits (grpcServerSettings of the settings). */
+  grpc?: GrpcServerSettings;
 }
 
 /** The analytics gRPC server, not yet listening. Used by main.ts and by the tests alike. */
@@ -20,10 +18,7 @@ export function createServer(deps: ServerDeps): GrpcServer {
   const server = createGrpcServer({
     service: 'analytics',
     logger: deps.logger,
-    authTokens: deps.authTokens ?? [],
-    descriptorSetPath,
-    maxCallMs: deps.maxCallMs,
-    tls: deps.tls,
+    ...deps.grpc,
   });
   server.addService<analyticsV1.AnalyticsServiceServer>(
     'penguinmails.analytics.v1.AnalyticsService',

@@ -67,29 +67,29 @@ describe('IngestEvents → Get*Metrics', () => {
 
     const { report } = await call(srv.client, 'getCampaignMetrics', { tenantId: s.tenantId, campaignId: s.campaignId });
     expect(report!.totals).toMatchObject({
-      sent: 5,
-      delivered: 3,
-      opened: 4,
-      clicked: 1,
-      replied: 1,
-      bounced: 1,
-      unsubscribed: 1,
-      complained: 0,
-      uniqueOpened: 2,
-      uniqueClicked: 1,
+      sent: 5n,
+      delivered: 3n,
+      opened: 4n,
+      clicked: 1n,
+      replied: 1n,
+      bounced: 1n,
+      unsubscribed: 1n,
+      complained: 0n,
+      uniqueOpened: 2n,
+      uniqueClicked: 1n,
     });
     expect(report!.totals!.deliveryRate).toBeCloseTo(3 / 5);
     expect(report!.totals!.openRate).toBeCloseTo(2 / 5);
     expect(report!.totals!.bounceRate).toBeCloseTo(1 / 5);
     expect(report!.daily.map((d) => d.date)).toEqual(['2025-01-10', '2025-01-11']);
-    expect(report!.daily[0].metrics).toMatchObject({ sent: 4, delivered: 3, bounced: 1, opened: 2, clicked: 1, uniqueOpened: 1 });
-    expect(report!.daily[1].metrics).toMatchObject({ sent: 1, opened: 2, replied: 1, unsubscribed: 1, uniqueOpened: 2 });
+    expect(report!.daily[0].metrics).toMatchObject({ sent: 4n, delivered: 3n, bounced: 1n, opened: 2n, clicked: 1n, uniqueOpened: 1n });
+    expect(report!.daily[1].metrics).toMatchObject({ sent: 1n, opened: 2n, replied: 1n, unsubscribed: 1n, uniqueOpened: 2n });
 
     const mailboxB = await call(srv.client, 'getMailboxMetrics', { tenantId: s.tenantId, emailAccountId: s.mailboxB });
-    expect(mailboxB.report!.totals).toMatchObject({ sent: 3, delivered: 1, bounced: 1, opened: 1, replied: 0 });
+    expect(mailboxB.report!.totals).toMatchObject({ sent: 3n, delivered: 1n, bounced: 1n, opened: 1n, replied: 0n });
 
     const step2 = await call(srv.client, 'getSequenceStepMetrics', { tenantId: s.tenantId, sequenceStepId: s.step2 });
-    expect(step2.report!.totals).toMatchObject({ sent: 1, delivered: 0, opened: 0 });
+    expect(step2.report!.totals).toMatchObject({ sent: 1n, delivered: 0n, opened: 0n });
     expect(step2.report!.daily).toHaveLength(1);
   });
 
@@ -102,7 +102,7 @@ describe('IngestEvents → Get*Metrics', () => {
       campaignId: s.campaignId,
       timeRange: { start: s.day1(0), end: s.day1(10) },
     });
-    expect(report!.totals).toMatchObject({ sent: 4, delivered: 3, bounced: 1, opened: 0 });
+    expect(report!.totals).toMatchObject({ sent: 4n, delivered: 3n, bounced: 1n, opened: 0n });
     expect(report!.daily.map((d) => d.date)).toEqual(['2025-01-10']);
   });
 
@@ -120,8 +120,8 @@ describe('IngestEvents → Get*Metrics', () => {
 
     // ...but the metrics, read with FINAL, count each event once.
     const { report } = await call(srv.client, 'getCampaignMetrics', { tenantId: s.tenantId, campaignId: s.campaignId });
-    expect(report!.totals).toMatchObject({ sent: 5, delivered: 3, opened: 4, clicked: 1, replied: 1, bounced: 1, unsubscribed: 1 });
-    expect(report!.daily[0].metrics).toMatchObject({ sent: 4, delivered: 3 });
+    expect(report!.totals).toMatchObject({ sent: 5n, delivered: 3n, opened: 4n, clicked: 1n, replied: 1n, bounced: 1n, unsubscribed: 1n });
+    expect(report!.daily[0].metrics).toMatchObject({ sent: 4n, delivered: 3n });
 
     // The seed-named views agree with the RPC (same counting, same dedup).
     const rows = await (
@@ -148,7 +148,7 @@ describe('IngestEvents → Get*Metrics', () => {
     const mailbox = await call(srv.client, 'getMailboxMetrics', { tenantId: tenantB, emailAccountId: a.mailboxA });
     const step = await call(srv.client, 'getSequenceStepMetrics', { tenantId: tenantB, sequenceStepId: a.step1 });
     for (const r of [campaign.report!, mailbox.report!, step.report!]) {
-      expect(r.totals).toMatchObject({ sent: 0, delivered: 0, opened: 0, clicked: 0, replied: 0, bounced: 0, openRate: 0 });
+      expect(r.totals).toMatchObject({ sent: 0n, delivered: 0n, opened: 0n, clicked: 0n, replied: 0n, bounced: 0n, openRate: 0 });
       expect(r.daily).toEqual([]);
     }
     // B ingesting events that reuse A's event ids does not touch A's numbers either.
@@ -157,14 +157,14 @@ describe('IngestEvents → Get*Metrics', () => {
       events: a.events.slice(0, 2).map((e) => ({ ...e, eventType: T.EMAIL_EVENT_TYPE_COMPLAINED })),
     });
     const again = await call(srv.client, 'getCampaignMetrics', { tenantId: a.tenantId, campaignId: a.campaignId });
-    expect(again.report!.totals).toMatchObject({ sent: 5, complained: 0 });
+    expect(again.report!.totals).toMatchObject({ sent: 5n, complained: 0n });
     const bView = await call(srv.client, 'getCampaignMetrics', { tenantId: tenantB, campaignId: a.campaignId });
-    expect(bView.report!.totals).toMatchObject({ sent: 0, complained: 2 });
+    expect(bView.report!.totals).toMatchObject({ sent: 0n, complained: 2n });
   });
 
   it('answers zeros, not NOT_FOUND, for an id it has no events for', async () => {
     const { report } = await call(srv.client, 'getCampaignMetrics', { tenantId: uuid(), campaignId: uuid() });
-    expect(report!.totals).toMatchObject({ sent: 0, deliveryRate: 0 });
+    expect(report!.totals).toMatchObject({ sent: 0n, deliveryRate: 0 });
     expect(report!.daily).toEqual([]);
   });
 });

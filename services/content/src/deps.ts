@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { EventNames, Logger, PageTokens } from '@penguinmails/service-kit';
+import type { EventNames, GrpcServerSettings, Logger, PageTokens } from '@penguinmails/service-kit';
 import type { PrismaClient } from './db/prisma';
 
 /** The size and page limits every RPC checks (from settings; tests pass small ones). */
@@ -20,9 +20,6 @@ export interface ServerDeps {
   names: EventNames;
   pageTokens: PageTokens;
   limits: Limits;
-  /** Bearer tokens; empty disables auth (development and tests). */
-  authTokens: string[];
-  descriptorSetPath?: string;
-  maxCallMs?: number;
-  tls?: { cert: string; key: string; clientCa?: string };
+  /** Auth tokens, deadline cap, TLS, reflection, transport limits (grpcServerSettings of the settings). */
+  grpc?: GrpcServerSettings;
 }

@@ -1,6 +1,5 @@
 // The content service process: settings, wiring, signals. Behaviour lives in server.ts and below.
-import { descriptorSetPath } from '@penguinmails/contracts';
-import { DependencyMonitor, PageTokens, createLogger, onShutdownSignals, openPostgresTier, runMain, tlsFromSettings } from '@penguinmails/service-kit';
+import { DependencyMonitor, PageTokens, createLogger, onShutdownSignals, openPostgresTier, runMain, grpcServerSettings } from '@penguinmails/service-kit';
 import { loadSettings } from './config';
 import { createPrisma } from './db/prisma';
 import { RetentionSweeper } from './domain/retention';
@@ -27,10 +26,7 @@ runMain('content', async () => {
       pageSizeDefault: s.PAGE_SIZE_DEFAULT,
       pageSizeMax: s.PAGE_SIZE_MAX,
     },
-    authTokens: s.AUTH_TOKENS,
-    descriptorSetPath,
-    maxCallMs: s.GRPC_MAX_CALL_MS,
-    tls: tlsFromSettings(s),
+    grpc: grpcServerSettings(s),
   });
   const port = await server.listen(s.GRPC_HOST, s.GRPC_PORT);
   tier.relay.start();

@@ -27,13 +27,11 @@ export function createServer(deps: ServerDeps): GrpcServer {
   const server = createGrpcServer({
     service: 'content',
     logger: deps.logger,
-    authTokens: deps.authTokens,
-    descriptorSetPath: deps.descriptorSetPath,
-    maxCallMs: deps.maxCallMs,
-    tls: deps.tls,
-    serverOptions: {
-      'grpc.max_receive_message_length': maxMessageBytes(deps.limits),
-      'grpc.max_send_message_length': maxMessageBytes(deps.limits),
+    ...deps.grpc,
+    limits: {
+      ...deps.grpc?.limits,
+      maxReceiveBytes: Math.max(deps.grpc?.limits?.maxReceiveBytes ?? 0, maxMessageBytes(deps.limits)),
+      maxSendBytes: Math.max(deps.grpc?.limits?.maxSendBytes ?? 0, maxMessageBytes(deps.limits)),
     },
   });
   return server.addService<contentV1.ContentServiceServer>('penguinmails.content.v1.ContentService', contentV1.ContentServiceService, {

@@ -15,7 +15,7 @@ let key: string;
 beforeAll(async () => {
   // 6 MiB: above grpc-js's 4 MiB default, to prove the server's receive limit follows the setting.
   h = await startContent({ limits: { attachmentMaxBytes: 6 * MiB, pageSizeMax: 10 } });
-  key = (await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'see attached', rawSizeBytes: 0 })).content!.storageKey;
+  key = (await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'see attached', rawSizeBytes: 0n })).content!.storageKey;
 });
 afterAll(() => h.close());
 
@@ -35,7 +35,7 @@ describe('AddAttachment / GetAttachment', () => {
   test('stores bytes and metadata and reads them back', async () => {
     const res = await add({ mimeType: 'Image/PNG', filename: 'logo.png', storageDisposition: INLINE, content: Buffer.from([0, 1, 2, 255]) });
     expect(res.created).toBe(true);
-    expect(res.attachment).toMatchObject({ tenantId: tenant, parentStorageKey: key, filename: 'logo.png', mimeType: 'image/png', sizeBytes: 4, storageDisposition: INLINE });
+    expect(res.attachment).toMatchObject({ tenantId: tenant, parentStorageKey: key, filename: 'logo.png', mimeType: 'image/png', sizeBytes: 4n, storageDisposition: INLINE });
     const got = await call(h.client, 'getAttachment', { tenantId: tenant, attachmentId: res.attachment!.id });
     expect(Buffer.from(got.content)).toEqual(Buffer.from([0, 1, 2, 255]));
     expect(got.attachment).toEqual(res.attachment);
@@ -118,7 +118,7 @@ describe('AddAttachment refuses bad input and writes nothing', () => {
 
 describe('ListAttachments', () => {
   test('pages in the order added, with tokens bound to tenant and key', async () => {
-    const k = (await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'many', rawSizeBytes: 0 })).content!.storageKey;
+    const k = (await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'many', rawSizeBytes: 0n })).content!.storageKey;
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const r = await add({ parentStorageKey: k, filename: `f${i}.txt`, mimeType: 'text/plain', content: Buffer.from(String(i)) });
@@ -145,7 +145,7 @@ describe('ListAttachments', () => {
   });
 
   test('an object without attachments is an empty list; a foreign one NOT_FOUND', async () => {
-    const k = (await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'none', rawSizeBytes: 0 })).content!.storageKey;
+    const k = (await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'none', rawSizeBytes: 0n })).content!.storageKey;
     const res = await call(h.client, 'listAttachments', { tenantId: tenant, parentStorageKey: k, page: undefined });
     expect(res.attachments).toEqual([]);
     expect(res.page!.nextPageToken).toBe('');

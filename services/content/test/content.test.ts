@@ -21,13 +21,13 @@ describe('PutContent / GetContent', () => {
       contentText: 'Hi Ada',
       contentHtml: '<p>Hi Ada</p>',
       headers,
-      rawSizeBytes: 0,
+      rawSizeBytes: 0n,
     });
     expect(put.created).toBe(true);
     const key = put.content!.storageKey;
     expect(key).toMatch(new RegExp(`^${tenant}/\\d{4}/\\d{2}/[0-9a-f-]{36}$`));
     // 0 means "compute": UTF-8 sizes of text + html + the headers' JSON.
-    expect(put.content!.rawSizeBytes).toBe(6 + 13 + Buffer.byteLength(JSON.stringify(headers)));
+    expect(put.content!.rawSizeBytes).toBe(BigInt(6 + 13 + Buffer.byteLength(JSON.stringify(headers))));
     expect(put.content!.expires).toBeUndefined();
 
     const got = await call(h.client, 'getContent', { tenantId: tenant, storageKey: key });
@@ -40,8 +40,8 @@ describe('PutContent / GetContent', () => {
   test('keeps an absent body apart from an empty one, and honours expires and raw_size_bytes', async () => {
     const expires = new Date(Date.now() + 3600_000);
     const key = `${tenant}/legacy/${randomUUID()}`;
-    const put = await call(h.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: '', rawSizeBytes: 4242, expires });
-    expect(put.content).toMatchObject({ storageKey: key, rawSizeBytes: 4242, hasText: true, hasHtml: false });
+    const put = await call(h.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: '', rawSizeBytes: 4242n, expires });
+    expect(put.content).toMatchObject({ storageKey: key, rawSizeBytes: 4242n, hasText: true, hasHtml: false });
     expect(put.content!.expires!.getTime()).toBe(expires.getTime());
     const got = await call(h.client, 'getContent', { tenantId: tenant, storageKey: key });
     expect(got.contentText).toBe('');
@@ -51,7 +51,7 @@ describe('PutContent / GetContent', () => {
 
   test('is idempotent on storage_key: same content replays, other content is ALREADY_EXISTS', async () => {
     const key = `${tenant}/idem/${randomUUID()}`;
-    const req = { tenantId: tenant, storageKey: key, contentText: 'body', headers: { A: '1', B: ['x', 'y'] }, rawSizeBytes: 0 };
+    const req = { tenantId: tenant, storageKey: key, contentText: 'body', headers: { A: '1', B: ['x', 'y'] }, rawSizeBytes: 0n };
     const first = await call(h.client, 'putContent', req);
     const before = await h.counts();
     // Header key order does not matter (jsonb equality).
@@ -71,7 +71,7 @@ describe('PutContent / GetContent', () => {
     const key = `${tenant}/race/${randomUUID()}`;
     const before = await h.counts();
     const res = await Promise.all(
-      Array.from({ length: 5 }, () => call(h.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: 'same', rawSizeBytes: 0 })),
+      Array.from({ length: 5 }, () => call(h.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: 'same', rawSizeBytes: 0n })),
     );
     expect(res.filter((r) => r.created)).toHaveLength(1);
     const after = await h.counts();
@@ -80,7 +80,7 @@ describe('PutContent / GetContent', () => {
   });
 
   test("another tenant's key is NOT_FOUND for Get and Delete", async () => {
-    const put = await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'secret', rawSizeBytes: 0 });
+    const put = await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'secret', rawSizeBytes: 0n });
     const key = put.content!.storageKey;
     const before = await h.counts();
     for (const p of [
@@ -96,11 +96,11 @@ describe('PutContent / GetContent', () => {
 
   test('an expired object is gone for every RPC', async () => {
     const key = `${tenant}/exp/${randomUUID()}`;
-    await call(h.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: 'x', rawSizeBytes: 0, expires: new Date(Date.now() + 1000) });
+    await call(h.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: 'x', rawSizeBytes: 0n, expires: new Date(Date.now() + 1000) });
     await h.pool.query(`update content_objects set expires = now() - interval '1 second' where storage_key = $1`, [key]);
     expect((await failure(call(h.client, 'getContent', { tenantId: tenant, storageKey: key }))).code).toBe(status.NOT_FOUND);
     // ...and the key is reusable at once (the expired row is replaced, with a ContentDeleted event).
-    const again = await call(h.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: 'new', rawSizeBytes: 0 });
+    const again = await call(h.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: 'new', rawSizeBytes: 0n });
     expect(again.created).toBe(true);
   });
 });
@@ -115,13 +115,13 @@ describe('PutContent refuses bad input and writes nothing', () => {
     ['body over CONTENT_MAX_BYTES', { contentHtml: 'x'.repeat(64 * 1024 + 1) }, ['content_html']],
     ['NUL in content_text', { contentText: 'a\u0000b' }, ['content_text']],
     ['expires in the past', { expires: new Date(Date.now() - 1000) }, ['expires']],
-    ['negative raw_size_bytes', { rawSizeBytes: -1 }, ['raw_size_bytes']],
-    ['several at once', { tenantId: 'nope', rawSizeBytes: -5, contentText: '\u0000' }, ['content_text', 'raw_size_bytes', 'tenant_id']],
+    ['negative raw_size_bytes', { rawSizeBytes: -1n }, ['raw_size_bytes']],
+    ['several at once', { tenantId: 'nope', rawSizeBytes: -5n, storageKey: 'k'.repeat(501) }, ['raw_size_bytes', 'storage_key', 'tenant_id']],
   ];
   test.each(cases)('%s', async (_name, patch, expected) => {
     const before = await h.counts();
     const s = await failure(
-      call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'ok', rawSizeBytes: 0, ...patch } as never),
+      call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'ok', rawSizeBytes: 0n, ...patch } as never),
     );
     expect(s.code).toBe(status.INVALID_ARGUMENT);
     expect(fields(s)).toEqual(expected);
@@ -130,7 +130,7 @@ describe('PutContent refuses bad input and writes nothing', () => {
   });
 
   test('the size violation names the limit', async () => {
-    const s = await failure(call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'y'.repeat(70_000), rawSizeBytes: 0 }));
+    const s = await failure(call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'y'.repeat(70_000), rawSizeBytes: 0n }));
     expect(s.fieldViolations[0]).toMatchObject({ field: 'content_text', reason: 'TOO_LARGE' });
     expect(s.fieldViolations[0].description).toContain('CONTENT_MAX_BYTES');
     expect(s.fieldViolations[0].description).toContain('65536');
@@ -149,7 +149,7 @@ describe('PutContent refuses bad input and writes nothing', () => {
 
 describe('DeleteContent', () => {
   test('deletes the object and its attachments, then it is NOT_FOUND', async () => {
-    const put = await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'bye', rawSizeBytes: 0 });
+    const put = await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'bye', rawSizeBytes: 0n });
     const key = put.content!.storageKey;
     await call(h.client, 'addAttachment', { tenantId: tenant, parentStorageKey: key, filename: 'a.txt', mimeType: 'text/plain', content: Buffer.from('a'), storageDisposition: 0, attachmentId: '' });
     await call(h.client, 'addAttachment', { tenantId: tenant, parentStorageKey: key, filename: 'b.txt', mimeType: 'text/plain', content: Buffer.from('b'), storageDisposition: 0, attachmentId: '' });

@@ -1,5 +1,5 @@
 import { credentials, type ServiceError } from '@grpc/grpc-js';
-import { contentV1, descriptorSetPath } from '@penguinmails/contracts';
+import { contentV1 } from '@penguinmails/contracts';
 import { EventNames, PageTokens, bearerTokenInterceptor, createLogger, createPgPool, decodeStatus, type DecodedStatus, type GrpcServer } from '@penguinmails/service-kit';
 import { freshDatabase, type FreshDatabase } from '@penguinmails/testkit';
 import type { Pool } from 'pg';
@@ -47,8 +47,7 @@ export async function startContent(
     names,
     pageTokens: new PageTokens('test-page-token-secret'),
     limits,
-    authTokens: opts.authTokens ?? [],
-    descriptorSetPath,
+    grpc: { authTokens: opts.authTokens ?? [] },
   });
   const port = await server.listen('127.0.0.1', 0);
   const address = `127.0.0.1:${port}`;

@@ -30,7 +30,7 @@ describe('events: outbox → relay → JetStream', () => {
   test('PutContent emits ContentStored (keys and sizes only) on pm.content.<tenant>.content_stored', async () => {
     const tenant = randomUUID();
     const expires = new Date(Date.now() + 86_400_000);
-    const put = await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'héllo', contentHtml: '<b>hi</b>', headers: { X: 'y' }, rawSizeBytes: 0, expires });
+    const put = await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'héllo', contentHtml: '<b>hi</b>', headers: { X: 'y' }, rawSizeBytes: 0n, expires });
     const consumer = await jetstream(nats.nc).consumers.get(nats.names.stream('content'), 'test');
     const msg = await consumer.next({ expires: 10_000 });
     expect(msg).not.toBeNull();
@@ -40,7 +40,7 @@ describe('events: outbox → relay → JetStream', () => {
     expect(env).toMatchObject({ tenantId: tenant, source: 'content', eventType: 'penguinmails.content.v1.ContentStored' });
     expect(msg!.headers?.get('Nats-Msg-Id')).toBe(env.eventId);
     const payload = contentV1.ContentStored.decode(env.payload);
-    expect(payload).toMatchObject({ storageKey: put.content!.storageKey, textSizeBytes: 6, htmlSizeBytes: 9, headersSizeBytes: 9 });
+    expect(payload).toMatchObject({ storageKey: put.content!.storageKey, textSizeBytes: 6n, htmlSizeBytes: 9n, headersSizeBytes: 9n });
     expect(payload.expires!.getTime()).toBe(expires.getTime());
     // No bodies in the event.
     expect(Buffer.from(msg!.data).includes('héllo')).toBe(false);
@@ -55,7 +55,7 @@ describe('events: outbox → relay → JetStream', () => {
 
   test('the retention sweeper deletes expired objects with their attachments and emits ContentDeleted', async () => {
     const tenant = randomUUID();
-    const put = await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'old', rawSizeBytes: 0, expires: new Date(Date.now() + 60_000) });
+    const put = await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'old', rawSizeBytes: 0n, expires: new Date(Date.now() + 60_000) });
     const key = put.content!.storageKey;
     await call(h.client, 'addAttachment', { tenantId: tenant, parentStorageKey: key, filename: 'a', mimeType: '', content: Buffer.from('a'), storageDisposition: 0, attachmentId: '' });
     await h.pool.query(`update content_objects set expires = now() - interval '1 minute' where storage_key = $1`, [key]);
@@ -87,12 +87,12 @@ describe('health, reflection, auth', () => {
 
   test('a call without the bearer token is UNAUTHENTICATED and writes nothing; with it, it works', async () => {
     const before = await h.counts();
-    const s = await failure(call(h.client, 'putContent', { tenantId: randomUUID(), storageKey: '', contentText: 'x', rawSizeBytes: 0 }));
+    const s = await failure(call(h.client, 'putContent', { tenantId: randomUUID(), storageKey: '', contentText: 'x', rawSizeBytes: 0n }));
     expect(s.code).toBe(status.UNAUTHENTICATED);
     expect(await h.counts()).toEqual(before);
 
     const authed = await startContentClient(h, 's3cret');
-    const res = await call(authed, 'putContent', { tenantId: randomUUID(), storageKey: '', contentText: 'x', rawSizeBytes: 0 });
+    const res = await call(authed, 'putContent', { tenantId: randomUUID(), storageKey: '', contentText: 'x', rawSizeBytes: 0n });
     expect(res.created).toBe(true);
     authed.close();
   });

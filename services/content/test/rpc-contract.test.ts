@@ -18,7 +18,7 @@ let otherKey: string; // other's live object
 let otherAttachmentId: string;
 
 const put = (tenantId: string, storageKey = '') =>
-  call(h.client, 'putContent', { tenantId, storageKey, contentText: 'body', rawSizeBytes: 0 }).then((r) => r.content!.storageKey);
+  call(h.client, 'putContent', { tenantId, storageKey, contentText: 'body', rawSizeBytes: 0n }).then((r) => r.content!.storageKey);
 const attach = (tenantId: string, parentStorageKey: string, attachmentId = '') =>
   call(h.client, 'addAttachment', {
     tenantId,
@@ -47,8 +47,8 @@ const page = (pageSize: number, pageToken = '') => ({ pageSize, pageToken });
 
 describe('bad input → INVALID_ARGUMENT naming the fields, nothing written', () => {
   const cases: [Rpc, string, () => Record<string, unknown>, string[]][] = [
-    ['putContent', 'NUL in headers', () => ({ tenantId: tenant, storageKey: '', headers: { X: 'a\u0000b' }, rawSizeBytes: 0 }), ['headers']],
-    ['putContent', 'raw_size_bytes over int4', () => ({ tenantId: tenant, storageKey: '', contentText: 'x', rawSizeBytes: 2 ** 31 }), ['raw_size_bytes']],
+    ['putContent', 'NUL in headers', () => ({ tenantId: tenant, storageKey: '', headers: { X: 'a\u0000b' }, rawSizeBytes: 0n }), ['headers.X']],
+    ['putContent', 'raw_size_bytes over int4', () => ({ tenantId: tenant, storageKey: '', contentText: 'x', rawSizeBytes: 2n ** 31n }), ['raw_size_bytes']],
     ['getContent', 'missing tenant_id', () => ({ tenantId: '', storageKey: key }), ['tenant_id']],
     ['getContent', 'missing storage_key', () => ({ tenantId: tenant, storageKey: '' }), ['storage_key']],
     ['getContent', 'storage_key over 500', () => ({ tenantId: tenant, storageKey: `${tenant}/${'k'.repeat(500)}` }), ['storage_key']],

@@ -1,6 +1,5 @@
 // The metadata service process: settings, wiring, signals. Behaviour lives in server.ts and below.
-import { descriptorSetPath } from '@penguinmails/contracts';
-import { DependencyMonitor, PageTokens, createLogger, onShutdownSignals, openPostgresTier, runMain, tlsFromSettings } from '@penguinmails/service-kit';
+import { DependencyMonitor, PageTokens, createLogger, onShutdownSignals, openPostgresTier, runMain, grpcServerSettings } from '@penguinmails/service-kit';
 import { loadSettings } from './config';
 import { createPrisma } from './db/prisma';
 import { MIGRATIONS_DIR } from './migrations-dir';
@@ -19,10 +18,7 @@ runMain('metadata', async () => {
     names: tier.names,
     pageTokens: new PageTokens(s.PAGE_TOKEN_SECRET),
     limits: { pageSizeDefault: s.PAGE_SIZE_DEFAULT, pageSizeMax: s.PAGE_SIZE_MAX, importLeadsMax: s.IMPORT_LEADS_MAX, batchRecordMax: s.BATCH_RECORD_MAX },
-    authTokens: s.AUTH_TOKENS,
-    descriptorSetPath,
-    maxCallMs: s.GRPC_MAX_CALL_MS,
-    tls: tlsFromSettings(s),
+    grpc: grpcServerSettings(s),
   });
   const port = await server.listen(s.GRPC_HOST, s.GRPC_PORT);
   tier.relay.start();

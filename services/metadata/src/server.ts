@@ -18,10 +18,9 @@ export function createServer(deps: ServerDeps): GrpcServer {
   const server = createGrpcServer({
     service: 'metadata',
     logger: deps.logger,
-    authTokens: deps.authTokens,
-    descriptorSetPath: deps.descriptorSetPath,
-    maxCallMs: deps.maxCallMs,
-    tls: deps.tls,
+    ...deps.grpc,
+    // Creating a tenant acts on no existing tenant: only a platform (service-scope) token may.
+    serviceScopeMethods: ['CreateTenant'],
   });
   const handlers: Handlers<metadataV1.MetadataServiceServer> = {
     ...tenantHandlers(deps),

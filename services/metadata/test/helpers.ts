@@ -35,7 +35,7 @@ export async function startHarness(limits: Partial<{ pageSizeMax: number; import
     names: nats.names,
     pageTokens: new PageTokens('metadata-test-page-token-secret'),
     limits: { pageSizeDefault: 50, pageSizeMax: limits.pageSizeMax ?? 100, importLeadsMax: limits.importLeadsMax ?? 5000, batchRecordMax: limits.batchRecordMax ?? 1000 },
-    authTokens: [],
+    grpc: { authTokens: [] },
   });
   const port = await server.listen('127.0.0.1', 0);
   const client = connect(metadataV1.MetadataServiceClient, `127.0.0.1:${port}`);

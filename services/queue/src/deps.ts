@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { EventNames, Logger, PageTokens } from '@penguinmails/service-kit';
+import type { EventNames, GrpcServerSettings, Logger, PageTokens } from '@penguinmails/service-kit';
 import type { QueueLimits } from './config';
 import type { PrismaClient } from './db/prisma';
 
@@ -13,10 +13,6 @@ export interface ServerDeps {
   names: EventNames;
   pageTokens: PageTokens;
   limits: QueueLimits;
-  /** Bearer tokens; empty disables auth (development and tests). */
-  authTokens: string[];
-  descriptorSetPath?: string;
-  maxCallMs?: number;
-  /** TLS (and mTLS with clientCa) for the gRPC port; plaintext when absent. */
-  tls?: { cert: string; key: string; clientCa?: string };
+  /** Auth tokens, deadline cap, TLS, reflection, transport limits (grpcServerSettings of the settings). */
+  grpc?: GrpcServerSettings;
 }

@@ -1,6 +1,5 @@
 // The queue service process: settings, wiring, signals. Behaviour lives in server.ts and below.
-import { descriptorSetPath } from '@penguinmails/contracts';
-import { DependencyMonitor, PageTokens, createLogger, onShutdownSignals, openPostgresTier, runMain, tlsFromSettings } from '@penguinmails/service-kit';
+import { DependencyMonitor, PageTokens, createLogger, onShutdownSignals, openPostgresTier, runMain, grpcServerSettings } from '@penguinmails/service-kit';
 import { limitsFrom, loadSettings } from './config';
 import { createPrisma } from './db/prisma';
 import { migrationsDir } from './migrate';
@@ -19,10 +18,7 @@ runMain('queue', async () => {
     names: tier.names,
     pageTokens: new PageTokens(s.PAGE_TOKEN_SECRET),
     limits: limitsFrom(s),
-    authTokens: s.AUTH_TOKENS,
-    descriptorSetPath,
-    maxCallMs: s.GRPC_MAX_CALL_MS,
-    tls: tlsFromSettings(s),
+    grpc: grpcServerSettings(s),
   });
   const port = await server.listen(s.GRPC_HOST, s.GRPC_PORT);
   tier.relay.start();

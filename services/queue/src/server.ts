@@ -14,10 +14,7 @@ export function createServer(deps: ServerDeps): GrpcServer {
   const server = createGrpcServer({
     service: 'queue',
     logger: deps.logger,
-    authTokens: deps.authTokens,
-    descriptorSetPath: deps.descriptorSetPath,
-    maxCallMs: deps.maxCallMs,
-    tls: deps.tls,
+    ...deps.grpc,
   });
   const handlers: Handlers<queueV1.QueueServiceServer> = {
     ...jobHandlers(deps),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceError } from '@grpc/grpc-js';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { descriptorSetPath, queueV1 } from '@penguinmails/contracts';
+import { queueV1 } from '@penguinmails/contracts';
 import {
   OutboxRelay,
   PageTokens,
@@ -49,8 +49,7 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
     names: nats.names,
     pageTokens: new PageTokens('test-page-token-secret-0123456789'),
     limits: { ...defaultLimits, ...limits },
-    authTokens: opts.authTokens ?? [],
-    descriptorSetPath,
+    grpc: { authTokens: opts.authTokens ?? [] },
   });
   const port = await server.listen('127.0.0.1', 0);
   const address = `127.0.0.1:${port}`;

@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   type ChannelOptions,
@@ -19,8 +19,12 @@ import {
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { descriptorSetPath } from '@penguinmails/contracts';
 import type { Logger } from 'pino';
-import { asError } from '../errors';
+import { runInCallScope } from '../call-scope';
+import { InvalidArgumentError, PermissionDeniedError, asError } from '../errors';
+import { bearerToken, parseAuthTokens, tokenKey, type Principal } from './auth';
+import { MessageShapes, guardRequest } from './request-guard';
 import { toServiceError } from './status';
 
 /** What a handler gets besides its request. */
@@ -34,6 +38,8 @@ export interface CallContext {
   /** Aborted when the deadline passes or the caller cancels; pass it to long work. */
   signal: AbortSignal;
   metadata: Metadata;
+  /** Who the bearer token acts for; service scope when authentication is off. */
+  principal: Principal;
 }
 
 type UnaryFn<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
@@ -51,22 +57,74 @@ export type Handlers<S> = {
       : never;
 };
 
-export interface GrpcServerOptions {
+/** Transport limits a platform team sets per deployment (see commonSettings for the defaults). */
+export interface GrpcLimits {
+  /** Largest request message read; larger ones are refused by grpc-js with RESOURCE_EXHAUSTED. */
+  maxReceiveBytes: number;
+  /** Largest response message sent. */
+  maxSendBytes: number;
+  /** Concurrent calls on one HTTP/2 connection; more wait for a slot. */
+  maxConcurrentStreams: number;
+  /** How often the server pings an idle connection, and how long it waits for the answer before dropping a dead peer. */
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+}
+
+/** The server settings a service passes through from its configuration ({@link grpcServerSettings}). */
+export interface GrpcServerSettings {
+  /**
+   * AUTH_TOKENS entries: `<token>` or `*:<token>` (service scope, every tenant), or
+   * `<tenant-uuid>|<tenant-uuid>:<token>` (only those tenants). Empty = authentication
+   * disabled (development only).
+   */
+  authTokens?: string[];
+  /** Cap (and default) for a call's deadline. */
+  maxCallMs?: number;
+  tls?: { cert: string; key: string; clientCa?: string };
+  /** Serve grpc.reflection (grpcurl, Postman); a production deployment may switch it off. */
+  reflection?: boolean;
+  limits?: Partial<GrpcLimits>;
+}
+
+export interface GrpcServerOptions extends GrpcServerSettings {
   /** Service name for logs, e.g. "metadata". */
   service: string;
   /** google.rpc.ErrorInfo domain, e.g. "penguinmails.metadata". */
   errorDomain?: string;
   logger: Logger;
-  /** Accepted bearer tokens; empty = authentication disabled (development only). */
-  authTokens: string[];
-  /** FileDescriptorSet for server reflection (from @penguinmails/contracts). */
-  descriptorSetPath?: string;
-  /** Cap (and default) for a call's deadline. */
-  maxCallMs?: number;
-  tls?: { cert: string; key: string; clientCa?: string };
-  /** grpc-js server options, e.g. `'grpc.max_receive_message_length'` for services that take large payloads. */
-  serverOptions?: ChannelOptions;
+  /**
+   * Methods (by name, e.g. `CreateTenant`) only a service-scope token may call: they act on no
+   * existing tenant, so a tenant-bound token cannot be checked against one.
+   */
+  serviceScopeMethods?: string[];
 }
+
+export const DEFAULT_GRPC_LIMITS: GrpcLimits = {
+  maxReceiveBytes: 4 * 1024 * 1024,
+  maxSendBytes: 4 * 1024 * 1024,
+  maxConcurrentStreams: 100,
+  keepaliveTimeMs: 60_000,
+  keepaliveTimeoutMs: 20_000,
+};
+
+/** grpc-js channel options for {@link GrpcLimits}. */
+function channelOptions(l: GrpcLimits): ChannelOptions {
+  return {
+    'grpc.max_receive_message_length': l.maxReceiveBytes,
+    'grpc.max_send_message_length': l.maxSendBytes,
+    'grpc.max_concurrent_streams': l.maxConcurrentStreams,
+    'grpc.keepalive_time_ms': l.keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': l.keepaliveTimeoutMs,
+    // Clients that ping idle connections (grpc-go, grpc-java defaults) are not punished for it.
+    'grpc.keepalive_permit_without_calls': 1,
+  };
+}
+
+const SERVICE_SCOPE: Principal = { scope: 'service' };
+/** Marks a request whose bytes did not decode; the handler wrapper answers INVALID_ARGUMENT. */
+const UNDECODABLE = Symbol('undecodable request');
+type Undecodable = { [UNDECODABLE]: string };
+const isUndecodable = (r: unknown): r is Undecodable => typeof r === 'object' && r !== null && UNDECODABLE in r;
 
 /** Methods that answer without a token: probes and tooling must work before auth is set up. */
 const PUBLIC_PREFIXES = ['/grpc.health.v1.Health/', '/grpc.reflection.'];
@@ -74,26 +132,20 @@ const PUBLIC_PREFIXES = ['/grpc.health.v1.Health/', '/grpc.reflection.'];
 /**
  * Rejects calls without a valid `authorization: Bearer <token>` with UNAUTHENTICATED, before
  * the request message is even read. Registered once on the server, for every service.
+ * Which tenants the token may act for is checked per call, once the request is decoded.
  */
-export function bearerAuthInterceptor(tokens: string[]): ServerInterceptor {
-  const accepted = tokens.map((t) => Buffer.from(t));
-  const ok = (presented: string): boolean => {
-    const b = Buffer.from(presented);
-    // Compare against every token in constant time per token so timing leaks nothing.
-    return accepted.reduce((found, t) => (t.length === b.length && timingSafeEqual(t, b)) || found, false);
-  };
+export function bearerAuthInterceptor(principals: ReadonlyMap<string, Principal>): ServerInterceptor {
   return (methodDescriptor, call) =>
     new ServerInterceptingCall(call, {
       start: (next) => {
         next({
           onReceiveMetadata: (metadata, mdNext) => {
-            if (accepted.length === 0 || PUBLIC_PREFIXES.some((p) => methodDescriptor.path.startsWith(p))) return mdNext(metadata);
-            const header = String(metadata.get('authorization')[0] ?? '');
-            const m = /^Bearer\s+(.+)$/i.exec(header);
-            if (m && ok(m[1].trim())) return mdNext(metadata);
+            if (principals.size === 0 || PUBLIC_PREFIXES.some((p) => methodDescriptor.path.startsWith(p))) return mdNext(metadata);
+            const token = bearerToken(metadata);
+            if (token && principals.has(tokenKey(token))) return mdNext(metadata);
             call.sendStatus({
               code: Status.UNAUTHENTICATED,
-              details: header
+              details: token
                 ? 'the bearer token is not accepted; send `authorization: Bearer <token>` with a token from AUTH_TOKENS'
                 : 'missing `authorization: Bearer <token>` metadata',
               metadata: new Metadata(),
@@ -115,13 +167,24 @@ export class GrpcServer {
   private readonly serviceNames: string[] = [];
   private readonly maxCallMs: number;
   private readonly errorDomain: string;
+  private readonly principals: Map<string, Principal>;
+  private readonly serviceScopeMethods: Set<string>;
+  private readonly pkg: protoLoader.PackageDefinition;
+  private readonly shapes: MessageShapes;
   private inFlight = 0;
   private stopping = false;
 
   constructor(private readonly opts: GrpcServerOptions) {
     this.maxCallMs = opts.maxCallMs ?? 30_000;
     this.errorDomain = opts.errorDomain ?? `penguinmails.${opts.service}`;
-    this.server = new Server({ ...opts.serverOptions, interceptors: [bearerAuthInterceptor(opts.authTokens)] });
+    this.principals = parseAuthTokens(opts.authTokens ?? []);
+    this.serviceScopeMethods = new Set(opts.serviceScopeMethods ?? []);
+    // The contracts' descriptors name every field of every request, for the request guard,
+    // and serve reflection.
+    this.pkg = protoLoader.loadFileDescriptorSetFromBuffer(readFileSync(descriptorSetPath));
+    this.shapes = new MessageShapes(this.pkg);
+    const limits = { ...DEFAULT_GRPC_LIMITS, ...opts.limits };
+    this.server = new Server({ ...channelOptions(limits), interceptors: [bearerAuthInterceptor(this.principals)] });
     // '' is the overall status probes ask for; NOT_SERVING until `setServing(true)`.
     this.health = new HealthImplementation({ '': 'NOT_SERVING' });
     this.health.addToServer(this.server);
@@ -130,15 +193,32 @@ export class GrpcServer {
   /** Registers a service. `name` is its fully-qualified proto name (for health and reflection). */
   addService<S>(name: string, definition: ServiceDefinition, handlers: Handlers<S>): this {
     const impl: UntypedServiceImplementation = {};
+    const guarded: Record<string, ServiceDefinition[string]> = {};
+    const methods = (this.pkg[name] ?? {}) as Record<string, { requestType?: { type?: { name?: string } } } | undefined>;
     for (const [method, def] of Object.entries(definition)) {
       const fn = (handlers as Record<string, unknown>)[method];
       if (typeof fn !== 'function') throw new Error(`${name}: no handler for ${method}`);
       if (def.requestStream) throw new Error(`${name}.${method}: client streaming is not supported by this kit`);
+      const protoMethod = def.path.slice(def.path.lastIndexOf('/') + 1);
+      const requestType = `${name.slice(0, name.lastIndexOf('.'))}.${methods[protoMethod]?.requestType?.type?.name ?? ''}`;
+      const call: CallShape = { path: def.path, method: protoMethod, requestType };
       impl[method] = def.responseStream
-        ? this.wrapServerStream(def.path, fn as StreamFn<unknown, unknown>)
-        : this.wrapUnary(def.path, fn as UnaryFn<unknown, unknown>);
+        ? this.wrapServerStream(call, fn as StreamFn<unknown, unknown>)
+        : this.wrapUnary(call, fn as UnaryFn<unknown, unknown>);
+      // grpc-js answers INTERNAL when a request does not decode. Bytes a client sent are the
+      // client's mistake: mark them, and the wrapper answers INVALID_ARGUMENT instead.
+      guarded[method] = {
+        ...def,
+        requestDeserialize: (bytes: Buffer) => {
+          try {
+            return def.requestDeserialize(bytes);
+          } catch (err) {
+            return { [UNDECODABLE]: asError(err).message } satisfies Undecodable;
+          }
+        },
+      };
     }
-    this.server.addService(definition, impl);
+    this.server.addService(guarded as ServiceDefinition, impl);
     this.serviceNames.push(name);
     this.health.setStatus(name, 'NOT_SERVING');
     return this;
@@ -156,11 +236,8 @@ export class GrpcServer {
 
   /** Binds, adds reflection, and resolves with the bound port (0 picks a free one). */
   async listen(host: string, port: number): Promise<number> {
-    if (this.opts.descriptorSetPath) {
-      const pkg = {
-        ...protoLoader.loadFileDescriptorSetFromBuffer(readFileSync(this.opts.descriptorSetPath)),
-        ...protoLoader.loadSync(healthProtoPath),
-      };
+    if (this.opts.reflection !== false) {
+      const pkg = { ...this.pkg, ...protoLoader.loadSync(healthProtoPath) };
       new ReflectionService(pkg, { services: [...this.serviceNames, 'grpc.health.v1.Health'] }).addToServer(this.server);
     }
     const creds = this.opts.tls
@@ -211,7 +288,9 @@ export class GrpcServer {
   }
 
   private context(path: string, call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>) {
-    const requestId = String(call.metadata.get('x-request-id')[0] ?? '') || randomUUID();
+    // The caller's request id is echoed in headers and logs: keep it short and printable.
+    const given = String(call.metadata.get('x-request-id')[0] ?? '');
+    const requestId = /^[\x21-\x7e]{1,128}$/.test(given) ? given : randomUUID();
     const logger = this.opts.logger.child({ rpc: path, requestId });
     const callerDeadline = call.getDeadline();
     const callerMs = callerDeadline instanceof Date ? callerDeadline.getTime() : Number(callerDeadline);
@@ -223,8 +302,34 @@ export class GrpcServer {
     const header = new Metadata();
     header.set('x-request-id', requestId);
     call.sendMetadata(header);
-    const ctx: CallContext = { requestId, logger, deadline: new Date(deadlineMs), signal: abort.signal, metadata: call.metadata };
+    const token = this.principals.size ? bearerToken(call.metadata) : undefined;
+    const principal = (token && this.principals.get(tokenKey(token))) || SERVICE_SCOPE;
+    const ctx: CallContext = { requestId, logger, deadline: new Date(deadlineMs), signal: abort.signal, metadata: call.metadata, principal };
     return { ctx, timer, abort };
+  }
+
+  /**
+   * What every request passes before its handler: it decoded, its text and timestamps can be
+   * stored, and the token may act for its tenant. Throws the domain error to answer with.
+   */
+  private admit(shape: CallShape, request: unknown, principal: Principal): void {
+    if (isUndecodable(request))
+      throw new InvalidArgumentError([
+        { field: '', reason: 'MALFORMED_MESSAGE', description: `the request is not a valid ${shape.requestType} message (${request[UNDECODABLE]})` },
+      ]);
+    if (principal.scope === 'tenants') {
+      if (this.serviceScopeMethods.has(shape.method))
+        throw new PermissionDeniedError(`${shape.method} needs a token with service scope; this token is bound to tenants`);
+      const tenantId = String((request as { tenantId?: unknown }).tenantId ?? '').toLowerCase();
+      if (!principal.tenants.has(tenantId))
+        throw new PermissionDeniedError(
+          tenantId
+            ? `this token may not act for tenant_id ${JSON.stringify(tenantId.slice(0, 64).toWellFormed())}; it is bound to other tenants`
+            : 'tenant_id is required: this token is bound to tenants and may act only for them',
+        );
+    }
+    const violations = guardRequest(request, shape.requestType, this.shapes);
+    if (violations.length) throw new InvalidArgumentError(violations);
   }
 
   private finish(ctx: CallContext, started: number, err?: unknown) {
@@ -236,10 +341,10 @@ export class GrpcServer {
     return se;
   }
 
-  private wrapUnary(path: string, fn: UnaryFn<unknown, unknown>): handleUnaryCall<unknown, unknown> {
+  private wrapUnary(shape: CallShape, fn: UnaryFn<unknown, unknown>): handleUnaryCall<unknown, unknown> {
     return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
       const started = performance.now();
-      const { ctx, timer, abort } = this.context(path, call);
+      const { ctx, timer, abort } = this.context(shape.path, call);
       this.inFlight++;
       // Race the handler against the deadline: the caller gets DEADLINE_EXCEEDED on time even
       // if the work (which sees ctx.signal) is still winding down.
@@ -247,7 +352,13 @@ export class GrpcServer {
         abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true }),
       );
       aborted.catch(() => undefined);
-      Promise.race([fn(call.request, ctx), aborted]).then(
+      // The handler runs in the call's scope: withTransaction and the ClickHouse client read
+      // the deadline from it, so the stores stop when the caller stops waiting.
+      const work = runInCallScope({ deadline: ctx.deadline, signal: ctx.signal }, async () => {
+        this.admit(shape, call.request, ctx.principal);
+        return fn(call.request, ctx);
+      });
+      Promise.race([work, aborted]).then(
         (res) => {
           clearTimeout(timer);
           this.inFlight--;
@@ -263,13 +374,14 @@ export class GrpcServer {
     };
   }
 
-  private wrapServerStream(path: string, fn: StreamFn<unknown, unknown>): handleServerStreamingCall<unknown, unknown> {
+  private wrapServerStream(shape: CallShape, fn: StreamFn<unknown, unknown>): handleServerStreamingCall<unknown, unknown> {
     return (call: ServerWritableStream<unknown, unknown>) => {
       const started = performance.now();
-      const { ctx, timer } = this.context(path, call);
+      const { ctx, timer } = this.context(shape.path, call);
       this.inFlight++;
-      void (async () => {
+      void runInCallScope({ deadline: ctx.deadline, signal: ctx.signal }, async () => {
         try {
+          this.admit(shape, call.request, ctx.principal);
           for await (const item of fn(call.request, ctx)) {
             if (ctx.signal.aborted) throw ctx.signal.reason;
             // Respect backpressure: wait for the socket to drain before producing more.
@@ -283,9 +395,19 @@ export class GrpcServer {
           clearTimeout(timer);
           this.inFlight--;
         }
-      })();
+      });
     };
   }
+}
+
+/** What the wrappers know of a method. */
+interface CallShape {
+  /** `/penguinmails.metadata.v1.MetadataService/CreateUser` */
+  path: string;
+  /** `CreateUser` */
+  method: string;
+  /** `penguinmails.metadata.v1.CreateUserRequest` */
+  requestType: string;
 }
 
 export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {

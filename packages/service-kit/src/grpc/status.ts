@@ -3,14 +3,17 @@ import { googleProtobuf, googleRpc } from '@penguinmails/contracts';
 import {
   AbortedError,
   AlreadyExistsError,
+  DeadlineExceededError,
   DomainError,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  PermissionDeniedError,
   ResourceExhaustedError,
   UnavailableError,
   asError,
 } from '../errors';
+import { MAX_DETAIL_TEXT, MAX_FIELD_VIOLATIONS, MAX_STATUS_MESSAGE, safeText } from './safe-text';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 
@@ -42,6 +45,8 @@ export function classifyError(err: unknown): Error {
       const constraint = (e as { constraint?: string }).constraint ?? 'unique key';
       return new AlreadyExistsError('row', constraint, `a row with the same ${constraint} already exists`, { cause: e });
     }
+    // query_canceled: our statement_timeout (the call's deadline, or the pool's cap) fired.
+    if (code === '57014') return new DeadlineExceededError('the deadline passed while the database was working; nothing was committed', { cause: e });
     if (code === '40001' || code === '40P01')
       return new AbortedError('concurrent update conflict; retry the call', { cause: e });
     if (UNAVAILABLE_PG_CODES.has(code) || UNAVAILABLE_NODE_CODES.has(code))
@@ -59,6 +64,10 @@ export function classifyError(err: unknown): Error {
  *
  * Unknown errors become INTERNAL with a generic message: their text may hold internals, and
  * is logged with the request id instead.
+ *
+ * Everything a caller's input can reach (the message, each description) is made well-formed
+ * and bounded here (safe-text.ts says why), and at most MAX_FIELD_VIOLATIONS violations are
+ * sent, the rest counted in one more: 5,000 bad leads must not make a status too large to send.
  */
 export function toServiceError(err: unknown, domain: string, requestId?: string): ServiceError {
   const e = classifyError(err);
@@ -66,18 +75,18 @@ export function toServiceError(err: unknown, domain: string, requestId?: string)
   let reason: string;
   const details: googleProtobuf.Any[] = [];
   let message = e.message;
+  const text = (t: string) => safeText(t, MAX_DETAIL_TEXT);
 
   if (e instanceof InvalidArgumentError) {
     code = Status.INVALID_ARGUMENT;
     reason = 'INVALID_ARGUMENT';
-    details.push(
-      any(
-        'google.rpc.BadRequest',
-        googleRpc.BadRequest.encode({
-          fieldViolations: e.violations.map((v) => ({ field: v.field, description: v.description, reason: v.reason })),
-        }).finish(),
-      ),
-    );
+    const shown = e.violations.slice(0, MAX_FIELD_VIOLATIONS);
+    const more = e.violations.length - shown.length;
+    const fieldViolations = shown.map((v) => ({ field: text(v.field), description: text(v.description), reason: text(v.reason) }));
+    if (more > 0)
+      fieldViolations.push({ field: '', reason: 'MORE_VIOLATIONS', description: `and ${more} more violation${more === 1 ? '' : 's'} not listed; fix these and retry to see them` });
+    message = fieldViolations.map((v) => (v.field ? `${v.field}: ${v.description}` : v.description)).join('; ');
+    details.push(any('google.rpc.BadRequest', googleRpc.BadRequest.encode({ fieldViolations }).finish()));
   } else if (e instanceof NotFoundError || e instanceof AlreadyExistsError) {
     code = e instanceof NotFoundError ? Status.NOT_FOUND : Status.ALREADY_EXISTS;
     reason = e instanceof NotFoundError ? 'NOT_FOUND' : 'ALREADY_EXISTS';
@@ -85,10 +94,10 @@ export function toServiceError(err: unknown, domain: string, requestId?: string)
       any(
         'google.rpc.ResourceInfo',
         googleRpc.ResourceInfo.encode({
-          resourceType: e.resourceType,
-          resourceName: e.resourceName,
+          resourceType: text(e.resourceType),
+          resourceName: text(e.resourceName),
           owner: '',
-          description: e.message,
+          description: text(e.message),
         }).finish(),
       ),
     );
@@ -99,10 +108,13 @@ export function toServiceError(err: unknown, domain: string, requestId?: string)
       any(
         'google.rpc.PreconditionFailure',
         googleRpc.PreconditionFailure.encode({
-          violations: [{ type: e.type, subject: e.subject, description: e.message }],
+          violations: [{ type: text(e.type), subject: text(e.subject), description: text(e.message) }],
         }).finish(),
       ),
     );
+  } else if (e instanceof PermissionDeniedError) {
+    code = Status.PERMISSION_DENIED;
+    reason = 'PERMISSION_DENIED';
   } else if (e instanceof ResourceExhaustedError) {
     code = Status.RESOURCE_EXHAUSTED;
     reason = 'RESOURCE_EXHAUSTED';
@@ -112,16 +124,17 @@ export function toServiceError(err: unknown, domain: string, requestId?: string)
   } else if (e instanceof AbortedError) {
     code = Status.ABORTED;
     reason = 'ABORTED';
-  } else if ((e as { code?: unknown }).code === Status.DEADLINE_EXCEEDED || e.name === 'AbortError') {
+  } else if (e instanceof DeadlineExceededError || (e as { code?: unknown }).code === Status.DEADLINE_EXCEEDED || e.name === 'AbortError') {
     code = Status.DEADLINE_EXCEEDED;
     reason = 'DEADLINE_EXCEEDED';
-    message = 'the deadline passed before the call finished';
+    message = e instanceof DeadlineExceededError ? e.message : 'the deadline passed before the call finished';
   } else {
     code = Status.INTERNAL;
     reason = 'INTERNAL';
     message = `internal error${requestId ? ` (request id ${requestId})` : ''}`;
   }
 
+  message = safeText(message, MAX_STATUS_MESSAGE);
   details.unshift(
     any('google.rpc.ErrorInfo', googleRpc.ErrorInfo.encode({ reason, domain, metadata: requestId ? { requestId } : {} }).finish()),
   );

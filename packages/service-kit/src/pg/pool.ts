@@ -1,17 +1,25 @@
-import { Pool, type PoolConfig } from 'pg';
+import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import type { Logger } from 'pino';
+import { currentCall } from '../call-scope';
+import { DeadlineExceededError } from '../errors';
 
 /**
  * A pg pool whose idle-client errors are logged instead of crashing the process (a
  * restarted database kills idle connections; the pool replaces them on next use).
  */
-export function createPgPool(connectionString: string, opts: Partial<PoolConfig> & { logger?: Logger } = {}): Pool {
-  const { logger, ...config } = opts;
+export function createPgPool(
+  connectionString: string,
+  opts: Partial<PoolConfig> & { logger?: Logger; statementTimeoutMs?: number } = {},
+): Pool {
+  const { logger, statementTimeoutMs, ...config } = opts;
   const pool = new Pool({
     connectionString,
     max: 10,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
+    // A cap on every statement of this pool (sent once at connect), so no query outlives the
+    // longest call it can serve; transactions inside a call lower it to the call's deadline.
+    ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
     ...config,
   });
   // Log the message and code only: pg's error carries the whole client object.
@@ -21,12 +29,24 @@ export function createPgPool(connectionString: string, opts: Partial<PoolConfig>
   return pool;
 }
 
-/** Runs `fn` in a transaction on one pooled client; rolls back on any error. */
-export async function withTransaction<T>(pool: Pool, fn: (client: import('pg').PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in a transaction on one pooled client; rolls back on any error.
+ *
+ * Inside a gRPC call (see call-scope.ts) the transaction carries the call's deadline: its
+ * statements get `statement_timeout` = the time left (set in the same round trip as `begin`),
+ * and it is rolled back instead of committed when the deadline has passed, so a caller that
+ * got DEADLINE_EXCEEDED never finds the write done later. A commit already sent when the
+ * deadline passes cannot be called back; that window is one round trip.
+ */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const scope = currentCall();
+  const left = () => (scope ? scope.deadline.getTime() - Date.now() : Infinity);
+  if (left() <= 0) throw new DeadlineExceededError('the deadline passed before the transaction began');
   const client = await pool.connect();
   try {
-    await client.query('begin');
+    await client.query(scope ? `begin; set local statement_timeout = ${Math.max(1, Math.ceil(left()))}` : 'begin');
     const out = await fn(client);
+    if (left() <= 0 || scope?.signal.aborted) throw new DeadlineExceededError('the deadline passed before the transaction could commit; nothing was written');
     await client.query('commit');
     return out;
   } catch (err) {

@@ -30,7 +30,7 @@ export async function addAttachment(
         attachmentId: inserted.id,
         parentStorageKey: inserted.parentStorageKey,
         mimeType: inserted.mimeType,
-        sizeBytes: inserted.sizeBytes,
+        sizeBytes: BigInt(inserted.sizeBytes),
         created: inserted.created,
       });
       await client.query(q.text, q.values);

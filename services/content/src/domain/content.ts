@@ -38,10 +38,10 @@ export async function putContent(
     if (inserted) {
       const q = contentStoredOutbox(deps.names, input.tenantId, {
         storageKey: inserted.storageKey,
-        rawSizeBytes: inserted.rawSizeBytes,
-        textSizeBytes: input.sizes.text,
-        htmlSizeBytes: input.sizes.html,
-        headersSizeBytes: input.sizes.headers,
+        rawSizeBytes: BigInt(inserted.rawSizeBytes),
+        textSizeBytes: BigInt(input.sizes.text),
+        htmlSizeBytes: BigInt(input.sizes.html),
+        headersSizeBytes: BigInt(input.sizes.headers),
         created: inserted.created,
         expires: inserted.expires ?? undefined,
       });

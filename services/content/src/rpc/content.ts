@@ -50,7 +50,7 @@ export function putContent(deps: ServerDeps) {
         `content_text + content_html + headers are ${total} bytes (${largest} is the largest); the limit (CONTENT_MAX_BYTES) is ${bytesText(max)}`,
       );
     }
-    const rawSizeBytes = v.int('raw_size_bytes', req.rawSizeBytes, { min: 0, max: INT4_MAX });
+    const rawSizeBytes = v.int64('raw_size_bytes', req.rawSizeBytes, { min: 0, max: INT4_MAX });
 
     let expires: Date | null = null;
     if (req.expires) {

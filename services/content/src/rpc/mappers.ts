@@ -6,7 +6,7 @@ export function toContentObject(r: ContentRow): contentV1.ContentObject {
   return {
     storageKey: r.storageKey,
     tenantId: r.tenantId,
-    rawSizeBytes: r.rawSizeBytes,
+    rawSizeBytes: BigInt(r.rawSizeBytes),
     created: r.created,
     expires: r.expires ?? undefined,
     hasText: r.hasText,
@@ -31,7 +31,7 @@ export function toAttachment(r: AttachmentRow): contentV1.Attachment {
     parentStorageKey: r.parentStorageKey,
     filename: r.filename ?? '',
     mimeType: r.mimeType,
-    sizeBytes: r.sizeBytes,
+    sizeBytes: BigInt(r.sizeBytes),
     storageDisposition: DISPOSITIONS[r.storageDisposition] ?? contentV1.StorageDisposition.STORAGE_DISPOSITION_UNSPECIFIED,
     created: r.created,
   };
