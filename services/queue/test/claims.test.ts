@@ -144,9 +144,10 @@ describe('CompleteJob / FailJob', () => {
     expect(done!.finished).toBeInstanceOf(Date);
     expect(done!.lockedUntil).toBeUndefined();
 
-    const twice = await failure(call(q.client, 'completeJob', lease(job)));
-    expect(twice.code).toBe(Status.FAILED_PRECONDITION);
-    expect(twice.message).toMatch(/it is succeeded, not running/);
+    // Another worker after the completion is still refused (repeats of the holder: see below).
+    const late = await failure(call(q.client, 'completeJob', { ...lease(job), workerId: 'w2' }));
+    expect(late.code).toBe(Status.FAILED_PRECONDITION);
+    expect(late.message).toMatch(/it is succeeded, not running/);
 
     const event = await q.lastEvent(q.nats.names.subject('queue', t, 'job_succeeded'));
     const env = commonV1.EventEnvelope.decode(event!.data);
@@ -213,5 +214,186 @@ describe('CompleteJob / FailJob', () => {
     const st = await failure(call(q.client, 'failJob', { ...lease(cb), error: '', permanent: false, retryAfterSeconds: -1 }));
     expect(st.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['error:REQUIRED', 'retry_after_seconds:OUT_OF_RANGE']);
     expect(await q.counts()).toEqual(before);
+  });
+});
+
+describe('CompleteJob / FailJob repeated for the same attempt (a lost reply)', () => {
+  const fail = (job: queueV1.Job, error: string, opts: { permanent?: boolean; retryAfterSeconds?: number; workerId?: string; attempt?: number } = {}) =>
+    call(q.client, 'failJob', {
+      ...lease(job),
+      ...(opts.workerId ? { workerId: opts.workerId } : {}),
+      ...(opts.attempt ? { attempt: opts.attempt } : {}),
+      error,
+      permanent: opts.permanent ?? false,
+      retryAfterSeconds: opts.retryAfterSeconds ?? 0,
+    }).then((r) => r.job!);
+  const complete = (job: queueV1.Job, over: { workerId?: string; attempt?: number } = {}) =>
+    call(q.client, 'completeJob', { ...lease(job), ...over }).then((r) => r.job!);
+  /** Rows the tenant has in job_logs and outbox_events (each test uses its own tenant). */
+  const written = async (t: string) => {
+    const { rows } = await q.pool.query<{ logs: number; outbox: number }>(
+      `select (select count(*) from job_logs where tenant_id = $1)::int as logs,
+              (select count(*) from outbox_events where tenant_id = $1)::int as outbox`,
+      [t],
+    );
+    return rows[0];
+  };
+  const claimOne = async (t: string, workerId: string, leaseSeconds = 0) => {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const jobs = await claim(t, workerId, 1, leaseSeconds);
+      if (jobs.length > 0 || Date.now() > deadline) return jobs[0];
+      await sleep(50);
+    }
+  };
+
+  it('completes once: the repeat answers OK with the same job and writes nothing', async () => {
+    const t = tenant();
+    await enqueue(t);
+    const job = await claimOne(t, 'w1');
+    const first = await complete(job);
+    expect(first).toMatchObject({ status: JobStatus.JOB_STATUS_SUCCEEDED, attempts: 1 });
+    const after = await q.snapshot();
+    const second = await complete(job);
+    expect(second).toEqual(first);
+    expect(await q.snapshot()).toEqual(after);
+    expect(await written(t)).toEqual({ logs: 0, outbox: 1 }); // CompleteJob writes no log line, one JobSucceeded
+
+    const event = await q.lastEvent(q.nats.names.subject('queue', t, 'job_succeeded'));
+    expect(queueV1.JobSucceeded.decode(commonV1.EventEnvelope.decode(event!.data).payload).job!.id).toBe(job.id);
+  });
+
+  it('completes once when the repeat races the first call', async () => {
+    const t = tenant();
+    await enqueue(t);
+    const job = await claimOne(t, 'w1');
+    const results = await Promise.all([complete(job), complete(job), complete(job)]);
+    for (const r of results) expect(r).toEqual(results[0]);
+    expect(results[0].status).toBe(JobStatus.JOB_STATUS_SUCCEEDED);
+    expect(await written(t)).toEqual({ logs: 0, outbox: 1 });
+  });
+
+  it('fails once with a retry scheduled: the repeat answers OK and writes nothing, whatever its error says', async () => {
+    const t = tenant();
+    await enqueue(t, { maxAttempts: 3 });
+    const job = await claimOne(t, 'w1');
+    const first = await fail(job, 'smtp 451', { retryAfterSeconds: 120 });
+    expect(first).toMatchObject({ status: JobStatus.JOB_STATUS_FAILED, attempts: 1, lastError: 'smtp 451' });
+    const after = await q.snapshot();
+    expect(await fail(job, 'smtp 451', { retryAfterSeconds: 120 })).toEqual(first);
+    // The first recorded failure stands: no new error text, run_at or permanence.
+    expect(await fail(job, 'something else', { permanent: true })).toEqual(first);
+    expect(await q.snapshot()).toEqual(after);
+    expect(await written(t)).toEqual({ logs: 1, outbox: 0 });
+  });
+
+  it('fails once to DEAD: the repeat answers OK, one log line and one JobDead', async () => {
+    const t = tenant();
+    await enqueue(t, { maxAttempts: 1 });
+    const job = await claimOne(t, 'w1');
+    const first = await fail(job, 'mailbox full');
+    expect(first).toMatchObject({ status: JobStatus.JOB_STATUS_DEAD, attempts: 1 });
+    const after = await q.snapshot();
+    expect(await fail(job, 'mailbox full')).toEqual(first);
+    expect(await q.snapshot()).toEqual(after);
+    expect(await written(t)).toEqual({ logs: 1, outbox: 1 });
+
+    // The same for a permanent failure with attempts left.
+    const t2 = tenant();
+    await enqueue(t2);
+    const job2 = await claimOne(t2, 'w1');
+    const dead = await fail(job2, 'lead deleted', { permanent: true });
+    expect(dead).toMatchObject({ status: JobStatus.JOB_STATUS_DEAD, attempts: 1, maxAttempts: 5 });
+    const after2 = await q.snapshot();
+    expect(await fail(job2, 'lead deleted', { permanent: true })).toEqual(dead);
+    expect(await q.snapshot()).toEqual(after2);
+    expect(await written(t2)).toEqual({ logs: 1, outbox: 1 });
+  });
+
+  it('refuses the other outcome for an attempt that already ended, writing nothing', async () => {
+    const t = tenant();
+    await enqueue(t);
+    await enqueue(t);
+    const failed = await claimOne(t, 'w1');
+    await fail(failed, 'smtp 451', { retryAfterSeconds: 120 });
+    const done = await claimOne(t, 'w1');
+    await complete(done);
+    const after = await q.snapshot();
+
+    const completeAfterFail = await failure(complete(failed));
+    expect(completeAfterFail.code).toBe(Status.FAILED_PRECONDITION);
+    expect(completeAfterFail.preconditionViolations[0]).toMatchObject({ type: 'LEASE', subject: `job/${failed.id}` });
+    expect(completeAfterFail.message).toMatch(/attempt 1 of worker "w1" already ended, the job is now failed \(last error: smtp 451\)/);
+
+    const failAfterComplete = await failure(fail(done, 'oops'));
+    expect(failAfterComplete.code).toBe(Status.FAILED_PRECONDITION);
+    expect(failAfterComplete.message).toMatch(/already ended, the job is now succeeded/);
+
+    // Extending a lease the attempt gave up stays refused too.
+    const extend = await failure(call(q.client, 'extendLease', { ...lease(done), leaseSeconds: 60 }));
+    expect(extend.code).toBe(Status.FAILED_PRECONDITION);
+    expect(await q.snapshot()).toEqual(after);
+  });
+
+  it("refuses another worker's and a stale attempt's repeat, writing nothing", async () => {
+    const t = tenant();
+    await enqueue(t, { maxAttempts: 3 });
+    const first = await claimOne(t, 'w1');
+    await fail(first, 'smtp 451'); // retry after ~200 ms (this file's backoff base)
+    let after = await q.snapshot();
+    // Same attempt number, another worker id.
+    expect((await failure(fail(first, 'smtp 451', { workerId: 'w2' }))).code).toBe(Status.FAILED_PRECONDITION);
+    expect((await failure(complete(first, { workerId: 'w2' }))).code).toBe(Status.FAILED_PRECONDITION);
+    expect(await q.snapshot()).toEqual(after);
+
+    // The retry was claimed by w2: w1's attempt 1 is stale now, although its failure was recorded.
+    const second = await claimOne(t, 'w2');
+    expect(second.attempts).toBe(2);
+    after = await q.snapshot();
+    const stale = await failure(fail(first, 'smtp 451'));
+    expect(stale.code).toBe(Status.FAILED_PRECONDITION);
+    expect(stale.message).toMatch(/held by worker "w2" for attempt 2/);
+    expect((await failure(complete(first))).code).toBe(Status.FAILED_PRECONDITION);
+    expect(await q.snapshot()).toEqual(after);
+
+    // w2 completes; w1's attempt 1 and a made-up attempt 2 of w1 are still refused.
+    await complete(second);
+    after = await q.snapshot();
+    expect((await failure(complete(first))).code).toBe(Status.FAILED_PRECONDITION);
+    expect((await failure(complete(second, { workerId: 'w1' }))).code).toBe(Status.FAILED_PRECONDITION);
+    expect(await q.snapshot()).toEqual(after);
+    expect(await written(t)).toEqual({ logs: 1, outbox: 1 });
+  });
+
+  it('refuses the holder of an attempt that ended by lease expiry, even if it ended the previous attempt itself', async () => {
+    const t = tenant();
+    await enqueue(t, { maxAttempts: 2 });
+    const first = await claimOne(t, 'w1');
+    await fail(first, 'smtp 451'); // w1 ended attempt 1 itself
+    const second = await claimOne(t, 'w1', 1); // and holds attempt 2, for 1 s
+    expect(second.attempts).toBe(2);
+    await sleep(1200);
+    expect(await claim(t, 'sweeper')).toEqual([]); // takes back the expired lease: the last attempt, so dead
+    const dead = (await call(q.client, 'getJob', { tenantId: t, jobId: first.id })).job!;
+    expect(dead).toMatchObject({ status: JobStatus.JOB_STATUS_DEAD, attempts: 2 });
+
+    const after = await q.snapshot();
+    const late = await failure(fail(second, 'smtp 451'));
+    expect(late.code).toBe(Status.FAILED_PRECONDITION);
+    expect(late.message).toMatch(/it is dead, not running \(last error: lease of worker w1 expired/);
+    expect((await failure(complete(second))).code).toBe(Status.FAILED_PRECONDITION);
+    expect(await q.snapshot()).toEqual(after);
+  });
+
+  it('answers a repeated FailJob after the failed job was cancelled with the cancelled job', async () => {
+    const t = tenant();
+    await enqueue(t);
+    const job = await claimOne(t, 'w1');
+    await fail(job, 'smtp 451', { retryAfterSeconds: 120 });
+    const { job: cancelled } = await call(q.client, 'cancelJob', { tenantId: t, jobId: job.id });
+    const after = await q.snapshot();
+    expect(await fail(job, 'smtp 451', { retryAfterSeconds: 120 })).toEqual(cancelled);
+    expect((await failure(complete(job))).code).toBe(Status.FAILED_PRECONDITION);
+    expect(await q.snapshot()).toEqual(after);
   });
 });

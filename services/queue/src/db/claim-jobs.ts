@@ -17,6 +17,9 @@ import type { JobRow } from './prisma';
  * The lease end is computed by the database's clock (`now()`), never the worker's, so skewed
  * worker clocks cannot shorten or stretch leases. `attempts` is bumped here, at the start of an
  * attempt: a worker that dies mid-job still used an attempt (poison jobs end up dead).
+ * `ended_by` is cleared with it: whoever ended the previous attempt has no say over this one,
+ * and an attempt that ends by lease expiry (reclaim-expired-leases.ts) must not look as if a
+ * worker had completed or failed it (see domain/jobs.ts, endedByThisAttempt).
  *
  * Index: `jobs_runnable_idx (tenant_id, queue, priority desc, run_at, id) where status in
  * ('queued','failed')`, chosen with EXPLAIN (ANALYZE, BUFFERS) on 1.05M jobs (1M finished,
@@ -69,6 +72,7 @@ export async function claimJobs(
             attempts = jobs.attempts + 1,
             locked_by = $4,
             locked_until = now() + make_interval(secs => $5),
+            ended_by = null,
             updated = now()
        from runnable
       where jobs.id = runnable.id

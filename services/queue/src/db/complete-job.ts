@@ -5,6 +5,8 @@ import type { JobRow } from './prisma';
 
 /**
  * RUNNING → SUCCEEDED for the lease holder; undefined when the caller does not hold it.
+ * `ended_by` keeps the worker id once `locked_by` is cleared, so a repeat of this call after a
+ * lost reply can be recognised (domain/jobs.ts) without a second statement here.
  * A lease that has run out but was not yet taken back still counts: the work is done and no
  * one else has the job, so refusing would only cause a needless re-run.
  *
@@ -14,7 +16,7 @@ export async function completeJob(db: PoolClient, lease: LeaseHolder): Promise<J
   const { rows } = await db.query<JobRow>({
     name: 'queue_complete_job',
     text: `update jobs
-        set status = 'succeeded', finished = now(), locked_by = null, locked_until = null, updated = now()
+        set status = 'succeeded', finished = now(), locked_by = null, locked_until = null, ended_by = $3, updated = now()
       where ${HOLDS_LEASE}
      returning ${jobColumns()}`,
     values: leaseParams(lease),

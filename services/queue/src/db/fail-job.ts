@@ -7,7 +7,8 @@ import type { JobRow } from './prisma';
  * Records a failed attempt for the lease holder: FAILED with run_at = now + `retryDelayMs`
  * while attempts are left, DEAD (final) when they are not or the failure is permanent. The
  * error goes to last_error and, as one line per attempt, to job_logs in the same statement.
- * Undefined when the caller does not hold the lease.
+ * `ended_by` keeps the worker id once `locked_by` is cleared, so a repeat of this call after a
+ * lost reply can be recognised (domain/jobs.ts). Undefined when the caller does not hold the lease.
  */
 export async function failJob(
   db: PoolClient,
@@ -24,6 +25,7 @@ export async function failJob(
               last_error = $5,
               locked_by = null,
               locked_until = null,
+              ended_by = $3,
               updated = now()
         where ${HOLDS_LEASE}
        returning ${jobColumns()}

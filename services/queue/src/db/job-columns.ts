@@ -18,6 +18,7 @@ export function jobColumns(alias = 'jobs'): string {
     `${a}max_attempts as "maxAttempts"`,
     `${a}locked_by as "lockedBy"`,
     `${a}locked_until as "lockedUntil"`,
+    `${a}ended_by as "endedBy"`,
     `${a}idempotency_key as "idempotencyKey"`,
     `${a}last_error as "lastError"`,
     `${a}created`,

@@ -98,20 +98,33 @@ export async function claimJobs(
 export async function extendLease(deps: Deps, lease: LeaseHolder, leaseSeconds: number): Promise<JobRow> {
   return withTransaction(deps.pool, async (client) => {
     const row = await extendLeaseSql(client, lease, leaseSeconds);
-    if (!row) throw await leaseRefusal(client, lease, 'extend the lease of');
+    if (!row) throw leaseRefusal(await findJob(client, lease), lease, 'extend the lease of');
     return row;
   });
 }
 
+/**
+ * RUNNING → SUCCEEDED for the lease holder, with JobSucceeded. Idempotent for that attempt: a
+ * repeat after a lost reply gets the job as it is, writing nothing (see endedByThisAttempt).
+ */
 export async function completeJob(deps: Deps, lease: LeaseHolder): Promise<JobRow> {
   return withTransaction(deps.pool, async (client) => {
     const row = await completeJobSql(client, lease);
-    if (!row) throw await leaseRefusal(client, lease, 'complete');
+    if (!row) {
+      // Only now, off the hot path: the same lookup that explains a refusal.
+      const job = await findJob(client, lease);
+      if (job && endedByThisAttempt(job, lease, COMPLETED)) return job;
+      throw leaseRefusal(job, lease, 'complete');
+    }
     await emitJobEvents(client, deps.names, [row]);
     return row;
   });
 }
 
+/**
+ * Records a failed attempt for the lease holder (FAILED with a retry, or DEAD), with JobDead
+ * when it is dead. Idempotent for that attempt, like completeJob.
+ */
 export async function failJob(
   deps: Deps,
   lease: LeaseHolder,
@@ -123,7 +136,13 @@ export async function failJob(
       : retryDelayMs(lease.attempt, { baseMs: deps.limits.retryBaseMs, maxMs: deps.limits.retryMaxMs });
   return withTransaction(deps.pool, async (client) => {
     const row = await failJobSql(client, lease, { error: failure.error, permanent: failure.permanent, retryDelayMs: delay });
-    if (!row) throw await leaseRefusal(client, lease, 'fail');
+    if (!row) {
+      // As in completeJob. The repeat's error text, permanent flag and delay are not compared:
+      // the attempt's failure is recorded once, by the call that got there first.
+      const job = await findJob(client, lease);
+      if (job && endedByThisAttempt(job, lease, FAILED)) return job;
+      throw leaseRefusal(job, lease, 'fail');
+    }
     await emitJobEvents(client, deps.names, [row]);
     return row;
   });
@@ -144,11 +163,43 @@ export async function cancelJob(deps: Deps, tenantId: string, jobId: string): Pr
   });
 }
 
-/** Why a lease holder's call matched no row: NOT_FOUND, or the state that forbids it. */
-async function leaseRefusal(client: import('pg').PoolClient, lease: LeaseHolder, action: string): Promise<Error> {
-  const job = await findJob(client, { tenantId: lease.tenantId, jobId: lease.jobId });
+/** The statuses a CompleteJob leaves the job in: only SUCCEEDED, which is final. */
+const COMPLETED: readonly string[] = ['succeeded'];
+/**
+ * The statuses a FailJob leaves the job in: FAILED (retry scheduled) or DEAD, and CANCELLED —
+ * a failed job may be cancelled before its retry, which does not undo the recorded failure.
+ * Not RUNNING: a retry that was claimed is a new attempt, and `attempts` no longer matches.
+ */
+const FAILED: readonly string[] = ['failed', 'dead', 'cancelled'];
+
+/**
+ * Whether this lease holder's own CompleteJob (outcome COMPLETED) or FailJob (FAILED) already
+ * ended the attempt: the same worker id in `ended_by`, the same attempt still the current one,
+ * and a status that outcome leads to. Such a repeat (the worker retrying after a lost reply) is
+ * answered with the job as it is now, writing nothing. Every other call that matched no row is
+ * refused: another worker, an earlier attempt (a later one was claimed), an attempt whose lease
+ * expired and was taken back (`ended_by` is null then), and the other outcome — a CompleteJob
+ * after this attempt's FailJob, or the reverse, cannot both be true.
+ */
+function endedByThisAttempt(job: JobRow, lease: LeaseHolder, outcome: readonly string[]): boolean {
+  return job.endedBy === lease.workerId && job.attempts === lease.attempt && outcome.includes(job.status);
+}
+
+/** Why a lease holder's call matched no row (`job` as findJob read it): NOT_FOUND, or the state that forbids it. */
+function leaseRefusal(job: JobRow | undefined, lease: LeaseHolder, action: string): Error {
   if (!job) return new NotFoundError('job', lease.jobId);
   const subject = `job/${lease.jobId}`;
+  if (job.status !== 'running' && job.endedBy === lease.workerId && job.attempts === lease.attempt) {
+    // This very attempt already ended, the other way (completed, then asked to fail, or the
+    // reverse) or it is asking to extend a lease it gave up.
+    return new FailedPreconditionError(
+      subject,
+      `cannot ${action} job ${lease.jobId}: attempt ${lease.attempt} of worker "${lease.workerId}" already ended, the job is now ${job.status}` +
+        (job.lastError && job.status !== 'succeeded' ? ` (last error: ${clip(job.lastError)})` : '') +
+        '; an attempt has one outcome and the first one recorded stands — drop this attempt',
+      'LEASE',
+    );
+  }
   if (job.status !== 'running') {
     return new FailedPreconditionError(
       subject,
@@ -161,7 +212,7 @@ async function leaseRefusal(client: import('pg').PoolClient, lease: LeaseHolder,
   return new FailedPreconditionError(
     subject,
     `cannot ${action} job ${lease.jobId}: its lease is held by worker "${job.lockedBy}" for attempt ${job.attempts}, ` +
-      `not by "${lease.workerId}" for attempt ${lease.attempt}; the job was claimed again after your lease expired — drop this attempt`,
+      `not by "${lease.workerId}" for attempt ${lease.attempt}; the job was claimed again after your lease expired or your attempt ended — drop this attempt`,
     'LEASE',
   );
 }
