@@ -1,6 +1,6 @@
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { metadataV1 } from '@penguinmails/contracts';
-import { PageTokens, call, connect, createLogger, createPgPool, decodeStatus } from '@penguinmails/service-kit';
+import { PageTokens, call, connect, createLogger, createPgPool, decodeStatus, type GrpcServerSettings } from '@penguinmails/service-kit';
 import { freshDatabase, natsTestContext, type NatsTestContext } from '@penguinmails/testkit';
 import type { Pool } from 'pg';
 import { createPrisma } from '../src/db/prisma';
@@ -22,7 +22,10 @@ export interface Harness {
 }
 
 /** A fresh database, unique NATS names, and the real server on a free port with a real client. */
-export async function startHarness(limits: Partial<{ pageSizeMax: number; importLeadsMax: number; batchRecordMax: number }> = {}): Promise<Harness> {
+export async function startHarness(
+  limits: Partial<{ pageSizeMax: number; importLeadsMax: number; batchRecordMax: number }> = {},
+  grpc: GrpcServerSettings = { authTokens: [] },
+): Promise<Harness> {
   const db = await freshDatabase({ migrationsDir: MIGRATIONS_DIR });
   const nats = await natsTestContext();
   const pool = createPgPool(db.url, { max: 8 });
@@ -35,7 +38,7 @@ export async function startHarness(limits: Partial<{ pageSizeMax: number; import
     names: nats.names,
     pageTokens: new PageTokens('metadata-test-page-token-secret'),
     limits: { pageSizeDefault: 50, pageSizeMax: limits.pageSizeMax ?? 100, importLeadsMax: limits.importLeadsMax ?? 5000, batchRecordMax: limits.batchRecordMax ?? 1000 },
-    grpc: { authTokens: [] },
+    grpc,
   });
   const port = await server.listen('127.0.0.1', 0);
   const client = connect(metadataV1.MetadataServiceClient, `127.0.0.1:${port}`);

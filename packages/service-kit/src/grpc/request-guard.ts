@@ -140,8 +140,9 @@ export function guardRequest(request: unknown, typeName: string, shapes: Message
         else visit(child, join(path, key.length > 100 ? `${key.slice(0, 100).toWellFormed()}…` : key), undefined, depth + 1);
         continue;
       }
+      // A field the descriptors do not know (a type outside the contracts): name it as protoc would.
       const f = fields.get(key);
-      visit(child, join(path, f?.name ?? key), f?.type, depth + 1);
+      visit(child, join(path, f?.name ?? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)), f?.type, depth + 1);
     }
   };
   visit(request, '', typeName, 0);

@@ -47,6 +47,8 @@ export function classifyError(err: unknown): Error {
     }
     // query_canceled: our statement_timeout (the call's deadline, or the pool's cap) fired.
     if (code === '57014') return new DeadlineExceededError('the deadline passed while the database was working; nothing was committed', { cause: e });
+    // ClickHouse TIMEOUT_EXCEEDED: max_execution_time (the call's deadline) stopped the query.
+    if (code === '159') return new DeadlineExceededError('the deadline passed while ClickHouse was working', { cause: e });
     if (code === '40001' || code === '40P01')
       return new AbortedError('concurrent update conflict; retry the call', { cause: e });
     if (UNAVAILABLE_PG_CODES.has(code) || UNAVAILABLE_NODE_CODES.has(code))

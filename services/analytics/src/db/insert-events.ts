@@ -1,3 +1,4 @@
+import { callSettings } from './call-settings';
 import type { Store } from './client';
 
 /** One email_events row as sent in JSONEachRow (absent ids are the nil UUID). */
@@ -25,6 +26,7 @@ export async function insertEvents(store: Store, rows: EventRow[]): Promise<void
     table: store.table('email_events'),
     values: rows,
     format: 'JSONEachRow',
+    ...callSettings(),
     columns: ['event_id', 'tenant_id', 'occurred_at', 'event_type', 'campaign_id', 'email_account_id', 'sequence_step_id', 'lead_id', 'message_ref_id'],
   });
 }

@@ -1,3 +1,4 @@
+import { callSettings } from './call-settings';
 import type { Store } from './client';
 
 /** The column a metrics query filters on; fixed names, never caller input. */
@@ -71,6 +72,7 @@ export async function queryMetrics(store: Store, q: MetricsQuery): Promise<Metri
       order by is_total, day`,
     query_params: params,
     format: 'JSONEachRow',
+    ...callSettings(),
   });
   const rows = await result.json<Record<string, string | number>>();
   const counts = (r: Record<string, string | number>): CountsRow => ({
