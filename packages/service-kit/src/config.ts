@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeSettingValue } from './redact';
 
 /**
  * A setting that failed validation. `main.ts` prints `message` (one line per variable) and
@@ -111,8 +112,9 @@ export function loadConfig<T extends z.ZodRawShape>(
       result.error.issues.map((i) => {
         const variable = String(i.path[0] ?? '?');
         const given = cleaned[variable];
-        // zod 4 does not echo the input in issues; say what was given so the fix is obvious.
-        return { variable, problem: given === undefined ? 'is required' : `${i.message} (got "${given}")` };
+        // zod 4 does not echo the input in issues; say what was given so the fix is obvious,
+        // except for secrets: this message goes to stderr and from there to log collectors.
+        return { variable, problem: given === undefined ? 'is required' : `${i.message} ${describeSettingValue(variable, given)}` };
       }),
     );
   }

@@ -7,7 +7,8 @@ import { EventNames, type Tier } from './events';
 import { connectNats } from './nats/connect';
 import { ensureStream } from './nats/streams';
 import { OutboxRelay } from './outbox/relay';
-import { migratePostgres, redact } from './pg/migrate';
+import { migratePostgres } from './pg/migrate';
+import { redact, redactText } from './redact';
 import { createPgPool } from './pg/pool';
 
 /** The settings `openPostgresTier` reads (postgresSettings + natsSettings + commonSettings). */
@@ -59,7 +60,7 @@ export async function openPostgresTier(
     await pool.query('select 1');
   } catch (err) {
     await pool.end().catch(() => undefined);
-    throw new Error(`PostgreSQL at ${redact(s.DATABASE_URL)} did not answer (${(err as Error).message}); start it or fix DATABASE_URL`, { cause: err });
+    throw new Error(`PostgreSQL at ${redact(s.DATABASE_URL)} did not answer (${redactText((err as Error).message)}); start it or fix DATABASE_URL`, { cause: err });
   }
   const names = new EventNames(s.EVENTS_SUBJECT_PREFIX, s.EVENTS_STREAM_PREFIX);
   let nc: NatsConnection;
@@ -79,8 +80,8 @@ export async function openPostgresTier(
     checks: [postgresCheck(pool)],
     close: async () => {
       await relay.stop();
-      await nc.drain().catch((err: Error) => logger.warn({ err: err.message }, 'NATS drain failed'));
-      await pool.end().catch((err: Error) => logger.warn({ err: err.message }, 'closing the pool failed'));
+      await nc.drain().catch((err: Error) => logger.warn({ err: redactText(err.message) }, 'NATS drain failed'));
+      await pool.end().catch((err: Error) => logger.warn({ err: redactText(err.message) }, 'closing the pool failed'));
     },
   };
 }
