@@ -4,7 +4,7 @@
  * validation and page tokens, PostgreSQL pools and migrations, NATS JetStream streams,
  * the transactional outbox and its relay, and event consumers.
  */
-export { ConfigError, commonSettings, loadConfig, natsSettings, paginationSettings, postgresSettings, url } from './config';
+export { ConfigError, DEFAULT_EVENTS_MAX_AGE_MS, commonSettings, loadConfig, natsSettings, paginationSettings, postgresSettings, url } from './config';
 export { createLogger } from './logger';
 export type { Logger } from './logger';
 export {

@@ -21,6 +21,9 @@ export interface PostgresTierSettings {
   EVENTS_SUBJECT_PREFIX: string;
   EVENTS_STREAM_PREFIX: string;
   EVENTS_DUPLICATE_WINDOW_MS: number;
+  /** Age limit of the tier's stream (natsSettings gives every service one; default 7 days). */
+  EVENTS_MAX_AGE_MS?: number;
+  EVENTS_MAX_BYTES?: number;
   OUTBOX_POLL_MS?: number;
 }
 
@@ -66,7 +69,13 @@ export async function openPostgresTier(
   let nc: NatsConnection;
   try {
     nc = await connectNats({ url: s.NATS_URL, name: s.SERVICE_NAME, logger });
-    await ensureStream(nc, { name: names.stream(tier), subjects: [names.tierSubjects(tier)], duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS });
+    await ensureStream(nc, {
+      name: names.stream(tier),
+      subjects: [names.tierSubjects(tier)],
+      duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS,
+      maxAgeMs: s.EVENTS_MAX_AGE_MS,
+      maxBytes: s.EVENTS_MAX_BYTES,
+    });
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw err;
