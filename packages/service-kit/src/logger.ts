@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import { redactText } from './redact';
 
 export type { Logger } from 'pino';
@@ -37,8 +37,8 @@ export const REDACTED_LOG_PATHS = [
  * any URL, message or stack (driver errors may quote a connection string). The kit redacts URLs
  * where it logs them; this is the backstop for what it did not build.
  */
-export function createLogger(opts: { service: string; level?: string; pretty?: boolean }): Logger {
-  return pino({
+export function createLogger(opts: { service: string; level?: string; pretty?: boolean; /** Tests: where lines go instead of stdout. */ destination?: DestinationStream }): Logger {
+  const options: pino.LoggerOptions = {
     name: opts.service,
     level: opts.level ?? 'info',
     base: { service: opts.service },
@@ -49,5 +49,6 @@ export function createLogger(opts: { service: string; level?: string; pretty?: b
     ...(opts.pretty
       ? { transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname,service' } } }
       : {}),
-  });
+  };
+  return opts.destination && !opts.pretty ? pino(options, opts.destination) : pino(options);
 }

@@ -55,21 +55,14 @@ test('configuration errors never echo a secret, and show URLs without their cred
 
 test('the logger censors secret keys and scrubs credentials out of every line', async () => {
   let out = '';
-  const logger = createLogger({ service: 'test' });
-  // pino writes to stdout; capture it for this test.
-  const write = process.stdout.write.bind(process.stdout);
   const sink = new Writable({ write: (chunk, _enc, cb) => ((out += String(chunk)), cb()) });
-  (process.stdout as unknown as { write: unknown }).write = sink.write.bind(sink);
-  try {
-    logger.info({ password: 'SENTINEL1', config: { token: 'SENTINEL2' }, headers: { authorization: 'Bearer SENTINEL3' } }, 'keys');
-    logger.warn({ url: 'nats://u:SENTINEL4@h:4222' }, 'a url');
-    logger.error({ err: new Error('could not reach postgres://app:SENTINEL5@db/x') }, 'a driver error');
-    logger.info('message with nats://SENTINEL6@h:4222 inside');
-    logger.info({ email: 'ada@example.com' }, 'personal data is not a secret');
-    await new Promise((r) => setImmediate(r));
-  } finally {
-    (process.stdout as unknown as { write: unknown }).write = write;
-  }
+  const logger = createLogger({ service: 'test', destination: sink });
+  logger.info({ password: 'SENTINEL1', config: { token: 'SENTINEL2' }, headers: { authorization: 'Bearer SENTINEL3' } }, 'keys');
+  logger.warn({ url: 'nats://u:SENTINEL4@h:4222' }, 'a url');
+  logger.error({ err: new Error('could not reach postgres://app:SENTINEL5@db/x') }, 'a driver error');
+  logger.info('message with nats://SENTINEL6@h:4222 inside');
+  logger.info({ email: 'ada@example.com' }, 'personal data is not a secret');
+  await new Promise((r) => setImmediate(r));
   expect(out).not.toContain('SENTINEL');
   const lines = out.trim().split('\n').map((l) => JSON.parse(l));
   expect(lines).toHaveLength(5);
