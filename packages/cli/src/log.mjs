@@ -17,14 +17,22 @@ export function sayError(message) {
   process.stderr.write(`platform: error: ${message}\n`);
 }
 
-/** Hides the password of a URL before it is printed. */
+/**
+ * Hides the credentials of a URL before it is printed: the password, or a lone user name (in
+ * `nats://<token>@host` that is the secret). An unparseable value is scrubbed as text, never
+ * echoed as is. Mirrors `redact` of @penguinmails/service-kit, which the launcher cannot import:
+ * it runs before the kit is built.
+ */
 export function redact(url) {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    else if (u.username) u.username = '***';
     return u.toString();
   } catch {
-    return url;
+    return String(url)
+      .replace(/(\/\/)([^\s/@:]+)@/g, '$1***@')
+      .replace(/([^\s/@:]*):([^\s/@]+)@/g, '$1:***@');
   }
 }
 

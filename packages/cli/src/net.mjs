@@ -2,6 +2,7 @@
 // is a URL well formed. Every failure becomes a UserError that names the setting to change.
 import net from 'node:net';
 import { UserError } from './errors.mjs';
+import { redact } from './log.mjs';
 
 /** True when nothing listens on host:port (we can bind it ourselves). */
 export function isPortFree(port, host = '127.0.0.1') {
@@ -89,12 +90,12 @@ export function parseUrl(value, envVar, schemes) {
   try {
     url = new URL(value);
   } catch {
-    throw new UserError(`${envVar} is not a valid URL: "${value}" (expected e.g. ${schemes[0]}//host:port)`);
+    throw new UserError(`${envVar} is not a valid URL: "${redact(value)}" (expected e.g. ${schemes[0]}//host:port)`);
   }
   if (!schemes.includes(url.protocol)) {
     throw new UserError(`${envVar} must start with ${schemes.map((s) => s + '//').join(' or ')}, got "${url.protocol}//"`);
   }
-  if (!url.hostname) throw new UserError(`${envVar} has no host: "${value}"`);
+  if (!url.hostname) throw new UserError(`${envVar} has no host: "${redact(value)}"`);
   return url;
 }
 

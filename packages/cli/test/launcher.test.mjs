@@ -57,4 +57,7 @@ test('a port in use is reported with the variable that changes it', async () => 
 
 test('passwords never reach the output', () => {
   assert.equal(redact('postgres://u:secret@h:5432/db').includes('secret'), false);
+  assert.equal(redact('nats://secret-token@h:4222'), 'nats://***@h:4222');
+  assert.equal(redact('postgres//u:secret@h/db').includes('secret'), false);
+  assert.throws(() => parseUrl('postgres//u:secret@h/db', 'PM_POSTGRES_URL', ['postgres:']), (e) => e instanceof UserError && !e.message.includes('secret'));
 });

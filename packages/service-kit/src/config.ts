@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeSettingValue } from './redact';
 
 /**
  * A setting that failed validation. `main.ts` prints `message` (one line per variable) and
@@ -80,6 +81,12 @@ export function commonSettings(service: string, defaultPort: number) {
   };
 }
 
+/**
+ * Default age limit of every event stream: 7 days, a week-end plus a working week of consumer
+ * outage. See the kit README, "Personal data in events".
+ */
+export const DEFAULT_EVENTS_MAX_AGE_MS = 7 * 24 * 3600_000;
+
 /** Settings of services that publish or consume events. */
 export const natsSettings = {
   NATS_URL: url('nats:', 'tls:', 'ws:', 'wss:').default('nats://127.0.0.1:4222'),
@@ -89,6 +96,15 @@ export const natsSettings = {
   EVENTS_STREAM_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('PM'),
   /** JetStream duplicate window; must exceed the outbox relay's worst lag. */
   EVENTS_DUPLICATE_WINDOW_MS: z.coerce.number().int().positive().default(10 * 60_000),
+  /**
+   * How long the tier's stream keeps an event. Events carry personal data (lead emails, names,
+   * custom fields), so the broker must not keep them for ever; this must exceed the longest
+   * outage of a consumer we are prepared to absorb (a consumer down for longer misses events).
+   * At least the duplicate window (nats-server refuses a shorter max age).
+   */
+  EVENTS_MAX_AGE_MS: z.coerce.number().int().positive().default(DEFAULT_EVENTS_MAX_AGE_MS),
+  /** Optional size cap of the tier's stream (bytes); the oldest events go first. Unset: no cap. */
+  EVENTS_MAX_BYTES: z.coerce.number().int().positive().optional(),
 };
 
 /** Settings of the PostgreSQL services. */
@@ -125,8 +141,9 @@ export function loadConfig<T extends z.ZodRawShape>(
       result.error.issues.map((i) => {
         const variable = String(i.path[0] ?? '?');
         const given = cleaned[variable];
-        // zod 4 does not echo the input in issues; say what was given so the fix is obvious.
-        return { variable, problem: given === undefined ? 'is required' : `${i.message} (got "${given}")` };
+        // zod 4 does not echo the input in issues; say what was given so the fix is obvious,
+        // except for secrets: this message goes to stderr and from there to log collectors.
+        return { variable, problem: given === undefined ? 'is required' : `${i.message} ${describeSettingValue(variable, given)}` };
       }),
     );
   }

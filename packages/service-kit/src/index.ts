@@ -4,7 +4,7 @@
  * validation and page tokens, PostgreSQL pools and migrations, NATS JetStream streams,
  * the transactional outbox and its relay, and event consumers.
  */
-export { ConfigError, commonSettings, loadConfig, natsSettings, paginationSettings, postgresSettings, url } from './config';
+export { ConfigError, DEFAULT_EVENTS_MAX_AGE_MS, commonSettings, loadConfig, natsSettings, paginationSettings, postgresSettings, url } from './config';
 export { createLogger } from './logger';
 export type { Logger } from './logger';
 export {
@@ -36,7 +36,8 @@ export type { DecodedStatus } from './grpc/status';
 export { bearerTokenInterceptor, call, connect } from './grpc/client';
 export type { ClientOptions } from './grpc/client';
 export { createPgPool, withTransaction } from './pg/pool';
-export { migratePostgres, redact } from './pg/migrate';
+export { migratePostgres } from './pg/migrate';
+export { describeSettingValue, redact, redactText } from './redact';
 export type { MigrateOptions } from './pg/migrate';
 export { MigrationError, pendingMigrations, readMigrations } from './migrations/files';
 export type { MigrationFile } from './migrations/files';

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ConfigError } from './config';
+import { redactText } from './redact';
 
 /**
  * Calls `shutdown` once on SIGTERM or SIGINT (a second signal exits at once), and exits 0
@@ -33,11 +34,12 @@ export function onShutdownSignals(logger: Logger, shutdown: (signal: string) => 
 export function runMain(service: string, main: () => Promise<void>): void {
   main().catch((err: unknown) => {
     const e = err as Error;
+    // Scrubbed again here: a start-up failure may carry a driver's message we did not build.
     if (err instanceof ConfigError) {
-      process.stderr.write(`${service}: ${e.message}\n`);
+      process.stderr.write(`${service}: ${redactText(e.message)}\n`);
     } else {
-      process.stderr.write(`${service}: failed to start: ${e?.message ?? err}\n`);
-      if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') process.stderr.write(`${e?.stack}\n`);
+      process.stderr.write(`${service}: failed to start: ${redactText(String(e?.message ?? err))}\n`);
+      if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') process.stderr.write(`${redactText(String(e?.stack))}\n`);
     }
     process.exit(1);
   });

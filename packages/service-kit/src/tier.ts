@@ -8,7 +8,8 @@ import { EventNames, type Tier } from './events';
 import { connectNats } from './nats/connect';
 import { ensureStream } from './nats/streams';
 import { OutboxRelay } from './outbox/relay';
-import { migratePostgres, redact } from './pg/migrate';
+import { migratePostgres } from './pg/migrate';
+import { redact, redactText } from './redact';
 import { createPgPool } from './pg/pool';
 
 /** The settings `openPostgresTier` reads (postgresSettings + natsSettings + commonSettings). */
@@ -21,6 +22,9 @@ export interface PostgresTierSettings {
   EVENTS_SUBJECT_PREFIX: string;
   EVENTS_STREAM_PREFIX: string;
   EVENTS_DUPLICATE_WINDOW_MS: number;
+  /** Age limit of the tier's stream (natsSettings gives every service one; default 7 days). */
+  EVENTS_MAX_AGE_MS?: number;
+  EVENTS_MAX_BYTES?: number;
   OUTBOX_POLL_MS?: number;
   /** Caps every statement of the pool (no query outlives the longest call it can serve). */
   GRPC_MAX_CALL_MS?: number;
@@ -62,13 +66,19 @@ export async function openPostgresTier(
     await pool.query('select 1');
   } catch (err) {
     await pool.end().catch(() => undefined);
-    throw new Error(`PostgreSQL at ${redact(s.DATABASE_URL)} did not answer (${(err as Error).message}); start it or fix DATABASE_URL`, { cause: err });
+    throw new Error(`PostgreSQL at ${redact(s.DATABASE_URL)} did not answer (${redactText((err as Error).message)}); start it or fix DATABASE_URL`, { cause: err });
   }
   const names = new EventNames(s.EVENTS_SUBJECT_PREFIX, s.EVENTS_STREAM_PREFIX);
   let nc: NatsConnection;
   try {
     nc = await connectNats({ url: s.NATS_URL, name: s.SERVICE_NAME, logger });
-    await ensureStream(nc, { name: names.stream(tier), subjects: [names.tierSubjects(tier)], duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS });
+    await ensureStream(nc, {
+      name: names.stream(tier),
+      subjects: [names.tierSubjects(tier)],
+      duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS,
+      maxAgeMs: s.EVENTS_MAX_AGE_MS,
+      maxBytes: s.EVENTS_MAX_BYTES,
+    });
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw err;
@@ -82,8 +92,8 @@ export async function openPostgresTier(
     checks: [postgresCheck(pool)],
     close: async () => {
       await relay.stop();
-      await nc.drain().catch((err: Error) => logger.warn({ err: err.message }, 'NATS drain failed'));
-      await pool.end().catch((err: Error) => logger.warn({ err: err.message }, 'closing the pool failed'));
+      await nc.drain().catch((err: Error) => logger.warn({ err: redactText(err.message) }, 'NATS drain failed'));
+      await pool.end().catch((err: Error) => logger.warn({ err: redactText(err.message) }, 'closing the pool failed'));
     },
   };
 }

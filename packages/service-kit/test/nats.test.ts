@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { commonV1 } from '@penguinmails/contracts';
-import { EventConsumer, buildEnvelope, connectNats, createLogger, ensureConsumer, ensureStream } from '../src';
+import { DEFAULT_EVENTS_MAX_AGE_MS, EventConsumer, buildEnvelope, connectNats, createLogger, ensureConsumer, ensureStream } from '../src';
 import { natsTestContext, type NatsTestContext } from '../../testkit/src';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
@@ -29,6 +29,34 @@ test('ensureStream is idempotent and converges the stream to the given config', 
   expect(info.config.duplicate_window).toBe(90_000 * 1_000_000);
   // Concurrent declarations from several replicas do not fail either.
   await Promise.all([1, 2, 3].map(() => ensureStream(nats.nc, { name: nats.names.stream('content'), subjects: [nats.names.tierSubjects('content')], duplicateWindowMs: 60_000 })));
+});
+
+test('every stream gets an age limit, and a new one is applied to the existing stream', async () => {
+  const jsm = await jetstreamManager(nats.nc);
+  const name = nats.names.stream('analytics');
+  const subjects = [nats.names.tierSubjects('analytics')];
+  // Without maxAgeMs: the kit's default (events carry personal data; nothing is kept for ever).
+  await ensureStream(nats.nc, { name, subjects, duplicateWindowMs: 60_000 });
+  expect((await jsm.streams.info(name)).config.max_age).toBe(DEFAULT_EVENTS_MAX_AGE_MS * 1_000_000);
+  expect((await jsm.streams.info(name)).config.max_bytes).toBe(-1);
+  await jsm.streams.delete(name);
+  await ensureStream(nats.nc, { name, subjects, duplicateWindowMs: 60_000, maxAgeMs: 3_600_000 });
+  expect((await jsm.streams.info(name)).config.max_age).toBe(3_600_000 * 1_000_000);
+  // A later start with other limits updates the live stream (every replica converges on it).
+  const js = jetstream(nats.nc);
+  await js.publish(nats.names.subject('analytics', randomUUID(), 'probe'), new Uint8Array([1]));
+  await ensureStream(nats.nc, { name, subjects, duplicateWindowMs: 60_000, maxAgeMs: 7_200_000, maxBytes: 1_000_000 });
+  let info = await jsm.streams.info(name);
+  expect(info.config.max_age).toBe(7_200_000 * 1_000_000);
+  expect(info.config.max_bytes).toBe(1_000_000);
+  expect(info.state.messages).toBe(1);
+  // And back to no size cap, idempotently.
+  await ensureStream(nats.nc, { name, subjects, duplicateWindowMs: 60_000, maxAgeMs: 7_200_000 });
+  await ensureStream(nats.nc, { name, subjects, duplicateWindowMs: 60_000, maxAgeMs: 7_200_000 });
+  info = await jsm.streams.info(name);
+  expect(info.config.max_bytes).toBe(-1);
+  // A duplicate window longer than the age limit is refused with the settings' names.
+  await expect(ensureStream(nats.nc, { name, subjects, duplicateWindowMs: 60_000, maxAgeMs: 30_000 })).rejects.toThrow(/EVENTS_MAX_AGE_MS/);
 });
 
 test('a republish with the same msgID inside the window is stored once', async () => {

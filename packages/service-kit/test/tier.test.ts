@@ -26,6 +26,7 @@ const settings = () => ({
   EVENTS_SUBJECT_PREFIX: nats.subjectPrefix,
   EVENTS_STREAM_PREFIX: nats.streamPrefix,
   EVENTS_DUPLICATE_WINDOW_MS: 120_000,
+  EVENTS_MAX_AGE_MS: 86_400_000,
 });
 
 test('opens a tier: migrates, declares the stream with its duplicate window, and closes cleanly', async () => {
@@ -34,6 +35,7 @@ test('opens a tier: migrates, declares the stream with its duplicate window, and
   const info = await (await jetstreamManager(nats.nc)).streams.info(nats.names.stream('content'));
   expect(info.config.subjects).toEqual([nats.names.tierSubjects('content')]);
   expect(info.config.duplicate_window).toBe(120_000 * 1_000_000);
+  expect(info.config.max_age).toBe(86_400_000 * 1_000_000);
   await tier.close();
   expect(tier.pool.ending).toBe(true);
 });

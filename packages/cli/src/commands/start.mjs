@@ -36,7 +36,7 @@ async function printReady(ports, infra) {
   printTable([
     ['store', 'where', 'from'],
     ['postgres', redact(infra.postgres.adminUrl), infra.postgres.origin],
-    ['nats', infra.nats.url, infra.nats.origin],
+    ['nats', redact(infra.nats.url), infra.nats.origin],
     ['clickhouse', infra.clickhouse.url ? redact(infra.clickhouse.url) : infra.clickhouse.chdbPath, infra.clickhouse.origin],
     ['data folder', DATA_DIR, 'embedded servers and chDB keep their data here'],
   ]);

@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { redact, redactText } from '../redact';
 
 export type { NatsConnection } from '@nats-io/transport-node';
 
@@ -16,11 +17,13 @@ export interface ConnectNatsOptions {
 
 /**
  * Connects with retry at start-up, then lets nats.js reconnect forever. Gives up with one
- * clear message naming the URL, so a wrong NATS_URL is a one-line fix, not a stack trace.
+ * clear message naming the URL, so a wrong NATS_URL is a one-line fix, not a stack trace. The
+ * URL is only ever shown redacted: NATS credentials travel in it (`nats://user:pass@host`).
  */
 export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnection> {
   const attempts = opts.attempts ?? 10;
   const u = new URL(opts.url);
+  const shown = redact(opts.url);
   let lastErr: unknown;
   for (let i = 1; i <= attempts; i++) {
     try {
@@ -42,12 +45,12 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnect
       return nc;
     } catch (err) {
       lastErr = err;
-      opts.logger?.warn({ attempt: i, attempts, url: opts.url, err: (err as Error).message }, 'NATS not reachable yet');
+      opts.logger?.warn({ attempt: i, attempts, url: shown, err: redactText(String((err as Error)?.message ?? err)) }, 'NATS not reachable yet');
       if (i < attempts) await new Promise((r) => setTimeout(r, opts.delayMs ?? 1_000));
     }
   }
   throw new Error(
-    `NATS at ${opts.url} did not answer after ${attempts} attempts (${(lastErr as Error)?.message ?? lastErr}); start nats-server with JetStream (-js) or set NATS_URL`,
+    `NATS at ${shown} did not answer after ${attempts} attempts (${redactText(String((lastErr as Error)?.message ?? lastErr))}); start nats-server with JetStream (-js) or set NATS_URL`,
     { cause: lastErr },
   );
 }

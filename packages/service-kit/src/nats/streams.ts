@@ -1,20 +1,28 @@
 import { AckPolicy, DeliverPolicy, jetstreamManager, type ConsumerConfig, type StreamConfig } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import { DEFAULT_EVENTS_MAX_AGE_MS } from '../config';
 
 /**
  * Creates the stream, or updates it to the given subjects/limits when it exists: safe to call
- * from every replica at every start.
+ * from every replica at every start. Every stream gets an age limit (`maxAgeMs`, default
+ * {@link DEFAULT_EVENTS_MAX_AGE_MS}): events carry personal data, which must not stay in the
+ * broker for ever. `maxBytes` optionally caps its size (oldest events are discarded first).
  */
 export async function ensureStream(
   nc: NatsConnection,
-  cfg: { name: string; subjects: string[]; duplicateWindowMs: number; maxAgeMs?: number; replicas?: number },
+  cfg: { name: string; subjects: string[]; duplicateWindowMs: number; maxAgeMs?: number; maxBytes?: number; replicas?: number },
 ): Promise<void> {
+  const maxAgeMs = cfg.maxAgeMs ?? DEFAULT_EVENTS_MAX_AGE_MS;
+  // nats-server refuses this too, but its message names neither setting.
+  if (cfg.duplicateWindowMs > maxAgeMs)
+    throw new Error(`stream ${cfg.name}: the duplicate window (${cfg.duplicateWindowMs} ms) must not exceed the max age (${maxAgeMs} ms); check EVENTS_DUPLICATE_WINDOW_MS and EVENTS_MAX_AGE_MS`);
   const jsm = await jetstreamManager(nc);
   const want: Partial<StreamConfig> & { name: string } = {
     name: cfg.name,
     subjects: cfg.subjects,
     duplicate_window: nanos(cfg.duplicateWindowMs),
-    max_age: cfg.maxAgeMs ? nanos(cfg.maxAgeMs) : 0,
+    max_age: nanos(maxAgeMs),
+    max_bytes: cfg.maxBytes ?? -1,
     num_replicas: cfg.replicas ?? 1,
   };
   try {
@@ -23,7 +31,10 @@ export async function ensureStream(
     const same =
       c.duplicate_window === want.duplicate_window &&
       c.max_age === want.max_age &&
+      c.max_bytes === want.max_bytes &&
       JSON.stringify([...(c.subjects ?? [])].sort()) === JSON.stringify([...cfg.subjects].sort());
+    // nats-server (2.9 tested) changes max_age, max_bytes, duplicate_window and subjects of a
+    // live stream; it refuses changes of storage or retention type, which we never make.
     if (!same) await jsm.streams.update(cfg.name, { ...c, ...want } as StreamConfig);
   } catch (err) {
     if (!/stream not found/i.test((err as Error).message)) throw err;

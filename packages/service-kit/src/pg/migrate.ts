@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 import { MigrationError, pendingMigrations, readMigrations } from '../migrations/files';
+import { redact, redactText } from '../redact';
 
 // Why not `prisma migrate deploy`: it needs Prisma's native schema engine, which cannot be
 // downloaded on our build machines, and its driver-adapter path fails on PostgreSQL (prisma/orm
@@ -60,20 +61,10 @@ export async function migratePostgres(opts: MigrateOptions): Promise<{ applied: 
   }
 }
 
-/** The URL without its password, for messages and logs. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<unparseable url>';
-  }
-}
-
 function describe(err: unknown): string {
   const e = err as { code?: string; message?: string };
   if (e?.code === '3D000') return 'the database does not exist';
   if (e?.code === '28P01' || e?.code === '28000') return 'authentication failed';
-  return e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? err);
+  // Driver messages are not ours: scrub them in case one quotes the connection string.
+  return redactText(e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? err));
 }
