@@ -131,7 +131,7 @@ describe('the server refuses what would crash, hang or poison it', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
-  it('answers INVALID_ARGUMENT, not INTERNAL, for bytes that are not the request message', async () => {
+  function rawEcho(bytes: Buffer) {
     const Raw = makeGenericClientConstructor(
       { echo: { ...Probe.echo, requestSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b } },
       'ProbeService',
@@ -139,24 +139,33 @@ describe('the server refuses what would crash, hang or poison it', () => {
     const c = new Raw(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as Client;
     const md = new Metadata();
     md.set('authorization', 'Bearer service-token');
-    const e = await failure(
+    return failure(
       new Promise((resolve, reject) =>
-        c.echo(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]), md, { deadline: Date.now() + 3_000 }, (err: unknown, res: unknown) =>
-          err ? reject(err) : resolve(res),
-        ),
+        c.echo(bytes, md, { deadline: Date.now() + 3_000 }, (err: unknown, res: unknown) => (err ? reject(err) : resolve(res))),
       ),
-    );
-    c.close();
+    ).finally(() => c.close());
+  }
+  // page_token is field 2 of PageRequest: tag 0x12, then the length.
+  const pageToken = (bytes: number[]) => Buffer.from([0x12, bytes.length, ...bytes]);
+
+  it('answers INVALID_ARGUMENT, not INTERNAL, for bytes that are not the request message', async () => {
+    const e = await rawEcho(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]));
     expect(e.code).toBe(status.INVALID_ARGUMENT);
     expect(decodeStatus(e).fieldViolations[0].reason).toBe('MALFORMED_MESSAGE');
   });
 
-  it('refuses NUL and lone surrogates with INVALID_ARGUMENT naming the field', async () => {
-    for (const bad of ['a\u0000b', 'a\uD83Db', '\uDE00']) {
-      const e = await failure(echo({ pageToken: bad }));
-      expect(e.code).toBe(status.INVALID_ARGUMENT);
-      expect(decodeStatus(e).fieldViolations.map((v) => v.field)).toEqual(['page_token']);
+  it('refuses NUL, encoded lone surrogates and malformed UTF-8 with INVALID_ARGUMENT naming the field', async () => {
+    const e = await failure(echo({ pageToken: 'a\u0000b' }));
+    expect(e.code).toBe(status.INVALID_ARGUMENT);
+    expect(decodeStatus(e).fieldViolations.map((v) => v.field)).toEqual(['page_token']);
+    // ED A0 BD is U+D83D written as UTF-8 (CESU): a lone surrogate a careless client can send.
+    for (const bytes of [[0x61, 0xed, 0xa0, 0xbd, 0x62], [0xff], [0x61, 0xc3]]) {
+      const bad = await rawEcho(pageToken(bytes));
+      expect(bad.code).toBe(status.INVALID_ARGUMENT);
+      expect(decodeStatus(bad).fieldViolations.map((v) => [v.field, v.reason])).toEqual([['page_token', 'MALFORMED_TEXT']]);
     }
+    // A real U+FFFD and astral text are valid and pass.
+    await expect(echo({ pageToken: '\uFFFD😀', pageSize: 1 })).resolves.toEqual({ nextPageToken: 'ok:1' });
   });
 
   it('keeps a tenant-bound token to its tenants: PERMISSION_DENIED for any other', async () => {

@@ -1,4 +1,4 @@
-import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
+import { Client, Metadata, credentials, loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 
@@ -33,4 +33,48 @@ export function healthCheck(address: string, service = ''): Promise<string> {
       return err ? reject(err) : resolve(res.status);
     }),
   );
+}
+
+/**
+ * Sends `bytes` as the request of `path` exactly as given, and resolves with the raw response
+ * bytes, or rejects with the ServiceError. For tests of what a non-TypeScript client can put on
+ * the wire (int64 beyond 2^53, Timestamps no Date can hold, bytes that are not a message).
+ */
+export function callRaw(address: string, path: string, bytes: Uint8Array, opts: { token?: string; deadlineMs?: number } = {}): Promise<Buffer> {
+  const client = new Client(address, credentials.createInsecure());
+  const md = new Metadata();
+  if (opts.token) md.set('authorization', `Bearer ${opts.token}`);
+  return new Promise<Buffer>((resolve, reject) =>
+    client.makeUnaryRequest(
+      path,
+      (b: Uint8Array) => Buffer.from(b),
+      (b: Buffer) => b,
+      bytes,
+      md,
+      { deadline: Date.now() + (opts.deadlineMs ?? 5_000) },
+      (err, res) => (err ? reject(err) : resolve(res as Buffer)),
+    ),
+  ).finally(() => client.close());
+}
+
+/** Protobuf wire encoding of one length-delimited field (a message, string or bytes): tag, length, bytes. */
+export function lenField(fieldNumber: number, bytes: Uint8Array): Buffer {
+  return Buffer.concat([varint((fieldNumber << 3) | 2), varint(bytes.length), Buffer.from(bytes)]);
+}
+
+/** Protobuf wire encoding of one varint field (int32, int64, enum, bool), any 64-bit value. */
+export function varintField(fieldNumber: number, value: bigint): Buffer {
+  return Buffer.concat([varint((fieldNumber << 3) | 0), varint(BigInt.asUintN(64, value))]);
+}
+
+function varint(value: number | bigint): Buffer {
+  let v = BigInt(value);
+  const out: number[] = [];
+  do {
+    let byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v > 0n) byte |= 0x80;
+    out.push(byte);
+  } while (v > 0n);
+  return Buffer.from(out);
 }

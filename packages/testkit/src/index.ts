@@ -9,4 +9,4 @@ export { natsTestContext, natsUrl } from './nats';
 export type { NatsTestContext } from './nats';
 export { assertMigrationsMatchPrismaSchema } from './prisma-drift';
 export type { MigrationOnlyObjects, PrismaDriftOptions } from './prisma-drift';
-export { healthCheck, reflectionListServices } from './grpc';
+export { callRaw, healthCheck, lenField, reflectionListServices, varintField } from './grpc';

@@ -15,6 +15,7 @@ export interface Harness {
   pool: Pool;
   nats: NatsTestContext;
   dbUrl: string;
+  address: string;
   // Loosely typed on purpose: tests build requests partially and read responses freely.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   rpc: (method: keyof Client, req: any) => Promise<any>;
@@ -47,6 +48,7 @@ export async function startHarness(
     pool,
     nats,
     dbUrl: db.url,
+    address: `127.0.0.1:${port}`,
     rpc: (method, req) => {
       // Fill unset fields with proto defaults (ts-proto's fromPartial), as a real client does.
       const type = (metadataV1 as unknown as Record<string, { fromPartial(o: unknown): unknown }>)[

@@ -34,7 +34,7 @@ function textProblem(s: string): string | undefined {
   if (!m) return undefined;
   return m[0] === '\u0000'
     ? `contains a NUL character (U+0000) at position ${m.index}; text may not contain NUL`
-    : `contains a lone surrogate (U+${m[0].charCodeAt(0).toString(16).toUpperCase()}) at position ${m.index}; text must be valid Unicode (UTF-8 on the wire)`;
+    : `is not valid UTF-8 at position ${m.index} (a malformed byte sequence or an encoded lone surrogate); protobuf strings must be UTF-8`;
 }
 
 /** How a field of a message is decoded by ts-proto, for naming paths the way the caller does. */

@@ -19,7 +19,7 @@ import {
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
-import { descriptorSetPath } from '@penguinmails/contracts';
+import { BinaryReader, descriptorSetPath } from '@penguinmails/contracts';
 import type { Logger } from 'pino';
 import { runInCallScope } from '../call-scope';
 import { InvalidArgumentError, PermissionDeniedError, asError } from '../errors';
@@ -126,6 +126,22 @@ const UNDECODABLE = Symbol('undecodable request');
 type Undecodable = { [UNDECODABLE]: string };
 const isUndecodable = (r: unknown): r is Undecodable => typeof r === 'object' && r !== null && UNDECODABLE in r;
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const lenientUtf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+/**
+ * Protobuf strings must be UTF-8. The generated decoder would quietly turn a malformed byte
+ * sequence (or an encoded lone surrogate) into U+FFFD and store text the caller never sent.
+ * Instead each replacement becomes a lone surrogate, which no decoded text can otherwise hold,
+ * and the request guard refuses it naming the field.
+ */
+function decodeUtf8MarkingInvalid(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return lenientUtf8.decode(bytes).replaceAll('\uFFFD', '\uDFFF');
+  }
+}
+
 /** Methods that answer without a token: probes and tooling must work before auth is set up. */
 const PUBLIC_PREFIXES = ['/grpc.health.v1.Health/', '/grpc.reflection.'];
 
@@ -211,7 +227,8 @@ export class GrpcServer {
         ...def,
         requestDeserialize: (bytes: Buffer) => {
           try {
-            return def.requestDeserialize(bytes);
+            // ts-proto's decode takes a reader too; ours marks invalid UTF-8 for the guard.
+            return def.requestDeserialize(new BinaryReader(bytes, decodeUtf8MarkingInvalid) as unknown as Buffer);
           } catch (err) {
             return { [UNDECODABLE]: asError(err).message } satisfies Undecodable;
           }
