@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyticsV1 } from '@penguinmails/contracts';
-import { connect, createLogger, type GrpcServer } from '@penguinmails/service-kit';
+import { connect, createLogger, type GrpcServer, type GrpcServerSettings } from '@penguinmails/service-kit';
 import { createStore, type Store } from '../src/db/client';
 import { migrateClickHouse } from '../src/db/migrate';
 import { createServer } from '../src/server';
@@ -58,17 +58,23 @@ export async function freshStore(opts: { migrate?: boolean; migrationsDir?: stri
 
 export interface TestServer {
   server: GrpcServer;
+  address: string;
   client: analyticsV1.AnalyticsServiceClient;
   close(): Promise<void>;
 }
 
 /** The real gRPC server on a free port, and a real client to it. */
-export async function startServer(store: Store, limits = { maxBatch: 100, maxFutureMs: 5 * 60_000 }): Promise<TestServer> {
-  const server = createServer({ store, logger: createLogger({ service: 'analytics-test', level: 'silent' }), limits });
+export async function startServer(
+  store: Store,
+  limits = { maxBatch: 100, maxFutureMs: 5 * 60_000 },
+  grpc: GrpcServerSettings = {},
+): Promise<TestServer> {
+  const server = createServer({ store, logger: createLogger({ service: 'analytics-test', level: 'silent' }), limits, grpc });
   const port = await server.listen('127.0.0.1', 0);
   const client = connect(analyticsV1.AnalyticsServiceClient, `127.0.0.1:${port}`);
   return {
     server,
+    address: `127.0.0.1:${port}`,
     client,
     close: async () => {
       client.close();

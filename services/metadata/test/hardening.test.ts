@@ -101,6 +101,38 @@ describe('hostile input the service once failed on', () => {
   });
 });
 
+describe("the call's deadline reaches PostgreSQL", () => {
+  let h: Harness;
+  let t: Awaited<ReturnType<typeof seedTenant>>;
+  beforeAll(async () => {
+    h = await startHarness();
+    t = await seedTenant(h);
+  });
+  afterAll(() => h.stop());
+
+  it('a write stuck on a lock past the deadline answers DEADLINE_EXCEEDED and never commits later', async () => {
+    const before = await snapshot(h.pool);
+    // The foreign-key check of a new ref takes KEY SHARE on its mailbox: hold the mailbox.
+    const blocker = await h.pool.connect();
+    await blocker.query('begin');
+    await blocker.query('select 1 from email_accounts where id = $1 for update', [t.mailboxId]);
+    const started = Date.now();
+    const req = M.RecordMessageRequest.fromPartial({
+      tenantId: t.tenantId,
+      message: { emailAccountId: t.mailboxId, direction: M.Direction.DIRECTION_OUTBOUND, messageType: M.MessageType.MESSAGE_TYPE_EMAIL, fromEmail: 'a@b.example', toEmail: 'c@d.example', providerMessageId: `<${randomUUID()}@x>` },
+    });
+    const st = await failure(call(h.client, 'recordMessage', req, { deadlineMs: 400 }));
+    expect(st.code).toBe(Status.DEADLINE_EXCEEDED);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await blocker.query('rollback');
+    blocker.release();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await snapshot(h.pool)).toEqual(before);
+    const active = await h.pool.query("select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and state = 'active' and query ilike '%inbox_message_refs%'");
+    expect(active.rows[0].n).toBe(0);
+  });
+});
+
 describe('tenant-bound tokens', () => {
   let h: Harness;
   const tenantA = randomUUID();

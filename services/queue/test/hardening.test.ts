@@ -1,0 +1,48 @@
+// Hostile input the queue service once answered with INTERNAL, and tenant-bound tokens.
+import { randomUUID } from 'node:crypto';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { googleProtobuf, queueV1 } from '@penguinmails/contracts';
+import { call, connect, decodeStatus } from '@penguinmails/service-kit';
+import { callRaw, healthCheck, lenField } from '@penguinmails/testkit';
+import { failure, startQueue, type Queue } from './harness';
+
+let q: Queue;
+const tenantA = randomUUID();
+beforeAll(async () => {
+  q = await startQueue({}, { authTokens: ['platform-token', `${tenantA}:tenant-a-token`] });
+});
+afterAll(() => q.stop());
+
+it('a run_at beyond JavaScript safe integers or in the year 10000 is INVALID_ARGUMENT, and nothing is written', async () => {
+  const before = await q.snapshot();
+  const huge = googleProtobuf.Timestamp.encode({ seconds: -(2n ** 60n), nanos: 0 }).finish();
+  const body = Buffer.concat([lenField(1, Buffer.from(tenantA)), lenField(2, Buffer.from('q')), lenField(3, Buffer.from('t')), lenField(6, huge)]);
+  const err = await callRaw(q.address, '/penguinmails.queue.v1.QueueService/EnqueueJob', body, { token: 'platform-token' }).catch((e: ServiceError) => e);
+  const st = decodeStatus(err as ServiceError);
+  expect([st.code, st.fieldViolations.map((v) => v.field)]).toEqual([status.INVALID_ARGUMENT, ['run_at']]);
+  const y10k = await failure(
+    call(q.client, 'enqueueJob', queueV1.EnqueueJobRequest.fromPartial({ tenantId: tenantA, queue: 'q', task: 't', runAt: new Date('+010000-01-01T00:00:00Z') })),
+  );
+  expect(y10k.fieldViolations.map((v) => v.field)).toEqual(['run_at']);
+  const nul = await failure(call(q.client, 'enqueueJob', queueV1.EnqueueJobRequest.fromPartial({ tenantId: tenantA, queue: 'q', task: 't', payload: { id: 'x\u0000' } })));
+  expect([nul.code, nul.fieldViolations.map((v) => v.field)]).toEqual([status.INVALID_ARGUMENT, ['payload.id']]);
+  expect(await q.snapshot()).toEqual(before);
+  expect(await healthCheck(q.address)).toBe('SERVING');
+});
+
+it('a tenant-bound token works its own tenant only: PERMISSION_DENIED and nothing written for another', async () => {
+  const a = connect(queueV1.QueueServiceClient, q.address, { token: 'tenant-a-token' });
+  const { job } = await call(a, 'enqueueJob', queueV1.EnqueueJobRequest.fromPartial({ tenantId: tenantA, queue: 'q', task: 't' }));
+  expect(job!.tenantId).toBe(tenantA);
+  const before = await q.snapshot();
+  const other = randomUUID();
+  for (const p of [
+    () => call(a, 'enqueueJob', queueV1.EnqueueJobRequest.fromPartial({ tenantId: other, queue: 'q', task: 't' })),
+    () => call(a, 'claimJobs', queueV1.ClaimJobsRequest.fromPartial({ tenantId: other, queue: 'q', workerId: 'w' })),
+    () => call(a, 'getJob', queueV1.GetJobRequest.fromPartial({ tenantId: other, jobId: job!.id })),
+  ]) {
+    expect((await failure(p())).code).toBe(status.PERMISSION_DENIED);
+  }
+  expect(await q.snapshot()).toEqual(before);
+  a.close();
+});
