@@ -12,6 +12,8 @@ export type Client = metadataV1.MetadataServiceClient;
 
 export interface Harness {
   client: Client;
+  /** host:port of the server (for raw clients: health, fuzzing). */
+  address: string;
   pool: Pool;
   nats: NatsTestContext;
   dbUrl: string;
@@ -41,6 +43,7 @@ export async function startHarness(limits: Partial<{ pageSizeMax: number; import
   const client = connect(metadataV1.MetadataServiceClient, `127.0.0.1:${port}`);
   return {
     client,
+    address: `127.0.0.1:${port}`,
     pool,
     nats,
     dbUrl: db.url,
