@@ -33,7 +33,16 @@ async function seed(name: string) {
       providerMessageId: `<${randomUUID()}@mail.example>`,
     },
   });
-  return { ...s, userId: user.id as string, stepId: step.id as string, messageId: message.id as string };
+  // More refs: MarkProcessed sets `processed` once, so each ref takes one hostile timestamp.
+  const more: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await h.rpc('recordMessage', {
+      tenantId: s.tenantId,
+      message: { emailAccountId: s.mailboxId, direction: M.Direction.DIRECTION_INBOUND, fromEmail: 'x@lead.example', toEmail: 'sales@acme.example', providerMessageId: `<${randomUUID()}@mail.example>` },
+    });
+    more.push(r.message.id as string);
+  }
+  return { ...s, userId: user.id as string, stepId: step.id as string, messageId: message.id as string, messageIds: [message.id as string, ...more] };
 }
 
 beforeAll(async () => {
@@ -51,7 +60,7 @@ beforeAll(async () => {
       lead_id: [a.leadId, b.leadId],
       user_id: [a.userId, b.userId],
       sequence_step_id: [a.stepId, b.stepId],
-      message_id: [a.messageId, b.messageId],
+      message_id: [...a.messageIds, ...b.messageIds],
       parent_message_id: [a.messageId, b.messageId],
       timezone: ['UTC', 'Europe/Paris', 'America/New_York'],
       name: ['Acme renamed', 'Q4 outreach'],
