@@ -10,3 +10,18 @@ export type { NatsTestContext } from './nats';
 export { assertMigrationsMatchPrismaSchema } from './prisma-drift';
 export type { MigrationOnlyObjects, PrismaDriftOptions } from './prisma-drift';
 export { callRaw, healthCheck, lenField, reflectionListServices, varintField } from './grpc';
+export {
+  ACCEPTABLE_CODES,
+  RawClient,
+  ServiceFuzzer,
+  describeInput,
+  describeValue,
+  encodeFuzzValue,
+  fuzzSettings,
+  isBadCode,
+  loadDescriptorRoot,
+  loadServiceSpec,
+  pgDigest,
+  requestArbitrary,
+} from './fuzz';
+export type { ArbitraryOptions, FuzzInput, FuzzMethod, FuzzSettings, FuzzValue, FuzzerOptions, MethodStats, RawResult, ServiceSpec } from './fuzz';

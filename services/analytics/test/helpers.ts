@@ -58,6 +58,7 @@ export async function freshStore(opts: { migrate?: boolean; migrationsDir?: stri
 
 export interface TestServer {
   server: GrpcServer;
+  /** host:port of the server (for raw clients: health, fuzzing). */
   address: string;
   client: analyticsV1.AnalyticsServiceClient;
   close(): Promise<void>;
@@ -104,3 +105,27 @@ export async function totalRowCount(store: Store): Promise<number> {
 }
 
 export const uuid = () => randomUUID();
+
+/**
+ * Count and hash of every row of every table of the store's database (views excluded), merged
+ * with FINAL where the engine replaces or collapses rows, so a background merge does not change
+ * it: "a refused call wrote nothing" is digest before == after.
+ */
+export async function storeDigest(store: Store): Promise<string> {
+  const tables = await (
+    await store.client.query({
+      query: `select name, engine from system.tables where database = {db:String} and engine not like '%View%' order by name`,
+      query_params: { db: store.database },
+      format: 'JSONEachRow',
+    })
+  ).json<{ name: string; engine: string }>();
+  const out: string[] = [];
+  for (const t of tables) {
+    const final = /Replacing|Collapsing|Summing|Aggregating/.test(t.engine) ? ' final' : '';
+    const rows = await (
+      await store.client.query({ query: `select count() as n, toString(sum(cityHash64(*))) as h from ${store.table(t.name)}${final}`, format: 'JSONEachRow' })
+    ).json<{ n: number | string; h: string }>();
+    out.push(`${t.name}=${rows[0].n}:${rows[0].h}`);
+  }
+  return out.join(' ');
+}

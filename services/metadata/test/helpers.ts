@@ -12,10 +12,11 @@ export type Client = metadataV1.MetadataServiceClient;
 
 export interface Harness {
   client: Client;
+  /** host:port of the server (for raw clients: health, fuzzing). */
+  address: string;
   pool: Pool;
   nats: NatsTestContext;
   dbUrl: string;
-  address: string;
   // Loosely typed on purpose: tests build requests partially and read responses freely.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   rpc: (method: keyof Client, req: any) => Promise<any>;
@@ -45,10 +46,10 @@ export async function startHarness(
   const client = connect(metadataV1.MetadataServiceClient, `127.0.0.1:${port}`);
   return {
     client,
+    address: `127.0.0.1:${port}`,
     pool,
     nats,
     dbUrl: db.url,
-    address: `127.0.0.1:${port}`,
     rpc: (method, req) => {
       // Fill unset fields with proto defaults (ts-proto's fromPartial), as a real client does.
       const type = (metadataV1 as unknown as Record<string, { fromPartial(o: unknown): unknown }>)[

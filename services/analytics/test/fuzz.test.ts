@@ -1,0 +1,100 @@
+import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import { analyticsV1 } from '@penguinmails/contracts';
+import { call } from '@penguinmails/service-kit';
+import { ServiceFuzzer, fuzzSettings, isBadCode, loadServiceSpec } from '@penguinmails/testkit';
+import { freshStore, startServer, storeDigest, uuid, type TestServer, type TestStore } from './helpers';
+
+// Hostile input for every RPC of AnalyticsService, generated from the descriptors (see
+// packages/testkit/src/fuzz.ts and services/metadata/test/fuzz.test.ts for the invariants).
+// "Wrote nothing" is a digest of every ClickHouse table (count and sum of cityHash64 of rows).
+
+const spec = loadServiceSpec('penguinmails.analytics.v1.AnalyticsService');
+const settings = fuzzSettings({ runs: 60 });
+const order = spec.methods.map((m) => m.name);
+
+let db: TestStore;
+let srv: TestServer;
+let fuzz: ServiceFuzzer;
+
+beforeAll(async () => {
+  db = await freshStore();
+  srv = await startServer(db.store);
+  const tenants = [uuid(), uuid()];
+  const campaigns = [uuid(), uuid()];
+  const mailboxes = [uuid(), uuid()];
+  const steps = [uuid(), uuid()];
+  const T = analyticsV1.EmailEventType;
+  for (let i = 0; i < tenants.length; i++) {
+    await call(srv.client, 'ingestEvents', {
+      tenantId: tenants[i],
+      events: [T.EMAIL_EVENT_TYPE_SENT, T.EMAIL_EVENT_TYPE_DELIVERED, T.EMAIL_EVENT_TYPE_OPENED].map((eventType) => ({
+        eventId: uuid(),
+        eventType,
+        occurredAt: new Date(Date.now() - 3_600_000),
+        campaignId: campaigns[i],
+        emailAccountId: mailboxes[i],
+        sequenceStepId: steps[i],
+        leadId: uuid(),
+        messageRefId: uuid(),
+      })),
+    });
+  }
+  fuzz = new ServiceFuzzer(spec, {
+    address: srv.address,
+    settings,
+    digest: () => storeDigest(db.store),
+    pools: { tenant_id: [tenants[0], tenants[0], tenants[1]], campaign_id: campaigns, email_account_id: mailboxes, sequence_step_id: steps },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  if (fuzz) {
+    process.stdout.write('\n' + fuzz.summary() + '\n');
+    fuzz.writeResults('analytics');
+    fuzz.close();
+  }
+  await srv?.close();
+  await db?.drop();
+});
+
+test('the fuzzed methods are every method of the descriptor and of the server', () => {
+  const served = Object.values(analyticsV1.AnalyticsServiceService).map((d) => d.path).sort();
+  expect(spec.methods.map((m) => m.path).sort()).toEqual(served);
+});
+
+const skipped = (method: string) => Boolean(settings.replay && settings.replay.method !== method);
+const timeout = 60_000 + settings.runs * 2 * settings.timeoutMs;
+describe.each(order)('fuzz %s', (method) => {
+  (skipped(method) ? test.skip : test)('hostile input gets an actionable code, in time, writes nothing when refused, and the server keeps SERVING', async () => {
+    await fuzz.fuzzMethod(method);
+  }, timeout);
+});
+
+/** Every stored event reads back through the metrics RPCs without INTERNAL. */
+test('every stored row can be read back through the API', async () => {
+  const bad: string[] = [];
+  let calls = 0;
+  const rows = await (
+    await db.store.client.query({
+      query: `select distinct toString(tenant_id) as t, toString(campaign_id) as c, toString(email_account_id) as m, toString(sequence_step_id) as s
+                from ${db.store.table('email_events')} limit 500`,
+      format: 'JSONEachRow',
+    })
+  ).json<{ t: string; c: string; m: string; s: string }>();
+  const read = async (rpc: 'getCampaignMetrics' | 'getMailboxMetrics' | 'getSequenceStepMetrics', req: Record<string, unknown>) => {
+    calls++;
+    try {
+      await call(srv.client, rpc, req as never);
+    } catch (e) {
+      const err = e as ServiceError;
+      if (isBadCode(err.code)) bad.push(`${rpc}(${JSON.stringify(req)}): ${Status[err.code]} ${err.details}`);
+    }
+  };
+  for (const r of rows) {
+    await read('getCampaignMetrics', { tenantId: r.t, campaignId: r.c });
+    await read('getMailboxMetrics', { tenantId: r.t, emailAccountId: r.m });
+    await read('getSequenceStepMetrics', { tenantId: r.t, sequenceStepId: r.s });
+  }
+  process.stdout.write(`analytics read-back: ${rows.length} id sets, ${calls} calls, ${bad.length} unreadable\n`);
+  expect(bad).toEqual([]);
+}, 300_000);

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import { queueV1 } from '@penguinmails/contracts';
+import { call } from '@penguinmails/service-kit';
+import { ServiceFuzzer, fuzzSettings, isBadCode, loadServiceSpec, pgDigest } from '@penguinmails/testkit';
+import { startQueue, type Queue } from './harness';
+
+// Hostile input for every RPC of QueueService, generated from the descriptors (see
+// packages/testkit/src/fuzz.ts and services/metadata/test/fuzz.test.ts for the invariants).
+
+const spec = loadServiceSpec('penguinmails.queue.v1.QueueService');
+const settings = fuzzSettings({ runs: 45 });
+const order = spec.methods.map((m) => m.name);
+
+let q: Queue;
+let fuzz: ServiceFuzzer;
+
+beforeAll(async () => {
+  q = await startQueue();
+  const tenants = [randomUUID(), randomUUID()];
+  const jobs: string[] = [];
+  for (const tenantId of tenants) {
+    for (let i = 0; i < 3; i++) {
+      const { job } = await call(q.client, 'enqueueJob', { tenantId, queue: 'email', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', payload: { n: i } });
+      jobs.push(job!.id);
+    }
+    // one running job, so lease/complete/fail calls with the right worker can get through
+    await call(q.client, 'claimJobs', { tenantId, queue: 'email', workerId: 'worker-1', maxJobs: 1, leaseSeconds: 0 });
+  }
+  fuzz = new ServiceFuzzer(spec, {
+    address: q.address,
+    settings,
+    digest: () => pgDigest(q.pool),
+    pools: {
+      tenant_id: [tenants[0], tenants[0], tenants[1]],
+      job_id: jobs,
+      queue: ['email', 'default'],
+      task: ['campaign.send_step'],
+      worker_id: ['worker-1', 'worker-2'],
+      idempotency_key: ['k1', 'k2'],
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  if (fuzz) {
+    process.stdout.write('\n' + fuzz.summary() + '\n');
+    fuzz.writeResults('queue');
+    fuzz.close();
+  }
+  await q?.stop();
+});
+
+test('the fuzzed methods are every method of the descriptor and of the server', () => {
+  const served = Object.values(queueV1.QueueServiceService).map((d) => d.path).sort();
+  expect(spec.methods.map((m) => m.path).sort()).toEqual(served);
+});
+
+const skipped = (method: string) => Boolean(settings.replay && settings.replay.method !== method);
+const timeout = 60_000 + settings.runs * 2 * settings.timeoutMs;
+describe.each(order)('fuzz %s', (method) => {
+  (skipped(method) ? test.skip : test)('hostile input gets an actionable code, in time, writes nothing when refused, and the server keeps SERVING', async () => {
+    await fuzz.fuzzMethod(method);
+  }, timeout);
+});
+
+/** Every row reads back: a poison row stored by an accepted call would answer INTERNAL here. */
+test('every stored row can be read back through the API', async () => {
+  const bad: string[] = [];
+  let calls = 0;
+  const read = async (rpc: 'getJob' | 'listJobs' | 'listJobLogs', req: Record<string, unknown>) => {
+    calls++;
+    try {
+      return await call(q.client, rpc, req as never);
+    } catch (e) {
+      const err = e as ServiceError;
+      if (isBadCode(err.code)) bad.push(`${rpc}(${JSON.stringify(req).slice(0, 200)}): ${Status[err.code]} ${err.details}`);
+      return undefined;
+    }
+  };
+  const pages = async (rpc: 'listJobs' | 'listJobLogs', req: Record<string, unknown>) => {
+    let token = '';
+    for (let i = 0; i < 200; i++) {
+      const res = (await read(rpc, { ...req, page: { pageSize: 100, pageToken: token } })) as { page?: { nextPageToken: string } } | undefined;
+      token = res?.page?.nextPageToken ?? '';
+      if (!token) break;
+    }
+  };
+  const { rows: tenants } = await q.pool.query<{ t: string }>('select distinct tenant_id::text as t from jobs order by 1');
+  for (const { t } of tenants) await pages('listJobs', { tenantId: t, status: 0, queue: '' });
+  const { rows: jobs } = await q.pool.query<{ tenant_id: string; id: string }>('select tenant_id::text, id::text from jobs order by created desc limit 300');
+  for (const r of jobs) {
+    await read('getJob', { tenantId: r.tenant_id, jobId: r.id });
+    await pages('listJobLogs', { tenantId: r.tenant_id, jobId: r.id });
+  }
+  process.stdout.write(`queue read-back: ${tenants.length} tenants, ${jobs.length} jobs, ${calls} calls, ${bad.length} unreadable\n`);
+  expect(bad).toEqual([]);
+}, 300_000);
