@@ -22,7 +22,7 @@ beforeAll(async () => {
   const keys: string[] = [];
   const attachments: string[] = [];
   for (const tenantId of tenants) {
-    const put = await call(h.client, 'putContent', { tenantId, storageKey: '', contentText: 'Hi', contentHtml: '<p>Hi</p>', headers: { Subject: 'x' }, rawSizeBytes: 0 });
+    const put = await call(h.client, 'putContent', { tenantId, storageKey: '', contentText: 'Hi', contentHtml: '<p>Hi</p>', headers: { Subject: 'x' }, rawSizeBytes: 0n });
     keys.push(put.content!.storageKey);
     const att = await call(h.client, 'addAttachment', {
       tenantId,
