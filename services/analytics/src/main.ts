@@ -1,27 +1,22 @@
-import { DependencyMonitor, createLogger, onShutdownSignals, runMain, grpcServerSettings } from '@penguinmails/service-kit';
+// The analytics service process. Wiring only: behaviour lives in server.ts and below.
+import { grpcServerSettings, runService } from '@penguinmails/service-kit';
 import { loadAnalyticsConfig } from './config';
 import { migrateClickHouse } from './db/migrate';
 import { createServer } from './server';
 import { openStore } from './store';
 
-runMain('analytics', async () => {
-  const config = loadAnalyticsConfig();
-  const logger = createLogger({ service: config.SERVICE_NAME, level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
-  const { store, described } = await openStore(config);
-  logger.info({ clickhouse: described, database: config.CLICKHOUSE_DATABASE }, 'ClickHouse ready');
-  if (config.MIGRATE_ON_START) await migrateClickHouse({ store, logger });
-
+runService('analytics', loadAnalyticsConfig, async (s, logger) => {
+  const { store, described } = await openStore(s);
+  logger.info({ clickhouse: described, database: s.CLICKHOUSE_DATABASE }, 'ClickHouse ready');
+  if (s.MIGRATE_ON_START) await migrateClickHouse({ store, logger });
   const server = createServer({
     store,
     logger,
-    limits: { maxBatch: config.INGEST_MAX_BATCH, maxFutureMs: config.INGEST_MAX_FUTURE_MS },
-    grpc: grpcServerSettings(config),
+    limits: { maxBatch: s.INGEST_MAX_BATCH, maxFutureMs: s.INGEST_MAX_FUTURE_MS },
+    grpc: grpcServerSettings(s),
   });
-  await server.listen(config.GRPC_HOST, config.GRPC_PORT);
-  const monitor = new DependencyMonitor({
+  return {
     server,
-    logger,
-    intervalMs: config.HEALTH_CHECK_INTERVAL_MS,
     checks: [
       {
         name: 'clickhouse',
@@ -31,14 +26,8 @@ runMain('analytics', async () => {
         },
       },
     ],
-  });
-  monitor.start();
-
-  onShutdownSignals(logger, async () => {
-    await server.shutdown(config.SHUTDOWN_GRACE_MS);
-    await monitor.stop();
-    // After the server: in-flight calls may still be using the store. chDB must be closed
-    // before exit, or its data folder may be left mid-write.
-    await store.close();
-  });
+    // chDB must be closed before exit, or its data folder may be left mid-write; in-flight
+    // calls may still be using the store until the server has stopped, which runService awaits first.
+    close: () => store.close(),
+  };
 });

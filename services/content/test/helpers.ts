@@ -4,7 +4,7 @@ import { EventNames, PageTokens, bearerTokenInterceptor, createLogger, createPgP
 import { freshDatabase, type FreshDatabase } from '@penguinmails/testkit';
 import type { Pool } from 'pg';
 import { createPrisma, type PrismaClient } from '../src/db/prisma';
-import { migrationsDir } from '../src/migrate';
+import { MIGRATIONS_DIR as migrationsDir } from '../src/migrations-dir';
 import { createServer, type Limits } from '../src/server';
 
 export const MiB = 1024 * 1024;

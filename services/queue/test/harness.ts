@@ -15,7 +15,7 @@ import {
 import { freshDatabase, natsTestContext } from '@penguinmails/testkit';
 import type { QueueLimits } from '../src/config';
 import { createPrisma } from '../src/db/prisma';
-import { migrationsDir } from '../src/migrate';
+import { MIGRATIONS_DIR as migrationsDir } from '../src/migrations-dir';
 import { createServer } from '../src/server';
 
 export const defaultLimits: QueueLimits = {

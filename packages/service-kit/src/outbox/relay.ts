@@ -2,6 +2,7 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
+import { withTransaction } from '../pg/pool';
 
 export interface OutboxRelayOptions {
   pool: Pool;
@@ -93,9 +94,7 @@ export class OutboxRelay {
 
   /** Relays one batch; resolves with the number of events published. */
   async drainOnce(): Promise<number> {
-    const client = await this.opts.pool.connect();
-    try {
-      await client.query('begin');
+    return withTransaction(this.opts.pool, async (client) => {
       const { rows } = await client.query<{ id: string; subject: string; payload: Buffer }>(
         `select id, subject, payload
            from outbox_events
@@ -105,10 +104,7 @@ export class OutboxRelay {
             for update skip locked`,
         [this.batchSize],
       );
-      if (rows.length === 0) {
-        await client.query('commit');
-        return 0;
-      }
+      if (rows.length === 0) return 0;
       const results = await Promise.allSettled(rows.map((r) => this.publish(r.subject, r.payload, r.id)));
       const done: string[] = [];
       const failed: { id: string; error: string }[] = [];
@@ -126,14 +122,8 @@ export class OutboxRelay {
         );
         this.opts.logger.warn({ failed: failed.length, firstError: failed[0].error }, 'outbox publish failed; will retry');
       }
-      await client.query('commit');
       return done.length;
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   private async publish(subject: string, payload: Buffer, id: string): Promise<void> {
