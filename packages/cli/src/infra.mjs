@@ -8,7 +8,13 @@ import { resolveNats } from './nats.mjs';
 import { DATA_DIR } from './setup.mjs';
 import path from 'node:path';
 
+/** What stopInfra() stops, last first: { name (null for a server we did not start), stop }. */
 const stops = [];
+
+/** Registers a server to stop on the way out; `name` is printed in npm start's last line. */
+export function trackServer(name, stop) {
+  stops.push({ name, stop });
+}
 
 function forced(what) {
   const raw = (process.env.PM_EMBEDDED ?? '').toLowerCase();
@@ -40,15 +46,19 @@ async function resolveClickhouse() {
 export async function resolveInfra() {
   const clickhouse = await resolveClickhouse(); // cheapest check first: a bad URL fails fast
   const postgres = await resolvePostgres({ forceEmbedded: forced('postgres') });
-  stops.push(postgres.stop);
+  trackServer(postgres.started ? 'postgres' : null, postgres.stop);
   const nats = await resolveNats({ forceSpawn: forced('nats') });
-  stops.push(nats.stop);
+  trackServer(nats.started ? 'nats' : null, nats.stop);
   return { postgres, nats, clickhouse };
 }
 
+/** Stops the servers we started, in the reverse order; returns their names. */
 export async function stopInfra() {
+  const stopped = [];
   while (stops.length) {
-    const stop = stops.pop();
+    const { name, stop } = stops.pop();
     await stop().catch(() => {});
+    if (name) stopped.unshift(name);
   }
+  return stopped;
 }

@@ -3,7 +3,7 @@
 import { UserError, asError } from './errors.mjs';
 import { sayError } from './log.mjs';
 import { stopInfra } from './infra.mjs';
-import { activeChildren } from './setup.mjs';
+import { installSignalHandlers } from './lifetime.mjs';
 
 const USAGE = `usage: node scripts/platform.mjs <command>
   start           install, build, migrate and run the four services (Ctrl-C stops them)
@@ -31,28 +31,6 @@ const COMMANDS = {
   bench: async (args) => (await import('./commands/other.mjs')).bench(args),
   status: async () => (await import('./commands/status.mjs')).status(),
 };
-
-/**
- * Signals: a command may take them over (start stops its services first). Otherwise the tools we
- * run in the foreground share our terminal and get Ctrl-C themselves; we pass SIGTERM on to them
- * and clean up the servers we started once they have exited.
- */
-function installSignalHandlers() {
-  let handler = null;
-  const hooks = { onSignal: (fn) => { handler = fn; } };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.on(signal, () => {
-      if (handler) return handler(signal);
-      if (activeChildren.size === 0) {
-        // Nothing in the foreground to wind down (e.g. a server is starting): stop ours and leave.
-        stopInfra().finally(() => process.exit(130));
-        return;
-      }
-      if (signal !== 'SIGINT') for (const child of activeChildren) child.kill(signal);
-    });
-  }
-  return hooks;
-}
 
 export async function run(argv) {
   const [command, ...args] = argv;

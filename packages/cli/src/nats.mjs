@@ -44,7 +44,7 @@ async function checkConfigured(natsUrl) {
   if (!info.jetstream) throw new UserError(`the NATS server at ${host}:${port} has JetStream off: start it with -js (check NATS_URL)`);
 }
 
-/** @returns {Promise<{ url: string, origin: string, dataDir?: string, stop: () => Promise<void> }>} */
+/** @returns {Promise<{ url: string, origin: string, dataDir?: string, stop: () => Promise<void>, started?: boolean }>} */
 export async function resolveNats({ forceSpawn }) {
   if (process.env.NATS_URL) {
     await checkConfigured(process.env.NATS_URL);
@@ -147,7 +147,7 @@ async function spawnNats() {
     await gone;
     clearTimeout(timer);
   };
-  return { url: `nats://127.0.0.1:${port}`, origin: `spawned (pid ${child.pid})`, dataDir, stop };
+  return { url: `nats://127.0.0.1:${port}`, origin: `spawned (pid ${child.pid})`, dataDir, stop, started: true };
 }
 
 function lastLine(file) {

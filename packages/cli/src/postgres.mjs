@@ -78,7 +78,8 @@ async function canLogin(urlString) {
 }
 
 /**
- * @returns {Promise<{ adminUrl: string, origin: string, dataDir?: string, stop: () => Promise<void> }>}
+ * @returns {Promise<{ adminUrl: string, origin: string, dataDir?: string, stop: () => Promise<void>, started?: boolean }>}
+ *   `started`: we started this server (and stop() stops it).
  */
 export async function resolvePostgres({ forceEmbedded }) {
   const configured = process.env.PM_POSTGRES_URL;
@@ -277,5 +278,5 @@ async function startEmbedded() {
     await gone;
     clearTimeout(timer);
   };
-  return { adminUrl, origin: `embedded (pid ${child.pid})`, dataDir, stop };
+  return { adminUrl, origin: `embedded (pid ${child.pid})`, dataDir, stop, started: true };
 }

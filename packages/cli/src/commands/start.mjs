@@ -6,8 +6,8 @@ import { say, printTable, redact } from '../log.mjs';
 import { portFromEnv, requireFreePort } from '../net.mjs';
 import { SERVICES, serviceDir, serviceEntry, storeEnv } from '../services.mjs';
 import { install, build, ROOT, DATA_DIR } from '../setup.mjs';
-import { resolveInfra } from '../infra.mjs';
-import { startService, stopServices } from '../children.mjs';
+import { resolveInfra, stopInfra } from '../infra.mjs';
+import { runServices, stoppedLine } from '../supervisor.mjs';
 import { listServices, waitServing } from '../health.mjs';
 import { serviceDatabases, migrateAll } from './migrate.mjs';
 
@@ -43,20 +43,9 @@ async function printReady(ports, infra) {
   process.stdout.write(`\nTry: grpcurl -plaintext localhost:${ports.get('metadata')} list\nCtrl-C stops everything.\n\n`);
 }
 
-/** Resolves with the service that exits first (any exit while running is a failure). */
-function firstExit(services) {
-  return Promise.race(services.map((s) => s.exited));
-}
-
-function describeExit(service) {
-  const { code, signal, err } = service.exit;
-  if (err) return `could not start: ${err.message}`;
-  return signal ? `was killed by ${signal}` : `exited with code ${code}`;
-}
-
 /**
- * @param {{ onSignal: (handler: (signal: string) => void) => void }} hooks lets main.mjs route
- *   SIGINT/SIGTERM here while the services run.
+ * @param {{ onSignal: (handler: (reason: string) => void) => void }} hooks lets lifetime.mjs route
+ *   stop requests (SIGINT, SIGTERM, SIGHUP, the parent gone) here while the services run.
  */
 export async function start(_args, hooks) {
   const ports = await servicePorts();
@@ -73,7 +62,7 @@ export async function start(_args, hooks) {
   await servicePorts(); // again: the build and migrations took a while
 
   const width = Math.max(...SERVICES.map((s) => s.name.length));
-  const services = SERVICES.map((service, index) => startService({
+  const specs = SERVICES.map((service, index) => ({
     name: service.name,
     entry: serviceEntry(service, 'main.js'),
     cwd: serviceDir(service),
@@ -91,40 +80,22 @@ export async function start(_args, hooks) {
     },
   }));
 
-  // Ctrl-C / SIGTERM: main.mjs routes signals here. The first one starts a graceful stop;
-  // a second one does not wait for the grace period.
-  let signalled = null;
-  let onStopRequest;
-  const stopRequested = new Promise((resolve) => { onStopRequest = resolve; });
-  hooks.onSignal((signal) => {
-    if (signalled) { for (const s of services) if (!s.exit) s.child.kill('SIGKILL'); return; }
-    signalled = signal;
-    onStopRequest(null);
-  });
-
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  const ready = await Promise.all(services.map((s) => waitServing(`127.0.0.1:${ports.get(s.name)}`, () => Boolean(s.exit || signalled) || Date.now() > deadline)));
-  const failure = signalled ? null : readinessFailure(services, ready);
-  if (signalled || failure) {
-    say(`${signalled ? `got ${signalled}` : failure}: stopping the services`);
-    await stopServices(services);
-    if (failure) throw new UserError(failure);
-    return 0;
+  try {
+    // Until Ctrl-C, SIGTERM or the launcher's parent going away (lifetime.mjs routes them here).
+    // A service that exits on its own meanwhile is restarted with backoff (supervisor.mjs); one
+    // that exits or is not SERVING at start-up fails the start, as it would only crash-loop.
+    await runServices({
+      specs,
+      hooks,
+      waitReady: (s, gaveUp) => waitServing(`127.0.0.1:${ports.get(s.name)}`, gaveUp),
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      readiness: 'SERVING on grpc.health.v1',
+      onReady: () => printReady(ports, infra),
+    });
+  } finally {
+    // Services are stopped by now; the servers they used go next, then one line says it is over.
+    const servers = await stopInfra();
+    say(stoppedLine(specs.length, servers));
   }
-  await printReady(ports, infra);
-
-  // Run until a signal, or until a service exits on its own (always a failure while running).
-  const exitedFirst = await Promise.race([firstExit(services), stopRequested]);
-  say(`${exitedFirst ? `${exitedFirst.name} stopped` : `got ${signalled}`}: stopping the services`);
-  await stopServices(services);
-  if (exitedFirst) throw new UserError(`service ${exitedFirst.name} ${describeExit(exitedFirst)}; everything was stopped`);
   return 0;
-}
-
-function readinessFailure(services, ready) {
-  const died = services.find((s) => s.exit);
-  if (died) return `service ${died.name} ${describeExit(died)} before it was ready; see its output above`;
-  const slow = services.find((_, i) => !ready[i]);
-  if (slow) return `service ${slow.name} did not report SERVING on grpc.health.v1 within ${READY_TIMEOUT_MS / 1000} s`;
-  return null;
 }
