@@ -36,6 +36,11 @@ export interface ListPageQuery {
   filters?: Filter[];
   /** Further fixed predicates (no parameters), e.g. `archived is null`. */
   where?: string[];
+  /**
+   * Predicates with one parameter each, written with `?` for it, e.g.
+   * `['created >= ?', start]`; an undefined value drops the predicate.
+   */
+  conditions?: [sql: string, value: unknown][];
   cursor?: KeysetCursor;
   size: number;
   order?: KeysetOrder;
@@ -53,6 +58,11 @@ export async function listPage<R extends { id: string }>(pool: Pool, q: ListPage
     if (value === undefined) continue;
     values.push(value);
     where.push(`${column} = $${values.length}`);
+  }
+  for (const [sql, value] of q.conditions ?? []) {
+    if (value === undefined) continue;
+    values.push(value);
+    where.push(sql.replace('?', `$${values.length}`));
   }
   if (q.cursor) {
     values.push(q.cursor.c, q.cursor.i);
