@@ -69,11 +69,6 @@ export class PermissionDeniedError extends DomainError {
   override name = 'PermissionDeniedError';
 }
 
-/** RESOURCE_EXHAUSTED: a configured limit (size, quota) was reached. */
-export class ResourceExhaustedError extends DomainError {
-  override name = 'ResourceExhaustedError';
-}
-
 /** UNAVAILABLE: a dependency did not answer; the caller may retry with backoff. */
 export class UnavailableError extends DomainError {
   override name = 'UnavailableError';

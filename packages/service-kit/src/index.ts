@@ -16,7 +16,6 @@ export {
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
-  ResourceExhaustedError,
   UnavailableError,
   asError,
 } from './errors';

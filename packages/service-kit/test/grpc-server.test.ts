@@ -11,6 +11,7 @@ import {
   FailedPreconditionError,
   Validator,
   createGrpcServer,
+  currentCall,
   createLogger,
   decodeStatus,
   type GrpcServer,
@@ -40,12 +41,12 @@ beforeAll(async () => {
       if (req.pageToken === 'state') throw new FailedPreconditionError('message/1', 'cannot go from bounced to sent');
       if (req.pageToken === 'bug') throw new Error('secret internals');
       if (req.pageToken === 'slow')
-        // Long work watches ctx.signal and stops when the deadline passes.
+        // Long work watches the call's signal and stops when the deadline passes.
         await new Promise((resolve, reject) => {
           const t = setTimeout(resolve, 2_000);
-          ctx.signal.addEventListener('abort', () => {
+          currentCall()!.signal.addEventListener('abort', () => {
             clearTimeout(t);
-            reject(ctx.signal.reason);
+            reject(currentCall()!.signal.reason);
           });
         });
       return { nextPageToken: `echo:${req.pageSize}` };
@@ -185,7 +186,7 @@ test('shutdown lets in-flight calls finish, refuses new ones, and forces after t
   const inFlight = echo(c, { pageToken: 'hold' });
   await new Promise((r) => setTimeout(r, 100));
   const stopping = s.shutdown(5_000);
-  await expect(healthCheck(`127.0.0.1:${p}`)).rejects.toBeDefined(); // no new calls once shutdown began
+  await expect(healthCheck(`127.0.0.1:${p}`)).rejects.toMatchObject({ code: status.UNAVAILABLE }); // no new calls once shutdown began
   release();
   await expect(inFlight).resolves.toEqual({ nextPageToken: 'done' });
   await stopping;

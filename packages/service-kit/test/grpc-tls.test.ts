@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { Probe, ProbeClient } from './fixtures/probe-service';
 import { commonV1 } from '@penguinmails/contracts';
 import { createGrpcServer, createLogger, type GrpcServer } from '../src';
@@ -35,13 +35,14 @@ function echo(port: number, creds: ReturnType<typeof credentials.createSsl>): Pr
 test('TLS: a client trusting the CA connects; a plaintext client does not', async () => {
   const { server, port } = await serve();
   await expect(echo(port, credentials.createSsl(read('ca.pem')))).resolves.toEqual({ nextPageToken: 'tls-ok' });
-  await expect(echo(port, credentials.createInsecure() as any)).rejects.toBeDefined();
+  // The handshake fails: the call never reaches the server (UNAVAILABLE), not an application error.
+  await expect(echo(port, credentials.createInsecure() as any)).rejects.toMatchObject({ code: status.UNAVAILABLE });
   await server.shutdown(500);
 });
 
 test('mTLS: with TLS_CLIENT_CA the server requires a client certificate signed by that CA', async () => {
   const { server, port } = await serve(file('ca.pem'));
   await expect(echo(port, credentials.createSsl(read('ca.pem'), read('client.key'), read('client.pem')))).resolves.toEqual({ nextPageToken: 'tls-ok' });
-  await expect(echo(port, credentials.createSsl(read('ca.pem')))).rejects.toBeDefined();
+  await expect(echo(port, credentials.createSsl(read('ca.pem')))).rejects.toMatchObject({ code: status.UNAVAILABLE });
   await server.shutdown(500);
 });

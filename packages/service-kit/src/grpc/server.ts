@@ -35,8 +35,6 @@ export interface CallContext {
   logger: Logger;
   /** When the call must be answered: the caller's deadline, capped by GRPC_MAX_CALL_MS. */
   deadline: Date;
-  /** Aborted when the deadline passes or the caller cancels; pass it to long work. */
-  signal: AbortSignal;
   metadata: Metadata;
   /** Who the bearer token acts for; service scope when authentication is off. */
   principal: Principal;
@@ -321,7 +319,7 @@ export class GrpcServer {
     call.sendMetadata(header);
     const token = this.principals.size ? bearerToken(call.metadata) : undefined;
     const principal = (token && this.principals.get(tokenKey(token))) || SERVICE_SCOPE;
-    const ctx: CallContext = { requestId, logger, deadline: new Date(deadlineMs), signal: abort.signal, metadata: call.metadata, principal };
+    const ctx: CallContext = { requestId, logger, deadline: new Date(deadlineMs), metadata: call.metadata, principal };
     return { ctx, timer, abort };
   }
 
@@ -364,14 +362,14 @@ export class GrpcServer {
       const { ctx, timer, abort } = this.context(shape.path, call);
       this.inFlight++;
       // Race the handler against the deadline: the caller gets DEADLINE_EXCEEDED on time even
-      // if the work (which sees ctx.signal) is still winding down.
+      // if the work (which sees the call scope's signal) is still winding down.
       const aborted = new Promise<never>((_, reject) =>
         abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true }),
       );
       aborted.catch(() => undefined);
       // The handler runs in the call's scope: withTransaction and the ClickHouse client read
       // the deadline from it, so the stores stop when the caller stops waiting.
-      const work = runInCallScope({ deadline: ctx.deadline, signal: ctx.signal }, async () => {
+      const work = runInCallScope({ deadline: ctx.deadline, signal: abort.signal }, async () => {
         this.admit(shape, call.request, ctx.principal);
         return fn(call.request, ctx);
       });
@@ -394,13 +392,13 @@ export class GrpcServer {
   private wrapServerStream(shape: CallShape, fn: StreamFn<unknown, unknown>): handleServerStreamingCall<unknown, unknown> {
     return (call: ServerWritableStream<unknown, unknown>) => {
       const started = performance.now();
-      const { ctx, timer } = this.context(shape.path, call);
+      const { ctx, timer, abort } = this.context(shape.path, call);
       this.inFlight++;
-      void runInCallScope({ deadline: ctx.deadline, signal: ctx.signal }, async () => {
+      void runInCallScope({ deadline: ctx.deadline, signal: abort.signal }, async () => {
         try {
           this.admit(shape, call.request, ctx.principal);
           for await (const item of fn(call.request, ctx)) {
-            if (ctx.signal.aborted) throw ctx.signal.reason;
+            if (abort.signal.aborted) throw abort.signal.reason;
             // Respect backpressure: wait for the socket to drain before producing more.
             if (!call.write(item)) await new Promise((r) => call.once('drain', r));
           }

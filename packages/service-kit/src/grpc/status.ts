@@ -9,7 +9,6 @@ import {
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
-  ResourceExhaustedError,
   UnavailableError,
   asError,
 } from '../errors';
@@ -117,9 +116,6 @@ export function toServiceError(err: unknown, domain: string, requestId?: string)
   } else if (e instanceof PermissionDeniedError) {
     code = Status.PERMISSION_DENIED;
     reason = 'PERMISSION_DENIED';
-  } else if (e instanceof ResourceExhaustedError) {
-    code = Status.RESOURCE_EXHAUSTED;
-    reason = 'RESOURCE_EXHAUSTED';
   } else if (e instanceof UnavailableError) {
     code = Status.UNAVAILABLE;
     reason = 'UNAVAILABLE';
