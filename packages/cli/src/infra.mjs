@@ -43,10 +43,12 @@ async function resolveClickhouse() {
  * Resolves PostgreSQL, NATS and ClickHouse. Servers we start are stopped by stopInfra(), in the
  * reverse order, so call it on every way out.
  */
-export async function resolveInfra() {
+export async function resolveInfra({ nats: needNats = true } = {}) {
   const clickhouse = await resolveClickhouse(); // cheapest check first: a bad URL fails fast
   const postgres = await resolvePostgres({ forceEmbedded: forced('postgres') });
   trackServer(postgres.started ? 'postgres' : null, postgres.stop);
+  // Migrations need the databases only: `npm run migrate` does not start a nats-server.
+  if (!needNats) return { postgres, nats: undefined, clickhouse };
   const nats = await resolveNats({ forceSpawn: forced('nats') });
   trackServer(nats.started ? 'nats' : null, nats.stop);
   return { postgres, nats, clickhouse };

@@ -16,7 +16,7 @@ export const serviceEntry = (service, file) => path.join(serviceDir(service), 'd
 
 /** Store settings for one service: DATABASE_URL for the PostgreSQL ones, ClickHouse for analytics. */
 export function storeEnv(service, infra, databaseUrls) {
-  const env = { NATS_URL: infra.nats.url };
+  const env = infra.nats ? { NATS_URL: infra.nats.url } : {};
   if (service.database) env.DATABASE_URL = databaseUrls[service.database];
   if (service.name === 'analytics') {
     if (infra.clickhouse.url) env.CLICKHOUSE_URL = infra.clickhouse.url;

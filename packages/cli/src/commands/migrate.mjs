@@ -44,7 +44,7 @@ export async function migrateAll(infra, databaseUrls, { skipMissing = false } = 
 
 export async function migrate() {
   await install();
-  const infra = await resolveInfra(); // before the build: a bad URL should not wait for it
+  const infra = await resolveInfra({ nats: false }); // before the build: a bad URL should not wait for it
   await build();
   const databaseUrls = await serviceDatabases(infra);
   await migrateAll(infra, databaseUrls);
