@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceError } from '@grpc/grpc-js';
 import { commonV1 } from '@penguinmails/contracts';
-import { freshDatabase, healthCheck } from '../../testkit/src';
+import { freshDatabase, healthCheck, reflectionListServices } from '../../testkit/src';
 import {
   InvalidArgumentError,
   NotFoundError,
@@ -227,5 +227,36 @@ describe('withTransaction inside a call carries its deadline to PostgreSQL', () 
   it('outside a call nothing changes: the transaction commits', async () => {
     await withTransaction(pool, (c) => c.query("insert into t values (4, 'no scope')"));
     expect((await pool.query('select count(*)::int as n from t where id = 4')).rows[0].n).toBe(1);
+  });
+});
+
+describe('transport limits and reflection are settings', () => {
+  it('a request over GRPC_MAX_RECEIVE_BYTES is RESOURCE_EXHAUSTED; reflection can be switched off while health stays open', async () => {
+    const server = createGrpcServer({
+      service: 'probe',
+      logger: createLogger({ service: 'probe', level: 'silent' }),
+      reflection: false,
+      limits: { maxReceiveBytes: 1024, maxConcurrentStreams: 4 },
+    });
+    server.addService<any>('penguinmails.test.v1.ProbeService', Probe, {
+      echo: async (req: commonV1.PageRequest) => ({ nextPageToken: `len:${req.pageToken.length}` }),
+      list: async function* () {
+        yield { nextPageToken: '' };
+      },
+    });
+    const port = await server.listen('127.0.0.1', 0);
+    const c = new ProbeClient(`127.0.0.1:${port}`, credentials.createInsecure()) as Client;
+    const echo = (pageToken: string) =>
+      new Promise<commonV1.PageResponse>((resolve, reject) =>
+        c.echo({ pageSize: 0, pageToken }, new Metadata(), { deadline: Date.now() + 3_000 }, (err: ServiceError | null, res: commonV1.PageResponse) =>
+          err ? reject(err) : resolve(res),
+        ),
+      );
+    await expect(echo('x'.repeat(500))).resolves.toEqual({ nextPageToken: 'len:500' });
+    await expect(echo('x'.repeat(2_000))).rejects.toMatchObject({ code: status.RESOURCE_EXHAUSTED });
+    expect(await healthCheck(`127.0.0.1:${port}`)).toBe('SERVING');
+    await expect(reflectionListServices(`127.0.0.1:${port}`)).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
+    c.close();
+    await server.shutdown(500);
   });
 });
