@@ -30,6 +30,24 @@ it('a run_at beyond JavaScript safe integers or in the year 10000 is INVALID_ARG
   expect(await healthCheck(q.address)).toBe('SERVING');
 });
 
+it('a Struct holding a Value with no kind, or a non-finite number, is INVALID_ARGUMENT (found by the fuzz campaign: INTERNAL from Prisma)', async () => {
+  const before = await q.snapshot();
+  const { job } = await call(q.client, 'enqueueJob', queueV1.EnqueueJobRequest.fromPartial({ tenantId: tenantA, queue: 'q', task: 'struct' }));
+  const after = await q.snapshot();
+  for (const [data, field] of [
+    [{ list: [undefined, 1] }, 'data.list[0]'],
+    [{ n: Number.NaN }, 'data.n'],
+    [{ deep: { inf: Number.POSITIVE_INFINITY } }, 'data.deep.inf'],
+  ] as const) {
+    const st = await failure(call(q.client, 'appendJobLog', queueV1.AppendJobLogRequest.fromPartial({ tenantId: tenantA, jobId: job!.id, message: 'm', data: data as never })));
+    expect([st.code, st.fieldViolations.map((v) => v.field)]).toEqual([status.INVALID_ARGUMENT, [field]]);
+  }
+  const payload = await failure(call(q.client, 'enqueueJob', queueV1.EnqueueJobRequest.fromPartial({ tenantId: tenantA, queue: 'q', task: 't', payload: { ids: [undefined] } as never })));
+  expect(payload.fieldViolations.map((v) => v.field)).toEqual(['payload.ids[0]']);
+  expect(await q.snapshot()).toEqual(after);
+  expect(after).not.toEqual(before);
+});
+
 it('a tenant-bound token works its own tenant only: PERMISSION_DENIED and nothing written for another', async () => {
   const a = connect(queueV1.QueueServiceClient, q.address, { token: 'tenant-a-token' });
   const { job } = await call(a, 'enqueueJob', queueV1.EnqueueJobRequest.fromPartial({ tenantId: tenantA, queue: 'q', task: 't' }));

@@ -110,12 +110,24 @@ export function guardRequest(request: unknown, typeName: string, shapes: Message
   const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
 
   // `type` is the message type of `value` when it is a message; undefined inside a Struct,
-  // a map, or a scalar list, where keys are data.
-  const visit = (value: unknown, path: string, type: string | undefined, depth: number): void => {
-    if (out.length >= MAX_VIOLATIONS || value === null || value === undefined) return;
+  // a map, or a scalar list, where keys are data. `json` is true below a Struct (or map), whose
+  // values are stored as JSON.
+  const visit = (value: unknown, path: string, type: string | undefined, depth: number, json: boolean): void => {
+    if (out.length >= MAX_VIOLATIONS) return;
+    if (value === null || value === undefined) {
+      // ts-proto unwraps a google.protobuf.Value with no kind set to undefined; JSON has no such
+      // value and the stores refuse it inside a list.
+      if (json && value === undefined)
+        add(path, 'MALFORMED_VALUE', `${path} is a google.protobuf.Value with no kind set; send null_value for a null`);
+      return;
+    }
     if (typeof value === 'string') {
       const problem = textProblem(value);
       if (problem) add(path, 'MALFORMED_TEXT', `${path} ${problem}`);
+      return;
+    }
+    if (typeof value === 'number') {
+      if (json && !Number.isFinite(value)) add(path, 'MALFORMED_VALUE', `${path} is ${value}; JSON numbers must be finite`);
       return;
     }
     if (typeof value !== 'object') return;
@@ -128,7 +140,7 @@ export function guardRequest(request: unknown, typeName: string, shapes: Message
     }
     if (value instanceof Uint8Array) return;
     if (Array.isArray(value)) {
-      for (let i = 0; i < value.length && out.length < MAX_VIOLATIONS; i++) visit(value[i], `${path}[${i}]`, type, depth + 1);
+      for (let i = 0; i < value.length && out.length < MAX_VIOLATIONS; i++) visit(value[i], `${path}[${i}]`, type, depth + 1, json);
       return;
     }
     const fields = type ? shapes.fields(type) : undefined;
@@ -137,14 +149,16 @@ export function guardRequest(request: unknown, typeName: string, shapes: Message
         // Struct or map keys are the caller's data: check them like any text.
         const problem = textProblem(key);
         if (problem) add(path, 'MALFORMED_TEXT', `a key of ${path} ${problem}`);
-        else visit(child, join(path, key.length > 100 ? `${key.slice(0, 100).toWellFormed()}…` : key), undefined, depth + 1);
+        else visit(child, join(path, key.length > 100 ? `${key.slice(0, 100).toWellFormed()}…` : key), undefined, depth + 1, json);
         continue;
       }
       // A field the descriptors do not know (a type outside the contracts): name it as protoc would.
       const f = fields.get(key);
-      visit(child, join(path, f?.name ?? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)), f?.type, depth + 1);
+      // An absent Struct field is fine; what is inside a present one is JSON.
+      if (child === undefined) continue;
+      visit(child, join(path, f?.name ?? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)), f?.type, depth + 1, json || Boolean(f?.freeKeys));
     }
   };
-  visit(request, '', typeName, 0);
+  visit(request, '', typeName, 0, false);
   return out;
 }
