@@ -1,13 +1,13 @@
 import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames, type PageTokens } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { findAttachmentForReplay } from '../db/findAttachmentForReplay';
-import { getAttachment as getAttachmentRow } from '../db/getAttachment';
-import { insertAttachment, type NewAttachment } from '../db/insertAttachment';
-import { listAttachments as listAttachmentRows, type AttachmentCursor } from '../db/listAttachments';
-import { lockParent } from '../db/lockParent';
+import { findAttachmentForReplay } from '../db/find-attachment-for-replay';
+import { getAttachment as getAttachmentRow } from '../db/get-attachment';
+import { insertAttachment, type NewAttachment } from '../db/insert-attachment';
+import { listAttachments as listAttachmentRows, type AttachmentCursor } from '../db/list-attachments';
+import { lockParent } from '../db/lock-parent';
 import type { PrismaClient } from '../db/prisma';
 import type { AttachmentRow } from '../db/rows';
-import { contentExists } from '../db/contentExists';
+import { contentExists } from '../db/content-exists';
 import { attachmentAddedOutbox } from './events';
 
 /** The rules of `attachments`: they hang under a live object of the same tenant. */

@@ -1,11 +1,11 @@
 import { contentV1 } from '@penguinmails/contracts';
 import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { deleteContent as deleteContentRow } from '../db/deleteContent';
-import { deleteExpiredContent } from '../db/deleteExpiredContent';
-import { findContentForReplay } from '../db/findContentForReplay';
-import { getContent as getContentRow, type ContentWithBodies } from '../db/getContent';
-import { insertContent, type NewContent } from '../db/insertContent';
+import { deleteContent as deleteContentRow } from '../db/delete-content';
+import { deleteExpiredContent } from '../db/delete-expired-content';
+import { findContentForReplay } from '../db/find-content-for-replay';
+import { getContent as getContentRow, type ContentWithBodies } from '../db/get-content';
+import { insertContent, type NewContent } from '../db/insert-content';
 import type { ContentRow } from '../db/rows';
 import { contentDeletedOutbox, contentStoredOutbox } from './events';
 

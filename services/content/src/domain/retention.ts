@@ -1,7 +1,7 @@
 import { contentV1 } from '@penguinmails/contracts';
 import { withTransaction, type EventNames, type Logger } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { deleteExpiredContent } from '../db/deleteExpiredContent';
+import { deleteExpiredContent } from '../db/delete-expired-content';
 import { contentDeletedOutbox } from './events';
 
 /**

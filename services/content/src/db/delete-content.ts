@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { LIVE } from './rows';
-import type { DeletedContent } from './deleteExpiredContent';
+import type { DeletedContent } from './delete-expired-content';
 
 /** Deletes one live object of one tenant and (by cascade) its attachments; undefined when none. */
 export async function deleteContent(client: PoolClient, tenantId: string, storageKey: string): Promise<DeletedContent | undefined> {
