@@ -1,9 +1,9 @@
-import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames, type PageTokens } from '@penguinmails/service-kit';
+import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames, type KeysetCursor } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
 import { findAttachmentForReplay } from '../db/find-attachment-for-replay';
 import { getAttachment as getAttachmentRow } from '../db/get-attachment';
 import { insertAttachment, type NewAttachment } from '../db/insert-attachment';
-import { listAttachments as listAttachmentRows, type AttachmentCursor } from '../db/list-attachments';
+import { listAttachments as listAttachmentRows } from '../db/list-attachments';
 import { lockParent } from '../db/lock-parent';
 import type { PrismaClient } from '../db/prisma';
 import type { AttachmentRow } from '../db/rows';
@@ -58,21 +58,17 @@ export async function getAttachment(prisma: PrismaClient, tenantId: string, id: 
 }
 
 /**
- * A page of an object's attachments. NOT_FOUND when the object is not the tenant's live object,
- * so that "no attachments" and "no such object" stay distinguishable. The page token is bound
- * to the tenant and the key: replayed with other ones it is INVALID_ARGUMENT.
+ * A page of an object's attachments (`cursor` from the page token, see rpc/attachments.ts).
+ * NOT_FOUND when the object is not the tenant's live object, so that "no attachments" and
+ * "no such object" stay distinguishable.
  */
 export async function listAttachments(
-  deps: { pool: Pool; pageTokens: PageTokens },
+  pool: Pool,
   tenantId: string,
   parentStorageKey: string,
-  pageToken: string,
+  cursor: KeysetCursor | undefined,
   pageSize: number,
-): Promise<{ rows: AttachmentRow[]; nextPageToken: string }> {
-  const binding = `attachments|${tenantId}|${parentStorageKey}`;
-  const cursor = deps.pageTokens.decode<AttachmentCursor>(pageToken, binding);
-  if (!(await contentExists(deps.pool, tenantId, parentStorageKey))) throw new NotFoundError('content_object', parentStorageKey);
-  const page = await listAttachmentRows(deps.pool, tenantId, parentStorageKey, cursor, pageSize);
-  return { rows: page.rows, nextPageToken: page.next ? deps.pageTokens.encode(page.next, binding) : '' };
+): Promise<{ rows: AttachmentRow[]; next?: KeysetCursor }> {
+  if (!(await contentExists(pool, tenantId, parentStorageKey))) throw new NotFoundError('content_object', parentStorageKey);
+  return listAttachmentRows(pool, tenantId, parentStorageKey, cursor, pageSize);
 }
-
