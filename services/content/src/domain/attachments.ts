@@ -10,6 +10,8 @@ import type { AttachmentRow } from '../db/rows';
 import { contentExists } from '../db/content-exists';
 import { attachmentAddedOutbox } from './events';
 
+export type { AttachmentRow };
+
 /** The rules of `attachments`: they hang under a live object of the same tenant. */
 
 /**

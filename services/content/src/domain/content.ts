@@ -2,12 +2,14 @@ import { contentV1 } from '@penguinmails/contracts';
 import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
 import { deleteContent as deleteContentRow } from '../db/delete-content';
-import { deleteExpiredContent } from '../db/delete-expired-content';
+import { deleteExpiredContent, type DeletedContent } from '../db/delete-expired-content';
 import { findContentForReplay } from '../db/find-content-for-replay';
 import { getContent as getContentRow, type ContentWithBodies } from '../db/get-content';
 import { insertContent, type NewContent } from '../db/insert-content';
 import type { ContentRow } from '../db/rows';
 import { contentDeletedOutbox, contentStoredOutbox } from './events';
+
+export type { ContentRow, ContentWithBodies };
 
 /** The rules of `content_objects`: idempotent writes, tenant-scoped reads, deletes with events. */
 
@@ -80,12 +82,12 @@ export async function deleteContent(
   deps: { pool: Pool; names: EventNames },
   tenantId: string,
   storageKey: string,
-): Promise<{ attachmentsDeleted: number }> {
+): Promise<DeletedContent> {
   return withTransaction(deps.pool, async (client) => {
     const deleted = await deleteContentRow(client, tenantId, storageKey);
     if (!deleted) throw new NotFoundError('content_object', storageKey);
     const q = contentDeletedOutbox(deps.names, [deleted], contentV1.DeletionReason.DELETION_REASON_REQUESTED);
     await client.query(q.text, q.values);
-    return { attachmentsDeleted: deleted.attachmentsDeleted };
+    return deleted;
   });
 }
