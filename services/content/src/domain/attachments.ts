@@ -8,7 +8,7 @@ import { lockParent } from '../db/lock-parent';
 import type { PrismaClient } from '../db/prisma';
 import type { AttachmentRow } from '../db/rows';
 import { contentExists } from '../db/content-exists';
-import { attachmentAddedOutbox } from './events';
+import { emitAttachmentAdded } from './events';
 
 export type { AttachmentRow };
 
@@ -28,14 +28,13 @@ export async function addAttachment(
       throw new NotFoundError('content_object', input.parentStorageKey);
     const inserted = await insertAttachment(client, input);
     if (inserted) {
-      const q = attachmentAddedOutbox(deps.names, input.tenantId, {
+      await emitAttachmentAdded(client, deps.names, input.tenantId, {
         attachmentId: inserted.id,
         parentStorageKey: inserted.parentStorageKey,
         mimeType: inserted.mimeType,
         sizeBytes: BigInt(inserted.sizeBytes),
         created: inserted.created,
       });
-      await client.query(q.text, q.values);
       return { attachment: inserted, created: true };
     }
     const existing = await findAttachmentForReplay(client, input);
