@@ -1,7 +1,6 @@
 import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames, type KeysetCursor } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
 import { findAttachmentForReplay } from '../db/find-attachment-for-replay';
-import { getAttachment as getAttachmentRow } from '../db/get-attachment';
 import { insertAttachment, type NewAttachment } from '../db/insert-attachment';
 import { listAttachments as listAttachmentRows } from '../db/list-attachments';
 import { lockParent } from '../db/lock-parent';
@@ -51,9 +50,14 @@ export async function addAttachment(
   });
 }
 
-/** One attachment with its bytes; NOT_FOUND when missing, foreign, or its parent expired. */
+/**
+ * One attachment with its bytes (Prisma: plain CRUD by primary key); NOT_FOUND when missing,
+ * foreign, or its parent expired (an expired object's attachments are gone with it).
+ */
 export async function getAttachment(prisma: PrismaClient, tenantId: string, id: string): Promise<AttachmentRow & { content: Uint8Array }> {
-  const row = await getAttachmentRow(prisma, tenantId, id);
+  const row = await prisma.attachment.findFirst({
+    where: { id, tenantId, parent: { OR: [{ expires: null }, { expires: { gt: new Date() } }] } },
+  });
   if (!row) throw new NotFoundError('attachment', id);
   return row;
 }
