@@ -4,7 +4,7 @@ import { commonSettings, loadConfig, natsSettings, paginationSettings, postgresS
 const MiB = 1024 * 1024;
 
 /** Every setting of the content service (environment variables); see README "Settings". */
-export const settingsShape = {
+const settingsShape = {
   ...commonSettings('content', 50052),
   ...postgresSettings,
   ...natsSettings,
@@ -19,10 +19,7 @@ export const settingsShape = {
   RETENTION_SWEEP_MS: z.coerce.number().int().nonnegative().default(60_000),
   /** Objects deleted per sweeper transaction (keeps each transaction and its locks short). */
   RETENTION_SWEEP_BATCH: z.coerce.number().int().positive().default(500),
-  /** Outbox relay fallback poll (NOTIFY wakes it sooner). */
 };
-
-export type Settings = ReturnType<typeof loadSettings>;
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env) {
   return loadConfig(settingsShape, env);

@@ -15,7 +15,7 @@ const ENVELOPE_HEADROOM = 1024 * 1024;
  * INVALID_ARGUMENT naming the field and the setting; only a grossly oversized one is cut by
  * grpc-js itself (RESOURCE_EXHAUSTED). grpc-js's default (4 MiB) would refuse most attachments.
  */
-export function maxMessageBytes(limits: ServerDeps['limits']): number {
+function maxMessageBytes(limits: ServerDeps['limits']): number {
   return Math.max(limits.attachmentMaxBytes, limits.contentMaxBytes) + ENVELOPE_HEADROOM;
 }
 

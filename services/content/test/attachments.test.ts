@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { contentV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
-import { MiB, failure, fields, startContent, type Harness } from './helpers';
+import { MiB, failure, fields, startContent, type Harness } from './harness';
 
 const { STORAGE_DISPOSITION_INLINE: INLINE, STORAGE_DISPOSITION_ATTACHMENT: ATTACHMENT, STORAGE_DISPOSITION_UNSPECIFIED: UNSPECIFIED } =
   contentV1.StorageDisposition;

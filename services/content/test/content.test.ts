@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
+import { contentV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
-import { failure, fields, startContent, type Harness } from './helpers';
+import { failure, fields, startContent, type Harness } from './harness';
 
 let h: Harness;
 beforeAll(async () => {
@@ -106,7 +107,7 @@ describe('PutContent / GetContent', () => {
 });
 
 describe('PutContent refuses bad input and writes nothing', () => {
-  const cases: [string, Record<string, unknown>, string[]][] = [
+  const cases: [string, Partial<contentV1.PutContentRequest>, string[]][] = [
     ['missing tenant_id', { tenantId: '' }, ['tenant_id']],
     ['non-uuid tenant_id', { tenantId: 'acme' }, ['tenant_id']],
     ['storage_key over 500', { storageKey: `${tenant}/${'k'.repeat(500)}` }, ['storage_key']],
@@ -120,9 +121,7 @@ describe('PutContent refuses bad input and writes nothing', () => {
   ];
   test.each(cases)('%s', async (_name, patch, expected) => {
     const before = await h.counts();
-    const s = await failure(
-      call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'ok', rawSizeBytes: 0n, ...patch } as never),
-    );
+    const s = await failure(call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'ok', rawSizeBytes: 0n, ...patch }));
     expect(s.code).toBe(status.INVALID_ARGUMENT);
     expect(fields(s)).toEqual(expected);
     expect(s.fieldViolations.every((f) => f.description.length > 10)).toBe(true);

@@ -4,7 +4,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { contentV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
 import { ServiceFuzzer, fuzzSettings, isBadCode, loadServiceSpec, pgDigest } from '@penguinmails/testkit';
-import { startContent, type Harness } from './helpers';
+import { startContent, type Harness } from './harness';
 
 // Hostile input for every RPC of ContentService, generated from the descriptors (see
 // packages/testkit/src/fuzz.ts and services/metadata/test/fuzz.test.ts for the invariants).
@@ -77,10 +77,10 @@ describe.each(order)('fuzz %s', (method) => {
 test('every stored row can be read back through the API', async () => {
   const bad: string[] = [];
   let calls = 0;
-  const read = async (rpc: 'getContent' | 'getAttachment' | 'listAttachments', req: Record<string, unknown>) => {
+  const read = async <T>(rpc: string, req: object, send: () => Promise<T>): Promise<T | undefined> => {
     calls++;
     try {
-      return await call(h.client, rpc, req as never);
+      return await send();
     } catch (e) {
       const err = e as ServiceError;
       if (isBadCode(err.code)) bad.push(`${rpc}(${JSON.stringify(req).slice(0, 200)}): ${Status[err.code]} ${err.details}`);
@@ -91,18 +91,21 @@ test('every stored row can be read back through the API', async () => {
     'select tenant_id::text, storage_key from content_objects order by created desc limit 300',
   );
   for (const r of contents) {
-    await read('getContent', { tenantId: r.tenant_id, storageKey: r.storage_key });
+    const get = { tenantId: r.tenant_id, storageKey: r.storage_key };
+    await read('getContent', get, () => call(h.client, 'getContent', get));
     let token = '';
     for (let i = 0; i < 100; i++) {
-      const res = (await read('listAttachments', { tenantId: r.tenant_id, parentStorageKey: r.storage_key, page: { pageSize: 100, pageToken: token } })) as
-        | contentV1.ListAttachmentsResponse
-        | undefined;
+      const list = { tenantId: r.tenant_id, parentStorageKey: r.storage_key, page: { pageSize: 100, pageToken: token } };
+      const res = await read('listAttachments', list, () => call(h.client, 'listAttachments', list));
       token = res?.page?.nextPageToken ?? '';
       if (!token) break;
     }
   }
   const { rows: atts } = await h.pool.query<{ tenant_id: string; id: string }>('select tenant_id::text, id::text from attachments order by created desc limit 300');
-  for (const r of atts) await read('getAttachment', { tenantId: r.tenant_id, attachmentId: r.id });
+  for (const r of atts) {
+    const get = { tenantId: r.tenant_id, attachmentId: r.id };
+    await read('getAttachment', get, () => call(h.client, 'getAttachment', get));
+  }
   process.stdout.write(`content read-back: ${contents.length} contents, ${atts.length} attachments, ${calls} calls, ${bad.length} unreadable\n`);
   expect(bad).toEqual([]);
 }, 300_000);

@@ -4,7 +4,7 @@ import { credentials, status } from '@grpc/grpc-js';
 import { contentV1 } from '@penguinmails/contracts';
 import { bearerTokenInterceptor, call } from '@penguinmails/service-kit';
 import { healthCheck } from '@penguinmails/testkit';
-import { failure, fields, startContent, type Harness } from './helpers';
+import { failure, fields, startContent, type Harness } from './harness';
 
 let h: Harness;
 const tenantA = randomUUID();

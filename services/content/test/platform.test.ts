@@ -5,7 +5,7 @@ import { contentV1 } from '@penguinmails/contracts';
 import { OutboxRelay, call, createLogger, decodeEnvelope, ensureConsumer, ensureStream } from '@penguinmails/service-kit';
 import { healthCheck, natsTestContext, reflectionListServices, type NatsTestContext } from '@penguinmails/testkit';
 import { RetentionSweeper } from '../src/domain/retention';
-import { failure, startContent, type Harness } from './helpers';
+import { failure, startContent, type Harness } from './harness';
 
 const logger = createLogger({ service: 'content-test', level: 'silent' });
 
@@ -46,7 +46,7 @@ describe('events: outbox → relay → JetStream', () => {
     expect(Buffer.from(msg!.data).includes('héllo')).toBe(false);
     // The relay marks the row published once JetStream acked it (just after delivery can start).
     for (let i = 0; i < 50; i++) {
-      const { rows } = await h.pool.query('select published from outbox_events where id = $1', [env.eventId]);
+      const { rows } = await h.pool.query<{ published: Date | null }>('select published from outbox_events where id = $1', [env.eventId]);
       if (rows[0].published) return;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -61,7 +61,7 @@ describe('events: outbox → relay → JetStream', () => {
     await h.pool.query(`update content_objects set expires = now() - interval '1 minute' where storage_key = $1`, [key]);
     const sweeper = new RetentionSweeper({ pool: h.pool, names: nats.names, logger, intervalMs: 0, batchSize: 10 });
     expect(await sweeper.sweep()).toBe(1);
-    const { rows } = await h.pool.query(
+    const { rows } = await h.pool.query<{ c: number; a: number; payload: Buffer }>(
       `select (select count(*) from content_objects where storage_key = $1)::int as c, (select count(*) from attachments where parent_storage_key = $1)::int as a,
               (select payload from outbox_events where subject = $2) as payload`,
       [key, nats.names.subject('content', tenant, 'content_deleted')],

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { call } from '@penguinmails/service-kit';
-import { failure, fields, startContent, type Harness } from './helpers';
+import { failure, fields, startContent, type Harness } from './harness';
 
 // The project standard, RPC by RPC, for what content.test.ts / attachments.test.ts leave out:
 // bad input is INVALID_ARGUMENT naming the fields, and a refused call (bad input, another
@@ -44,26 +44,36 @@ afterAll(() => h.close());
 
 type Rpc = 'putContent' | 'getContent' | 'deleteContent' | 'addAttachment' | 'getAttachment' | 'listAttachments';
 const page = (pageSize: number, pageToken = '') => ({ pageSize, pageToken });
+const attachment = (tenantId: string, parentStorageKey: string) => ({
+  tenantId,
+  parentStorageKey,
+  filename: 'x.txt',
+  mimeType: 'text/plain',
+  content: Buffer.from('x'),
+  storageDisposition: 0,
+  attachmentId: '',
+});
 
+// Each case is [rpc, what, the call, ...]: typed requests; the wrong values are wrong for the service, not for TypeScript.
 describe('bad input → INVALID_ARGUMENT naming the fields, nothing written', () => {
-  const cases: [Rpc, string, () => Record<string, unknown>, string[]][] = [
-    ['putContent', 'NUL in headers', () => ({ tenantId: tenant, storageKey: '', headers: { X: 'a\u0000b' }, rawSizeBytes: 0n }), ['headers.X']],
-    ['putContent', 'raw_size_bytes over int4', () => ({ tenantId: tenant, storageKey: '', contentText: 'x', rawSizeBytes: 2n ** 31n }), ['raw_size_bytes']],
-    ['getContent', 'missing tenant_id', () => ({ tenantId: '', storageKey: key }), ['tenant_id']],
-    ['getContent', 'missing storage_key', () => ({ tenantId: tenant, storageKey: '' }), ['storage_key']],
-    ['getContent', 'storage_key over 500', () => ({ tenantId: tenant, storageKey: `${tenant}/${'k'.repeat(500)}` }), ['storage_key']],
-    ['deleteContent', 'non-uuid tenant_id', () => ({ tenantId: 'acme', storageKey: key }), ['tenant_id']],
-    ['deleteContent', 'missing storage_key', () => ({ tenantId: tenant, storageKey: '' }), ['storage_key']],
-    ['getAttachment', 'non-uuid tenant_id', () => ({ tenantId: 'acme', attachmentId }), ['tenant_id']],
-    ['getAttachment', 'missing attachment_id', () => ({ tenantId: tenant, attachmentId: '' }), ['attachment_id']],
-    ['listAttachments', 'non-uuid tenant_id', () => ({ tenantId: 'acme', parentStorageKey: key, page: page(0) }), ['tenant_id']],
-    ['listAttachments', 'missing parent_storage_key', () => ({ tenantId: tenant, parentStorageKey: '', page: page(0) }), ['parent_storage_key']],
-    ['listAttachments', 'negative page_size', () => ({ tenantId: tenant, parentStorageKey: key, page: page(-1) }), ['page.page_size']],
-    ['listAttachments', 'forged page_token', () => ({ tenantId: tenant, parentStorageKey: key, page: page(2, 'forged.token') }), ['page.page_token']],
+  const cases: [Rpc, string, () => Promise<unknown>, string[]][] = [
+    ['putContent', 'NUL in headers', () => call(h.client, 'putContent', { tenantId: tenant, storageKey: '', headers: { X: 'a\u0000b' }, rawSizeBytes: 0n }), ['headers.X']],
+    ['putContent', 'raw_size_bytes over int4', () => call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: 'x', rawSizeBytes: 2n ** 31n }), ['raw_size_bytes']],
+    ['getContent', 'missing tenant_id', () => call(h.client, 'getContent', { tenantId: '', storageKey: key }), ['tenant_id']],
+    ['getContent', 'missing storage_key', () => call(h.client, 'getContent', { tenantId: tenant, storageKey: '' }), ['storage_key']],
+    ['getContent', 'storage_key over 500', () => call(h.client, 'getContent', { tenantId: tenant, storageKey: `${tenant}/${'k'.repeat(500)}` }), ['storage_key']],
+    ['deleteContent', 'non-uuid tenant_id', () => call(h.client, 'deleteContent', { tenantId: 'acme', storageKey: key }), ['tenant_id']],
+    ['deleteContent', 'missing storage_key', () => call(h.client, 'deleteContent', { tenantId: tenant, storageKey: '' }), ['storage_key']],
+    ['getAttachment', 'non-uuid tenant_id', () => call(h.client, 'getAttachment', { tenantId: 'acme', attachmentId }), ['tenant_id']],
+    ['getAttachment', 'missing attachment_id', () => call(h.client, 'getAttachment', { tenantId: tenant, attachmentId: '' }), ['attachment_id']],
+    ['listAttachments', 'non-uuid tenant_id', () => call(h.client, 'listAttachments', { tenantId: 'acme', parentStorageKey: key, page: page(0) }), ['tenant_id']],
+    ['listAttachments', 'missing parent_storage_key', () => call(h.client, 'listAttachments', { tenantId: tenant, parentStorageKey: '', page: page(0) }), ['parent_storage_key']],
+    ['listAttachments', 'negative page_size', () => call(h.client, 'listAttachments', { tenantId: tenant, parentStorageKey: key, page: page(-1) }), ['page.page_size']],
+    ['listAttachments', 'forged page_token', () => call(h.client, 'listAttachments', { tenantId: tenant, parentStorageKey: key, page: page(2, 'forged.token') }), ['page.page_token']],
   ];
-  test.each(cases)('%s: %s', async (rpc, _what, req, expected) => {
+  test.each(cases)('%s: %s', async (_rpc, _what, send, expected) => {
     const before = await h.counts();
-    const s = await failure(call(h.client, rpc, req() as never));
+    const s = await failure(send());
     expect(s.code).toBe(status.INVALID_ARGUMENT);
     expect(fields(s)).toEqual(expected);
     expect(await h.counts()).toEqual(before);
@@ -71,20 +81,20 @@ describe('bad input → INVALID_ARGUMENT naming the fields, nothing written', ()
 });
 
 describe("another tenant's or an expired object → NOT_FOUND, nothing written", () => {
-  const cases: [Rpc, string, () => Record<string, unknown>][] = [
-    ['getContent', "other tenant's key", () => ({ tenantId: tenant, storageKey: otherKey })],
-    ['deleteContent', "other tenant's key", () => ({ tenantId: tenant, storageKey: otherKey })],
-    ['addAttachment', "other tenant's parent key", () => ({ tenantId: tenant, parentStorageKey: otherKey, filename: 'x.txt', mimeType: 'text/plain', content: Buffer.from('x'), storageDisposition: 0, attachmentId: '' })],
-    ['getAttachment', "other tenant's attachment", () => ({ tenantId: tenant, attachmentId: otherAttachmentId })],
-    ['listAttachments', "other tenant's parent key", () => ({ tenantId: tenant, parentStorageKey: otherKey, page: page(0) })],
-    ['deleteContent', 'expired object', () => ({ tenantId: tenant, storageKey: expiredKey })],
-    ['addAttachment', 'expired parent', () => ({ tenantId: tenant, parentStorageKey: expiredKey, filename: 'x.txt', mimeType: 'text/plain', content: Buffer.from('x'), storageDisposition: 0, attachmentId: '' })],
-    ['getAttachment', 'attachment of an expired parent', () => ({ tenantId: tenant, attachmentId: expiredAttachmentId })],
-    ['listAttachments', 'expired parent', () => ({ tenantId: tenant, parentStorageKey: expiredKey, page: page(0) })],
+  const cases: [Rpc, string, () => Promise<unknown>][] = [
+    ['getContent', "other tenant's key", () => call(h.client, 'getContent', { tenantId: tenant, storageKey: otherKey })],
+    ['deleteContent', "other tenant's key", () => call(h.client, 'deleteContent', { tenantId: tenant, storageKey: otherKey })],
+    ['addAttachment', "other tenant's parent key", () => call(h.client, 'addAttachment', attachment(tenant, otherKey))],
+    ['getAttachment', "other tenant's attachment", () => call(h.client, 'getAttachment', { tenantId: tenant, attachmentId: otherAttachmentId })],
+    ['listAttachments', "other tenant's parent key", () => call(h.client, 'listAttachments', { tenantId: tenant, parentStorageKey: otherKey, page: page(0) })],
+    ['deleteContent', 'expired object', () => call(h.client, 'deleteContent', { tenantId: tenant, storageKey: expiredKey })],
+    ['addAttachment', 'expired parent', () => call(h.client, 'addAttachment', attachment(tenant, expiredKey))],
+    ['getAttachment', 'attachment of an expired parent', () => call(h.client, 'getAttachment', { tenantId: tenant, attachmentId: expiredAttachmentId })],
+    ['listAttachments', 'expired parent', () => call(h.client, 'listAttachments', { tenantId: tenant, parentStorageKey: expiredKey, page: page(0) })],
   ];
-  test.each(cases)('%s: %s', async (rpc, _what, req) => {
+  test.each(cases)('%s: %s', async (_rpc, _what, send) => {
     const before = await h.counts();
-    const s = await failure(call(h.client, rpc, req() as never));
+    const s = await failure(send());
     expect(s.code).toBe(status.NOT_FOUND);
     expect(await h.counts()).toEqual(before);
   });

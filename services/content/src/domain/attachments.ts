@@ -1,14 +1,15 @@
-import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames, type PageTokens } from '@penguinmails/service-kit';
+import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames, type KeysetCursor } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { findAttachmentForReplay } from '../db/findAttachmentForReplay';
-import { getAttachment as getAttachmentRow } from '../db/getAttachment';
-import { insertAttachment, type NewAttachment } from '../db/insertAttachment';
-import { listAttachments as listAttachmentRows, type AttachmentCursor } from '../db/listAttachments';
-import { lockParent } from '../db/lockParent';
+import { findAttachmentForReplay } from '../db/find-attachment-for-replay';
+import { insertAttachment, type NewAttachment } from '../db/insert-attachment';
+import { listAttachments as listAttachmentRows } from '../db/list-attachments';
+import { lockParent } from '../db/lock-parent';
 import type { PrismaClient } from '../db/prisma';
 import type { AttachmentRow } from '../db/rows';
-import { contentExists } from '../db/contentExists';
-import { attachmentAddedOutbox } from './events';
+import { contentExists } from '../db/content-exists';
+import { emitAttachmentAdded } from './events';
+
+export type { AttachmentRow };
 
 /** The rules of `attachments`: they hang under a live object of the same tenant. */
 
@@ -26,14 +27,13 @@ export async function addAttachment(
       throw new NotFoundError('content_object', input.parentStorageKey);
     const inserted = await insertAttachment(client, input);
     if (inserted) {
-      const q = attachmentAddedOutbox(deps.names, input.tenantId, {
+      await emitAttachmentAdded(client, deps.names, input.tenantId, {
         attachmentId: inserted.id,
         parentStorageKey: inserted.parentStorageKey,
         mimeType: inserted.mimeType,
         sizeBytes: BigInt(inserted.sizeBytes),
         created: inserted.created,
       });
-      await client.query(q.text, q.values);
       return { attachment: inserted, created: true };
     }
     const existing = await findAttachmentForReplay(client, input);
@@ -50,29 +50,30 @@ export async function addAttachment(
   });
 }
 
-/** One attachment with its bytes; NOT_FOUND when missing, foreign, or its parent expired. */
+/**
+ * One attachment with its bytes (Prisma: plain CRUD by primary key); NOT_FOUND when missing,
+ * foreign, or its parent expired (an expired object's attachments are gone with it).
+ */
 export async function getAttachment(prisma: PrismaClient, tenantId: string, id: string): Promise<AttachmentRow & { content: Uint8Array }> {
-  const row = await getAttachmentRow(prisma, tenantId, id);
+  const row = await prisma.attachment.findFirst({
+    where: { id, tenantId, parent: { OR: [{ expires: null }, { expires: { gt: new Date() } }] } },
+  });
   if (!row) throw new NotFoundError('attachment', id);
   return row;
 }
 
 /**
- * A page of an object's attachments. NOT_FOUND when the object is not the tenant's live object,
- * so that "no attachments" and "no such object" stay distinguishable. The page token is bound
- * to the tenant and the key: replayed with other ones it is INVALID_ARGUMENT.
+ * A page of an object's attachments (`cursor` from the page token, see rpc/attachments.ts).
+ * NOT_FOUND when the object is not the tenant's live object, so that "no attachments" and
+ * "no such object" stay distinguishable.
  */
 export async function listAttachments(
-  deps: { pool: Pool; pageTokens: PageTokens },
+  pool: Pool,
   tenantId: string,
   parentStorageKey: string,
-  pageToken: string,
+  cursor: KeysetCursor | undefined,
   pageSize: number,
-): Promise<{ rows: AttachmentRow[]; nextPageToken: string }> {
-  const binding = `attachments|${tenantId}|${parentStorageKey}`;
-  const cursor = deps.pageTokens.decode<AttachmentCursor>(pageToken, binding);
-  if (!(await contentExists(deps.pool, tenantId, parentStorageKey))) throw new NotFoundError('content_object', parentStorageKey);
-  const page = await listAttachmentRows(deps.pool, tenantId, parentStorageKey, cursor, pageSize);
-  return { rows: page.rows, nextPageToken: page.next ? deps.pageTokens.encode(page.next, binding) : '' };
+): Promise<{ rows: AttachmentRow[]; next?: KeysetCursor }> {
+  if (!(await contentExists(pool, tenantId, parentStorageKey))) throw new NotFoundError('content_object', parentStorageKey);
+  return listAttachmentRows(pool, tenantId, parentStorageKey, cursor, pageSize);
 }
-

@@ -1,13 +1,15 @@
 import { contentV1 } from '@penguinmails/contracts';
 import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { deleteContent as deleteContentRow } from '../db/deleteContent';
-import { deleteExpiredContent } from '../db/deleteExpiredContent';
-import { findContentForReplay } from '../db/findContentForReplay';
-import { getContent as getContentRow, type ContentWithBodies } from '../db/getContent';
-import { insertContent, type NewContent } from '../db/insertContent';
-import type { ContentRow } from '../db/rows';
-import { contentDeletedOutbox, contentStoredOutbox } from './events';
+import { deleteContent as deleteContentRow } from '../db/delete-content';
+import { findContentForReplay } from '../db/find-content-for-replay';
+import { getContent as getContentRow, type ContentWithBodies } from '../db/get-content';
+import { insertContent, type NewContent } from '../db/insert-content';
+import type { ContentRow, DeletedContent } from '../db/rows';
+import { emitContentDeleted, emitContentStored } from './events';
+import { deleteExpired } from './retention';
+
+export type { ContentRow, ContentWithBodies };
 
 /** The rules of `content_objects`: idempotent writes, tenant-scoped reads, deletes with events. */
 
@@ -29,14 +31,10 @@ export async function putContent(
   input: PutContentInput,
 ): Promise<{ content: ContentRow; created: boolean }> {
   return withTransaction(deps.pool, async (client) => {
-    const expired = await deleteExpiredContent(client, { limit: 1, storageKey: input.storageKey });
-    if (expired.length) {
-      const q = contentDeletedOutbox(deps.names, expired, contentV1.DeletionReason.DELETION_REASON_EXPIRED);
-      await client.query(q.text, q.values);
-    }
+    await deleteExpired(client, deps.names, { limit: 1, storageKey: input.storageKey });
     const inserted = await insertContent(client, input);
     if (inserted) {
-      const q = contentStoredOutbox(deps.names, input.tenantId, {
+      await emitContentStored(client, deps.names, input.tenantId, {
         storageKey: inserted.storageKey,
         rawSizeBytes: BigInt(inserted.rawSizeBytes),
         textSizeBytes: BigInt(input.sizes.text),
@@ -45,7 +43,6 @@ export async function putContent(
         created: inserted.created,
         expires: inserted.expires ?? undefined,
       });
-      await client.query(q.text, q.values);
       return { content: inserted, created: true };
     }
     const existing = await findContentForReplay(client, input);
@@ -80,12 +77,11 @@ export async function deleteContent(
   deps: { pool: Pool; names: EventNames },
   tenantId: string,
   storageKey: string,
-): Promise<{ attachmentsDeleted: number }> {
+): Promise<DeletedContent> {
   return withTransaction(deps.pool, async (client) => {
     const deleted = await deleteContentRow(client, tenantId, storageKey);
     if (!deleted) throw new NotFoundError('content_object', storageKey);
-    const q = contentDeletedOutbox(deps.names, [deleted], contentV1.DeletionReason.DELETION_REASON_REQUESTED);
-    await client.query(q.text, q.values);
-    return { attachmentsDeleted: deleted.attachmentsDeleted };
+    await emitContentDeleted(client, deps.names, [deleted], contentV1.DeletionReason.DELETION_REASON_REQUESTED);
+    return deleted;
   });
 }

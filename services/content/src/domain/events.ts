@@ -1,5 +1,6 @@
 import { contentV1 } from '@penguinmails/contracts';
-import { buildEnvelope, outboxInsert, outboxInsertMany, type EventNames } from '@penguinmails/service-kit';
+import { buildEnvelope, outboxInsert, outboxInsertMany, type EventNames, type ProtoMessage } from '@penguinmails/service-kit';
+import type { PoolClient } from 'pg';
 
 // Subject suffixes and fully-qualified payload names (events.proto). Events carry keys, sizes
 // and times only: never bodies, headers, file names or bytes, so the stream holds no content.
@@ -9,41 +10,46 @@ const EVENTS = {
   attachmentAdded: { suffix: 'attachment_added', type: 'penguinmails.content.v1.AttachmentAdded' },
 } as const;
 
-type Query = { text: string; values: unknown[] };
-
-/** The outbox row announcing a new content object; run it in the insert's transaction. */
-export function contentStoredOutbox(names: EventNames, tenantId: string, payload: contentV1.ContentStored): Query {
-  const e = EVENTS.contentStored;
-  const env = buildEnvelope({ tenantId, source: 'content', eventType: e.type, type: contentV1.ContentStored, payload });
-  return outboxInsert({ eventId: env.eventId, tenantId, subject: names.subject('content', tenantId, e.suffix), eventType: e.type, bytes: env.bytes });
+/** One outbox row: the event's envelope on `pm.content.<tenant>.<suffix>`. */
+function outboxRow<T>(
+  names: EventNames,
+  event: (typeof EVENTS)[keyof typeof EVENTS],
+  type: ProtoMessage<T>,
+  tenantId: string,
+  payload: T,
+  occurredAt?: Date,
+) {
+  const env = buildEnvelope({ tenantId, source: 'content', eventType: event.type, type, payload, occurredAt });
+  return { eventId: env.eventId, tenantId, subject: names.subject('content', tenantId, event.suffix), eventType: event.type, bytes: env.bytes };
 }
 
-/** The outbox rows announcing deleted objects (one DeleteContent, or a sweeper batch). */
-export function contentDeletedOutbox(
+// Each emit* writes its outbox rows with `client`: call it in the transaction of the change.
+
+/** Announces a new content object. */
+export async function emitContentStored(client: PoolClient, names: EventNames, tenantId: string, payload: contentV1.ContentStored): Promise<void> {
+  const q = outboxInsert(outboxRow(names, EVENTS.contentStored, contentV1.ContentStored, tenantId, payload));
+  await client.query(q.text, q.values);
+}
+
+/** Announces deleted objects (one DeleteContent, or a sweeper batch) in one statement; none: nothing. */
+export async function emitContentDeleted(
+  client: PoolClient,
   names: EventNames,
   deleted: { tenantId: string; storageKey: string; attachmentsDeleted: number }[],
   reason: contentV1.DeletionReason,
-): Query {
-  const e = EVENTS.contentDeleted;
+): Promise<void> {
+  if (!deleted.length) return;
   const now = new Date();
-  return outboxInsertMany(
-    deleted.map((d) => {
-      const env = buildEnvelope({
-        tenantId: d.tenantId,
-        source: 'content',
-        eventType: e.type,
-        type: contentV1.ContentDeleted,
-        payload: { storageKey: d.storageKey, attachmentsDeleted: d.attachmentsDeleted, reason, deleted: now },
-        occurredAt: now,
-      });
-      return { eventId: env.eventId, tenantId: d.tenantId, subject: names.subject('content', d.tenantId, e.suffix), eventType: e.type, bytes: env.bytes };
-    }),
-  );
+  const rows = deleted.map((d) => {
+    const payload = { storageKey: d.storageKey, attachmentsDeleted: d.attachmentsDeleted, reason, deleted: now };
+    return outboxRow(names, EVENTS.contentDeleted, contentV1.ContentDeleted, d.tenantId, payload, now);
+  });
+  const q = outboxInsertMany(rows);
+  await client.query(q.text, q.values);
 }
 
-/** The outbox row announcing a new attachment. */
-export function attachmentAddedOutbox(names: EventNames, tenantId: string, payload: contentV1.AttachmentAdded): Query {
-  const e = EVENTS.attachmentAdded;
-  const env = buildEnvelope({ tenantId, source: 'content', eventType: e.type, type: contentV1.AttachmentAdded, payload });
-  return outboxInsert({ eventId: env.eventId, tenantId, subject: names.subject('content', tenantId, e.suffix), eventType: e.type, bytes: env.bytes });
+/** Announces a new attachment. */
+export async function emitAttachmentAdded(client: PoolClient, names: EventNames, tenantId: string, payload: contentV1.AttachmentAdded): Promise<void> {
+  const q = outboxInsert(outboxRow(names, EVENTS.attachmentAdded, contentV1.AttachmentAdded, tenantId, payload));
+  await client.query(q.text, q.values);
 }

@@ -1,8 +1,18 @@
 import { contentV1 } from '@penguinmails/contracts';
 import { withTransaction, type EventNames, type Logger } from '@penguinmails/service-kit';
-import type { Pool } from 'pg';
-import { deleteExpiredContent } from '../db/deleteExpiredContent';
-import { contentDeletedOutbox } from './events';
+import type { Pool, PoolClient } from 'pg';
+import { deleteExpiredContent } from '../db/delete-expired-content';
+import { emitContentDeleted } from './events';
+
+/**
+ * Deletes expired objects (up to `limit`, oldest expiry first, or only `storageKey`) with their
+ * ContentDeleted (EXPIRED) events, in the caller's transaction; resolves with how many.
+ */
+export async function deleteExpired(client: PoolClient, names: EventNames, opts: { limit: number; storageKey?: string }): Promise<number> {
+  const deleted = await deleteExpiredContent(client, opts);
+  await emitContentDeleted(client, names, deleted, contentV1.DeletionReason.DELETION_REASON_EXPIRED);
+  return deleted.length;
+}
 
 /**
  * The retention policy of the content tier: objects past `expires` are deleted (attachments by
@@ -52,13 +62,6 @@ export class RetentionSweeper {
 
   /** One batch in one transaction; resolves with the number of objects deleted. */
   async sweepOnce(): Promise<number> {
-    return withTransaction(this.opts.pool, async (client) => {
-      const deleted = await deleteExpiredContent(client, { limit: this.opts.batchSize });
-      if (deleted.length) {
-        const q = contentDeletedOutbox(this.opts.names, deleted, contentV1.DeletionReason.DELETION_REASON_EXPIRED);
-        await client.query(q.text, q.values);
-      }
-      return deleted.length;
-    });
+    return withTransaction(this.opts.pool, (client) => deleteExpired(client, this.opts.names, { limit: this.opts.batchSize }));
   }
 }

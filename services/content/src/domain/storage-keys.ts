@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Validator } from '@penguinmails/service-kit';
 
 /** The seed's varchar(500). */
-export const STORAGE_KEY_MAX = 500;
+const STORAGE_KEY_MAX = 500;
 
 // Visible ASCII only: keys end up in logs, URLs and object-store paths (a later tier may move
 // bodies to S3-like storage under the same key), where spaces and control characters hurt.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { contentV1 } from '@penguinmails/contracts';
-import { Validator } from '@penguinmails/service-kit';
+import { Validator, decodeCursor, encodeCursor } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import * as attachments from '../domain/attachments';
 import { checkStorageKey } from '../domain/storage-keys';
@@ -62,7 +62,11 @@ export function listAttachments(deps: ServerDeps) {
     const parentStorageKey = checkStorageKey(v, 'parent_storage_key', req.parentStorageKey);
     const size = v.pageSize('page.page_size', req.page?.pageSize, { default: deps.limits.pageSizeDefault, max: deps.limits.pageSizeMax });
     v.done();
-    const page = await attachments.listAttachments(deps, tenantId, parentStorageKey, req.page?.pageToken ?? '', size);
-    return { attachments: page.rows.map(toAttachment), page: { nextPageToken: page.nextPageToken } };
+    // Bound to the tenant and the key: replayed with other ones the token is INVALID_ARGUMENT.
+    // (This spelling, not the template's JSON array, so tokens issued before stay valid.)
+    const binding = `attachments|${tenantId}|${parentStorageKey}`;
+    const cursor = decodeCursor(deps.pageTokens, req.page?.pageToken, binding);
+    const page = await attachments.listAttachments(deps.pool, tenantId, parentStorageKey, cursor, size);
+    return { attachments: page.rows.map(toAttachment), page: { nextPageToken: encodeCursor(deps.pageTokens, page.next, binding) } };
   };
 }

@@ -98,6 +98,7 @@ export function deleteContent(deps: ServerDeps) {
     const tenantId = v.uuid('tenant_id', req.tenantId);
     const storageKey = checkStorageKey(v, 'storage_key', req.storageKey);
     v.done();
-    return content.deleteContent(deps, tenantId, storageKey);
+    const deleted = await content.deleteContent(deps, tenantId, storageKey);
+    return { attachmentsDeleted: deleted.attachmentsDeleted };
   };
 }

@@ -1,5 +1,6 @@
 import { contentV1 } from '@penguinmails/contracts';
-import type { AttachmentRow, ContentRow } from '../db/rows';
+import type { AttachmentRow } from '../domain/attachments';
+import type { ContentRow } from '../domain/content';
 
 /** Row → proto. Absent timestamps stay absent (ts-proto: undefined), never the epoch. */
 export function toContentObject(r: ContentRow): contentV1.ContentObject {

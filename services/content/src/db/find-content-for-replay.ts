@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { CONTENT_COLUMNS, type ContentRow } from './rows';
-import type { NewContent } from './insertContent';
+import type { NewContent } from './insert-content';
 
 /**
  * The stored object under a key that insertContent found taken, with which of the three

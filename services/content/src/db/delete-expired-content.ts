@@ -1,18 +1,12 @@
 import type { PoolClient } from 'pg';
-
-export interface DeletedContent {
-  storageKey: string;
-  tenantId: string;
-  attachmentsDeleted: number;
-}
+import { DELETED_RETURNING, type DeletedContent } from './rows';
 
 /**
  * Deletes up to `limit` expired objects (their attachments go by the FK's cascade), oldest
  * expiry first, or only `storageKey` when given (PutContent reusing an expired key).
  *
  * `for update skip locked` lets several replicas sweep at once without waiting on each other;
- * the scan is the partial index content_objects_expires_idx. The attachment count in
- * `returning` reads the statement's snapshot, i.e. before the cascade.
+ * the scan is the partial index content_objects_expires_idx.
  */
 export async function deleteExpiredContent(
   client: PoolClient,
@@ -26,8 +20,7 @@ export async function deleteExpiredContent(
                order by expires
                limit $1
                  for update skip locked)
-      returning c.storage_key as "storageKey", c.tenant_id as "tenantId",
-                (select count(*) from attachments a where a.parent_storage_key = c.storage_key)::int as "attachmentsDeleted"`,
+      returning ${DELETED_RETURNING}`,
     [opts.limit, opts.storageKey ?? null],
   );
   return rows;

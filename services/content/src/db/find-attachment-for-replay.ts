@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { ATTACHMENT_COLUMNS, type AttachmentRow } from './rows';
-import type { NewAttachment } from './insertAttachment';
+import type { NewAttachment } from './insert-attachment';
 
 /**
  * The attachment stored under an id insertAttachment found taken, and whether every field

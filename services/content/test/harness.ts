@@ -9,6 +9,13 @@ import { createServer, type Limits } from '../src/server';
 
 export const MiB = 1024 * 1024;
 
+/** Row counts of every table. */
+export interface Counts {
+  content: number;
+  attachments: number;
+  outbox: number;
+}
+
 export interface Harness {
   db: FreshDatabase;
   pool: Pool;
@@ -19,7 +26,7 @@ export interface Harness {
   names: EventNames;
   limits: Limits;
   /** Row counts of every table, to prove a refused call wrote nothing. */
-  counts(): Promise<{ content: number; attachments: number; outbox: number }>;
+  counts(): Promise<Counts>;
   close(): Promise<void>;
 }
 
@@ -67,7 +74,7 @@ export async function startContent(
     names,
     limits,
     counts: async () => {
-      const { rows } = await pool.query(
+      const { rows } = await pool.query<Counts>(
         `select (select count(*) from content_objects)::int as content,
                 (select count(*) from attachments)::int as attachments,
                 (select count(*) from outbox_events)::int as outbox`,
