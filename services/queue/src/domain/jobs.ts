@@ -2,8 +2,9 @@ import {
   AlreadyExistsError,
   FailedPreconditionError,
   NotFoundError,
+  listPage,
   withTransaction,
-  takePage,
+  type KeysetCursor,
 } from '@penguinmails/service-kit';
 import { cancelJob as cancelJobSql } from '../db/cancel-job';
 import { claimJobs as claimJobsSql } from '../db/claim-jobs';
@@ -12,6 +13,7 @@ import { enqueueJob as enqueueJobSql, type NewJob } from '../db/enqueue-job';
 import { extendLease as extendLeaseSql } from '../db/extend-lease';
 import { failJob as failJobSql } from '../db/fail-job';
 import { findJob } from '../db/find-job';
+import { jobColumns } from '../db/job-columns';
 import type { LeaseHolder } from '../db/lease';
 import type { JobRow } from '../db/prisma';
 import { reclaimExpiredLeases } from '../db/reclaim-expired-leases';
@@ -23,7 +25,7 @@ import { emitJobEvents } from './events';
 // The rules of the `jobs` table. Every function here gets input the rpc layer validated;
 // everything that changes a status runs in one transaction with the events it causes.
 
-type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'names' | 'limits' | 'pageTokens'>;
+type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'names' | 'limits'>;
 
 export async function enqueueJob(deps: Deps, job: NewJob): Promise<{ row: JobRow; created: boolean }> {
   const client = await deps.pool.connect();
@@ -49,34 +51,25 @@ export async function getJob(deps: Deps, tenantId: string, jobId: string): Promi
   return row;
 }
 
-interface JobCursor {
-  c: string;
-  i: string;
-}
-
-/** Newest first, keyset-paged on (created, id): stable while jobs are being added. */
+/**
+ * Newest first, keyset-paged on (created, id) by the kit's `listPage`: stable while jobs are
+ * being added. `cursor` is the decoded page token (the rpc layer binds it to tenant + filters).
+ */
 export async function listJobs(
   deps: Deps,
-  args: { tenantId: string; status?: JobStatusValue; queue?: string; pageSize: number; pageToken?: string },
-): Promise<{ rows: JobRow[]; nextPageToken: string }> {
-  const binding = `jobs|${args.tenantId}|${args.status ?? ''}|${args.queue ?? ''}`;
-  const cursor = deps.pageTokens.decode<JobCursor>(args.pageToken, binding);
-  const after = cursor ? new Date(cursor.c) : undefined;
-  const rows = await deps.prisma.job.findMany({
-    where: {
-      tenantId: args.tenantId,
-      ...(args.status ? { status: args.status } : {}),
-      ...(args.queue ? { queue: args.queue } : {}),
-      ...(cursor && after ? { OR: [{ created: { lt: after } }, { created: after, id: { lt: cursor.i } }] } : {}),
-    },
-    orderBy: [{ created: 'desc' }, { id: 'desc' }],
-    take: args.pageSize + 1,
+  args: { tenantId: string; status?: JobStatusValue; queue?: string; cursor?: KeysetCursor; size: number },
+): Promise<{ rows: JobRow[]; next?: KeysetCursor }> {
+  return listPage<JobRow>(deps.pool, {
+    table: 'jobs',
+    columns: jobColumns(),
+    tenantId: args.tenantId,
+    filters: [
+      ['status', args.status],
+      ['queue', args.queue],
+    ],
+    cursor: args.cursor,
+    size: args.size,
   });
-  const page = takePage(rows, args.pageSize);
-  return {
-    rows: page.rows,
-    nextPageToken: page.last ? deps.pageTokens.encode({ c: page.last.created.toISOString(), i: page.last.id } satisfies JobCursor, binding) : '',
-  };
 }
 
 /**
