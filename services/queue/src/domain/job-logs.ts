@@ -7,6 +7,8 @@ import type { LogLevelValue } from './enums';
 // The rules of `job_logs`: lines belong to a job of the same tenant and to the job's current
 // attempt; they are append-only and go when their job goes (on delete cascade).
 
+export type { JobLogRow };
+
 type Deps = Pick<ServerDeps, 'pool' | 'prisma'>;
 
 export async function appendJobLog(

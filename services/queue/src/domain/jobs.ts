@@ -25,6 +25,8 @@ import { emitJobEvents } from './events';
 // The rules of the `jobs` table. Every function here gets input the rpc layer validated;
 // everything that changes a status runs in one transaction with the events it causes.
 
+export type { JobRow, LeaseHolder, NewJob };
+
 type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'names' | 'limits'>;
 
 export async function enqueueJob(deps: Deps, job: NewJob): Promise<{ row: JobRow; created: boolean }> {

@@ -3,7 +3,7 @@ import { Validator, decodeCursor, encodeCursor, type Handlers } from '@penguinma
 import type { ServerDeps } from '../deps';
 import { levelFromProto } from '../domain/enums';
 import * as logs from '../domain/job-logs';
-import { toJobLog } from '../domain/mappers';
+import { toJobLog } from './mappers';
 import { jsonSize } from './validate';
 
 export function jobLogHandlers(deps: ServerDeps): Pick<Handlers<queueV1.QueueServiceServer>, 'appendJobLog' | 'listJobLogs'> {

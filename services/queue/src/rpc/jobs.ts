@@ -1,10 +1,10 @@
 import { queueV1 } from '@penguinmails/contracts';
 import { Validator, decodeCursor, encodeCursor, type Handlers } from '@penguinmails/service-kit';
-import type { LeaseHolder } from '../db/lease';
 import type { ServerDeps } from '../deps';
 import { statusFromProto } from '../domain/enums';
 import * as jobs from '../domain/jobs';
-import { toJob } from '../domain/mappers';
+import type { LeaseHolder } from '../domain/jobs';
+import { toJob } from './mappers';
 import { jsonSize, name, optionalTime } from './validate';
 
 type JobHandlers = Pick<
