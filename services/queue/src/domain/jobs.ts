@@ -1,3 +1,4 @@
+import type { PoolClient } from 'pg';
 import {
   AlreadyExistsError,
   FailedPreconditionError,
@@ -103,22 +104,14 @@ export async function extendLease(deps: Deps, lease: LeaseHolder, leaseSeconds: 
  * repeat after a lost reply gets the job as it is, writing nothing (see endedByThisAttempt).
  */
 export async function completeJob(deps: Deps, lease: LeaseHolder): Promise<JobRow> {
-  return withTransaction(deps.pool, async (client) => {
-    const row = await completeJobSql(client, lease);
-    if (!row) {
-      // Only now, off the hot path: the same lookup that explains a refusal.
-      const job = await findJob(client, lease);
-      if (job && endedByThisAttempt(job, lease, COMPLETED)) return job;
-      throw leaseRefusal(job, lease, 'complete');
-    }
-    await emitJobEvents(client, deps.names, [row]);
-    return row;
-  });
+  return endAttempt(deps, lease, COMPLETED, 'complete', (client) => completeJobSql(client, lease));
 }
 
 /**
  * Records a failed attempt for the lease holder (FAILED with a retry, or DEAD), with JobDead
- * when it is dead. Idempotent for that attempt, like completeJob.
+ * when it is dead. Idempotent for that attempt, like completeJob; the repeat's error text,
+ * permanent flag and delay are not compared: the attempt's failure is recorded once, by the
+ * call that got there first.
  */
 export async function failJob(
   deps: Deps,
@@ -129,14 +122,30 @@ export async function failJob(
     failure.retryAfterSeconds > 0
       ? failure.retryAfterSeconds * 1000
       : retryDelayMs(lease.attempt, { baseMs: deps.limits.retryBaseMs, maxMs: deps.limits.retryMaxMs });
+  return endAttempt(deps, lease, FAILED, 'fail', (client) =>
+    failJobSql(client, lease, { error: failure.error, permanent: failure.permanent, retryDelayMs: delay }),
+  );
+}
+
+/**
+ * Ends the lease holder's attempt with `write` (one statement) and its events, in one
+ * transaction. Only when `write` matches no row, off the hot path, is the job read (the same
+ * lookup that explains a refusal): a repeat of this attempt's own `outcome` gets the job as it
+ * is, anything else is refused.
+ */
+async function endAttempt(
+  deps: Deps,
+  lease: LeaseHolder,
+  outcome: readonly string[],
+  action: string,
+  write: (client: PoolClient) => Promise<JobRow | undefined>,
+): Promise<JobRow> {
   return withTransaction(deps.pool, async (client) => {
-    const row = await failJobSql(client, lease, { error: failure.error, permanent: failure.permanent, retryDelayMs: delay });
+    const row = await write(client);
     if (!row) {
-      // As in completeJob. The repeat's error text, permanent flag and delay are not compared:
-      // the attempt's failure is recorded once, by the call that got there first.
       const job = await findJob(client, lease);
-      if (job && endedByThisAttempt(job, lease, FAILED)) return job;
-      throw leaseRefusal(job, lease, 'fail');
+      if (job && endedByThisAttempt(job, lease, outcome)) return job;
+      throw leaseRefusal(job, lease, action);
     }
     await emitJobEvents(client, deps.names, [row]);
     return row;
