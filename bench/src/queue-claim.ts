@@ -34,8 +34,11 @@ export interface QueueOptions {
   seconds: number;
   workers: number[];
   batches: number[];
-  /** Also run the diagnostic rows: without the outbox row, without the lease sweep. */
-  /** Which rows: `service` and, with --diagnose or --variants, the diagnostic ones. */
+  /**
+   * Which rows to run, by variant key: `service` alone by default; --diagnose adds every
+   * diagnostic row (unnamed statements, no outbox row, no lease sweep, a LISTEN connection);
+   * --variants names the rows to run itself.
+   */
   variants: string[];
   explain: boolean;
 }

@@ -1,17 +1,9 @@
 import { analyticsV1 } from '@penguinmails/contracts';
-import { createGrpcServer, type GrpcServer, type GrpcServerSettings } from '@penguinmails/service-kit';
-import type { Logger } from 'pino';
-import type { Store } from './db/client';
-import type { IngestLimits } from './domain/events';
+import { createGrpcServer, type GrpcServer } from '@penguinmails/service-kit';
+import type { ServerDeps } from './deps';
 import { analyticsHandlers } from './rpc/analytics-service';
 
-export interface ServerDeps {
-  store: Store;
-  logger: Logger;
-  limits: IngestLimits;
-  /** Auth tokens, deadline cap, TLS, reflection, transport limits (grpcServerSettings of the settings). */
-  grpc?: GrpcServerSettings;
-}
+export type { ServerDeps } from './deps';
 
 /** The analytics gRPC server, not yet listening. Used by main.ts and by the tests alike. */
 export function createServer(deps: ServerDeps): GrpcServer {
@@ -23,7 +15,7 @@ export function createServer(deps: ServerDeps): GrpcServer {
   server.addService<analyticsV1.AnalyticsServiceServer>(
     'penguinmails.analytics.v1.AnalyticsService',
     analyticsV1.AnalyticsServiceService,
-    analyticsHandlers({ store: deps.store, limits: deps.limits }),
+    analyticsHandlers(deps),
   );
   return server;
 }

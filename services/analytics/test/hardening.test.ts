@@ -4,7 +4,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { analyticsV1, googleProtobuf } from '@penguinmails/contracts';
 import { call, connect, decodeStatus } from '@penguinmails/service-kit';
 import { callRaw, healthCheck, lenField } from '@penguinmails/testkit';
-import { freshStore, startServer, totalRowCount, uuid, type TestServer, type TestStore } from './helpers';
+import { freshStore, startServer, totalRowCount, uuid, type TestServer, type TestStore } from './harness';
 
 let db: TestStore;
 let srv: TestServer;

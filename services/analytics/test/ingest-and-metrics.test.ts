@@ -1,6 +1,6 @@
 import { analyticsV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
-import { freshStore, rawRowCount, startServer, uuid, type TestServer, type TestStore } from './helpers';
+import { freshStore, rawRowCount, startServer, uuid, type TestServer, type TestStore } from './harness';
 
 const T = analyticsV1.EmailEventType;
 

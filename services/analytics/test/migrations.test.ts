@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { MigrationError } from '@penguinmails/service-kit';
 import { MIGRATIONS_DIR, migrateClickHouse } from '../src/db/migrate';
 import { splitStatements } from '../src/db/split-statements';
-import { freshStore, type TestStore } from './helpers';
+import { freshStore, type TestStore } from './harness';
 
 let db: TestStore;
 let dir: string;

@@ -1,7 +1,7 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { analyticsV1 } from '@penguinmails/contracts';
+import { analyticsV1, type commonV1 } from '@penguinmails/contracts';
 import { call, decodeStatus } from '@penguinmails/service-kit';
-import { freshStore, rawRowCount, startServer, totalRowCount, uuid, type TestServer, type TestStore } from './helpers';
+import { freshStore, rawRowCount, startServer, totalRowCount, uuid, type TestServer, type TestStore } from './harness';
 
 const T = analyticsV1.EmailEventType;
 const MAX_BATCH = 5;
@@ -126,26 +126,34 @@ describe('Get*Metrics rejects bad input', () => {
 });
 
 describe('every Get*Metrics RPC validates each of its fields', () => {
-  const rpcs = [
-    ['getCampaignMetrics', 'campaignId', 'campaign_id'],
-    ['getMailboxMetrics', 'emailAccountId', 'email_account_id'],
-    ['getSequenceStepMetrics', 'sequenceStepId', 'sequence_step_id'],
-  ] as const;
-  const day = (d: number) => new Date(Date.UTC(2025, 0, d));
-  const spoilers: [string, (idKey: string) => Record<string, unknown>, (idField: string) => string][] = [
-    ['a malformed tenant id', () => ({ tenantId: 'acme' }), () => 'tenant_id'],
-    ['a missing tenant id', () => ({ tenantId: '' }), () => 'tenant_id'],
-    ['a missing id', (k) => ({ [k]: '' }), (f) => f],
-    ['a malformed id', (k) => ({ [k]: 'id-7' }), (f) => f],
-    ['the nil UUID as id', (k) => ({ [k]: '00000000-0000-0000-0000-000000000000' }), (f) => f],
-    ['an inverted time range', () => ({ timeRange: { start: day(2), end: day(1) } }), () => 'time_range.end'],
-    ['an empty time range', () => ({ timeRange: { start: day(2), end: day(2) } }), () => 'time_range.end'],
+  /** The fields the three requests share, the id under one name. */
+  type MetricsRequest = { tenantId: string; id: string; timeRange?: commonV1.TimeRange };
+  const rpcs: [string, string, (r: MetricsRequest) => Promise<unknown>][] = [
+    ['getCampaignMetrics', 'campaign_id', (r) => call(srv.client, 'getCampaignMetrics', { tenantId: r.tenantId, campaignId: r.id, timeRange: r.timeRange })],
+    ['getMailboxMetrics', 'email_account_id', (r) => call(srv.client, 'getMailboxMetrics', { tenantId: r.tenantId, emailAccountId: r.id, timeRange: r.timeRange })],
+    [
+      'getSequenceStepMetrics',
+      'sequence_step_id',
+      (r) => call(srv.client, 'getSequenceStepMetrics', { tenantId: r.tenantId, sequenceStepId: r.id, timeRange: r.timeRange }),
+    ],
   ];
-  const cases = rpcs.flatMap(([rpc, key, field]) => spoilers.map(([what, spoil, expected]) => [rpc, what, { [key]: uuid(), ...spoil(key) }, expected(field)] as const));
-  it.each(cases)('%s: %s', async (rpc, _what, patch, field) => {
+  const day = (d: number) => new Date(Date.UTC(2025, 0, d));
+  const spoilers: [string, Partial<MetricsRequest>, (idField: string) => string][] = [
+    ['a malformed tenant id', { tenantId: 'acme' }, () => 'tenant_id'],
+    ['a missing tenant id', { tenantId: '' }, () => 'tenant_id'],
+    ['a missing id', { id: '' }, (f) => f],
+    ['a malformed id', { id: 'id-7' }, (f) => f],
+    ['the nil UUID as id', { id: '00000000-0000-0000-0000-000000000000' }, (f) => f],
+    ['an inverted time range', { timeRange: { start: day(2), end: day(1) } }, () => 'time_range.end'],
+    ['an empty time range', { timeRange: { start: day(2), end: day(2) } }, () => 'time_range.end'],
+  ];
+  const cases = rpcs.flatMap(([rpc, field, send]) =>
+    spoilers.map(([what, spoil, expected]) => [rpc, what, { id: uuid(), ...spoil }, expected(field), send] as const),
+  );
+  it.each(cases)('%s: %s', async (_rpc, _what, patch, field, send) => {
     const before = await totalRowCount(db.store);
-    const req = { tenantId: uuid(), timeRange: undefined, ...patch };
-    expect(await rejected(call(srv.client, rpc, req as never))).toEqual([field]);
+    const req: MetricsRequest = { tenantId: uuid(), timeRange: undefined, ...patch };
+    expect(await rejected(send(req))).toEqual([field]);
     expect(await totalRowCount(db.store)).toBe(before);
   });
 });

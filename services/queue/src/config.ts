@@ -22,7 +22,6 @@ export const settingsShape = {
   RETRY_MAX_MS: positiveInt().default(3_600_000),
   /** Largest payload (and log data) as JSON; jobs carry ids, content lives in the content tier. */
   PAYLOAD_MAX_BYTES: positiveInt().default(64 * 1024),
-  /** Outbox relay fallback poll (NOTIFY wakes it sooner). */
 };
 
 export type Settings = ReturnType<typeof loadSettings>;

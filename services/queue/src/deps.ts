@@ -5,9 +5,9 @@ import type { PrismaClient } from './db/prisma';
 
 /** Everything the server needs; built by main.ts (or a test) and passed to createServer. */
 export interface ServerDeps {
-  /** Hand-written SQL (claim, transitions, outbox) runs here, in explicit transactions. */
+  /** Hand-written SQL (claim, transitions, outbox) in explicit transactions, and the keyset lists. */
   pool: Pool;
-  /** Plain reads and inserts (get, list, logs). */
+  /** Plain reads and inserts (GetJob, AppendJobLog, the job check of ListJobLogs). */
   prisma: PrismaClient;
   logger: Logger;
   names: EventNames;

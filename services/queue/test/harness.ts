@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceError } from '@grpc/grpc-js';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { queueV1 } from '@penguinmails/contracts';
 import {
   OutboxRelay,
@@ -12,9 +12,10 @@ import {
   ensureStream,
   type DecodedStatus,
 } from '@penguinmails/service-kit';
-import { freshDatabase, natsTestContext } from '@penguinmails/testkit';
+import { freshDatabase, natsTestContext, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
+import type { Pool } from 'pg';
 import type { QueueLimits } from '../src/config';
-import { createPrisma } from '../src/db/prisma';
+import { createPrisma, type PrismaClient } from '../src/db/prisma';
 import { MIGRATIONS_DIR as migrationsDir } from '../src/migrations-dir';
 import { createServer } from '../src/server';
 
@@ -30,11 +31,36 @@ export const defaultLimits: QueueLimits = {
   payloadMaxBytes: 64 * 1024,
 };
 
+/** One queue service for a test file (see startQueue). */
+export interface Queue {
+  db: FreshDatabase;
+  nats: NatsTestContext;
+  /** The server's own pool: tests read and seed rows through it. */
+  pool: Pool;
+  prisma: PrismaClient;
+  /** host:port of the server (for raw clients: health, reflection, callRaw). */
+  address: string;
+  client: queueV1.QueueServiceClient;
+  /** The PM_QUEUE stream of this test file's JetStream names. */
+  stream: string;
+  relay: OutboxRelay;
+  /** Rows in jobs, job_logs and outbox_events (to prove a refused call wrote nothing). */
+  counts(): Promise<{ jobs: number; logs: number; outbox: number }>;
+  /**
+   * Count and digest of every row of every table: also catches an UPDATE that should not
+   * have happened (a lease extended, a job failed or cancelled for the wrong tenant).
+   */
+  snapshot(): Promise<Record<string, string>>;
+  /** Relays the outbox, then reads the last event published on `subject`. */
+  lastEvent(subject: string): Promise<StoredMsg | null>;
+  stop(): Promise<void>;
+}
+
 /**
  * One queue service for a test file: a fresh migrated database, isolated JetStream names,
  * the real server on a free port, and a real gRPC client.
  */
-export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { authTokens?: string[] } = {}) {
+export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { authTokens?: string[] } = {}): Promise<Queue> {
   const db = await freshDatabase({ migrationsDir });
   const nats = await natsTestContext();
   const pool = createPgPool(db.url, { max: 12 });
@@ -65,7 +91,6 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
     client,
     stream,
     relay,
-    /** Rows in jobs and job_logs (to prove a refused call wrote nothing). */
     counts: async () => {
       const { rows } = await pool.query<{ jobs: number; logs: number; outbox: number }>(
         `select (select count(*) from jobs)::int as jobs, (select count(*) from job_logs)::int as logs,
@@ -73,10 +98,6 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
       );
       return rows[0];
     },
-    /**
-     * Count and digest of every row of every table: also catches an UPDATE that should not
-     * have happened (a lease extended, a job failed or cancelled for the wrong tenant).
-     */
     snapshot: async () => {
       const { rows } = await pool.query<{ t: string; s: string }>(
         ['jobs', 'job_logs', 'outbox_events']
@@ -85,7 +106,6 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
       );
       return Object.fromEntries(rows.map((r) => [r.t, r.s]));
     },
-    /** Relays the outbox, then reads the last event published on `subject`. */
     lastEvent: async (subject: string) => {
       await relay.drainOnce();
       const jsm = await jetstreamManager(nats.nc);
@@ -102,8 +122,6 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
   };
 }
 
-export type Queue = Awaited<ReturnType<typeof startQueue>>;
-
 /** Awaits a call expected to fail and returns its decoded status. */
 export async function failure(p: Promise<unknown>): Promise<DecodedStatus> {
   try {
@@ -114,5 +132,5 @@ export async function failure(p: Promise<unknown>): Promise<DecodedStatus> {
   throw new Error('expected the call to fail, it succeeded');
 }
 
-export const tenant = () => randomUUID();
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const tenant = (): string => randomUUID();
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

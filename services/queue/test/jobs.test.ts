@@ -140,6 +140,26 @@ describe('ListJobs', () => {
     expect(st.fieldViolations[0].field).toBe('page.page_token');
   });
 
+  it('pages rows created within one millisecond (one transaction) each exactly once, newest first', async () => {
+    const t = tenant();
+    // One statement: one now(), so every row has the same `created`; only `id` orders them.
+    const { rows } = await q.pool.query<{ id: string; ms: string }>(
+      `insert into jobs (tenant_id, queue, task, payload)
+       select $1, 'same-ms', 'noop', jsonb_build_object('n', g) from generate_series(1, 7) g
+       returning id, (extract(epoch from created) * 1000)::bigint::text as ms`,
+      [t],
+    );
+    expect(new Set(rows.map((r) => r.ms)).size).toBe(1);
+    const seen: string[] = [];
+    let token = '';
+    do {
+      const res = await call(q.client, 'listJobs', { tenantId: t, page: { pageSize: 2, pageToken: token }, status: 0, queue: 'same-ms' });
+      seen.push(...res.jobs.map((j) => j.id));
+      token = res.page!.nextPageToken;
+    } while (token);
+    expect(seen).toEqual(rows.map((r) => r.id).sort().reverse());
+  });
+
   it('rejects an unknown status, a bad queue and an oversized page', async () => {
     const st = await failure(
       call(q.client, 'listJobs', { tenantId: tenant(), page: { pageSize: 501, pageToken: '' }, status: 99 as queueV1.JobStatus, queue: 'a b' }),
@@ -189,6 +209,27 @@ describe('AppendJobLog / ListJobLogs', () => {
       token = res.page!.nextPageToken;
     } while (token);
     expect(messages).toEqual(['0:queued by importer', '1:line 0', '1:line 1', '1:line 2', '1:line 3']);
+  });
+
+  it('pages lines written within one millisecond each exactly once, in (created, id) order', async () => {
+    const t = tenant();
+    const { job } = await enqueue({ tenantId: t });
+    // One statement writes all of them: their `created` (millisecond precision) mostly collide.
+    await q.pool.query(
+      `insert into job_logs (job_id, tenant_id, attempt, level, message)
+       select $1, $2, 0, 'info', 'line ' || g from generate_series(1, 9) g`,
+      [job!.id, t],
+    );
+    const { rows } = await q.pool.query<{ id: string }>('select id from job_logs where job_id = $1 order by created, id', [job!.id]);
+    const ids: string[] = [];
+    let token = '';
+    do {
+      const res = await call(q.client, 'listJobLogs', { tenantId: t, jobId: job!.id, page: { pageSize: 2, pageToken: token } });
+      ids.push(...res.logs.map((l) => l.id));
+      token = res.page!.nextPageToken;
+    } while (token);
+    expect(ids).toEqual(rows.map((r) => r.id));
+    expect(new Set(ids).size).toBe(9);
   });
 
   it("rejects bad input and another tenant's job, writing nothing", async () => {

@@ -36,39 +36,41 @@ type Rpc = keyof Pick<
   queueV1.QueueServiceClient,
   'enqueueJob' | 'getJob' | 'listJobs' | 'claimJobs' | 'extendLease' | 'completeJob' | 'failJob' | 'cancelJob' | 'appendJobLog' | 'listJobLogs'
 >;
+/** A call of one RPC with its request, made when the case runs (the seeds exist by then). */
+type Send = () => Promise<unknown>;
 const lease = (j: queueV1.Job) => ({ tenantId: j.tenantId, jobId: j.id, workerId: j.lockedBy, attempt: j.attempts });
 const page = (pageSize: number, pageToken = '') => ({ pageSize, pageToken });
 
 describe('bad input → INVALID_ARGUMENT naming the fields, nothing written', () => {
-  const cases: [Rpc, string, () => Record<string, unknown>, string[]][] = [
-    ['getJob', 'missing tenant_id', () => ({ tenantId: '', jobId: t.running.id }), ['tenant_id']],
-    ['listJobs', 'non-uuid tenant_id', () => ({ tenantId: 'acme', page: page(0), status: 0, queue: '' }), ['tenant_id']],
-    ['listJobs', 'forged page_token', () => ({ tenantId: t.tenantId, page: page(2, 'forged.token'), status: 0, queue: '' }), ['page.page_token']],
-    ['claimJobs', 'missing queue', () => ({ tenantId: t.tenantId, queue: '', workerId: 'w', maxJobs: 1, leaseSeconds: 0 }), ['queue']],
-    ['claimJobs', 'worker_id over 200', () => ({ tenantId: t.tenantId, queue: 'send', workerId: 'w'.repeat(201), maxJobs: 1, leaseSeconds: 0 }), ['worker_id']],
-    ['extendLease', 'non-uuid job_id', () => ({ ...lease(t.running), jobId: 'job-1', leaseSeconds: 60 }), ['job_id']],
-    ['extendLease', 'non-uuid tenant_id', () => ({ ...lease(t.running), tenantId: 'acme', leaseSeconds: 60 }), ['tenant_id']],
-    ['extendLease', 'missing worker_id', () => ({ ...lease(t.running), workerId: '', leaseSeconds: 60 }), ['worker_id']],
-    ['extendLease', 'attempt 0', () => ({ ...lease(t.running), attempt: 0, leaseSeconds: 60 }), ['attempt']],
-    ['extendLease', 'lease_seconds over the maximum', () => ({ ...lease(t.running), leaseSeconds: 3601 }), ['lease_seconds']],
-    ['extendLease', 'negative lease_seconds', () => ({ ...lease(t.running), leaseSeconds: -5 }), ['lease_seconds']],
-    ['completeJob', 'worker_id over 200', () => ({ ...lease(t.running), workerId: 'w'.repeat(201) }), ['worker_id']],
-    ['completeJob', 'missing tenant_id', () => ({ ...lease(t.running), tenantId: '' }), ['tenant_id']],
-    ['failJob', 'error over 10000', () => ({ ...lease(t.running), error: 'e'.repeat(10_001), permanent: false, retryAfterSeconds: 0 }), ['error']],
-    ['failJob', 'retry_after_seconds over a day', () => ({ ...lease(t.running), error: 'x', permanent: false, retryAfterSeconds: 86_401 }), ['retry_after_seconds']],
-    ['failJob', 'non-uuid job_id', () => ({ ...lease(t.running), jobId: '1', error: 'x', permanent: true, retryAfterSeconds: 0 }), ['job_id']],
-    ['cancelJob', 'non-uuid job_id', () => ({ tenantId: t.tenantId, jobId: 'job-1' }), ['job_id']],
-    ['cancelJob', 'missing tenant_id', () => ({ tenantId: '', jobId: t.queued.id }), ['tenant_id']],
-    ['appendJobLog', 'message over 10000', () => ({ tenantId: t.tenantId, jobId: t.running.id, level: 0, message: 'm'.repeat(10_001) }), ['message']],
-    ['appendJobLog', 'data over the payload size', () => ({ tenantId: t.tenantId, jobId: t.running.id, level: 0, message: 'm', data: { big: 'x'.repeat(70 * 1024) } }), ['data']],
-    ['appendJobLog', 'non-uuid job_id', () => ({ tenantId: t.tenantId, jobId: 'job-1', level: 0, message: 'm' }), ['job_id']],
-    ['listJobLogs', 'non-uuid job_id', () => ({ tenantId: t.tenantId, jobId: 'job-1' }), ['job_id']],
-    ['listJobLogs', 'page size over the maximum', () => ({ tenantId: t.tenantId, jobId: t.running.id, page: page(501) }), ['page.page_size']],
-    ['listJobLogs', 'forged page_token', () => ({ tenantId: t.tenantId, jobId: t.running.id, page: page(2, 'forged.token') }), ['page.page_token']],
+  const cases: [Rpc, string, Send, string[]][] = [
+    ['getJob', 'missing tenant_id', () => call(q.client, 'getJob', { tenantId: '', jobId: t.running.id }), ['tenant_id']],
+    ['listJobs', 'non-uuid tenant_id', () => call(q.client, 'listJobs', { tenantId: 'acme', page: page(0), status: 0, queue: '' }), ['tenant_id']],
+    ['listJobs', 'forged page_token', () => call(q.client, 'listJobs', { tenantId: t.tenantId, page: page(2, 'forged.token'), status: 0, queue: '' }), ['page.page_token']],
+    ['claimJobs', 'missing queue', () => call(q.client, 'claimJobs', { tenantId: t.tenantId, queue: '', workerId: 'w', maxJobs: 1, leaseSeconds: 0 }), ['queue']],
+    ['claimJobs', 'worker_id over 200', () => call(q.client, 'claimJobs', { tenantId: t.tenantId, queue: 'send', workerId: 'w'.repeat(201), maxJobs: 1, leaseSeconds: 0 }), ['worker_id']],
+    ['extendLease', 'non-uuid job_id', () => call(q.client, 'extendLease', { ...lease(t.running), jobId: 'job-1', leaseSeconds: 60 }), ['job_id']],
+    ['extendLease', 'non-uuid tenant_id', () => call(q.client, 'extendLease', { ...lease(t.running), tenantId: 'acme', leaseSeconds: 60 }), ['tenant_id']],
+    ['extendLease', 'missing worker_id', () => call(q.client, 'extendLease', { ...lease(t.running), workerId: '', leaseSeconds: 60 }), ['worker_id']],
+    ['extendLease', 'attempt 0', () => call(q.client, 'extendLease', { ...lease(t.running), attempt: 0, leaseSeconds: 60 }), ['attempt']],
+    ['extendLease', 'lease_seconds over the maximum', () => call(q.client, 'extendLease', { ...lease(t.running), leaseSeconds: 3601 }), ['lease_seconds']],
+    ['extendLease', 'negative lease_seconds', () => call(q.client, 'extendLease', { ...lease(t.running), leaseSeconds: -5 }), ['lease_seconds']],
+    ['completeJob', 'worker_id over 200', () => call(q.client, 'completeJob', { ...lease(t.running), workerId: 'w'.repeat(201) }), ['worker_id']],
+    ['completeJob', 'missing tenant_id', () => call(q.client, 'completeJob', { ...lease(t.running), tenantId: '' }), ['tenant_id']],
+    ['failJob', 'error over 10000', () => call(q.client, 'failJob', { ...lease(t.running), error: 'e'.repeat(10_001), permanent: false, retryAfterSeconds: 0 }), ['error']],
+    ['failJob', 'retry_after_seconds over a day', () => call(q.client, 'failJob', { ...lease(t.running), error: 'x', permanent: false, retryAfterSeconds: 86_401 }), ['retry_after_seconds']],
+    ['failJob', 'non-uuid job_id', () => call(q.client, 'failJob', { ...lease(t.running), jobId: '1', error: 'x', permanent: true, retryAfterSeconds: 0 }), ['job_id']],
+    ['cancelJob', 'non-uuid job_id', () => call(q.client, 'cancelJob', { tenantId: t.tenantId, jobId: 'job-1' }), ['job_id']],
+    ['cancelJob', 'missing tenant_id', () => call(q.client, 'cancelJob', { tenantId: '', jobId: t.queued.id }), ['tenant_id']],
+    ['appendJobLog', 'message over 10000', () => call(q.client, 'appendJobLog', { tenantId: t.tenantId, jobId: t.running.id, level: 0, message: 'm'.repeat(10_001) }), ['message']],
+    ['appendJobLog', 'data over the payload size', () => call(q.client, 'appendJobLog', { tenantId: t.tenantId, jobId: t.running.id, level: 0, message: 'm', data: { big: 'x'.repeat(70 * 1024) } }), ['data']],
+    ['appendJobLog', 'non-uuid job_id', () => call(q.client, 'appendJobLog', { tenantId: t.tenantId, jobId: 'job-1', level: 0, message: 'm' }), ['job_id']],
+    ['listJobLogs', 'non-uuid job_id', () => call(q.client, 'listJobLogs', { tenantId: t.tenantId, jobId: 'job-1' }), ['job_id']],
+    ['listJobLogs', 'page size over the maximum', () => call(q.client, 'listJobLogs', { tenantId: t.tenantId, jobId: t.running.id, page: page(501) }), ['page.page_size']],
+    ['listJobLogs', 'forged page_token', () => call(q.client, 'listJobLogs', { tenantId: t.tenantId, jobId: t.running.id, page: page(2, 'forged.token') }), ['page.page_token']],
   ];
-  it.each(cases)('%s: %s', async (rpc, _what, req, expected) => {
+  it.each(cases)('%s: %s', async (_rpc, _what, send, expected) => {
     const before = await q.snapshot();
-    const st = await failure(call(q.client, rpc, req() as never));
+    const st = await failure(send());
     expect(st.code).toBe(Status.INVALID_ARGUMENT);
     expect(st.fieldViolations.map((v) => v.field).sort()).toEqual(expected);
     expect(await q.snapshot()).toEqual(before);
@@ -77,18 +79,18 @@ describe('bad input → INVALID_ARGUMENT naming the fields, nothing written', ()
 
 describe("another tenant's job → NOT_FOUND, nothing written", () => {
   // `t` acts on `o`'s jobs with everything else right (o's worker id and attempt).
-  const cases: [Rpc, () => Record<string, unknown>][] = [
-    ['getJob', () => ({ tenantId: t.tenantId, jobId: o.running.id })],
-    ['extendLease', () => ({ ...lease(o.running), tenantId: t.tenantId, leaseSeconds: 3600 })],
-    ['completeJob', () => ({ ...lease(o.running), tenantId: t.tenantId })],
-    ['failJob', () => ({ ...lease(o.running), tenantId: t.tenantId, error: 'x', permanent: true, retryAfterSeconds: 0 })],
-    ['cancelJob', () => ({ tenantId: t.tenantId, jobId: o.queued.id })],
-    ['appendJobLog', () => ({ tenantId: t.tenantId, jobId: o.running.id, level: 0, message: 'injected' })],
-    ['listJobLogs', () => ({ tenantId: t.tenantId, jobId: o.running.id })],
+  const cases: [Rpc, Send][] = [
+    ['getJob', () => call(q.client, 'getJob', { tenantId: t.tenantId, jobId: o.running.id })],
+    ['extendLease', () => call(q.client, 'extendLease', { ...lease(o.running), tenantId: t.tenantId, leaseSeconds: 3600 })],
+    ['completeJob', () => call(q.client, 'completeJob', { ...lease(o.running), tenantId: t.tenantId })],
+    ['failJob', () => call(q.client, 'failJob', { ...lease(o.running), tenantId: t.tenantId, error: 'x', permanent: true, retryAfterSeconds: 0 })],
+    ['cancelJob', () => call(q.client, 'cancelJob', { tenantId: t.tenantId, jobId: o.queued.id })],
+    ['appendJobLog', () => call(q.client, 'appendJobLog', { tenantId: t.tenantId, jobId: o.running.id, level: 0, message: 'injected' })],
+    ['listJobLogs', () => call(q.client, 'listJobLogs', { tenantId: t.tenantId, jobId: o.running.id })],
   ];
-  it.each(cases)('%s', async (rpc, req) => {
+  it.each(cases)('%s', async (_rpc, send) => {
     const before = await q.snapshot();
-    const st = await failure(call(q.client, rpc, req() as never));
+    const st = await failure(send());
     expect(st.code).toBe(Status.NOT_FOUND);
     expect(await q.snapshot()).toEqual(before);
   });

@@ -23,7 +23,6 @@ export interface Store {
   database: string;
   /** `` `database`.`table` `` for SQL. */
   table(name: string): string;
-  target: StoreTarget['kind'];
   close(): Promise<void>;
 }
 
@@ -68,7 +67,6 @@ export function createStore(target: StoreTarget, database: string): Store {
     client,
     database,
     table: (name) => `\`${database}\`.\`${name}\``,
-    target: target.kind,
     close: () => client.close(),
   };
 }

@@ -1,32 +1,42 @@
 import type { analyticsV1 } from '@penguinmails/contracts';
-import type { Handlers } from '@penguinmails/service-kit';
-import type { Store } from '../db/client';
-import { ingestEvents, validateIngest, type IngestLimits } from '../domain/events';
-import { metricsReport, validateMetricsRequest } from '../domain/metrics';
+import { Validator, type Handlers } from '@penguinmails/service-kit';
+import type { ServerDeps } from '../deps';
+import { ingestEvents } from '../domain/events';
+import { metricsCounts } from '../domain/metrics';
+import { toMetricsReport } from './mappers';
+import { ingestBatch, metricsQuery } from './validate';
 
 /** penguinmails.analytics.v1.AnalyticsService: validate → domain → response, nothing else. */
-export function analyticsHandlers(deps: { store: Store; limits: IngestLimits }): Handlers<analyticsV1.AnalyticsServiceServer> {
+export function analyticsHandlers(deps: Pick<ServerDeps, 'store' | 'limits'>): Handlers<analyticsV1.AnalyticsServiceServer> {
   const { store, limits } = deps;
   return {
     ingestEvents: async (req) => {
-      const { rows } = validateIngest(req, limits);
-      const acceptedCount = await ingestEvents(store, rows);
-      return { acceptedCount };
+      const v = new Validator();
+      const tenantId = v.uuid('tenant_id', req.tenantId);
+      const events = ingestBatch(v, req.events ?? [], limits);
+      v.done();
+      return { acceptedCount: await ingestEvents(store, tenantId, events) };
     },
 
     getCampaignMetrics: async (req) => {
-      const q = validateMetricsRequest({ tenantId: req.tenantId, id: req.campaignId, timeRange: req.timeRange }, 'campaign_id');
-      return { report: await metricsReport(store, 'campaign_id', q) };
+      const v = new Validator();
+      const q = metricsQuery(v, { tenantId: req.tenantId, id: req.campaignId, timeRange: req.timeRange }, 'campaign_id');
+      v.done();
+      return { report: toMetricsReport(await metricsCounts(store, 'campaign_id', q)) };
     },
 
     getMailboxMetrics: async (req) => {
-      const q = validateMetricsRequest({ tenantId: req.tenantId, id: req.emailAccountId, timeRange: req.timeRange }, 'email_account_id');
-      return { report: await metricsReport(store, 'email_account_id', q) };
+      const v = new Validator();
+      const q = metricsQuery(v, { tenantId: req.tenantId, id: req.emailAccountId, timeRange: req.timeRange }, 'email_account_id');
+      v.done();
+      return { report: toMetricsReport(await metricsCounts(store, 'email_account_id', q)) };
     },
 
     getSequenceStepMetrics: async (req) => {
-      const q = validateMetricsRequest({ tenantId: req.tenantId, id: req.sequenceStepId, timeRange: req.timeRange }, 'sequence_step_id');
-      return { report: await metricsReport(store, 'sequence_step_id', q) };
+      const v = new Validator();
+      const q = metricsQuery(v, { tenantId: req.tenantId, id: req.sequenceStepId, timeRange: req.timeRange }, 'sequence_step_id');
+      v.done();
+      return { report: toMetricsReport(await metricsCounts(store, 'sequence_step_id', q)) };
     },
   };
 }

@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { queueV1 } from '@penguinmails/contracts';
 import { buildEnvelope, outboxInsertMany, type EventNames } from '@penguinmails/service-kit';
 import type { JobRow } from '../db/prisma';
-import { toJob } from './mappers';
+import { statusToProto } from './enums';
 
 /**
  * Writes JobSucceeded / JobDead for the given rows to the outbox, in the caller's transaction:
@@ -46,4 +46,35 @@ function build(
     occurredAt: row.finished ?? row.updated,
   });
   return { eventId, eventType, bytes };
+}
+
+/** A JSON column as a proto Struct's object (anything else, e.g. null, as undefined). */
+export const toStruct = (v: unknown): { [key: string]: unknown } | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as { [key: string]: unknown }) : undefined;
+
+/**
+ * A jobs row (from Prisma or hand-written SQL) as the proto Job: the `job` of JobSucceeded and
+ * JobDead. The RPC replies carry the same message; rpc/mappers.ts hands this one out, since
+ * the payload builder here may not import rpc/.
+ */
+export function toJob(r: JobRow): queueV1.Job {
+  return {
+    id: r.id,
+    tenantId: r.tenantId,
+    queue: r.queue,
+    task: r.task,
+    payload: toStruct(r.payload) ?? {},
+    status: statusToProto(r.status),
+    priority: r.priority,
+    runAt: r.runAt,
+    attempts: r.attempts,
+    maxAttempts: r.maxAttempts,
+    lockedBy: r.lockedBy ?? '',
+    lockedUntil: r.lockedUntil ?? undefined,
+    idempotencyKey: r.idempotencyKey ?? '',
+    lastError: r.lastError ?? '',
+    created: r.created,
+    updated: r.updated,
+    finished: r.finished ?? undefined,
+  };
 }

@@ -1,4 +1,5 @@
-import { NotFoundError, takePage } from '@penguinmails/service-kit';
+import { NotFoundError, listPage, type KeysetCursor } from '@penguinmails/service-kit';
+import { JOB_LOG_COLUMNS } from '../db/job-log-columns';
 import type { JobLogRow } from '../db/prisma';
 import type { ServerDeps } from '../deps';
 import type { LogLevelValue } from './enums';
@@ -6,7 +7,9 @@ import type { LogLevelValue } from './enums';
 // The rules of `job_logs`: lines belong to a job of the same tenant and to the job's current
 // attempt; they are append-only and go when their job goes (on delete cascade).
 
-type Deps = Pick<ServerDeps, 'prisma' | 'pageTokens'>;
+export type { JobLogRow };
+
+type Deps = Pick<ServerDeps, 'pool' | 'prisma'>;
 
 export async function appendJobLog(
   deps: Deps,
@@ -26,33 +29,23 @@ export async function appendJobLog(
   });
 }
 
-interface LogCursor {
-  c: string;
-  i: string;
-}
-
-/** Oldest first, keyset-paged on (created, id). */
+/**
+ * Oldest first (insertion order: `created` is clock_timestamp()), keyset-paged on (created, id)
+ * by the kit's `listPage`. NOT_FOUND when the job is not this tenant's.
+ */
 export async function listJobLogs(
   deps: Deps,
-  args: { tenantId: string; jobId: string; pageSize: number; pageToken?: string },
-): Promise<{ rows: JobLogRow[]; nextPageToken: string }> {
-  const binding = `job_logs|${args.tenantId}|${args.jobId}`;
-  const cursor = deps.pageTokens.decode<LogCursor>(args.pageToken, binding);
+  args: { tenantId: string; jobId: string; cursor?: KeysetCursor; size: number },
+): Promise<{ rows: JobLogRow[]; next?: KeysetCursor }> {
   const job = await deps.prisma.job.findFirst({ where: { id: args.jobId, tenantId: args.tenantId }, select: { id: true } });
   if (!job) throw new NotFoundError('job', args.jobId);
-  const after = cursor ? new Date(cursor.c) : undefined;
-  const rows = await deps.prisma.jobLog.findMany({
-    where: {
-      jobId: args.jobId,
-      tenantId: args.tenantId,
-      ...(cursor && after ? { OR: [{ created: { gt: after } }, { created: after, id: { gt: cursor.i } }] } : {}),
-    },
-    orderBy: [{ created: 'asc' }, { id: 'asc' }],
-    take: args.pageSize + 1,
+  return listPage<JobLogRow>(deps.pool, {
+    table: 'job_logs',
+    columns: JOB_LOG_COLUMNS,
+    tenantId: args.tenantId,
+    filters: [['job_id', args.jobId]],
+    cursor: args.cursor,
+    size: args.size,
+    order: 'asc',
   });
-  const page = takePage(rows, args.pageSize);
-  return {
-    rows: page.rows,
-    nextPageToken: page.last ? deps.pageTokens.encode({ c: page.last.created.toISOString(), i: page.last.id } satisfies LogCursor, binding) : '',
-  };
 }

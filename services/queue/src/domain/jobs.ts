@@ -1,9 +1,11 @@
+import type { PoolClient } from 'pg';
 import {
   AlreadyExistsError,
   FailedPreconditionError,
   NotFoundError,
+  listPage,
   withTransaction,
-  takePage,
+  type KeysetCursor,
 } from '@penguinmails/service-kit';
 import { cancelJob as cancelJobSql } from '../db/cancel-job';
 import { claimJobs as claimJobsSql } from '../db/claim-jobs';
@@ -12,6 +14,7 @@ import { enqueueJob as enqueueJobSql, type NewJob } from '../db/enqueue-job';
 import { extendLease as extendLeaseSql } from '../db/extend-lease';
 import { failJob as failJobSql } from '../db/fail-job';
 import { findJob } from '../db/find-job';
+import { jobColumns } from '../db/job-columns';
 import type { LeaseHolder } from '../db/lease';
 import type { JobRow } from '../db/prisma';
 import { reclaimExpiredLeases } from '../db/reclaim-expired-leases';
@@ -23,7 +26,9 @@ import { emitJobEvents } from './events';
 // The rules of the `jobs` table. Every function here gets input the rpc layer validated;
 // everything that changes a status runs in one transaction with the events it causes.
 
-type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'names' | 'limits' | 'pageTokens'>;
+export type { JobRow, LeaseHolder, NewJob };
+
+type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'names' | 'limits'>;
 
 export async function enqueueJob(deps: Deps, job: NewJob): Promise<{ row: JobRow; created: boolean }> {
   const client = await deps.pool.connect();
@@ -49,34 +54,25 @@ export async function getJob(deps: Deps, tenantId: string, jobId: string): Promi
   return row;
 }
 
-interface JobCursor {
-  c: string;
-  i: string;
-}
-
-/** Newest first, keyset-paged on (created, id): stable while jobs are being added. */
+/**
+ * Newest first, keyset-paged on (created, id) by the kit's `listPage`: stable while jobs are
+ * being added. `cursor` is the decoded page token (the rpc layer binds it to tenant + filters).
+ */
 export async function listJobs(
   deps: Deps,
-  args: { tenantId: string; status?: JobStatusValue; queue?: string; pageSize: number; pageToken?: string },
-): Promise<{ rows: JobRow[]; nextPageToken: string }> {
-  const binding = `jobs|${args.tenantId}|${args.status ?? ''}|${args.queue ?? ''}`;
-  const cursor = deps.pageTokens.decode<JobCursor>(args.pageToken, binding);
-  const after = cursor ? new Date(cursor.c) : undefined;
-  const rows = await deps.prisma.job.findMany({
-    where: {
-      tenantId: args.tenantId,
-      ...(args.status ? { status: args.status } : {}),
-      ...(args.queue ? { queue: args.queue } : {}),
-      ...(cursor && after ? { OR: [{ created: { lt: after } }, { created: after, id: { lt: cursor.i } }] } : {}),
-    },
-    orderBy: [{ created: 'desc' }, { id: 'desc' }],
-    take: args.pageSize + 1,
+  args: { tenantId: string; status?: JobStatusValue; queue?: string; cursor?: KeysetCursor; size: number },
+): Promise<{ rows: JobRow[]; next?: KeysetCursor }> {
+  return listPage<JobRow>(deps.pool, {
+    table: 'jobs',
+    columns: jobColumns(),
+    tenantId: args.tenantId,
+    filters: [
+      ['status', args.status],
+      ['queue', args.queue],
+    ],
+    cursor: args.cursor,
+    size: args.size,
   });
-  const page = takePage(rows, args.pageSize);
-  return {
-    rows: page.rows,
-    nextPageToken: page.last ? deps.pageTokens.encode({ c: page.last.created.toISOString(), i: page.last.id } satisfies JobCursor, binding) : '',
-  };
 }
 
 /**
@@ -108,22 +104,14 @@ export async function extendLease(deps: Deps, lease: LeaseHolder, leaseSeconds: 
  * repeat after a lost reply gets the job as it is, writing nothing (see endedByThisAttempt).
  */
 export async function completeJob(deps: Deps, lease: LeaseHolder): Promise<JobRow> {
-  return withTransaction(deps.pool, async (client) => {
-    const row = await completeJobSql(client, lease);
-    if (!row) {
-      // Only now, off the hot path: the same lookup that explains a refusal.
-      const job = await findJob(client, lease);
-      if (job && endedByThisAttempt(job, lease, COMPLETED)) return job;
-      throw leaseRefusal(job, lease, 'complete');
-    }
-    await emitJobEvents(client, deps.names, [row]);
-    return row;
-  });
+  return endAttempt(deps, lease, COMPLETED, 'complete', (client) => completeJobSql(client, lease));
 }
 
 /**
  * Records a failed attempt for the lease holder (FAILED with a retry, or DEAD), with JobDead
- * when it is dead. Idempotent for that attempt, like completeJob.
+ * when it is dead. Idempotent for that attempt, like completeJob; the repeat's error text,
+ * permanent flag and delay are not compared: the attempt's failure is recorded once, by the
+ * call that got there first.
  */
 export async function failJob(
   deps: Deps,
@@ -134,14 +122,30 @@ export async function failJob(
     failure.retryAfterSeconds > 0
       ? failure.retryAfterSeconds * 1000
       : retryDelayMs(lease.attempt, { baseMs: deps.limits.retryBaseMs, maxMs: deps.limits.retryMaxMs });
+  return endAttempt(deps, lease, FAILED, 'fail', (client) =>
+    failJobSql(client, lease, { error: failure.error, permanent: failure.permanent, retryDelayMs: delay }),
+  );
+}
+
+/**
+ * Ends the lease holder's attempt with `write` (one statement) and its events, in one
+ * transaction. Only when `write` matches no row, off the hot path, is the job read (the same
+ * lookup that explains a refusal): a repeat of this attempt's own `outcome` gets the job as it
+ * is, anything else is refused.
+ */
+async function endAttempt(
+  deps: Deps,
+  lease: LeaseHolder,
+  outcome: readonly string[],
+  action: string,
+  write: (client: PoolClient) => Promise<JobRow | undefined>,
+): Promise<JobRow> {
   return withTransaction(deps.pool, async (client) => {
-    const row = await failJobSql(client, lease, { error: failure.error, permanent: failure.permanent, retryDelayMs: delay });
+    const row = await write(client);
     if (!row) {
-      // As in completeJob. The repeat's error text, permanent flag and delay are not compared:
-      // the attempt's failure is recorded once, by the call that got there first.
       const job = await findJob(client, lease);
-      if (job && endedByThisAttempt(job, lease, FAILED)) return job;
-      throw leaseRefusal(job, lease, 'fail');
+      if (job && endedByThisAttempt(job, lease, outcome)) return job;
+      throw leaseRefusal(job, lease, action);
     }
     await emitJobEvents(client, deps.names, [row]);
     return row;

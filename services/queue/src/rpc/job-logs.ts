@@ -1,9 +1,9 @@
 import { queueV1 } from '@penguinmails/contracts';
-import { Validator, type Handlers } from '@penguinmails/service-kit';
+import { Validator, decodeCursor, encodeCursor, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { levelFromProto } from '../domain/enums';
 import * as logs from '../domain/job-logs';
-import { toJobLog } from '../domain/mappers';
+import { toJobLog } from './mappers';
 import { jsonSize } from './validate';
 
 export function jobLogHandlers(deps: ServerDeps): Pick<Handlers<queueV1.QueueServiceServer>, 'appendJobLog' | 'listJobLogs'> {
@@ -33,8 +33,10 @@ export function jobLogHandlers(deps: ServerDeps): Pick<Handlers<queueV1.QueueSer
       const jobId = v.uuid('job_id', req.jobId);
       const pageSize = v.pageSize('page.page_size', req.page?.pageSize, { default: limits.pageSizeDefault, max: limits.pageSizeMax });
       v.done();
-      const { rows, nextPageToken } = await logs.listJobLogs(deps, { tenantId, jobId, pageSize, pageToken: req.page?.pageToken });
-      return { logs: rows.map(toJobLog), page: { nextPageToken } };
+      const binding = JSON.stringify(['job_logs', tenantId, jobId]);
+      const cursor = decodeCursor(deps.pageTokens, req.page?.pageToken, binding);
+      const page = await logs.listJobLogs(deps, { tenantId, jobId, cursor, size: pageSize });
+      return { logs: page.rows.map(toJobLog), page: { nextPageToken: encodeCursor(deps.pageTokens, page.next, binding) } };
     },
   };
 }

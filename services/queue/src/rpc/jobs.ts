@@ -1,10 +1,10 @@
 import { queueV1 } from '@penguinmails/contracts';
-import { Validator, type Handlers } from '@penguinmails/service-kit';
-import type { LeaseHolder } from '../db/lease';
+import { Validator, decodeCursor, encodeCursor, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { statusFromProto } from '../domain/enums';
 import * as jobs from '../domain/jobs';
-import { toJob } from '../domain/mappers';
+import type { LeaseHolder } from '../domain/jobs';
+import { toJob } from './mappers';
 import { jsonSize, name, optionalTime } from './validate';
 
 type JobHandlers = Pick<
@@ -67,14 +67,11 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       v.enumValue('status', req.status, queueV1.JobStatus, { required: false });
       const queue = name(v, 'queue', req.queue, { required: false }) || undefined;
       v.done();
-      const { rows, nextPageToken } = await jobs.listJobs(deps, {
-        tenantId,
-        status: statusFromProto(req.status),
-        queue,
-        pageSize,
-        pageToken: req.page?.pageToken,
-      });
-      return { jobs: rows.map(toJob), page: { nextPageToken } };
+      const status = statusFromProto(req.status);
+      const binding = JSON.stringify(['jobs', tenantId, status ?? '', queue ?? '']);
+      const cursor = decodeCursor(deps.pageTokens, req.page?.pageToken, binding);
+      const page = await jobs.listJobs(deps, { tenantId, status, queue, cursor, size: pageSize });
+      return { jobs: page.rows.map(toJob), page: { nextPageToken: encodeCursor(deps.pageTokens, page.next, binding) } };
     },
 
     claimJobs: async (req) => {

@@ -1,0 +1,21 @@
+import type { queueV1 } from '@penguinmails/contracts';
+import { levelToProto } from '../domain/enums';
+import { toJob, toStruct } from '../domain/events';
+import type { JobLogRow } from '../domain/job-logs';
+
+// Rows → proto for the replies. A Job is the same message the events carry, so its one mapping
+// lives with the event payloads (domain/events.ts, which may not import rpc/) and is used here.
+export { toJob };
+
+export function toJobLog(r: JobLogRow): queueV1.JobLog {
+  return {
+    id: r.id,
+    jobId: r.jobId,
+    tenantId: r.tenantId,
+    attempt: r.attempt,
+    level: levelToProto(r.level),
+    message: r.message,
+    data: toStruct(r.data),
+    created: r.created,
+  };
+}
