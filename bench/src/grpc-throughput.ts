@@ -15,8 +15,8 @@ import { Client as GrpcClient, credentials, type ServiceError } from '@grpc/grpc
 import { jetstreamManager } from '@nats-io/jetstream';
 import { metadataV1 } from '@penguinmails/contracts';
 import { createPrisma, createServer, MIGRATIONS_DIR } from '@penguinmails/metadata';
-import { CURSOR_COLUMNS } from '@penguinmails/metadata/dist/db/keyset';
-import { INSERT_MESSAGES, MESSAGE_COLUMNS } from '@penguinmails/metadata/dist/db/messages-sql';
+import { INSERT_MESSAGES } from '@penguinmails/metadata/dist/db/insert-messages';
+import { MESSAGE_COLUMNS } from '@penguinmails/metadata/dist/db/rows';
 import {
   EventNames,
   OutboxRelay,
@@ -31,6 +31,7 @@ import {
 } from '@penguinmails/service-kit';
 import { assertLocal, createBenchDatabase, installInterruptCleanup, onInterrupt } from './lib/pg';
 import { intArg, loadAverage, ms, parseArgs, percentile, table, type Args } from './lib/report';
+import { CURSOR_COLUMNS } from './lib/queries';
 
 export interface GrpcOptions {
   /** Calls per (operation, concurrency), at most. */

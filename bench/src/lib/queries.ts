@@ -1,12 +1,12 @@
-import { CURSOR_COLUMNS } from '@penguinmails/metadata/dist/db/keyset';
-import { MESSAGE_COLUMNS, THREAD } from '@penguinmails/metadata/dist/db/messages-sql';
+import { MESSAGE_COLUMNS } from '@penguinmails/metadata/dist/db/rows';
+import { THREAD } from '@penguinmails/metadata/dist/db/select-thread';
 import { uuidFor } from './prng';
 import { NS } from './dataset';
 import type { Dataset } from './dataset';
 
 /**
  * The hot queries, taken from the metadata service's own SQL (services/metadata/src/db and
- * domain/messages.ts) so the benchmark times the plans the service runs; the table name is
+ * the kit's listPage) so the benchmark times the plans the service runs; the table name is
  * the only thing changed for `emails`.
  */
 export interface HotQuery {
@@ -23,8 +23,11 @@ export interface HotQuery {
 
 const PAGE = 50;
 
+/** The cursor column the kit's listPage (packages/service-kit/src/pg/keyset.ts) adds to a list's select list. */
+export const CURSOR_COLUMNS = `(extract(epoch from created) * 1000000)::bigint::text as cursor_us`;
+
 function listSql(table: string, where: string[], columns = MESSAGE_COLUMNS): string {
-  // ListMessages (domain/messages.ts): page_size + 1 rows, newest first, keyset cursor columns.
+  // ListMessages (the kit's listPage): page_size + 1 rows, newest first, keyset cursor columns.
   return `select ${columns}, ${CURSOR_COLUMNS} from ${table}
       where ${where.join(' and ')}
       order by created desc, id desc

@@ -11,7 +11,6 @@ export const settingsShape = {
   IMPORT_LEADS_MAX: z.coerce.number().int().positive().default(5000),
   /** Most messages one BatchRecordMessages call may carry. */
   BATCH_RECORD_MAX: z.coerce.number().int().positive().default(1000),
-  /** Outbox relay fallback poll (NOTIFY wakes it sooner). */
 };
 
 export type Settings = ReturnType<typeof loadSettings>;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceError } from '@grpc/grpc-js';
 import { ServiceFuzzer, fuzzSettings, isBadCode, loadServiceSpec, pgDigest } from '@penguinmails/testkit';
-import { M, Status, seedTenant, startHarness, type Harness } from './helpers';
+import type { commonV1 } from '@penguinmails/contracts';
+import { M, Status, seedTenant, startHarness, type Harness, type Method, type PartialRequest, type ResponseOf } from './harness';
 
 // Hostile input for every RPC of MetadataService, generated from the descriptors (see
 // packages/testkit/src/fuzz.ts): never UNKNOWN/INTERNAL/UNAVAILABLE, an answer within the bound,
@@ -26,7 +27,7 @@ async function seed(name: string) {
       emailAccountId: s.mailboxId,
       campaignId: s.campaignId,
       leadId: s.leadId,
-      sequenceStepId: step.id,
+      sequenceStepId: step!.id,
       direction: M.Direction.DIRECTION_OUTBOUND,
       fromEmail: 'sales@acme.example',
       toEmail: 'jane@lead.example',
@@ -40,9 +41,9 @@ async function seed(name: string) {
       tenantId: s.tenantId,
       message: { emailAccountId: s.mailboxId, direction: M.Direction.DIRECTION_INBOUND, fromEmail: 'x@lead.example', toEmail: 'sales@acme.example', providerMessageId: `<${randomUUID()}@mail.example>` },
     });
-    more.push(r.message.id as string);
+    more.push(r.message!.id as string);
   }
-  return { ...s, userId: user.id as string, stepId: step.id as string, messageId: message.id as string, messageIds: [message.id as string, ...more] };
+  return { ...s, userId: user!.id as string, stepId: step!.id as string, messageId: message!.id as string, messageIds: [message!.id as string, ...more] };
 }
 
 beforeAll(async () => {
@@ -99,33 +100,35 @@ function skipped(method: string): boolean {
 test('every stored row can be read back through the API', async () => {
   const bad: string[] = [];
   let calls = 0;
-  const read = async (rpc: string, req: Record<string, unknown>) => {
+  const read = async <M extends Method>(rpc: M, req: PartialRequest<M>): Promise<ResponseOf<M> | undefined> => {
     calls++;
     try {
-      return await h.rpc(rpc as never, req);
+      return await h.rpc(rpc, req);
     } catch (e) {
       const err = e as ServiceError;
       if (isBadCode(err.code)) bad.push(`${rpc}(${JSON.stringify(req).slice(0, 200)}): ${Status[err.code]} ${err.details}`);
       return undefined;
     }
   };
-  const listAll = async (rpc: string, key: string, req: Record<string, unknown>) => {
+  /** Every page of a list; `rowsOf` picks the list's rows from a response. */
+  const listAll = async <M extends Method>(rpc: M, rowsOf: (res: ResponseOf<M>) => { page?: commonV1.PageResponse; rows: unknown[] }, req: PartialRequest<M>) => {
     let token = '';
     for (let i = 0; i < 1000; i++) {
       const res = await read(rpc, { ...req, page: { pageSize: 100, pageToken: token } });
       if (!res) return;
-      token = res.page?.nextPageToken ?? '';
-      if (!token || !(res[key]?.length > 0)) return;
+      const { page, rows } = rowsOf(res);
+      token = page?.nextPageToken ?? '';
+      if (!token || !(rows.length > 0)) return;
     }
   };
   const { rows: tenants } = await h.pool.query<{ id: string }>('select id::text from tenants order by id');
   for (const { id: tenantId } of tenants) {
     await read('getTenant', { tenantId });
-    await listAll('listUsers', 'users', { tenantId });
-    await listAll('listEmailAccounts', 'emailAccounts', { tenantId });
-    await listAll('listLeads', 'leads', { tenantId });
-    await listAll('listCampaigns', 'campaigns', { tenantId });
-    await listAll('listMessages', 'messages', { tenantId });
+    await listAll('listUsers', (r) => ({ page: r.page, rows: r.users }), { tenantId });
+    await listAll('listEmailAccounts', (r) => ({ page: r.page, rows: r.emailAccounts }), { tenantId });
+    await listAll('listLeads', (r) => ({ page: r.page, rows: r.leads }), { tenantId });
+    await listAll('listCampaigns', (r) => ({ page: r.page, rows: r.campaigns }), { tenantId });
+    await listAll('listMessages', (r) => ({ page: r.page, rows: r.messages }), { tenantId });
   }
   // Get each row (up to 300 per table, the newest first: fuzzed rows before the seeded ones).
   const rows = async (table: string) =>

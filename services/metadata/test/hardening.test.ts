@@ -6,21 +6,16 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { googleProtobuf } from '@penguinmails/contracts';
 import { call, connect, decodeStatus } from '@penguinmails/service-kit';
 import { callRaw, healthCheck, lenField, varintField } from '@penguinmails/testkit';
-import { M, Status, expectError, seedTenant, snapshot, startHarness, type Harness } from './helpers';
+import { M, Status, expectError, harnessWithTenant, snapshot, startHarness, type Harness } from './harness';
 
 const ASTRAL = '😀'.repeat(40);
 const failure = (p: Promise<unknown>) => p.then(() => Promise.reject(new Error('expected a failure')), (e: ServiceError) => decodeStatus(e));
 
 describe('hostile input the service once failed on', () => {
-  let h: Harness;
-  let t: Awaited<ReturnType<typeof seedTenant>>;
-  beforeAll(async () => {
-    h = await startHarness();
-    t = await seedTenant(h);
-  });
-  afterAll(() => h.stop());
+  const ctx = harnessWithTenant();
 
   it('1. astral text cut in a status message does not end the process', async () => {
+    const { h, t } = ctx();
     const before = await snapshot(h.pool);
     for (let n = 1; n < 8; n++) {
       await expectError(h.rpc('createUser', { tenantId: ASTRAL.slice(0, 2 * n + 1) + ASTRAL, email: 'a@b.example' }), Status.INVALID_ARGUMENT, 'tenant_id');
@@ -31,6 +26,7 @@ describe('hostile input the service once failed on', () => {
   });
 
   it('2. a 70,000-character value and 5,000 violations answer at once, bounded', async () => {
+    const { h, t } = ctx();
     const before = await snapshot(h.pool);
     const started = Date.now();
     const tz = await failure(h.rpc('updateCampaign', { tenantId: t.tenantId, campaignId: t.campaignId, schedule: { timezone: 'Z'.repeat(70_000) } }));
@@ -50,6 +46,7 @@ describe('hostile input the service once failed on', () => {
   });
 
   it('3. a Timestamp beyond JavaScript safe integers is INVALID_ARGUMENT, not INTERNAL', async () => {
+    const { h, t } = ctx();
     const before = await snapshot(h.pool);
     const ts = googleProtobuf.Timestamp.encode({ seconds: 2n ** 60n, nanos: 0 }).finish();
     const body = Buffer.concat([
@@ -69,6 +66,7 @@ describe('hostile input the service once failed on', () => {
   });
 
   it('4. a start_at in the year 10000 is refused, so no row exists that cannot be read back', async () => {
+    const { h, t } = ctx();
     const before = await snapshot(h.pool);
     await expectError(
       h.rpc('createCampaign', { tenantId: t.tenantId, name: 'y10k', schedule: { startAt: new Date('+010000-01-01T00:00:00Z') } }),
@@ -83,11 +81,12 @@ describe('hostile input the service once failed on', () => {
     expect(await snapshot(h.pool)).toEqual(before);
     // The edges of the range are stored and read back.
     const { campaign } = await h.rpc('createCampaign', { tenantId: t.tenantId, name: 'edge', schedule: { startAt: new Date('9999-12-31T23:59:59Z') } });
-    const got = await h.rpc('getCampaign', { tenantId: t.tenantId, campaignId: campaign.id });
-    expect(got.campaign.schedule.startAt.toISOString()).toBe('9999-12-31T23:59:59.000Z');
+    const got = await h.rpc('getCampaign', { tenantId: t.tenantId, campaignId: campaign!.id });
+    expect(got.campaign!.schedule!.startAt!.toISOString()).toBe('9999-12-31T23:59:59.000Z');
   });
 
   it('5. NUL in text and in jsonb (custom fields) is INVALID_ARGUMENT naming the field', async () => {
+    const { h, t } = ctx();
     const before = await snapshot(h.pool);
     await expectError(h.rpc('createLead', { tenantId: t.tenantId, lead: { email: 'n@ul.example', customFields: { note: 'a\u0000b' } } }), Status.INVALID_ARGUMENT, 'lead.custom_fields.note');
     await expectError(h.rpc('createLead', { tenantId: t.tenantId, lead: { email: 'n@ul.example', customFields: { 'k\u0000': 1 } } }), Status.INVALID_ARGUMENT, 'lead.custom_fields');
@@ -102,15 +101,10 @@ describe('hostile input the service once failed on', () => {
 });
 
 describe("the call's deadline reaches PostgreSQL", () => {
-  let h: Harness;
-  let t: Awaited<ReturnType<typeof seedTenant>>;
-  beforeAll(async () => {
-    h = await startHarness();
-    t = await seedTenant(h);
-  });
-  afterAll(() => h.stop());
+  const ctx = harnessWithTenant();
 
   it('a write stuck on a lock past the deadline answers DEADLINE_EXCEEDED and never commits later', async () => {
+    const { h, t } = ctx();
     const before = await snapshot(h.pool);
     // The foreign-key check of a new ref takes KEY SHARE on its mailbox: hold the mailbox.
     const blocker = await h.pool.connect();

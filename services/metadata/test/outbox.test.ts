@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { commonV1, metadataV1 } from '@penguinmails/contracts';
 import { OutboxRelay, createLogger, ensureStream } from '@penguinmails/service-kit';
-import { M, seedTenant, startHarness, type Harness } from './helpers';
+import { M, seedTenant, startHarness, type Harness } from './harness';
 
 let h: Harness;
 beforeAll(async () => {

@@ -5,6 +5,9 @@ import { PrismaClient } from '../generated/prisma/client';
 
 export type { PrismaClient };
 
+/** The client of an interactive transaction (`prisma.$transaction(async (tx) => …)`). */
+export type PrismaTx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+
 /** Prisma 7 client over the service's pg pool (driver adapter: no native engine). */
 export function createPrisma(pool: Pool): PrismaClient {
   return new PrismaClient({ adapter: new PrismaPg(pool) });

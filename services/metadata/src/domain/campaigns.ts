@@ -1,9 +1,10 @@
-import { metadataV1 } from '@penguinmails/contracts';
-import { FailedPreconditionError, NotFoundError, withTransaction, type EventNames } from '@penguinmails/service-kit';
+import { FailedPreconditionError, NotFoundError, listPage, withTransaction, type EventNames, type KeysetCursor } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { listRows } from '../db/list';
-import type { Cursor } from '../db/keyset';
+import { lockCampaign } from '../db/lock-campaign';
 import { mapPrismaError, type PrismaClient } from '../db/prisma';
+import { CAMPAIGN_COLUMNS, type CampaignRow } from '../db/rows';
+import { updateCampaignStatus } from '../db/update-campaign-status';
+import { withArticle } from './article';
 import { campaignStatus } from './enums';
 import { EVENTS, outboxInsert, outboxRow } from './events';
 
@@ -20,44 +21,9 @@ export const CAMPAIGN_TRANSITIONS: Record<string, readonly string[]> = {
   archived: [],
 };
 
-export interface CampaignRow {
-  id: string;
-  tenantId: string;
-  name: string;
-  status: string;
-  timezone: string;
-  windowStartMinute: number;
-  windowEndMinute: number;
-  sendDays: number;
-  startAt: Date | null;
-  created: Date;
-  updated: Date;
-}
+export type { CampaignRow };
 
 export type Schedule = Pick<CampaignRow, 'timezone' | 'windowStartMinute' | 'windowEndMinute' | 'sendDays' | 'startAt'>;
-
-const COLUMNS = `id, tenant_id as "tenantId", name, status, timezone, window_start_minute as "windowStartMinute",
-  window_end_minute as "windowEndMinute", send_days as "sendDays", start_at as "startAt", created, updated`;
-
-export function campaignToProto(r: CampaignRow): metadataV1.Campaign {
-  const days: number[] = [];
-  for (let d = 0; d < 7; d++) if (r.sendDays & (1 << d)) days.push(d);
-  return {
-    id: r.id,
-    tenantId: r.tenantId,
-    name: r.name,
-    status: campaignStatus.fromDb(r.status),
-    schedule: {
-      timezone: r.timezone,
-      windowStartMinute: r.windowStartMinute,
-      windowEndMinute: r.windowEndMinute,
-      sendDays: days,
-      startAt: r.startAt ?? undefined,
-    },
-    created: r.created,
-    updated: r.updated,
-  };
-}
 
 export async function createCampaign(prisma: PrismaClient, input: { tenantId: string; name: string } & Schedule): Promise<CampaignRow> {
   return prisma.campaign.create({ data: input });
@@ -89,21 +55,16 @@ export async function updateCampaign(
  */
 export async function changeCampaignStatus(pool: Pool, names: EventNames, tenantId: string, id: string, status: string): Promise<CampaignRow> {
   return withTransaction(pool, async (c) => {
-    const cur = await c.query<CampaignRow>(`select ${COLUMNS} from campaigns where tenant_id = $1 and id = $2 for update`, [tenantId, id]);
-    if (cur.rowCount === 0) throw new NotFoundError('campaign', id);
-    const old = cur.rows[0];
+    const old = await lockCampaign(c, tenantId, id);
+    if (!old) throw new NotFoundError('campaign', id);
     if (old.status === status) return old;
     if (!CAMPAIGN_TRANSITIONS[old.status]?.includes(status)) {
       throw new FailedPreconditionError(
         `campaign ${id}`,
-        `a ${old.status} campaign cannot become ${status}; allowed: ${CAMPAIGN_TRANSITIONS[old.status]?.join(', ') || 'none'}`,
+        `${withArticle(old.status)} campaign cannot become ${status}; allowed: ${CAMPAIGN_TRANSITIONS[old.status]?.join(', ') || 'none'}`,
       );
     }
-    const { rows } = await c.query<CampaignRow>(
-      `update campaigns set status = $3, updated = now() where tenant_id = $1 and id = $2 returning ${COLUMNS}`,
-      [tenantId, id, status],
-    );
-    const row = rows[0];
+    const row = await updateCampaignStatus(c, tenantId, id, status);
     const ev = outboxRow(names, EVENTS.campaignStatusChanged, tenantId, {
       campaignId: id,
       oldStatus: campaignStatus.fromDb(old.status),
@@ -116,6 +77,6 @@ export async function changeCampaignStatus(pool: Pool, names: EventNames, tenant
   });
 }
 
-export function listCampaigns(pool: Pool, tenantId: string, f: { status?: string }, cursor: Cursor | undefined, size: number) {
-  return listRows<CampaignRow>(pool, 'campaigns', COLUMNS, tenantId, [['status', f.status]], cursor, size);
+export function listCampaigns(pool: Pool, tenantId: string, f: { status?: string }, cursor: KeysetCursor | undefined, size: number) {
+  return listPage<CampaignRow>(pool, { table: 'campaigns', columns: CAMPAIGN_COLUMNS, tenantId, filters: [['status', f.status]], cursor, size });
 }

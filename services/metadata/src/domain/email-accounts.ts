@@ -1,44 +1,14 @@
-import { metadataV1 } from '@penguinmails/contracts';
-import { NotFoundError } from '@penguinmails/service-kit';
+import { NotFoundError, listPage, type KeysetCursor } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { listRows } from '../db/list';
-import type { Cursor } from '../db/keyset';
 import { mapPrismaError, type PrismaClient } from '../db/prisma';
-import { emailAccountStatus, emailProvider } from './enums';
+import { EMAIL_ACCOUNT_COLUMNS, type EmailAccountRow } from '../db/rows';
+
+export type { EmailAccountRow };
 
 // Mailboxes: address unique per tenant. Message refs reference them (ON DELETE RESTRICT), so
 // a mailbox is archived (status archived), never deleted: its history stays whole.
 
-export interface EmailAccountRow {
-  id: string;
-  tenantId: string;
-  email: string;
-  displayName: string | null;
-  provider: string;
-  dailySendLimit: number;
-  status: string;
-  created: Date;
-  updated: Date;
-}
-
-const COLUMNS = `id, tenant_id as "tenantId", email, display_name as "displayName", provider,
-  daily_send_limit as "dailySendLimit", status, created, updated`;
-
 export const DEFAULT_DAILY_SEND_LIMIT = 50;
-
-export function emailAccountToProto(r: EmailAccountRow): metadataV1.EmailAccount {
-  return {
-    id: r.id,
-    tenantId: r.tenantId,
-    email: r.email,
-    displayName: r.displayName ?? '',
-    provider: emailProvider.fromDb(r.provider),
-    dailySendLimit: r.dailySendLimit,
-    status: emailAccountStatus.fromDb(r.status),
-    created: r.created,
-    updated: r.updated,
-  };
-}
 
 export async function createEmailAccount(
   prisma: PrismaClient,
@@ -70,6 +40,13 @@ export async function updateEmailAccount(
   }
 }
 
-export function listEmailAccounts(pool: Pool, tenantId: string, f: { status?: string; provider?: string }, cursor: Cursor | undefined, size: number) {
-  return listRows<EmailAccountRow>(pool, 'email_accounts', COLUMNS, tenantId, [['status', f.status], ['provider', f.provider]], cursor, size);
+export function listEmailAccounts(pool: Pool, tenantId: string, f: { status?: string; provider?: string }, cursor: KeysetCursor | undefined, size: number) {
+  return listPage<EmailAccountRow>(pool, {
+    table: 'email_accounts',
+    columns: EMAIL_ACCOUNT_COLUMNS,
+    tenantId,
+    filters: [['status', f.status], ['provider', f.provider]],
+    cursor,
+    size,
+  });
 }

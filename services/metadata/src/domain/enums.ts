@@ -8,8 +8,6 @@ export interface EnumCodec<E extends number> {
   names: Record<number, string>;
   toDb(value: E): string;
   fromDb(value: string): E;
-  /** Every stored value, for validation of `oneOf` and check constraints. */
-  values: string[];
 }
 
 function codec<E extends number>(e: Record<string, string | number>, prefix: string): EnumCodec<E> {
@@ -25,7 +23,6 @@ function codec<E extends number>(e: Record<string, string | number>, prefix: str
   }
   return {
     names,
-    values: [...fromDb.keys()],
     // '' for a value the Validator has already rejected (its done() throws before any write).
     toDb: (value) => toDb.get(value) ?? '',
     fromDb: (value) => (fromDb.get(value) ?? 0) as E,

@@ -1,6 +1,7 @@
-import { metadataV1 } from '@penguinmails/contracts';
 import { FailedPreconditionError, NotFoundError } from '@penguinmails/service-kit';
-import { mapPrismaError, type PrismaClient } from '../db/prisma';
+import { mapPrismaError, type PrismaClient, type PrismaTx } from '../db/prisma';
+import { shareLockCampaign } from '../db/share-lock-campaign';
+import { withArticle } from './article';
 
 // Steps of a campaign's sequence, unique by (campaign_id, step_number). They can change only
 // while the campaign is draft or paused: an active campaign's send workers read them. The
@@ -22,21 +23,11 @@ export interface StepRow {
 export const EDITABLE_CAMPAIGN_STATUSES = ['draft', 'paused'];
 export const MAX_STEPS = 100;
 
-export function stepToProto(r: StepRow): metadataV1.SequenceStep {
-  return { ...r };
-}
-
-type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
-
-async function lockEditableCampaign(tx: Tx, tenantId: string, campaignId: string): Promise<void> {
-  const rows = await tx.$queryRawUnsafe<{ status: string }[]>(
-    'select status from campaigns where tenant_id = $1::uuid and id = $2::uuid for share',
-    tenantId,
-    campaignId,
-  );
-  if (rows.length === 0) throw new NotFoundError('campaign', campaignId);
-  if (!EDITABLE_CAMPAIGN_STATUSES.includes(rows[0].status)) {
-    throw new FailedPreconditionError(`campaign ${campaignId}`, `steps of a ${rows[0].status} campaign cannot change; pause it first`);
+async function lockEditableCampaign(tx: PrismaTx, tenantId: string, campaignId: string): Promise<void> {
+  const status = await shareLockCampaign(tx, tenantId, campaignId);
+  if (status === undefined) throw new NotFoundError('campaign', campaignId);
+  if (!EDITABLE_CAMPAIGN_STATUSES.includes(status)) {
+    throw new FailedPreconditionError(`campaign ${campaignId}`, `steps of ${withArticle(status)} campaign cannot change; pause it first`);
   }
 }
 

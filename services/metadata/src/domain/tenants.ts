@@ -1,7 +1,5 @@
-import { metadataV1 } from '@penguinmails/contracts';
 import { NotFoundError } from '@penguinmails/service-kit';
 import { mapPrismaError, type PrismaClient } from '../db/prisma';
-import { tenantStatus } from './enums';
 
 // Tenants are the root of every row's ownership. Never deleted (their rows are history and
 // other tiers hold their ids): archived instead. All tenant FKs are ON DELETE RESTRICT.
@@ -12,10 +10,6 @@ export interface TenantRow {
   status: string;
   created: Date;
   updated: Date;
-}
-
-export function tenantToProto(r: TenantRow): metadataV1.Tenant {
-  return { id: r.id, name: r.name, status: tenantStatus.fromDb(r.status), created: r.created, updated: r.updated };
 }
 
 export async function createTenant(prisma: PrismaClient, input: { id?: string; name: string }): Promise<TenantRow> {

@@ -1,39 +1,12 @@
-import { metadataV1 } from '@penguinmails/contracts';
-import { NotFoundError } from '@penguinmails/service-kit';
+import { NotFoundError, listPage, type KeysetCursor } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { listRows } from '../db/list';
-import type { Cursor } from '../db/keyset';
 import { mapPrismaError, type PrismaClient } from '../db/prisma';
-import { userRole, userStatus } from './enums';
+import { USER_COLUMNS, type UserRow } from '../db/rows';
+
+export type { UserRow };
 
 // Users: email unique per tenant (users_tenant_id_email_key → ALREADY_EXISTS). Nothing in
 // this tier references a user, so DeleteUser is a hard delete.
-
-export interface UserRow {
-  id: string;
-  tenantId: string;
-  email: string;
-  name: string | null;
-  role: string;
-  status: string;
-  created: Date;
-  updated: Date;
-}
-
-const COLUMNS = `id, tenant_id as "tenantId", email, name, role, status, created, updated`;
-
-export function userToProto(r: UserRow): metadataV1.User {
-  return {
-    id: r.id,
-    tenantId: r.tenantId,
-    email: r.email,
-    name: r.name ?? '',
-    role: userRole.fromDb(r.role),
-    status: userStatus.fromDb(r.status),
-    created: r.created,
-    updated: r.updated,
-  };
-}
 
 export async function createUser(
   prisma: PrismaClient,
@@ -70,6 +43,6 @@ export async function deleteUser(prisma: PrismaClient, tenantId: string, id: str
   if (count === 0) throw new NotFoundError('user', id);
 }
 
-export function listUsers(pool: Pool, tenantId: string, f: { status?: string; role?: string }, cursor: Cursor | undefined, size: number) {
-  return listRows<UserRow>(pool, 'users', COLUMNS, tenantId, [['status', f.status], ['role', f.role]], cursor, size);
+export function listUsers(pool: Pool, tenantId: string, f: { status?: string; role?: string }, cursor: KeysetCursor | undefined, size: number) {
+  return listPage<UserRow>(pool, { table: 'users', columns: USER_COLUMNS, tenantId, filters: [['status', f.status], ['role', f.role]], cursor, size });
 }

@@ -1,11 +1,12 @@
 import { metadataV1 } from '@penguinmails/contracts';
-import { Validator } from '@penguinmails/service-kit';
+import { decodeCursor, encodeCursor, Validator } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import * as campaigns from '../domain/campaigns';
-import { nextToken, pageOf, tenantOf } from '../domain/common';
 import { campaignStatus } from '../domain/enums';
 import * as steps from '../domain/sequence-steps';
 import { assertTenant } from '../domain/tenants';
+import { pageSizeOf, tenantOf } from './fields';
+import { campaignToProto, stepToProto } from './mappers';
 
 const DEFAULT_WINDOW = { start: 540, end: 1020 };
 const WEEKDAYS = 62; // Monday..Friday
@@ -54,14 +55,14 @@ export function campaignHandlers(deps: ServerDeps) {
       const sched = schedule(v, req.schedule);
       v.done();
       await assertTenant(deps.prisma, tenantId);
-      return { campaign: campaigns.campaignToProto(await campaigns.createCampaign(deps.prisma, { tenantId, name, ...sched })) };
+      return { campaign: campaignToProto(await campaigns.createCampaign(deps.prisma, { tenantId, name, ...sched })) };
     },
     async getCampaign(req: metadataV1.GetCampaignRequest): Promise<metadataV1.GetCampaignResponse> {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
       const id = v.uuid('campaign_id', req.campaignId);
       v.done();
-      return { campaign: campaigns.campaignToProto(await campaigns.getCampaign(deps.prisma, tenantId, id)) };
+      return { campaign: campaignToProto(await campaigns.getCampaign(deps.prisma, tenantId, id)) };
     },
     async updateCampaign(req: metadataV1.UpdateCampaignRequest): Promise<metadataV1.UpdateCampaignResponse> {
       const v = new Validator();
@@ -71,7 +72,7 @@ export function campaignHandlers(deps: ServerDeps) {
       const sched = req.schedule ? schedule(v, req.schedule) : {};
       v.done();
       const row = await campaigns.updateCampaign(deps.prisma, tenantId, id, { ...(name !== undefined ? { name } : {}), ...sched });
-      return { campaign: campaigns.campaignToProto(row) };
+      return { campaign: campaignToProto(row) };
     },
     async updateCampaignStatus(req: metadataV1.UpdateCampaignStatusRequest): Promise<metadataV1.UpdateCampaignStatusResponse> {
       const v = new Validator();
@@ -80,16 +81,18 @@ export function campaignHandlers(deps: ServerDeps) {
       const status = v.enumValue('status', req.status, campaignStatus.names);
       v.done();
       const row = await campaigns.changeCampaignStatus(deps.pool, deps.names, tenantId, id, campaignStatus.toDb(status));
-      return { campaign: campaigns.campaignToProto(row) };
+      return { campaign: campaignToProto(row) };
     },
     async listCampaigns(req: metadataV1.ListCampaignsRequest): Promise<metadataV1.ListCampaignsResponse> {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
       const status = req.status ? campaignStatus.toDb(v.enumValue('status', req.status, campaignStatus.names)) : undefined;
       const binding = JSON.stringify(['campaigns', tenantId, status]);
-      const page = pageOf(deps, v, req.page, binding);
-      const res = await campaigns.listCampaigns(deps.pool, tenantId, { status }, page.cursor, page.size);
-      return { campaigns: res.rows.map(campaigns.campaignToProto), page: nextToken(deps, res.next, binding) };
+      const size = pageSizeOf(v, deps, req.page);
+      v.done();
+      const cursor = decodeCursor(deps.pageTokens, req.page?.pageToken, binding);
+      const res = await campaigns.listCampaigns(deps.pool, tenantId, { status }, cursor, size);
+      return { campaigns: res.rows.map(campaignToProto), page: { nextPageToken: encodeCursor(deps.pageTokens, res.next, binding) } };
     },
 
     async createSequenceStep(req: metadataV1.CreateSequenceStepRequest): Promise<metadataV1.CreateSequenceStepResponse> {
@@ -98,14 +101,14 @@ export function campaignHandlers(deps: ServerDeps) {
       const campaignId = v.uuid('campaign_id', req.campaignId);
       const f = stepFields(v, req, true) as Required<ReturnType<typeof stepFields>>;
       v.done();
-      return { step: steps.stepToProto(await steps.createStep(deps.prisma, { tenantId, campaignId, ...f })) };
+      return { step: stepToProto(await steps.createStep(deps.prisma, { tenantId, campaignId, ...f })) };
     },
     async getSequenceStep(req: metadataV1.GetSequenceStepRequest): Promise<metadataV1.GetSequenceStepResponse> {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
       const id = v.uuid('sequence_step_id', req.sequenceStepId);
       v.done();
-      return { step: steps.stepToProto(await steps.getStep(deps.prisma, tenantId, id)) };
+      return { step: stepToProto(await steps.getStep(deps.prisma, tenantId, id)) };
     },
     async updateSequenceStep(req: metadataV1.UpdateSequenceStepRequest): Promise<metadataV1.UpdateSequenceStepResponse> {
       const v = new Validator();
@@ -113,14 +116,14 @@ export function campaignHandlers(deps: ServerDeps) {
       const id = v.uuid('sequence_step_id', req.sequenceStepId);
       const patch = stepFields(v, req, false);
       v.done();
-      return { step: steps.stepToProto(await steps.updateStep(deps.prisma, tenantId, id, patch)) };
+      return { step: stepToProto(await steps.updateStep(deps.prisma, tenantId, id, patch)) };
     },
     async listSequenceSteps(req: metadataV1.ListSequenceStepsRequest): Promise<metadataV1.ListSequenceStepsResponse> {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
       const campaignId = v.uuid('campaign_id', req.campaignId);
       v.done();
-      return { steps: (await steps.listSteps(deps.prisma, tenantId, campaignId)).map(steps.stepToProto) };
+      return { steps: (await steps.listSteps(deps.prisma, tenantId, campaignId)).map(stepToProto) };
     },
     async deleteSequenceStep(req: metadataV1.DeleteSequenceStepRequest): Promise<metadataV1.DeleteSequenceStepResponse> {
       const v = new Validator();

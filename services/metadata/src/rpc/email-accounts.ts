@@ -1,10 +1,11 @@
 import { metadataV1 } from '@penguinmails/contracts';
-import { Validator } from '@penguinmails/service-kit';
+import { decodeCursor, encodeCursor, Validator } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
-import { nextToken, nullIfEmpty, pageOf, tenantOf } from '../domain/common';
 import * as accounts from '../domain/email-accounts';
 import { emailAccountStatus, emailProvider } from '../domain/enums';
 import { assertTenant } from '../domain/tenants';
+import { nullIfEmpty, pageSizeOf, tenantOf } from './fields';
+import { emailAccountToProto } from './mappers';
 
 const MAX_DAILY = 100_000;
 
@@ -28,14 +29,14 @@ export function emailAccountHandlers(deps: ServerDeps) {
         dailySendLimit: limit || accounts.DEFAULT_DAILY_SEND_LIMIT,
         status: emailAccountStatus.toDb(status),
       });
-      return { emailAccount: accounts.emailAccountToProto(row) };
+      return { emailAccount: emailAccountToProto(row) };
     },
     async getEmailAccount(req: metadataV1.GetEmailAccountRequest): Promise<metadataV1.GetEmailAccountResponse> {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
       const id = v.uuid('email_account_id', req.emailAccountId);
       v.done();
-      return { emailAccount: accounts.emailAccountToProto(await accounts.getEmailAccount(deps.prisma, tenantId, id)) };
+      return { emailAccount: emailAccountToProto(await accounts.getEmailAccount(deps.prisma, tenantId, id)) };
     },
     async updateEmailAccount(req: metadataV1.UpdateEmailAccountRequest): Promise<metadataV1.UpdateEmailAccountResponse> {
       const v = new Validator();
@@ -46,7 +47,7 @@ export function emailAccountHandlers(deps: ServerDeps) {
       if (req.dailySendLimit !== undefined) patch.dailySendLimit = v.int('daily_send_limit', req.dailySendLimit, { min: 0, max: MAX_DAILY });
       if (req.status !== undefined) patch.status = emailAccountStatus.toDb(v.enumValue('status', req.status, emailAccountStatus.names));
       v.done();
-      return { emailAccount: accounts.emailAccountToProto(await accounts.updateEmailAccount(deps.prisma, tenantId, id, patch)) };
+      return { emailAccount: emailAccountToProto(await accounts.updateEmailAccount(deps.prisma, tenantId, id, patch)) };
     },
     async listEmailAccounts(req: metadataV1.ListEmailAccountsRequest): Promise<metadataV1.ListEmailAccountsResponse> {
       const v = new Validator();
@@ -54,9 +55,11 @@ export function emailAccountHandlers(deps: ServerDeps) {
       const status = req.status ? emailAccountStatus.toDb(v.enumValue('status', req.status, emailAccountStatus.names)) : undefined;
       const provider = req.provider ? emailProvider.toDb(v.enumValue('provider', req.provider, emailProvider.names)) : undefined;
       const binding = JSON.stringify(['email_accounts', tenantId, status, provider]);
-      const page = pageOf(deps, v, req.page, binding);
-      const res = await accounts.listEmailAccounts(deps.pool, tenantId, { status, provider }, page.cursor, page.size);
-      return { emailAccounts: res.rows.map(accounts.emailAccountToProto), page: nextToken(deps, res.next, binding) };
+      const size = pageSizeOf(v, deps, req.page);
+      v.done();
+      const cursor = decodeCursor(deps.pageTokens, req.page?.pageToken, binding);
+      const res = await accounts.listEmailAccounts(deps.pool, tenantId, { status, provider }, cursor, size);
+      return { emailAccounts: res.rows.map(emailAccountToProto), page: { nextPageToken: encodeCursor(deps.pageTokens, res.next, binding) } };
     },
   };
 }

@@ -1,10 +1,11 @@
 import { metadataV1 } from '@penguinmails/contracts';
-import { InvalidArgumentError, Validator } from '@penguinmails/service-kit';
+import { decodeCursor, encodeCursor, InvalidArgumentError, Validator } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
-import { nextToken, nullIfEmpty, pageOf, tenantOf } from '../domain/common';
 import { leadStatus } from '../domain/enums';
 import * as leads from '../domain/leads';
 import { assertTenant } from '../domain/tenants';
+import { nullIfEmpty, pageSizeOf, tenantOf } from './fields';
+import { leadToProto } from './mappers';
 
 const MAX_CUSTOM_FIELDS_BYTES = 16 * 1024;
 
@@ -29,7 +30,7 @@ export function leadHandlers(deps: ServerDeps) {
       const input = leadInput(v, 'lead', req.lead);
       v.done();
       await assertTenant(deps.prisma, tenantId);
-      return { lead: leads.leadToProto(await leads.createLead(deps.pool, deps.names, tenantId, input)) };
+      return { lead: leadToProto(await leads.createLead(deps.pool, deps.names, tenantId, input)) };
     },
     async importLeads(req: metadataV1.ImportLeadsRequest): Promise<metadataV1.ImportLeadsResponse> {
       const v = new Validator();
@@ -51,7 +52,7 @@ export function leadHandlers(deps: ServerDeps) {
       const tenantId = tenantOf(v, req.tenantId);
       const id = v.uuid('lead_id', req.leadId);
       v.done();
-      return { lead: leads.leadToProto(await leads.getLead(deps.pool, tenantId, id)) };
+      return { lead: leadToProto(await leads.getLead(deps.pool, tenantId, id)) };
     },
     async updateLead(req: metadataV1.UpdateLeadRequest): Promise<metadataV1.UpdateLeadResponse> {
       const v = new Validator();
@@ -68,16 +69,18 @@ export function leadHandlers(deps: ServerDeps) {
       }
       if (req.status !== undefined) patch.status = leadStatus.toDb(v.enumValue('status', req.status, leadStatus.names));
       v.done();
-      return { lead: leads.leadToProto(await leads.updateLead(deps.pool, tenantId, id, patch)) };
+      return { lead: leadToProto(await leads.updateLead(deps.pool, tenantId, id, patch)) };
     },
     async listLeads(req: metadataV1.ListLeadsRequest): Promise<metadataV1.ListLeadsResponse> {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
       const status = req.status ? leadStatus.toDb(v.enumValue('status', req.status, leadStatus.names)) : undefined;
       const binding = JSON.stringify(['leads', tenantId, status]);
-      const page = pageOf(deps, v, req.page, binding);
-      const res = await leads.listLeads(deps.pool, tenantId, { status }, page.cursor, page.size);
-      return { leads: res.rows.map(leads.leadToProto), page: nextToken(deps, res.next, binding) };
+      const size = pageSizeOf(v, deps, req.page);
+      v.done();
+      const cursor = decodeCursor(deps.pageTokens, req.page?.pageToken, binding);
+      const res = await leads.listLeads(deps.pool, tenantId, { status }, cursor, size);
+      return { leads: res.rows.map(leadToProto), page: { nextPageToken: encodeCursor(deps.pageTokens, res.next, binding) } };
     },
     async deleteLead(req: metadataV1.DeleteLeadRequest): Promise<metadataV1.DeleteLeadResponse> {
       const v = new Validator();

@@ -1,9 +1,10 @@
 import { metadataV1 } from '@penguinmails/contracts';
-import { InvalidArgumentError, Validator } from '@penguinmails/service-kit';
+import { decodeCursor, encodeCursor, InvalidArgumentError, Validator } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
-import { nextToken, nullIfEmpty, pageOf, tenantOf } from '../domain/common';
 import { direction, messageStatus, messageType } from '../domain/enums';
 import * as messages from '../domain/messages';
+import { nullIfEmpty, pageSizeOf, tenantOf } from './fields';
+import { messageToProto } from './mappers';
 
 /** Validates one MessageInput; `field` is "message" or "messages[i]". */
 function messageInput(v: Validator, field: string, m: metadataV1.MessageInput | undefined): messages.MessageInsert {
@@ -52,7 +53,7 @@ export function messageHandlers(deps: ServerDeps) {
       const input = messageInput(v, 'message', req.message);
       v.done();
       const [r] = await messages.recordMessages(deps.pool, deps.names, tenantId, [input]);
-      return { message: messages.messageToProto(r.row), created: r.created };
+      return { message: messageToProto(r.row), created: r.created };
     },
     async batchRecordMessages(req: metadataV1.BatchRecordMessagesRequest): Promise<metadataV1.BatchRecordMessagesResponse> {
       const v = new Validator();
@@ -66,14 +67,14 @@ export function messageHandlers(deps: ServerDeps) {
       const inputs = req.messages.map((m, i) => messageInput(v, `messages[${i}]`, m));
       v.done();
       const results = await messages.recordMessages(deps.pool, deps.names, tenantId, inputs);
-      return { results: results.map((r) => ({ message: messages.messageToProto(r.row), created: r.created })) };
+      return { results: results.map((r) => ({ message: messageToProto(r.row), created: r.created })) };
     },
     async getMessage(req: metadataV1.GetMessageRequest): Promise<metadataV1.GetMessageResponse> {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
       const id = messageId(v, req);
       v.done();
-      return { message: messages.messageToProto(await messages.getMessage(deps.pool, tenantId, id)) };
+      return { message: messageToProto(await messages.getMessage(deps.pool, tenantId, id)) };
     },
     async listMessages(req: metadataV1.ListMessagesRequest): Promise<metadataV1.ListMessagesResponse> {
       const v = new Validator();
@@ -91,9 +92,11 @@ export function messageHandlers(deps: ServerDeps) {
       };
       if (f.createdFrom && f.createdTo) v.check(f.createdFrom < f.createdTo, 'created.end', 'OUT_OF_RANGE', 'created.end must be after created.start');
       const binding = JSON.stringify(['messages', tenantId, f]);
-      const page = pageOf(deps, v, req.page, binding);
-      const res = await messages.listMessages(deps.pool, tenantId, f, page.cursor, page.size);
-      return { messages: res.rows.map(messages.messageToProto), page: nextToken(deps, res.next, binding) };
+      const size = pageSizeOf(v, deps, req.page);
+      v.done();
+      const cursor = decodeCursor(deps.pageTokens, req.page?.pageToken, binding);
+      const res = await messages.listMessages(deps.pool, tenantId, f, cursor, size);
+      return { messages: res.rows.map(messageToProto), page: { nextPageToken: encodeCursor(deps.pageTokens, res.next, binding) } };
     },
     async getThread(req: metadataV1.GetThreadRequest): Promise<metadataV1.GetThreadResponse> {
       const v = new Validator();
@@ -101,7 +104,7 @@ export function messageHandlers(deps: ServerDeps) {
       const id = messageId(v, req);
       v.done();
       const t = await messages.getThread(deps.pool, tenantId, id);
-      return { messages: t.rows.map(messages.messageToProto), rootMessageId: t.rootId };
+      return { messages: t.rows.map(messageToProto), rootMessageId: t.rootId };
     },
     async updateMessageStatus(req: metadataV1.UpdateMessageStatusRequest): Promise<metadataV1.UpdateMessageStatusResponse> {
       const v = new Validator();
@@ -109,14 +112,14 @@ export function messageHandlers(deps: ServerDeps) {
       const id = messageId(v, req);
       const status = v.enumValue('status', req.status, messageStatus.names);
       v.done();
-      return { message: messages.messageToProto(await messages.updateMessageStatus(deps.pool, deps.names, tenantId, id, messageStatus.toDb(status))) };
+      return { message: messageToProto(await messages.updateMessageStatus(deps.pool, deps.names, tenantId, id, messageStatus.toDb(status))) };
     },
     async markProcessed(req: metadataV1.MarkProcessedRequest): Promise<metadataV1.MarkProcessedResponse> {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
       const id = messageId(v, req);
       v.done();
-      return { message: messages.messageToProto(await messages.markProcessed(deps.pool, tenantId, id, req.processed)) };
+      return { message: messageToProto(await messages.markProcessed(deps.pool, tenantId, id, req.processed)) };
     },
   };
 }

@@ -1,10 +1,11 @@
 import { metadataV1 } from '@penguinmails/contracts';
-import { Validator } from '@penguinmails/service-kit';
+import { decodeCursor, encodeCursor, Validator } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
-import { nextToken, nullIfEmpty, pageOf, tenantOf } from '../domain/common';
 import { userRole, userStatus } from '../domain/enums';
 import { assertTenant } from '../domain/tenants';
 import * as users from '../domain/users';
+import { nullIfEmpty, pageSizeOf, tenantOf } from './fields';
+import { userToProto } from './mappers';
 
 export function userHandlers(deps: ServerDeps) {
   return {
@@ -18,14 +19,14 @@ export function userHandlers(deps: ServerDeps) {
       v.done();
       await assertTenant(deps.prisma, tenantId);
       const row = await users.createUser(deps.prisma, { tenantId, email, name: nullIfEmpty(name), role: userRole.toDb(role), status: userStatus.toDb(status) });
-      return { user: users.userToProto(row) };
+      return { user: userToProto(row) };
     },
     async getUser(req: metadataV1.GetUserRequest): Promise<metadataV1.GetUserResponse> {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
       const id = v.uuid('user_id', req.userId);
       v.done();
-      return { user: users.userToProto(await users.getUser(deps.prisma, tenantId, id)) };
+      return { user: userToProto(await users.getUser(deps.prisma, tenantId, id)) };
     },
     async updateUser(req: metadataV1.UpdateUserRequest): Promise<metadataV1.UpdateUserResponse> {
       const v = new Validator();
@@ -37,7 +38,7 @@ export function userHandlers(deps: ServerDeps) {
       if (req.role !== undefined) patch.role = userRole.toDb(v.enumValue('role', req.role, userRole.names)) ?? undefined;
       if (req.status !== undefined) patch.status = userStatus.toDb(v.enumValue('status', req.status, userStatus.names));
       v.done();
-      return { user: users.userToProto(await users.updateUser(deps.prisma, tenantId, id, patch)) };
+      return { user: userToProto(await users.updateUser(deps.prisma, tenantId, id, patch)) };
     },
     async listUsers(req: metadataV1.ListUsersRequest): Promise<metadataV1.ListUsersResponse> {
       const v = new Validator();
@@ -45,9 +46,11 @@ export function userHandlers(deps: ServerDeps) {
       const status = req.status ? userStatus.toDb(v.enumValue('status', req.status, userStatus.names)) : undefined;
       const role = req.role ? userRole.toDb(v.enumValue('role', req.role, userRole.names)) : undefined;
       const binding = JSON.stringify(['users', tenantId, status, role]);
-      const page = pageOf(deps, v, req.page, binding);
-      const res = await users.listUsers(deps.pool, tenantId, { status, role }, page.cursor, page.size);
-      return { users: res.rows.map(users.userToProto), page: nextToken(deps, res.next, binding) };
+      const size = pageSizeOf(v, deps, req.page);
+      v.done();
+      const cursor = decodeCursor(deps.pageTokens, req.page?.pageToken, binding);
+      const res = await users.listUsers(deps.pool, tenantId, { status, role }, cursor, size);
+      return { users: res.rows.map(userToProto), page: { nextPageToken: encodeCursor(deps.pageTokens, res.next, binding) } };
     },
     async deleteUser(req: metadataV1.DeleteUserRequest): Promise<metadataV1.DeleteUserResponse> {
       const v = new Validator();

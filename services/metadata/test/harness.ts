@@ -10,6 +10,37 @@ import { createServer } from '../src/server';
 export { Status };
 export type Client = metadataV1.MetadataServiceClient;
 
+type Service = metadataV1.MetadataServiceService;
+/** An RPC of MetadataService, by its client method name (`createTenant`). */
+export type Method = keyof Service;
+export type RequestOf<M extends Method> = ReturnType<Service[M]['requestDeserialize']>;
+export type ResponseOf<M extends Method> = ReturnType<Service[M]['responseDeserialize']>;
+
+type Builtin = Date | ((...args: never[]) => unknown) | Uint8Array | string | number | boolean | bigint | undefined;
+/** ts-proto's DeepPartial (what `fromPartial` takes): every field optional, nested too. */
+export type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends Array<infer U>
+    ? Array<DeepPartial<U>>
+    : T extends ReadonlyArray<infer U>
+      ? ReadonlyArray<DeepPartial<U>>
+      : T extends object
+        ? { [K in keyof T]?: DeepPartial<T[K]> }
+        : Partial<T>;
+export type PartialRequest<M extends Method> = DeepPartial<RequestOf<M>>;
+
+/**
+ * A number outside a proto enum, as a newer or hostile client may send (proto3 enums are
+ * open on the wire); the service must answer INVALID_ARGUMENT naming the field.
+ */
+export const outOfEnum = (n: number): number => n;
+
+/** The generated request type of `method` (`createTenant` → CreateTenantRequest), for its fromPartial. */
+function requestType<M extends Method>(method: M): { fromPartial(o: PartialRequest<M>): RequestOf<M> } {
+  const name = `${method[0].toUpperCase()}${method.slice(1)}Request`;
+  return (metadataV1 as unknown as Record<string, { fromPartial(o: PartialRequest<M>): RequestOf<M> }>)[name];
+}
+
 export interface Harness {
   client: Client;
   /** host:port of the server (for raw clients: health, fuzzing). */
@@ -17,9 +48,8 @@ export interface Harness {
   pool: Pool;
   nats: NatsTestContext;
   dbUrl: string;
-  // Loosely typed on purpose: tests build requests partially and read responses freely.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  rpc: (method: keyof Client, req: any) => Promise<any>;
+  /** One call; unset request fields get proto defaults (ts-proto's fromPartial), as a real client sends. */
+  rpc<M extends Method>(method: M, req: PartialRequest<M>): Promise<ResponseOf<M>>;
   stop(): Promise<void>;
 }
 
@@ -50,13 +80,8 @@ export async function startHarness(
     pool,
     nats,
     dbUrl: db.url,
-    rpc: (method, req) => {
-      // Fill unset fields with proto defaults (ts-proto's fromPartial), as a real client does.
-      const type = (metadataV1 as unknown as Record<string, { fromPartial(o: unknown): unknown }>)[
-        String(method)[0].toUpperCase() + String(method).slice(1) + 'Request'
-      ];
-      return call(client, method, type.fromPartial(req) as never) as Promise<never>;
-    },
+    rpc: <M extends Method>(method: M, req: PartialRequest<M>) =>
+      call(client, method, requestType(method).fromPartial(req) as never) as Promise<ResponseOf<M>>,
     async stop() {
       client.close();
       await server.shutdown(1000);
@@ -112,6 +137,26 @@ export async function snapshot(pool: Pool): Promise<Record<string, string>> {
 
 export const M = metadataV1;
 export const OTHER_UUID = '00000000-0000-4000-8000-000000000000';
+
+export type Seed = Awaited<ReturnType<typeof seedTenant>>;
+
+/**
+ * For a describe block (or a file) with a server of its own: starts the harness and seeds one
+ * tenant before its tests, stops it after them. Call the result inside a test: `const { h, t } = ctx();`.
+ */
+export function harnessWithTenant(...args: Parameters<typeof startHarness>): () => { h: Harness; t: Seed } {
+  let h: Harness | undefined;
+  let t: Seed | undefined;
+  beforeAll(async () => {
+    h = await startHarness(...args);
+    t = await seedTenant(h);
+  });
+  afterAll(() => h?.stop());
+  return () => {
+    if (!h || !t) throw new Error('harnessWithTenant: used outside a test of its describe block');
+    return { h, t };
+  };
+}
 
 /** A tenant with one mailbox, one lead and one draft campaign. */
 export async function seedTenant(h: Harness, name = 'Acme') {
