@@ -44,9 +44,10 @@ beforeAll(async () => {
         // Long work watches the call's signal and stops when the deadline passes.
         await new Promise((resolve, reject) => {
           const t = setTimeout(resolve, 2_000);
-          currentCall()!.signal.addEventListener('abort', () => {
+          const { signal } = currentCall()!;
+          signal.addEventListener('abort', () => {
             clearTimeout(t);
-            reject(currentCall()!.signal.reason);
+            reject(signal.reason);
           });
         });
       return { nextPageToken: `echo:${req.pageSize}` };
