@@ -19,6 +19,11 @@ const settingsShape = {
   RETENTION_SWEEP_MS: z.coerce.number().int().nonnegative().default(60_000),
   /** Objects deleted per sweeper transaction (keeps each transaction and its locks short). */
   RETENTION_SWEEP_BATCH: z.coerce.number().int().positive().default(500),
+  /**
+   * How long after it was stored an object no message ref names is collected as an orphan
+   * (ms); 0 disables the orphan sweep. Swept every RETENTION_SWEEP_MS, RETENTION_SWEEP_BATCH at a time.
+   */
+  CONTENT_ORPHAN_GRACE_MS: z.coerce.number().int().nonnegative().default(3_600_000),
 };
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env) {

@@ -1,7 +1,10 @@
 // The content service process. Wiring only: behaviour lives in server.ts and below.
 import { PageTokens, grpcServerSettings, openPostgresTier, runService } from '@penguinmails/service-kit';
 import { loadSettings } from './config';
+import { ConsumerWork } from './consumers/consumer-work';
+import { MESSAGE_REFS_CONSUMER, createMessageRefsConsumer, declareMessageRefsConsumer } from './consumers/message-recorded';
 import { createPrisma } from './db/prisma';
+import { OrphanSweeper } from './domain/orphans';
 import { RetentionSweeper } from './domain/retention';
 import { MIGRATIONS_DIR } from './migrations-dir';
 import { createServer } from './server';
@@ -10,6 +13,19 @@ runService('content', loadSettings, async (s, logger) => {
   const tier = await openPostgresTier('content', s, { migrationsDir: MIGRATIONS_DIR, logger });
   const prisma = createPrisma(tier.pool);
   const sweeper = new RetentionSweeper({ pool: tier.pool, names: tier.names, logger, intervalMs: s.RETENTION_SWEEP_MS, batchSize: s.RETENTION_SWEEP_BATCH });
+  // Which objects a message ref names: the metadata tier's MessageRecorded events.
+  await declareMessageRefsConsumer(tier.nc, tier.names, s);
+  const refs = createMessageRefsConsumer({ nc: tier.nc, names: tier.names, pool: tier.pool, logger });
+  const refsWork = new ConsumerWork(refs, { pool: tier.pool, logger, name: MESSAGE_REFS_CONSUMER, consumedEventsMaxAgeMs: s.EVENTS_MAX_AGE_MS });
+  const orphans = new OrphanSweeper({
+    pool: tier.pool,
+    names: tier.names,
+    logger,
+    intervalMs: s.RETENTION_SWEEP_MS,
+    batchSize: s.RETENTION_SWEEP_BATCH,
+    graceMs: s.CONTENT_ORPHAN_GRACE_MS,
+    lag: () => refs.lag(),
+  });
   const server = createServer({
     pool: tier.pool,
     prisma,
@@ -28,11 +44,12 @@ runService('content', loadSettings, async (s, logger) => {
   return {
     server,
     checks: tier.checks,
-    background: [tier.relay, sweeper],
+    // Stopped last first: the orphan sweep, the consumer, retention, then the relay.
+    background: [tier.relay, sweeper, refsWork, orphans],
     close: async () => {
       await tier.close();
       await prisma.$disconnect();
     },
-    ready: { stream: tier.names.stream('content') },
+    ready: { stream: tier.names.stream('content'), consumes: `${tier.names.stream('metadata')}/${MESSAGE_REFS_CONSUMER}` },
   };
 });
