@@ -23,6 +23,19 @@ const HANDLERS: Record<string, { suffix: string; decode: (tenantId: string, payl
   },
 };
 
+/**
+ * The metadata tier's other events (metadata/v1/events.proto): not email events, acked and
+ * skipped. They reach this consumer only on a nats-server before 2.10, which cannot filter on
+ * two subjects, so the consumer filters on the whole tier there.
+ */
+const NOT_OURS = new Set(['penguinmails.metadata.v1.LeadCreated', 'penguinmails.metadata.v1.CampaignStatusChanged']);
+
+/** nats-server 2.10 added consumers with several filter subjects. */
+function hasMultiFilter(nc: NatsConnection): boolean {
+  const [major, minor] = (nc.info?.version ?? '0.0').split('.').map(Number);
+  return major > 2 || (major === 2 && minor >= 10);
+}
+
 export interface MetadataEventsOptions {
   nc: NatsConnection;
   names: EventNames;
@@ -35,6 +48,8 @@ export interface MetadataEventsOptions {
   /** The metadata stream's limits, as the metadata tier declares them (EVENTS_* settings). */
   stream: { duplicateWindowMs: number; maxAgeMs?: number; maxBytes?: number };
   durable?: string;
+  /** How long an unacknowledged event waits before it is redelivered (default 30 s). */
+  ackWaitMs?: number;
   /** The batch insert (default insertEvents); tests wrap it to count inserts. */
   insert?: InsertEvents;
 }
@@ -43,7 +58,8 @@ export interface MetadataEventsOptions {
  * The consumer of pm.metadata.*.message_recorded and message_status_changed into email_events.
  * Declares the metadata stream if it is absent (either tier may start first; ensureStream is
  * idempotent and both pass the same EVENTS_* settings) and the durable pull consumer with a
- * filter on the two events, and returns the kit's EventConsumer, not started.
+ * filter on the two events (on nats-server < 2.10, which has one filter per consumer: the
+ * whole tier, the other known events skipped), and returns the kit's EventConsumer, not started.
  *
  * Each batch is ONE insert of every event it maps to, acked only after ClickHouse has the rows
  * (the kit acks after `handle` resolves; a failed insert naks the batch for a redelivery). An
@@ -59,7 +75,10 @@ export async function metadataEventsConsumer(o: MetadataEventsOptions): Promise<
   await ensureStream(o.nc, { name: stream, subjects: [o.names.tierSubjects('metadata')], ...o.stream });
   await ensureConsumer(o.nc, stream, {
     durable,
-    filterSubjects: Object.values(HANDLERS).map((h) => o.names.eventFilter('metadata', h.suffix)),
+    ackWaitMs: o.ackWaitMs,
+    filterSubjects: hasMultiFilter(o.nc)
+      ? Object.values(HANDLERS).map((h) => o.names.eventFilter('metadata', h.suffix))
+      : [o.names.tierSubjects('metadata')],
     // A whole batch is in flight at once; nats-server's default (1000) would cap a larger one.
     max_ack_pending: Math.max(1_000, o.maxBatch * 2),
   });
@@ -93,6 +112,7 @@ export async function handleBatch(store: Store, batch: ConsumedEvent[], insert?:
 
 function toEvents(env: commonV1.EventEnvelope): TenantEvent[] {
   const handler = HANDLERS[env.eventType];
+  if (!handler && NOT_OURS.has(env.eventType)) return [];
   if (!handler) throw new MalformedEvent(`unknown event type ${JSON.stringify(env.eventType.slice(0, 200))}`);
   if (!isUuid(env.tenantId)) throw new MalformedEvent(`envelope tenant_id is not a UUID: ${JSON.stringify(env.tenantId.slice(0, 64))}`);
   const eventId = isUuid(env.eventId) ? env.eventId.toLowerCase() : undefined;
