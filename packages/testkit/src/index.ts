@@ -7,6 +7,8 @@ export { adminUrl, freshDatabase } from './postgres';
 export type { FreshDatabase } from './postgres';
 export { natsTestContext, natsUrl } from './nats';
 export type { NatsTestContext } from './nats';
+export { spawnNatsServer } from './nats-server';
+export type { SpawnedNatsServer } from './nats-server';
 export { assertMigrationsMatchPrismaSchema } from './prisma-drift';
 export type { MigrationOnlyObjects, PrismaDriftOptions } from './prisma-drift';
 export { callRaw, healthCheck, lenField, reflectionListServices, varintField } from './grpc';

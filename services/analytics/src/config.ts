@@ -1,4 +1,4 @@
-import { commonSettings, loadConfig, url } from '@penguinmails/service-kit';
+import { commonSettings, loadConfig, natsSettings, url } from '@penguinmails/service-kit';
 import { z } from 'zod';
 
 const bool = z
@@ -14,6 +14,8 @@ export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
  */
 export const analyticsSettings = {
   ...commonSettings('analytics', 50054),
+  /** NATS_URL, EVENTS_*: the metadata stream it consumes (the same values the metadata tier uses). */
+  ...natsSettings,
   /** A ClickHouse server's HTTP(S) interface, e.g. http://127.0.0.1:8123. Unset: embedded chDB. */
   CLICKHOUSE_URL: url('http:', 'https:').optional(),
   CLICKHOUSE_USER: z.string().default('default'),
@@ -28,6 +30,10 @@ export const analyticsSettings = {
   INGEST_MAX_BATCH: z.coerce.number().int().positive().max(100_000).default(1000),
   /** How far ahead of this server's clock an event's occurred_at may be (clock skew between hosts). */
   INGEST_MAX_FUTURE_MS: z.coerce.number().int().nonnegative().default(5 * 60_000),
+  /** Most metadata events the consumer stores in one batch (one ClickHouse insert). */
+  ANALYTICS_CONSUMER_MAX_BATCH: z.coerce.number().int().positive().max(10_000).default(1000),
+  /** Longest a batch waits to fill before it is stored anyway (the kit waits at least 1000 ms). */
+  ANALYTICS_CONSUMER_MAX_WAIT_MS: z.coerce.number().int().positive().max(60_000).default(1000),
 };
 
 export type AnalyticsConfig = ReturnType<typeof loadAnalyticsConfig>;

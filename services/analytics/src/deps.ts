@@ -1,6 +1,7 @@
 import type { GrpcServerSettings } from '@penguinmails/service-kit';
 import type { Logger } from 'pino';
 import type { Store } from './db/client';
+import type { ConsumerStatus } from './domain/freshness';
 
 /** The ingest rules' knobs, separate from process settings so tests can pass their own. */
 export interface IngestLimits {
@@ -15,6 +16,8 @@ export interface ServerDeps {
   store: Store;
   logger: Logger;
   limits: IngestLimits;
+  /** The metadata events consumer, for GetFreshness (absent: a process that does not consume). */
+  consumer?: ConsumerStatus;
   /** Auth tokens, deadline cap, TLS, reflection, transport limits (grpcServerSettings of the settings). */
   grpc?: GrpcServerSettings;
 }

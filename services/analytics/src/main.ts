@@ -1,6 +1,7 @@
 // The analytics service process. Wiring only: behaviour lives in server.ts and below.
-import { grpcServerSettings, runService } from '@penguinmails/service-kit';
+import { EventNames, connectNats, grpcServerSettings, runService } from '@penguinmails/service-kit';
 import { loadAnalyticsConfig } from './config';
+import { metadataEventsConsumer } from './consumers/metadata-events';
 import { migrateClickHouse } from './db/migrate';
 import { createServer } from './server';
 import { openStore } from './store';
@@ -9,14 +10,27 @@ runService('analytics', loadAnalyticsConfig, async (s, logger) => {
   const { store, described } = await openStore(s);
   logger.info({ clickhouse: described, database: s.CLICKHOUSE_DATABASE }, 'ClickHouse ready');
   if (s.MIGRATE_ON_START) await migrateClickHouse({ store, logger });
+  const nc = await connectNats({ url: s.NATS_URL, name: s.SERVICE_NAME, logger });
+  const consumer = await metadataEventsConsumer({
+    nc,
+    names: new EventNames(s.EVENTS_SUBJECT_PREFIX, s.EVENTS_STREAM_PREFIX),
+    store,
+    logger,
+    maxBatch: s.ANALYTICS_CONSUMER_MAX_BATCH,
+    maxWaitMs: s.ANALYTICS_CONSUMER_MAX_WAIT_MS,
+    stream: { duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS, maxAgeMs: s.EVENTS_MAX_AGE_MS, maxBytes: s.EVENTS_MAX_BYTES },
+  });
   const server = createServer({
     store,
     logger,
     limits: { maxBatch: s.INGEST_MAX_BATCH, maxFutureMs: s.INGEST_MAX_FUTURE_MS },
+    consumer,
     grpc: grpcServerSettings(s),
   });
   return {
     server,
+    // NATS is not a health check: while it is down the RPCs still answer from ClickHouse (the
+    // consumer waits and resumes, GetFreshness says how far behind it is).
     checks: [
       {
         name: 'clickhouse',
@@ -26,8 +40,15 @@ runService('analytics', loadAnalyticsConfig, async (s, logger) => {
         },
       },
     ],
+    // The kit's runService awaits an async start (EventConsumer.start declares the dead-letter
+    // stream and binds the durable consumer) and stops it after the server stopped.
+    background: [consumer],
     // chDB must be closed before exit, or its data folder may be left mid-write; in-flight
-    // calls may still be using the store until the server has stopped, which runService awaits first.
-    close: () => store.close(),
+    // calls and the consumer's last batch are done by now (runService stops them first).
+    close: async () => {
+      await nc.drain().catch(() => undefined);
+      await store.close();
+    },
+    ready: { consumer: 'analytics-metadata-events', maxBatch: s.ANALYTICS_CONSUMER_MAX_BATCH },
   };
 });

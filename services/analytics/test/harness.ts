@@ -6,6 +6,7 @@ import { analyticsV1 } from '@penguinmails/contracts';
 import { connect, createLogger, type GrpcServer, type GrpcServerSettings } from '@penguinmails/service-kit';
 import { createStore, type Store } from '../src/db/client';
 import { migrateClickHouse } from '../src/db/migrate';
+import type { ConsumerStatus } from '../src/domain/freshness';
 import { createServer } from '../src/server';
 
 const CHDB_ROOT = join(tmpdir(), 'pm-analytics-chdb');
@@ -69,8 +70,9 @@ export async function startServer(
   store: Store,
   limits = { maxBatch: 100, maxFutureMs: 5 * 60_000 },
   grpc: GrpcServerSettings = {},
+  consumer?: ConsumerStatus,
 ): Promise<TestServer> {
-  const server = createServer({ store, logger: createLogger({ service: 'analytics-test', level: 'silent' }), limits, grpc });
+  const server = createServer({ store, logger: createLogger({ service: 'analytics-test', level: 'silent' }), limits, grpc, consumer });
   const port = await server.listen('127.0.0.1', 0);
   const client = connect(analyticsV1.AnalyticsServiceClient, `127.0.0.1:${port}`);
   return {

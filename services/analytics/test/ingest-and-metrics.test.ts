@@ -1,4 +1,4 @@
-import { analyticsV1 } from '@penguinmails/contracts';
+import { analyticsV1, commonV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
 import { freshStore, rawRowCount, startServer, uuid, type TestServer, type TestStore } from './harness';
 
@@ -22,7 +22,9 @@ function scenario() {
   const campaignId = uuid();
   const [step1, step2] = [uuid(), uuid()];
   const [mailboxA, mailboxB] = [uuid(), uuid()];
-  const msgs = Array.from({ length: 4 }, () => uuid());
+  // Five messages: the step-2 follow-up is a message of its own (a fact such as `sent` is one per
+  // message ref, whichever path reports it).
+  const msgs = Array.from({ length: 5 }, () => uuid());
   const day1 = (h: number) => new Date(Date.UTC(2025, 0, 10, h));
   const day2 = (h: number) => new Date(Date.UTC(2025, 0, 11, h));
   const ev = (eventType: analyticsV1.EmailEventType, occurredAt: Date, msg: number, stepId: string, mailbox: string): analyticsV1.EmailEvent => ({
@@ -34,6 +36,7 @@ function scenario() {
     sequenceStepId: stepId,
     leadId: uuid(),
     messageRefId: msgs[msg],
+    bounceType: commonV1.BounceType.BOUNCE_TYPE_UNSPECIFIED,
   });
   const events: analyticsV1.EmailEvent[] = [
     // day 1: step 1, four messages from two mailboxes
@@ -54,7 +57,7 @@ function scenario() {
     // day 2: replies and a step-2 follow-up
     ev(T.EMAIL_EVENT_TYPE_REPLIED, day2(10), 0, step1, mailboxA),
     ev(T.EMAIL_EVENT_TYPE_UNSUBSCRIBED, day2(11), 1, step1, mailboxA),
-    ev(T.EMAIL_EVENT_TYPE_SENT, day2(12), 2, step2, mailboxB),
+    ev(T.EMAIL_EVENT_TYPE_SENT, day2(12), 4, step2, mailboxB),
   ];
   return { tenantId, campaignId, step1, step2, mailboxA, mailboxB, events, day1, day2 };
 }

@@ -30,7 +30,7 @@ async function ledger(): Promise<string[]> {
 describe('ClickHouse migrations', () => {
   it('applies every migration once, in order, and a second run applies nothing', async () => {
     const first = await migrateClickHouse({ store: db.store, migrationsDir: dir });
-    expect(first.applied).toEqual(['001_email_events', '002_analytics_views']);
+    expect(first.applied).toEqual(['001_email_events', '002_analytics_views', '003_fact_events']);
     const tables = await (
       await db.store.client.query({
         query: 'select name from system.tables where database = {db:String} order by name',
@@ -38,20 +38,20 @@ describe('ClickHouse migrations', () => {
         format: 'JSONEachRow',
       })
     ).json<{ name: string }>();
-    expect(tables.map((t) => t.name)).toEqual(['_pm_migrations', 'campaign_analytics', 'email_events', 'mailbox_analytics', 'sequence_step_analytics']);
+    expect(tables.map((t) => t.name)).toEqual(['_pm_migrations', 'campaign_analytics', 'email_events', 'email_events_002', 'mailbox_analytics', 'sequence_step_analytics']);
 
     const second = await migrateClickHouse({ store: db.store, migrationsDir: dir });
     expect(second.applied).toEqual([]);
-    expect(await ledger()).toEqual(['001_email_events', '002_analytics_views']);
+    expect(await ledger()).toEqual(['001_email_events', '002_analytics_views', '003_fact_events']);
   });
 
   it('applies a new migration, and its idempotent statements survive a rerun after a failure', async () => {
-    writeFileSync(join(dir, '003_add_column.sql'), 'alter table {{database}}.email_events add column if not exists source LowCardinality(String) default \'\';\nselect no_such_column from {{database}}.email_events;\n');
-    await expect(migrateClickHouse({ store: db.store, migrationsDir: dir })).rejects.toThrow(/003_add_column failed at statement 2 of 2/);
-    expect(await ledger()).not.toContain('003_add_column');
+    writeFileSync(join(dir, '099_add_column.sql'), 'alter table {{database}}.email_events add column if not exists source LowCardinality(String) default \'\';\nselect no_such_column from {{database}}.email_events;\n');
+    await expect(migrateClickHouse({ store: db.store, migrationsDir: dir })).rejects.toThrow(/099_add_column failed at statement 2 of 2/);
+    expect(await ledger()).not.toContain('099_add_column');
     // Fixed (not yet applied, so it may be edited): the first statement runs again harmlessly.
-    writeFileSync(join(dir, '003_add_column.sql'), 'alter table {{database}}.email_events add column if not exists source LowCardinality(String) default \'\';\n');
-    expect((await migrateClickHouse({ store: db.store, migrationsDir: dir })).applied).toEqual(['003_add_column']);
+    writeFileSync(join(dir, '099_add_column.sql'), 'alter table {{database}}.email_events add column if not exists source LowCardinality(String) default \'\';\n');
+    expect((await migrateClickHouse({ store: db.store, migrationsDir: dir })).applied).toEqual(['099_add_column']);
   });
 
   it('refuses a migration edited after it was applied', async () => {
@@ -63,8 +63,8 @@ describe('ClickHouse migrations', () => {
 
   it('refuses a database migrated by a newer build', async () => {
     cpSync(MIGRATIONS_DIR, dir, { recursive: true, force: true }); // undo the edit above
-    rmSync(join(dir, '003_add_column.sql'));
-    await expect(migrateClickHouse({ store: db.store, migrationsDir: dir })).rejects.toThrow(/has migration 003_add_column which this build does not know/);
+    rmSync(join(dir, '099_add_column.sql'));
+    await expect(migrateClickHouse({ store: db.store, migrationsDir: dir })).rejects.toThrow(/has migration 099_add_column which this build does not know/);
   });
 });
 

@@ -9,6 +9,8 @@ export const MIGRATIONS_DIR = join(__dirname, '..', '..', 'clickhouse', 'migrati
 
 /** Written in migration files where the database name goes; replaced by the configured one. */
 const DATABASE_PLACEHOLDER = /\{\{database\}\}/g;
+/** The same name as a string literal (`'penguinmails_analytics'`), for system.tables/columns lookups. */
+const DATABASE_LITERAL_PLACEHOLDER = /\{\{database_literal\}\}/g;
 
 export interface MigrateClickHouseOptions {
   store: Store;
@@ -49,7 +51,10 @@ export async function migrateClickHouse(opts: MigrateClickHouseOptions): Promise
 
   for (const m of todo) {
     const started = Date.now();
-    const statements = splitStatements(m.sql.replace(DATABASE_PLACEHOLDER, `\`${store.database}\``));
+    const statements = splitStatements(
+      // The name is a validated identifier (IDENTIFIER): safe inside backquotes and quotes alike.
+      m.sql.replace(DATABASE_PLACEHOLDER, `\`${store.database}\``).replace(DATABASE_LITERAL_PLACEHOLDER, `'${store.database}'`),
+    );
     for (const [i, statement] of statements.entries()) {
       try {
         await store.client.command({ query: statement });

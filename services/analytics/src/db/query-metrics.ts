@@ -25,6 +25,10 @@ export interface CountsRow {
   complained: number;
   unique_opened: number;
   unique_clicked: number;
+  /** bounced = hard_bounced + soft_bounced; a bounce of unknown type counts as hard. */
+  hard_bounced: number;
+  soft_bounced: number;
+  auto_replied: number;
 }
 
 export interface MetricsRows {
@@ -65,7 +69,10 @@ export async function queryMetrics(store: Store, q: MetricsQuery): Promise<Metri
         countIf(event_type = 'unsubscribed') as unsubscribed,
         countIf(event_type = 'complained') as complained,
         uniqExactIf(message_ref_id, event_type = 'opened' and message_ref_id != ${NIL}) as unique_opened,
-        uniqExactIf(message_ref_id, event_type = 'clicked' and message_ref_id != ${NIL}) as unique_clicked
+        uniqExactIf(message_ref_id, event_type = 'clicked' and message_ref_id != ${NIL}) as unique_clicked,
+        countIf(event_type = 'bounced' and bounce_type != 'soft') as hard_bounced,
+        countIf(event_type = 'bounced' and bounce_type = 'soft') as soft_bounced,
+        countIf(event_type = 'auto_replied') as auto_replied
       from ${store.table('email_events')} final
       where ${where.join(' and ')}
       group by grouping sets ((day), ())
@@ -87,6 +94,9 @@ export async function queryMetrics(store: Store, q: MetricsQuery): Promise<Metri
     complained: Number(r.complained),
     unique_opened: Number(r.unique_opened),
     unique_clicked: Number(r.unique_clicked),
+    hard_bounced: Number(r.hard_bounced),
+    soft_bounced: Number(r.soft_bounced),
+    auto_replied: Number(r.auto_replied),
   });
   const total = rows.find((r) => Number(r.is_total) === 1);
   return {

@@ -4,7 +4,7 @@ import { analyticsV1 } from '@penguinmails/contracts';
  * The event types this tier counts, as stored in email_events.event_type. A LowCardinality
  * string rather than an Enum8 column: a new type is a line here and in the proto, no ALTER.
  */
-export const EVENT_TYPES = ['sent', 'delivered', 'opened', 'clicked', 'replied', 'bounced', 'unsubscribed', 'complained'] as const;
+export const EVENT_TYPES = ['sent', 'delivered', 'opened', 'clicked', 'replied', 'bounced', 'unsubscribed', 'complained', 'auto_replied'] as const;
 export type EventTypeName = (typeof EVENT_TYPES)[number];
 
 const PREFIX = 'EMAIL_EVENT_TYPE_';

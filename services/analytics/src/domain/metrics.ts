@@ -28,6 +28,9 @@ const ZERO: CountsRow = {
   complained: 0,
   unique_opened: 0,
   unique_clicked: 0,
+  hard_bounced: 0,
+  soft_bounced: 0,
+  auto_replied: 0,
 };
 
 export async function metricsCounts(

@@ -2,12 +2,13 @@ import type { analyticsV1 } from '@penguinmails/contracts';
 import { Validator, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { ingestEvents } from '../domain/events';
+import { freshness } from '../domain/freshness';
 import { metricsCounts } from '../domain/metrics';
-import { toMetricsReport } from './mappers';
+import { toFreshnessResponse, toMetricsReport } from './mappers';
 import { ingestBatch, metricsQuery } from './validate';
 
 /** penguinmails.analytics.v1.AnalyticsService: validate → domain → response, nothing else. */
-export function analyticsHandlers(deps: Pick<ServerDeps, 'store' | 'limits'>): Handlers<analyticsV1.AnalyticsServiceServer> {
+export function analyticsHandlers(deps: Pick<ServerDeps, 'store' | 'limits' | 'consumer'>): Handlers<analyticsV1.AnalyticsServiceServer> {
   const { store, limits } = deps;
   return {
     ingestEvents: async (req) => {
@@ -37,6 +38,13 @@ export function analyticsHandlers(deps: Pick<ServerDeps, 'store' | 'limits'>): H
       const q = metricsQuery(v, { tenantId: req.tenantId, id: req.sequenceStepId, timeRange: req.timeRange }, 'sequence_step_id');
       v.done();
       return { report: toMetricsReport(await metricsCounts(store, 'sequence_step_id', q)) };
+    },
+
+    getFreshness: async (req) => {
+      const v = new Validator();
+      const tenantId = v.uuid('tenant_id', req.tenantId);
+      v.done();
+      return toFreshnessResponse(await freshness(store, deps.consumer, tenantId));
     },
   };
 }

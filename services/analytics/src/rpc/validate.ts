@@ -1,8 +1,8 @@
-import type { analyticsV1, commonV1 } from '@penguinmails/contracts';
+import { commonV1, type analyticsV1 } from '@penguinmails/contracts';
 import type { Validator } from '@penguinmails/service-kit';
 import type { IngestLimits } from '../deps';
 import { EVENT_TYPES, eventTypeName } from '../domain/event-types';
-import type { IngestEvent } from '../domain/events';
+import type { BounceKind, IngestEvent } from '../domain/events';
 import { NIL_UUID } from '../domain/ids';
 
 // Checks of the analytics RPCs, on top of the kit's Validator; the handlers call v.done().
@@ -53,7 +53,8 @@ export function ingestBatch(v: Validator, events: analyticsV1.EmailEvent[], limi
     // campaign's numbers.
     if (sequenceStepId && !campaignId)
       v.add(f('campaign_id'), 'REQUIRED', `${f('campaign_id')} is required when sequence_step_id is set`);
-    if (v.ok && type && at) out.push({ eventId, type, occurredAt: at, campaignId, emailAccountId, sequenceStepId, leadId, messageRefId });
+    const bounceType = bounceKind(v, f('bounce_type'), e.bounceType, type);
+    if (v.ok && type && at) out.push({ eventId, type, occurredAt: at, campaignId, emailAccountId, sequenceStepId, leadId, messageRefId, bounceType });
   });
   if (v.violations.length > MAX_VIOLATIONS) {
     const hidden = v.violations.length - MAX_VIOLATIONS;
@@ -61,6 +62,21 @@ export function ingestBatch(v: Validator, events: analyticsV1.EmailEvent[], limi
     v.add('events', 'TOO_MANY_ERRORS', `${hidden} more violations not listed; fix the ones above and send again`);
   }
   return out;
+}
+
+/** A bounce's type: unspecified = unknown (counted as hard); set on another event type is refused. */
+function bounceKind(v: Validator, field: string, value: commonV1.BounceType | undefined, type: string | undefined): BounceKind | undefined {
+  const B = commonV1.BounceType;
+  if (!value) return undefined; // BOUNCE_TYPE_UNSPECIFIED
+  if (value !== B.BOUNCE_TYPE_HARD && value !== B.BOUNCE_TYPE_SOFT) {
+    v.add(field, 'UNKNOWN_VALUE', `${field} must be BOUNCE_TYPE_HARD or BOUNCE_TYPE_SOFT, got ${value}`);
+    return undefined;
+  }
+  if (type !== undefined && type !== 'bounced') {
+    v.add(field, 'NOT_APPLICABLE', `${field} is only for EMAIL_EVENT_TYPE_BOUNCED events`);
+    return undefined;
+  }
+  return value === B.BOUNCE_TYPE_HARD ? 'hard' : 'soft';
 }
 
 /**

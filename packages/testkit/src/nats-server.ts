@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Where nats-server is looked for: NATS_SERVER_BIN, else the Debian package's path, else PATH. */
+function natsServerBin(): string {
+  if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
+  return existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server';
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface SpawnedNatsServer {
+  /** nats://127.0.0.1:<port> */
+  url: string;
+  port: number;
+  /** JetStream's store directory; kept across stop/start so streams and consumers survive. */
+  storeDir: string;
+  /** Kills the process (SIGKILL: a crash, no graceful shutdown) and waits for it to exit. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and store directory; resolves once it accepts connections. */
+  start(): Promise<void>;
+  /** Kills it and removes the store directory if this helper created it. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A private nats-server with JetStream, as a child process of the test, for tests that take
+ * the broker down (the shared one on 4222 must never be stopped). `kill()` then `start()`
+ * restarts it on the same port and store directory, as a crashed and restarted server would be.
+ */
+export async function spawnNatsServer(opts: { port?: number; storeDir?: string } = {}): Promise<SpawnedNatsServer> {
+  const port = opts.port ?? (await freePort());
+  const ownDir = !opts.storeDir;
+  const storeDir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'pm-nats-'));
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  const start = async (): Promise<void> => {
+    if (child) throw new Error(`nats-server on port ${port} is already running`);
+    const proc = spawn(natsServerBin(), ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = proc;
+    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`nats-server on port ${port} did not start within 10 s:\n${log}`)), 10_000);
+      proc.stderr!.on('data', (chunk: Buffer) => {
+        log += chunk.toString();
+        if (log.includes('Server is ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      proc.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`nats-server on port ${port} exited with ${code} before it was ready:\n${log}`));
+      });
+    });
+    // Keep draining its log so a full pipe never blocks it.
+    proc.stderr!.resume();
+  };
+
+  const kill = async (): Promise<void> => {
+    if (!child) return;
+    child.kill('SIGKILL');
+    await exited;
+    child = undefined;
+  };
+
+  await start();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    storeDir,
+    kill,
+    start,
+    cleanup: async () => {
+      await kill();
+      if (ownDir) rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
