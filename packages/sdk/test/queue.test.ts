@@ -70,7 +70,7 @@ test('a read and a keyed enqueue survive the service being killed and restarted 
   await platform.kill('queue', 'SIGKILL');
   const restarting = new Promise((r) => setTimeout(r, 800)).then(() => platform.restart('queue'));
   const [list, enq] = await Promise.all([
-    pm.queue.listJobs({ tenantId }, { deadlineMs: 30_000 }),
+    pm.queue.listJobs({ tenantId: randomUUID() }, { deadlineMs: 30_000 }), // another tenant: the enqueue below may land first
     pm.queue.enqueueJob({ tenantId, queue: 'send', task: 't', idempotencyKey: 'after-restart' }, { deadlineMs: 30_000 }),
   ]);
   await restarting;
