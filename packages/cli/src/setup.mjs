@@ -10,6 +10,8 @@ import { say } from './log.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const DATA_DIR = path.join(ROOT, '.data');
+/** Where `npm start` publishes the running services' addresses (see stack-file.mjs). */
+export const STACK_FILE = path.join(DATA_DIR, 'stack.json');
 
 function pinnedPnpm() {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));

@@ -27,3 +27,5 @@ export {
   requestArbitrary,
 } from './fuzz';
 export type { ArbitraryOptions, FuzzInput, FuzzMethod, FuzzSettings, FuzzValue, FuzzerOptions, MethodStats, RawResult, ServiceSpec } from './fuzz';
+export { PLATFORM_SERVICES, freePort, repoRoot, startPlatform } from './platform';
+export type { Platform, PlatformChild, PlatformService, StartPlatformOptions } from './platform';

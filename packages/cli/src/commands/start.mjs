@@ -5,11 +5,12 @@ import { UserError } from '../errors.mjs';
 import { say, printTable, redact } from '../log.mjs';
 import { portFromEnv, requireFreePort } from '../net.mjs';
 import { SERVICES, serviceDir, serviceEntry, storeEnv } from '../services.mjs';
-import { install, build, ROOT, DATA_DIR } from '../setup.mjs';
+import { install, build, ROOT, DATA_DIR, STACK_FILE } from '../setup.mjs';
 import { resolveInfra, stopInfra } from '../infra.mjs';
 import { runServices, stoppedLine } from '../supervisor.mjs';
 import { listServices, waitServing } from '../health.mjs';
 import { serviceDatabases, migrateAll } from './migrate.mjs';
+import { removeStackFile, writeStackFile } from '../stack-file.mjs';
 
 const READY_TIMEOUT_MS = 90_000;
 
@@ -40,7 +41,7 @@ async function printReady(ports, infra) {
     ['clickhouse', infra.clickhouse.url ? redact(infra.clickhouse.url) : infra.clickhouse.chdbPath, infra.clickhouse.origin],
     ['data folder', DATA_DIR, 'embedded servers and chDB keep their data here'],
   ]);
-  process.stdout.write(`\nTry: grpcurl -plaintext localhost:${ports.get('metadata')} list\nCtrl-C stops everything.\n\n`);
+  process.stdout.write(`\nTry: npm run pm -- status   (or grpcurl -plaintext localhost:${ports.get('metadata')} list)\nCtrl-C stops everything.\n\n`);
 }
 
 /**
@@ -90,9 +91,15 @@ export async function start(_args, hooks) {
       waitReady: (s, gaveUp) => waitServing(`127.0.0.1:${ports.get(s.name)}`, gaveUp),
       readyTimeoutMs: READY_TIMEOUT_MS,
       readiness: 'SERVING on grpc.health.v1',
-      onReady: () => printReady(ports, infra),
+      onReady: async () => {
+        // Published once every service is SERVING, so a reader never finds a half-started stack.
+        const host = process.env.PM_GRPC_HOST && process.env.PM_GRPC_HOST !== '0.0.0.0' ? process.env.PM_GRPC_HOST : '127.0.0.1';
+        writeStackFile(STACK_FILE, { services: Object.fromEntries(SERVICES.map((s) => [s.name, `${host}:${ports.get(s.name)}`])) });
+        await printReady(ports, infra);
+      },
     });
   } finally {
+    removeStackFile(STACK_FILE);
     // Services are stopped by now; the servers they used go next, then one line says it is over.
     const servers = await stopInfra();
     say(stoppedLine(specs.length, servers));

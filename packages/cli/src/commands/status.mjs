@@ -1,17 +1,22 @@
 // `npm run status`: asks each service on its port for its health and, through server
 // reflection, which gRPC services it serves (the same list `grpcurl -plaintext host:port list` prints).
-import { install } from '../setup.mjs';
+import { install, STACK_FILE } from '../setup.mjs';
 import { SERVICES } from '../services.mjs';
-import { printTable } from '../log.mjs';
+import { printTable, say } from '../log.mjs';
 import { healthStatus, listServices } from '../health.mjs';
 import { portFromEnv } from '../net.mjs';
+import { readStackFile, resolveAddresses } from '../stack-file.mjs';
 
 export async function status() {
   await install();
   const host = process.env.PM_HOST ?? '127.0.0.1';
+  // The ports of a running `npm start` (.data/stack.json); the defaults only without one.
+  const discovery = readStackFile(STACK_FILE, SERVICES.map((s) => s.name));
+  const { addresses, note } = resolveAddresses({ services: SERVICES, discovery, env: process.env, host, portFromEnv });
+  say(note);
   const rows = await Promise.all(
     SERVICES.map(async (s) => {
-      const address = `${host}:${portFromEnv(s.portEnv, s.defaultPort)}`;
+      const address = addresses[s.name];
       const health = (await healthStatus(address)) ?? 'not answering';
       const names = health === 'not answering' ? [] : ((await listServices(address)) ?? []);
       return [s.name, address, health, names.filter((n) => !n.startsWith('grpc.')).join(', ') || '-'];

@@ -1,0 +1,2 @@
+// The SDK's tests start the real services (built dist/main.js) through the testkit's startPlatform.
+module.exports = require('@penguinmails/testkit/jest-preset')(__dirname, { testTimeout: 120_000 });

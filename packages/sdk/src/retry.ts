@@ -1,0 +1,144 @@
+import { status } from '@grpc/grpc-js';
+import type { RetryPolicy, ServiceName } from './settings';
+
+/**
+ * Whether a method may be sent again after a failure whose outcome is unknown.
+ *
+ * - `read`: changes nothing (Get*, List*, health Check). Always safe to repeat.
+ * - `idempotent`: a write whose repetition leaves the same state as one call (it sets absolute
+ *   values, or the service documents it as idempotent). A repeat after a lost success may answer
+ *   differently (a repeated Delete* is NOT_FOUND, a repeated CompleteJob FAILED_PRECONDITION), but
+ *   it never writes twice.
+ * - `keyed`: idempotent only when the request carries its idempotency key (the predicate says
+ *   whether this request does); without a key it is `unsafe`.
+ * - `unsafe`: a repeat could write twice (a second user, lead, campaign, log line) or do work
+ *   twice (a second claim). Never retried.
+ */
+export type Idempotency =
+  | { kind: 'read' }
+  | { kind: 'idempotent' }
+  | { kind: 'keyed'; hasKey: (request: any) => boolean }
+  | { kind: 'unsafe' };
+
+const read = { kind: 'read' } as const;
+const idempotent = { kind: 'idempotent' } as const;
+const unsafe = { kind: 'unsafe' } as const;
+const keyed = (hasKey: (request: any) => boolean): Idempotency => ({ kind: 'keyed', hasKey });
+
+const messageKeyed = (m: any) => Boolean(m && (m.providerMessageId || m.clientKey));
+
+/**
+ * THE IDEMPOTENCY TABLE: every RPC of the four services, and whether the SDK may retry it.
+ * The key is `<service>.<method>` (the ts-proto method name). A method missing here is treated
+ * as `unsafe` (never retried), so a new RPC is safe by default; `test/retry.test.ts` fails
+ * until it is classified.
+ *
+ * Which failures are retried (see `shouldRetry`):
+ * | code | read | idempotent | keyed, key present | keyed, no key / unsafe |
+ * |---|---|---|---|---|
+ * | UNAVAILABLE | yes | yes | yes | no |
+ * | ABORTED | yes | yes | yes | no |
+ * | RESOURCE_EXHAUSTED | no | no | no | no |
+ * | anything else | no | no | no | no |
+ */
+export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze({
+  // metadata: tenants
+  'metadata.createTenant': keyed((r) => Boolean(r.tenantId)), // the caller-chosen id is the key (a repeat after a lost success is ALREADY_EXISTS, never a second tenant)
+  'metadata.getTenant': read,
+  'metadata.updateTenant': idempotent, // sets absolute values
+  // users
+  'metadata.createUser': unsafe,
+  'metadata.getUser': read,
+  'metadata.updateUser': idempotent,
+  'metadata.listUsers': read,
+  'metadata.deleteUser': idempotent,
+  // mailboxes
+  'metadata.createEmailAccount': unsafe,
+  'metadata.getEmailAccount': read,
+  'metadata.updateEmailAccount': idempotent,
+  'metadata.listEmailAccounts': read,
+  // leads
+  'metadata.createLead': unsafe,
+  'metadata.importLeads': unsafe, // no duplicates, but a repeat reports created_count 0: the caller must see the first answer
+  'metadata.getLead': read,
+  'metadata.updateLead': idempotent,
+  'metadata.listLeads': read,
+  'metadata.deleteLead': idempotent,
+  // campaigns and steps
+  'metadata.createCampaign': unsafe,
+  'metadata.getCampaign': read,
+  'metadata.updateCampaign': idempotent,
+  'metadata.updateCampaignStatus': idempotent,
+  'metadata.listCampaigns': read,
+  'metadata.createSequenceStep': unsafe,
+  'metadata.getSequenceStep': read,
+  'metadata.updateSequenceStep': idempotent,
+  'metadata.listSequenceSteps': read,
+  'metadata.deleteSequenceStep': idempotent,
+  // message refs: idempotent on (tenant, provider_message_id) and (tenant, client_key)
+  'metadata.recordMessage': keyed((r) => messageKeyed(r.message)),
+  'metadata.batchRecordMessages': keyed((r) => Array.isArray(r.messages) && r.messages.length > 0 && r.messages.every(messageKeyed)),
+  'metadata.getMessage': read,
+  'metadata.listMessages': read,
+  'metadata.getThread': read,
+  'metadata.updateMessageStatus': idempotent, // setting the current status again is a no-op
+  'metadata.markProcessed': idempotent, // a second call keeps the first time
+  'metadata.ingestMessage': keyed((r) => messageKeyed(r.message)), // idempotent end to end on the message's key
+
+  // content
+  'content.putContent': keyed((r) => Boolean(r.storageKey)), // empty key: the service makes a new one each time
+  'content.getContent': read,
+  'content.deleteContent': idempotent,
+  'content.addAttachment': keyed((r) => Boolean(r.attachmentId)),
+  'content.getAttachment': read,
+  'content.listAttachments': read,
+
+  // queue
+  'queue.enqueueJob': keyed((r) => Boolean(r.idempotencyKey)),
+  'queue.getJob': read,
+  'queue.listJobs': read,
+  'queue.claimJobs': unsafe, // a lost answer would lease jobs nobody works on until the lease ends
+  'queue.extendLease': idempotent,
+  'queue.completeJob': idempotent, // fenced by (worker_id, attempt)
+  'queue.failJob': idempotent, // fenced by (worker_id, attempt): a repeat cannot count a second failure
+  'queue.cancelJob': idempotent,
+  'queue.appendJobLog': unsafe, // a second log line
+  'queue.listJobLogs': read,
+
+  // analytics
+  'analytics.ingestEvents': keyed((r) => Array.isArray(r.events) && r.events.length > 0 && r.events.every((e: any) => Boolean(e?.eventId))),
+  'analytics.getCampaignMetrics': read,
+  'analytics.getMailboxMetrics': read,
+  'analytics.getSequenceStepMetrics': read,
+  'analytics.getFreshness': read,
+
+  // grpc.health.v1 on every service
+  'health.check': read,
+});
+
+/** The idempotency of `service.method` (unknown methods are `unsafe`). */
+export function idempotencyOf(service: ServiceName | 'health', method: string): Idempotency {
+  return IDEMPOTENCY[`${service}.${method}`] ?? unsafe;
+}
+
+/** True when this request (already through fromPartial) may be repeated. */
+export function isRepeatable(service: ServiceName | 'health', method: string, request: unknown): boolean {
+  const i = idempotencyOf(service, method);
+  if (i.kind === 'read' || i.kind === 'idempotent') return true;
+  if (i.kind === 'keyed') return i.hasKey(request ?? {});
+  return false;
+}
+
+/** Codes that may be retried for a repeatable request. RESOURCE_EXHAUSTED never is. */
+const RETRYABLE_CODES: ReadonlySet<number> = new Set([status.UNAVAILABLE, status.ABORTED]);
+
+/** Whether a failure with `code` of this request may be retried. */
+export function shouldRetry(code: number, service: ServiceName | 'health', method: string, request: unknown): boolean {
+  return RETRYABLE_CODES.has(code) && isRepeatable(service, method, request);
+}
+
+/** The wait before retry `retry` (1 = the first retry): full jitter over an exponential cap. */
+export function backoffMs(retry: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const cap = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * policy.multiplier ** (retry - 1));
+  return Math.floor(random() * cap);
+}

@@ -1,0 +1,185 @@
+import os from 'node:os';
+import { queueV1 } from '@penguinmails/contracts';
+import type { QueueApi } from './client';
+import { PenguinMailsError } from './errors';
+
+/** Throw this from a job handler to control how the failure is recorded. */
+export class JobFailure extends Error {
+  override name = 'JobFailure';
+  /** DEAD at once, no retries (e.g. the lead no longer exists). */
+  readonly permanent: boolean;
+  /** Retry after this many seconds instead of the queue's backoff (e.g. a provider's Retry-After). */
+  readonly retryAfterSeconds?: number;
+  constructor(message: string, opts: { permanent?: boolean; retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.permanent = opts.permanent ?? false;
+    this.retryAfterSeconds = opts.retryAfterSeconds;
+  }
+}
+
+export interface JobContext {
+  /** Aborted when the worker is stopped and its grace period is over: give up, the job is retried later. */
+  signal: AbortSignal;
+  /** Appends a line to the job's log (AppendJobLog). */
+  log(message: string, level?: 'debug' | 'info' | 'warn' | 'error'): Promise<void>;
+}
+
+export type JobHandler = (job: queueV1.Job, ctx: JobContext) => Promise<void>;
+
+export interface SendJobsOptions {
+  tenantId: string;
+  /** The queue to claim from, e.g. `send`. */
+  queue: string;
+  /** Who holds the leases; default `<hostname>/pid-<pid>`. */
+  workerId?: string;
+  /** Jobs claimed (and run concurrently) per ClaimJobs; default 10. */
+  batchSize?: number;
+  /** Lease per claim; 0 = the queue's default (300 s). The worker extends it at half-time while a handler runs. */
+  leaseSeconds?: number;
+  /** Wait when the queue is empty; default 1000 ms. */
+  pollIntervalMs?: number;
+  /** Called for failures that do not stop the worker (a claim that failed, a lease lost). */
+  onError?: (err: unknown, job?: queueV1.Job) => void;
+}
+
+export interface WorkerStats {
+  claimed: number;
+  succeeded: number;
+  failed: number;
+  /** Failures of the worker's own calls (claims, complete/fail, lease extensions). */
+  errors: number;
+}
+
+export interface SendJobsWorker {
+  readonly stats: WorkerStats;
+  /**
+   * Stops claiming, lets the running handlers finish (and completes or fails their jobs), then
+   * resolves. After `timeoutMs` (default 30 s) the handlers' `ctx.signal` is aborted; a job whose
+   * handler still does not return is left to its lease (it is claimed again when the lease ends).
+   */
+  stop(opts?: { timeoutMs?: number }): Promise<WorkerStats>;
+  /** Resolves when the worker has stopped. */
+  readonly done: Promise<WorkerStats>;
+}
+
+const LEVELS = {
+  debug: queueV1.JobLogLevel.JOB_LOG_LEVEL_DEBUG,
+  info: queueV1.JobLogLevel.JOB_LOG_LEVEL_INFO,
+  warn: queueV1.JobLogLevel.JOB_LOG_LEVEL_WARN,
+  error: queueV1.JobLogLevel.JOB_LOG_LEVEL_ERROR,
+};
+
+/**
+ * A worker loop over one queue of one tenant: ClaimJobs → the handler for each claimed job
+ * (concurrently) → CompleteJob when it resolves, FailJob when it throws (`JobFailure` sets
+ * `permanent` / `retryAfterSeconds`). Runs until `stop()`.
+ */
+export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler: JobHandler): SendJobsWorker {
+  const tenantId = opts.tenantId;
+  const workerId = opts.workerId ?? `${os.hostname()}/pid-${process.pid}`;
+  const batchSize = opts.batchSize ?? 10;
+  const leaseSeconds = opts.leaseSeconds ?? 0;
+  const heartbeatMs = ((leaseSeconds || 300) * 1000) / 2;
+  const pollIntervalMs = opts.pollIntervalMs ?? 1000;
+  const onError = opts.onError ?? (() => undefined);
+  const stats: WorkerStats = { claimed: 0, succeeded: 0, failed: 0, errors: 0 };
+
+  const stopping = new AbortController(); // wakes the idle wait, stops claiming
+  const abortHandlers = new AbortController(); // the handlers' signal, after the grace period
+
+  const idle = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (stopping.signal.aborted) return resolve();
+      const timer = setTimeout(resolve, ms);
+      stopping.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
+
+  const reportError = (err: unknown, job?: queueV1.Job) => {
+    stats.errors += 1;
+    onError(err, job);
+  };
+
+  async function runOne(job: queueV1.Job): Promise<void> {
+    const fence = { tenantId, jobId: job.id, workerId, attempt: job.attempts };
+    const heartbeat = setInterval(() => {
+      queue.extendLease({ ...fence, leaseSeconds }).catch((err) => reportError(err, job));
+    }, heartbeatMs);
+    heartbeat.unref();
+    const ctx: JobContext = {
+      signal: abortHandlers.signal,
+      log: async (message, level = 'info') => {
+        await queue.appendJobLog({ tenantId, jobId: job.id, level: LEVELS[level], message });
+      },
+    };
+    let failure: unknown;
+    let ok = false;
+    try {
+      await handler(job, ctx);
+      ok = true;
+    } catch (err) {
+      failure = err;
+    } finally {
+      clearInterval(heartbeat);
+    }
+    try {
+      if (ok) {
+        await queue.completeJob(fence);
+        stats.succeeded += 1;
+      } else {
+        const jf = failure instanceof JobFailure ? failure : undefined;
+        const text = failure instanceof Error ? failure.message : String(failure);
+        await queue.failJob({
+          ...fence,
+          error: (text || 'the handler failed').slice(0, 10_000),
+          permanent: jf?.permanent ?? false,
+          retryAfterSeconds: jf?.retryAfterSeconds ?? 0,
+        });
+        stats.failed += 1;
+      }
+    } catch (err) {
+      // Typically FAILED_PRECONDITION: the lease ran out and another worker holds the job now.
+      reportError(err, job);
+    }
+  }
+
+  async function loop(): Promise<WorkerStats> {
+    let claimFailures = 0;
+    while (!stopping.signal.aborted) {
+      let jobs: queueV1.Job[];
+      try {
+        jobs = (await queue.claimJobs({ tenantId, queue: opts.queue, workerId, maxJobs: batchSize, leaseSeconds })).jobs;
+        claimFailures = 0;
+      } catch (err) {
+        reportError(err);
+        claimFailures += 1;
+        // A bad request will not get better: stop instead of spinning.
+        if (err instanceof PenguinMailsError && (err.codeName === 'INVALID_ARGUMENT' || err.codeName === 'PERMISSION_DENIED' || err.codeName === 'UNAUTHENTICATED')) throw err;
+        await idle(Math.min(pollIntervalMs * 2 ** Math.min(claimFailures, 5), 30_000));
+        continue;
+      }
+      stats.claimed += jobs.length;
+      if (jobs.length === 0) {
+        await idle(pollIntervalMs);
+        continue;
+      }
+      await Promise.all(jobs.map(runOne));
+    }
+    return stats;
+  }
+
+  const done = loop();
+  done.catch(() => undefined);
+  return {
+    stats,
+    done,
+    async stop({ timeoutMs = 30_000 } = {}) {
+      stopping.abort();
+      const timer = setTimeout(() => abortHandlers.abort(), timeoutMs);
+      try {
+        return await done;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
