@@ -124,7 +124,7 @@ test('EventConsumer handles batches, acks after the handler, redelivers a failed
   const jsm = await jetstreamManager(nats.nc);
   const dlq = await jsm.streams.info(nats.names.deadLetterStream());
   expect(dlq.state.messages).toBe(2);
-  const letters = await Promise.all([1, 2].map(async (seq) => commonV1.DeadLetter.decode((await jsm.streams.getMessage(nats.names.deadLetterStream(), { seq })).data)));
+  const letters = await Promise.all([1, 2].map(async (seq) => commonV1.DeadLetter.decode((await jsm.streams.getMessage(nats.names.deadLetterStream(), { seq }))!.data)));
   expect(letters.map((l) => l.reason).sort()).toEqual([expect.stringMatching(/^not an event/), expect.stringMatching(/^undecodable envelope/)].sort());
   expect(consumer.stats.deadLettered).toBe(2);
   await jsm.streams.delete(nats.names.deadLetterStream());
