@@ -33,6 +33,19 @@ export class EventNames {
   stream(tier: Tier): string {
     return `${this.streamPrefix}_${tier.toUpperCase()}`;
   }
+
+  /** Where a consumer puts an event it gave up on: `pm.deadletter.<consumer>.<tenant>`. */
+  deadLetterSubject(consumer: string, tenantId: string): string {
+    return `${this.subjectPrefix}.deadletter.${consumer}.${tenantId}`;
+  }
+
+  deadLetterSubjects(): string {
+    return `${this.subjectPrefix}.deadletter.>`;
+  }
+
+  deadLetterStream(): string {
+    return `${this.streamPrefix}_DEADLETTER`;
+  }
 }
 
 /** A payload message type from @penguinmails/contracts (ts-proto's `MessageFns`). */

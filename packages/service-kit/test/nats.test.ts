@@ -70,7 +70,7 @@ test('a republish with the same msgID inside the window is stored once', async (
   expect(second.seq).toBe(first.seq);
 });
 
-test('EventConsumer acks handled events, redelivers failed ones, and terminates undecodable ones', async () => {
+test('EventConsumer handles batches, acks after the handler, redelivers a failed batch, and dead-letters what it can never handle', async () => {
   const stream = nats.names.stream('metadata');
   await ensureStream(nats.nc, { name: stream, subjects: [nats.names.tierSubjects('metadata')], duplicateWindowMs: 60_000 });
   await ensureConsumer(nats.nc, stream, { durable: 'probe', filterSubjects: [nats.names.eventFilter('metadata', 'probe')], ackWaitMs: 5_000 });
@@ -79,36 +79,55 @@ test('EventConsumer acks handled events, redelivers failed ones, and terminates 
 
   const tenant = randomUUID();
   const js = jetstream(nats.nc);
-  const events = Array.from({ length: 5 }, (_, i) =>
+  const events = Array.from({ length: 8 }, (_, i) =>
     buildEnvelope({ tenantId: tenant, source: 'metadata', eventType: 'probe', type: commonV1.PageResponse, payload: { nextPageToken: String(i) } }),
   );
-  for (const e of events) await js.publish(nats.names.subject('metadata', tenant, 'probe'), e.bytes, { msgID: e.eventId });
+  for (const e of events.slice(0, 4)) await js.publish(nats.names.subject('metadata', tenant, 'probe'), e.bytes, { msgID: e.eventId });
   await js.publish(nats.names.subject('metadata', tenant, 'probe'), new Uint8Array([0xff, 0xff, 0xff]), { msgID: randomUUID() });
+  for (const e of events.slice(4)) await js.publish(nats.names.subject('metadata', tenant, 'probe'), e.bytes, { msgID: e.eventId });
 
   const handled: string[] = [];
+  const batchSizes: number[] = [];
   let failOnce = events[2].eventId;
+  const poison = events[6].eventId;
   const consumer = new EventConsumer({
     nc: nats.nc,
     stream,
     durable: 'probe',
+    names: nats.names,
     logger,
     retryDelayMs: 100,
-    handle: async (event) => {
-      if (event.eventId === failOnce) {
+    maxBatch: 3,
+    handle: async (batch) => {
+      if (batch.some((e) => e.envelope.eventId === failOnce)) {
         failOnce = '';
         throw new Error('transient');
       }
-      handled.push(event.eventId);
+      batchSizes.push(batch.length);
+      const rejected = batch.filter((e) => e.envelope.eventId === poison).map((event) => ({ event, reason: 'not an event this consumer knows' }));
+      handled.push(...batch.filter((e) => e.envelope.eventId !== poison).map((e) => e.envelope.eventId));
+      return { rejected };
     },
   });
   await consumer.start();
-  await waitFor(() => handled.length === 5);
+  await waitFor(() => handled.length === 7);
   await consumer.stop();
   await nats.nc.flush(); // acks are fire-and-forget: let the server see the last one
-  expect(new Set(handled)).toEqual(new Set(events.map((e) => e.eventId)));
+  expect(new Set(handled)).toEqual(new Set(events.filter((e) => e.eventId !== poison).map((e) => e.eventId)));
+  expect(Math.max(...batchSizes)).toBeLessThanOrEqual(3);
+  expect(Math.max(...batchSizes)).toBeGreaterThan(1);
   const info = await (await jetstreamManager(nats.nc)).consumers.info(stream, 'probe');
   expect(info.num_pending).toBe(0);
   expect(info.num_ack_pending).toBe(0);
+  expect(await consumer.lag()).toEqual({ pending: 0, lagSeconds: 0 });
+  // The undecodable message and the rejected event are in the dead-letter stream, with reasons.
+  const jsm = await jetstreamManager(nats.nc);
+  const dlq = await jsm.streams.info(nats.names.deadLetterStream());
+  expect(dlq.state.messages).toBe(2);
+  const letters = await Promise.all([1, 2].map(async (seq) => commonV1.DeadLetter.decode((await jsm.streams.getMessage(nats.names.deadLetterStream(), { seq })).data)));
+  expect(letters.map((l) => l.reason).sort()).toEqual([expect.stringMatching(/^not an event/), expect.stringMatching(/^undecodable envelope/)].sort());
+  expect(consumer.stats.deadLettered).toBe(2);
+  await jsm.streams.delete(nats.names.deadLetterStream());
 });
 
 test('connectNats gives one clear error naming the URL when nothing answers', async () => {

@@ -1,69 +1,180 @@
-import { jetstream, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { commonV1 } from '@penguinmails/contracts';
-import { decodeEnvelope } from '../events';
+import { decodeEnvelope, type EventNames } from '../events';
+import { ensureStream } from './streams';
+
+/** One event of a batch: the decoded envelope and the JetStream message it came in. */
+export interface ConsumedEvent {
+  envelope: commonV1.EventEnvelope;
+  msg: JsMsg;
+}
+
+/** What a batch handler may say besides "all stored": events it will never be able to handle. */
+export interface BatchOutcome {
+  /** Events that are malformed for this consumer; they are dead-lettered, the rest acked. */
+  rejected?: { event: ConsumedEvent; reason: string }[];
+}
 
 export interface EventConsumerOptions {
   nc: NatsConnection;
   stream: string;
   /** An existing durable pull consumer (see ensureConsumer). */
   durable: string;
+  names: EventNames;
   logger: Logger;
   /**
-   * Handles one event. Must be idempotent (an inbox table keyed by event id, or a
-   * ReplacingMergeTree): JetStream delivers at least once. Throwing naks the message for a
+   * Handles a batch (1..maxBatch events, in stream order). Must be idempotent: JetStream
+   * delivers at least once (an inbox table keyed by event id, or ReplacingMergeTree on it).
+   * Resolving acks the batch (after the handler has stored it); throwing naks it for a
    * redelivery after `retryDelayMs`.
    */
-  handle: (event: commonV1.EventEnvelope, msg: JsMsg) => Promise<void>;
-  maxMessages?: number;
+  handle: (events: ConsumedEvent[]) => Promise<BatchOutcome | void>;
+  /** Most events in one batch (default 500). */
+  maxBatch?: number;
+  /** Longest a batch waits to fill before it is handled anyway (default 1000 ms). */
+  maxWaitMs?: number;
+  /** After this many failed deliveries an event is dead-lettered instead of retried (default 10). */
+  maxDeliveries?: number;
   retryDelayMs?: number;
 }
 
+/** Figures of a consumer for freshness RPCs, health and metrics. */
+export interface ConsumerLag {
+  /** Events not yet acknowledged: waiting plus being processed. */
+  pending: number;
+  /** Age of the oldest unacknowledged event, seconds; 0 when none. */
+  lagSeconds: number;
+}
+
 /**
- * Pulls events with explicit acks: ack after the handler commits, nak with a delay when it
- * throws. A message that cannot be decoded is terminated (`term`) and logged: redelivering
- * it would fail forever.
+ * A durable pull consumer that handles events in batches by size and time, with explicit
+ * acks: a batch is acknowledged only after its handler resolved (has stored it), naked for a
+ * redelivery when it throws. A message that cannot be decoded, an event the handler rejects,
+ * and an event that failed `maxDeliveries` times go to the dead-letter subject
+ * `<prefix>.deadletter.<durable>.<tenant>` (stream `<PREFIX>_DEADLETTER`) with the reason and
+ * are terminated, so one bad event never blocks the stream behind it.
+ *
+ * Batches come from `fetch` (at most maxBatch, waiting at most maxWaitMs): nats.js gives size
+ * and time batching directly, no timers of our own.
  */
 export class EventConsumer {
-  private messages?: ConsumerMessages;
+  private running = false;
   private loop?: Promise<void>;
+  private consumer?: Consumer;
+  private current?: { stop(): void };
+  /** Counters since start. */
+  readonly stats = { batches: 0, events: 0, deadLettered: 0, lastBatchAt: undefined as Date | undefined };
 
   constructor(private readonly opts: EventConsumerOptions) {}
 
   async start(): Promise<void> {
-    const js = jetstream(this.opts.nc);
-    const consumer = await js.consumers.get(this.opts.stream, this.opts.durable);
-    this.messages = await consumer.consume({ max_messages: this.opts.maxMessages ?? 256 });
-    const messages = this.messages;
-    this.loop = (async () => {
-      for await (const m of messages) {
-        let event: commonV1.EventEnvelope;
-        try {
-          event = decodeEnvelope(m.data);
-        } catch (err) {
-          this.opts.logger.error({ subject: m.subject, seq: m.seq, err: (err as Error).message }, 'undecodable event terminated');
-          // No reason text: nats-server 2.9 ignores '+TERM <reason>'.
-          m.term();
-          continue;
-        }
-        try {
-          await this.opts.handle(event, m);
-          m.ack();
-        } catch (err) {
-          this.opts.logger.warn(
-            { eventId: event.eventId, eventType: event.eventType, redelivery: m.info.deliveryCount, err: (err as Error).message },
-            'event handling failed; will be redelivered',
-          );
-          m.nak(this.opts.retryDelayMs ?? 1_000);
-        }
-      }
-    })();
+    const names = this.opts.names;
+    await ensureStream(this.opts.nc, { name: names.deadLetterStream(), subjects: [names.deadLetterSubjects()], duplicateWindowMs: 60_000 });
+    this.consumer = await jetstream(this.opts.nc).consumers.get(this.opts.stream, this.opts.durable);
+    this.running = true;
+    this.loop = this.run();
   }
 
-  /** Stops pulling; resolves after the message in hand is handled. */
+  /** Stops pulling; resolves after the batch in hand is handled. */
   async stop(): Promise<void> {
-    await this.messages?.close();
+    this.running = false;
+    this.current?.stop();
     await this.loop;
+  }
+
+  /** How far behind the stream this consumer is. */
+  async lag(): Promise<ConsumerLag> {
+    const jsm = await jetstreamManager(this.opts.nc);
+    const info = await jsm.consumers.info(this.opts.stream, this.opts.durable);
+    const pending = info.num_pending + info.num_ack_pending;
+    if (pending === 0) return { pending, lagSeconds: 0 };
+    try {
+      const oldest = await jsm.streams.getMessage(this.opts.stream, { seq: info.ack_floor.stream_seq + 1 });
+      return { pending, lagSeconds: oldest ? Math.max(0, (Date.now() - oldest.time.getTime()) / 1000) : 0 };
+    } catch {
+      return { pending, lagSeconds: 0 };
+    }
+  }
+
+  private async run(): Promise<void> {
+    const maxBatch = this.opts.maxBatch ?? 500;
+    const maxWaitMs = Math.max(1_000, this.opts.maxWaitMs ?? 1_000);
+    let backoff = 0;
+    while (this.running) {
+      try {
+        const messages = await this.consumer!.fetch({ max_messages: maxBatch, expires: maxWaitMs });
+        this.current = messages;
+        const batch: ConsumedEvent[] = [];
+        for await (const msg of messages) {
+          try {
+            batch.push({ envelope: decodeEnvelope(msg.data), msg });
+          } catch (err) {
+            await this.deadLetter(msg, `undecodable envelope: ${(err as Error).message}`);
+          }
+        }
+        this.current = undefined;
+        if (batch.length) await this.handle(batch);
+        backoff = 0;
+      } catch (err) {
+        // The connection or the consumer is gone for now (a NATS restart): wait and pull again.
+        backoff = Math.min(5_000, backoff ? backoff * 2 : 250);
+        this.opts.logger.warn({ err: (err as Error).message, retryInMs: backoff, durable: this.opts.durable }, 'event consumer: pull failed');
+        if (this.running) await new Promise((r) => setTimeout(r, backoff));
+      }
+    }
+  }
+
+  private async handle(batch: ConsumedEvent[]): Promise<void> {
+    let outcome: BatchOutcome | void;
+    try {
+      outcome = await this.opts.handle(batch);
+    } catch (err) {
+      const reason = (err as Error).message;
+      const maxDeliveries = this.opts.maxDeliveries ?? 10;
+      this.opts.logger.warn({ events: batch.length, err: reason, durable: this.opts.durable }, 'event batch failed; will be redelivered');
+      for (const e of batch) {
+        if (e.msg.info.deliveryCount >= maxDeliveries) await this.deadLetter(e.msg, `failed ${e.msg.info.deliveryCount} times: ${reason}`, e.envelope.tenantId);
+        else e.msg.nak(this.opts.retryDelayMs ?? 1_000);
+      }
+      return;
+    }
+    const rejected = new Map((outcome?.rejected ?? []).map((r) => [r.event.msg, r.reason]));
+    for (const e of batch) {
+      const reason = rejected.get(e.msg);
+      if (reason !== undefined) await this.deadLetter(e.msg, reason, e.envelope.tenantId);
+      else e.msg.ack();
+    }
+    this.stats.batches++;
+    this.stats.events += batch.length - rejected.size;
+    this.stats.lastBatchAt = new Date();
+  }
+
+  private async deadLetter(msg: JsMsg, reason: string, tenantId?: string): Promise<void> {
+    const names = this.opts.names;
+    const letter: commonV1.DeadLetter = {
+      consumer: this.opts.durable,
+      subject: msg.subject,
+      streamSequence: BigInt(msg.seq),
+      reason: reason.slice(0, 1_000),
+      failedAt: new Date(),
+      data: Buffer.from(msg.data),
+      deliveries: BigInt(msg.info.deliveryCount),
+    };
+    const tenant = tenantId && /^[0-9a-f-]{36}$/i.test(tenantId) ? tenantId : '_';
+    try {
+      await jetstream(this.opts.nc).publish(names.deadLetterSubject(this.opts.durable, tenant), commonV1.DeadLetter.encode(letter).finish(), {
+        // The same message dead-lettered twice (a crash before term) is stored once.
+        msgID: `${this.opts.stream}:${msg.seq}`,
+      });
+      msg.term();
+      this.stats.deadLettered++;
+      this.opts.logger.error({ subject: msg.subject, seq: msg.seq, reason: letter.reason, durable: this.opts.durable }, 'event dead-lettered');
+    } catch (err) {
+      // Cannot dead-letter now: leave it for a redelivery rather than lose it.
+      this.opts.logger.warn({ err: (err as Error).message, seq: msg.seq }, 'dead-lettering failed; the event will be redelivered');
+      msg.nak(this.opts.retryDelayMs ?? 1_000);
+    }
   }
 }
