@@ -8,7 +8,11 @@ import { migratePostgres } from './pg/migrate';
 
 /** Work a service runs beside its gRPC server (the outbox relay, a sweeper, a consumer). */
 export interface BackgroundWork {
-  start(): void;
+  /**
+   * Starts it. May resolve once it runs (an event consumer declares its stream and durable
+   * first): runService awaits it, so a failure there stops the start-up in one line.
+   */
+  start(): void | Promise<void>;
   /** Finishes the current batch and stops; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -56,7 +60,7 @@ export function runService<S extends RunSettings>(
     const logger = createLogger({ service: s.SERVICE_NAME, level: s.LOG_LEVEL, pretty: s.LOG_PRETTY });
     const parts = await start(s, logger);
     const port = await parts.server.listen(s.GRPC_HOST, s.GRPC_PORT);
-    for (const work of parts.background ?? []) work.start();
+    for (const work of parts.background ?? []) await work.start();
     const monitor = new DependencyMonitor({ server: parts.server, logger, checks: parts.checks, intervalMs: s.HEALTH_CHECK_INTERVAL_MS });
     monitor.start();
     logger.info({ port, auth: s.AUTH_TOKENS.length > 0, ...parts.ready }, `${name} service ready`);
