@@ -8,7 +8,10 @@ import { migratePostgres } from './pg/migrate';
 
 /** Work a service runs beside its gRPC server (the outbox relay, a sweeper, a consumer). */
 export interface BackgroundWork {
-  /** May be async (an EventConsumer binds its JetStream consumer first): runService awaits it. */
+  /**
+   * Starts it. May resolve once it runs (an event consumer declares its stream and durable
+   * first): runService awaits it, so a failure there stops the start-up in one line.
+   */
   start(): void | Promise<void>;
   /** Finishes the current batch and stops; safe to call twice. */
   stop(): Promise<void>;

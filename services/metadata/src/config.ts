@@ -11,6 +11,10 @@ export const settingsShape = {
   IMPORT_LEADS_MAX: z.coerce.number().int().positive().default(5000),
   /** Most messages one BatchRecordMessages call may carry. */
   BATCH_RECORD_MAX: z.coerce.number().int().positive().default(1000),
+  /** host:port of the content tier (ContentService), which IngestMessage stores bodies in. */
+  CONTENT_URL: z.string().min(1).default('127.0.0.1:50052'),
+  /** Bearer token for the content tier when its AUTH_TOKENS are set (a service-scope token). */
+  CONTENT_TOKEN: z.string().min(1).optional(),
 };
 
 export type Settings = ReturnType<typeof loadSettings>;

@@ -1,3 +1,4 @@
+import type { contentV1 } from '@penguinmails/contracts';
 import type { Pool } from 'pg';
 import type { EventNames, GrpcServerSettings, Logger, PageTokens } from '@penguinmails/service-kit';
 import type { PrismaClient } from './db/prisma';
@@ -10,6 +11,11 @@ export interface ServerDeps {
   names: EventNames;
   pageTokens: PageTokens;
   limits: { pageSizeDefault: number; pageSizeMax: number; importLeadsMax: number; batchRecordMax: number };
+  /**
+   * The content tier's client, for IngestMessage (main.ts connects CONTENT_URL). Absent:
+   * IngestMessage answers UNAVAILABLE at once and records nothing.
+   */
+  content?: contentV1.ContentServiceClient;
   /** Auth tokens, deadline cap, TLS, reflection, transport limits (grpcServerSettings of the settings). */
   grpc?: GrpcServerSettings;
 }

@@ -3,6 +3,7 @@ import { createGrpcServer, type GrpcServer, type Handlers } from '@penguinmails/
 import type { ServerDeps } from './deps';
 import { campaignHandlers } from './rpc/campaigns';
 import { emailAccountHandlers } from './rpc/email-accounts';
+import { ingestHandlers } from './rpc/ingest';
 import { leadHandlers } from './rpc/leads';
 import { messageHandlers } from './rpc/messages';
 import { tenantHandlers } from './rpc/tenants';
@@ -29,6 +30,7 @@ export function createServer(deps: ServerDeps): GrpcServer {
     ...leadHandlers(deps),
     ...campaignHandlers(deps),
     ...messageHandlers(deps),
+    ...ingestHandlers(deps),
   };
   return server.addService('penguinmails.metadata.v1.MetadataService', metadataV1.MetadataServiceService, handlers);
 }

@@ -43,11 +43,20 @@ async function seed(name: string) {
     });
     more.push(r.message!.id as string);
   }
-  return { ...s, userId: user!.id as string, stepId: step!.id as string, messageId: message!.id as string, messageIds: [message!.id as string, ...more] };
+  return {
+    ...s,
+    userId: user!.id as string,
+    stepId: step!.id as string,
+    messageId: message!.id as string,
+    providerMessageId: message!.providerMessageId,
+    messageIds: [message!.id as string, ...more],
+  };
 }
 
 beforeAll(async () => {
-  h = await startHarness({ pageSizeMax: 100 });
+  // IngestMessage calls the content tier: a real one, so that its answers are fuzzed too
+  // (UNAVAILABLE is no acceptable outcome).
+  h = await startHarness({ pageSizeMax: 100 }, { authTokens: [] }, { content: true });
   const a = await seed('Acme');
   const b = await seed('Globex');
   fuzz = new ServiceFuzzer(spec, {
@@ -63,6 +72,9 @@ beforeAll(async () => {
       sequence_step_id: [a.stepId, b.stepId],
       message_id: [...a.messageIds, ...b.messageIds],
       parent_message_id: [a.messageId, b.messageId],
+      in_reply_to: [a.providerMessageId, b.providerMessageId, '<unknown@mail.example>'],
+      references: [a.providerMessageId, b.providerMessageId],
+      content_storage_key: [`${a.tenantId}/2026/11/${randomUUID()}`, `${b.tenantId}/2026/11/${randomUUID()}`, ''],
       timezone: ['UTC', 'Europe/Paris', 'America/New_York'],
       name: ['Acme renamed', 'Q4 outreach'],
     },

@@ -149,6 +149,7 @@ describe('tenant-bound tokens', () => {
       () => call(a, 'createUser', M.CreateUserRequest.fromPartial({ tenantId: tenantB, email: 'a@b.example' })),
       () => call(a, 'getTenant', M.GetTenantRequest.fromPartial({ tenantId: tenantB })),
       () => call(a, 'listUsers', M.ListUsersRequest.fromPartial({ tenantId: tenantB })),
+      () => call(a, 'ingestMessage', M.IngestMessageRequest.fromPartial({ tenantId: tenantB, message: { providerMessageId: '<x@y>' }, body: { contentText: 'x' } })),
       () => call(a, 'createUser', M.CreateUserRequest.fromPartial({ tenantId: '', email: 'a@b.example' })),
       // Creating tenants is for platform tokens only.
       () => call(a, 'createTenant', M.CreateTenantRequest.fromPartial({ tenantId: tenantA, name: 'again' })),

@@ -1,6 +1,21 @@
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
-import { metadataV1 } from '@penguinmails/contracts';
-import { PageTokens, call, connect, createLogger, createPgPool, decodeStatus, type GrpcServerSettings } from '@penguinmails/service-kit';
+import { createServer as createContentServer } from '@penguinmails/content';
+import { createPrisma as createContentPrisma } from '@penguinmails/content/dist/db/prisma';
+import { MIGRATIONS_DIR as CONTENT_MIGRATIONS_DIR } from '@penguinmails/content/dist/migrations-dir';
+import { contentV1, metadataV1 } from '@penguinmails/contracts';
+import {
+  EventNames,
+  OutboxRelay,
+  PageTokens,
+  call,
+  connect,
+  createLogger,
+  createPgPool,
+  decodeStatus,
+  ensureStream,
+  type GrpcServer,
+  type GrpcServerSettings,
+} from '@penguinmails/service-kit';
 import { freshDatabase, natsTestContext, type NatsTestContext } from '@penguinmails/testkit';
 import type { Pool } from 'pg';
 import { createPrisma } from '../src/db/prisma';
@@ -41,6 +56,73 @@ function requestType<M extends Method>(method: M): { fromPartial(o: PartialReque
   return (metadataV1 as unknown as Record<string, { fromPartial(o: PartialRequest<M>): RequestOf<M> }>)[name];
 }
 
+/**
+ * A real content tier beside the metadata server (IngestMessage's dependency): its own fresh
+ * database, the same NATS names, and an outbox relay that publishes its events to the test's
+ * content stream.
+ */
+export interface ContentTier {
+  address: string;
+  pool: Pool;
+  client: contentV1.ContentServiceClient;
+  /** Stops the content server (the metadata server's calls then fail: UNAVAILABLE). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port. */
+  start(): Promise<void>;
+  counts(): Promise<{ content: number; attachments: number }>;
+  close(): Promise<void>;
+}
+
+async function startContentTier(names: EventNames, nats: NatsTestContext): Promise<ContentTier> {
+  const db = await freshDatabase({ migrationsDir: CONTENT_MIGRATIONS_DIR });
+  const pool = createPgPool(db.url, { max: 4 });
+  const prisma = createContentPrisma(pool);
+  const logger = createLogger({ service: 'content-test', level: 'silent' });
+  await ensureStream(nats.nc, { name: names.stream('content'), subjects: [names.tierSubjects('content')], duplicateWindowMs: 60_000 });
+  const relay = new OutboxRelay({ pool, nc: nats.nc, logger, pollIntervalMs: 100 });
+  relay.start();
+  const build = (): GrpcServer =>
+    createContentServer({
+      pool,
+      prisma,
+      logger,
+      names,
+      pageTokens: new PageTokens('content-test-page-token-secret'),
+      limits: { attachmentMaxBytes: 1024 * 1024, contentMaxBytes: 1024 * 1024, defaultRetentionDays: 0, pageSizeDefault: 50, pageSizeMax: 500 },
+    });
+  let server: GrpcServer | undefined = build();
+  const port = await server.listen('127.0.0.1', 0);
+  const address = `127.0.0.1:${port}`;
+  const client = connect(contentV1.ContentServiceClient, address);
+  return {
+    address,
+    pool,
+    client,
+    async stop() {
+      await server?.shutdown(500);
+      server = undefined;
+    },
+    async start() {
+      server = build();
+      await server.listen('127.0.0.1', port);
+    },
+    async counts() {
+      const { rows } = await pool.query<{ content: number; attachments: number }>(
+        'select (select count(*) from content_objects)::int as content, (select count(*) from attachments)::int as attachments',
+      );
+      return rows[0];
+    },
+    async close() {
+      client.close();
+      await server?.shutdown(500);
+      await relay.stop();
+      await prisma.$disconnect();
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
 export interface Harness {
   client: Client;
   /** host:port of the server (for raw clients: health, fuzzing). */
@@ -48,6 +130,8 @@ export interface Harness {
   pool: Pool;
   nats: NatsTestContext;
   dbUrl: string;
+  /** The content tier, when started with `{ content: true }`. */
+  content?: ContentTier;
   /** One call; unset request fields get proto defaults (ts-proto's fromPartial), as a real client sends. */
   rpc<M extends Method>(method: M, req: PartialRequest<M>): Promise<ResponseOf<M>>;
   stop(): Promise<void>;
@@ -57,9 +141,12 @@ export interface Harness {
 export async function startHarness(
   limits: Partial<{ pageSizeMax: number; importLeadsMax: number; batchRecordMax: number }> = {},
   grpc: GrpcServerSettings = { authTokens: [] },
+  opts: { content?: boolean } = {},
 ): Promise<Harness> {
   const db = await freshDatabase({ migrationsDir: MIGRATIONS_DIR });
   const nats = await natsTestContext();
+  const content = opts.content ? await startContentTier(nats.names, nats) : undefined;
+  const contentClient = content ? connect(contentV1.ContentServiceClient, content.address) : undefined;
   const pool = createPgPool(db.url, { max: 8 });
   const prisma = createPrisma(pool);
   const logger = createLogger({ service: 'metadata-test', level: 'silent' });
@@ -70,6 +157,7 @@ export async function startHarness(
     names: nats.names,
     pageTokens: new PageTokens('metadata-test-page-token-secret'),
     limits: { pageSizeDefault: 50, pageSizeMax: limits.pageSizeMax ?? 100, importLeadsMax: limits.importLeadsMax ?? 5000, batchRecordMax: limits.batchRecordMax ?? 1000 },
+    content: contentClient,
     grpc,
   });
   const port = await server.listen('127.0.0.1', 0);
@@ -80,11 +168,14 @@ export async function startHarness(
     pool,
     nats,
     dbUrl: db.url,
+    content,
     rpc: <M extends Method>(method: M, req: PartialRequest<M>) =>
       call(client, method, requestType(method).fromPartial(req) as never) as Promise<ResponseOf<M>>,
     async stop() {
       client.close();
+      contentClient?.close();
       await server.shutdown(1000);
+      await content?.close();
       await prisma.$disconnect();
       await pool.end();
       await nats.cleanup();
@@ -112,7 +203,18 @@ export async function count(pool: Pool, table: string): Promise<number> {
   return Number(rows[0].n);
 }
 
-export const TABLES = ['tenants', 'users', 'email_accounts', 'leads', 'campaigns', 'campaign_sequence_steps', 'inbox_message_refs', 'outbox_events'];
+export const TABLES = [
+  'tenants',
+  'users',
+  'email_accounts',
+  'leads',
+  'campaigns',
+  'campaign_sequence_steps',
+  'inbox_message_refs',
+  'outbox_events',
+  'content_keys',
+  'consumed_events',
+];
 
 /** Row counts of every table: "nothing was written" is `expect(await counts(pool)).toEqual(before)`. */
 export async function counts(pool: Pool): Promise<Record<string, number>> {

@@ -27,7 +27,7 @@ const msg = (over: MessageInput = {}): MessageInput => ({
   toEmail: 'jane@acme-lead.example',
   subject: 'Hello',
   status: 0,
-  contentStorageKey: 'content/abc',
+  contentStorageKey: '',
   providerMessageId: `<${randomUUID()}@mail.acme.example>`,
   clientKey: '',
   ...over,

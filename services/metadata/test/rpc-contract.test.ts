@@ -38,7 +38,7 @@ function msgOf(s: { mailboxId: string }, over: DeepPartial<metadataV1.MessageInp
 }
 
 beforeAll(async () => {
-  h = await startHarness({ pageSizeMax: 100 });
+  h = await startHarness({ pageSizeMax: 100 }, { authTokens: [] }, { content: true });
   t = await seed('Acme');
   o = await seed('Globex');
 });
@@ -158,6 +158,13 @@ const badInput: Case[] = [
   bad('updateMessageStatus', 'unknown status', (t) => ({ tenantId: t.tenantId, messageId: t.messageId, status: outOfEnum(99) }), 'status'),
   bad('markProcessed', 'malformed message_id', (t) => ({ tenantId: t.tenantId, messageId: 'm-1' }), 'message_id'),
   bad('markProcessed', 'malformed tenant_id', (t) => ({ tenantId: 'acme', messageId: t.messageId }), 'tenant_id'),
+  bad('ingestMessage', 'malformed tenant_id', (t) => ({ tenantId: 'acme', message: msgOf(t) }), 'tenant_id'),
+  bad('ingestMessage', 'a content_storage_key', (t) => ({ tenantId: t.tenantId, message: msgOf(t, { contentStorageKey: `${t.tenantId}/a/b` }) }), 'message.content_storage_key'),
+  bad('ingestMessage', 'malformed from_email', (t) => ({ tenantId: t.tenantId, message: msgOf(t, { fromEmail: 'nope' }) }), 'message.from_email'),
+  bad('ingestMessage', 'negative raw_size_bytes', (t) => ({ tenantId: t.tenantId, message: msgOf(t), body: { rawSizeBytes: -1n } }), 'body.raw_size_bytes'),
+  bad('ingestMessage', 'attachment over the content limit', (t) => ({ tenantId: t.tenantId, message: msgOf(t), attachments: [{ content: Buffer.alloc(1024 * 1024 + 1) }] }), 'attachments[0].content'),
+  bad('recordMessage', 'bounce_type on an email', (t) => ({ tenantId: t.tenantId, message: msgOf(t, { bounceType: 1 }) }), 'message.bounce_type'),
+  bad('recordMessage', "another tenant's content key", (t) => ({ tenantId: t.tenantId, message: msgOf(t, { contentStorageKey: `${OTHER_UUID}/2026/01/x` }) }), 'message.content_storage_key'),
 ];
 
 describe('bad input → INVALID_ARGUMENT naming the field, nothing written', () => {
@@ -205,6 +212,9 @@ const foreign: ForeignCase[] = [
   foreignCase('recordMessage', 'unknown tenant', (t) => ({ tenantId: OTHER_UUID, message: msgOf(t) })),
   foreignCase('batchRecordMessages', "item 1's parent of another tenant", (t, o) => ({ tenantId: t.tenantId, messages: [msgOf(t), msgOf(t, { parentMessageId: o.messageId })] })),
   foreignCase('batchRecordMessages', "item 0's lead of another tenant", (t, o) => ({ tenantId: t.tenantId, messages: [msgOf(t, { leadId: o.leadId }), msgOf(t)] })),
+  foreignCase('ingestMessage', "another tenant's mailbox", (t, o) => ({ tenantId: t.tenantId, message: msgOf(o), body: { contentText: 'x' } })),
+  foreignCase('ingestMessage', "a parent message of another tenant", (t, o) => ({ tenantId: t.tenantId, message: msgOf(t, { parentMessageId: o.messageId }) })),
+  foreignCase('ingestMessage', 'unknown tenant', (t) => ({ tenantId: OTHER_UUID, message: msgOf(t) })),
   foreignCase('getMessage', "other tenant's message", (t, o) => ({ tenantId: t.tenantId, messageId: o.messageId })),
   foreignCase('getThread', "other tenant's message", (t, o) => ({ tenantId: t.tenantId, messageId: o.messageId })),
   foreignCase('updateMessageStatus', "other tenant's message", (t, o) => ({ tenantId: t.tenantId, messageId: o.messageId, status: M.MessageStatus.MESSAGE_STATUS_DELIVERED })),

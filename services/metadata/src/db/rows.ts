@@ -25,12 +25,13 @@ export interface EmailAccountRow {
   provider: string;
   dailySendLimit: number;
   status: string;
+  hardBounceCount: number;
   created: Date;
   updated: Date;
 }
 
 export const EMAIL_ACCOUNT_COLUMNS = `id, tenant_id as "tenantId", email, display_name as "displayName", provider,
-  daily_send_limit as "dailySendLimit", status, created, updated`;
+  daily_send_limit as "dailySendLimit", status, hard_bounce_count as "hardBounceCount", created, updated`;
 
 export interface LeadRow {
   id: string;
@@ -85,12 +86,19 @@ export interface MessageRow {
   contentStorageKey: string | null;
   providerMessageId: string | null;
   clientKey: string | null;
+  /** hard | soft on bounce refs, null on the others. */
+  bounceType: string | null;
+  /** unspecified (no key) | pending | stored | expired | deleted (see content_keys). */
+  contentState: string;
   processed: Date | null;
   created: Date;
   updated: Date;
 }
 
-/** The stored fields of a new message ref (db values; null for absent). */
+/**
+ * The stored fields of a new message ref (db values; null for absent). `contentState` is the
+ * state to start with when content_keys knows nothing of the key (insertMessages prefers what it knows).
+ */
 export type MessageValues = Omit<MessageRow, 'id' | 'tenantId' | 'processed' | 'created' | 'updated'>;
 
 /** The select list of a message ref (bench/ times the hot queries with it too). */
@@ -98,7 +106,7 @@ export const MESSAGE_COLUMNS = `id, tenant_id as "tenantId", email_account_id as
   lead_id as "leadId", sequence_step_id as "sequenceStepId", parent_message_id as "parentMessageId", direction,
   message_type as "messageType", from_email as "fromEmail", to_email as "toEmail", subject, status,
   content_storage_key as "contentStorageKey", provider_message_id as "providerMessageId", client_key as "clientKey",
-  processed, created, updated`;
+  bounce_type as "bounceType", content_state as "contentState", processed, created, updated`;
 
 /** What a db/ function runs its SQL on: the pool, or a transaction's client. */
 export type Queryable = Pick<PoolClient, 'query'>;

@@ -12,7 +12,7 @@ export const DEFAULT_DAILY_SEND_LIMIT = 50;
 
 export async function createEmailAccount(
   prisma: PrismaClient,
-  input: Omit<EmailAccountRow, 'id' | 'created' | 'updated'>,
+  input: Omit<EmailAccountRow, 'id' | 'hardBounceCount' | 'created' | 'updated'>,
 ): Promise<EmailAccountRow> {
   try {
     return await prisma.emailAccount.create({ data: input });

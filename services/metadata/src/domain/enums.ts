@@ -1,4 +1,4 @@
-import { metadataV1 } from '@penguinmails/contracts';
+import { commonV1, metadataV1 } from '@penguinmails/contracts';
 
 /**
  * Proto enums are stored as their short lowercase name ("DIRECTION_INBOUND" → "inbound"), so
@@ -39,3 +39,5 @@ export const campaignStatus = codec<metadataV1.CampaignStatus>(metadataV1.Campai
 export const direction = codec<metadataV1.Direction>(metadataV1.Direction, 'DIRECTION_');
 export const messageType = codec<metadataV1.MessageType>(metadataV1.MessageType, 'MESSAGE_TYPE_');
 export const messageStatus = codec<metadataV1.MessageStatus>(metadataV1.MessageStatus, 'MESSAGE_STATUS_');
+export const contentState = codec<metadataV1.ContentState>(metadataV1.ContentState, 'CONTENT_STATE_');
+export const bounceType = codec<commonV1.BounceType>(commonV1.BounceType, 'BOUNCE_TYPE_');

@@ -1,7 +1,7 @@
 import { metadataV1 } from '@penguinmails/contracts';
 import { buildEnvelope, outboxInsert, type EventNames, type ProtoMessage } from '@penguinmails/service-kit';
 import type { LeadRow, MessageRow } from '../db/rows';
-import { leadStatus, direction, messageStatus, messageType } from './enums';
+import { bounceType, contentState, leadStatus, direction, messageStatus, messageType } from './enums';
 
 /** The metadata tier's events: subject suffix and payload type (see proto events.proto). */
 interface EventDef<T> {
@@ -44,6 +44,8 @@ export function messageRefOf(r: MessageRow): metadataV1.MessageRef {
     contentStorageKey: r.contentStorageKey ?? '',
     providerMessageId: r.providerMessageId ?? '',
     clientKey: r.clientKey ?? '',
+    bounceType: r.bounceType ? bounceType.fromDb(r.bounceType) : 0,
+    contentState: contentState.fromDb(r.contentState),
     processed: r.processed ?? undefined,
     created: r.created,
     updated: r.updated,

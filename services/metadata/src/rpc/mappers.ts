@@ -36,6 +36,7 @@ export function emailAccountToProto(r: EmailAccountRow): metadataV1.EmailAccount
     provider: emailProvider.fromDb(r.provider),
     dailySendLimit: r.dailySendLimit,
     status: emailAccountStatus.fromDb(r.status),
+    hardBounceCount: BigInt(r.hardBounceCount),
     created: r.created,
     updated: r.updated,
   };

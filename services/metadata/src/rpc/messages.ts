@@ -1,13 +1,40 @@
 import { metadataV1 } from '@penguinmails/contracts';
 import { decodeCursor, encodeCursor, InvalidArgumentError, Validator } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
-import { direction, messageStatus, messageType } from '../domain/enums';
+import { bounceType, direction, messageStatus, messageType } from '../domain/enums';
 import * as messages from '../domain/messages';
 import { nullIfEmpty, pageSizeOf, tenantOf } from './fields';
 import { messageToProto } from './mappers';
 
-/** Validates one MessageInput; `field` is "message" or "messages[i]". */
-function messageInput(v: Validator, field: string, m: metadataV1.MessageInput | undefined): messages.MessageInsert {
+/** RFC 5322's line limit: the longest Message-ID (provider_message_id, in_reply_to, references[i]). */
+const MESSAGE_ID_MAX = 998;
+const REFERENCES_MAX = 100;
+/** The content tier's storage key rule (services/content/src/domain/storage-keys.ts): visible ASCII, at most 500. */
+const STORAGE_KEY_MAX = 500;
+const KEY_CHARS = /^[\x21-\x7e]+$/;
+
+/**
+ * content_storage_key, when given, must be one the content tier could hold for this tenant:
+ * every key there starts with `<tenant_id>/` (checked synchronously here; whether the content
+ * tier really holds it arrives later through its events, as the ref's content_state).
+ * `tenantId` is undefined when tenant_id itself was invalid (its own violation says so).
+ */
+function storageKeyOf(v: Validator, field: string, key: string | undefined, tenantId: string | undefined): string | null {
+  const k = key ?? '';
+  if (!k) return null;
+  if (k.length > STORAGE_KEY_MAX) v.add(field, 'TOO_LONG', `${field} must be at most ${STORAGE_KEY_MAX} characters, got ${k.length}`);
+  else if (!KEY_CHARS.test(k)) v.add(field, 'MALFORMED', `${field} may only hold visible ASCII characters (no spaces or control characters), as the content tier's keys do`);
+  else if (tenantId !== undefined && !(k.startsWith(`${tenantId}/`) && k.length > tenantId.length + 1)) {
+    v.add(field, 'MALFORMED', `${field} must be a content tier key of this tenant: "${tenantId}/..." (e.g. what PutContent returned)`);
+  }
+  return k;
+}
+
+/**
+ * Validates one MessageInput; `field` is "message" or "messages[i]". `tenantId` is undefined
+ * when the request's tenant_id is invalid.
+ */
+export function messageInput(v: Validator, field: string, m: metadataV1.MessageInput | undefined, tenantId: string | undefined): messages.MessageInsert {
   const dir = direction.toDb(v.enumValue(`${field}.direction`, m?.direction, direction.names));
   const type = m?.messageType ? messageType.toDb(v.enumValue(`${field}.message_type`, m.messageType, messageType.names)) : 'email';
   let status = messages.DEFAULT_STATUS[dir];
@@ -17,11 +44,31 @@ function messageInput(v: Validator, field: string, m: metadataV1.MessageInput | 
       v.add(`${field}.status`, 'OUT_OF_RANGE', `${field}.status of a new ${dir} message must be one of ${messages.INITIAL_STATUSES[dir].join(', ')}`);
     }
   }
-  const providerMessageId = v.string(`${field}.provider_message_id`, m?.providerMessageId, { max: 998 });
+  let bounce: string | null = null;
+  if (m?.bounceType) {
+    const b = bounceType.toDb(v.enumValue(`${field}.bounce_type`, m.bounceType, bounceType.names));
+    if (type !== 'bounce') v.add(`${field}.bounce_type`, 'NOT_APPLICABLE', `${field}.bounce_type is only for MESSAGE_TYPE_BOUNCE messages; leave it unspecified`);
+    else bounce = b;
+  }
+  // An unspecified bounce is hard: the address is treated as dead until a soft one says otherwise.
+  if (type === 'bounce' && !bounce) bounce = 'hard';
+  const providerMessageId = v.string(`${field}.provider_message_id`, m?.providerMessageId, { max: MESSAGE_ID_MAX });
   const clientKey = v.string(`${field}.client_key`, m?.clientKey, { max: 200 });
   if (!providerMessageId && !clientKey) {
     v.add(`${field}.provider_message_id`, 'REQUIRED', `${field}.provider_message_id or ${field}.client_key is required (the idempotency key)`);
   }
+  const inReplyTo = v.string(`${field}.in_reply_to`, m?.inReplyTo, { max: MESSAGE_ID_MAX });
+  const refs = m?.references ?? [];
+  const references: string[] = [];
+  if (refs.length > REFERENCES_MAX) {
+    v.add(`${field}.references`, 'TOO_MANY', `${field}.references may hold at most ${REFERENCES_MAX} Message-IDs, got ${refs.length}`);
+  } else {
+    refs.forEach((r, i) => {
+      const ref = v.string(`${field}.references[${i}]`, r, { max: MESSAGE_ID_MAX });
+      if (ref) references.push(ref);
+    });
+  }
+  const contentStorageKey = storageKeyOf(v, `${field}.content_storage_key`, m?.contentStorageKey, tenantId);
   return {
     field,
     emailAccountId: v.uuid(`${field}.email_account_id`, m?.emailAccountId),
@@ -35,9 +82,14 @@ function messageInput(v: Validator, field: string, m: metadataV1.MessageInput | 
     toEmail: v.email(`${field}.to_email`, m?.toEmail),
     subject: nullIfEmpty(v.string(`${field}.subject`, m?.subject, { max: 500, trim: false })),
     status,
-    contentStorageKey: nullIfEmpty(v.string(`${field}.content_storage_key`, m?.contentStorageKey, { max: 500 })),
+    contentStorageKey,
+    // Until the content tier's events say more (content_keys, read at insert).
+    contentState: contentStorageKey ? 'pending' : 'unspecified',
     providerMessageId: nullIfEmpty(providerMessageId),
     clientKey: nullIfEmpty(clientKey),
+    bounceType: bounce,
+    inReplyTo: nullIfEmpty(inReplyTo),
+    references,
   };
 }
 
@@ -50,7 +102,7 @@ export function messageHandlers(deps: ServerDeps) {
     async recordMessage(req: metadataV1.RecordMessageRequest): Promise<metadataV1.RecordMessageResponse> {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
-      const input = messageInput(v, 'message', req.message);
+      const input = messageInput(v, 'message', req.message, v.ok ? tenantId : undefined);
       v.done();
       const [r] = await messages.recordMessages(deps.pool, deps.names, tenantId, [input]);
       return { message: messageToProto(r.row), created: r.created };
@@ -58,13 +110,14 @@ export function messageHandlers(deps: ServerDeps) {
     async batchRecordMessages(req: metadataV1.BatchRecordMessagesRequest): Promise<metadataV1.BatchRecordMessagesResponse> {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
+      const tenantOk = v.ok ? tenantId : undefined;
       if (req.messages.length === 0) v.add('messages', 'REQUIRED', 'messages must hold at least one message');
       if (req.messages.length > deps.limits.batchRecordMax) {
         throw new InvalidArgumentError([
           { field: 'messages', reason: 'TOO_MANY', description: `at most ${deps.limits.batchRecordMax} messages per call, got ${req.messages.length}` },
         ]);
       }
-      const inputs = req.messages.map((m, i) => messageInput(v, `messages[${i}]`, m));
+      const inputs = req.messages.map((m, i) => messageInput(v, `messages[${i}]`, m, tenantOk));
       v.done();
       const results = await messages.recordMessages(deps.pool, deps.names, tenantId, inputs);
       return { results: results.map((r) => ({ message: messageToProto(r.row), created: r.created })) };
