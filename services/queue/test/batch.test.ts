@@ -235,7 +235,7 @@ describe('claims across tenants (platform workers)', () => {
 describe('RetryJob / GetQueueStats', () => {
   it('puts a dead job back with more attempts, refuses other statuses and other tenants', async () => {
     const t = tenant();
-    const { results } = await enqueueJobs(t, [newJob({ queue: 'r', maxAttempts: 1 }), newJob({ queue: 'r' })]);
+    const { results } = await enqueueJobs(t, [newJob({ queue: 'r', maxAttempts: 1, priority: 1 }), newJob({ queue: 'r' })]);
     const [job] = await claim(t, 'w1', 1, 'r');
     await call(q.client, 'failJobs', { tenantId: t, workerId: 'w1', jobs: [attempt(job, { error: 'boom' })] });
     expect((await call(q.client, 'getJob', { tenantId: t, jobId: job.id })).job!.status).toBe(JobStatus.JOB_STATUS_DEAD);

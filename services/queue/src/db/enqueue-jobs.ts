@@ -17,15 +17,20 @@ export interface EnqueuedRow {
  * jobs that hold those keys (committed by then, or inserted by this same statement for a key
  * repeated within the batch: the first one wins, like two EnqueueJob calls).
  *
- * Why this and not the others (measured with `bench:queue-peers`, 20k jobs of ~40 B payload,
- * batches of 1000, PostgreSQL 15 on 2 shared cores; see bench/README.md):
- *  - one EnqueueJob per job: ~1,100 jobs/s through gRPC — a round trip, a transaction and a
- *    WAL flush per job;
+ * Why this and not the others:
+ *  - one EnqueueJob per job: 1,050-1,240 jobs/s through gRPC (the issue's figure) — a round
+ *    trip, a transaction and a WAL flush per job;
  *  - a multi-row `values ($1,…),($9,…)` list: 8 parameters per job (8,000 for a batch, near the
  *    65,535 limit at 8k jobs) and a new statement text, so a new plan, per batch size;
  *  - `unnest` of 8 arrays: 9 parameters whatever the batch size, one cached plan (named
- *    statement), one WAL flush per batch — what pg-boss's `insert([...])` (json_to_recordset)
- *    and graphile-worker's `add_jobs` (an array of a composite type) do too.
+ *    statement), one WAL flush per batch — the shape pg-boss's `insert([...])`
+ *    (json_to_recordset) and graphile-worker's `add_jobs` (an array of a composite) use too.
+ *    values vs unnest was not timed against each other; the choice is on the plan cache and the
+ *    parameter limit.
+ * Measured (`npm run bench -- --only queue-peers`, 20k jobs, batches of 1000, 2 shared cores
+ * at load 10-16): 13,800 jobs/s through gRPC (pg-boss insert 34,000, graphile-worker addJobs
+ * 40,500 in the same run); the rest of the time is the gRPC/Struct decoding and validation of
+ * 1000 jobs in Node, not this statement (see bench/README.md).
  * `jsonb[]` travels as text; the payloads were size-checked by the rpc layer.
  */
 export async function enqueueJobs(db: Pool, tenantId: string, ids: string[], jobs: NewJob[]): Promise<EnqueuedRow[]> {
