@@ -6,14 +6,18 @@
 import { grpcOptions, runGrpc } from './grpc-throughput';
 import { oltpOptions, runOltp } from './oltp-refs-vs-emails';
 import { parseArgs } from './lib/report';
+import { peersOptions, runPeers } from './queue-peers';
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const only = args.values.get('only');
-  if (only !== undefined && only !== 'oltp' && only !== 'grpc') throw new Error('--only must be oltp or grpc');
+  if (only !== undefined && only !== 'oltp' && only !== 'grpc' && only !== 'queue-peers') throw new Error('--only must be oltp, grpc or queue-peers');
   const reports: string[] = [];
+  if (only === 'queue-peers') reports.push(await runPeers(peersOptions(args)));
+  else {
   if (only !== 'grpc') reports.push(await runOltp(oltpOptions(args)));
   if (only !== 'oltp') reports.push(await runGrpc(grpcOptions(args)));
+  }
   process.stdout.write('\n=== summary ===\n\n' + reports.join('\n\n') + '\n');
 }
 

@@ -14,7 +14,13 @@ export const settingsShape = {
   /** Longest lease a claim or ExtendLease may ask for. */
   LEASE_SECONDS_MAX: positiveInt().default(3600),
   /** Most jobs one ClaimJobs call may take. */
-  CLAIM_BATCH_MAX: positiveInt().default(100),
+  CLAIM_BATCH_MAX: positiveInt().default(1000),
+  /** Most jobs in one EnqueueJobs / CompleteJobs / FailJobs call. */
+  BATCH_MAX: positiveInt().default(1000),
+  /** Longest ClaimJobs wait_ms (long poll). */
+  CLAIM_WAIT_MAX_MS: positiveInt().default(30_000),
+  /** While a claimer waits, it also re-claims this often (jobs that become runnable by time, a lost LISTEN connection). */
+  CLAIM_WAIT_POLL_MS: positiveInt().default(1000),
   /** max_attempts of a job enqueued without one. */
   MAX_ATTEMPTS_DEFAULT: z.coerce.number().int().min(1).max(100).default(5),
   /** Retry backoff: base · 2^(attempt−1), capped at RETRY_MAX_MS, plus up to 10 % jitter. */
@@ -37,6 +43,9 @@ export interface QueueLimits {
   leaseSecondsDefault: number;
   leaseSecondsMax: number;
   claimBatchMax: number;
+  batchMax: number;
+  claimWaitMaxMs: number;
+  claimWaitPollMs: number;
   maxAttemptsDefault: number;
   retryBaseMs: number;
   retryMaxMs: number;
@@ -50,6 +59,9 @@ export function limitsFrom(s: Settings): QueueLimits {
     leaseSecondsDefault: s.LEASE_SECONDS_DEFAULT,
     leaseSecondsMax: s.LEASE_SECONDS_MAX,
     claimBatchMax: s.CLAIM_BATCH_MAX,
+    batchMax: s.BATCH_MAX,
+    claimWaitMaxMs: s.CLAIM_WAIT_MAX_MS,
+    claimWaitPollMs: s.CLAIM_WAIT_POLL_MS,
     maxAttemptsDefault: s.MAX_ATTEMPTS_DEFAULT,
     retryBaseMs: s.RETRY_BASE_MS,
     retryMaxMs: s.RETRY_MAX_MS,

@@ -2,12 +2,14 @@
 import { PageTokens, grpcServerSettings, openPostgresTier, runService } from '@penguinmails/service-kit';
 import { limitsFrom, loadSettings } from './config';
 import { createPrisma } from './db/prisma';
+import { RunnableWakeups } from './domain/wake-ups';
 import { MIGRATIONS_DIR } from './migrations-dir';
 import { createServer } from './server';
 
 runService('queue', loadSettings, async (s, logger) => {
   const tier = await openPostgresTier('queue', s, { migrationsDir: MIGRATIONS_DIR, logger });
   const prisma = createPrisma(tier.pool);
+  const wakeups = new RunnableWakeups(tier.pool, logger);
   const server = createServer({
     pool: tier.pool,
     prisma,
@@ -16,11 +18,12 @@ runService('queue', loadSettings, async (s, logger) => {
     pageTokens: new PageTokens(s.PAGE_TOKEN_SECRET),
     limits: limitsFrom(s),
     grpc: grpcServerSettings(s),
+    wakeups,
   });
   return {
     server,
     checks: tier.checks,
-    background: [tier.relay],
+    background: [wakeups, tier.relay],
     close: async () => {
       await tier.close();
       await prisma.$disconnect();

@@ -17,6 +17,7 @@ import type { Pool } from 'pg';
 import type { QueueLimits } from '../src/config';
 import { createPrisma, type PrismaClient } from '../src/db/prisma';
 import { MIGRATIONS_DIR as migrationsDir } from '../src/migrations-dir';
+import { RunnableWakeups } from '../src/domain/wake-ups';
 import { createServer } from '../src/server';
 
 export const defaultLimits: QueueLimits = {
@@ -25,6 +26,9 @@ export const defaultLimits: QueueLimits = {
   leaseSecondsDefault: 300,
   leaseSecondsMax: 3600,
   claimBatchMax: 100,
+  batchMax: 1000,
+  claimWaitMaxMs: 30_000,
+  claimWaitPollMs: 1000,
   maxAttemptsDefault: 5,
   retryBaseMs: 1000,
   retryMaxMs: 3_600_000,
@@ -68,6 +72,8 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
   const logger = createLogger({ service: 'queue-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const stream = nats.names.stream('queue');
   await ensureStream(nats.nc, { name: stream, subjects: [nats.names.tierSubjects('queue')], duplicateWindowMs: 60_000 });
+  const wakeups = new RunnableWakeups(pool, logger);
+  await wakeups.started();
   const server = createServer({
     pool,
     prisma,
@@ -76,6 +82,7 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
     pageTokens: new PageTokens('test-page-token-secret-0123456789'),
     limits: { ...defaultLimits, ...limits },
     grpc: { authTokens: opts.authTokens ?? [] },
+    wakeups,
   });
   const port = await server.listen('127.0.0.1', 0);
   const address = `127.0.0.1:${port}`;
@@ -113,6 +120,7 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
     },
     stop: async () => {
       client.close();
+      await wakeups.stop();
       await server.shutdown(1000);
       await prisma.$disconnect().catch(() => undefined);
       await pool.end().catch(() => undefined);

@@ -29,7 +29,7 @@ it('serves health and reflection without a token, and QueueService only with one
 it('reads its settings with defaults and names a bad variable', () => {
   const s = loadSettings({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/queue' });
   expect(s.GRPC_PORT).toBe(50053);
-  expect(limitsFrom(s)).toMatchObject({ leaseSecondsDefault: 300, claimBatchMax: 100, maxAttemptsDefault: 5, payloadMaxBytes: 65536 });
+  expect(limitsFrom(s)).toMatchObject({ leaseSecondsDefault: 300, claimBatchMax: 1000, batchMax: 1000, claimWaitMaxMs: 30_000, maxAttemptsDefault: 5, payloadMaxBytes: 65536 });
   let err: unknown;
   try {
     loadSettings({ DATABASE_URL: 'mysql://x', CLAIM_BATCH_MAX: '0' });

@@ -12,14 +12,14 @@ import type { JobRow } from './prisma';
  *
  * Named statement (plan cached per connection): one per job handed out; see claim-jobs.ts.
  */
-export async function completeJob(db: PoolClient, lease: LeaseHolder): Promise<JobRow | undefined> {
+export async function completeJob(db: PoolClient, lease: LeaseHolder, output?: object): Promise<JobRow | undefined> {
   const { rows } = await db.query<JobRow>({
     name: 'queue_complete_job',
     text: `update jobs
-        set status = 'succeeded', finished = now(), locked_by = null, locked_until = null, ended_by = $3, updated = now()
+        set status = 'succeeded', finished = now(), locked_by = null, locked_until = null, ended_by = $3, output = $5::jsonb, updated = now()
       where ${HOLDS_LEASE}
      returning ${jobColumns()}`,
-    values: leaseParams(lease),
+    values: [...leaseParams(lease), output ? JSON.stringify(output) : null],
   });
   return rows[0];
 }

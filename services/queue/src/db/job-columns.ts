@@ -24,5 +24,6 @@ export function jobColumns(alias = 'jobs'): string {
     `${a}created`,
     `${a}updated`,
     `${a}finished`,
+    `${a}output`,
   ].join(', ');
 }

@@ -20,14 +20,18 @@ import type { JobRow } from './prisma';
  */
 export async function reclaimExpiredLeases(
   db: PoolClient,
-  args: { tenantId: string; queue: string; limit: number },
+  args: { tenantId?: string; queue: string; limit: number },
 ): Promise<JobRow[]> {
+  // Without a tenant (a platform worker's claim across tenants): the same statement over the
+  // queue of every tenant. Two statement texts, not `($1 is null or tenant_id = $1)`, so each
+  // keeps its own plan on jobs_leased_idx.
+  const all = args.tenantId === undefined;
   const { rows } = await db.query<JobRow>({
-    name: 'queue_reclaim_expired_leases',
+    name: all ? 'queue_reclaim_expired_leases_all' : 'queue_reclaim_expired_leases',
     text: `with expired as (
        select id, locked_by, locked_until
          from jobs
-        where tenant_id = $1
+        where ${all ? '$1::uuid is null' : 'tenant_id = $1'}
           and queue = $2
           and status = 'running'
           and locked_until <= now()
@@ -52,7 +56,7 @@ export async function reclaimExpiredLeases(
        select id, "tenantId", attempts, 'error', "lastError" from reclaimed
      )
      select * from reclaimed`,
-    values: [args.tenantId, args.queue, args.limit],
+    values: [args.tenantId ?? null, args.queue, args.limit],
   });
   return rows;
 }

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { queueV1 } from '@penguinmails/contracts';
 import { buildEnvelope, outboxInsertMany, type EventNames } from '@penguinmails/service-kit';
+import type { CompletedRow } from '../db/complete-jobs';
 import type { JobRow } from '../db/prisma';
 import { statusToProto } from './enums';
 
@@ -29,6 +30,34 @@ export async function emitJobEvents(db: PoolClient, names: EventNames, rows: Job
       bytes: e.bytes,
     })),
   );
+  await db.query(q.text, q.values);
+}
+
+/**
+ * One JobsSucceeded per tenant of a CompleteJobs batch (ids, queue, task, attempts, finished —
+ * no payload), in the caller's transaction: one outbox row per batch instead of one per job.
+ * Why not one JobSucceeded per job: each is an outbox row (insert, relay select + publish +
+ * update, later delete) and a NATS message; at thousands of completions a second that is most
+ * of the work left once the job updates are batched. Consumers that need a job's payload or
+ * output ask GetJob. JobDead stays one event per job (rare, and each needs its own handling).
+ */
+export async function emitJobsSucceeded(db: PoolClient, names: EventNames, rows: CompletedRow[]): Promise<void> {
+  const byTenant = new Map<string, CompletedRow[]>();
+  for (const r of rows) byTenant.set(r.tenantId, [...(byTenant.get(r.tenantId) ?? []), r]);
+  if (byTenant.size === 0) return;
+  const events = [...byTenant].map(([tenantId, done]) => {
+    const eventType = 'penguinmails.queue.v1.JobsSucceeded';
+    const { eventId, bytes } = buildEnvelope({
+      tenantId,
+      source: 'queue',
+      eventType,
+      type: queueV1.JobsSucceeded,
+      payload: { jobs: done.map((r) => ({ id: r.id, queue: r.queue, task: r.task, attempts: r.attempts, finished: r.finished })) },
+      occurredAt: done[0].finished,
+    });
+    return { eventId, tenantId, subject: names.subject('queue', tenantId, 'jobs_succeeded'), eventType, bytes };
+  });
+  const q = outboxInsertMany(events);
   await db.query(q.text, q.values);
 }
 
@@ -76,5 +105,6 @@ export function toJob(r: JobRow): queueV1.Job {
     created: r.created,
     updated: r.updated,
     finished: r.finished ?? undefined,
+    output: toStruct(r.output),
   };
 }

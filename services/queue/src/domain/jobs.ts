@@ -4,9 +4,19 @@ import {
   FailedPreconditionError,
   NotFoundError,
   listPage,
+  currentCall,
+  remainingMs,
   withTransaction,
   type KeysetCursor,
 } from '@penguinmails/service-kit';
+import { randomUUID } from 'node:crypto';
+import { claimJobsAllTenants } from '../db/claim-jobs-all-tenants';
+import { completeJobs as completeJobsSql } from '../db/complete-jobs';
+import { enqueueJobs as enqueueJobsSql } from '../db/enqueue-jobs';
+import { failJobs as failJobsSql } from '../db/fail-jobs';
+import { findJobs } from '../db/find-jobs';
+import { getQueueStats as getQueueStatsSql, type QueueStatsRow } from '../db/get-queue-stats';
+import { retryJob as retryJobSql } from '../db/retry-job';
 import { cancelJob as cancelJobSql } from '../db/cancel-job';
 import { claimJobs as claimJobsSql } from '../db/claim-jobs';
 import { completeJob as completeJobSql } from '../db/complete-job';
@@ -21,14 +31,15 @@ import { reclaimExpiredLeases } from '../db/reclaim-expired-leases';
 import type { ServerDeps } from '../deps';
 import { retryDelayMs } from './backoff';
 import type { JobStatusValue } from './enums';
-import { emitJobEvents } from './events';
+import { emitJobEvents, emitJobsSucceeded } from './events';
+import { wakeKey } from './wake-ups';
 
 // The rules of the `jobs` table. Every function here gets input the rpc layer validated;
 // everything that changes a status runs in one transaction with the events it causes.
 
-export type { JobRow, LeaseHolder, NewJob };
+export type { JobRow, LeaseHolder, NewJob, QueueStatsRow };
 
-type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'names' | 'limits'>;
+type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'names' | 'limits' | 'wakeups'>;
 
 export async function enqueueJob(deps: Deps, job: NewJob): Promise<{ row: JobRow; created: boolean }> {
   const client = await deps.pool.connect();
@@ -79,15 +90,57 @@ export async function listJobs(
  * Takes back expired leases of the queue (each a failed attempt), then leases up to `limit`
  * runnable jobs to the worker; one transaction, so a job reclaimed here can be handed out by
  * this same call. Jobs that died because their last lease expired emit JobDead.
+ * `tenantId` undefined: a platform worker's claim across tenants (the rpc layer checked its
+ * service scope), fair between tenants (db/claim-jobs-all-tenants.ts).
+ *
+ * `waitMs` > 0 is a long poll: when nothing is runnable the call waits — never past its
+ * deadline — until the enqueue's NOTIFY wakes it (wake-ups.ts) or, as a fallback, every
+ * `claimWaitPollMs`, and claims again. It subscribes before each claim, so a wake-up that
+ * lands between an empty claim and the wait is not missed. No transaction is held while it waits.
  */
 export async function claimJobs(
   deps: Deps,
-  args: { tenantId: string; queue: string; workerId: string; limit: number; leaseSeconds: number },
+  args: { tenantId?: string; queue: string; workerId: string; limit: number; leaseSeconds: number; waitMs?: number },
+): Promise<JobRow[]> {
+  const left = remainingMs();
+  // Answer a little before the deadline: a reply after it is lost, and its leases with it.
+  const until = Date.now() + Math.max(0, Math.min(args.waitMs ?? 0, left === undefined ? Infinity : left - 250));
+  const signal = currentCall()?.signal;
+  for (;;) {
+    const sub = until > Date.now() ? deps.wakeups?.subscribe(wakeKey(args.tenantId, args.queue)) : undefined;
+    try {
+      const rows = await claimOnce(deps, args);
+      const wait = until - Date.now();
+      if (rows.length > 0 || wait <= 0 || signal?.aborted) return rows;
+      await wakeOrTimeout(sub?.fired, Math.min(wait, deps.limits.claimWaitPollMs), signal);
+    } finally {
+      sub?.cancel();
+    }
+  }
+}
+
+async function claimOnce(
+  deps: Deps,
+  args: { tenantId?: string; queue: string; workerId: string; limit: number; leaseSeconds: number },
 ): Promise<JobRow[]> {
   return withTransaction(deps.pool, async (client) => {
     const reclaimed = await reclaimExpiredLeases(client, { tenantId: args.tenantId, queue: args.queue, limit: deps.limits.claimBatchMax });
     await emitJobEvents(client, deps.names, reclaimed);
-    return claimJobsSql(client, args);
+    const { tenantId } = args;
+    return tenantId === undefined ? claimJobsAllTenants(client, args) : claimJobsSql(client, { ...args, tenantId });
+  });
+}
+
+function wakeOrTimeout(fired: Promise<void> | undefined, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    void fired?.then(done);
   });
 }
 
@@ -103,8 +156,8 @@ export async function extendLease(deps: Deps, lease: LeaseHolder, leaseSeconds: 
  * RUNNING → SUCCEEDED for the lease holder, with JobSucceeded. Idempotent for that attempt: a
  * repeat after a lost reply gets the job as it is, writing nothing (see endedByThisAttempt).
  */
-export async function completeJob(deps: Deps, lease: LeaseHolder): Promise<JobRow> {
-  return endAttempt(deps, lease, COMPLETED, 'complete', (client) => completeJobSql(client, lease));
+export async function completeJob(deps: Deps, lease: LeaseHolder, output?: object): Promise<JobRow> {
+  return endAttempt(deps, lease, COMPLETED, 'complete', (client) => completeJobSql(client, lease, output));
 }
 
 /**
@@ -150,6 +203,120 @@ async function endAttempt(
     await emitJobEvents(client, deps.names, [row]);
     return row;
   });
+}
+
+/** Enqueues a batch of one tenant's jobs in one statement; a result per job, in order. */
+export async function enqueueJobs(
+  deps: Deps,
+  tenantId: string,
+  jobs: Omit<NewJob, 'tenantId'>[],
+): Promise<{ id: string; outcome: 'created' | 'existing' | 'key_conflict' }[]> {
+  const ids = jobs.map(() => randomUUID());
+  const rows = await enqueueJobsSql(deps.pool, tenantId, ids, jobs.map((j) => ({ ...j, tenantId })));
+  return rows.map((r) => ({ id: r.id, outcome: r.created ? 'created' : r.sameWork ? 'existing' : 'key_conflict' }));
+}
+
+export type EndOutcome = 'done' | 'repeated' | 'lease_lost' | 'not_found';
+export interface EndedJob {
+  jobId: string;
+  outcome: EndOutcome;
+  status?: string;
+  message?: string;
+}
+export interface BatchAttempt {
+  jobId: string;
+  attempt: number;
+}
+
+/**
+ * CompleteJob for a batch of one worker's attempts: one statement for all of them, one
+ * JobsSucceeded per tenant, one transaction. Each job gets its own outcome (never an error
+ * for the batch): DONE; REPEATED — this worker's own CompleteJob(s) already ended this attempt
+ * (endedByThisAttempt, as for CompleteJob); LEASE_LOST; NOT_FOUND. Only jobs the update did not
+ * match are read again (off the hot path).
+ */
+export async function completeJobs(
+  deps: Deps,
+  args: { tenantId?: string; workerId: string; jobs: (BatchAttempt & { output?: object })[] },
+): Promise<EndedJob[]> {
+  return withTransaction(deps.pool, async (client) => {
+    const done = await completeJobsSql(client, {
+      tenantId: args.tenantId,
+      workerId: args.workerId,
+      ids: args.jobs.map((j) => j.jobId),
+      attempts: args.jobs.map((j) => j.attempt),
+      outputs: args.jobs.map((j) => j.output ?? null),
+    });
+    await emitJobsSucceeded(client, deps.names, done);
+    return batchOutcomes(client, args, new Set(done.map((r) => r.id)), COMPLETED, 'complete', 'succeeded');
+  });
+}
+
+/** FailJob for a batch of one worker's attempts (see completeJobs); JobDead per job that died. */
+export async function failJobs(
+  deps: Deps,
+  args: { tenantId?: string; workerId: string; jobs: (BatchAttempt & { error: string; permanent: boolean; retryAfterSeconds: number })[] },
+): Promise<EndedJob[]> {
+  return withTransaction(deps.pool, async (client) => {
+    const rows = await failJobsSql(client, {
+      tenantId: args.tenantId,
+      workerId: args.workerId,
+      ids: args.jobs.map((j) => j.jobId),
+      attempts: args.jobs.map((j) => j.attempt),
+      errors: args.jobs.map((j) => j.error),
+      permanent: args.jobs.map((j) => j.permanent),
+      delaysMs: args.jobs.map((j) =>
+        j.retryAfterSeconds > 0 ? j.retryAfterSeconds * 1000 : retryDelayMs(j.attempt, { baseMs: deps.limits.retryBaseMs, maxMs: deps.limits.retryMaxMs }),
+      ),
+    });
+    await emitJobEvents(client, deps.names, rows);
+    const status = new Map(rows.map((r) => [r.id, r.status]));
+    const out = await batchOutcomes(client, args, new Set(status.keys()), FAILED, 'fail', '');
+    return out.map((o) => (o.outcome === 'done' ? { ...o, status: status.get(o.jobId) } : o));
+  });
+}
+
+async function batchOutcomes(
+  client: PoolClient,
+  args: { tenantId?: string; workerId: string; jobs: BatchAttempt[] },
+  done: Set<string>,
+  outcome: readonly string[],
+  action: string,
+  doneStatus: string,
+): Promise<EndedJob[]> {
+  const missed = args.jobs.filter((j) => !done.has(j.jobId)).map((j) => j.jobId);
+  const found = missed.length ? new Map((await findJobs(client, { tenantId: args.tenantId, ids: missed })).map((r) => [r.id, r])) : new Map<string, JobRow>();
+  return args.jobs.map((j): EndedJob => {
+    if (done.has(j.jobId)) return { jobId: j.jobId, outcome: 'done', status: doneStatus };
+    const job = found.get(j.jobId);
+    const lease = { tenantId: job?.tenantId ?? args.tenantId ?? '', jobId: j.jobId, workerId: args.workerId, attempt: j.attempt };
+    if (!job) return { jobId: j.jobId, outcome: 'not_found' };
+    if (endedByThisAttempt(job, lease, outcome)) return { jobId: j.jobId, outcome: 'repeated', status: job.status };
+    return { jobId: j.jobId, outcome: 'lease_lost', status: job.status, message: leaseRefusal(job, lease, action).message };
+  });
+}
+
+/**
+ * DEAD or CANCELLED → QUEUED with `extraAttempts` more attempts, runnable now (an operator's
+ * "run it again" once the cause is fixed). Other statuses are FAILED_PRECONDITION.
+ */
+export async function retryJob(deps: Deps, args: { tenantId: string; jobId: string; extraAttempts: number }): Promise<JobRow> {
+  return withTransaction(deps.pool, async (client) => {
+    const row = await retryJobSql(client, args);
+    if (row) return row;
+    const current = await findJob(client, args);
+    if (!current) throw new NotFoundError('job', args.jobId);
+    throw new FailedPreconditionError(
+      `job/${args.jobId}`,
+      current.attempts >= 100
+        ? `job ${args.jobId} has used the most attempts a job may have (100); enqueue it again as a new job`
+        : `job ${args.jobId} is ${current.status}; only dead or cancelled jobs can be retried (a queued, running or failed job will run anyway)`,
+    );
+  });
+}
+
+export async function getQueueStats(deps: Deps, args: { tenantId: string; queue?: string }): Promise<QueueStatsRow[]> {
+  return getQueueStatsSql(deps.pool, args);
 }
 
 export async function cancelJob(deps: Deps, tenantId: string, jobId: string): Promise<JobRow> {

@@ -1,7 +1,7 @@
 import { queueV1 } from '@penguinmails/contracts';
-import { Validator, decodeCursor, encodeCursor, type Handlers } from '@penguinmails/service-kit';
+import { PermissionDeniedError, Validator, decodeCursor, encodeCursor, type CallContext, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
-import { statusFromProto } from '../domain/enums';
+import { statusFromProto, statusToProto } from '../domain/enums';
 import * as jobs from '../domain/jobs';
 import type { LeaseHolder } from '../domain/jobs';
 import { toJob } from './mappers';
@@ -9,8 +9,38 @@ import { jsonSize, name, optionalTime } from './validate';
 
 type JobHandlers = Pick<
   Handlers<queueV1.QueueServiceServer>,
-  'enqueueJob' | 'getJob' | 'listJobs' | 'claimJobs' | 'extendLease' | 'completeJob' | 'failJob' | 'cancelJob'
+  | 'enqueueJob'
+  | 'getJob'
+  | 'listJobs'
+  | 'claimJobs'
+  | 'extendLease'
+  | 'completeJob'
+  | 'failJob'
+  | 'cancelJob'
+  | 'enqueueJobs'
+  | 'completeJobs'
+  | 'failJobs'
+  | 'retryJob'
+  | 'getQueueStats'
 >;
+
+const ENQUEUE_OUTCOME = {
+  created: queueV1.EnqueueOutcome.ENQUEUE_OUTCOME_CREATED,
+  existing: queueV1.EnqueueOutcome.ENQUEUE_OUTCOME_EXISTING,
+  key_conflict: queueV1.EnqueueOutcome.ENQUEUE_OUTCOME_KEY_CONFLICT,
+} as const;
+const END_OUTCOME = {
+  done: queueV1.EndOutcome.END_OUTCOME_DONE,
+  repeated: queueV1.EndOutcome.END_OUTCOME_REPEATED,
+  lease_lost: queueV1.EndOutcome.END_OUTCOME_LEASE_LOST,
+  not_found: queueV1.EndOutcome.END_OUTCOME_NOT_FOUND,
+} as const;
+const toEnded = (r: jobs.EndedJob): queueV1.EndedJob => ({
+  jobId: r.jobId,
+  outcome: END_OUTCOME[r.outcome],
+  status: r.status ? statusToProto(r.status) : queueV1.JobStatus.JOB_STATUS_UNSPECIFIED,
+  message: r.message ?? '',
+});
 
 /** Thin handlers: validate (INVALID_ARGUMENT naming every wrong field, nothing written) → domain → proto. */
 export function jobHandlers(deps: ServerDeps): JobHandlers {
@@ -22,6 +52,31 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
     workerId: v.string('worker_id', req.workerId, { max: 200, required: true }),
     attempt: v.int('attempt', req.attempt, { min: 1, max: 100 }),
   });
+
+  /**
+   * A worker's tenant: the request's, or undefined (any tenant) when it is empty and the token
+   * has service scope — a platform worker. The kit's guard already refuses an empty tenant_id
+   * from a tenant-bound token (PERMISSION_DENIED); this is the same rule said where it is used.
+   */
+  const workerTenant = (v: Validator, tenantId: string, ctx: CallContext): string | undefined => {
+    if (tenantId !== '') return v.uuid('tenant_id', tenantId);
+    if (ctx.principal.scope !== 'service')
+      throw new PermissionDeniedError('an empty tenant_id (every tenant) needs a token with service scope; this token is bound to tenants');
+    return undefined;
+  };
+
+  /** The jobs of a CompleteJobs / FailJobs call: 1..batchMax, each once, each a lease holder's attempt. */
+  const attempts = (v: Validator, list: queueV1.JobAttempt[]) => {
+    if (list.length === 0) v.add('jobs', 'REQUIRED', 'jobs needs at least one job');
+    if (list.length > limits.batchMax) v.add('jobs', 'TOO_MANY', `jobs has ${list.length} entries, at most ${limits.batchMax} are allowed per call`);
+    const seen = new Set<string>();
+    return list.slice(0, limits.batchMax).map((j, i) => {
+      const jobId = v.uuid(`jobs[${i}].job_id`, j.jobId);
+      if (jobId && seen.has(jobId.toLowerCase())) v.add(`jobs[${i}].job_id`, 'DUPLICATE', `job ${jobId} appears more than once in jobs`);
+      seen.add(jobId.toLowerCase());
+      return { jobId, attempt: v.int(`jobs[${i}].attempt`, j.attempt, { min: 1, max: 100 }), raw: j, i };
+    });
+  };
 
   const leaseSeconds = (v: Validator, value: number) =>
     value === 0 ? limits.leaseSecondsDefault : v.int('lease_seconds', value, { min: 1, max: limits.leaseSecondsMax });
@@ -74,15 +129,16 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       return { jobs: page.rows.map(toJob), page: { nextPageToken: encodeCursor(deps.pageTokens, page.next, binding) } };
     },
 
-    claimJobs: async (req) => {
+    claimJobs: async (req, ctx) => {
       const v = new Validator();
-      const tenantId = v.uuid('tenant_id', req.tenantId);
+      const tenantId = workerTenant(v, req.tenantId, ctx);
       const queue = name(v, 'queue', req.queue);
       const workerId = v.string('worker_id', req.workerId, { max: 200, required: true });
       const limit = req.maxJobs === 0 ? 1 : v.int('max_jobs', req.maxJobs, { min: 1, max: limits.claimBatchMax });
       const lease = leaseSeconds(v, req.leaseSeconds);
+      const waitMs = v.int('wait_ms', req.waitMs, { min: 0, max: limits.claimWaitMaxMs });
       v.done();
-      const rows = await jobs.claimJobs(deps, { tenantId, queue, workerId, limit, leaseSeconds: lease });
+      const rows = await jobs.claimJobs(deps, { tenantId, queue, workerId, limit, leaseSeconds: lease, waitMs });
       return { jobs: rows.map(toJob) };
     },
 
@@ -97,8 +153,9 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
     completeJob: async (req) => {
       const v = new Validator();
       const holder = leaseHolder(v, req);
+      jsonSize(v, 'output', req.output, limits.payloadMaxBytes);
       v.done();
-      return { job: toJob(await jobs.completeJob(deps, holder)) };
+      return { job: toJob(await jobs.completeJob(deps, holder, req.output)) };
     },
 
     failJob: async (req) => {
@@ -108,6 +165,88 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       const retryAfterSeconds = v.int('retry_after_seconds', req.retryAfterSeconds, { min: 0, max: 86_400 });
       v.done();
       return { job: toJob(await jobs.failJob(deps, holder, { error, permanent: req.permanent, retryAfterSeconds })) };
+    },
+
+    enqueueJobs: async (req) => {
+      const v = new Validator();
+      const tenantId = v.uuid('tenant_id', req.tenantId);
+      if (req.jobs.length === 0) v.add('jobs', 'REQUIRED', 'jobs needs at least one job');
+      if (req.jobs.length > limits.batchMax)
+        v.add('jobs', 'TOO_MANY', `jobs has ${req.jobs.length} entries, at most ${limits.batchMax} are allowed per call; split the batch`);
+      const batch = req.jobs.slice(0, limits.batchMax).map((j, i) => {
+        const f = (field: string) => `jobs[${i}].${field}`;
+        jsonSize(v, f('payload'), j.payload, limits.payloadMaxBytes);
+        return {
+          queue: name(v, f('queue'), j.queue),
+          task: name(v, f('task'), j.task),
+          payload: j.payload ?? {},
+          priority: v.int(f('priority'), j.priority, { min: -1000, max: 1000 }),
+          runAt: optionalTime(v, f('run_at'), j.runAt),
+          maxAttempts: j.maxAttempts === 0 ? limits.maxAttemptsDefault : v.int(f('max_attempts'), j.maxAttempts, { min: 1, max: 100 }),
+          idempotencyKey: v.string(f('idempotency_key'), j.idempotencyKey, { max: 200, trim: false }) || undefined,
+        };
+      });
+      v.done();
+      const results = await jobs.enqueueJobs(deps, tenantId, batch);
+      return { results: results.map((r) => ({ jobId: r.id, outcome: ENQUEUE_OUTCOME[r.outcome] })) };
+    },
+
+    completeJobs: async (req, ctx) => {
+      const v = new Validator();
+      const tenantId = workerTenant(v, req.tenantId, ctx);
+      const workerId = v.string('worker_id', req.workerId, { max: 200, required: true });
+      const list = attempts(v, req.jobs).map((j) => {
+        jsonSize(v, `jobs[${j.i}].output`, j.raw.output, limits.payloadMaxBytes);
+        return { jobId: j.jobId, attempt: j.attempt, output: j.raw.output };
+      });
+      v.done();
+      return { results: (await jobs.completeJobs(deps, { tenantId, workerId, jobs: list })).map(toEnded) };
+    },
+
+    failJobs: async (req, ctx) => {
+      const v = new Validator();
+      const tenantId = workerTenant(v, req.tenantId, ctx);
+      const workerId = v.string('worker_id', req.workerId, { max: 200, required: true });
+      const list = attempts(v, req.jobs).map((j) => ({
+        jobId: j.jobId,
+        attempt: j.attempt,
+        error: v.string(`jobs[${j.i}].error`, j.raw.error, { max: 10_000, required: true }),
+        permanent: j.raw.permanent,
+        retryAfterSeconds: v.int(`jobs[${j.i}].retry_after_seconds`, j.raw.retryAfterSeconds, { min: 0, max: 86_400 }),
+      }));
+      v.done();
+      return { results: (await jobs.failJobs(deps, { tenantId, workerId, jobs: list })).map(toEnded) };
+    },
+
+    retryJob: async (req) => {
+      const v = new Validator();
+      const tenantId = v.uuid('tenant_id', req.tenantId);
+      const jobId = v.uuid('job_id', req.jobId);
+      const extraAttempts = req.extraAttempts === 0 ? 1 : v.int('extra_attempts', req.extraAttempts, { min: 1, max: 100 });
+      v.done();
+      return { job: toJob(await jobs.retryJob(deps, { tenantId, jobId, extraAttempts })) };
+    },
+
+    getQueueStats: async (req) => {
+      const v = new Validator();
+      const tenantId = v.uuid('tenant_id', req.tenantId);
+      const queue = name(v, 'queue', req.queue, { required: false }) || undefined;
+      v.done();
+      const rows = await jobs.getQueueStats(deps, { tenantId, queue });
+      return {
+        queues: rows.map((r) => ({
+          queue: r.queue,
+          queued: BigInt(r.queued),
+          running: BigInt(r.running),
+          succeeded: BigInt(r.succeeded),
+          failed: BigInt(r.failed),
+          dead: BigInt(r.dead),
+          cancelled: BigInt(r.cancelled),
+          oldestRunnableAgeMs: BigInt(r.oldestRunnableAgeMs),
+          succeededLastMinute: BigInt(r.succeededLastMinute),
+          deadLastMinute: BigInt(r.deadLastMinute),
+        })),
+      };
     },
 
     cancelJob: async (req) => {

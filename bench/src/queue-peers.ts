@@ -1,0 +1,345 @@
+/**
+ * bench:queue-peers — the queue service's worker protocol against the PostgreSQL queues people
+ * use, in one invocation, each in its own fresh database on the same PostgreSQL server:
+ *
+ *   ours            services/queue/dist/main.js as a child process (its own Node.js thread),
+ *                   driven through gRPC: EnqueueJobs, ClaimJobs → CompleteJobs
+ *   pg-boss         12.x in this process: insert([...]) batches, fetch({ batchSize }) → complete(ids)
+ *   graphile-worker 0.18 in this process: addJobs([...]) batches, run({ concurrency, localQueue })
+ *
+ * Measured: enqueue rate (batches of --batch, one producer), processing rate with 1, 4 and 16
+ * workers over a backlog of --jobs no-op jobs (a job counts when its completion is stored),
+ * and ours: enqueue-to-claim latency p50/p99 with workers waiting in ClaimJobs wait_ms.
+ * Every worker of pg-boss and ours fetches batches of min(--batch, jobs / (4 · workers)), so
+ * 16 workers really share the backlog; graphile-worker gets the same number as localQueue.size.
+ * Nothing here is a test: no figure is asserted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as natsConnect } from '@nats-io/transport-node';
+import { queueV1 } from '@penguinmails/contracts';
+import { call, connect } from '@penguinmails/service-kit';
+import { Client } from 'pg';
+import { createBenchDatabase, installInterruptCleanup, onInterrupt, type BenchDatabase } from './lib/pg';
+import { intArg, loadAverage, ms, parseArgs, percentile, table, type Args } from './lib/report';
+
+const TENANT = '3f1c2b0e-8d4a-4c1e-9b7a-2a6f0c5d9e11';
+const QUEUE = 'email';
+
+export interface PeersOptions {
+  jobs: number;
+  batch: number;
+  workers: number[];
+  latencyJobs: number;
+  only?: string[];
+}
+
+export function peersOptions(args: Args): PeersOptions {
+  const quick = args.flags.has('quick');
+  return {
+    jobs: intArg(args, 'jobs', quick ? 5_000 : 20_000, 1_000, 1_000_000),
+    batch: intArg(args, 'batch', 1000, 1, 1000),
+    workers: (args.values.get('workers') ?? '1,4,16').split(',').map((s) => Number(s)),
+    latencyJobs: intArg(args, 'latency-jobs', quick ? 100 : 300, 10, 10_000),
+    only: args.values.get('peers')?.split(','),
+  };
+}
+
+interface Row {
+  system: string;
+  what: string;
+  workers: number | string;
+  jobs: number;
+  seconds: number;
+  note: string;
+}
+
+const log = (s: string) => process.stdout.write(s + '\n');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const perWorkerBatch = (o: PeersOptions, w: number) => Math.max(1, Math.min(o.batch, Math.floor(o.jobs / (4 * w))));
+const payload = (i: number) => ({ lead_id: `lead-${i}`, step: 2, campaign: 'c-42' });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+// ---------------------------------------------------------------------------------------- ours
+
+async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise<void> {
+  const db = await createBenchDatabase('pm_bench_peers_ours');
+  const prefix = `B${randomBytes(4).toString('hex').toUpperCase()}`;
+  const port = await freePort();
+  const main = path.join(path.dirname(require.resolve('@penguinmails/queue/package.json')), 'dist', 'main.js');
+  let child: ChildProcess | undefined;
+  const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  const cleanupStreams = async () => {
+    const nc = await natsConnect({ servers: natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for await (const s of jsm.streams.list()) if (s.config.name.startsWith(prefix)) await jsm.streams.delete(s.config.name);
+    } finally {
+      await nc.close();
+    }
+  };
+  const unregister = onInterrupt(async () => {
+    child?.kill('SIGKILL');
+    await cleanupStreams();
+  });
+  const client = connect(queueV1.QueueServiceClient, `127.0.0.1:${port}`);
+  try {
+    child = spawn(process.execPath, [main], {
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        DATABASE_POOL_MAX: '20',
+        GRPC_HOST: '127.0.0.1',
+        GRPC_PORT: String(port),
+        NATS_URL: natsUrl,
+        EVENTS_SUBJECT_PREFIX: prefix.toLowerCase(),
+        EVENTS_STREAM_PREFIX: prefix,
+        CLAIM_BATCH_MAX: '1000',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    for (let i = 0; ; i++) {
+      try {
+        await call(client, 'getQueueStats', { tenantId: TENANT, queue: '' }, { deadlineMs: 1000 });
+        break;
+      } catch (e) {
+        if (i > 150 || child.exitCode !== null) throw new Error(`the queue service did not start: ${(e as Error).message}`);
+        await sleep(200);
+      }
+    }
+    const newJobs = (from: number, n: number): queueV1.NewJob[] =>
+      Array.from({ length: n }, (_, i) => ({ queue: QUEUE, task: 'noop', payload: payload(from + i), priority: 0, maxAttempts: 0, idempotencyKey: '', runAt: undefined }));
+    const enqueue = async (n: number) => {
+      for (let i = 0; i < n; i += o.batch) await call(client, 'enqueueJobs', { tenantId: TENANT, jobs: newJobs(i, Math.min(o.batch, n - i)) });
+    };
+
+    let t0 = performance.now();
+    await enqueue(o.jobs);
+    rows.push({ system: 'ours (gRPC)', what: 'enqueue', workers: 1, jobs: o.jobs, seconds: (performance.now() - t0) / 1000, note: `EnqueueJobs of ${o.batch}` });
+    await drain(client, o, 4); // the enqueue backlog out of the way
+
+    for (const w of o.workers) {
+      await enqueue(o.jobs);
+      const b = perWorkerBatch(o, w);
+      t0 = performance.now();
+      const done = await drain(client, o, w, b);
+      rows.push({ system: 'ours (gRPC)', what: 'process', workers: w, jobs: done, seconds: (performance.now() - t0) / 1000, note: `ClaimJobs ${b} → CompleteJobs` });
+    }
+
+    // Enqueue-to-claim latency: 4 workers wait in ClaimJobs (wait_ms), one job enqueued at a time.
+    let stop = false;
+    const waiters = Array.from({ length: 4 }, (_, k) =>
+      (async () => {
+        while (!stop) {
+          const { jobs } = await call(client, 'claimJobs', { tenantId: TENANT, queue: 'latency', workerId: `lat-${k}`, maxJobs: 10, leaseSeconds: 60, waitMs: 2000 }, { deadlineMs: 5000 });
+          const now = Date.now();
+          for (const j of jobs) latency.push(now - Number((j.payload as { t0: number }).t0));
+          if (jobs.length)
+            await call(client, 'completeJobs', { tenantId: TENANT, workerId: `lat-${k}`, jobs: jobs.map((j) => ({ jobId: j.id, attempt: j.attempts, error: '', permanent: false, retryAfterSeconds: 0 })) });
+        }
+      })(),
+    );
+    await sleep(500);
+    for (let i = 0; i < o.latencyJobs; i++) {
+      await call(client, 'enqueueJobs', { tenantId: TENANT, jobs: [{ queue: 'latency', task: 'noop', payload: { t0: Date.now() }, priority: 0, maxAttempts: 0, idempotencyKey: '', runAt: undefined }] });
+      await sleep(10);
+    }
+    for (let i = 0; i < 100 && latency.length < o.latencyJobs; i++) await sleep(50);
+    stop = true;
+    await Promise.all(waiters);
+  } finally {
+    client.close();
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child!.once('exit', r));
+    }
+    await cleanupStreams().catch(() => undefined);
+    unregister();
+    await db.drop();
+  }
+}
+
+/** W workers claim → complete until the queue is empty; returns the jobs completed. */
+async function drain(client: queueV1.QueueServiceClient, o: PeersOptions, workers: number, batch = o.batch): Promise<number> {
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: workers }, (_, k) =>
+      (async () => {
+        for (;;) {
+          const { jobs } = await call(client, 'claimJobs', { tenantId: TENANT, queue: QUEUE, workerId: `w-${k}`, maxJobs: batch, leaseSeconds: 300, waitMs: 0 });
+          if (jobs.length === 0) return;
+          const res = await call(client, 'completeJobs', {
+            tenantId: TENANT,
+            workerId: `w-${k}`,
+            jobs: jobs.map((j) => ({ jobId: j.id, attempt: j.attempts, error: '', permanent: false, retryAfterSeconds: 0 })),
+          });
+          const bad = res.results.filter((r) => r.outcome !== queueV1.EndOutcome.END_OUTCOME_DONE);
+          if (bad.length) throw new Error(`${bad.length} completions refused: ${bad[0].message}`);
+          done += jobs.length;
+        }
+      })(),
+    ),
+  );
+  return done;
+}
+
+// ------------------------------------------------------------------------------------- pg-boss
+
+async function runPgBoss(o: PeersOptions, rows: Row[]): Promise<void> {
+  const { PgBoss } = await import('pg-boss');
+  const db = await createBenchDatabase('pm_bench_peers_pgboss');
+  const boss = new PgBoss({ connectionString: db.url, max: 20, schedule: false, supervise: false });
+  boss.on('error', (e) => process.stderr.write(`pg-boss: ${e}\n`));
+  try {
+    await boss.start();
+    await boss.createQueue(QUEUE);
+    const enqueue = async (n: number) => {
+      for (let i = 0; i < n; i += o.batch)
+        await boss.insert(QUEUE, Array.from({ length: Math.min(o.batch, n - i) }, (_, k) => ({ data: payload(i + k) })));
+    };
+    let t0 = performance.now();
+    await enqueue(o.jobs);
+    rows.push({ system: 'pg-boss 12', what: 'enqueue', workers: 1, jobs: o.jobs, seconds: (performance.now() - t0) / 1000, note: `insert([${o.batch}])` });
+    const drainBoss = async (workers: number, batch: number) => {
+      let done = 0;
+      await Promise.all(
+        Array.from({ length: workers }, async () => {
+          for (;;) {
+            const jobs = await boss.fetch(QUEUE, { batchSize: batch });
+            if (jobs.length === 0) return;
+            await boss.complete(QUEUE, jobs.map((j) => j.id));
+            done += jobs.length;
+          }
+        }),
+      );
+      return done;
+    };
+    await drainBoss(4, o.batch);
+    for (const w of o.workers) {
+      await enqueue(o.jobs);
+      const b = perWorkerBatch(o, w);
+      t0 = performance.now();
+      const done = await drainBoss(w, b);
+      rows.push({ system: 'pg-boss 12', what: 'process', workers: w, jobs: done, seconds: (performance.now() - t0) / 1000, note: `fetch({ batchSize: ${b} }) → complete(ids)` });
+    }
+  } finally {
+    await boss.stop({ graceful: false }).catch(() => undefined);
+    await db.drop();
+  }
+}
+
+// ----------------------------------------------------------------------------- graphile-worker
+
+async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
+  const gw = await import('graphile-worker');
+  const db = await createBenchDatabase('pm_bench_peers_graphile');
+  const utils = await gw.makeWorkerUtils({ connectionString: db.url });
+  const counter = new Client({ connectionString: db.url });
+  await counter.connect();
+  try {
+    await utils.migrate();
+    const enqueue = async (n: number) => {
+      for (let i = 0; i < n; i += o.batch)
+        await utils.addJobs(Array.from({ length: Math.min(o.batch, n - i) }, (_, k) => ({ identifier: 'noop', payload: payload(i + k) })));
+    };
+    let t0 = performance.now();
+    await enqueue(o.jobs);
+    rows.push({ system: 'graphile-worker 0.18', what: 'enqueue', workers: 1, jobs: o.jobs, seconds: (performance.now() - t0) / 1000, note: `addJobs([${o.batch}])` });
+    const left = async () => (await counter.query<{ n: number }>('select count(*)::int as n from graphile_worker._private_jobs')).rows[0].n;
+    const drainGw = async (concurrency: number, size: number) => {
+      const runner = await gw.run({
+        connectionString: db.url,
+        concurrency,
+        noHandleSignals: true,
+        pollInterval: 1000,
+        taskList: { noop: async () => undefined },
+        logger: new gw.Logger(() => () => undefined),
+        preset: { worker: { localQueue: { size }, completeJobBatchDelay: 0, maxPoolSize: Math.max(10, concurrency + 2) } },
+      });
+      // A job counts once its completion is stored (the row deleted), as for the others.
+      while ((await left()) > 0) await sleep(20);
+      await runner.stop();
+    };
+    await drainGw(4, o.batch);
+    for (const w of o.workers) {
+      await enqueue(o.jobs);
+      const b = perWorkerBatch(o, w);
+      t0 = performance.now();
+      await drainGw(w, b);
+      rows.push({ system: 'graphile-worker 0.18', what: 'process', workers: w, jobs: o.jobs, seconds: (performance.now() - t0) / 1000, note: `run({ concurrency: ${w}, localQueue.size: ${b} })` });
+    }
+  } finally {
+    await counter.end();
+    await utils.release();
+    await db.drop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------- main
+
+export async function runPeers(o: PeersOptions): Promise<string> {
+  installInterruptCleanup();
+  const rows: Row[] = [];
+  const latency: number[] = [];
+  const want = (p: string) => !o.only || o.only.includes(p);
+  log(`queue-peers: ${o.jobs} jobs, batch ${o.batch}, workers ${o.workers.join('/')}; load ${loadAverage()}`);
+  if (want('pg-boss')) await runPgBoss(o, rows);
+  if (want('graphile')) await runGraphile(o, rows);
+  if (want('ours')) await runOurs(o, rows, latency);
+
+  const rate = (r: Row) => r.jobs / r.seconds;
+  const best = (system: string, what: string) => Math.max(0, ...rows.filter((r) => r.system === system && r.what === what).map(rate));
+  const boss = { enq: best('pg-boss 12', 'enqueue'), proc: best('pg-boss 12', 'process') };
+  const gwk = { enq: best('graphile-worker 0.18', 'enqueue'), proc: best('graphile-worker 0.18', 'process') };
+  const vs = (r: Row) => {
+    if (!r.system.startsWith('ours')) return '';
+    const ref = r.what === 'enqueue' ? [boss.enq, gwk.enq] : [boss.proc, gwk.proc];
+    return `${ref[0] ? (rate(r) / ref[0]).toFixed(2) + 'x' : '-'} / ${ref[1] ? (rate(r) / ref[1]).toFixed(2) + 'x' : '-'}`;
+  };
+  const out = [
+    `Queue peers, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${o.jobs} no-op jobs per row, one tenant, one queue, load ${loadAverage()}`,
+    '',
+    table(
+      ['system', 'what', 'workers', 'jobs', 'seconds', 'jobs/s', 'ours vs best pg-boss / graphile-worker', 'how'],
+      rows.map((r) => [r.system, r.what, r.workers, r.jobs, r.seconds.toFixed(2), rate(r).toFixed(0), vs(r), r.note]),
+    ),
+  ];
+  if (latency.length)
+    out.push(
+      '',
+      `ours, enqueue-to-claim latency (4 workers waiting in ClaimJobs wait_ms, one EnqueueJobs of 1 job every ~10 ms, n=${latency.length}): ` +
+        `p50 ${ms(percentile(latency, 50))} ms, p99 ${ms(percentile(latency, 99))} ms, max ${ms(Math.max(...latency))} ms`,
+    );
+  const best16 = best('ours (gRPC)', 'process');
+  if (best16 && boss.proc && gwk.proc)
+    out.push(
+      `goals: processing ≥ 1.5x pg-boss's best (${(best16 / boss.proc).toFixed(2)}x) and ≥ 0.5x graphile-worker's (${(best16 / gwk.proc).toFixed(2)}x); ` +
+        `enqueue ≥ pg-boss's batch insert (${(best('ours (gRPC)', 'enqueue') / boss.enq).toFixed(2)}x)`,
+    );
+  const report = out.join('\n');
+  log('\n' + report);
+  return report;
+}
+
+if (require.main === module) {
+  runPeers(peersOptions(parseArgs(process.argv.slice(2))))
+    .then(() => process.exit(0))
+    .catch((e) => {
+      console.error(e);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,70 @@
+import type { PoolClient } from 'pg';
+import { jobColumns } from './job-columns';
+import type { JobRow } from './prisma';
+
+/**
+ * claim-jobs.ts for a platform worker: leases up to `limit` runnable jobs of a queue of ANY
+ * tenant, fairly: a claim of N over the T tenants that have runnable jobs of the queue takes at
+ * most ceil(N / T) of each, round-robin (every tenant's first job, then every second, ...), so
+ * one tenant's burst of 100k jobs cannot starve a tenant with 5: each claim serves both.
+ *
+ * How: the tenants with runnable work are found by a loose index scan (a recursive CTE that
+ * jumps from one tenant_id to the next in `jobs_runnable_idx`, one index probe per tenant, not a
+ * scan of the backlog); then, per tenant, a lateral `… order by priority desc, run_at, id limit
+ * cap for update skip locked` on the same index — the per-tenant claim of claim-jobs.ts. Rows
+ * are locked only up to the cap, so the final `limit` discards few (a tenant whose rows are all
+ * held by other claimers counts in T, so a claim may come back short; the worker claims again).
+ * Alternatives: `row_number() over (partition by tenant_id …)` over the whole backlog of the
+ * queue reads every runnable row per claim (and cannot `skip locked` through a window); a
+ * claim per tenant from the service would be T round trips per claim.
+ */
+export async function claimJobsAllTenants(
+  db: PoolClient,
+  args: { queue: string; workerId: string; limit: number; leaseSeconds: number },
+): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>({
+    name: 'queue_claim_jobs_all_tenants',
+    text: `with recursive tenants as (
+       (select tenant_id from jobs
+         where queue = $1 and status in ('queued', 'failed') and run_at <= now()
+         order by tenant_id limit 1)
+       union all
+       select (select j.tenant_id from jobs j
+                where j.tenant_id > t.tenant_id and j.queue = $1 and j.status in ('queued', 'failed') and j.run_at <= now()
+                order by j.tenant_id limit 1)
+         from tenants t
+        where t.tenant_id is not null
+     ), cap as (
+       select ceil($2::numeric / greatest(count(*), 1))::int as n from tenants where tenant_id is not null
+     ), picked as (
+       select p.id
+         from tenants t
+        cross join cap
+        cross join lateral (
+          select x.id, row_number() over () as rn
+            from (select id from jobs
+                   where tenant_id = t.tenant_id and queue = $1 and status in ('queued', 'failed') and run_at <= now()
+                   order by priority desc, run_at, id
+                   limit cap.n
+                     for update skip locked) x
+        ) p
+        where t.tenant_id is not null
+        order by p.rn, random()
+        limit $2
+     )
+     update jobs
+        set status = 'running',
+            attempts = jobs.attempts + 1,
+            locked_by = $3,
+            locked_until = now() + make_interval(secs => $4),
+            ended_by = null,
+            updated = now()
+       from picked
+      where jobs.id = picked.id
+     returning ${jobColumns()}`,
+    values: [args.queue, args.limit, args.workerId, args.leaseSeconds],
+  });
+  return rows.sort(
+    (a, b) => b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+}

@@ -1,0 +1,120 @@
+import type { Pool } from 'pg';
+import type { BackgroundWork, Logger } from '@penguinmails/service-kit';
+import { listenRunnableJobs } from '../db/listen-runnable-jobs';
+
+/** What a waiting claimer waits for: `<tenant_id> <queue>`, or `* <queue>` for a claim across tenants. */
+export const wakeKey = (tenantId: string | undefined, queue: string): string => `${tenantId ?? '*'} ${queue}`;
+
+export interface Subscription {
+  /** Resolves at the first notification for the key after subscribe() (never rejects). */
+  fired: Promise<void>;
+  cancel(): void;
+}
+
+/**
+ * Wakes long-polling ClaimJobs calls (wait_ms) the moment jobs of their queue are enqueued:
+ * ONE `LISTEN pm_queue_jobs` connection per process (db/listen-runnable-jobs.ts), fanned out
+ * in-process to every waiter of the notified `<tenant> <queue>` (and of `* <queue>`, the
+ * platform workers). A claimer subscribes BEFORE it claims, so a notification that arrives
+ * between its empty claim and its wait is not lost. Every waiter of the key is woken (they all
+ * try to claim; `skip locked` splits the jobs, the ones that got none wait again).
+ *
+ * Notifications are lost while the connection is down (it is re-opened every `retryMs`), and
+ * jobs also become runnable by time alone (retries, run_at in the future): waiters therefore
+ * re-claim every `CLAIM_WAIT_POLL_MS` as well. Polling is the fallback, not the mechanism.
+ */
+export class RunnableWakeups implements BackgroundWork {
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private unlisten?: () => Promise<void>;
+  private running = false;
+  private retry?: NodeJS.Timeout;
+  /** Whether LISTEN is in place (a waiter relies on polling alone while it is not). */
+  listening = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly logger: Logger,
+    private readonly retryMs = 1000,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.connect();
+  }
+
+  /** Resolves once LISTEN is in place (tests and the bench wait for it before measuring). */
+  async started(): Promise<void> {
+    this.start();
+    for (let i = 0; i < 200 && !this.listening; i++) await new Promise((r) => setTimeout(r, 25));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.retry);
+    const unlisten = this.unlisten;
+    this.unlisten = undefined;
+    this.listening = false;
+    await unlisten?.();
+    // Waiting calls answer now (with whatever their next claim finds) instead of holding shutdown.
+    for (const key of [...this.waiters.keys()]) this.fire(key);
+  }
+
+  subscribe(key: string): Subscription {
+    let resolve!: () => void;
+    const fired = new Promise<void>((r) => (resolve = r));
+    let set = this.waiters.get(key);
+    if (!set) this.waiters.set(key, (set = new Set()));
+    set.add(resolve);
+    return {
+      fired,
+      cancel: () => {
+        const s = this.waiters.get(key);
+        if (!s) return;
+        s.delete(resolve);
+        if (s.size === 0) this.waiters.delete(key);
+      },
+    };
+  }
+
+  /** Wakes the waiters of (tenant, queue) in this process; the NOTIFY handler calls it. */
+  notify(tenantId: string, queue: string): void {
+    this.fire(wakeKey(tenantId, queue));
+    this.fire(wakeKey(undefined, queue));
+  }
+
+  private fire(key: string): void {
+    const set = this.waiters.get(key);
+    if (!set) return;
+    this.waiters.delete(key);
+    for (const resolve of set) resolve();
+  }
+
+  private async connect(): Promise<void> {
+    if (!this.running) return;
+    try {
+      this.unlisten = await listenRunnableJobs(
+        this.pool,
+        (tenantId, queue) => this.notify(tenantId, queue),
+        (err) => {
+          this.listening = false;
+          this.unlisten = undefined;
+          this.logger.warn({ err: err.message }, 'queue: LISTEN connection lost; waiting claimers poll until it is back');
+          this.schedule();
+        },
+      );
+      this.listening = true;
+      if (!this.running) await this.stop();
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'queue: LISTEN failed; retrying');
+      this.schedule();
+    }
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => void this.connect(), this.retryMs);
+    this.retry.unref();
+  }
+}
