@@ -155,7 +155,7 @@ export async function runGrpc(opts: GrpcOptions): Promise<string> {
         fromEmail: 'sender@bench.example.com',
         toEmail: 'lead@prospect.example.com',
         subject: 'Quick question about Prospect Inc',
-        contentStorageKey: `tenants/${tenantId}/messages/${key}.eml`,
+        contentStorageKey: `${tenantId}/messages/${key}.eml`,
         clientKey: key,
       });
 
@@ -189,9 +189,11 @@ export async function runGrpc(opts: GrpcOptions): Promise<string> {
         ['lead@prospect.example.com'],
         ['Quick question about Prospect Inc'],
         ['sent'],
-        [`tenants/${tenantId}/messages/${key}.eml`],
+        [`${tenantId}/messages/${key}.eml`],
         [null],
         [key],
+        [null],
+        ['pending'],
       ]);
     const listSql = `select ${MESSAGE_COLUMNS}, ${CURSOR_COLUMNS} from inbox_message_refs
       where tenant_id = $1 and email_account_id = $2 order by created desc, id desc limit 51`;
