@@ -95,6 +95,12 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
 
   // queue
   'queue.enqueueJob': keyed((r) => Boolean(r.idempotencyKey)),
+  // Every job keyed: a repeat answers EXISTING per job; one unkeyed job would be enqueued twice.
+  'queue.enqueueJobs': keyed((r) => Array.isArray(r.jobs) && r.jobs.length > 0 && r.jobs.every((j: { idempotencyKey?: string }) => Boolean(j?.idempotencyKey))),
+  'queue.completeJobs': idempotent, // per job fenced by (worker_id, attempt): a repeat answers REPEATED
+  'queue.failJobs': idempotent,
+  'queue.retryJob': idempotent, // a second retry of the same dead job finds it queued: FAILED_PRECONDITION, nothing written
+  'queue.getQueueStats': read,
   'queue.getJob': read,
   'queue.listJobs': read,
   'queue.claimJobs': unsafe, // a lost answer would lease jobs nobody works on until the lease ends

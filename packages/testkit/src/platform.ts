@@ -172,8 +172,11 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
   };
 
   try {
+    // Ports first: metadata's IngestMessage calls content, so it must know content's address.
+    const ports = {} as Record<PlatformService, number>;
+    for (const name of names) ports[name] = await freePort();
     for (const name of names) {
-      const port = await freePort();
+      const port = ports[name];
       const env: NodeJS.ProcessEnv = {
         ...process.env,
         NODE_ENV: 'test',
@@ -185,6 +188,9 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
         LOG_LEVEL: process.env.PM_PLATFORM_LOG_LEVEL ?? 'info',
         LOG_PRETTY: 'false',
         AUTH_TOKENS: (opts.authTokens ?? []).join(','),
+        ...(name === 'metadata' && ports.content ? { CONTENT_URL: `127.0.0.1:${ports.content}` } : {}),
+        // Tokens the services use to call each other (metadata → content).
+        ...(name === 'metadata' && opts.authTokens?.length ? { CONTENT_TOKEN: opts.authTokens[0] } : {}),
       };
       const db = DATABASES[name];
       if (db) {

@@ -76,6 +76,8 @@ export async function start(_args, hooks) {
       // unless the user asks for another interface (PM_GRPC_HOST=0.0.0.0).
       GRPC_HOST: process.env.PM_GRPC_HOST ?? '127.0.0.1',
       GRPC_PORT: String(ports.get(service.name)),
+      // metadata's IngestMessage stores bodies through the content service.
+      ...(service.name === 'metadata' ? { CONTENT_URL: `127.0.0.1:${ports.get('content')}` } : {}),
       ...(process.stdout.isTTY ? { LOG_PRETTY: 'true' } : {}),
       ...storeEnv(service, infra, databaseUrls),
     },
