@@ -5,15 +5,19 @@
  */
 import { grpcOptions, runGrpc } from './grpc-throughput';
 import { oltpOptions, runOltp } from './oltp-refs-vs-emails';
+import { runCompression } from './content-compression';
 import { parseArgs } from './lib/report';
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const only = args.values.get('only');
-  if (only !== undefined && only !== 'oltp' && only !== 'grpc') throw new Error('--only must be oltp or grpc');
+  if (only !== undefined && only !== 'oltp' && only !== 'grpc' && only !== 'content-compression')
+    throw new Error('--only must be oltp, grpc or content-compression');
   const reports: string[] = [];
-  if (only !== 'grpc') reports.push(await runOltp(oltpOptions(args)));
-  if (only !== 'oltp') reports.push(await runGrpc(grpcOptions(args)));
+  // The content tier's compression bench runs only when asked for (--only content-compression).
+  if (only === 'content-compression') reports.push(await runCompression({ bodies: 2000, blobs: 200 }));
+  if (only === undefined || only === 'oltp') reports.push(await runOltp(oltpOptions(args)));
+  if (only === undefined || only === 'grpc') reports.push(await runGrpc(grpcOptions(args)));
   process.stdout.write('\n=== summary ===\n\n' + reports.join('\n\n') + '\n');
 }
 
