@@ -5,19 +5,21 @@
  */
 import { grpcOptions, runGrpc } from './grpc-throughput';
 import { oltpOptions, runOltp } from './oltp-refs-vs-emails';
+import { runCompression } from './content-compression';
 import { parseArgs } from './lib/report';
 import { peersOptions, runPeers } from './queue-peers';
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const only = args.values.get('only');
-  if (only !== undefined && only !== 'oltp' && only !== 'grpc' && only !== 'queue-peers') throw new Error('--only must be oltp, grpc or queue-peers');
+  const benches = ['oltp', 'grpc', 'queue-peers', 'content-compression'];
+  if (only !== undefined && !benches.includes(only)) throw new Error(`--only must be one of ${benches.join(', ')}`);
   const reports: string[] = [];
+  // The queue-peers and content-compression benches run only when asked for (--only ...).
   if (only === 'queue-peers') reports.push(await runPeers(peersOptions(args)));
-  else {
-  if (only !== 'grpc') reports.push(await runOltp(oltpOptions(args)));
-  if (only !== 'oltp') reports.push(await runGrpc(grpcOptions(args)));
-  }
+  if (only === 'content-compression') reports.push(await runCompression({ bodies: 2000, blobs: 200 }));
+  if (only === undefined || only === 'oltp') reports.push(await runOltp(oltpOptions(args)));
+  if (only === undefined || only === 'grpc') reports.push(await runGrpc(grpcOptions(args)));
   process.stdout.write('\n=== summary ===\n\n' + reports.join('\n\n') + '\n');
 }
 

@@ -1,8 +1,10 @@
 import { contentV1 } from '@penguinmails/contracts';
 import { createGrpcServer, type GrpcServer } from '@penguinmails/service-kit';
 import type { ServerDeps } from './deps';
-import { addAttachment, getAttachment, listAttachments } from './rpc/attachments';
+import { addAttachment, downloadAttachment, getAttachment, listAttachments, uploadAttachment } from './rpc/attachments';
 import { deleteContent, getContent, putContent } from './rpc/content';
+import { createNotification, getNotification, listNotifications, markAllNotificationsRead, markNotificationRead } from './rpc/notifications';
+import { createTransactionalEmail, getTransactionalEmail, listTransactionalEmails, updateTransactionalEmailStatus } from './rpc/transactional-emails';
 
 export type { Limits, ServerDeps } from './deps';
 
@@ -41,5 +43,16 @@ export function createServer(deps: ServerDeps): GrpcServer {
     addAttachment: addAttachment(deps),
     getAttachment: getAttachment(deps),
     listAttachments: listAttachments(deps),
+    uploadAttachment: uploadAttachment(deps),
+    downloadAttachment: downloadAttachment(deps),
+    createTransactionalEmail: createTransactionalEmail(deps),
+    getTransactionalEmail: getTransactionalEmail(deps),
+    listTransactionalEmails: listTransactionalEmails(deps),
+    updateTransactionalEmailStatus: updateTransactionalEmailStatus(deps),
+    createNotification: createNotification(deps),
+    getNotification: getNotification(deps),
+    listNotifications: listNotifications(deps),
+    markNotificationRead: markNotificationRead(deps),
+    markAllNotificationsRead: markAllNotificationsRead(deps),
   });
 }

@@ -156,7 +156,7 @@ describe('DeleteContent', () => {
     const res = await call(h.client, 'deleteContent', { tenantId: tenant, storageKey: key });
     expect(res.attachmentsDeleted).toBe(2);
     const after = await h.counts();
-    expect(after).toEqual({ content: before.content - 1, attachments: before.attachments - 2, outbox: before.outbox + 1 });
+    expect(after).toEqual({ ...before, content: before.content - 1, attachments: before.attachments - 2, outbox: before.outbox + 1, blobs: before.blobs - 2 });
     expect((await failure(call(h.client, 'getContent', { tenantId: tenant, storageKey: key }))).code).toBe(status.NOT_FOUND);
     expect((await failure(call(h.client, 'deleteContent', { tenantId: tenant, storageKey: key }))).code).toBe(status.NOT_FOUND);
   });

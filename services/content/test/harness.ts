@@ -14,6 +14,10 @@ export interface Counts {
   content: number;
   attachments: number;
   outbox: number;
+  blobs: number;
+  refs: number;
+  transactionalEmails: number;
+  notifications: number;
 }
 
 export interface Harness {
@@ -77,7 +81,11 @@ export async function startContent(
       const { rows } = await pool.query<Counts>(
         `select (select count(*) from content_objects)::int as content,
                 (select count(*) from attachments)::int as attachments,
-                (select count(*) from outbox_events)::int as outbox`,
+                (select count(*) from outbox_events)::int as outbox,
+                (select count(*) from blobs)::int as blobs,
+                (select count(*) from content_refs)::int as refs,
+                (select count(*) from transactional_emails)::int as "transactionalEmails",
+                (select count(*) from notifications)::int as notifications`,
       );
       return rows[0];
     },

@@ -8,10 +8,12 @@ import {
   ServerInterceptingCall,
   status as Status,
   type ServerInterceptor,
+  type ServerReadableStream,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
   type UntypedServiceImplementation,
+  type handleClientStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   type sendUnaryData,
@@ -42,17 +44,26 @@ export interface CallContext {
 
 type UnaryFn<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
 type StreamFn<Req, Res> = (request: Req, ctx: CallContext) => AsyncIterable<Res>;
+/**
+ * A client-streaming handler: reads the requests (each already admitted: decoded, guarded, and
+ * the first one's tenant checked against the token) and answers once.
+ */
+type ClientStreamFn<Req, Res> = (requests: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>;
 
 /**
  * The handlers of a ts-proto `XxxServiceServer` interface written as plain async functions:
- * unary → `async (req, ctx) => res`; server streaming → `async function* (req, ctx)`.
+ * unary → `async (req, ctx) => res`; server streaming → `async function* (req, ctx)`;
+ * client streaming → `async (requests, ctx) => res` (`for await (const req of requests)`).
+ * Bidirectional streaming is not supported.
  */
 export type Handlers<S> = {
-  [K in keyof S as string extends K ? never : K]: S[K] extends handleUnaryCall<infer Req, infer Res>
-    ? UnaryFn<Req, Res>
-    : S[K] extends handleServerStreamingCall<infer Req, infer Res>
-      ? StreamFn<Req, Res>
-      : never;
+  [K in keyof S as string extends K ? never : K]: S[K] extends handleClientStreamingCall<infer Req, infer Res>
+    ? ClientStreamFn<Req, Res>
+    : S[K] extends handleUnaryCall<infer Req, infer Res>
+      ? UnaryFn<Req, Res>
+      : S[K] extends handleServerStreamingCall<infer Req, infer Res>
+        ? StreamFn<Req, Res>
+        : never;
 };
 
 /** Transport limits a platform team sets per deployment (see commonSettings for the defaults). */
@@ -212,13 +223,15 @@ export class GrpcServer {
     for (const [method, def] of Object.entries(definition)) {
       const fn = (handlers as Record<string, unknown>)[method];
       if (typeof fn !== 'function') throw new Error(`${name}: no handler for ${method}`);
-      if (def.requestStream) throw new Error(`${name}.${method}: client streaming is not supported by this kit`);
+      if (def.requestStream && def.responseStream) throw new Error(`${name}.${method}: bidirectional streaming is not supported by this kit`);
       const protoMethod = def.path.slice(def.path.lastIndexOf('/') + 1);
       const requestType = `${name.slice(0, name.lastIndexOf('.'))}.${methods[protoMethod]?.requestType?.type?.name ?? ''}`;
       const call: CallShape = { path: def.path, method: protoMethod, requestType };
-      impl[method] = def.responseStream
-        ? this.wrapServerStream(call, fn as StreamFn<unknown, unknown>)
-        : this.wrapUnary(call, fn as UnaryFn<unknown, unknown>);
+      impl[method] = def.requestStream
+        ? this.wrapClientStream(call, fn as ClientStreamFn<unknown, unknown>)
+        : def.responseStream
+          ? this.wrapServerStream(call, fn as StreamFn<unknown, unknown>)
+          : this.wrapUnary(call, fn as UnaryFn<unknown, unknown>);
       // grpc-js answers INTERNAL when a request does not decode. Bytes a client sent are the
       // client's mistake: mark them, and the wrapper answers INVALID_ARGUMENT instead.
       guarded[method] = {
@@ -302,7 +315,10 @@ export class GrpcServer {
     });
   }
 
-  private context(path: string, call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>) {
+  private context(
+    path: string,
+    call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerReadableStream<unknown, unknown>,
+  ) {
     // The caller's request id is echoed in headers and logs: keep it short and printable.
     const given = String(call.metadata.get('x-request-id')[0] ?? '');
     const requestId = /^[\x21-\x7e]{1,128}$/.test(given) ? given : randomUUID();
@@ -313,7 +329,7 @@ export class GrpcServer {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(Object.assign(new Error('deadline exceeded'), { name: 'AbortError' })), Math.max(0, deadlineMs - Date.now()));
     timer.unref();
-    call.on('cancelled', () => abort.abort(Object.assign(new Error('cancelled by the caller'), { name: 'AbortError' })));
+    (call as NodeJS.EventEmitter).on('cancelled', () => abort.abort(Object.assign(new Error('cancelled by the caller'), { name: 'AbortError' })));
     const header = new Metadata();
     header.set('x-request-id', requestId);
     call.sendMetadata(header);
@@ -327,12 +343,12 @@ export class GrpcServer {
    * What every request passes before its handler: it decoded, its text and timestamps can be
    * stored, and the token may act for its tenant. Throws the domain error to answer with.
    */
-  private admit(shape: CallShape, request: unknown, principal: Principal): void {
+  private admit(shape: CallShape, request: unknown, principal: Principal, checkTenant = true): void {
     if (isUndecodable(request))
       throw new InvalidArgumentError([
         { field: '', reason: 'MALFORMED_MESSAGE', description: `the request is not a valid ${shape.requestType} message (${request[UNDECODABLE]})` },
       ]);
-    if (principal.scope === 'tenants') {
+    if (checkTenant && principal.scope === 'tenants') {
       if (this.serviceScopeMethods.has(shape.method))
         throw new PermissionDeniedError(`${shape.method} needs a token with service scope; this token is bound to tenants`);
       const tenantId = String((request as { tenantId?: unknown }).tenantId ?? '').toLowerCase();
@@ -372,6 +388,62 @@ export class GrpcServer {
       const work = runInCallScope({ deadline: ctx.deadline, signal: abort.signal }, async () => {
         this.admit(shape, call.request, ctx.principal);
         return fn(call.request, ctx);
+      });
+      Promise.race([work, aborted]).then(
+        (res) => {
+          clearTimeout(timer);
+          this.inFlight--;
+          this.finish(ctx, started);
+          return callback(null, res);
+        },
+        (err) => {
+          clearTimeout(timer);
+          this.inFlight--;
+          return callback(this.finish(ctx, started, err) as never);
+        },
+      );
+    };
+  }
+
+  /**
+   * Client streaming: the handler reads the requests as an async iterable. Every message passes
+   * the request guard; the first one also the tenant check (a stream acts for one tenant: the
+   * handler must refuse a later message naming another). Deadline and cancellation work as for
+   * unary calls (the handler runs in the call scope and the answer races the deadline), and a
+   * message refused by the guard fails the call even if the handler swallowed the error.
+   */
+  private wrapClientStream(shape: CallShape, fn: ClientStreamFn<unknown, unknown>): handleClientStreamingCall<unknown, unknown> {
+    return (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      const started = performance.now();
+      const { ctx, timer, abort } = this.context(shape.path, call);
+      this.inFlight++;
+      const aborted = new Promise<never>((_, reject) =>
+        abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true }),
+      );
+      aborted.catch(() => undefined);
+      let refused: unknown;
+      const admit = (request: unknown, first: boolean) => {
+        try {
+          this.admit(shape, request, ctx.principal, first);
+        } catch (err) {
+          refused ??= err;
+          throw err;
+        }
+      };
+      async function* requests(): AsyncIterable<unknown> {
+        let first = true;
+        for await (const request of call) {
+          if (abort.signal.aborted) throw abort.signal.reason;
+          admit(request, first);
+          first = false;
+          yield request;
+        }
+        if (abort.signal.aborted) throw abort.signal.reason;
+      }
+      const work = runInCallScope({ deadline: ctx.deadline, signal: abort.signal }, async () => {
+        const res = await fn(requests(), ctx);
+        if (refused !== undefined) throw refused;
+        return res;
       });
       Promise.race([work, aborted]).then(
         (res) => {

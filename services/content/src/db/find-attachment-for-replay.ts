@@ -14,10 +14,10 @@ export async function findAttachmentForReplay(
   const { rows } = await client.query(
     `select ${ATTACHMENT_COLUMNS},
             (parent_storage_key = $3 and filename is not distinct from $4 and mime_type = $5
-              and storage_disposition = $6 and content = $7) as same
+              and storage_disposition = $6 and coalesce(sha256, sha256(content)) = $7) as same
        from attachments
       where id = $1 and tenant_id = $2`,
-    [a.id, a.tenantId, a.parentStorageKey, a.filename, a.mimeType, a.storageDisposition, a.content],
+    [a.id, a.tenantId, a.parentStorageKey, a.filename, a.mimeType, a.storageDisposition, a.sha256],
   );
   return rows[0];
 }

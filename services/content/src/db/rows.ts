@@ -23,11 +23,51 @@ export interface AttachmentRow {
   sizeBytes: number;
   storageDisposition: string;
   created: Date;
+  /** SHA-256 (hex) of the bytes; null only for an inline row a previous version wrote. */
+  sha256: string | null;
 }
 
-/** Select list of {@link AttachmentRow} over `attachments`. */
+/** Select list of {@link AttachmentRow} over `attachments` (unqualified: no other table in scope). */
 export const ATTACHMENT_COLUMNS = `id, tenant_id as "tenantId", parent_storage_key as "parentStorageKey", filename,
-  mime_type as "mimeType", size_bytes as "sizeBytes", storage_disposition as "storageDisposition", created`;
+  mime_type as "mimeType", size_bytes as "sizeBytes", storage_disposition as "storageDisposition", created,
+  encode(sha256, 'hex') as sha256`;
+
+/** A transactional email as the queries return it (status as the column's text). */
+export interface TransactionalEmailRow {
+  id: string;
+  tenantId: string;
+  recipientEmail: string;
+  recipientUserId: string | null;
+  kind: string;
+  subject: string;
+  status: string;
+  providerMessageId: string | null;
+  statusDetail: string | null;
+  bodyStorageKey: string | null;
+  created: Date;
+  updated: Date;
+  sentAt: Date | null;
+}
+
+export const TRANSACTIONAL_EMAIL_COLUMNS = `id, tenant_id as "tenantId", recipient_email as "recipientEmail",
+  recipient_user_id as "recipientUserId", kind, subject, status, provider_message_id as "providerMessageId",
+  status_detail as "statusDetail", body_storage_key as "bodyStorageKey", created, updated, sent_at as "sentAt"`;
+
+/** An in-app notification. */
+export interface NotificationRow {
+  id: string;
+  tenantId: string;
+  userId: string;
+  kind: string;
+  title: string;
+  body: string;
+  readAt: Date | null;
+  expires: Date | null;
+  created: Date;
+}
+
+export const NOTIFICATION_COLUMNS = `id, tenant_id as "tenantId", user_id as "userId", kind, title, body,
+  read_at as "readAt", expires, created`;
 
 /** A deleted object as a delete's `returning` reports it. */
 export interface DeletedContent {

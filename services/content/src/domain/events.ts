@@ -8,6 +8,13 @@ const EVENTS = {
   contentStored: { suffix: 'content_stored', type: 'penguinmails.content.v1.ContentStored' },
   contentDeleted: { suffix: 'content_deleted', type: 'penguinmails.content.v1.ContentDeleted' },
   attachmentAdded: { suffix: 'attachment_added', type: 'penguinmails.content.v1.AttachmentAdded' },
+  transactionalEmailQueued: { suffix: 'transactional_email_queued', type: 'penguinmails.content.v1.TransactionalEmailQueued' },
+  transactionalEmailStatusChanged: {
+    suffix: 'transactional_email_status_changed',
+    type: 'penguinmails.content.v1.TransactionalEmailStatusChanged',
+  },
+  notificationCreated: { suffix: 'notification_created', type: 'penguinmails.content.v1.NotificationCreated' },
+  notificationRead: { suffix: 'notification_read', type: 'penguinmails.content.v1.NotificationRead' },
 } as const;
 
 /** One outbox row: the event's envelope on `pm.content.<tenant>.<suffix>`. */
@@ -51,5 +58,49 @@ export async function emitContentDeleted(
 /** Announces a new attachment. */
 export async function emitAttachmentAdded(client: PoolClient, names: EventNames, tenantId: string, payload: contentV1.AttachmentAdded): Promise<void> {
   const q = outboxInsert(outboxRow(names, EVENTS.attachmentAdded, contentV1.AttachmentAdded, tenantId, payload));
+  await client.query(q.text, q.values);
+}
+
+/** Announces a new transactional email (no address, subject or body). */
+export async function emitTransactionalEmailQueued(
+  client: PoolClient,
+  names: EventNames,
+  tenantId: string,
+  payload: contentV1.TransactionalEmailQueued,
+): Promise<void> {
+  const q = outboxInsert(outboxRow(names, EVENTS.transactionalEmailQueued, contentV1.TransactionalEmailQueued, tenantId, payload));
+  await client.query(q.text, q.values);
+}
+
+/** Announces a transactional email's new status. */
+export async function emitTransactionalEmailStatusChanged(
+  client: PoolClient,
+  names: EventNames,
+  tenantId: string,
+  payload: contentV1.TransactionalEmailStatusChanged,
+): Promise<void> {
+  const q = outboxInsert(
+    outboxRow(names, EVENTS.transactionalEmailStatusChanged, contentV1.TransactionalEmailStatusChanged, tenantId, payload, payload.changed),
+  );
+  await client.query(q.text, q.values);
+}
+
+/** Announces a new notification (no title or body). */
+export async function emitNotificationCreated(client: PoolClient, names: EventNames, tenantId: string, payload: contentV1.NotificationCreated): Promise<void> {
+  const q = outboxInsert(outboxRow(names, EVENTS.notificationCreated, contentV1.NotificationCreated, tenantId, payload));
+  await client.query(q.text, q.values);
+}
+
+/** Announces notifications read for the first time (one MarkNotificationRead, or all of a user's) in one statement. */
+export async function emitNotificationsRead(
+  client: PoolClient,
+  names: EventNames,
+  read: { tenantId: string; id: string; userId: string; readAt: Date | null }[],
+): Promise<void> {
+  if (!read.length) return;
+  const rows = read.map((n) =>
+    outboxRow(names, EVENTS.notificationRead, contentV1.NotificationRead, n.tenantId, { notificationId: n.id, userId: n.userId, readAt: n.readAt ?? undefined }),
+  );
+  const q = outboxInsertMany(rows);
   await client.query(q.text, q.values);
 }

@@ -2,6 +2,7 @@ import { contentV1 } from '@penguinmails/contracts';
 import { withTransaction, type EventNames, type Logger } from '@penguinmails/service-kit';
 import type { Pool, PoolClient } from 'pg';
 import { deleteExpiredContent } from '../db/delete-expired-content';
+import { deleteExpiredNotifications } from '../db/delete-expired-notifications';
 import { emitContentDeleted } from './events';
 
 /**
@@ -60,8 +61,16 @@ export class RetentionSweeper {
     }
   }
 
-  /** One batch in one transaction; resolves with the number of objects deleted. */
+  /**
+   * One batch in one transaction: expired objects, and as many expired notifications (no event:
+   * nobody needs to hear that a read-and-expired notice left); resolves with the larger count,
+   * so the sweep goes on while either has a full batch.
+   */
   async sweepOnce(): Promise<number> {
-    return withTransaction(this.opts.pool, (client) => deleteExpired(client, this.opts.names, { limit: this.opts.batchSize }));
+    return withTransaction(this.opts.pool, async (client) => {
+      const objects = await deleteExpired(client, this.opts.names, { limit: this.opts.batchSize });
+      const notices = await deleteExpiredNotifications(client, this.opts.batchSize);
+      return Math.max(objects, notices);
+    });
   }
 }

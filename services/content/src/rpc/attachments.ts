@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { contentV1 } from '@penguinmails/contracts';
-import { Validator, decodeCursor, encodeCursor } from '@penguinmails/service-kit';
+import { NotFoundError, Validator, decodeCursor, encodeCursor, type CallContext } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import * as attachments from '../domain/attachments';
 import { checkStorageKey } from '../domain/storage-keys';
@@ -13,34 +13,124 @@ const MIME_RE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 
+const SHA256_RE = /^[0-9a-f]{64}$/;
+/** Download chunks: default and largest. */
+const CHUNK_DEFAULT = 64 * 1024;
+const CHUNK_MAX = 1024 * 1024;
+
+/** The descriptive fields AddAttachment and UploadAttachment's metadata share (`prefix` names them). */
+function checkAttachmentFields(
+  v: Validator,
+  prefix: string,
+  req: { parentStorageKey: string; filename: string; mimeType: string; storageDisposition: contentV1.StorageDisposition; attachmentId: string },
+) {
+  const parentStorageKey = checkStorageKey(v, `${prefix}parent_storage_key`, req.parentStorageKey);
+  const filename = v.string(`${prefix}filename`, req.filename, { max: FILENAME_MAX, trim: false });
+  if (CONTROL_RE.test(filename)) v.add(`${prefix}filename`, 'MALFORMED', 'filename must not contain control characters (tabs, newlines, NUL)');
+  const mimeType = v.string(`${prefix}mime_type`, req.mimeType, { max: MIME_MAX }).toLowerCase() || 'application/octet-stream';
+  if (mimeType.length <= MIME_MAX && !MIME_RE.test(mimeType))
+    v.add(`${prefix}mime_type`, 'MALFORMED', `mime_type must look like type/subtype (e.g. application/pdf, image/png), without parameters; got "${mimeType.slice(0, 60)}"`);
+  const disposition = v.enumValue(`${prefix}storage_disposition`, req.storageDisposition, contentV1.StorageDisposition, { required: false });
+  const id = v.optionalUuid(`${prefix}attachment_id`, req.attachmentId) ?? randomUUID();
+  return { id, parentStorageKey, filename: filename || null, mimeType, storageDisposition: dispositionColumn(disposition) };
+}
+
 export function addAttachment(deps: ServerDeps) {
   return async (req: contentV1.AddAttachmentRequest): Promise<contentV1.AddAttachmentResponse> => {
     const v = new Validator();
     const tenantId = v.uuid('tenant_id', req.tenantId);
-    const parentStorageKey = checkStorageKey(v, 'parent_storage_key', req.parentStorageKey);
-    const filename = v.string('filename', req.filename, { max: FILENAME_MAX, trim: false });
-    if (CONTROL_RE.test(filename)) v.add('filename', 'MALFORMED', 'filename must not contain control characters (tabs, newlines, NUL)');
-    const mimeType = v.string('mime_type', req.mimeType, { max: MIME_MAX }).toLowerCase() || 'application/octet-stream';
-    if (mimeType.length <= MIME_MAX && !MIME_RE.test(mimeType))
-      v.add('mime_type', 'MALFORMED', `mime_type must look like type/subtype (e.g. application/pdf, image/png), without parameters; got "${mimeType.slice(0, 60)}"`);
+    const fields = checkAttachmentFields(v, '', req);
     const bytes = Buffer.from(req.content ?? Buffer.alloc(0));
     const max = deps.limits.attachmentMaxBytes;
     if (bytes.length > max)
       v.add('content', 'TOO_LARGE', `content is ${bytes.length} bytes; the limit (ATTACHMENT_MAX_BYTES) is ${bytesText(max)}`);
-    const disposition = v.enumValue('storage_disposition', req.storageDisposition, contentV1.StorageDisposition, { required: false });
-    const id = v.optionalUuid('attachment_id', req.attachmentId) ?? randomUUID();
     v.done();
 
-    const res = await attachments.addAttachment(deps, {
-      id,
-      tenantId,
-      parentStorageKey,
-      filename: filename || null,
-      mimeType,
-      content: bytes,
-      storageDisposition: dispositionColumn(disposition),
-    });
+    const res = await attachments.addAttachment(deps, { ...fields, tenantId, content: bytes });
     return { attachment: toAttachment(res.attachment), created: res.created };
+  };
+}
+
+/** One violation, thrown at once: a stream is refused at the first wrong message. */
+function refuse(field: string, reason: string, description: string): never {
+  const v = new Validator();
+  v.add(field, reason, description);
+  v.done();
+  throw new Error('unreachable');
+}
+
+/**
+ * UploadAttachment: metadata first, then chunks at their offsets. The bytes are hashed on the
+ * way in and held in memory (at most ATTACHMENT_MAX_BYTES, checked against the declared size
+ * before they are read), and written in one transaction only when the stream ended complete and
+ * the digest matches: a broken stream leaves nothing behind (README "Streamed attachments").
+ */
+export function uploadAttachment(deps: ServerDeps) {
+  return async (requests: AsyncIterable<contentV1.UploadAttachmentRequest>, _ctx: CallContext): Promise<contentV1.UploadAttachmentResponse> => {
+    const it = requests[Symbol.asyncIterator]();
+    const first = await it.next();
+    if (first.done) refuse('metadata', 'REQUIRED', 'the stream was empty: the first message must carry tenant_id and metadata');
+    const head = first.value;
+    const v = new Validator();
+    const tenantId = v.uuid('tenant_id', head.tenantId);
+    const meta = head.metadata;
+    if (!meta) v.add('metadata', 'REQUIRED', 'the first message must carry metadata (then chunks follow in later messages)');
+    if (head.chunk) v.add('chunk', 'UNEXPECTED', 'the first message carries metadata only; send the bytes in the messages after it');
+    const m = meta ?? { parentStorageKey: '', filename: '', mimeType: '', storageDisposition: 0, attachmentId: '', sizeBytes: 0n, sha256: '' };
+    const fields = checkAttachmentFields(v, 'metadata.', m);
+    const max = deps.limits.attachmentMaxBytes;
+    const size = v.int64('metadata.size_bytes', m.sizeBytes, { min: 0, max: Number.MAX_SAFE_INTEGER });
+    if (size > max)
+      v.add('metadata.size_bytes', 'TOO_LARGE', `size_bytes is ${size}; the limit (ATTACHMENT_MAX_BYTES) is ${bytesText(max)}`);
+    const declared = (m.sha256 ?? '').toLowerCase();
+    if (!SHA256_RE.test(declared)) v.add('metadata.sha256', 'MALFORMED', 'sha256 must be the SHA-256 of the bytes as 64 hexadecimal digits');
+    v.done();
+    // Fail before the bytes travel when the parent is not there (checked again when storing).
+    if (!(await attachments.parentExists(deps.pool, tenantId, fields.parentStorageKey)))
+      throw new NotFoundError('content_object', fields.parentStorageKey);
+
+    const hash = createHash('sha256');
+    const parts: Buffer[] = [];
+    let received = 0;
+    for (let next = await it.next(); !next.done; next = await it.next()) {
+      const msg = next.value;
+      if (msg.metadata) refuse('metadata', 'UNEXPECTED', 'only the first message carries metadata');
+      if (msg.tenantId && msg.tenantId.toLowerCase() !== tenantId)
+        refuse('tenant_id', 'MISMATCH', 'a stream acts for one tenant: later messages leave tenant_id empty or repeat the first one');
+      if (!msg.chunk) refuse('chunk', 'REQUIRED', 'every message after the first carries a chunk');
+      const offset = msg.chunk.offset;
+      if (offset !== BigInt(received))
+        refuse('chunk.offset', 'OUT_OF_ORDER', `chunk.offset is ${offset}, expected ${received}: chunks must follow each other without gaps or repeats`);
+      const data = Buffer.from(msg.chunk.data ?? Buffer.alloc(0));
+      if (received + data.length > size)
+        refuse('chunk.data', 'TOO_LARGE', `the chunks exceed the declared metadata.size_bytes (${size}) at offset ${received + data.length}`);
+      hash.update(data);
+      parts.push(data);
+      received += data.length;
+    }
+    if (received !== size)
+      refuse('metadata.size_bytes', 'INCOMPLETE', `the stream ended after ${received} of the declared ${size} bytes; nothing was stored`);
+    const digest = hash.digest();
+    if (digest.toString('hex') !== declared)
+      refuse('metadata.sha256', 'CHECKSUM_MISMATCH', `the bytes received have SHA-256 ${digest.toString('hex')}, not the declared one; nothing was stored`);
+
+    const res = await attachments.addAttachment(deps, { ...fields, tenantId, content: Buffer.concat(parts, received), sha256: digest });
+    return { attachment: toAttachment(res.attachment), created: res.created };
+  };
+}
+
+/** DownloadAttachment: the metadata (with the verified SHA-256), then the bytes in chunks. */
+export function downloadAttachment(deps: ServerDeps) {
+  return async function* (req: contentV1.DownloadAttachmentRequest): AsyncIterable<contentV1.DownloadAttachmentResponse> {
+    const v = new Validator();
+    const tenantId = v.uuid('tenant_id', req.tenantId);
+    const id = v.uuid('attachment_id', req.attachmentId);
+    const chunkSize = v.int('chunk_size', req.chunkSize, { min: 0, max: CHUNK_MAX }) || CHUNK_DEFAULT;
+    v.done();
+    const row = await attachments.getAttachment(deps.pool, tenantId, id);
+    yield { attachment: toAttachment(row) };
+    for (let offset = 0; offset < row.content.length; offset += chunkSize)
+      yield { chunk: { offset: BigInt(offset), data: row.content.subarray(offset, offset + chunkSize) } };
   };
 }
 
@@ -50,7 +140,7 @@ export function getAttachment(deps: ServerDeps) {
     const tenantId = v.uuid('tenant_id', req.tenantId);
     const id = v.uuid('attachment_id', req.attachmentId);
     v.done();
-    const row = await attachments.getAttachment(deps.prisma, tenantId, id);
+    const row = await attachments.getAttachment(deps.pool, tenantId, id);
     return { attachment: toAttachment(row), content: Buffer.from(row.content) };
   };
 }
