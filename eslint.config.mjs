@@ -42,7 +42,7 @@ const LAYER_RULES = {
 
 const layer = (files, patterns) => ({
   files,
-  rules: { 'no-restricted-imports': ['error', { patterns }] },
+  rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] },
 });
 
 export default defineConfig(
