@@ -76,6 +76,7 @@ export function installInterruptCleanup(): void {
     for (const db of [...live]) await db.drop().catch(() => undefined);
     process.exit(130);
   };
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
+  // The handler ends in process.exit and catches each cleanup's rejection itself.
+  process.once('SIGINT', (signal) => void handler(signal));
+  process.once('SIGTERM', (signal) => void handler(signal));
 }

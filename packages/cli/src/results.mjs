@@ -24,8 +24,9 @@ export function readResults(dir) {
  * A package whose task failed without a results file counts as one failure (jest never reported:
  * a build it depends on failed, or jest crashed). One that reported no failures but still exited
  * non-zero (e.g. "no tests found", a jest config error) also counts as one.
+ * @param {Array} [checks] rows of checks that are not jest suites (the lint), counted as they are
  */
-export function summarise(results, taskExits) {
+export function summarise(results, taskExits, checks = []) {
   const rows = results.map((r) => ({ ...r }));
   const byName = new Map(rows.map((r) => [r.package, r]));
   for (const [pkg, code] of taskExits) {
@@ -41,6 +42,7 @@ export function summarise(results, taskExits) {
     }
   }
   rows.sort((a, b) => a.package.localeCompare(b.package));
+  rows.push(...checks.map((r) => ({ ...r })));
   const total = rows.reduce((t, r) => ({ passed: t.passed + r.passed, failed: t.failed + r.failed, skipped: t.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
   return { rows, total, ok: total.failed === 0 && total.passed > 0 };
 }

@@ -28,6 +28,17 @@ test('summary: non-zero exit with no failed test still fails; nothing passed fai
   assert.equal(summarise([], new Map()).ok, false);
 });
 
+test('summary: a failed lint is one failed row, after the packages; a clean one adds nothing', () => {
+  const results = [{ package: 'a', passed: 3, failed: 0, skipped: 0, suitesFailed: 0 }];
+  const failed = summarise(results, new Map([['a', 0]]), [{ package: 'lint', passed: 0, failed: 1, skipped: 0, note: 'failed: a' }]);
+  assert.deepEqual(failed.total, { passed: 3, failed: 1, skipped: 0 });
+  assert.equal(failed.ok, false);
+  assert.equal(failed.rows.at(-1).package, 'lint');
+  const clean = summarise(results, new Map([['a', 0]]), [{ package: 'lint', passed: 0, failed: 0, skipped: 0, note: 'clean' }]);
+  assert.deepEqual(clean.total, { passed: 3, failed: 0, skipped: 0 });
+  assert.equal(clean.ok, true);
+});
+
 test('results files are read, and an unreadable one is a failure', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-results-'));
   fs.writeFileSync(path.join(dir, 'a.json'), JSON.stringify({ package: 'a', passed: 5, failed: 1, skipped: 0, suitesFailed: 1 }));

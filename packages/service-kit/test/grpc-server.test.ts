@@ -18,7 +18,7 @@ import {
   type CallContext,
 } from '../src';
 
-import { Probe, ProbeClient } from './fixtures/probe-service';
+import { Probe, ProbeClient, type ProbeService } from './fixtures/probe-service';
 
 type Client = InstanceType<typeof ProbeClient> & Record<string, Function>;
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
     authTokens: ['secret-token'],
     maxCallMs: 300,
   });
-  server.addService<any>('penguinmails.test.v1.ProbeService', Probe, {
+  server.addService<ProbeService>('penguinmails.test.v1.ProbeService', Probe, {
     echo: async (req: commonV1.PageRequest, ctx: CallContext) => {
       const v = new Validator();
       v.pageSize('page_size', req.pageSize, { default: 50, max: 500 });
@@ -175,7 +175,7 @@ test('shutdown lets in-flight calls finish, refuses new ones, and forces after t
   const s = createGrpcServer({ service: 'probe', logger: createLogger({ service: 'probe', level: 'silent' }), authTokens: [], maxCallMs: 10_000 });
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  s.addService<any>('penguinmails.test.v1.ProbeService', Probe, {
+  s.addService<ProbeService>('penguinmails.test.v1.ProbeService', Probe, {
     echo: async (req: commonV1.PageRequest) => {
       if (req.pageToken === 'hold') await gate;
       return { nextPageToken: 'done' };
@@ -195,7 +195,7 @@ test('shutdown lets in-flight calls finish, refuses new ones, and forces after t
 
   // A call that never finishes is cut when the grace period ends.
   const s2 = createGrpcServer({ service: 'probe', logger: createLogger({ service: 'probe', level: 'silent' }), authTokens: [], maxCallMs: 10_000 });
-  s2.addService<any>('penguinmails.test.v1.ProbeService', Probe, { echo: () => new Promise(() => undefined), list: async function* () {} });
+  s2.addService<ProbeService>('penguinmails.test.v1.ProbeService', Probe, { echo: () => new Promise(() => undefined), list: async function* () {} });
   const p2 = await s2.listen('127.0.0.1', 0);
   const c2 = new ProbeClient(`127.0.0.1:${p2}`, credentials.createInsecure()) as Client;
   const stuck = echo(c2, {}).catch((e) => e);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { Probe, ProbeClient } from './fixtures/probe-service';
+import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { Probe, ProbeClient, type ProbeService } from './fixtures/probe-service';
 import { commonV1 } from '@penguinmails/contracts';
 import { createGrpcServer, createLogger, type GrpcServer } from '../src';
 
@@ -18,12 +18,12 @@ async function serve(clientCa?: string): Promise<{ server: GrpcServer; port: num
     authTokens: [],
     tls: { cert: file('server.pem'), key: file('server.key'), clientCa },
   });
-  server.addService<any>('penguinmails.test.v1.ProbeService', Probe, { echo: async () => ({ nextPageToken: 'tls-ok' }), list: async function* () {} });
+  server.addService<ProbeService>('penguinmails.test.v1.ProbeService', Probe, { echo: async () => ({ nextPageToken: 'tls-ok' }), list: async function* () {} });
   return { server, port: await server.listen('127.0.0.1', 0) };
 }
 
-function echo(port: number, creds: ReturnType<typeof credentials.createSsl>): Promise<commonV1.PageResponse> {
-  const c = new ProbeClient(`localhost:${port}`, creds) as any;
+function echo(port: number, creds: ChannelCredentials): Promise<commonV1.PageResponse> {
+  const c = new ProbeClient(`localhost:${port}`, creds);
   return new Promise((resolve, reject) =>
     c.echo({ pageSize: 0, pageToken: '' }, new Metadata(), { deadline: Date.now() + 3_000 }, (err: ServiceError | null, res: commonV1.PageResponse) => {
       c.close();
@@ -36,7 +36,7 @@ test('TLS: a client trusting the CA connects; a plaintext client does not', asyn
   const { server, port } = await serve();
   await expect(echo(port, credentials.createSsl(read('ca.pem')))).resolves.toEqual({ nextPageToken: 'tls-ok' });
   // The handshake fails: the call never reaches the server (UNAVAILABLE), not an application error.
-  await expect(echo(port, credentials.createInsecure() as any)).rejects.toMatchObject({ code: status.UNAVAILABLE });
+  await expect(echo(port, credentials.createInsecure())).rejects.toMatchObject({ code: status.UNAVAILABLE });
   await server.shutdown(500);
 });
 

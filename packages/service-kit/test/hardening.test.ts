@@ -21,7 +21,7 @@ import {
   type CallContext,
   type GrpcServer,
 } from '../src';
-import { Probe, ProbeClient } from './fixtures/probe-service';
+import { Probe, ProbeClient, type ProbeService } from './fixtures/probe-service';
 
 type Client = InstanceType<typeof ProbeClient> & Record<string, Function>;
 const ASTRAL = '😀'.repeat(40); // 80 UTF-16 units: any cut at an odd index splits a pair
@@ -82,7 +82,7 @@ describe('the server refuses what would crash, hang or poison it', () => {
       logger: createLogger({ service: 'probe', level: 'silent' }),
       authTokens: ['service-token', `${tenantA}:tenant-token`],
     });
-    server.addService<any>('penguinmails.test.v1.ProbeService', Probe, {
+    server.addService<ProbeService>('penguinmails.test.v1.ProbeService', Probe, {
       echo: async (req: commonV1.PageRequest, _ctx: CallContext) => {
         // Echo the caller's value into a violation, as a careless handler would.
         if (req.pageToken.startsWith('echo:')) {

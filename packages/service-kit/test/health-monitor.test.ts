@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { DependencyMonitor, createGrpcServer, createLogger, createPgPool, natsCheck, postgresCheck } from '../src';
 import { adminUrl, freshDatabase, healthCheck, natsTestContext, type FreshDatabase, type NatsTestContext } from '../../testkit/src';
-import { Probe } from './fixtures/probe-service';
+import { Probe, type ProbeService } from './fixtures/probe-service';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 let db: FreshDatabase;
@@ -28,7 +28,7 @@ async function admin(sql: string) {
 
 test('health follows the database: NOT_SERVING while it is gone, SERVING when it is back, NOT_SERVING for good on shutdown', async () => {
   const server = createGrpcServer({ service: 'probe', logger, authTokens: [] });
-  server.addService<any>('penguinmails.test.v1.ProbeService', Probe, { echo: async () => ({}), list: async function* () {} });
+  server.addService<ProbeService>('penguinmails.test.v1.ProbeService', Probe, { echo: async () => ({}), list: async function* () {} });
   const port = await server.listen('127.0.0.1', 0);
   const addr = `127.0.0.1:${port}`;
   const pool = createPgPool(db.url, { max: 2, connectionTimeoutMillis: 1_000 });

@@ -13,7 +13,7 @@ function write(name: string, sql: string) {
   writeFileSync(join(dir, name, 'migration.sql'), sql);
 }
 
-async function query<T = any>(sql: string): Promise<T[]> {
+async function query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
   const c = new Client({ connectionString: db.url });
   await c.connect();
   try {

@@ -26,13 +26,13 @@ test('Validator accepts good values and normalises them', () => {
   expect(v.uuid('id', '3F1C2B0E-8D4A-4C1E-9B7A-2A6F0C5D9E11')).toBe('3f1c2b0e-8d4a-4c1e-9b7a-2a6f0c5d9e11');
   expect(v.email('e', ' Ann@Example.COM ')).toBe('ann@example.com');
   expect(v.pageSize('p', 0, { default: 50, max: 500 })).toBe(50);
-  expect(v.enumValue('t', 2, { 0: 'UNSPECIFIED', 1: 'A', 2: 'B', [-1]: 'UNRECOGNIZED' } as any)).toBe(2);
+  expect(v.enumValue('t', 2, { 0: 'UNSPECIFIED', 1: 'A', 2: 'B', [-1]: 'UNRECOGNIZED' })).toBe(2);
   v.done();
   expect(v.ok).toBe(true);
 });
 
 test('enumValue rejects UNSPECIFIED and UNRECOGNIZED', () => {
-  const names = { 0: 'X_UNSPECIFIED', 1: 'X_A', [-1]: 'UNRECOGNIZED' } as any;
+  const names: Record<number, string> = { 0: 'X_UNSPECIFIED', 1: 'X_A', [-1]: 'UNRECOGNIZED' };
   const v = new Validator();
   v.enumValue('a', 0, names);
   v.enumValue('b', -1, names);

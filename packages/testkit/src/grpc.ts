@@ -1,17 +1,30 @@
-import { Client, Metadata, credentials, loadPackageDefinition } from '@grpc/grpc-js';
+import { Client, Metadata, credentials, loadPackageDefinition, type ChannelCredentials } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 
 const reflectionProto = require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
 
+// The parts of the dynamically loaded (proto-loader) clients that the functions below use.
+type ClientCtor<T> = new (address: string, creds: ChannelCredentials) => T & { close(): void };
+interface ReflectionResponse { listServicesResponse?: { service?: { name: string }[] } }
+interface ReflectionStream {
+  on(event: 'data', listener: (res: ReflectionResponse) => void): void;
+  on(event: 'error', listener: (err: Error) => void): void;
+  write(req: { listServices: string }): void;
+  end(): void;
+}
+type ReflectionPackage = { grpc: { reflection: { v1: { ServerReflection: ClientCtor<{ ServerReflectionInfo(): ReflectionStream }> } } } };
+type HealthCheck = (req: { service: string }, opts: { deadline: number }, cb: (err: Error | null, res: { status: string }) => void) => void;
+type HealthPackage = { grpc: { health: { v1: { Health: ClientCtor<{ Check: HealthCheck }> } } } };
+
 /** What `grpcurl -plaintext <address> list` prints: the services reflection exposes. */
 export function reflectionListServices(address: string): Promise<string[]> {
-  const pkg = loadPackageDefinition(loadSync(reflectionProto)) as any;
+  const pkg = loadPackageDefinition(loadSync(reflectionProto)) as unknown as ReflectionPackage;
   const client = new pkg.grpc.reflection.v1.ServerReflection(address, credentials.createInsecure());
   return new Promise((resolve, reject) => {
     const stream = client.ServerReflectionInfo();
-    stream.on('data', (res: any) => {
-      resolve((res.listServicesResponse?.service ?? []).map((s: any) => s.name).sort());
+    stream.on('data', (res) => {
+      resolve((res.listServicesResponse?.service ?? []).map((s) => s.name).sort());
       stream.end();
       client.close();
     });
@@ -25,10 +38,10 @@ export function reflectionListServices(address: string): Promise<string[]> {
 
 /** grpc.health.v1 Check: resolves with 'SERVING' | 'NOT_SERVING' | 'UNKNOWN' | 'SERVICE_UNKNOWN'. */
 export function healthCheck(address: string, service = ''): Promise<string> {
-  const pkg = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as any;
+  const pkg = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as unknown as HealthPackage;
   const client = new pkg.grpc.health.v1.Health(address, credentials.createInsecure());
   return new Promise((resolve, reject) =>
-    client.Check({ service }, { deadline: Date.now() + 5_000 }, (err: Error | null, res: { status: string }) => {
+    client.Check({ service }, { deadline: Date.now() + 5_000 }, (err, res) => {
       client.close();
       return err ? reject(err) : resolve(res.status);
     }),

@@ -1,6 +1,7 @@
-// `npm test`: set-up, then every package's jest through turbo, then one summary whose last line
-// is `N passed, N failed, N skipped` (CI reads it). Extra args narrow the run:
-// `npm test -- metadata` runs @penguinmails/metadata only (any turbo --filter works too).
+// `npm test`: set-up, the lint (tsc --noEmit + eslint, through turbo), then every package's jest
+// through turbo, then one summary whose last line is `N passed, N failed, N skipped` (CI reads
+// it); a failed lint is one failed row. Extra args narrow the run:
+// `npm test -- metadata` lints and tests @penguinmails/metadata only (any turbo --filter works too).
 import fs from 'node:fs';
 import path from 'node:path';
 import { asError } from '../errors.mjs';
@@ -21,26 +22,47 @@ export function filterArgs(args) {
   });
 }
 
+/** The run summaries (.turbo/runs/<id>.json) there are now. */
+function runSummaries() {
+  return new Set(fs.existsSync(RUNS_DIR) ? fs.readdirSync(RUNS_DIR).filter((f) => f.endsWith('.json')) : []);
+}
+
 /**
  * turbo --summarize writes .turbo/runs/<id>.json with each task's exit code; the newest file
- * written since `since` is this run's. Returns package -> exit code of its real `test` task
- * (null when it did not run), or null when no summary was written.
+ * not in `before` is this run's. Returns package -> exit code of its real `task` (null when it
+ * did not run), or null when no summary was written.
  */
-function testTaskExits(since) {
+function taskExits(before, taskName) {
   if (!fs.existsSync(RUNS_DIR)) return null;
-  const newest = fs.readdirSync(RUNS_DIR)
-    .filter((f) => f.endsWith('.json'))
+  const newest = [...runSummaries()]
+    .filter((f) => !before.has(f))
     .map((f) => ({ file: path.join(RUNS_DIR, f), mtime: fs.statSync(path.join(RUNS_DIR, f)).mtimeMs }))
-    .filter((f) => f.mtime >= since)
     .sort((a, b) => b.mtime - a.mtime)[0];
   if (!newest) return null;
   const summary = JSON.parse(fs.readFileSync(newest.file, 'utf8'));
   const exits = new Map();
   for (const task of summary.tasks ?? []) {
-    if (task.task !== 'test' || task.command === '<NONEXISTENT>') continue;
+    if (task.task !== taskName || task.command === '<NONEXISTENT>') continue;
     exits.set(task.package, task.execution?.exitCode ?? null);
   }
   return exits;
+}
+
+/**
+ * `turbo run lint` (each package's tsc --noEmit and eslint; see eslint.config.mjs) over the same
+ * packages as the tests. Only a failing package's output is printed. Returns the summary row:
+ * one failed row when any package's lint failed, else a row that says it was clean.
+ */
+export async function lint(args) {
+  say('linting (turbo run lint: tsc --noEmit and eslint)');
+  const started = Date.now();
+  const before = runSummaries();
+  const code = await turbo('lint', ['--concurrency=2', '--continue', '--summarize', '--output-logs=errors-only', ...filterArgs(args)]);
+  const exits = taskExits(before, 'lint') ?? new Map(code === 0 ? [] : [['turbo', code]]);
+  const failed = [...exits].filter(([, c]) => c !== 0).map(([pkg]) => pkg.replace('@penguinmails/', ''));
+  const seconds = `${Math.round((Date.now() - started) / 1000)}s`;
+  if (failed.length === 0 && code === 0) return { package: 'lint', passed: 0, failed: 0, skipped: 0, note: `clean (${exits.size} packages, ${seconds})` };
+  return { package: 'lint', passed: 0, failed: 1, skipped: 0, note: `failed: ${failed.join(', ') || `turbo exit ${code}`} (output above)` };
 }
 
 /** The summary line for a run that could not get as far as the tests. */
@@ -65,10 +87,12 @@ export async function test(args) {
     return setupFailed(err.message);
   }
 
+  const lintRow = await lint(args);
+
   fs.rmSync(RESULTS_DIR, { recursive: true, force: true });
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   say(`running the tests (postgres: ${infra.postgres.origin}; nats: ${infra.nats.origin})`);
-  const since = Date.now() - 1000;
+  const before = runSummaries();
   const turboArgs = ['--concurrency=2', '--continue', '--summarize', ...filterArgs(args)];
   const code = await turbo('test', turboArgs, toolEnv({
     PG_ADMIN_URL: infra.postgres.adminUrl,
@@ -77,12 +101,12 @@ export async function test(args) {
     PM_TEST_RESULTS_DIR: RESULTS_DIR,
   }));
 
-  let exits = testTaskExits(since);
+  let exits = taskExits(before, 'test');
   if (!exits) {
     // No turbo summary (turbo itself failed early): count the run as one failure.
     exits = new Map(code === 0 ? [] : [['turbo', code]]);
   }
-  const summary = summarise(readResults(RESULTS_DIR), exits);
+  const summary = summarise(readResults(RESULTS_DIR), exits, [lintRow]);
   printSummary(summary);
   return summary.ok ? 0 : 1;
 }
