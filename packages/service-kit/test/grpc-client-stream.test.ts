@@ -2,7 +2,7 @@ import { Metadata, credentials, status, type ClientWritableStream, type ServiceE
 import { randomUUID } from 'node:crypto';
 import { commonV1 } from '@penguinmails/contracts';
 import { InvalidArgumentError, createGrpcServer, createLogger, currentCall, decodeStatus, type CallContext, type GrpcServer } from '../src';
-import { CollectClient, CollectProbe } from './fixtures/probe-service';
+import { CollectClient, CollectProbe, type CollectService } from './fixtures/probe-service';
 
 // Client streaming through the kit's server wrapper: auth, the request guard on every message,
 // the tenant check on the first, deadlines from the call scope, and the one error mapping.
@@ -23,7 +23,7 @@ beforeAll(async () => {
     authTokens: ['secret-token', `${tenant}:tenant-token`],
     maxCallMs: 400,
   });
-  server.addService<any>('penguinmails.test.v1.CollectService', CollectProbe, {
+  server.addService<CollectService>('penguinmails.test.v1.CollectService', CollectProbe, {
     collect: async (requests: AsyncIterable<commonV1.EventEnvelope>, _ctx: CallContext) => {
       seen = { types: [], hadScope: Boolean(currentCall()?.signal) };
       for await (const r of requests) {

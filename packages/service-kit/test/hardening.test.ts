@@ -238,7 +238,7 @@ describe('transport limits and reflection are settings', () => {
       reflection: false,
       limits: { maxReceiveBytes: 1024, maxConcurrentStreams: 4 },
     });
-    server.addService<any>('penguinmails.test.v1.ProbeService', Probe, {
+    server.addService<ProbeService>('penguinmails.test.v1.ProbeService', Probe, {
       echo: async (req: commonV1.PageRequest) => ({ nextPageToken: `len:${req.pageToken.length}` }),
       list: async function* () {
         yield { nextPageToken: '' };
