@@ -92,6 +92,19 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
   'content.addAttachment': keyed((r) => Boolean(r.attachmentId)),
   'content.getAttachment': read,
   'content.listAttachments': read,
+  // Streams are not retried by the SDK (it exposes unary calls only); an upload is keyed by its
+  // sha256 and attachment_id on the service side.
+  'content.uploadAttachment': unsafe,
+  'content.downloadAttachment': read,
+  'content.createTransactionalEmail': keyed((r) => Boolean(r.transactionalEmailId)),
+  'content.getTransactionalEmail': read,
+  'content.listTransactionalEmails': read,
+  'content.updateTransactionalEmailStatus': idempotent, // the same status again changes nothing
+  'content.createNotification': unsafe, // no caller-chosen id: a repeat would be a second notice
+  'content.getNotification': read,
+  'content.listNotifications': read,
+  'content.markNotificationRead': idempotent, // the first read time stays
+  'content.markAllNotificationsRead': idempotent,
 
   // queue
   'queue.enqueueJob': keyed((r) => Boolean(r.idempotencyKey)),
