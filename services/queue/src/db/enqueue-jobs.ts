@@ -48,7 +48,7 @@ export async function enqueueJobs(db: Pool, tenantId: string, ids: string[], job
       ids,
       jobs.map((j) => j.queue),
       jobs.map((j) => j.task),
-      jobs.map((j) => JSON.stringify(j.payload ?? {})),
+      jobs.map((j) => j.payloadJson ?? JSON.stringify(j.payload ?? {})),
       jobs.map((j) => j.priority),
       jobs.map((j) => j.runAt ?? null),
       jobs.map((j) => j.maxAttempts),
@@ -71,7 +71,7 @@ export async function enqueueJobs(db: Pool, tenantId: string, ids: string[], job
     const row = byKey.get(`${j.queue}\u0000${j.idempotencyKey}`);
     // Only reachable if the conflicting row vanished between the two statements (retention).
     if (!row) throw new Error(`enqueue: idempotency key ${j.idempotencyKey} conflicted but no job holds it`);
-    out[i] = { id: row.id, created: false, sameWork: row.task === j.task && sameJson(row.payload, j.payload ?? {}) };
+    out[i] = { id: row.id, created: false, sameWork: row.task === j.task && sameJson(row.payload, j.payloadJson !== undefined ? JSON.parse(j.payloadJson) : (j.payload ?? {})) };
   }
   return out;
 }
