@@ -101,7 +101,7 @@ describe('ClaimJobs lean + complete (ack-and-fetch)', () => {
     const t = tenant();
     await call(q.client, 'enqueueJobs', {
       tenantId: t,
-      jobs: [newJob({ payloadJson: json({ i: 1 }) }), newJob({ payloadJson: json({ i: 2 }), priority: 5 }), newJob({ payload: { i: 3 } })],
+      jobs: [newJob({ payloadJson: json({ i: 1 }) }), newJob({ payloadJson: json({ i: 2 }), priority: 5 }), newJob({ payload: { i: 3 }, priority: -1 })], // one statement: one run_at, so priority orders them
     });
     const first = await call(q.client, 'claimJobs', claimReq(t, 'w1', { maxJobs: 2 }));
     expect(first.jobs).toEqual([]);
