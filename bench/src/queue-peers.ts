@@ -3,7 +3,10 @@
  * use, in one invocation, each in its own fresh database on the same PostgreSQL server:
  *
  *   ours            services/queue/dist/main.js as a child process (its own Node.js thread),
- *                   driven through gRPC: EnqueueJobs, ClaimJobs → CompleteJobs
+ *                   driven through gRPC, two protocols in the same run:
+ *                     full  EnqueueJobs (payload as Struct), ClaimJobs (full Jobs) → CompleteJobs
+ *                     lean  EnqueueJobs (payload_json bytes), ClaimJobs { lean, complete: the
+ *                           previous batch } — ack-and-fetch, one call per batch
  *   pg-boss         12.x in this process: insert([...]) batches, fetch({ batchSize }) → complete(ids)
  *   graphile-worker 0.18 in this process: addJobs([...]) batches, run({ concurrency, localQueue })
  *
@@ -35,6 +38,9 @@ export interface PeersOptions {
   workers: number[];
   latencyJobs: number;
   only?: string[];
+  /** Which of our protocols to run: full (Struct payloads, full Jobs, CompleteJobs) and/or lean. */
+  protocols: string[];
+  cpuProf?: string;
 }
 
 export function peersOptions(args: Args): PeersOptions {
@@ -45,6 +51,8 @@ export function peersOptions(args: Args): PeersOptions {
     workers: (args.values.get('workers') ?? '1,4,16').split(',').map((s) => Number(s)),
     latencyJobs: intArg(args, 'latency-jobs', quick ? 100 : 300, 10, 10_000),
     only: args.values.get('peers')?.split(','),
+    protocols: (args.values.get('protocols') ?? 'full,lean').split(','),
+    cpuProf: args.values.get('cpu-prof'),
   };
 }
 
@@ -97,7 +105,9 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
   });
   const client = connect(queueV1.QueueServiceClient, `127.0.0.1:${port}`);
   try {
-    child = spawn(process.execPath, [main], {
+    // --cpu-prof DIR: the service writes a V8 CPU profile there when it exits (SIGTERM below).
+    const prof = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(o.cpuProf)] : [];
+    child = spawn(process.execPath, [...prof, main], {
       env: {
         ...process.env,
         DATABASE_URL: db.url,
@@ -121,41 +131,69 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
         await sleep(200);
       }
     }
-    const newJobs = (from: number, n: number): queueV1.NewJob[] =>
-      Array.from({ length: n }, (_, i) => ({ queue: QUEUE, task: 'noop', payload: payload(from + i), priority: 0, maxAttempts: 0, idempotencyKey: '', runAt: undefined }));
-    const enqueue = async (n: number) => {
-      for (let i = 0; i < n; i += o.batch) await call(client, 'enqueueJobs', { tenantId: TENANT, jobs: newJobs(i, Math.min(o.batch, n - i)) });
+    const none = Buffer.alloc(0);
+    const newJobs = (from: number, n: number, lean: boolean): queueV1.NewJob[] =>
+      Array.from({ length: n }, (_, i) => ({
+        queue: QUEUE,
+        task: 'noop',
+        payload: lean ? undefined : payload(from + i),
+        payloadJson: lean ? Buffer.from(JSON.stringify(payload(from + i))) : none,
+        priority: 0,
+        maxAttempts: 0,
+        idempotencyKey: '',
+        runAt: undefined,
+      }));
+    const enqueue = async (n: number, lean: boolean) => {
+      for (let i = 0; i < n; i += o.batch) await call(client, 'enqueueJobs', { tenantId: TENANT, jobs: newJobs(i, Math.min(o.batch, n - i), lean) });
     };
 
-    let t0 = performance.now();
-    await enqueue(o.jobs);
-    rows.push({ system: 'ours (gRPC)', what: 'enqueue', workers: 1, jobs: o.jobs, seconds: (performance.now() - t0) / 1000, note: `EnqueueJobs of ${o.batch}` });
-    await drain(client, o, 4); // the enqueue backlog out of the way
+    // The full protocol first (the state before the lean one), then the lean one, same process.
+    for (const lean of o.protocols.map((p) => p === 'lean')) {
+      const system = lean ? 'ours (gRPC, lean)' : 'ours (gRPC, full)';
+      let t0 = performance.now();
+      await enqueue(o.jobs, lean);
+      rows.push({ system, what: 'enqueue', workers: 1, jobs: o.jobs, seconds: (performance.now() - t0) / 1000, note: lean ? `EnqueueJobs of ${o.batch}, payload_json` : `EnqueueJobs of ${o.batch}, payload Struct` });
+      await (lean ? drainLean : drain)(client, o, 4); // the enqueue backlog out of the way
 
-    for (const w of o.workers) {
-      await enqueue(o.jobs);
-      const b = perWorkerBatch(o, w);
-      t0 = performance.now();
-      const done = await drain(client, o, w, b);
-      rows.push({ system: 'ours (gRPC)', what: 'process', workers: w, jobs: done, seconds: (performance.now() - t0) / 1000, note: `ClaimJobs ${b} → CompleteJobs` });
+      for (const w of o.workers) {
+        await enqueue(o.jobs, lean);
+        const b = perWorkerBatch(o, w);
+        t0 = performance.now();
+        const done = await (lean ? drainLean : drain)(client, o, w, b);
+        rows.push({
+          system,
+          what: 'process',
+          workers: w,
+          jobs: done,
+          seconds: (performance.now() - t0) / 1000,
+          note: lean ? `ClaimJobs { lean, ${b}, complete: previous }` : `ClaimJobs ${b} → CompleteJobs`,
+        });
+      }
     }
 
     // Enqueue-to-claim latency: 4 workers wait in ClaimJobs (wait_ms), one job enqueued at a time.
     let stop = false;
     const waiters = Array.from({ length: 4 }, (_, k) =>
       (async () => {
+        let previous: queueV1.JobAttempt[] = [];
         while (!stop) {
-          const { jobs } = await call(client, 'claimJobs', { tenantId: TENANT, queue: 'latency', workerId: `lat-${k}`, maxJobs: 10, leaseSeconds: 60, waitMs: 2000 }, { deadlineMs: 5000 });
+          const { claimed } = await call(
+            client,
+            'claimJobs',
+            { tenantId: TENANT, queue: 'latency', workerId: `lat-${k}`, maxJobs: 10, leaseSeconds: 60, waitMs: 2000, lean: true, complete: previous },
+            { deadlineMs: 5000 },
+          );
           const now = Date.now();
-          for (const j of jobs) latency.push(now - Number((j.payload as { t0: number }).t0));
-          if (jobs.length)
-            await call(client, 'completeJobs', { tenantId: TENANT, workerId: `lat-${k}`, jobs: jobs.map((j) => ({ jobId: j.id, attempt: j.attempts, error: '', permanent: false, retryAfterSeconds: 0 })) });
+          for (const j of claimed) latency.push(now - Number((JSON.parse(Buffer.from(j.payloadJson).toString()) as { t0: number }).t0));
+          previous = claimed.map((j) => attemptOf(j.id, j.attempt));
         }
+        if (previous.length) await call(client, 'completeJobs', { tenantId: TENANT, workerId: `lat-${k}`, jobs: previous });
       })(),
     );
     await sleep(500);
     for (let i = 0; i < o.latencyJobs; i++) {
-      await call(client, 'enqueueJobs', { tenantId: TENANT, jobs: [{ queue: 'latency', task: 'noop', payload: { t0: Date.now() }, priority: 0, maxAttempts: 0, idempotencyKey: '', runAt: undefined }] });
+      const job = { queue: 'latency', task: 'noop', payload: undefined, payloadJson: Buffer.from(JSON.stringify({ t0: Date.now() })), priority: 0, maxAttempts: 0, idempotencyKey: '', runAt: undefined };
+      await call(client, 'enqueueJobs', { tenantId: TENANT, jobs: [job] });
       await sleep(10);
     }
     for (let i = 0; i < 100 && latency.length < o.latencyJobs; i++) await sleep(50);
@@ -180,7 +218,7 @@ async function drain(client: queueV1.QueueServiceClient, o: PeersOptions, worker
     Array.from({ length: workers }, (_, k) =>
       (async () => {
         for (;;) {
-          const { jobs } = await call(client, 'claimJobs', { tenantId: TENANT, queue: QUEUE, workerId: `w-${k}`, maxJobs: batch, leaseSeconds: 300, waitMs: 0 });
+          const { jobs } = await call(client, 'claimJobs', { tenantId: TENANT, queue: QUEUE, workerId: `w-${k}`, maxJobs: batch, leaseSeconds: 300, waitMs: 0, lean: false, complete: [] });
           if (jobs.length === 0) return;
           const res = await call(client, 'completeJobs', {
             tenantId: TENANT,
@@ -190,6 +228,42 @@ async function drain(client: queueV1.QueueServiceClient, o: PeersOptions, worker
           const bad = res.results.filter((r) => r.outcome !== queueV1.EndOutcome.END_OUTCOME_DONE);
           if (bad.length) throw new Error(`${bad.length} completions refused: ${bad[0].message}`);
           done += jobs.length;
+        }
+      })(),
+    ),
+  );
+  return done;
+}
+
+const attemptOf = (jobId: string, attempt: number): queueV1.JobAttempt => ({ jobId, attempt, output: undefined, error: '', permanent: false, retryAfterSeconds: 0 });
+
+/**
+ * The lean protocol: each ClaimJobs completes the previous batch (ack-and-fetch) and returns
+ * the next one as ClaimedJob (payload as JSON bytes, parsed here as a worker would).
+ */
+async function drainLean(client: queueV1.QueueServiceClient, o: PeersOptions, workers: number, batch = o.batch): Promise<number> {
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: workers }, (_, k) =>
+      (async () => {
+        let previous: queueV1.JobAttempt[] = [];
+        for (;;) {
+          const res = await call(client, 'claimJobs', {
+            tenantId: TENANT,
+            queue: QUEUE,
+            workerId: `w-${k}`,
+            maxJobs: batch,
+            leaseSeconds: 300,
+            waitMs: 0,
+            lean: true,
+            complete: previous,
+          });
+          const bad = res.completed.filter((r) => r.outcome !== queueV1.EndOutcome.END_OUTCOME_DONE);
+          if (bad.length) throw new Error(`${bad.length} completions refused: ${bad[0].message}`);
+          done += res.completed.length;
+          for (const j of res.claimed) JSON.parse(Buffer.from(j.payloadJson).toString()); // the worker reads its payload
+          previous = res.claimed.map((j) => attemptOf(j.id, j.attempt));
+          if (previous.length === 0) return;
         }
       })(),
     ),
@@ -321,15 +395,17 @@ export async function runPeers(o: PeersOptions): Promise<string> {
   if (latency.length)
     out.push(
       '',
-      `ours, enqueue-to-claim latency (4 workers waiting in ClaimJobs wait_ms, one EnqueueJobs of 1 job every ~10 ms, n=${latency.length}): ` +
+      `ours, enqueue-to-claim latency (4 workers waiting in a lean ClaimJobs wait_ms, one EnqueueJobs of 1 job every ~10 ms, n=${latency.length}): ` +
         `p50 ${ms(percentile(latency, 50))} ms, p99 ${ms(percentile(latency, 99))} ms, max ${ms(Math.max(...latency))} ms`,
     );
-  const best16 = best('ours (gRPC)', 'process');
-  if (best16 && boss.proc && gwk.proc)
-    out.push(
-      `goals: processing ≥ 1.5x pg-boss's best (${(best16 / boss.proc).toFixed(2)}x) and ≥ 0.5x graphile-worker's (${(best16 / gwk.proc).toFixed(2)}x); ` +
-        `enqueue ≥ pg-boss's batch insert (${(best('ours (gRPC)', 'enqueue') / boss.enq).toFixed(2)}x)`,
-    );
+  for (const system of ['ours (gRPC, full)', 'ours (gRPC, lean)']) {
+    const ours = best(system, 'process');
+    if (ours && boss.proc && gwk.proc)
+      out.push(
+        `goals, ${system}: processing ≥ 1.5x pg-boss's best (${(ours / boss.proc).toFixed(2)}x) and ≥ 0.5x graphile-worker's (${(ours / gwk.proc).toFixed(2)}x); ` +
+          `enqueue ≥ pg-boss's batch insert (${(best(system, 'enqueue') / boss.enq).toFixed(2)}x)`,
+      );
+  }
   const report = out.join('\n');
   log('\n' + report);
   return report;

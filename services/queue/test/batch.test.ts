@@ -32,11 +32,12 @@ const newJob = (j: Partial<queueV1.NewJob> = {}): queueV1.NewJob => ({
   maxAttempts: 0,
   idempotencyKey: '',
   runAt: undefined,
+  payloadJson: Buffer.alloc(0),
   ...j,
 });
 const enqueueJobs = (tenantId: string, jobs: queueV1.NewJob[]) => call(q.client, 'enqueueJobs', { tenantId, jobs });
 const claim = (tenantId: string, workerId: string, maxJobs: number, queue = 'send', waitMs = 0) =>
-  call(q.client, 'claimJobs', { tenantId, queue, workerId, maxJobs, leaseSeconds: 60, waitMs }).then((r) => r.jobs);
+  call(q.client, 'claimJobs', { tenantId, queue, workerId, maxJobs, leaseSeconds: 60, waitMs, complete: [], lean: false }).then((r) => r.jobs);
 const attempt = (j: queueV1.Job, extra: Partial<queueV1.JobAttempt> = {}): queueV1.JobAttempt => ({
   jobId: j.id,
   attempt: j.attempts,
@@ -218,7 +219,7 @@ describe('claims across tenants (platform workers)', () => {
     await enqueueJobs(small1, Array.from({ length: 3 }, () => newJob({ queue })));
     await enqueueJobs(small2, Array.from({ length: 3 }, () => newJob({ queue })));
 
-    const denied = await failure(call(bound, 'claimJobs', { tenantId: '', queue, workerId: 'p', maxJobs: 10, leaseSeconds: 0, waitMs: 0 }));
+    const denied = await failure(call(bound, 'claimJobs', { tenantId: '', queue, workerId: 'p', maxJobs: 10, leaseSeconds: 0, waitMs: 0, complete: [], lean: false }));
     expect(denied.code).toBe(Status.PERMISSION_DENIED);
 
     const jobs = await claim('', 'platform-1', 12, queue);

@@ -19,7 +19,7 @@ const enqueue = (tenantId: string, req: Partial<queueV1.EnqueueJobRequest> = {})
     (r) => r.job!,
   );
 const claim = (tenantId: string, workerId: string, maxJobs = 1, leaseSeconds = 0, queue = 'send') =>
-  call(q.client, 'claimJobs', { tenantId, queue, workerId, maxJobs, leaseSeconds, waitMs: 0 }).then((r) => r.jobs);
+  call(q.client, 'claimJobs', { tenantId, queue, workerId, maxJobs, leaseSeconds, waitMs: 0, complete: [], lean: false }).then((r) => r.jobs);
 const lease = (job: queueV1.Job) => ({ tenantId: job.tenantId, jobId: job.id, workerId: job.lockedBy, attempt: job.attempts });
 
 describe('ClaimJobs', () => {
@@ -72,14 +72,14 @@ describe('ClaimJobs', () => {
     const t = tenant();
     await enqueue(t);
     const before = await q.counts();
-    const st = await failure(call(q.client, 'claimJobs', { tenantId: t, queue: 'send', workerId: '', maxJobs: 51, leaseSeconds: 3601, waitMs: 0 }));
+    const st = await failure(call(q.client, 'claimJobs', { tenantId: t, queue: 'send', workerId: '', maxJobs: 51, leaseSeconds: 3601, waitMs: 0, complete: [], lean: false }));
     expect(st.code).toBe(Status.INVALID_ARGUMENT);
     expect(st.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual([
       'lease_seconds:OUT_OF_RANGE',
       'max_jobs:OUT_OF_RANGE',
       'worker_id:REQUIRED',
     ]);
-    const bad = await failure(call(q.client, 'claimJobs', { tenantId: 'nope', queue: 'x'.repeat(101), workerId: 'w', maxJobs: 1, leaseSeconds: 0, waitMs: 0 }));
+    const bad = await failure(call(q.client, 'claimJobs', { tenantId: 'nope', queue: 'x'.repeat(101), workerId: 'w', maxJobs: 1, leaseSeconds: 0, waitMs: 0, complete: [], lean: false }));
     expect(bad.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['queue:TOO_LONG', 'tenant_id:NOT_A_UUID']);
     expect(await q.counts()).toEqual(before);
     const [job] = await claim(t, 'w');

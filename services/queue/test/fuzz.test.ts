@@ -25,7 +25,7 @@ beforeAll(async () => {
       jobs.push(job!.id);
     }
     // one running job, so lease/complete/fail calls with the right worker can get through
-    await call(q.client, 'claimJobs', { tenantId, queue: 'email', workerId: 'worker-1', maxJobs: 1, leaseSeconds: 0, waitMs: 0 });
+    await call(q.client, 'claimJobs', { tenantId, queue: 'email', workerId: 'worker-1', maxJobs: 1, leaseSeconds: 0, waitMs: 0, complete: [], lean: false });
   }
   fuzz = new ServiceFuzzer(spec, {
     address: q.address,

@@ -186,7 +186,7 @@ describe('CancelJob', () => {
     expect(again.code).toBe(Status.FAILED_PRECONDITION);
     expect(again.message).toMatch(/cancelled, which is final/);
     // A cancelled job is never claimed.
-    const { jobs } = await call(q.client, 'claimJobs', { tenantId: t, queue: 'email', workerId: 'w', maxJobs: 10, leaseSeconds: 0, waitMs: 0 });
+    const { jobs } = await call(q.client, 'claimJobs', { tenantId: t, queue: 'email', workerId: 'w', maxJobs: 10, leaseSeconds: 0, waitMs: 0, complete: [], lean: false });
     expect(jobs).toEqual([]);
   });
 });
@@ -197,7 +197,7 @@ describe('AppendJobLog / ListJobLogs', () => {
     const { job } = await enqueue({ tenantId: t });
     const first = await call(q.client, 'appendJobLog', { tenantId: t, jobId: job!.id, level: 0, message: 'queued by importer' });
     expect(first.log).toMatchObject({ jobId: job!.id, tenantId: t, attempt: 0, level: JobLogLevel.JOB_LOG_LEVEL_INFO, message: 'queued by importer' });
-    await call(q.client, 'claimJobs', { tenantId: t, queue: 'email', workerId: 'w1', maxJobs: 1, leaseSeconds: 0, waitMs: 0 });
+    await call(q.client, 'claimJobs', { tenantId: t, queue: 'email', workerId: 'w1', maxJobs: 1, leaseSeconds: 0, waitMs: 0, complete: [], lean: false });
     for (let i = 0; i < 4; i++)
       await call(q.client, 'appendJobLog', { tenantId: t, jobId: job!.id, level: JobLogLevel.JOB_LOG_LEVEL_WARN, message: `line ${i}`, data: { i } });
 

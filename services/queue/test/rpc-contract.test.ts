@@ -18,7 +18,7 @@ async function seed(queue: string): Promise<Seed> {
     call(q.client, 'enqueueJob', { tenantId, queue, task: 'campaign.send_step', priority, maxAttempts: 0, idempotencyKey: '' }).then((r) => r.job!);
   await enqueue(1);
   const queued = await enqueue(0);
-  const [running] = (await call(q.client, 'claimJobs', { tenantId, queue, workerId: 'w1', maxJobs: 1, leaseSeconds: 600, waitMs: 0 })).jobs;
+  const [running] = (await call(q.client, 'claimJobs', { tenantId, queue, workerId: 'w1', maxJobs: 1, leaseSeconds: 600, waitMs: 0, complete: [], lean: false })).jobs;
   await call(q.client, 'appendJobLog', { tenantId, jobId: running.id, level: 0, message: 'started' });
   return { tenantId, running, queued };
 }
@@ -46,8 +46,8 @@ describe('bad input → INVALID_ARGUMENT naming the fields, nothing written', ()
     ['getJob', 'missing tenant_id', () => call(q.client, 'getJob', { tenantId: '', jobId: t.running.id }), ['tenant_id']],
     ['listJobs', 'non-uuid tenant_id', () => call(q.client, 'listJobs', { tenantId: 'acme', page: page(0), status: 0, queue: '' }), ['tenant_id']],
     ['listJobs', 'forged page_token', () => call(q.client, 'listJobs', { tenantId: t.tenantId, page: page(2, 'forged.token'), status: 0, queue: '' }), ['page.page_token']],
-    ['claimJobs', 'missing queue', () => call(q.client, 'claimJobs', { tenantId: t.tenantId, queue: '', workerId: 'w', maxJobs: 1, leaseSeconds: 0, waitMs: 0 }), ['queue']],
-    ['claimJobs', 'worker_id over 200', () => call(q.client, 'claimJobs', { tenantId: t.tenantId, queue: 'send', workerId: 'w'.repeat(201), maxJobs: 1, leaseSeconds: 0, waitMs: 0 }), ['worker_id']],
+    ['claimJobs', 'missing queue', () => call(q.client, 'claimJobs', { tenantId: t.tenantId, queue: '', workerId: 'w', maxJobs: 1, leaseSeconds: 0, waitMs: 0, complete: [], lean: false }), ['queue']],
+    ['claimJobs', 'worker_id over 200', () => call(q.client, 'claimJobs', { tenantId: t.tenantId, queue: 'send', workerId: 'w'.repeat(201), maxJobs: 1, leaseSeconds: 0, waitMs: 0, complete: [], lean: false }), ['worker_id']],
     ['extendLease', 'non-uuid job_id', () => call(q.client, 'extendLease', { ...lease(t.running), jobId: 'job-1', leaseSeconds: 60 }), ['job_id']],
     ['extendLease', 'non-uuid tenant_id', () => call(q.client, 'extendLease', { ...lease(t.running), tenantId: 'acme', leaseSeconds: 60 }), ['tenant_id']],
     ['extendLease', 'missing worker_id', () => call(q.client, 'extendLease', { ...lease(t.running), workerId: '', leaseSeconds: 60 }), ['worker_id']],
@@ -97,7 +97,7 @@ describe("another tenant's job → NOT_FOUND, nothing written", () => {
 
   it("ClaimJobs and ListJobs never reach another tenant's queue", async () => {
     const before = await q.snapshot();
-    expect((await call(q.client, 'claimJobs', { tenantId: t.tenantId, queue: 'theirs', workerId: 'w', maxJobs: 10, leaseSeconds: 0, waitMs: 0 })).jobs).toEqual([]);
+    expect((await call(q.client, 'claimJobs', { tenantId: t.tenantId, queue: 'theirs', workerId: 'w', maxJobs: 10, leaseSeconds: 0, waitMs: 0, complete: [], lean: false })).jobs).toEqual([]);
     expect(await q.snapshot()).toEqual(before);
     const listed = await call(q.client, 'listJobs', { tenantId: t.tenantId, status: 0, queue: 'theirs' });
     expect(listed.jobs).toEqual([]);

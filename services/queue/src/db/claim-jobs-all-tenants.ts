@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { jobColumns } from './job-columns';
+import { LEAN_RETURNING, type LeanRow } from './claim-jobs';
 import type { JobRow } from './prisma';
 
 /**
@@ -22,8 +23,24 @@ export async function claimJobsAllTenants(
   db: PoolClient,
   args: { queue: string; workerId: string; limit: number; leaseSeconds: number },
 ): Promise<JobRow[]> {
-  const { rows } = await db.query<JobRow>({
-    name: 'queue_claim_jobs_all_tenants',
+  return claimAs<JobRow>(db, args, false);
+}
+
+/** claimJobsAllTenants with the lean reply's columns (claim-jobs.ts LEAN_RETURNING). */
+export async function claimJobsAllTenantsLean(
+  db: PoolClient,
+  args: { queue: string; workerId: string; limit: number; leaseSeconds: number },
+): Promise<LeanRow[]> {
+  return claimAs<LeanRow>(db, args, true);
+}
+
+async function claimAs<R extends JobRow | LeanRow>(
+  db: PoolClient,
+  args: { queue: string; workerId: string; limit: number; leaseSeconds: number },
+  lean: boolean,
+): Promise<R[]> {
+  const { rows } = await db.query<R>({
+    name: lean ? 'queue_claim_jobs_all_tenants_lean' : 'queue_claim_jobs_all_tenants',
     text: `with recursive tenants as (
        (select tenant_id from jobs
          where queue = $1 and status in ('queued', 'failed') and run_at <= now()
@@ -51,7 +68,7 @@ export async function claimJobsAllTenants(
         where t.tenant_id is not null
         order by p.rn, random()
         limit $2
-     )
+     )${lean ? ', claimed as (' : ''}
      update jobs
         set status = 'running',
             attempts = jobs.attempts + 1,
@@ -61,10 +78,11 @@ export async function claimJobsAllTenants(
             updated = now()
        from picked
       where jobs.id = picked.id
-     returning ${jobColumns()}`,
+     ${lean ? LEAN_RETURNING : `returning ${jobColumns()}`}`,
     values: [args.queue, args.limit, args.workerId, args.leaseSeconds],
   });
-  return rows.sort(
+  if (lean) return rows;
+  return (rows as JobRow[]).sort(
     (a, b) => b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-  );
+  ) as R[];
 }

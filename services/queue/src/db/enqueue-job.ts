@@ -7,6 +7,8 @@ export interface NewJob {
   queue: string;
   task: string;
   payload: unknown;
+  /** The payload as JSON text (EnqueueJobs' payload_json, checked by the rpc layer); wins over `payload`. */
+  payloadJson?: string;
   priority: number;
   /** Undefined = now (the database's clock, like every other time the queue compares). */
   runAt?: Date;

@@ -29,8 +29,9 @@ export interface EnqueuedRow {
  *    parameter limit.
  * Measured (`npm run bench -- --only queue-peers`, 20k jobs, batches of 1000, 2 shared cores
  * at load 10-16): 13,800 jobs/s through gRPC (pg-boss insert 34,000, graphile-worker addJobs
- * 40,500 in the same run); the rest of the time is the gRPC/Struct decoding and validation of
- * 1000 jobs in Node, not this statement (see bench/README.md).
+ * 40,500 in the same run); the rest of the time was the gRPC/Struct decoding and validation of
+ * 1000 jobs in Node: with payload_json (the text goes to `$5` as it came) 22,800 vs 14,100 with
+ * Struct payloads in one run (2026-11-26 14:14; pg-boss 28,100 there; bench/README.md).
  * `jsonb[]` travels as text; the payloads were size-checked by the rpc layer.
  */
 export async function enqueueJobs(db: Pool, tenantId: string, ids: string[], jobs: NewJob[]): Promise<EnqueuedRow[]> {
@@ -48,7 +49,7 @@ export async function enqueueJobs(db: Pool, tenantId: string, ids: string[], job
       ids,
       jobs.map((j) => j.queue),
       jobs.map((j) => j.task),
-      jobs.map((j) => JSON.stringify(j.payload ?? {})),
+      jobs.map((j) => j.payloadJson ?? JSON.stringify(j.payload ?? {})),
       jobs.map((j) => j.priority),
       jobs.map((j) => j.runAt ?? null),
       jobs.map((j) => j.maxAttempts),
@@ -71,7 +72,7 @@ export async function enqueueJobs(db: Pool, tenantId: string, ids: string[], job
     const row = byKey.get(`${j.queue}\u0000${j.idempotencyKey}`);
     // Only reachable if the conflicting row vanished between the two statements (retention).
     if (!row) throw new Error(`enqueue: idempotency key ${j.idempotencyKey} conflicted but no job holds it`);
-    out[i] = { id: row.id, created: false, sameWork: row.task === j.task && sameJson(row.payload, j.payload ?? {}) };
+    out[i] = { id: row.id, created: false, sameWork: row.task === j.task && sameJson(row.payload, j.payloadJson !== undefined ? JSON.parse(j.payloadJson) : (j.payload ?? {})) };
   }
   return out;
 }

@@ -10,7 +10,7 @@ import {
   type KeysetCursor,
 } from '@penguinmails/service-kit';
 import { randomUUID } from 'node:crypto';
-import { claimJobsAllTenants } from '../db/claim-jobs-all-tenants';
+import { claimJobsAllTenants, claimJobsAllTenantsLean } from '../db/claim-jobs-all-tenants';
 import { completeJobs as completeJobsSql } from '../db/complete-jobs';
 import { enqueueJobs as enqueueJobsSql } from '../db/enqueue-jobs';
 import { failJobs as failJobsSql } from '../db/fail-jobs';
@@ -18,7 +18,7 @@ import { findJobs } from '../db/find-jobs';
 import { getQueueStats as getQueueStatsSql, type QueueStatsRow } from '../db/get-queue-stats';
 import { retryJob as retryJobSql } from '../db/retry-job';
 import { cancelJob as cancelJobSql } from '../db/cancel-job';
-import { claimJobs as claimJobsSql } from '../db/claim-jobs';
+import { claimJobs as claimJobsSql, claimJobsLean as claimJobsLeanSql, type LeanRow } from '../db/claim-jobs';
 import { completeJob as completeJobSql } from '../db/complete-job';
 import { enqueueJob as enqueueJobSql, type NewJob } from '../db/enqueue-job';
 import { extendLease as extendLeaseSql } from '../db/extend-lease';
@@ -37,7 +37,7 @@ import { wakeKey } from './wake-ups';
 // The rules of the `jobs` table. Every function here gets input the rpc layer validated;
 // everything that changes a status runs in one transaction with the events it causes.
 
-export type { JobRow, LeaseHolder, NewJob, QueueStatsRow };
+export type { JobRow, LeanRow, LeaseHolder, NewJob, QueueStatsRow };
 
 type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'names' | 'limits' | 'wakeups'>;
 
@@ -98,20 +98,53 @@ export async function listJobs(
  * `claimWaitPollMs`, and claims again. It subscribes before each claim, so a wake-up that
  * lands between an empty claim and the wait is not missed. No transaction is held while it waits.
  */
-export async function claimJobs(
+export interface ClaimArgs {
+  tenantId?: string;
+  queue: string;
+  workerId: string;
+  limit: number;
+  leaseSeconds: number;
+  waitMs?: number;
+  /** Ack-and-fetch: attempts of this worker to complete first, in the claim's transaction. */
+  complete?: (BatchAttempt & { output?: object })[];
+}
+
+export async function claimJobs(deps: Deps, args: ClaimArgs): Promise<{ rows: JobRow[]; completed: EndedJob[] }> {
+  return claimLoop(deps, args, false);
+}
+
+/**
+ * claimJobs for the lean reply (db/claim-jobs.ts LeanRow: payload as JSON text, no
+ * timestamps). Both take `complete`: those attempts are completed first (completeJobs' rules,
+ * one JobsSucceeded per tenant) in the same transaction as the first claim, so a worker that
+ * loops claim → run → claim needs one round trip per batch. A long poll that waits afterwards
+ * does not complete them again: they committed with the first (possibly empty) claim.
+ */
+export async function claimJobsLean(deps: Deps, args: ClaimArgs): Promise<{ rows: LeanRow[]; completed: EndedJob[] }> {
+  return claimLoop(deps, args, true);
+}
+
+async function claimLoop<L extends boolean>(
   deps: Deps,
-  args: { tenantId?: string; queue: string; workerId: string; limit: number; leaseSeconds: number; waitMs?: number },
-): Promise<JobRow[]> {
+  args: ClaimArgs,
+  lean: L,
+): Promise<{ rows: L extends true ? LeanRow[] : JobRow[]; completed: EndedJob[] }> {
+  type Rows = L extends true ? LeanRow[] : JobRow[];
   const left = remainingMs();
   // Answer a little before the deadline: a reply after it is lost, and its leases with it.
   const until = Date.now() + Math.max(0, Math.min(args.waitMs ?? 0, left === undefined ? Infinity : left - 250));
   const signal = currentCall()?.signal;
+  let complete = args.complete?.length ? args.complete : undefined;
+  let completed: EndedJob[] = [];
   for (;;) {
     const sub = until > Date.now() ? deps.wakeups?.subscribe(wakeKey(args.tenantId, args.queue)) : undefined;
     try {
-      const rows = await claimOnce(deps, args);
+      const once = await claimOnce(deps, args, lean, complete);
+      if (complete) completed = once.completed;
+      complete = undefined;
+      const rows = once.rows as Rows;
       const wait = until - Date.now();
-      if (rows.length > 0 || wait <= 0 || signal?.aborted) return rows;
+      if (rows.length > 0 || wait <= 0 || signal?.aborted) return { rows, completed };
       await wakeOrTimeout(sub?.fired, Math.min(wait, deps.limits.claimWaitPollMs), signal);
     } finally {
       sub?.cancel();
@@ -121,13 +154,21 @@ export async function claimJobs(
 
 async function claimOnce(
   deps: Deps,
-  args: { tenantId?: string; queue: string; workerId: string; limit: number; leaseSeconds: number },
-): Promise<JobRow[]> {
+  args: ClaimArgs,
+  lean: boolean,
+  complete: ClaimArgs['complete'],
+): Promise<{ rows: JobRow[] | LeanRow[]; completed: EndedJob[] }> {
   return withTransaction(deps.pool, async (client) => {
+    const completed = complete ? await completeInTransaction(client, deps, { tenantId: args.tenantId, workerId: args.workerId, jobs: complete }) : [];
     const reclaimed = await reclaimExpiredLeases(client, { tenantId: args.tenantId, queue: args.queue, limit: deps.limits.claimBatchMax });
     await emitJobEvents(client, deps.names, reclaimed);
     const { tenantId } = args;
-    return tenantId === undefined ? claimJobsAllTenants(client, args) : claimJobsSql(client, { ...args, tenantId });
+    const claim = { ...args, complete: undefined };
+    const rows =
+      tenantId === undefined
+        ? await (lean ? claimJobsAllTenantsLean : claimJobsAllTenants)(client, claim)
+        : await (lean ? claimJobsLeanSql : claimJobsSql)(client, { ...claim, tenantId });
+    return { rows, completed };
   });
 }
 
@@ -239,17 +280,23 @@ export async function completeJobs(
   deps: Deps,
   args: { tenantId?: string; workerId: string; jobs: (BatchAttempt & { output?: object })[] },
 ): Promise<EndedJob[]> {
-  return withTransaction(deps.pool, async (client) => {
-    const done = await completeJobsSql(client, {
-      tenantId: args.tenantId,
-      workerId: args.workerId,
-      ids: args.jobs.map((j) => j.jobId),
-      attempts: args.jobs.map((j) => j.attempt),
-      outputs: args.jobs.map((j) => j.output ?? null),
-    });
-    await emitJobsSucceeded(client, deps.names, done);
-    return batchOutcomes(client, args, new Set(done.map((r) => r.id)), COMPLETED, 'complete', 'succeeded');
+  return withTransaction(deps.pool, (client) => completeInTransaction(client, deps, args));
+}
+
+async function completeInTransaction(
+  client: PoolClient,
+  deps: Deps,
+  args: { tenantId?: string; workerId: string; jobs: (BatchAttempt & { output?: object })[] },
+): Promise<EndedJob[]> {
+  const done = await completeJobsSql(client, {
+    tenantId: args.tenantId,
+    workerId: args.workerId,
+    ids: args.jobs.map((j) => j.jobId),
+    attempts: args.jobs.map((j) => j.attempt),
+    outputs: args.jobs.map((j) => j.output ?? null),
   });
+  await emitJobsSucceeded(client, deps.names, done);
+  return batchOutcomes(client, args, new Set(done.map((r) => r.id)), COMPLETED, 'complete', 'succeeded');
 }
 
 /** FailJob for a batch of one worker's attempts (see completeJobs); JobDead per job that died. */

@@ -5,7 +5,7 @@ import { statusFromProto, statusToProto } from '../domain/enums';
 import * as jobs from '../domain/jobs';
 import type { LeaseHolder } from '../domain/jobs';
 import { toJob } from './mappers';
-import { jsonSize, name, optionalTime } from './validate';
+import { jsonBytes, jsonSize, name, optionalTime } from './validate';
 
 type JobHandlers = Pick<
   Handlers<queueV1.QueueServiceServer>,
@@ -66,15 +66,15 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
   };
 
   /** The jobs of a CompleteJobs / FailJobs call: 1..batchMax, each once, each a lease holder's attempt. */
-  const attempts = (v: Validator, list: queueV1.JobAttempt[]) => {
-    if (list.length === 0) v.add('jobs', 'REQUIRED', 'jobs needs at least one job');
-    if (list.length > limits.batchMax) v.add('jobs', 'TOO_MANY', `jobs has ${list.length} entries, at most ${limits.batchMax} are allowed per call`);
+  const attempts = (v: Validator, list: queueV1.JobAttempt[], field = 'jobs', required = true) => {
+    if (list.length === 0 && required) v.add(field, 'REQUIRED', `${field} needs at least one job`);
+    if (list.length > limits.batchMax) v.add(field, 'TOO_MANY', `${field} has ${list.length} entries, at most ${limits.batchMax} are allowed per call`);
     const seen = new Set<string>();
     return list.slice(0, limits.batchMax).map((j, i) => {
-      const jobId = v.uuid(`jobs[${i}].job_id`, j.jobId);
-      if (jobId && seen.has(jobId.toLowerCase())) v.add(`jobs[${i}].job_id`, 'DUPLICATE', `job ${jobId} appears more than once in jobs`);
+      const jobId = v.uuid(`${field}[${i}].job_id`, j.jobId);
+      if (jobId && seen.has(jobId.toLowerCase())) v.add(`${field}[${i}].job_id`, 'DUPLICATE', `job ${jobId} appears more than once in ${field}`);
       seen.add(jobId.toLowerCase());
-      return { jobId, attempt: v.int(`jobs[${i}].attempt`, j.attempt, { min: 1, max: 100 }), raw: j, i };
+      return { jobId, attempt: v.int(`${field}[${i}].attempt`, j.attempt, { min: 1, max: 100 }), raw: j, i };
     });
   };
 
@@ -137,9 +137,27 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       const limit = req.maxJobs === 0 ? 1 : v.int('max_jobs', req.maxJobs, { min: 1, max: limits.claimBatchMax });
       const lease = leaseSeconds(v, req.leaseSeconds);
       const waitMs = v.int('wait_ms', req.waitMs, { min: 0, max: limits.claimWaitMaxMs });
+      const complete = attempts(v, req.complete, 'complete', false).map((j) => {
+        const f = `complete[${j.i}]`;
+        jsonSize(v, `${f}.output`, j.raw.output, limits.payloadMaxBytes);
+        if (j.raw.error !== '') v.add(`${f}.error`, 'NOT_ALLOWED', `${f}.error must be empty: complete ends attempts as succeeded (use FailJobs for a failure)`);
+        if (j.raw.permanent) v.add(`${f}.permanent`, 'NOT_ALLOWED', `${f}.permanent must be false: complete ends attempts as succeeded`);
+        if (j.raw.retryAfterSeconds !== 0) v.add(`${f}.retry_after_seconds`, 'NOT_ALLOWED', `${f}.retry_after_seconds must be 0: complete ends attempts as succeeded`);
+        return { jobId: j.jobId, attempt: j.attempt, output: j.raw.output };
+      });
       v.done();
-      const rows = await jobs.claimJobs(deps, { tenantId, queue, workerId, limit, leaseSeconds: lease, waitMs });
-      return { jobs: rows.map(toJob) };
+      const args = { tenantId, queue, workerId, limit, leaseSeconds: lease, waitMs, complete };
+      if (!req.lean) {
+        const { rows, completed } = await jobs.claimJobs(deps, args);
+        return { jobs: rows.map(toJob), claimed: [], completed: completed.map(toEnded) };
+      }
+      const { rows, completed } = await jobs.claimJobsLean(deps, args);
+      const cross = tenantId === undefined;
+      return {
+        jobs: [],
+        claimed: rows.map((r) => ({ id: r.id, attempt: r.attempts, task: r.task, payloadJson: Buffer.from(r.payload), tenantId: cross ? r.tenantId : '' })),
+        completed: completed.map(toEnded),
+      };
     },
 
     extendLease: async (req) => {
@@ -176,10 +194,14 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       const batch = req.jobs.slice(0, limits.batchMax).map((j, i) => {
         const f = (field: string) => `jobs[${i}].${field}`;
         jsonSize(v, f('payload'), j.payload, limits.payloadMaxBytes);
+        const payloadJson = jsonBytes(v, f('payload_json'), j.payloadJson, limits.payloadMaxBytes);
+        if (j.payloadJson.length > 0 && j.payload !== undefined)
+          v.add(f('payload_json'), 'CONFLICT', `set ${f('payload')} or ${f('payload_json')}, not both`);
         return {
           queue: name(v, f('queue'), j.queue),
           task: name(v, f('task'), j.task),
           payload: j.payload ?? {},
+          payloadJson,
           priority: v.int(f('priority'), j.priority, { min: -1000, max: 1000 }),
           runAt: optionalTime(v, f('run_at'), j.runAt),
           maxAttempts: j.maxAttempts === 0 ? limits.maxAttemptsDefault : v.int(f('max_attempts'), j.maxAttempts, { min: 1, max: 100 }),

@@ -1,0 +1,144 @@
+import { status as Status } from '@grpc/grpc-js';
+import { queueV1 } from '@penguinmails/contracts';
+import { call } from '@penguinmails/service-kit';
+import { failure, startQueue, tenant, type Queue } from './harness';
+
+// The lean worker protocol: EnqueueJobs payload_json, ClaimJobs { lean } (ClaimedJob with the
+// payload as JSON bytes) and ClaimJobs { complete } (ack-and-fetch in one call).
+
+const { EnqueueOutcome, EndOutcome, JobStatus } = queueV1;
+
+let q: Queue;
+beforeAll(async () => {
+  q = await startQueue({ batchMax: 50, payloadMaxBytes: 1024 });
+});
+afterAll(async () => {
+  await q?.stop();
+});
+
+const json = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
+const newJob = (j: Partial<queueV1.NewJob> = {}): queueV1.NewJob => ({
+  queue: 'send',
+  task: 'campaign.send_step',
+  payload: undefined,
+  payloadJson: Buffer.alloc(0),
+  priority: 0,
+  maxAttempts: 0,
+  idempotencyKey: '',
+  runAt: undefined,
+  ...j,
+});
+const claimReq = (tenantId: string, workerId: string, extra: Partial<queueV1.ClaimJobsRequest> = {}): queueV1.ClaimJobsRequest => ({
+  tenantId,
+  queue: 'send',
+  workerId,
+  maxJobs: 10,
+  leaseSeconds: 60,
+  waitMs: 0,
+  complete: [],
+  lean: true,
+  ...extra,
+});
+const done = (id: string, attempt: number, extra: Partial<queueV1.JobAttempt> = {}): queueV1.JobAttempt => ({
+  jobId: id,
+  attempt,
+  output: undefined,
+  error: '',
+  permanent: false,
+  retryAfterSeconds: 0,
+  ...extra,
+});
+
+describe('payload_json on EnqueueJobs', () => {
+  it('stores the JSON object as given; GetJob reads it as the payload; a key repeat compares it', async () => {
+    const t = tenant();
+    const r = await call(q.client, 'enqueueJobs', {
+      tenantId: t,
+      jobs: [newJob({ payloadJson: json({ lead_id: 'l-1', n: 2, nested: { é: ['x'] } }), idempotencyKey: 'k' }), newJob({ payload: { a: 1 } })],
+    });
+    expect(r.results.map((x) => x.outcome)).toEqual([EnqueueOutcome.ENQUEUE_OUTCOME_CREATED, EnqueueOutcome.ENQUEUE_OUTCOME_CREATED]);
+    const job = (await call(q.client, 'getJob', { tenantId: t, jobId: r.results[0].jobId })).job!;
+    expect(job.payload).toEqual({ lead_id: 'l-1', n: 2, nested: { é: ['x'] } });
+    // The same work with the keys in another order is the same job; other work is a conflict.
+    const again = await call(q.client, 'enqueueJobs', {
+      tenantId: t,
+      jobs: [newJob({ payloadJson: json('{"n":2,"nested":{"é":["x"]},"lead_id":"l-1"}'), idempotencyKey: 'k' }), newJob({ payloadJson: json({ n: 3 }), idempotencyKey: 'k' })],
+    });
+    expect(again.results.map((x) => x.outcome)).toEqual([EnqueueOutcome.ENQUEUE_OUTCOME_EXISTING, EnqueueOutcome.ENQUEUE_OUTCOME_KEY_CONFLICT]);
+  });
+
+  it.each([
+    ['not UTF-8', Buffer.from([0x7b, 0xff, 0x7d])],
+    ['not JSON', json('{"a":')],
+    ['an array', json('[1,2]')],
+    ['a string', json('"x"')],
+    ['null', json('null')],
+    ['a NUL escape', json('{"a":"x\\u0000y"}')],
+    ['a NUL escape in a key', json('{"\\u0000":1}')],
+    ['a lone surrogate', json('{"a":"\\ud800"}')],
+    ['too deep', json('{"a":' + '['.repeat(150) + ']'.repeat(150) + '}')],
+    ['too large', json({ a: 'x'.repeat(2000) })],
+  ])('refuses payload_json that is %s, naming the field, writing nothing', async (_what, bytes) => {
+    const t = tenant();
+    const before = await q.snapshot();
+    const st = await failure(call(q.client, 'enqueueJobs', { tenantId: t, jobs: [newJob(), newJob({ payloadJson: bytes })] }));
+    expect(st.code).toBe(Status.INVALID_ARGUMENT);
+    expect(st.fieldViolations.map((f) => f.field)).toEqual(['jobs[1].payload_json']);
+    expect(await q.snapshot()).toEqual(before);
+  });
+
+  it('refuses payload and payload_json together', async () => {
+    const before = await q.snapshot();
+    const st = await failure(call(q.client, 'enqueueJobs', { tenantId: tenant(), jobs: [newJob({ payload: { a: 1 }, payloadJson: json({ a: 1 }) })] }));
+    expect(st.code).toBe(Status.INVALID_ARGUMENT);
+    expect(st.fieldViolations.map((f) => f.field)).toEqual(['jobs[0].payload_json']);
+    expect(await q.snapshot()).toEqual(before);
+  });
+});
+
+describe('ClaimJobs lean + complete (ack-and-fetch)', () => {
+  it('claims lean jobs in claim order with JSON payloads, then completes them with the next claim', async () => {
+    const t = tenant();
+    await call(q.client, 'enqueueJobs', {
+      tenantId: t,
+      jobs: [newJob({ payloadJson: json({ i: 1 }) }), newJob({ payloadJson: json({ i: 2 }), priority: 5 }), newJob({ payload: { i: 3 }, priority: -1 })], // one statement: one run_at, so priority orders them
+    });
+    const first = await call(q.client, 'claimJobs', claimReq(t, 'w1', { maxJobs: 2 }));
+    expect(first.jobs).toEqual([]);
+    expect(first.completed).toEqual([]);
+    expect(first.claimed.map((j) => [JSON.parse(Buffer.from(j.payloadJson).toString()), j.attempt, j.task, j.tenantId])).toEqual([
+      [{ i: 2 }, 1, 'campaign.send_step', ''],
+      [{ i: 1 }, 1, 'campaign.send_step', ''],
+    ]);
+    const second = await call(q.client, 'claimJobs', claimReq(t, 'w1', { complete: first.claimed.map((j) => done(j.id, j.attempt, { output: { ok: true } })) }));
+    expect(second.completed.map((r) => [r.jobId, r.outcome, r.status])).toEqual(
+      first.claimed.map((j) => [j.id, EndOutcome.END_OUTCOME_DONE, JobStatus.JOB_STATUS_SUCCEEDED]),
+    );
+    expect(second.claimed.map((j) => JSON.parse(Buffer.from(j.payloadJson).toString()))).toEqual([{ i: 3 }]);
+    const got = (await call(q.client, 'getJob', { tenantId: t, jobId: first.claimed[0].id })).job!;
+    expect(got).toMatchObject({ status: JobStatus.JOB_STATUS_SUCCEEDED, output: { ok: true } });
+    // A repeat of the same completion (lost reply) is REPEATED; another worker's is LEASE_LOST.
+    const third = await call(q.client, 'claimJobs', claimReq(t, 'w1', { complete: [done(first.claimed[0].id, 1), done(second.claimed[0].id, 1)], lean: false }));
+    expect(third.completed.map((r) => r.outcome)).toEqual([EndOutcome.END_OUTCOME_REPEATED, EndOutcome.END_OUTCOME_DONE]);
+    const other = await call(q.client, 'claimJobs', claimReq(t, 'w2', { complete: [done(first.claimed[1].id, 1)] }));
+    expect(other.completed[0].outcome).toBe(EndOutcome.END_OUTCOME_LEASE_LOST);
+    // JobsSucceeded was written once per completing call (two calls completed jobs).
+    const { rows } = await q.pool.query(`select count(*)::int as n from outbox_events where tenant_id = $1 and event_type = 'penguinmails.queue.v1.JobsSucceeded'`, [t]);
+    expect(rows[0].n).toBe(2);
+  });
+
+  it('refuses a bad complete list naming the fields, writing nothing (not even the claim)', async () => {
+    const t = tenant();
+    await call(q.client, 'enqueueJobs', { tenantId: t, jobs: [newJob()] });
+    const { claimed } = await call(q.client, 'claimJobs', claimReq(t, 'w1'));
+    const before = await q.snapshot();
+    const st = await failure(
+      call(q.client, 'claimJobs', claimReq(t, 'w1', { complete: [done(claimed[0].id, 1, { error: 'x' }), done('nope', 0), done(claimed[0].id, 1, { permanent: true })] })),
+    );
+    expect(st.code).toBe(Status.INVALID_ARGUMENT);
+    expect(st.fieldViolations.map((f) => f.field).sort()).toEqual(
+      ['complete[0].error', 'complete[1].attempt', 'complete[1].job_id', 'complete[2].job_id', 'complete[2].permanent'].sort(),
+    );
+    expect(await q.snapshot()).toEqual(before);
+  });
+});
