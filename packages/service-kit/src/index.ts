@@ -39,6 +39,7 @@ export { decodeCursor, encodeCursor, listPage } from './pg/keyset';
 export { firstSeen, pruneConsumedEvents } from './pg/inbox';
 export type { Filter, KeysetCursor, KeysetOrder, ListPageQuery } from './pg/keyset';
 export { runMigrations, runService } from './service';
+export { PeriodicTask } from './periodic';
 export type { BackgroundWork, RunSettings, ServiceParts } from './service';
 export { migratePostgres } from './pg/migrate';
 export { describeSettingValue, redact, redactText } from './redact';

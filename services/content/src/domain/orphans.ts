@@ -1,5 +1,5 @@
 import { contentV1 } from '@penguinmails/contracts';
-import { withTransaction, type EventNames, type Logger } from '@penguinmails/service-kit';
+import { PeriodicTask, withTransaction, type EventNames, type Logger } from '@penguinmails/service-kit';
 import type { Pool, PoolClient } from 'pg';
 import { deleteOrphanedContent } from '../db/delete-orphaned-content';
 import { emitContentDeleted } from './events';
@@ -39,32 +39,17 @@ export interface OrphanSweeperOptions {
  * deleted (attachments by cascade) in batches, each batch with its ContentDeleted (ORPHANED)
  * events in one transaction. Safe on every replica at once (`skip locked`).
  */
-export class OrphanSweeper {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = false;
-
-  constructor(private readonly opts: OrphanSweeperOptions) {}
-
-  start(): void {
-    if (this.opts.intervalMs <= 0 || this.opts.graceMs <= 0) return;
-    const tick = () => {
-      this.running = this.sweep()
-        .then((n) => {
-          if (n) this.opts.logger.info({ deleted: n }, 'orphans: content without a message ref deleted');
-        })
-        .catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'orphan sweep failed; will retry'))
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs);
-        });
-    };
-    this.timer = setTimeout(tick, this.opts.intervalMs);
+export class OrphanSweeper extends PeriodicTask {
+  constructor(private readonly opts: OrphanSweeperOptions) {
+    super({ logger: opts.logger, intervalMs: opts.intervalMs, doneMessage: 'orphans: content without a message ref deleted', failedMessage: 'orphan sweep failed; will retry' });
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  protected override enabled(): boolean {
+    return super.enabled() && this.opts.graceMs > 0;
+  }
+
+  run(): Promise<number> {
+    return this.sweep();
   }
 
   /** Deletes every orphan, batch by batch; resolves with how many (0 when disabled). */

@@ -1,5 +1,5 @@
 import { contentV1 } from '@penguinmails/contracts';
-import { withTransaction, type EventNames, type Logger } from '@penguinmails/service-kit';
+import { PeriodicTask, withTransaction, type EventNames, type Logger } from '@penguinmails/service-kit';
 import type { Pool, PoolClient } from 'pg';
 import { deleteExpiredContent } from '../db/delete-expired-content';
 import { deleteExpiredNotifications } from '../db/delete-expired-notifications';
@@ -21,34 +21,13 @@ export async function deleteExpired(client: PoolClient, names: EventNames, opts:
  * already hide expired objects, so the sweeper's lag only costs disk, never correctness.
  * Safe on every replica at once (`skip locked`).
  */
-export class RetentionSweeper {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = false;
-
-  constructor(
-    private readonly opts: { pool: Pool; names: EventNames; logger: Logger; intervalMs: number; batchSize: number },
-  ) {}
-
-  start(): void {
-    if (this.opts.intervalMs <= 0) return;
-    const tick = () => {
-      this.running = this.sweep()
-        .then((n) => {
-          if (n) this.opts.logger.info({ deleted: n }, 'retention: expired content deleted');
-        })
-        .catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'retention sweep failed; will retry'))
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs);
-        });
-    };
-    this.timer = setTimeout(tick, this.opts.intervalMs);
+export class RetentionSweeper extends PeriodicTask {
+  constructor(private readonly opts: { pool: Pool; names: EventNames; logger: Logger; intervalMs: number; batchSize: number }) {
+    super({ logger: opts.logger, intervalMs: opts.intervalMs, doneMessage: 'retention: expired content deleted', failedMessage: 'retention sweep failed; will retry' });
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  run(): Promise<number> {
+    return this.sweep();
   }
 
   /** Deletes every expired object, batch by batch; resolves with how many. */
