@@ -81,11 +81,11 @@ export function analyticsHandlers(deps: Pick<ServerDeps, 'store' | 'limits' | 'c
       if (given.length !== 1)
         v.add(given[1] ?? 'campaign_id', given.length ? 'CONFLICT' : 'REQUIRED', 'exactly one of campaign_id, sequence_step_id, email_account_id must be set');
       const column = given[0] ?? 'campaign_id';
-      const id = requiredId(v, column, { campaign_id: req.campaignId, sequence_step_id: req.sequenceStepId, email_account_id: req.emailAccountId }[column]);
+      const id = given.length ? requiredId(v, column, { campaign_id: req.campaignId, sequence_step_id: req.sequenceStepId, email_account_id: req.emailAccountId }[column]) : '';
       const { start, end } = queryRange(v, 'time_range', req.timeRange, { required: true, maxDays: queries.maxRangeDays });
       const bucket = enumChoice(v, 'bucket', req.bucket, BUCKETS, 'TIME_BUCKET_');
       const zone = timeZone(v, 'time_zone', req.timeZone);
-      if (start && end && bucket) {
+      if (start && end && bucket && !v.violations.some((x) => x.field.startsWith('time_range'))) {
         // Upper bound of the bucket count (a day bucket is at least 23 h, hence +2).
         const n = bucket === 'hour' ? Math.ceil((end.getTime() - start.getTime()) / 3_600_000) + 1 : Math.ceil((end.getTime() - start.getTime()) / 86_400_000) + 2;
         v.check(n <= queries.maxBuckets, 'time_range.end', 'OUT_OF_RANGE', `at most ${queries.maxBuckets} buckets per series, this range needs up to ${n}; shorten it or use day buckets`);
