@@ -3,6 +3,7 @@
  * one after the other (each creates and drops its own database; the gRPC one its streams).
  * `--quick` is a ~2-minute sanity run (20k rows, few repetitions); `--only oltp|grpc` runs one.
  */
+import { analyticsOptions, runAnalytics } from './analytics-olap';
 import { grpcOptions, runGrpc } from './grpc-throughput';
 import { oltpOptions, runOltp } from './oltp-refs-vs-emails';
 import { parseArgs } from './lib/report';
@@ -10,10 +11,12 @@ import { parseArgs } from './lib/report';
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const only = args.values.get('only');
-  if (only !== undefined && only !== 'oltp' && only !== 'grpc') throw new Error('--only must be oltp or grpc');
+  if (only !== undefined && only !== 'oltp' && only !== 'grpc' && only !== 'analytics') throw new Error('--only must be oltp, grpc or analytics');
   const reports: string[] = [];
-  if (only !== 'grpc') reports.push(await runOltp(oltpOptions(args)));
-  if (only !== 'oltp') reports.push(await runGrpc(grpcOptions(args)));
+  // analytics (src/analytics-olap.ts) runs only when asked: it loads ~1M events into chDB and PostgreSQL.
+  if (only === 'analytics') reports.push(await runAnalytics(analyticsOptions(args)));
+  if (only === undefined || only === 'oltp') reports.push(await runOltp(oltpOptions(args)));
+  if (only === undefined || only === 'grpc') reports.push(await runGrpc(grpcOptions(args)));
   process.stdout.write('\n=== summary ===\n\n' + reports.join('\n\n') + '\n');
 }
 
