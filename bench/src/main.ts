@@ -3,6 +3,7 @@
  * one after the other (each creates and drops its own database; the gRPC one its streams).
  * `--quick` is a ~2-minute sanity run (20k rows, few repetitions); `--only oltp|grpc` runs one.
  */
+import { analyticsOptions, runAnalytics } from './analytics-olap';
 import { grpcOptions, runGrpc } from './grpc-throughput';
 import { oltpOptions, runOltp } from './oltp-refs-vs-emails';
 import { runCompression } from './content-compression';
@@ -12,10 +13,12 @@ import { peersOptions, runPeers } from './queue-peers';
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const only = args.values.get('only');
-  const benches = ['oltp', 'grpc', 'queue-peers', 'content-compression'];
+  const benches = ['oltp', 'grpc', 'queue-peers', 'content-compression', 'analytics'];
   if (only !== undefined && !benches.includes(only)) throw new Error(`--only must be one of ${benches.join(', ')}`);
   const reports: string[] = [];
-  // The queue-peers and content-compression benches run only when asked for (--only ...).
+  // queue-peers, content-compression and analytics (it loads ~1M events into chDB and
+  // PostgreSQL) run only when asked for (--only ...).
+  if (only === 'analytics') reports.push(await runAnalytics(analyticsOptions(args)));
   if (only === 'queue-peers') reports.push(await runPeers(peersOptions(args)));
   if (only === 'content-compression') reports.push(await runCompression({ bodies: 2000, blobs: 200 }));
   if (only === undefined || only === 'oltp') reports.push(await runOltp(oltpOptions(args)));

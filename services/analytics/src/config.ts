@@ -34,6 +34,14 @@ export const analyticsSettings = {
   ANALYTICS_CONSUMER_MAX_BATCH: z.coerce.number().int().positive().max(10_000).default(1000),
   /** Longest a batch waits to fill before it is stored anyway (the kit waits at least 1000 ms). */
   ANALYTICS_CONSUMER_MAX_WAIT_MS: z.coerce.number().int().positive().max(60_000).default(1000),
+  /** Raw events (email_events) older than this many days are deleted by TTL; 0 = keep forever. */
+  ANALYTICS_RAW_TTL_DAYS: z.coerce.number().int().nonnegative().max(36_500).default(400),
+  /** The hourly rollups are kept this long (longer than the raw events); 0 = keep forever. */
+  ANALYTICS_ROLLUP_TTL_DAYS: z.coerce.number().int().nonnegative().max(36_500).default(1830),
+  /** Longest time_range the query RPCs accept. */
+  ANALYTICS_MAX_RANGE_DAYS: z.coerce.number().int().positive().max(3660).default(400),
+  /** Most buckets one GetTimeSeries answers. */
+  ANALYTICS_MAX_BUCKETS: z.coerce.number().int().positive().max(100_000).default(1000),
 };
 
 export type AnalyticsConfig = ReturnType<typeof loadAnalyticsConfig>;

@@ -2,6 +2,7 @@
 import { EventNames, connectNats, grpcServerSettings, runService } from '@penguinmails/service-kit';
 import { loadAnalyticsConfig } from './config';
 import { metadataEventsConsumer } from './consumers/metadata-events';
+import { applyRetention } from './db/apply-retention';
 import { migrateClickHouse } from './db/migrate';
 import { createServer } from './server';
 import { openStore } from './store';
@@ -10,6 +11,10 @@ runService('analytics', loadAnalyticsConfig, async (s, logger) => {
   const { store, described } = await openStore(s);
   logger.info({ clickhouse: described, database: s.CLICKHOUSE_DATABASE }, 'ClickHouse ready');
   if (s.MIGRATE_ON_START) await migrateClickHouse({ store, logger });
+  // TTLs come from settings (raw events and rollups kept for different times), not migrations.
+  const retention = { rawDays: s.ANALYTICS_RAW_TTL_DAYS, rollupDays: s.ANALYTICS_ROLLUP_TTL_DAYS };
+  const changed = await applyRetention(store, retention);
+  if (changed.length) logger.info({ ...retention, tables: changed }, 'retention applied');
   const nc = await connectNats({ url: s.NATS_URL, name: s.SERVICE_NAME, logger });
   const consumer = await metadataEventsConsumer({
     nc,
@@ -24,6 +29,7 @@ runService('analytics', loadAnalyticsConfig, async (s, logger) => {
     store,
     logger,
     limits: { maxBatch: s.INGEST_MAX_BATCH, maxFutureMs: s.INGEST_MAX_FUTURE_MS },
+    queries: { maxRangeDays: s.ANALYTICS_MAX_RANGE_DAYS, maxBuckets: s.ANALYTICS_MAX_BUCKETS },
     consumer,
     grpc: grpcServerSettings(s),
   });

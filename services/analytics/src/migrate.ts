@@ -1,5 +1,6 @@
 import { createLogger, runMain } from '@penguinmails/service-kit';
 import { loadAnalyticsConfig } from './config';
+import { applyRetention } from './db/apply-retention';
 import { migrateClickHouse } from './db/migrate';
 import { openStore } from './store';
 
@@ -12,6 +13,8 @@ runMain('analytics', async () => {
   try {
     const { applied } = await migrateClickHouse({ store, logger });
     logger.info({ clickhouse: described, applied }, applied.length ? 'migrations applied' : 'nothing to migrate');
+    const retention = await applyRetention(store, { rawDays: config.ANALYTICS_RAW_TTL_DAYS, rollupDays: config.ANALYTICS_ROLLUP_TTL_DAYS });
+    if (retention.length) logger.info({ tables: retention }, 'retention applied');
   } finally {
     await store.close();
   }

@@ -36,7 +36,7 @@ beforeAll(async () => {
         sequenceStepId: steps[i],
         leadId: uuid(),
         messageRefId: uuid(),
-        bounceType: 0,
+        bounceType: 0, variant: '',
       })),
     });
   }

@@ -36,7 +36,7 @@ function scenario() {
     sequenceStepId: stepId,
     leadId: uuid(),
     messageRefId: msgs[msg],
-    bounceType: commonV1.BounceType.BOUNCE_TYPE_UNSPECIFIED,
+    bounceType: commonV1.BounceType.BOUNCE_TYPE_UNSPECIFIED, variant: '',
   });
   const events: analyticsV1.EmailEvent[] = [
     // day 1: step 1, four messages from two mailboxes

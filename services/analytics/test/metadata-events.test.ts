@@ -263,7 +263,7 @@ describe('metadata events → email_events', () => {
           sequenceStepId: a.step,
           leadId: a.lead,
           messageRefId: m.id,
-          bounceType: 0,
+          bounceType: 0, variant: '',
         },
       ],
     });

@@ -27,7 +27,7 @@ const good = (): analyticsV1.EmailEvent => ({
   sequenceStepId: '',
   leadId: '',
   messageRefId: '',
-  bounceType: 0,
+  bounceType: 0, variant: '',
 });
 
 /** Calls, expects INVALID_ARGUMENT, returns the violated field names. */

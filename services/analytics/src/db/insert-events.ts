@@ -15,6 +15,8 @@ export interface EventRow {
   message_ref_id: string;
   /** 'hard' | 'soft' for bounced events whose type is known, else '' */
   bounce_type: string;
+  /** The A/B variant ('' = none), migration 005. */
+  variant: string;
   /** The ReplacingMergeTree version: the copy of an event that knows most wins (domain/events.ts). */
   detail_rank: number;
 }
@@ -45,6 +47,7 @@ export const insertEvents: InsertEvents = async (store, rows) => {
       'lead_id',
       'message_ref_id',
       'bounce_type',
+      'variant',
       'detail_rank',
     ],
   });

@@ -18,6 +18,8 @@ export interface IngestEvent {
   messageRefId?: string;
   /** bounced only; undefined = not known (counted as hard). */
   bounceType?: BounceKind;
+  /** The A/B variant of the message, when the reporting path knows it. */
+  variant?: string;
 }
 
 /** An event with its tenant (a consumer's batch spans tenants) and the path that reported it. */
@@ -85,6 +87,7 @@ function toRow(e: TenantEvent): EventRow {
     lead_id: e.leadId ?? NIL_UUID,
     message_ref_id: e.messageRefId ?? NIL_UUID,
     bounce_type: bounceType,
+    variant: e.variant ?? '',
     detail_rank: SOURCE_RANK[e.source] + (bounceType ? KNOWS_BOUNCE_TYPE : 0),
   };
 }

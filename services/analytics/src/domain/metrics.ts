@@ -1,6 +1,5 @@
 import type { Store } from '../db/client';
 import { queryMetrics, type CountsRow, type DimensionColumn } from '../db/query-metrics';
-import { toClickHouseTime } from './ids';
 
 export type { CountsRow };
 
@@ -17,7 +16,7 @@ export interface MetricsCounts {
   daily: (CountsRow & { date: string })[];
 }
 
-const ZERO: CountsRow = {
+export const ZERO: CountsRow = {
   sent: 0,
   delivered: 0,
   opened: 0,
@@ -42,8 +41,8 @@ export async function metricsCounts(
     tenantId: q.tenantId,
     column,
     id: q.id,
-    start: q.start && toClickHouseTime(q.start),
-    end: q.end && toClickHouseTime(q.end),
+    start: q.start,
+    end: q.end,
   });
   return { totals: rows.totals ?? ZERO, daily: rows.daily };
 }

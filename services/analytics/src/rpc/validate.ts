@@ -11,6 +11,8 @@ import { NIL_UUID } from '../domain/ids';
 const EARLIEST = new Date('2000-01-01T00:00:00Z');
 /** A BadRequest is sent in a trailer; past this many violations the rest are summarised. */
 const MAX_VIOLATIONS = 25;
+/** Longest A/B variant name. */
+const MAX_VARIANT = 64;
 
 /**
  * The events of an IngestEvents batch, each field checked (`events[3].event_type`). A batch
@@ -54,7 +56,11 @@ export function ingestBatch(v: Validator, events: analyticsV1.EmailEvent[], limi
     if (sequenceStepId && !campaignId)
       v.add(f('campaign_id'), 'REQUIRED', `${f('campaign_id')} is required when sequence_step_id is set`);
     const bounceType = bounceKind(v, f('bounce_type'), e.bounceType, type);
-    if (v.ok && type && at) out.push({ eventId, type, occurredAt: at, campaignId, emailAccountId, sequenceStepId, leadId, messageRefId, bounceType });
+    const variant = e.variant ?? '';
+    if (variant.length > MAX_VARIANT || /[\u0000-\u001f\u007f]/.test(variant))
+      v.add(f('variant'), 'MALFORMED', `${f('variant')} must be at most ${MAX_VARIANT} characters without control characters`);
+    if (v.ok && type && at)
+      out.push({ eventId, type, occurredAt: at, campaignId, emailAccountId, sequenceStepId, leadId, messageRefId, bounceType, variant: variant || undefined });
   });
   if (v.violations.length > MAX_VIOLATIONS) {
     const hidden = v.violations.length - MAX_VIOLATIONS;
@@ -98,4 +104,98 @@ export function metricsQuery(
   if (start && end && end.getTime() <= start.getTime())
     v.add('time_range.end', 'OUT_OF_RANGE', `time_range.end (${end.toISOString()}) must be after time_range.start (${start.toISOString()})`);
   return { tenantId, id, start, end };
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A time range of a query RPC: both bounds valid timestamps, end after start, at most
+ * `maxDays` long; `required` demands both bounds. Violations name `field.start` / `field.end`.
+ */
+export function queryRange(
+  v: Validator,
+  field: string,
+  range: commonV1.TimeRange | undefined,
+  opts: { required: boolean; maxDays: number },
+): { start?: Date; end?: Date } {
+  const start = range?.start;
+  const end = range?.end;
+  const valid = (d: Date | undefined) => d !== undefined && !Number.isNaN(d.getTime()) && d >= EARLIEST && d.getTime() <= 253402300799000;
+  if (start === undefined) {
+    if (opts.required) v.add(`${field}.start`, 'REQUIRED', `${field}.start is required`);
+  } else if (!valid(start)) v.add(`${field}.start`, 'OUT_OF_RANGE', `${field}.start must be a timestamp between ${EARLIEST.toISOString()} and 9999-12-31`);
+  if (end === undefined) {
+    if (opts.required) v.add(`${field}.end`, 'REQUIRED', `${field}.end is required`);
+  } else if (!valid(end)) v.add(`${field}.end`, 'OUT_OF_RANGE', `${field}.end must be a timestamp between ${EARLIEST.toISOString()} and 9999-12-31`);
+  if (valid(start) && valid(end)) {
+    if (end!.getTime() <= start!.getTime())
+      v.add(`${field}.end`, 'OUT_OF_RANGE', `${field}.end (${end!.toISOString()}) must be after ${field}.start (${start!.toISOString()})`);
+    else if (end!.getTime() - start!.getTime() > opts.maxDays * DAY_MS)
+      v.add(`${field}.end`, 'OUT_OF_RANGE', `${field} spans more than ${opts.maxDays} days; ask for a shorter range`);
+  }
+  return { start: valid(start) ? start : undefined, end: valid(end) ? end : undefined };
+}
+
+/**
+ * An IANA time zone name; empty = UTC. Returned in the spelling ICU resolves it to (Node
+ * accepts any case, ClickHouse does not). Unknown to Node: INVALID_ARGUMENT naming the field;
+ * unknown to ClickHouse only: the domain answers the same (domain/insights.ts).
+ */
+export function timeZone(v: Validator, field: string, value: string | undefined): string {
+  const name = value ?? '';
+  if (name === '') return 'UTC';
+  if (name.length > 64 || !/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(name)) {
+    v.add(field, 'UNKNOWN_VALUE', `${field} must be an IANA time zone name such as "Europe/Berlin"`);
+    return 'UTC';
+  }
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+  } catch {
+    v.add(field, 'UNKNOWN_VALUE', `${field} "${name}" is not a known IANA time zone (e.g. "America/New_York", "UTC")`);
+    return 'UTC';
+  }
+}
+
+/** An enum field: UNSPECIFIED is REQUIRED, a number outside `names` is UNKNOWN_VALUE. */
+export function enumChoice<T extends string>(v: Validator, field: string, value: number | undefined, names: Record<number, T>, label: string): T | undefined {
+  const n = value ?? 0;
+  const name = names[n];
+  if (name !== undefined) return name;
+  v.add(field, n === 0 ? 'REQUIRED' : 'UNKNOWN_VALUE', `${field} must be one of ${Object.keys(names).map((k) => `${label}${names[Number(k)].toUpperCase()}`).join(', ')}, got ${n}`);
+  return undefined;
+}
+
+/** A page-like row limit: 0/absent = default, else 1..max. */
+export function rowLimit(v: Validator, field: string, value: number | undefined, opts: { default: number; max: number }): number {
+  const n = value ?? 0;
+  if (n === 0) return opts.default;
+  if (!Number.isInteger(n) || n < 1 || n > opts.max) {
+    v.add(field, 'OUT_OF_RANGE', `${field} must be between 1 and ${opts.max}, got ${n}`);
+    return opts.default;
+  }
+  return n;
+}
+
+/** A required UUID that is not the nil UUID. */
+export function requiredId(v: Validator, field: string, value: string | undefined): string {
+  const id = v.uuid(field, value);
+  v.check(id !== NIL_UUID, field, 'NIL_UUID', `${field} must not be the nil UUID`);
+  return id;
+}
+
+/** An optional UUID (empty = none) that is not the nil UUID. */
+export function optionalId(v: Validator, field: string, value: string | undefined): string | undefined {
+  const id = v.optionalUuid(field, value);
+  v.check(id !== NIL_UUID, field, 'NIL_UUID', `${field} must not be the nil UUID`);
+  return id;
+}
+
+/** as_of of the health RPCs: absent = now; not before 2000, not ahead of now + skew. */
+export function asOf(v: Validator, field: string, value: Date | undefined, maxFutureMs: number, now = new Date()): Date {
+  if (value === undefined) return now;
+  if (Number.isNaN(value.getTime()) || value < EARLIEST || value.getTime() > now.getTime() + maxFutureMs) {
+    v.add(field, 'OUT_OF_RANGE', `${field} must be between ${EARLIEST.toISOString()} and now`);
+    return now;
+  }
+  return value;
 }

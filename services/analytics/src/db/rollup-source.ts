@@ -1,0 +1,201 @@
+/**
+ * The shared FROM of every rollup query (not a query itself): the hourly rollup rows of the
+ * whole hours inside a range, UNION ALL the raw events of the parts of an hour the range cuts
+ * (its first and last hour when they are not whole), aggregated into the same uniqExact states.
+ * The outer query merges both with uniqExactMerge, so an event is counted once even when a
+ * duplicate of it is in the rollup and in the raw edge, and a range need not be whole hours.
+ *
+ * Columns: the rollup's keys, `hour` (DateTime, UTC), `w` (the caller's tag, to merge several
+ * windows in one query) and the `<count>_state` columns of STATE_COLUMNS.
+ */
+
+/** The uniqExact states each rollup keeps (migration 004); hard_bounced = bounced - soft_bounced. */
+export const STATE_COLUMNS = [
+  'sent',
+  'delivered',
+  'opened',
+  'clicked',
+  'replied',
+  'bounced',
+  'soft_bounced',
+  'unsubscribed',
+  'complained',
+  'auto_replied',
+  'unique_opened',
+  'unique_clicked',
+] as const;
+
+export const NIL = "toUUID('00000000-0000-0000-0000-000000000000')";
+
+/** How each state is built from raw rows: the same expressions as the materialized views of 004. */
+const RAW_STATE: Record<(typeof STATE_COLUMNS)[number], string> = {
+  sent: "uniqExactStateIf(event_id, event_type = 'sent')",
+  delivered: "uniqExactStateIf(event_id, event_type = 'delivered')",
+  opened: "uniqExactStateIf(event_id, event_type = 'opened')",
+  clicked: "uniqExactStateIf(event_id, event_type = 'clicked')",
+  replied: "uniqExactStateIf(event_id, event_type = 'replied')",
+  bounced: "uniqExactStateIf(event_id, event_type = 'bounced')",
+  soft_bounced: "uniqExactStateIf(event_id, event_type = 'bounced' and bounce_type = 'soft')",
+  unsubscribed: "uniqExactStateIf(event_id, event_type = 'unsubscribed')",
+  complained: "uniqExactStateIf(event_id, event_type = 'complained')",
+  auto_replied: "uniqExactStateIf(event_id, event_type = 'auto_replied')",
+  unique_opened: `uniqExactStateIf(message_ref_id, event_type = 'opened' and message_ref_id != ${NIL})`,
+  unique_clicked: `uniqExactStateIf(message_ref_id, event_type = 'clicked' and message_ref_id != ${NIL})`,
+};
+
+export type Rollup = 'campaign' | 'mailbox' | 'step';
+
+const ROLLUPS: Record<Rollup, { table: string; keys: string[]; nonNil: string }> = {
+  campaign: { table: 'campaign_analytics_hourly', keys: ['campaign_id'], nonNil: 'campaign_id' },
+  mailbox: { table: 'mailbox_analytics_hourly', keys: ['email_account_id'], nonNil: 'email_account_id' },
+  step: { table: 'sequence_step_analytics_hourly', keys: ['campaign_id', 'sequence_step_id'], nonNil: 'sequence_step_id' },
+};
+
+/** Filter columns a caller may use (fixed names, never caller input). */
+export type IdColumn = 'campaign_id' | 'email_account_id' | 'sequence_step_id';
+
+export interface SourceSpec {
+  rollup: Rollup;
+  tenantId: string;
+  /** Equality filters on id columns of the rollup. */
+  ids?: Partial<Record<IdColumn, string>>;
+  /** Half-open [start, end); either may be absent. */
+  start?: Date;
+  end?: Date;
+  /** A constant in column `w`. */
+  tag?: number;
+}
+
+const HOUR = 3_600_000;
+const floorHour = (d: Date) => new Date(Math.floor(d.getTime() / HOUR) * HOUR);
+const ceilHour = (d: Date) => new Date(Math.ceil(d.getTime() / HOUR) * HOUR);
+
+/** `Date` → `2025-01-31 23:59:59.123` (DateTime64(3, 'UTC') text, read alike by servers and chDB). */
+export const chTime = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
+
+/**
+ * Appends the source's parameters to `params` (names prefixed with `p`, so several sources can
+ * share one query) and returns its SQL: `select ... union all select ...`.
+ */
+export function rollupSource(table: (name: string) => string, spec: SourceSpec, params: Record<string, string | number>, p: string): string {
+  const r = ROLLUPS[spec.rollup];
+  const tag = spec.tag ?? 0;
+  params[`${p}tenant`] = spec.tenantId;
+  const idWhere: string[] = [];
+  for (const [col, id] of Object.entries(spec.ids ?? {})) {
+    if (id === undefined) continue;
+    params[`${p}${col}`] = id;
+    idWhere.push(`${col} = {${p}${col}:UUID}`);
+  }
+  const keys = r.keys.join(', ');
+
+  // Whole hours from the rollup: [ceilHour(start), floorHour(end)).
+  const wholeFrom = spec.start && ceilHour(spec.start);
+  const wholeTo = spec.end && floorHour(spec.end);
+  const edges: [Date | undefined, Date | undefined][] = [];
+  let rollupPart = true;
+  if (wholeFrom && wholeTo && wholeFrom >= wholeTo) {
+    // The range is inside one or two hours: all of it from the raw events.
+    rollupPart = false;
+    edges.push([spec.start, spec.end]);
+  } else {
+    if (spec.start && wholeFrom!.getTime() !== spec.start.getTime()) edges.push([spec.start, wholeFrom]);
+    if (spec.end && wholeTo!.getTime() !== spec.end.getTime()) edges.push([wholeTo, spec.end]);
+  }
+
+  const parts: string[] = [];
+  if (rollupPart) {
+    const where = [`tenant_id = {${p}tenant:UUID}`, ...idWhere];
+    if (wholeFrom) {
+      params[`${p}wf`] = chTime(wholeFrom);
+      where.push(`hour >= {${p}wf:DateTime64(3, 'UTC')}`);
+    }
+    if (wholeTo) {
+      params[`${p}wt`] = chTime(wholeTo);
+      where.push(`hour < {${p}wt:DateTime64(3, 'UTC')}`);
+    }
+    parts.push(
+      `select ${keys}, hour, ${tag} as w, ${STATE_COLUMNS.map((c) => `${c}_state`).join(', ')}
+       from ${table(r.table)} where ${where.join(' and ')}`,
+    );
+  }
+  if (edges.length > 0) {
+    const spans = edges.map(([from, to], i) => {
+      const conds: string[] = [];
+      if (from) {
+        params[`${p}e${i}s`] = chTime(from);
+        conds.push(`occurred_at >= {${p}e${i}s:DateTime64(3, 'UTC')}`);
+      }
+      if (to) {
+        params[`${p}e${i}e`] = chTime(to);
+        conds.push(`occurred_at < {${p}e${i}e:DateTime64(3, 'UTC')}`);
+      }
+      return `(${conds.join(' and ')})`;
+    });
+    const where = [`tenant_id = {${p}tenant:UUID}`, ...idWhere, `${r.nonNil} != ${NIL}`, `(${spans.join(' or ')})`];
+    parts.push(
+      `select ${keys}, toStartOfHour(toDateTime(occurred_at, 'UTC')) as hour, ${tag} as w,
+              ${STATE_COLUMNS.map((c) => `${RAW_STATE[c]} as ${c}_state`).join(', ')}
+       from ${table('email_events')} where ${where.join(' and ')}
+       group by ${keys}, hour`,
+    );
+  }
+  return parts.join('\nunion all\n');
+}
+
+/**
+ * The merged counts as `<prefix><count>` columns (a CountsRow), optionally only over source
+ * rows matching `cond` (e.g. `w = 1`). The aliases never equal a source column (those end in
+ * _state), so old and new ClickHouse analyzers read them alike.
+ */
+export function mergedCounts(cond?: string, prefix = ''): string {
+  const m = (c: string) => (cond ? `uniqExactMergeIf(${c}_state, ${cond})` : `uniqExactMerge(${c}_state)`);
+  return [
+    ...['sent', 'delivered', 'opened', 'clicked', 'replied', 'bounced', 'unsubscribed', 'complained', 'unique_opened', 'unique_clicked'].map(
+      (c) => `${m(c)} as ${prefix}${c}`,
+    ),
+    `${m('bounced')} - ${m('soft_bounced')} as ${prefix}hard_bounced`,
+    `${m('soft_bounced')} as ${prefix}soft_bounced`,
+    `${m('auto_replied')} as ${prefix}auto_replied`,
+  ].join(',\n');
+}
+
+export interface CountsRow {
+  sent: number;
+  delivered: number;
+  opened: number;
+  clicked: number;
+  replied: number;
+  bounced: number;
+  unsubscribed: number;
+  complained: number;
+  unique_opened: number;
+  unique_clicked: number;
+  /** bounced = hard_bounced + soft_bounced; a bounce of unknown type counts as hard. */
+  hard_bounced: number;
+  soft_bounced: number;
+  auto_replied: number;
+}
+
+const COUNT_NAMES: (keyof CountsRow)[] = [
+  'sent',
+  'delivered',
+  'opened',
+  'clicked',
+  'replied',
+  'bounced',
+  'unsubscribed',
+  'complained',
+  'unique_opened',
+  'unique_clicked',
+  'hard_bounced',
+  'soft_bounced',
+  'auto_replied',
+];
+
+/** A row's `<prefix><count>` columns as numbers (servers may quote UInt64 in JSON, chDB does not). */
+export function readCounts(r: Record<string, unknown>, prefix = ''): CountsRow {
+  const out = {} as CountsRow;
+  for (const n of COUNT_NAMES) out[n] = Number(r[prefix + n] ?? 0);
+  return out;
+}
