@@ -1,0 +1,96 @@
+import type { Client } from 'pg';
+import { PenguinMailsError, type PenguinMails } from '@penguinmails/sdk';
+import { pages } from './refs';
+import { contentChecksum, DIRECTIONS, ensureControlTables, type LegacyEmail, STATUSES, storageKeyOf, TYPES } from './migrate';
+
+export interface VerifyResult { ok: boolean; differences: string[]; notes: string[]; checked: number; rejected: number; perTenant: { tenant: string; legacy: number; refs: number; rejected: number }[] }
+
+/**
+ * `verify`: per tenant, legacy rows = refs in the metadata tier + rows in migrate_rejects; then
+ * every legacy row: its ref (GetMessage of the mapped id) field by field against the row, and its
+ * body (GetContent of the storage key) by checksum of text + html + headers (canonical JSON),
+ * and its attachments by count and SHA-256. Every difference is one line.
+ */
+export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batchSize?: number; print?: (line: string) => void } = {}): Promise<VerifyResult> {
+  await ensureControlTables(db);
+  const diffs: string[] = [];
+  const notes: string[] = [];
+  const diff = (s: string) => { diffs.push(s); opts.print?.(s); };
+  const refMap = new Map<string, string>();
+  for (const r of (await db.query(`select kind, legacy_id, new_id from migrate_map where kind <> 'email'`)).rows) refMap.set(`${r.kind}:${r.legacy_id}`, r.new_id);
+  const ref = (kind: string, id: string | null) => (id ? (refMap.get(`${kind}:${id}`) ?? `<unmapped ${kind} ${id}>`) : '');
+
+  const perTenant = [];
+  const counts = await db.query<{ tenant_id: string; legacy: string; rejected: string }>(
+    `select e.tenant_id, count(*) as legacy, count(r.legacy_id) as rejected from emails e left join migrate_rejects r on r.legacy_id = e.id group by 1 order by 1`,
+  );
+  let rejectedTotal = 0;
+  for (const c of counts.rows) {
+    let refs = 0;
+    try {
+      for await (const m of pages((token) => pm.metadata.listMessages({ tenantId: c.tenant_id, page: { pageSize: 500, pageToken: token } }), (r) => r.messages)) { void m; refs++; }
+    } catch (e) { if (!(e instanceof PenguinMailsError && e.codeName === 'NOT_FOUND')) throw e; }
+    const row = { tenant: c.tenant_id, legacy: Number(c.legacy), refs, rejected: Number(c.rejected) };
+    rejectedTotal += row.rejected;
+    perTenant.push(row);
+    if (row.legacy !== row.refs + row.rejected) diff(`tenant ${c.tenant_id}: ${row.legacy} legacy emails, ${row.refs} refs + ${row.rejected} rejected`);
+  }
+
+  let checked = 0;
+  let after: [Date, string] | null = null;
+  const size = opts.batchSize ?? 200;
+  for (;;) {
+    type Row = LegacyEmail & { new_id: string | null; reason: string | null };
+    const rows: Row[] = (await db.query<Row>(
+      `select e.*, m.new_id, r.reason from emails e left join migrate_map m on m.kind = 'email' and m.legacy_id = e.id
+         left join migrate_rejects r on r.legacy_id = e.id
+        where ($1::timestamptz is null or (e.created, e.id) > ($1, $2::uuid)) order by e.created, e.id limit $3`,
+      [after?.[0] ?? null, after?.[1] ?? null, size],
+    )).rows;
+    if (!rows.length) break;
+    after = [rows[rows.length - 1].created, rows[rows.length - 1].id];
+    const ids = rows.map((r) => r.id);
+    const atts = new Map<string, { id: string; sha: string }[]>();
+    for (const a of (await db.query(`select id, email_id, encode(sha256(content), 'hex') as sha from email_attachments where email_id = any($1)`, [ids])).rows) atts.set(a.email_id, [...(atts.get(a.email_id) ?? []), { id: a.id, sha: a.sha }]);
+    await Promise.all(rows.map(async (e) => {
+      if (e.reason) return;
+      if (!e.new_id) return diff(`${e.id}: not migrated and not rejected`);
+      checked++;
+      const p = `${e.id} (ref ${e.new_id})`;
+      let m;
+      try { m = (await pm.metadata.getMessage({ tenantId: e.tenant_id, messageId: e.new_id })).message!; }
+      catch (err) { return diff(`${p}: ref missing (${err instanceof PenguinMailsError ? err.codeName : String(err)})`); }
+      const parent = e.parent_message_id ? (await db.query(`select new_id from migrate_map where kind = 'email' and legacy_id = $1`, [e.parent_message_id])).rows[0]?.new_id ?? '<unmapped>' : '';
+      const want: Record<string, unknown> = {
+        emailAccountId: ref('mailbox', e.email_account_id), campaignId: ref('campaign', e.campaign_id), leadId: ref('lead', e.lead_id),
+        sequenceStepId: ref('step', e.sequence_step_id), parentMessageId: parent, direction: DIRECTIONS[e.direction], messageType: TYPES[e.message_type],
+        fromEmail: e.from_email.toLowerCase(), toEmail: e.to_email.toLowerCase(), subject: e.subject ?? '', status: STATUSES[e.status],
+        providerMessageId: e.provider_message_id ?? '', clientKey: e.id, contentStorageKey: storageKeyOf(e),
+        processed: e.processed ? e.processed.toISOString() : null,
+      };
+      const got: Record<string, unknown> = { ...m, fromEmail: m.fromEmail.toLowerCase(), toEmail: m.toEmail.toLowerCase(), processed: m.processed ? m.processed.toISOString() : null };
+      // The tier's own effect (README "What an inbound ref does"): an inbound reply / hard bounce
+      // moves its outbound parent to replied / bounced. Legacy rows that were never moved are
+      // noted, not counted as differences, when such a child exists in legacy.
+      if (want.status !== got.status && (got.status === STATUSES.replied || got.status === STATUSES.bounced)) {
+        const kind = got.status === STATUSES.replied ? 'email' : 'bounce';
+        const child = await db.query(`select 1 from emails where parent_message_id = $1 and direction = 'inbound' and message_type = $2 limit 1`, [e.id, kind]);
+        if (child.rowCount) { notes.push(`${p}: status legacy ${e.status}, tier ${kind === 'email' ? 'replied' : 'bounced'} (moved by its inbound ${kind} child)`); want.status = got.status; }
+      }
+      for (const k of Object.keys(want)) if (want[k] !== got[k]) diff(`${p}: ${k} legacy ${JSON.stringify(want[k])} tier ${JSON.stringify(got[k])}`);
+      try {
+        const c = await pm.content.getContent({ tenantId: e.tenant_id, storageKey: storageKeyOf(e) });
+        const a = contentChecksum(e.content_text, e.content_html, e.headers);
+        const b = contentChecksum(c.contentText, c.contentHtml, c.headers ?? {});
+        if (a !== b) diff(`${p}: content checksum legacy ${a.slice(0, 16)} tier ${b.slice(0, 16)}`);
+      } catch (err) { diff(`${p}: content missing (${err instanceof PenguinMailsError ? err.codeName : String(err)})`); }
+      const legacyAtts = (atts.get(e.id) ?? []).map((x) => x.sha).sort();
+      if (legacyAtts.length) {
+        const tierAtts: string[] = [];
+        for await (const x of pages((token) => pm.content.listAttachments({ tenantId: e.tenant_id, parentStorageKey: storageKeyOf(e), page: { pageSize: 100, pageToken: token } }), (r) => r.attachments)) tierAtts.push(x.sha256);
+        if (legacyAtts.join() !== tierAtts.sort().join()) diff(`${p}: attachments legacy ${legacyAtts.length} tier ${tierAtts.length} (or their SHA-256 differ)`);
+      }
+    }));
+  }
+  return { ok: diffs.length === 0, differences: diffs, notes, checked, rejected: rejectedTotal, perTenant };
+}
