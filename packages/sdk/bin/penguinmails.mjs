@@ -18,6 +18,7 @@ commands:
   message show --tenant <id> --id <message id>     ref, body and thread
   jobs list --tenant <id> [--queue <name>] [--status queued|running|succeeded|failed|dead|cancelled] [--limit n]
   metrics campaign --tenant <id> --id <campaign id> [--from <ISO time>] [--to <ISO time>]
+  demo [--seed n] [--leads n] [--workers n]       the four tiers as one: sends, replies, bounces, opens; checks analytics
 
 options:
   --json          JSON instead of tables
@@ -225,6 +226,23 @@ async function run(argv) {
           if (freshness) process.stdout.write(`\nfreshness: ${freshness.pendingEvents} events pending, lag ${freshness.lagSeconds.toFixed(1)} s\n`);
         });
         return 0;
+      }
+      case 'demo': {
+        // The four tiers as one: see src/demo.ts. Exit 1 when a figure of analytics differs.
+        const entry = path.join(HERE, '..', 'dist', 'demo.js');
+        if (!fs.existsSync(entry)) throw new UsageError('the SDK is not built: run `npm run build` (or `npm start`) first');
+        const { runDemo } = createRequire(import.meta.url)(entry);
+        const num = (name, dflt) => {
+          if (flags[name] === undefined) return dflt;
+          const v = Number(flags[name]);
+          if (!Number.isInteger(v) || v < 0) throw new UsageError(`--${name} must be a whole number`);
+          return v;
+        };
+        const health = await pm.health();
+        const down = health.filter((h) => h.status !== 'SERVING');
+        if (down.length) throw new UsageError(`${down.map((h) => `${h.service} (${h.address}): ${h.status}`).join(', ')}: is the platform running? (npm start)`);
+        const result = await runDemo(pm, { seed: num('seed', 42), leads: num('leads', 120), workers: num('workers', 4) });
+        return result.ok ? 0 : 1;
       }
       default:
         throw new UsageError(`unknown command "${command}" (see penguinmails --help)`);

@@ -22,14 +22,15 @@ export interface NatsTestContext {
  * Isolated JetStream names for one test file on the shared NATS server, so test files run
  * in parallel without seeing each other's events.
  */
-export async function natsTestContext(): Promise<NatsTestContext> {
+export async function natsTestContext(url: string = natsUrl()): Promise<NatsTestContext> {
   const id = randomBytes(5).toString('hex');
   const subjectPrefix = `t${id}`;
   const streamPrefix = `T${id.toUpperCase()}`;
-  const u = new URL(natsUrl());
-  const nc = await connect({ servers: `${u.hostname}:${u.port || 4222}`, name: `test-${id}` });
+  const u = new URL(url);
+  // Reconnects for ever: a test that restarts its own nats-server still cleans up after it.
+  const nc = await connect({ servers: `${u.hostname}:${u.port || 4222}`, name: `test-${id}`, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
   return {
-    url: natsUrl(),
+    url,
     nc,
     names: new EventNames(subjectPrefix, streamPrefix),
     subjectPrefix,

@@ -28,6 +28,16 @@ export interface StartPlatformOptions {
   readyTimeoutMs?: number;
   /** Also copy each child's output to this process's stderr, prefixed (debugging). */
   echo?: boolean;
+  /**
+   * The NATS server the services (and this platform's stream clean-up) use, e.g. a
+   * `spawnNatsServer()` a fault test kills and restarts. Default NATS_URL, else 127.0.0.1:4222.
+   */
+  natsUrl?: string;
+  /**
+   * Admin URL of the PostgreSQL server the fresh databases are created on, e.g. a
+   * `spawnPostgres()` a fault test kills and restarts. Default PG_ADMIN_URL, else 127.0.0.1:5432.
+   */
+  pgAdminUrl?: string;
 }
 
 export interface PlatformChild {
@@ -110,7 +120,7 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
     if (!fs.existsSync(entry)) throw new Error(`${entry} does not exist: build the services first (npm run build)`);
   }
 
-  const nats = await natsTestContext();
+  const nats = await natsTestContext(opts.natsUrl);
   const databases: FreshDatabase[] = [];
   const tempDirs: string[] = [];
   const children = {} as Record<PlatformService, PlatformChild & { buffer: string[]; size: number; exited?: Promise<void> }>;
@@ -194,7 +204,7 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
       };
       const db = DATABASES[name];
       if (db) {
-        const fresh = await freshDatabase({ migrationsDir: path.join(root, 'services', name, 'prisma', 'migrations'), prefix: `pm_plat_${db}` });
+        const fresh = await freshDatabase({ migrationsDir: path.join(root, 'services', name, 'prisma', 'migrations'), prefix: `pm_plat_${db}`, adminUrl: opts.pgAdminUrl });
         databases.push(fresh);
         env.DATABASE_URL = fresh.url;
       }

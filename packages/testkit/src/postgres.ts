@@ -29,10 +29,12 @@ const TEMPLATE_LOCK = 7_316_548_922;
  * The migrations are applied once per set of migration files into a template database
  * named by their checksums (`pmt_<hash>`); every fresh database is a `create database …
  * template` copy of it, which takes ~100 ms instead of re-running migrations. An advisory
- * lock serialises template creation and cloning across parallel jest workers.
+ * lock serialises template creation and cloning across parallel jest workers. `adminUrl`: the
+ * server to create it on (default PG_ADMIN_URL, else 127.0.0.1:5432).
  */
-export async function freshDatabase(opts: { migrationsDir?: string; prefix?: string } = {}): Promise<FreshDatabase> {
-  const admin = new Client({ connectionString: adminUrl() });
+export async function freshDatabase(opts: { migrationsDir?: string; prefix?: string; adminUrl?: string } = {}): Promise<FreshDatabase> {
+  const serverUrl = opts.adminUrl ?? adminUrl();
+  const admin = new Client({ connectionString: serverUrl });
   await admin.connect();
   const name = `${opts.prefix ?? 'pm_test'}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   try {
@@ -46,7 +48,7 @@ export async function freshDatabase(opts: { migrationsDir?: string; prefix?: str
         const building = `${template}_building`;
         await admin.query(`drop database if exists ${building} with (force)`);
         await admin.query(`create database ${building}`);
-        await migratePostgres({ databaseUrl: withDatabase(adminUrl(), building), migrationsDir: opts.migrationsDir });
+        await migratePostgres({ databaseUrl: withDatabase(serverUrl, building), migrationsDir: opts.migrationsDir });
         // Renamed only when complete, so a crash mid-build never leaves a half template.
         await admin.query(`alter database ${building} rename to ${template}`);
       }
@@ -58,12 +60,12 @@ export async function freshDatabase(opts: { migrationsDir?: string; prefix?: str
     await admin.query('select pg_advisory_unlock($1)', [TEMPLATE_LOCK]).catch(() => undefined);
     await admin.end();
   }
-  const url = withDatabase(adminUrl(), name);
+  const url = withDatabase(serverUrl, name);
   return {
     url,
     name,
     drop: async () => {
-      const c = new Client({ connectionString: adminUrl() });
+      const c = new Client({ connectionString: serverUrl });
       await c.connect();
       try {
         await c.query(`drop database if exists ${name} with (force)`);

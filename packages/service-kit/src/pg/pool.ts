@@ -43,6 +43,13 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
   const left = () => (scope ? scope.deadline.getTime() - Date.now() : Infinity);
   if (left() <= 0) throw new DeadlineExceededError('the deadline passed before the transaction began');
   const client = await pool.connect();
+  // A connection that dies while checked out (a database restart between two statements)
+  // emits 'error' on the client, which the pool only listens for while the client is idle:
+  // without this listener that event crashes the process. The failure reaches `fn` through its
+  // next query anyway; the broken client is destroyed on release below.
+  let broken: Error | undefined;
+  const onError = (err: Error) => (broken = err);
+  client.on('error', onError);
   try {
     await client.query(scope ? `begin; set local statement_timeout = ${Math.max(1, Math.ceil(left()))}` : 'begin');
     const out = await fn(client);
@@ -50,9 +57,10 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
     await client.query('commit');
     return out;
   } catch (err) {
-    await client.query('rollback').catch(() => undefined);
+    if (!broken) await client.query('rollback').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    client.release(broken);
   }
 }

