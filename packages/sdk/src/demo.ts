@@ -244,7 +244,7 @@ export async function runDemo(pm: PenguinMails, opts: DemoOptions = {}): Promise
       if (p.delivered) await pm.metadata.updateMessageStatus({ tenantId, messageId: ref.id, status: metadataV1.MessageStatus.MESSAGE_STATUS_DELIVERED });
       const tracking: analyticsV1.EmailEvent[] = [];
       const at = new Date();
-      const base = { campaignId, emailAccountId: mailbox.id, sequenceStepId: steps[s], leadId: lead.id, messageRefId: ref.id, occurredAt: at, bounceType: 0 };
+      const base = { campaignId, emailAccountId: mailbox.id, sequenceStepId: steps[s], leadId: lead.id, messageRefId: ref.id, occurredAt: at, bounceType: 0, variant: '' };
       for (let i = 0; i < p.opens; i++) tracking.push({ ...base, eventId: randomUUID(), eventType: analyticsV1.EmailEventType.EMAIL_EVENT_TYPE_OPENED });
       for (let i = 0; i < p.clicks; i++) tracking.push({ ...base, eventId: randomUUID(), eventType: analyticsV1.EmailEventType.EMAIL_EVENT_TYPE_CLICKED });
       if (tracking.length > 0) {

@@ -130,6 +130,13 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
   'analytics.getMailboxMetrics': read,
   'analytics.getSequenceStepMetrics': read,
   'analytics.getFreshness': read,
+  'analytics.getTimeSeries': read,
+  'analytics.getStepFunnel': read,
+  'analytics.getMailboxHealth': read,
+  'analytics.listMailboxHealth': read,
+  'analytics.getTopCampaigns': read,
+  'analytics.getReplyTiming': read,
+  'analytics.getVariantMetrics': read,
 
   // grpc.health.v1 on every service
   'health.check': read,
