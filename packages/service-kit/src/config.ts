@@ -78,6 +78,10 @@ export function commonSettings(service: string, defaultPort: number) {
     SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
     /** How often the stores are probed to keep gRPC health true (NOT_SERVING while one is down). */
     HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().positive().default(5_000),
+    /** Port of the Prometheus `/metrics` endpoint (HTTP); unset = no endpoint. Conventionally 9464. */
+    METRICS_PORT: port.optional(),
+    /** Interface of the `/metrics` endpoint (default: GRPC_HOST). */
+    METRICS_HOST: z.string().min(1).optional(),
   };
 }
 

@@ -4,6 +4,7 @@ import type { GrpcServer } from './grpc/server';
 import { onShutdownSignals, runMain } from './lifecycle';
 import { commonSettings, loadConfig, postgresSettings } from './config';
 import { createLogger, type Logger } from './logger';
+import { startMetricsServer } from './metrics';
 import { migratePostgres } from './pg/migrate';
 
 /** Work a service runs beside its gRPC server (the outbox relay, a sweeper, a consumer). */
@@ -40,6 +41,9 @@ export interface RunSettings {
   SHUTDOWN_GRACE_MS: number;
   HEALTH_CHECK_INTERVAL_MS: number;
   AUTH_TOKENS: string[];
+  /** Prometheus `/metrics` port; unset = none. */
+  METRICS_PORT?: number;
+  METRICS_HOST?: string;
 }
 
 /**
@@ -63,13 +67,17 @@ export function runService<S extends RunSettings>(
     for (const work of parts.background ?? []) await work.start();
     const monitor = new DependencyMonitor({ server: parts.server, logger, checks: parts.checks, intervalMs: s.HEALTH_CHECK_INTERVAL_MS });
     monitor.start();
-    logger.info({ port, auth: s.AUTH_TOKENS.length > 0, ...parts.ready }, `${name} service ready`);
+    // After the background work started: the relay and consumers have registered their gauges.
+    // A port in use is one warning line; the service serves on without /metrics.
+    const metricsServer = s.METRICS_PORT !== undefined ? await startMetricsServer({ port: s.METRICS_PORT, host: s.METRICS_HOST ?? s.GRPC_HOST, logger }) : undefined;
+    logger.info({ port, auth: s.AUTH_TOKENS.length > 0, metricsPort: metricsServer?.port, ...parts.ready }, `${name} service ready`);
 
     onShutdownSignals(logger, async () => {
       await parts.server.shutdown(s.SHUTDOWN_GRACE_MS);
       await monitor.stop();
       for (const work of [...(parts.background ?? [])].reverse()) await work.stop();
       await parts.close();
+      await metricsServer?.close();
     });
   });
 }

@@ -10,7 +10,7 @@ import { ensureStream } from './nats/streams';
 import { OutboxRelay } from './outbox/relay';
 import { migratePostgres } from './pg/migrate';
 import { redact, redactText } from './redact';
-import { createPgPool } from './pg/pool';
+import { createPgPool, registerPoolMetrics } from './pg/pool';
 
 /** The settings `openPostgresTier` reads (postgresSettings + natsSettings + commonSettings). */
 export interface PostgresTierSettings {
@@ -84,6 +84,7 @@ export async function openPostgresTier(
     throw err;
   }
   const relay = new OutboxRelay({ pool, nc, logger, pollIntervalMs: s.OUTBOX_POLL_MS });
+  const unregisterPool = registerPoolMetrics(pool);
   return {
     pool,
     nc,
@@ -92,6 +93,7 @@ export async function openPostgresTier(
     checks: [postgresCheck(pool)],
     close: async () => {
       await relay.stop();
+      unregisterPool();
       await nc.drain().catch((err: Error) => logger.warn({ err: redactText(err.message) }, 'NATS drain failed'));
       await pool.end().catch((err: Error) => logger.warn({ err: redactText(err.message) }, 'closing the pool failed'));
     },

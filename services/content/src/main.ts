@@ -1,5 +1,5 @@
 // The content service process. Wiring only: behaviour lives in server.ts and below.
-import { PageTokens, grpcServerSettings, openPostgresTier, runService } from '@penguinmails/service-kit';
+import { PageTokens, defaultMetrics, grpcServerSettings, openPostgresTier, runService } from '@penguinmails/service-kit';
 import { loadSettings } from './config';
 import { ConsumerWork } from './consumers/consumer-work';
 import { MESSAGE_REFS_CONSUMER, createMessageRefsConsumer, declareMessageRefsConsumer } from './consumers/message-recorded';
@@ -41,12 +41,22 @@ runService('content', loadSettings, async (s, logger) => {
     },
     grpc: grpcServerSettings(s),
   });
+  // What the tier stores, from PostgreSQL's relation sizes (cheap on scrape; no per-row sum).
+  const tables = ['content_objects', 'attachments', 'transactional_emails', 'notifications'];
+  const unregisterMetrics = defaultMetrics().collect('pm_content_stored_bytes', 'On-disk size of the content tables (rows, TOAST, indexes), bytes.', ['table'], async () => {
+    const { rows } = await tier.pool.query<{ t: string; bytes: string }>(
+      `select t, pg_total_relation_size(t::regclass) as bytes from unnest($1::text[]) as t where to_regclass(t) is not null`,
+      [tables],
+    );
+    return rows.map((r) => ({ labels: { table: r.t }, value: Number(r.bytes) }));
+  });
   return {
     server,
     checks: tier.checks,
     // Stopped last first: the orphan sweep, the consumer, retention, then the relay.
     background: [tier.relay, sweeper, refsWork, orphans],
     close: async () => {
+      unregisterMetrics();
       await tier.close();
       await prisma.$disconnect();
     },

@@ -1,5 +1,6 @@
 // The queue service process. Wiring only: behaviour lives in server.ts and below.
 import { PageTokens, grpcServerSettings, openPostgresTier, runService } from '@penguinmails/service-kit';
+import { registerQueueMetrics } from './metrics';
 import { limitsFrom, loadSettings } from './config';
 import { createPrisma } from './db/prisma';
 import { RunnableWakeups } from './domain/wake-ups';
@@ -20,11 +21,13 @@ runService('queue', loadSettings, async (s, logger) => {
     grpc: grpcServerSettings(s),
     wakeups,
   });
+  const unregisterMetrics = registerQueueMetrics(tier.pool);
   return {
     server,
     checks: tier.checks,
     background: [wakeups, tier.relay],
     close: async () => {
+      unregisterMetrics();
       await tier.close();
       await prisma.$disconnect();
     },

@@ -24,6 +24,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import { BinaryReader, descriptorSetPath } from '@penguinmails/contracts';
 import type { Logger } from 'pino';
 import { runInCallScope } from '../call-scope';
+import { defaultMetrics, type Metrics } from '../metrics';
 import { InvalidArgumentError, PermissionDeniedError, asError } from '../errors';
 import { bearerToken, parseAuthTokens, tokenKey, type Principal } from './auth';
 import { MessageShapes, guardRequest } from './request-guard';
@@ -106,6 +107,8 @@ export interface GrpcServerOptions extends GrpcServerSettings {
    * existing tenant, so a tenant-bound token cannot be checked against one.
    */
   serviceScopeMethods?: string[];
+  /** Where RPC metrics are recorded (default: the process's {@link defaultMetrics}). */
+  metrics?: Metrics;
 }
 
 export const DEFAULT_GRPC_LIMITS: GrpcLimits = {
@@ -198,9 +201,11 @@ export class GrpcServer {
   private readonly shapes: MessageShapes;
   private inFlight = 0;
   private stopping = false;
+  private readonly metrics: Metrics;
 
   constructor(private readonly opts: GrpcServerOptions) {
     this.maxCallMs = opts.maxCallMs ?? 30_000;
+    this.metrics = opts.metrics ?? defaultMetrics();
     this.errorDomain = opts.errorDomain ?? `penguinmails.${opts.service}`;
     this.principals = parseAuthTokens(opts.authTokens ?? []);
     this.serviceScopeMethods = new Set(opts.serviceScopeMethods ?? []);
@@ -226,7 +231,8 @@ export class GrpcServer {
       if (def.requestStream && def.responseStream) throw new Error(`${name}.${method}: bidirectional streaming is not supported by this kit`);
       const protoMethod = def.path.slice(def.path.lastIndexOf('/') + 1);
       const requestType = `${name.slice(0, name.lastIndexOf('.'))}.${methods[protoMethod]?.requestType?.type?.name ?? ''}`;
-      const call: CallShape = { path: def.path, method: protoMethod, requestType };
+      const type = def.requestStream ? 'client_stream' : def.responseStream ? 'server_stream' : 'unary';
+      const call: CallShape = { path: def.path, method: protoMethod, requestType, labels: { grpc_type: type, grpc_service: name, grpc_method: protoMethod } };
       impl[method] = def.requestStream
         ? this.wrapClientStream(call, fn as ClientStreamFn<unknown, unknown>)
         : def.responseStream
@@ -363,10 +369,22 @@ export class GrpcServer {
     if (violations.length) throw new InvalidArgumentError(violations);
   }
 
-  private finish(ctx: CallContext, started: number, err?: unknown) {
-    const ms = Math.round(performance.now() - started);
-    if (!err) return ctx.logger.info({ ms, code: 'OK' }, 'rpc');
+  /** Counts the call as started (RED metrics); returns its start time for {@link finish}. */
+  private begin(shape: CallShape): number {
+    this.metrics.grpcStarted.inc(shape.labels);
+    return performance.now();
+  }
+
+  private finish(shape: CallShape, ctx: CallContext, started: number, err?: unknown) {
+    const elapsed = performance.now() - started;
+    const ms = Math.round(elapsed);
+    this.metrics.grpcHandling.observe(shape.labels, elapsed / 1000);
+    if (!err) {
+      this.metrics.grpcHandled.inc({ ...shape.labels, grpc_code: 'OK' });
+      return ctx.logger.info({ ms, code: 'OK' }, 'rpc');
+    }
     const se = toServiceError(err, this.errorDomain, ctx.requestId);
+    this.metrics.grpcHandled.inc({ ...shape.labels, grpc_code: grpcCodeLabel(se.code) });
     const level = se.code === Status.INTERNAL || se.code === Status.UNAVAILABLE ? 'error' : 'info';
     ctx.logger[level]({ ms, code: Status[se.code], err: level === 'error' ? asError(err) : undefined, details: se.details }, 'rpc');
     return se;
@@ -374,7 +392,7 @@ export class GrpcServer {
 
   private wrapUnary(shape: CallShape, fn: UnaryFn<unknown, unknown>): handleUnaryCall<unknown, unknown> {
     return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      const started = performance.now();
+      const started = this.begin(shape);
       const { ctx, timer, abort } = this.context(shape.path, call);
       this.inFlight++;
       // Race the handler against the deadline: the caller gets DEADLINE_EXCEEDED on time even
@@ -393,13 +411,13 @@ export class GrpcServer {
         (res) => {
           clearTimeout(timer);
           this.inFlight--;
-          this.finish(ctx, started);
+          this.finish(shape, ctx, started);
           return callback(null, res);
         },
         (err) => {
           clearTimeout(timer);
           this.inFlight--;
-          return callback(this.finish(ctx, started, err) as never);
+          return callback(this.finish(shape, ctx, started, err) as never);
         },
       );
     };
@@ -414,7 +432,7 @@ export class GrpcServer {
    */
   private wrapClientStream(shape: CallShape, fn: ClientStreamFn<unknown, unknown>): handleClientStreamingCall<unknown, unknown> {
     return (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      const started = performance.now();
+      const started = this.begin(shape);
       const { ctx, timer, abort } = this.context(shape.path, call);
       this.inFlight++;
       const aborted = new Promise<never>((_, reject) =>
@@ -449,13 +467,13 @@ export class GrpcServer {
         (res) => {
           clearTimeout(timer);
           this.inFlight--;
-          this.finish(ctx, started);
+          this.finish(shape, ctx, started);
           return callback(null, res);
         },
         (err) => {
           clearTimeout(timer);
           this.inFlight--;
-          return callback(this.finish(ctx, started, err) as never);
+          return callback(this.finish(shape, ctx, started, err) as never);
         },
       );
     };
@@ -463,7 +481,7 @@ export class GrpcServer {
 
   private wrapServerStream(shape: CallShape, fn: StreamFn<unknown, unknown>): handleServerStreamingCall<unknown, unknown> {
     return (call: ServerWritableStream<unknown, unknown>) => {
-      const started = performance.now();
+      const started = this.begin(shape);
       const { ctx, timer, abort } = this.context(shape.path, call);
       this.inFlight++;
       void runInCallScope({ deadline: ctx.deadline, signal: abort.signal }, async () => {
@@ -474,10 +492,10 @@ export class GrpcServer {
             // Respect backpressure: wait for the socket to drain before producing more.
             if (!call.write(item)) await new Promise((r) => call.once('drain', r));
           }
-          this.finish(ctx, started);
+          this.finish(shape, ctx, started);
           call.end();
         } catch (err) {
-          call.emit('error', this.finish(ctx, started, err));
+          call.emit('error', this.finish(shape, ctx, started, err));
         } finally {
           clearTimeout(timer);
           this.inFlight--;
@@ -485,6 +503,21 @@ export class GrpcServer {
       });
     };
   }
+}
+
+/**
+ * A status code as grpc-go names it (`NotFound`, `Canceled`): the `grpc_code` values the
+ * grpc-ecosystem dashboards and alerts expect.
+ */
+export function grpcCodeLabel(code: Status): string {
+  if (code === Status.OK) return 'OK';
+  if (code === Status.CANCELLED) return 'Canceled';
+  const name = Status[code] ?? 'UNKNOWN';
+  return name
+    .toLowerCase()
+    .split('_')
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join('');
 }
 
 /** What the wrappers know of a method. */
@@ -495,6 +528,8 @@ interface CallShape {
   method: string;
   /** `penguinmails.metadata.v1.CreateUserRequest` */
   requestType: string;
+  /** grpc_type, grpc_service, grpc_method of its metrics. */
+  labels: { grpc_type: string; grpc_service: string; grpc_method: string };
 }
 
 export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {

@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { commonV1 } from '@penguinmails/contracts';
 import { decodeEnvelope, type EventNames } from '../events';
+import { defaultMetrics, type Metrics } from '../metrics';
 import { ensureStream } from './streams';
 
 /** One event of a batch: the decoded envelope and the JetStream message it came in. */
@@ -38,6 +39,8 @@ export interface EventConsumerOptions {
   /** After this many failed deliveries an event is dead-lettered instead of retried (default 10). */
   maxDeliveries?: number;
   retryDelayMs?: number;
+  /** Where `pm_consumer_*` gauges are collected on scrape (default: the process's metrics). */
+  metrics?: Metrics;
 }
 
 /** Figures of a consumer for freshness RPCs, health and metrics. */
@@ -64,6 +67,8 @@ export class EventConsumer {
   private loop?: Promise<void>;
   private consumer?: Consumer;
   private current?: { stop(): void };
+  private unregister?: () => void;
+  private count?: { handled(n: number): void; deadLettered(): void };
   /** Counters since start. */
   readonly stats = { batches: 0, events: 0, deadLettered: 0, lastBatchAt: undefined as Date | undefined };
 
@@ -75,11 +80,47 @@ export class EventConsumer {
     this.consumer = await jetstream(this.opts.nc).consumers.get(this.opts.stream, this.opts.durable);
     this.running = true;
     this.loop = this.run();
+    this.unregister = this.registerMetrics(this.opts.metrics ?? defaultMetrics());
+  }
+
+  /** `pm_consumer_pending` and `pm_consumer_lag_seconds` by stream and durable, from {@link lag} on scrape. */
+  private registerMetrics(m: Metrics): () => void {
+    const labels = { stream: this.opts.stream, durable: this.opts.durable };
+    let last: Promise<ConsumerLag> | undefined;
+    let at = 0;
+    const read = () => {
+      if (!last || Date.now() - at > 1_000) {
+        at = Date.now();
+        last = this.lag();
+        last.catch(() => undefined);
+      }
+      return last;
+    };
+    const names = ['stream', 'durable'];
+    const a = m.collect('pm_consumer_pending', 'Events of the stream not yet acknowledged by the durable consumer.', names, async () => [
+      { labels, value: (await read()).pending },
+    ]);
+    const b = m.collect('pm_consumer_lag_seconds', 'Age of the oldest unacknowledged event of the durable consumer, seconds.', names, async () => [
+      { labels, value: (await read()).lagSeconds },
+    ]);
+    const dl = m.counter('pm_consumer_dead_lettered_total', 'Events this process dead-lettered.', names);
+    const handled = m.counter('pm_consumer_events_total', 'Events this process handled and acknowledged.', names);
+    this.count = { handled: (n) => handled.inc(labels, n), deadLettered: () => dl.inc(labels) };
+    const c = m.collect('pm_consumer_last_batch_age_seconds', 'Seconds since this process last handled a batch (absent before the first).', names, () => {
+      const t = this.stats.lastBatchAt;
+      return t ? [{ labels, value: (Date.now() - t.getTime()) / 1000 }] : [];
+    });
+    return () => {
+      a();
+      b();
+      c();
+    };
   }
 
   /** Stops pulling; resolves after the batch in hand is handled. */
   async stop(): Promise<void> {
     this.running = false;
+    this.unregister?.();
     this.current?.stop();
     await this.loop;
   }
@@ -148,6 +189,7 @@ export class EventConsumer {
     }
     this.stats.batches++;
     this.stats.events += batch.length - rejected.size;
+    this.count?.handled(batch.length - rejected.size);
     this.stats.lastBatchAt = new Date();
   }
 
@@ -170,6 +212,7 @@ export class EventConsumer {
       });
       msg.term();
       this.stats.deadLettered++;
+      this.count?.deadLettered();
       this.opts.logger.error({ subject: msg.subject, seq: msg.seq, reason: letter.reason, durable: this.opts.durable }, 'event dead-lettered');
     } catch (err) {
       // Cannot dead-letter now: leave it for a redelivery rather than lose it.

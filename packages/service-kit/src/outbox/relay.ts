@@ -2,6 +2,7 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
+import { defaultMetrics, type Metrics } from '../metrics';
 import { withTransaction } from '../pg/pool';
 
 export interface OutboxRelayOptions {
@@ -16,6 +17,8 @@ export interface OutboxRelayOptions {
   publishTimeoutMs?: number;
   /** Published rows are deleted after this long (they are in JetStream by then). */
   retentionMs?: number;
+  /** Where the outbox gauges are collected (default: the process's metrics). */
+  metrics?: Metrics;
 }
 
 /** Errors after which the server may or may not have stored the message: retry, same msgID. */
@@ -60,6 +63,7 @@ export class OutboxRelay {
   private readonly pollIntervalMs: number;
   private readonly publishTimeoutMs: number;
   private readonly retentionMs: number;
+  private unregister?: () => void;
 
   constructor(private readonly opts: OutboxRelayOptions) {
     this.js = jetstream(opts.nc, { timeout: opts.publishTimeoutMs ?? 5_000 });
@@ -74,11 +78,13 @@ export class OutboxRelay {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
+    this.unregister = this.registerMetrics(this.opts.metrics ?? defaultMetrics());
   }
 
   /** Finishes the batch in progress, then stops. */
   async stop(): Promise<void> {
     this.running = false;
+    this.unregister?.();
     this.wake?.();
     await this.loop;
     const client = this.listener;
@@ -91,6 +97,43 @@ export class OutboxRelay {
       client.release();
     }
   }
+
+  /**
+   * `pm_outbox_backlog` (unpublished rows) and `pm_outbox_oldest_age_seconds`, read from
+   * outbox_events on each scrape (the partial index on unpublished rows keeps it cheap). Every
+   * replica reports the same table: aggregate with max(), not sum().
+   */
+  private registerMetrics(m: Metrics): () => void {
+    let last: Promise<{ backlog: number; age: number }> | undefined;
+    let at = 0;
+    // One query serves both gauges of a scrape.
+    const read = () => {
+      if (!last || Date.now() - at > 1_000) {
+        at = Date.now();
+        last = this.opts.pool
+          .query<{ backlog: string; age: number | null }>(
+            `select count(*) as backlog, extract(epoch from now() - min(created))::float8 as age
+               from outbox_events where published is null`,
+          )
+          .then(({ rows }) => ({ backlog: Number(rows[0].backlog), age: Math.max(0, rows[0].age ?? 0) }));
+        last.catch(() => undefined);
+      }
+      return last;
+    };
+    const a = m.collect('pm_outbox_backlog', 'Outbox events not yet published to JetStream.', [], async () => [{ value: (await read()).backlog }]);
+    const b = m.collect('pm_outbox_oldest_age_seconds', 'Age of the oldest unpublished outbox event, seconds (0 when none).', [], async () => [
+      { value: (await read()).age },
+    ]);
+    const published = m.counter('pm_outbox_published_total', 'Outbox events published by this process.');
+    this.onPublished = (n) => published.inc(n);
+    return () => {
+      a();
+      b();
+      this.onPublished = undefined;
+    };
+  }
+
+  private onPublished?: (n: number) => void;
 
   /** Relays one batch; resolves with the number of events published. */
   async drainOnce(): Promise<number> {
@@ -123,6 +166,9 @@ export class OutboxRelay {
         this.opts.logger.warn({ failed: failed.length, firstError: failed[0].error }, 'outbox publish failed; will retry');
       }
       return done.length;
+    }).then((n) => {
+      if (n) this.onPublished?.(n);
+      return n;
     });
   }
 

@@ -2,6 +2,7 @@ import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import type { Logger } from 'pino';
 import { currentCall } from '../call-scope';
 import { DeadlineExceededError } from '../errors';
+import { defaultMetrics, type Metrics } from '../metrics';
 
 /**
  * A pg pool whose idle-client errors are logged instead of crashing the process (a
@@ -27,6 +28,23 @@ export function createPgPool(
     logger?.warn({ err: err.message, code: (err as { code?: string }).code }, 'idle PostgreSQL connection failed; it will be replaced'),
   );
   return pool;
+}
+
+/**
+ * `pm_pg_pool_clients{state="total"|"idle"|"waiting"}` and `pm_pg_pool_max` of a pool, read
+ * on scrape. Returns the function that removes them (call it before `pool.end()`).
+ */
+export function registerPoolMetrics(pool: Pool, metrics: Metrics = defaultMetrics()): () => void {
+  const a = metrics.collect('pm_pg_pool_clients', 'PostgreSQL pool clients: total (open), idle, waiting (callers queued for a client).', ['state'], () => [
+    { labels: { state: 'total' }, value: pool.totalCount },
+    { labels: { state: 'idle' }, value: pool.idleCount },
+    { labels: { state: 'waiting' }, value: pool.waitingCount },
+  ]);
+  const b = metrics.collect('pm_pg_pool_max', 'Most clients the PostgreSQL pool opens (DATABASE_POOL_MAX).', [], () => [{ value: pool.options.max ?? 10 }]);
+  return () => {
+    a();
+    b();
+  };
 }
 
 /**

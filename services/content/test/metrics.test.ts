@@ -1,0 +1,38 @@
+import { freePort, startPlatform, type Platform } from '@penguinmails/testkit';
+
+// The tiers' own gauges through real processes (dist/main.js via startPlatform): content's stored
+// bytes and its MessageRecorded consumer's lag; analytics' freshness (its consumer's lag).
+
+let platform: Platform;
+const ports: Record<string, number> = {};
+
+beforeAll(async () => {
+  ports.content = await freePort();
+  ports.analytics = await freePort();
+  platform = await startPlatform({
+    services: ['content', 'analytics'],
+    serviceEnv: { content: { METRICS_PORT: String(ports.content) }, analytics: { METRICS_PORT: String(ports.analytics) } },
+  });
+}, 120_000);
+afterAll(async () => {
+  await platform?.stop();
+});
+
+const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+
+test('content serves stored bytes per table, consumer lag, pool, outbox and RPC series', async () => {
+  const text = await scrape(ports.content);
+  expect(text).toMatch(/^pm_content_stored_bytes\{table="content_objects"\} [1-9]\d*$/m);
+  expect(text).toMatch(/^pm_content_stored_bytes\{table="attachments"\} \d+$/m);
+  expect(text).toMatch(/^pm_consumer_lag_seconds\{stream="[^"]+_METADATA",durable="[^"]+"\} \d/m);
+  expect(text).toMatch(/^pm_pg_pool_clients\{state="total"\} \d+$/m);
+  expect(text).toMatch(/^pm_outbox_backlog \d+$/m);
+  expect(text).toContain('# TYPE grpc_server_handled_total counter');
+}, 60_000);
+
+test('analytics serves its freshness (consumer lag and pending) and no pool gauge', async () => {
+  const text = await scrape(ports.analytics);
+  expect(text).toMatch(/^pm_consumer_lag_seconds\{stream="[^"]+_METADATA",durable="analytics-metadata-events"\} \d/m);
+  expect(text).toMatch(/^pm_consumer_pending\{stream="[^"]+_METADATA",durable="analytics-metadata-events"\} \d+$/m);
+  expect(text).not.toContain('pm_pg_pool_clients{');
+}, 60_000);
