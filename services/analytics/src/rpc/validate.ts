@@ -9,6 +9,15 @@ import { NIL_UUID } from '../domain/ids';
 
 /** Nothing real happened before this; an older occurred_at is a unit or parsing bug upstream. */
 const EARLIEST = new Date('2000-01-01T00:00:00Z');
+/**
+ * The latest instant a query range may name. ClickHouse's DateTime64 ends at 2299-12-31, and a
+ * query rounds its bounds out to whole hours and days: a bound within a day of that end
+ * overflowed into an error (the long hostile-input campaign found GetCampaignMetrics answering
+ * INTERNAL for time_range.start = 9999-12-31T23:59:59).
+ */
+const LATEST_QUERY = new Date('2299-12-30T00:00:00Z');
+/** The earliest a Get*Metrics range may start: DateTime64's start, plus a day for rounding. */
+const EARLIEST_QUERY = new Date('1900-01-02T00:00:00Z');
 /** A BadRequest is sent in a trailer; past this many violations the rest are summarised. */
 const MAX_VIOLATIONS = 25;
 /** Longest A/B variant name. */
@@ -99,9 +108,11 @@ export function metricsQuery(
   v.check(id !== NIL_UUID, idField, 'NIL_UUID', `${idField} must not be the nil UUID`);
   const start = req.timeRange?.start;
   const end = req.timeRange?.end;
-  v.check(!start || !Number.isNaN(start.getTime()), 'time_range.start', 'MALFORMED', 'time_range.start is not a valid timestamp');
-  v.check(!end || !Number.isNaN(end.getTime()), 'time_range.end', 'MALFORMED', 'time_range.end is not a valid timestamp');
-  if (start && end && end.getTime() <= start.getTime())
+  const inRange = (d: Date) => !Number.isNaN(d.getTime()) && d >= EARLIEST_QUERY && d <= LATEST_QUERY;
+  const span = `between ${EARLIEST_QUERY.toISOString()} and ${LATEST_QUERY.toISOString()}`;
+  v.check(!start || inRange(start), 'time_range.start', 'OUT_OF_RANGE', `time_range.start must be a timestamp ${span}`);
+  v.check(!end || inRange(end), 'time_range.end', 'OUT_OF_RANGE', `time_range.end must be a timestamp ${span}`);
+  if (start && end && inRange(start) && inRange(end) && end.getTime() <= start.getTime())
     v.add('time_range.end', 'OUT_OF_RANGE', `time_range.end (${end.toISOString()}) must be after time_range.start (${start.toISOString()})`);
   return { tenantId, id, start, end };
 }
@@ -120,13 +131,13 @@ export function queryRange(
 ): { start?: Date; end?: Date } {
   const start = range?.start;
   const end = range?.end;
-  const valid = (d: Date | undefined) => d !== undefined && !Number.isNaN(d.getTime()) && d >= EARLIEST && d.getTime() <= 253402300799000;
+  const valid = (d: Date | undefined) => d !== undefined && !Number.isNaN(d.getTime()) && d >= EARLIEST && d <= LATEST_QUERY;
   if (start === undefined) {
     if (opts.required) v.add(`${field}.start`, 'REQUIRED', `${field}.start is required`);
-  } else if (!valid(start)) v.add(`${field}.start`, 'OUT_OF_RANGE', `${field}.start must be a timestamp between ${EARLIEST.toISOString()} and 9999-12-31`);
+  } else if (!valid(start)) v.add(`${field}.start`, 'OUT_OF_RANGE', `${field}.start must be a timestamp between ${EARLIEST.toISOString()} and ${LATEST_QUERY.toISOString()}`);
   if (end === undefined) {
     if (opts.required) v.add(`${field}.end`, 'REQUIRED', `${field}.end is required`);
-  } else if (!valid(end)) v.add(`${field}.end`, 'OUT_OF_RANGE', `${field}.end must be a timestamp between ${EARLIEST.toISOString()} and 9999-12-31`);
+  } else if (!valid(end)) v.add(`${field}.end`, 'OUT_OF_RANGE', `${field}.end must be a timestamp between ${EARLIEST.toISOString()} and ${LATEST_QUERY.toISOString()}`);
   if (valid(start) && valid(end)) {
     if (end!.getTime() <= start!.getTime())
       v.add(`${field}.end`, 'OUT_OF_RANGE', `${field}.end (${end!.toISOString()}) must be after ${field}.start (${start!.toISOString()})`);
