@@ -1,18 +1,16 @@
 // Issue 10, part 1: the rollups ClickHouse keeps itself agree with de-duplication, are
 // backfilled by their migration, and expire on their own TTL.
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyticsV1, commonV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
 import { applyRetention } from '../src/db/apply-retention';
 import { MIGRATIONS_DIR, migrateClickHouse } from '../src/db/migrate';
-import { splitStatements } from '../src/db/split-statements';
 import { storeEvents } from '../src/domain/events';
 import { freshStore, startServer, uuid, type TestServer, type TestStore } from './harness';
 
 const T = analyticsV1.EmailEventType;
-const ROLLUPS = ['campaign_counts_hourly', 'mailbox_counts_hourly', 'sequence_step_counts_hourly'];
 
 let db: TestStore;
 let srv: TestServer;
@@ -83,7 +81,8 @@ describe('rollups and de-duplication agree', () => {
       await onceSrv.close();
 
       // Hold merges so every copy stays a row of its own in the rollups too.
-      for (const t of ['email_events', ...ROLLUPS]) await db.store.client.command({ query: `system stop merges ${db.store.table(t)}` });
+      for (const t of ['email_events', 'campaign_analytics_hourly', 'mailbox_analytics_hourly', 'sequence_step_analytics_hourly'])
+        await db.store.client.command({ query: `system stop merges ${db.store.table(t)}` });
       await call(srv.client, 'ingestEvents', { tenantId, events: s.events });
       await call(srv.client, 'ingestEvents', { tenantId, events: s.events }); // a redelivery
       // The same facts again from the metadata tier's paths, other event ids, times 20 min later
@@ -92,10 +91,9 @@ describe('rollups and de-duplication agree', () => {
         { tenantId, source: 'status_change', eventId: uuid(), type: 'sent', occurredAt: s.at(9, 20), campaignId: s.campaignId, emailAccountId: s.mailbox, sequenceStepId: s.stepId, messageRefId: s.msgs[0] },
         { tenantId, source: 'status_change', eventId: uuid(), type: 'bounced', occurredAt: s.at(9, 25), campaignId: s.campaignId, emailAccountId: s.mailbox, sequenceStepId: s.stepId, messageRefId: s.msgs[1] },
       ]);
-      // The copies never reached the rollup (migration 006: the writer looks up stored keys
-      // first): with merges held, one row per hour of the one block that counted...
-      const [{ n }] = await rows<{ n: string | number }>(db.store, `select count() as n from ${db.store.table('campaign_counts_hourly')} where tenant_id = {t:UUID}`, { t: tenantId });
-      expect(Number(n)).toBe(4);
+      // The rollup does hold the extra blocks (one row per insert, not merged)...
+      const [{ n }] = await rows<{ n: string | number }>(db.store, `select count() as n from ${db.store.table('campaign_analytics_hourly')} where tenant_id = {t:UUID}`, { t: tenantId });
+      expect(Number(n)).toBeGreaterThan(4);
 
       // ...and every reader counts each event once: the RPC, the seed view, the step and mailbox RPCs.
       const got = (await call(srv.client, 'getCampaignMetrics', { tenantId, campaignId: s.campaignId })).report!;
@@ -109,7 +107,7 @@ describe('rollups and de-duplication agree', () => {
       expect(mailbox.report!.totals).toEqual(expected.totals);
 
       // After merges, still the same.
-      for (const t of ['email_events', ...ROLLUPS]) {
+      for (const t of ['email_events', 'campaign_analytics_hourly', 'mailbox_analytics_hourly', 'sequence_step_analytics_hourly']) {
         await db.store.client.command({ query: `system start merges ${db.store.table(t)}` });
         await db.store.client.command({ query: `optimize table ${db.store.table(t)} final` });
       }
@@ -134,62 +132,12 @@ describe('rollups and de-duplication agree', () => {
   });
 });
 
-describe('de-duplication before the rollups (migration 006)', () => {
-  it('a copy that knows more arrives second: the unknown bounce becomes soft, a better sent copy changes no count', async () => {
-    const tenantId = uuid();
-    const s = campaignEvents();
-    const base = { tenantId, campaignId: s.campaignId, emailAccountId: s.mailbox, sequenceStepId: s.stepId };
-    // Status changes first (rank 1): sent of msg 0, a bounce of msg 1 of unknown type.
-    await storeEvents(db.store, [
-      { ...base, source: 'status_change', eventId: uuid(), type: 'sent', occurredAt: s.at(9, 20), messageRefId: s.msgs[0] },
-      { ...base, source: 'status_change', eventId: uuid(), type: 'bounced', occurredAt: s.at(9, 25), messageRefId: s.msgs[1] },
-    ]);
-    let t = (await call(srv.client, 'getCampaignMetrics', { tenantId, campaignId: s.campaignId })).report!.totals!;
-    expect(t).toMatchObject({ sent: 1n, bounced: 1n, hardBounced: 1n, softBounced: 0n });
-    // Then the caller's copies (rank 2) and the bounce message knowing it is soft (rank 7), twice.
-    for (let i = 0; i < 2; i++)
-      await storeEvents(db.store, [
-        { ...base, source: 'ingest', eventId: uuid(), type: 'sent', occurredAt: s.at(9), messageRefId: s.msgs[0] },
-        { ...base, source: 'message', eventId: uuid(), type: 'bounced', occurredAt: s.at(10, 5), messageRefId: s.msgs[1], bounceType: 'soft' },
-      ]);
-    t = (await call(srv.client, 'getCampaignMetrics', { tenantId, campaignId: s.campaignId })).report!.totals!;
-    expect(t).toMatchObject({ sent: 1n, bounced: 1n, hardBounced: 0n, softBounced: 1n });
-    // The raw table's winner is the best copy.
-    const [w] = await rows<{ bounce_type: string }>(db.store, `select bounce_type from ${db.store.table('email_events')} final where tenant_id = {t:UUID} and event_type = 'bounced'`, { t: tenantId });
-    expect(w.bounce_type).toBe('soft');
-    // A range holding only the hour of the counted bounce (09:xx) has the soft bounce too.
-    const h9 = (await call(srv.client, 'getCampaignMetrics', { tenantId, campaignId: s.campaignId, timeRange: { start: s.at(9), end: s.at(9, 59) } })).report!.totals!;
-    expect(h9).toMatchObject({ bounced: 1n, softBounced: 1n, hardBounced: 0n });
-  });
-
-  it('the same batch written concurrently (two deliveries in flight) counts once', async () => {
-    const tenantId = uuid();
-    const s = campaignEvents();
-    const copies = s.events.map((e) => ({
-      tenantId,
-      source: 'ingest' as const,
-      eventId: e.eventId,
-      type: ['', 'sent', 'delivered', 'opened', 'clicked', 'replied', 'bounced'][e.eventType] as 'sent',
-      occurredAt: e.occurredAt!,
-      campaignId: s.campaignId,
-      emailAccountId: s.mailbox,
-      sequenceStepId: s.stepId,
-      messageRefId: e.messageRefId,
-      bounceType: e.bounceType === commonV1.BounceType.BOUNCE_TYPE_SOFT ? ('soft' as const) : undefined,
-    }));
-    await Promise.all([storeEvents(db.store, copies), storeEvents(db.store, copies), call(srv.client, 'ingestEvents', { tenantId, events: s.events })]);
-    const t = (await call(srv.client, 'getCampaignMetrics', { tenantId, campaignId: s.campaignId })).report!.totals!;
-    expect(t).toMatchObject({ sent: 3n, opened: 2n, uniqueOpened: 1n, bounced: 1n, softBounced: 1n, replied: 1n });
-  });
-});
-
 describe('migration 004 backfills the rollups from existing raw events', () => {
   it('events stored before 004 count in the rollups after it, exactly once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pm-analytics-004-'));
     cpSync(MIGRATIONS_DIR, dir, { recursive: true });
     rmSync(join(dir, '004_rollups.sql'));
     rmSync(join(dir, '005_event_variant.sql'));
-    rmSync(join(dir, '006_counted_rollups.sql'));
     const old = await freshStore({ migrationsDir: dir });
     try {
       const tenantId = uuid();
@@ -210,16 +158,16 @@ describe('migration 004 backfills the rollups from existing raw events', () => {
       }));
       await old.store.client.insert({ table: old.store.table('email_events'), values, format: 'JSONEachRow' });
       await old.store.client.insert({ table: old.store.table('email_events'), values, format: 'JSONEachRow' });
-      expect((await migrateClickHouse({ store: old.store })).applied).toEqual(['004_rollups', '005_event_variant', '006_counted_rollups']);
+      expect((await migrateClickHouse({ store: old.store })).applied).toEqual(['004_rollups', '005_event_variant']);
       const oldSrv = await startServer(old.store);
       const { report } = await call(oldSrv.client, 'getCampaignMetrics', { tenantId, campaignId: s.campaignId });
       await oldSrv.close();
       expect(report!.totals).toMatchObject({ sent: 3n, opened: 2n, uniqueOpened: 1n, bounced: 1n, softBounced: 1n, replied: 1n });
       expect(await viewCounts(old.store, tenantId, s.campaignId)).toEqual({ sent: 3, opened: 2, bounced: 1, soft: 1, hard: 0, replied: 1 });
-      // 006 run again (a rerun of a half-applied migration: its backfill copies only months the
-      // new rollups lack) changes nothing.
-      const sql = readFileSync(join(MIGRATIONS_DIR, '006_counted_rollups.sql'), 'utf8').replace(/\{\{database\}\}/g, `\`${old.store.database}\``);
-      for (const statement of splitStatements(sql)) await old.store.client.command({ query: statement });
+      // The backfill run again (a rerun of a half-applied migration) changes nothing.
+      await old.store.client.command({
+        query: `insert into ${old.store.table('campaign_analytics_hourly')} select * from (select tenant_id, campaign_id, hour, sent_state, delivered_state, opened_state, clicked_state, replied_state, bounced_state, soft_bounced_state, unsubscribed_state, complained_state, auto_replied_state, unique_opened_state, unique_clicked_state from ${old.store.table('campaign_analytics_hourly')})`,
+      });
       expect(await viewCounts(old.store, tenantId, s.campaignId)).toEqual({ sent: 3, opened: 2, bounced: 1, soft: 1, hard: 0, replied: 1 });
     } finally {
       await old.drop();
@@ -234,14 +182,16 @@ describe('retention', () => {
     try {
       expect(await applyRetention(r.store, { rawDays: 30, rollupDays: 3650 })).toEqual([
         'email_events',
-        ...ROLLUPS,
+        'campaign_analytics_hourly',
+        'mailbox_analytics_hourly',
+        'sequence_step_analytics_hourly',
       ]);
       // Same settings again: nothing to change.
       expect(await applyRetention(r.store, { rawDays: 30, rollupDays: 3650 })).toEqual([]);
       const engines = await rows<{ name: string; engine_full: string }>(r.store, 'select name, engine_full from system.tables where database = {db:String}', { db: r.store.database });
       const ttl = Object.fromEntries(engines.map((e) => [e.name, /TTL (.*?) SETTINGS/.exec(e.engine_full)?.[1] ?? '']));
       expect(ttl.email_events).toBe('toDateTime(occurred_at) + toIntervalDay(30)');
-      expect(ttl.campaign_counts_hourly).toBe('hour + toIntervalDay(3650)');
+      expect(ttl.campaign_analytics_hourly).toBe('hour + toIntervalDay(3650)');
 
       const rSrv = await startServer(r.store);
       const tenantId = uuid();

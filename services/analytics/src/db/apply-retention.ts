@@ -9,9 +9,9 @@ export interface Retention {
 
 const TABLES: { table: string; time: string; kind: keyof Retention }[] = [
   { table: 'email_events', time: 'toDateTime(occurred_at)', kind: 'rawDays' },
-  { table: 'campaign_counts_hourly', time: 'hour', kind: 'rollupDays' },
-  { table: 'mailbox_counts_hourly', time: 'hour', kind: 'rollupDays' },
-  { table: 'sequence_step_counts_hourly', time: 'hour', kind: 'rollupDays' },
+  { table: 'campaign_analytics_hourly', time: 'hour', kind: 'rollupDays' },
+  { table: 'mailbox_analytics_hourly', time: 'hour', kind: 'rollupDays' },
+  { table: 'sequence_step_analytics_hourly', time: 'hour', kind: 'rollupDays' },
 ];
 
 /**

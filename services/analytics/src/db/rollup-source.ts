@@ -1,48 +1,54 @@
 /**
  * The shared FROM of every rollup query (not a query itself): the hourly rollup rows of the
  * whole hours inside a range, UNION ALL the raw events of the parts of an hour the range cuts
- * (its first and last hour when they are not whole), aggregated into the same columns: counts
- * (`<count>_n`) of the rows the rollup counted, and uniqExact states of message ids. The outer
- * query sums the counts and merges the states (mergedCounts), so a range need not be whole hours.
+ * (its first and last hour when they are not whole), aggregated into the same uniqExact states.
+ * The outer query merges both with uniqExactMerge, so an event is counted once even when a
+ * duplicate of it is in the rollup and in the raw edge, and a range need not be whole hours.
  *
  * Columns: the rollup's keys, `hour` (DateTime, UTC), `w` (the caller's tag, to merge several
- * windows in one query), the `<count>_n` of COUNT_COLUMNS and the `<count>_state` of STATE_COLUMNS.
+ * windows in one query) and the `<count>_state` columns of STATE_COLUMNS.
  */
 
-/** The counts each rollup keeps as `<count>_n` sums (migration 006); hard_bounced = bounced - soft_bounced. */
-export const COUNT_COLUMNS = ['sent', 'delivered', 'opened', 'clicked', 'replied', 'bounced', 'soft_bounced', 'unsubscribed', 'complained', 'auto_replied'] as const;
-/** The distinct counts each rollup keeps as `<count>_state` uniqExact sets of message_ref_id. */
-export const STATE_COLUMNS = ['unique_opened', 'unique_clicked'] as const;
+/** The uniqExact states each rollup keeps (migration 004); hard_bounced = bounced - soft_bounced. */
+export const STATE_COLUMNS = [
+  'sent',
+  'delivered',
+  'opened',
+  'clicked',
+  'replied',
+  'bounced',
+  'soft_bounced',
+  'unsubscribed',
+  'complained',
+  'auto_replied',
+  'unique_opened',
+  'unique_clicked',
+] as const;
 
 export const NIL = "toUUID('00000000-0000-0000-0000-000000000000')";
 
-/**
- * How each count is computed from raw rows of a cut hour: the rows the materialized views of 006
- * counted (`counted = 1`, one per event, see src/domain/events.ts; soft bounces also `counted =
- * 2`), so a raw edge and the rollup agree by construction. uniqExact of event_id rather than
- * count(): rows stored before 006 all have counted = 1 and may include duplicates.
- */
-const RAW_COUNT: Record<(typeof COUNT_COLUMNS)[number], string> = Object.fromEntries(
-  COUNT_COLUMNS.map((c) => [
-    c,
-    c === 'soft_bounced'
-      ? "uniqExactIf(event_id, counted != 0 and event_type = 'bounced' and bounce_type = 'soft')"
-      : `uniqExactIf(event_id, counted = 1 and event_type = '${c}')`,
-  ]),
-) as Record<(typeof COUNT_COLUMNS)[number], string>;
+/** How each state is built from raw rows: the same expressions as the materialized views of 004. */
 const RAW_STATE: Record<(typeof STATE_COLUMNS)[number], string> = {
+  sent: "uniqExactStateIf(event_id, event_type = 'sent')",
+  delivered: "uniqExactStateIf(event_id, event_type = 'delivered')",
+  opened: "uniqExactStateIf(event_id, event_type = 'opened')",
+  clicked: "uniqExactStateIf(event_id, event_type = 'clicked')",
+  replied: "uniqExactStateIf(event_id, event_type = 'replied')",
+  bounced: "uniqExactStateIf(event_id, event_type = 'bounced')",
+  soft_bounced: "uniqExactStateIf(event_id, event_type = 'bounced' and bounce_type = 'soft')",
+  unsubscribed: "uniqExactStateIf(event_id, event_type = 'unsubscribed')",
+  complained: "uniqExactStateIf(event_id, event_type = 'complained')",
+  auto_replied: "uniqExactStateIf(event_id, event_type = 'auto_replied')",
   unique_opened: `uniqExactStateIf(message_ref_id, event_type = 'opened' and message_ref_id != ${NIL})`,
   unique_clicked: `uniqExactStateIf(message_ref_id, event_type = 'clicked' and message_ref_id != ${NIL})`,
 };
-const ROLLUP_COLUMNS = [...COUNT_COLUMNS.map((c) => `${c}_n`), ...STATE_COLUMNS.map((c) => `${c}_state`)].join(', ');
-const RAW_COLUMNS = [...COUNT_COLUMNS.map((c) => `${RAW_COUNT[c]} as ${c}_n`), ...STATE_COLUMNS.map((c) => `${RAW_STATE[c]} as ${c}_state`)].join(',\n              ');
 
 export type Rollup = 'campaign' | 'mailbox' | 'step';
 
 const ROLLUPS: Record<Rollup, { table: string; keys: string[]; nonNil: string }> = {
-  campaign: { table: 'campaign_counts_hourly', keys: ['campaign_id'], nonNil: 'campaign_id' },
-  mailbox: { table: 'mailbox_counts_hourly', keys: ['email_account_id'], nonNil: 'email_account_id' },
-  step: { table: 'sequence_step_counts_hourly', keys: ['campaign_id', 'sequence_step_id'], nonNil: 'sequence_step_id' },
+  campaign: { table: 'campaign_analytics_hourly', keys: ['campaign_id'], nonNil: 'campaign_id' },
+  mailbox: { table: 'mailbox_analytics_hourly', keys: ['email_account_id'], nonNil: 'email_account_id' },
+  step: { table: 'sequence_step_analytics_hourly', keys: ['campaign_id', 'sequence_step_id'], nonNil: 'sequence_step_id' },
 };
 
 /** Filter columns a caller may use (fixed names, never caller input). */
@@ -109,7 +115,7 @@ export function rollupSource(table: (name: string) => string, spec: SourceSpec, 
       where.push(`hour < {${p}wt:DateTime64(3, 'UTC')}`);
     }
     parts.push(
-      `select ${keys}, hour, ${tag} as w, ${ROLLUP_COLUMNS}
+      `select ${keys}, hour, ${tag} as w, ${STATE_COLUMNS.map((c) => `${c}_state`).join(', ')}
        from ${table(r.table)} where ${where.join(' and ')}`,
     );
   }
@@ -129,7 +135,7 @@ export function rollupSource(table: (name: string) => string, spec: SourceSpec, 
     const where = [`tenant_id = {${p}tenant:UUID}`, ...idWhere, `${r.nonNil} != ${NIL}`, `(${spans.join(' or ')})`];
     parts.push(
       `select ${keys}, toStartOfHour(toDateTime(occurred_at, 'UTC')) as hour, ${tag} as w,
-              ${RAW_COLUMNS}
+              ${STATE_COLUMNS.map((c) => `${RAW_STATE[c]} as ${c}_state`).join(', ')}
        from ${table('email_events')} where ${where.join(' and ')}
        group by ${keys}, hour`,
     );
@@ -139,19 +145,18 @@ export function rollupSource(table: (name: string) => string, spec: SourceSpec, 
 
 /**
  * The merged counts as `<prefix><count>` columns (a CountsRow), optionally only over source
- * rows matching `cond` (e.g. `w = 1`): sums of the counts, uniqExactMerge of the two sets. The
- * aliases never equal a source column (those end in _n / _state), so old and new ClickHouse
- * analyzers read them alike.
+ * rows matching `cond` (e.g. `w = 1`). The aliases never equal a source column (those end in
+ * _state), so old and new ClickHouse analyzers read them alike.
  */
 export function mergedCounts(cond?: string, prefix = ''): string {
-  const s = (c: string) => (cond ? `sumIf(${c}_n, ${cond})` : `sum(${c}_n)`);
   const m = (c: string) => (cond ? `uniqExactMergeIf(${c}_state, ${cond})` : `uniqExactMerge(${c}_state)`);
   return [
-    ...['sent', 'delivered', 'opened', 'clicked', 'replied', 'bounced', 'unsubscribed', 'complained'].map((c) => `${s(c)} as ${prefix}${c}`),
-    ...STATE_COLUMNS.map((c) => `${m(c)} as ${prefix}${c}`),
-    `${s('bounced')} - ${s('soft_bounced')} as ${prefix}hard_bounced`,
-    `${s('soft_bounced')} as ${prefix}soft_bounced`,
-    `${s('auto_replied')} as ${prefix}auto_replied`,
+    ...['sent', 'delivered', 'opened', 'clicked', 'replied', 'bounced', 'unsubscribed', 'complained', 'unique_opened', 'unique_clicked'].map(
+      (c) => `${m(c)} as ${prefix}${c}`,
+    ),
+    `${m('bounced')} - ${m('soft_bounced')} as ${prefix}hard_bounced`,
+    `${m('soft_bounced')} as ${prefix}soft_bounced`,
+    `${m('auto_replied')} as ${prefix}auto_replied`,
   ].join(',\n');
 }
 
