@@ -75,3 +75,24 @@ export async function freshDatabase(opts: { migrationsDir?: string; prefix?: str
     },
   };
 }
+
+/**
+ * Waits (up to `timeoutMs`) until every outbox row of the database at `url` is published, and
+ * resolves with how many rows the outbox holds: what a test compares with the stream's message
+ * count to prove each event went out exactly once.
+ */
+export async function outboxPublished(url: string, timeoutMs = 10_000): Promise<number> {
+  const pg = new Client({ connectionString: url });
+  await pg.connect();
+  try {
+    for (const end = Date.now() + timeoutMs; ; ) {
+      const { rows } = await pg.query<{ total: string; pending: string }>(
+        'select count(*) as total, count(*) filter (where published is null) as pending from outbox_events',
+      );
+      if (rows[0].pending === '0' || Date.now() > end) return Number(rows[0].total);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await pg.end();
+  }
+}

@@ -1,12 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { metadataV1 } from '@penguinmails/contracts';
 import { call, connect } from '@penguinmails/service-kit';
-import { freshDatabase, natsTestContext, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
-import { Client } from 'pg';
+import { freePort, freshDatabase, natsTestContext, outboxPublished, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
 
 // Three metadata processes (dist/main.js) on one database and one stream: writes spread over
 // them; their three outbox relays together publish every event exactly once. Proved by the
@@ -18,16 +16,6 @@ const MAIN = path.join(__dirname, '..', 'dist', 'main.js');
 const REPLICAS = 3;
 const LEADS = 300;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let db: FreshDatabase;
@@ -109,21 +97,7 @@ function value(text: string, name: string): number {
         ),
       );
 
-    const pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    let outbox = 0;
-    try {
-      for (let i = 0; i < 100; i++) {
-        const { rows } = await pg.query<{ total: string; pending: string }>(
-          'select count(*) as total, count(*) filter (where published is null) as pending from outbox_events',
-        );
-        outbox = Number(rows[0].total);
-        if (rows[0].pending === '0') break;
-        await sleep(100);
-      }
-    } finally {
-      await pg.end();
-    }
+    const outbox = await outboxPublished(db.url);
     expect(outbox).toBeGreaterThanOrEqual(LEADS);
     const jsm = await jetstreamManager(nats.nc);
     const info = await jsm.streams.info(nats.names.stream('metadata'));

@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { queueV1 } from '@penguinmails/contracts';
 import { call, connect } from '@penguinmails/service-kit';
-import { freshDatabase, natsTestContext, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
+import { freePort, freshDatabase, natsTestContext, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
 import { Client } from 'pg';
 import { MIGRATIONS_DIR as migrationsDir } from '../src/migrations-dir';
 import { sleep, tenant } from './harness';
@@ -21,16 +20,6 @@ const JOBS = 1500;
 const BATCH = 50;
 const { EndOutcome } = queueV1;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 let db: FreshDatabase;
 let nats: NatsTestContext;

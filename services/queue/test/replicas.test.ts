@@ -5,7 +5,7 @@ import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { queueV1 } from '@penguinmails/contracts';
 import { call, connect, readMigrations } from '@penguinmails/service-kit';
-import { freshDatabase, natsTestContext, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
+import { freePort, freshDatabase, natsTestContext, outboxPublished, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
 import { Client } from 'pg';
 import { MIGRATIONS_DIR as migrationsDir } from '../src/migrations-dir';
 import { sleep, tenant } from './harness';
@@ -20,16 +20,6 @@ const MAIN = path.join(__dirname, '..', 'dist', 'main.js');
 const REPLICAS = 3;
 const JOBS = 600;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 let db: FreshDatabase;
 let nats: NatsTestContext;
@@ -162,21 +152,7 @@ function value(text: string, name: string, labels: Record<string, string>): numb
     expect([...claims.values()].filter((n) => n !== 1)).toEqual([]);
 
     // Relays: every outbox row published, and the stream holds each event once.
-    const pg2 = new Client({ connectionString: db.url });
-    await pg2.connect();
-    let outbox = 0;
-    try {
-      for (let i = 0; i < 100; i++) {
-        const { rows } = await pg2.query<{ total: string; pending: string }>(
-          'select count(*) as total, count(*) filter (where published is null) as pending from outbox_events',
-        );
-        outbox = Number(rows[0].total);
-        if (rows[0].pending === '0') break;
-        await sleep(100);
-      }
-    } finally {
-      await pg2.end();
-    }
+    const outbox = await outboxPublished(db.url);
     expect(outbox).toBeGreaterThan(0); // the queue publishes per batch, not per job
     const jsm = await jetstreamManager(nats.nc);
     const info = await jsm.streams.info(nats.names.stream('queue'));
