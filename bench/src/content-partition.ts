@@ -255,6 +255,8 @@ async function purgeByDelete(c: Client, readers: Pool, v: Variant, o: PartitionO
   let wal = 0;
   let slowest = 0;
   let batches = 0;
+  let walRecords = 0;
+  let walFpi = 0;
   const cut = cutoff.toISOString();
   // The sweeper's statement (literal values: EXPLAIN takes no bind parameters). EXPLAIN
   // (ANALYZE, WAL) runs it and reports the WAL it wrote (inclusive of its child nodes).
@@ -274,6 +276,8 @@ async function purgeByDelete(c: Client, readers: Pool, v: Variant, o: PartitionO
     const top = plan[0]['QUERY PLAN'][0].Plan;
     const n = Number(top.Plans?.[0]?.['Actual Rows'] ?? 0);
     wal += Number(top['WAL Bytes'] ?? 0);
+    walRecords += Number(top['WAL Records'] ?? 0);
+    walFpi += Number(top['WAL FPI'] ?? 0);
     rows += n;
     batches++;
     if (n < o.deleteBatch) break;
@@ -306,7 +310,7 @@ async function purgeByDelete(c: Client, readers: Pool, v: Variant, o: PartitionO
     sizeBefore,
     sizeAfter,
     note:
-      `expired before ${expired}, left ${left}; right after: ${bytes(sizePurged)}, heap dead tuples ${st.dead.toFixed(1)} % + free space ${st.free.toFixed(1)} %; ` +
+      `expired before ${expired}, left ${left}; WAL ${walRecords} records of which ${walFpi} full-page images (first change of a page after the checkpoint); right after: ${bytes(sizePurged)}, heap dead tuples ${st.dead.toFixed(1)} % + free space ${st.free.toFixed(1)} %; ` +
       `VACUUM ${vacuumSeconds.toFixed(1)} s, WAL ${bytes(vacuumWal)} (cluster); after it free space ${free.toFixed(1)} % of the heap (reused by new rows, not returned)`,
   };
 }

@@ -323,7 +323,7 @@ async function partPutGet(ctx: Ctx, o: ContentOptions): Promise<{ report: string
   });
   const report =
     `1. PutContent / GetContent: closed loop, up to ${o.calls} calls or ${o.seconds} s per row, ${bodies.length} distinct 5-50 KB bodies (${bytes(avg)} text + html + headers on average); ` +
-    `gRPC to the service process (pool 10) vs plain pg (pool 10) on \`like content_objects including all\` in the same database\n` +
+    `gRPC to the service process (pool 10) vs plain pg (pool 10) on \`like content_objects including all\` in the same database; the bench process (gRPC client, Struct encoding) shares the cores\n` +
     table(['operation', 'path', 'concurrency', 'calls', 'calls/s', 'MB/s', 'p50 ms', 'p99 ms', 'throughput vs baseline', 'errors'], tableRows);
   return { report, putRate };
 }
@@ -570,6 +570,7 @@ async function partPurge(ctx: Ctx, o: ContentOptions, putRate: number): Promise<
   // Readers run through the expiry and the purge; done = the first poll (every 50 ms) that sees
   // none left. Bounded: gives up after max(120 s, 50 ms an object).
   const during = new FixedRateLoad(o.readerRate, 64, reader);
+  const waitFrom = performance.now();
   await sleep(Math.max(0, expiresPerf - performance.now()));
   let firstSeen = NaN;
   let done = NaN;
@@ -588,12 +589,14 @@ async function partPurge(ctx: Ctx, o: ContentOptions, putRate: number): Promise<
   await sleep(1000); // the readers a second after the purge, for comparison
   await during.stop();
   const end = Number.isNaN(done) ? performance.now() : done;
+  const waiting = during.window(waitFrom, expiresPerf);
   const inPurge = during.window(expiresPerf, end);
   const after = during.window(end, end + 1000);
   const seconds = (end - expiresPerf) / 1000;
   const events = await pool.query<{ n: string }>(`select count(*)::text as n from outbox_events where tenant_id = $1 and event_type ilike '%deleted%'`, [purgeTenant]);
   const rows: (string | number)[][] = [
     ['readers alone, before the load', without.n, without.errors, ms(without.p50), ms(without.p99), ms(without.max)],
+    ['readers alone, after the load (until the expiry)', waiting.n, waiting.errors, ms(waiting.p50), ms(waiting.p99), ms(waiting.max)],
     [`readers during the purge (expiry → none left)`, inPurge.n, inPurge.errors, ms(inPurge.p50), ms(inPurge.p99), ms(inPurge.max)],
     ['readers in the second after', after.n, after.errors, ms(after.p50), ms(after.p99), ms(after.max)],
   ];
