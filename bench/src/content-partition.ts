@@ -76,6 +76,9 @@ export async function runPartition(o: PartitionOptions): Promise<string> {
   const migrationsDir = path.join(path.dirname(require.resolve('@penguinmails/content/package.json')), 'prisma', 'migrations');
   const admin = new Client({ connectionString: db.url });
   const readers = new Pool({ connectionString: db.url, max: 4 });
+  // Connections ended by the drop on Ctrl-C (`with (force)`) must not crash the cleanup.
+  readers.on('error', () => undefined);
+  admin.on('error', () => undefined);
   const sections: string[] = [];
   try {
     await migratePostgres({ databaseUrl: db.url, migrationsDir });

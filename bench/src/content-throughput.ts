@@ -169,6 +169,8 @@ async function runServiceParts(o: ContentOptions): Promise<string> {
   });
   const client = connect(contentV1.ContentServiceClient, `127.0.0.1:${port}`);
   const pool = new Pool({ connectionString: db.url, max: 10 }); // the service's DATABASE_POOL_MAX default
+  // An idle connection ended by the drop on Ctrl-C (`with (force)`) must not crash the cleanup.
+  pool.on('error', () => undefined);
   const sections: string[] = [];
   try {
     child = spawn(process.execPath, [main], {
@@ -200,7 +202,7 @@ async function runServiceParts(o: ContentOptions): Promise<string> {
         await sleep(200);
       }
     }
-    log(`content service up (pid ${child.pid}, port ${port}); ${memory(child.pid)}`);
+    log(`content service up (pid ${child.pid}, port ${port}, database ${db.name}, streams ${prefix}_*); ${memory(child.pid)}`);
     const t0 = performance.now();
     const bodies = contentBodies(o.bodies);
     const avg = bodies.reduce((a, b) => a + b.bytes, 0) / bodies.length;
