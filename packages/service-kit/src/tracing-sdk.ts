@@ -56,6 +56,7 @@ class OutageLoggingExporter implements SpanExporter {
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
     this.inner.export(spans, (result) => {
       if (result.code !== ExportResultCode.SUCCESS) {
+        this.logger.debug({ exporter: this.endpoint, spans: spans.length, err: result.error?.message }, 'trace export failed');
         if (!this.failing) {
           this.failing = true;
           this.logger.warn(
@@ -96,7 +97,7 @@ export function installSdk(s: TracingSettings, logger: Logger): { tracer: Tracer
   } else {
     const url = tracesUrl(s);
     const protocol = s.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? s.OTEL_EXPORTER_OTLP_PROTOCOL;
-    const inner = protocol === 'http/json' ? new OtlpJsonExporter({ url }) : new OtlpProtoExporter({ url });
+    const inner = protocol === 'http/json' ? new OtlpJsonExporter({ url, timeoutMillis: s.OTEL_EXPORTER_OTLP_TIMEOUT }) : new OtlpProtoExporter({ url, timeoutMillis: s.OTEL_EXPORTER_OTLP_TIMEOUT });
     exporter = new OutageLoggingExporter(inner, redact(url), logger);
     describe = `otlp ${protocol} ${redact(url)}`;
   }

@@ -50,6 +50,8 @@ export function tracingSettings(serviceName: string) {
     /** Full URL for spans (wins over OTEL_EXPORTER_OTLP_ENDPOINT). */
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url('http:', 'https:').optional(),
     OTEL_EXPORTER_OTLP_PROTOCOL: protocol.default('http/protobuf'),
+    /** How long one export may take, retries included (ms). */
+    OTEL_EXPORTER_OTLP_TIMEOUT: z.coerce.number().int().positive().default(10_000),
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: protocol.optional(),
     OTEL_TRACES_SAMPLER: z
       .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
