@@ -6,7 +6,6 @@ import {
   propagation,
   trace,
   type Attributes,
-  type Context,
   type Link,
   type Span,
   type TextMapGetter,
@@ -104,11 +103,6 @@ export function startTracing(s: TracingSettings, logger: Logger): Tracing | unde
       await started.shutdown();
     },
   };
-}
-
-/** Test and bench use: forget the tracer of {@link startTracing} without shutting it down. */
-export function setTracer(t: Tracer | undefined): void {
-  tracer = t;
 }
 
 // ---- carriers ---------------------------------------------------------------------------
@@ -315,7 +309,7 @@ export function startProcessSpans(messages: TracedMessage[], consumer: { stream:
           links: spans.map((s): Link => ({ context: s.spanContext() })),
         }, ROOT_CONTEXT);
   return {
-    run: (fn) => context.with(trace.setSpan(ROOT_CONTEXT as Context, outer), fn),
+    run: (fn) => context.with(trace.setSpan(ROOT_CONTEXT, outer), fn),
     end: (failed) => {
       for (const s of spans) endSpan(s, failed);
       if (outer !== spans[0]) endSpan(outer, failed);
