@@ -1,6 +1,6 @@
 import { Client, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { analyticsV1, contentV1, metadataV1, queueV1 } from '@penguinmails/contracts';
-import { bearerTokenInterceptor } from '@penguinmails/service-kit';
+import { bearerTokenInterceptor, tracingClientInterceptor, tracingEnabled } from '@penguinmails/service-kit';
 import { PenguinMailsError, toPenguinMailsError } from './errors';
 import { backoffMs, shouldRetry } from './retry';
 import type { ResolvedSettings, RetryPolicy, ServiceName } from './settings';
@@ -111,7 +111,9 @@ export class ServiceChannel {
     this.client = new Client(settings.addresses[service], settings.credentials, {
       ...CHANNEL_DEFAULTS,
       ...settings.channelOptions,
-      interceptors: settings.token ? [bearerTokenInterceptor(settings.token)] : [],
+      // When the calling process started the kit's tracing (startTracing), each call is a
+      // CLIENT span whose traceparent the services continue; otherwise nothing is added.
+      interceptors: [...(settings.token ? [bearerTokenInterceptor(settings.token)] : []), ...(tracingEnabled() ? [tracingClientInterceptor()] : [])],
     });
   }
 

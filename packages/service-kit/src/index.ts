@@ -41,6 +41,15 @@ export { decodeCursor, encodeCursor, listPage } from './pg/keyset';
 export { firstSeen, pruneConsumedEvents } from './pg/inbox';
 export type { Filter, KeysetCursor, KeysetOrder, ListPageQuery } from './pg/keyset';
 export { runMigrations, runService } from './service';
+export {
+  activeTraceHeaders,
+  startTracing,
+  tracingClientInterceptor,
+  tracingEnabled,
+  tracingSettings,
+  traceLogFields,
+} from './tracing';
+export type { Tracing, TracingSettings } from './tracing';
 export { PeriodicTask } from './periodic';
 export type { BackgroundWork, RunSettings, ServiceParts } from './service';
 export { migratePostgres } from './pg/migrate';

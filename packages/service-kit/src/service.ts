@@ -6,6 +6,7 @@ import { commonSettings, loadConfig, postgresSettings } from './config';
 import { createLogger, type Logger } from './logger';
 import { startMetricsServer } from './metrics';
 import { migratePostgres } from './pg/migrate';
+import { startTracing, tracingSettings } from './tracing';
 
 /** Work a service runs beside its gRPC server (the outbox relay, a sweeper, a consumer). */
 export interface BackgroundWork {
@@ -62,6 +63,9 @@ export function runService<S extends RunSettings>(
   runMain(name, async () => {
     const s = loadSettings();
     const logger = createLogger({ service: s.SERVICE_NAME, level: s.LOG_LEVEL, pretty: s.LOG_PRETTY });
+    // Before `start`: the clients it builds and the server get their tracing hooks. Off (no
+    // SDK loaded) unless OTEL_TRACES_EXPORTER is set.
+    const tracing = startTracing(loadConfig(tracingSettings(s.SERVICE_NAME)), logger);
     const parts = await start(s, logger);
     const port = await parts.server.listen(s.GRPC_HOST, s.GRPC_PORT);
     for (const work of parts.background ?? []) await work.start();
@@ -70,7 +74,7 @@ export function runService<S extends RunSettings>(
     // After the background work started: the relay and consumers have registered their gauges.
     // A port in use is one warning line; the service serves on without /metrics.
     const metricsServer = s.METRICS_PORT !== undefined ? await startMetricsServer({ port: s.METRICS_PORT, host: s.METRICS_HOST ?? s.GRPC_HOST, logger }) : undefined;
-    logger.info({ port, auth: s.AUTH_TOKENS.length > 0, metricsPort: metricsServer?.port, ...parts.ready }, `${name} service ready`);
+    logger.info({ port, auth: s.AUTH_TOKENS.length > 0, metricsPort: metricsServer?.port, tracing: tracing?.describe, ...parts.ready }, `${name} service ready`);
 
     onShutdownSignals(logger, async () => {
       await parts.server.shutdown(s.SHUTDOWN_GRACE_MS);
@@ -78,6 +82,7 @@ export function runService<S extends RunSettings>(
       for (const work of [...(parts.background ?? [])].reverse()) await work.stop();
       await parts.close();
       await metricsServer?.close();
+      await tracing?.shutdown();
     });
   });
 }

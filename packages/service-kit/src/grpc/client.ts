@@ -1,3 +1,4 @@
+import { tracingClientInterceptor, tracingEnabled } from '../tracing';
 import { credentials, type CallOptions, type Client, type ChannelCredentials, type Interceptor, InterceptingCall, Metadata, type ServiceError } from '@grpc/grpc-js';
 
 /** Adds `authorization: Bearer <token>` to every call (works on plaintext channels too). */
@@ -18,6 +19,8 @@ export interface ClientOptions {
 
 /**
  * Builds a ts-proto grpc-js client: `connect(MetadataServiceClient, 'localhost:50051', { token })`.
+ * When tracing is on (startTracing ran first, as runService does before `start`), every call
+ * gets a CLIENT span and carries `traceparent` to the server.
  */
 export function connect<C extends Client>(
   ClientClass: new (address: string, creds: ChannelCredentials, options?: object) => C,
@@ -25,7 +28,7 @@ export function connect<C extends Client>(
   opts: ClientOptions = {},
 ): C {
   return new ClientClass(address, opts.credentials ?? credentials.createInsecure(), {
-    interceptors: opts.token ? [bearerTokenInterceptor(opts.token)] : [],
+    interceptors: [...(opts.token ? [bearerTokenInterceptor(opts.token)] : []), ...(tracingEnabled() ? [tracingClientInterceptor()] : [])],
   });
 }
 

@@ -29,6 +29,8 @@ import { InvalidArgumentError, PermissionDeniedError, asError } from '../errors'
 import { bearerToken, parseAuthTokens, tokenKey, type Principal } from './auth';
 import { MessageShapes, guardRequest } from './request-guard';
 import { toServiceError } from './status';
+import { endRpcSpan, runWithSpan, startServerSpan, traceLogFields } from '../tracing';
+import type { Span } from '@opentelemetry/api';
 
 /** What a handler gets besides its request. */
 export interface CallContext {
@@ -41,6 +43,8 @@ export interface CallContext {
   metadata: Metadata;
   /** Who the bearer token acts for; service scope when authentication is off. */
   principal: Principal;
+  /** The call's server span when tracing is on (its trace_id/span_id are on `logger`'s lines). */
+  span?: Span;
 }
 
 type UnaryFn<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
@@ -328,7 +332,9 @@ export class GrpcServer {
     // The caller's request id is echoed in headers and logs: keep it short and printable.
     const given = String(call.metadata.get('x-request-id')[0] ?? '');
     const requestId = /^[\x21-\x7e]{1,128}$/.test(given) ? given : randomUUID();
-    const logger = this.opts.logger.child({ rpc: path, requestId });
+    // Tracing on: the server span (child of the caller's traceparent), and its ids on every log line of the call.
+    const span = startServerSpan(path, call.metadata, requestId);
+    const logger = this.opts.logger.child({ rpc: path, requestId, ...traceLogFields(span) });
     const callerDeadline = call.getDeadline();
     const callerMs = callerDeadline instanceof Date ? callerDeadline.getTime() : Number(callerDeadline);
     const deadlineMs = Math.min(Number.isFinite(callerMs) ? callerMs : Infinity, Date.now() + this.maxCallMs);
@@ -341,7 +347,7 @@ export class GrpcServer {
     call.sendMetadata(header);
     const token = this.principals.size ? bearerToken(call.metadata) : undefined;
     const principal = (token && this.principals.get(tokenKey(token))) || SERVICE_SCOPE;
-    const ctx: CallContext = { requestId, logger, deadline: new Date(deadlineMs), metadata: call.metadata, principal };
+    const ctx: CallContext = { requestId, logger, deadline: new Date(deadlineMs), metadata: call.metadata, principal, span };
     return { ctx, timer, abort };
   }
 
@@ -369,6 +375,11 @@ export class GrpcServer {
     if (violations.length) throw new InvalidArgumentError(violations);
   }
 
+  /** Runs a handler in the call's scope (deadline, cancellation) and, when tracing is on, in its server span. */
+  private inScope<T>(ctx: CallContext, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    return runWithSpan(ctx.span, () => runInCallScope({ deadline: ctx.deadline, signal }, fn));
+  }
+
   /** Counts the call as started (RED metrics); returns its start time for {@link finish}. */
   private begin(shape: CallShape): number {
     this.metrics.grpcStarted.inc(shape.labels);
@@ -381,9 +392,11 @@ export class GrpcServer {
     this.metrics.grpcHandling.observe(shape.labels, elapsed / 1000);
     if (!err) {
       this.metrics.grpcHandled.inc({ ...shape.labels, grpc_code: 'OK' });
+      endRpcSpan(ctx.span, Status.OK);
       return ctx.logger.info({ ms, code: 'OK' }, 'rpc');
     }
     const se = toServiceError(err, this.errorDomain, ctx.requestId);
+    endRpcSpan(ctx.span, se.code, se.details);
     this.metrics.grpcHandled.inc({ ...shape.labels, grpc_code: grpcCodeLabel(se.code) });
     const level = se.code === Status.INTERNAL || se.code === Status.UNAVAILABLE ? 'error' : 'info';
     ctx.logger[level]({ ms, code: Status[se.code], err: level === 'error' ? asError(err) : undefined, details: se.details }, 'rpc');
@@ -403,7 +416,7 @@ export class GrpcServer {
       aborted.catch(() => undefined);
       // The handler runs in the call's scope: withTransaction and the ClickHouse client read
       // the deadline from it, so the stores stop when the caller stops waiting.
-      const work = runInCallScope({ deadline: ctx.deadline, signal: abort.signal }, async () => {
+      const work = this.inScope(ctx, abort.signal, async () => {
         this.admit(shape, call.request, ctx.principal);
         return fn(call.request, ctx);
       });
@@ -458,7 +471,7 @@ export class GrpcServer {
         }
         if (abort.signal.aborted) throw abort.signal.reason;
       }
-      const work = runInCallScope({ deadline: ctx.deadline, signal: abort.signal }, async () => {
+      const work = this.inScope(ctx, abort.signal, async () => {
         const res = await fn(requests(), ctx);
         if (refused !== undefined) throw refused;
         return res;
@@ -484,7 +497,7 @@ export class GrpcServer {
       const started = this.begin(shape);
       const { ctx, timer, abort } = this.context(shape.path, call);
       this.inFlight++;
-      void runInCallScope({ deadline: ctx.deadline, signal: abort.signal }, async () => {
+      void this.inScope(ctx, abort.signal, async () => {
         try {
           this.admit(shape, call.request, ctx.principal);
           for await (const item of fn(call.request, ctx)) {

@@ -5,6 +5,7 @@ import { commonV1 } from '@penguinmails/contracts';
 import { decodeEnvelope, type EventNames } from '../events';
 import { defaultMetrics, type Metrics } from '../metrics';
 import { ensureStream } from './streams';
+import { startProcessSpans, tracingEnabled } from '../tracing';
 
 /** One event of a batch: the decoded envelope and the JetStream message it came in. */
 export interface ConsumedEvent {
@@ -168,13 +169,22 @@ export class EventConsumer {
   }
 
   private async handle(batch: ConsumedEvent[]): Promise<void> {
+    // Tracing on: a CONSUMER span per event, child of the relay's publish span (the
+    // `traceparent` header), so the handling joins the trace of the request that wrote it.
+    const spans = tracingEnabled()
+      ? startProcessSpans(
+          batch.map((e) => ({ subject: e.msg.subject, headers: e.msg.headers, eventId: e.envelope.eventId, eventType: e.envelope.eventType })),
+          { stream: this.opts.stream, durable: this.opts.durable },
+        )
+      : undefined;
     let outcome: BatchOutcome | void;
     try {
-      outcome = await this.opts.handle(batch);
+      outcome = spans ? await spans.run(() => this.opts.handle(batch)) : await this.opts.handle(batch);
     } catch (err) {
+      spans?.end(err);
       const reason = (err as Error).message;
       const maxDeliveries = this.opts.maxDeliveries ?? 10;
-      this.opts.logger.warn({ events: batch.length, err: reason, durable: this.opts.durable }, 'event batch failed; will be redelivered');
+      this.opts.logger.warn({ events: batch.length, err: reason, durable: this.opts.durable, ...spans?.logFields() }, 'event batch failed; will be redelivered');
       for (const e of batch) {
         if (e.msg.info.deliveryCount >= maxDeliveries) await this.deadLetter(e.msg, `failed ${e.msg.info.deliveryCount} times: ${reason}`, e.envelope.tenantId);
         else e.msg.nak(this.opts.retryDelayMs ?? 1_000);
@@ -187,6 +197,7 @@ export class EventConsumer {
       if (reason !== undefined) await this.deadLetter(e.msg, reason, e.envelope.tenantId);
       else e.msg.ack();
     }
+    spans?.end();
     this.stats.batches++;
     this.stats.events += batch.length - rejected.size;
     this.count?.handled(batch.length - rejected.size);

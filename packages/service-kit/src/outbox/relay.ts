@@ -4,6 +4,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { defaultMetrics, type Metrics } from '../metrics';
 import { withTransaction } from '../pg/pool';
+import { endSpan, startPublishSpan, tracingEnabled } from '../tracing';
 
 export interface OutboxRelayOptions {
   pool: Pool;
@@ -138,8 +139,9 @@ export class OutboxRelay {
   /** Relays one batch; resolves with the number of events published. */
   async drainOnce(): Promise<number> {
     return withTransaction(this.opts.pool, async (client) => {
-      const { rows } = await client.query<{ id: string; subject: string; payload: Buffer }>(
-        `select id, subject, payload
+      // The trace columns only when tracing is on: off, the relay reads what it always read.
+      const { rows } = await client.query<{ id: string; subject: string; payload: Buffer; traceparent?: string | null; tracestate?: string | null }>(
+        `select id, subject, payload${tracingEnabled() ? ', traceparent, tracestate' : ''}
            from outbox_events
           where published is null
           order by created, id
@@ -148,7 +150,7 @@ export class OutboxRelay {
         [this.batchSize],
       );
       if (rows.length === 0) return 0;
-      const results = await Promise.allSettled(rows.map((r) => this.publish(r.subject, r.payload, r.id)));
+      const results = await Promise.allSettled(rows.map((r) => this.publish(r.subject, r.payload, r.id, r)));
       const done: string[] = [];
       const failed: { id: string; error: string }[] = [];
       results.forEach((res, i) => {
@@ -172,15 +174,22 @@ export class OutboxRelay {
     });
   }
 
-  private async publish(subject: string, payload: Buffer, id: string): Promise<void> {
+  private async publish(subject: string, payload: Buffer, id: string, trace: { traceparent?: string | null; tracestate?: string | null }): Promise<void> {
     const h = headers();
     h.set('Pm-Event-Id', id);
+    // Tracing on and the row written in a traced request: a PRODUCER span, child of that
+    // request, whose context goes out as `traceparent`/`tracestate` headers.
+    const span = startPublishSpan(subject, id, trace, h);
     for (let attempt = 1; ; attempt++) {
       try {
         await this.js.publish(subject, payload, { msgID: id, headers: h, timeout: this.publishTimeoutMs });
+        endSpan(span);
         return;
       } catch (err) {
-        if (!isRetryable(err) || attempt >= 5 || !this.running) throw err;
+        if (!isRetryable(err) || attempt >= 5 || !this.running) {
+          endSpan(span, err);
+          throw err;
+        }
         await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
       }
     }

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { currentCall } from '../call-scope';
 import { DeadlineExceededError } from '../errors';
 import { defaultMetrics, type Metrics } from '../metrics';
+import { inChildSpan, tracingEnabled } from '../tracing';
+import { SpanKind } from '@opentelemetry/api';
 
 /**
  * A pg pool whose idle-client errors are logged instead of crashing the process (a
@@ -56,7 +58,14 @@ export function registerPoolMetrics(pool: Pool, metrics: Metrics = defaultMetric
  * got DEADLINE_EXCEEDED never finds the write done later. A commit already sent when the
  * deadline passes cannot be called back; that window is one round trip.
  */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+export function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  // Tracing on, inside a traced call or event: one CLIENT span from begin to commit (or
+  // rollback); the outbox rows written inside carry its context.
+  if (tracingEnabled()) return inChildSpan('pg transaction', SpanKind.CLIENT, { 'db.system.name': 'postgresql', 'db.operation.name': 'transaction' }, () => transaction(pool, fn));
+  return transaction(pool, fn);
+}
+
+async function transaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const scope = currentCall();
   const left = () => (scope ? scope.deadline.getTime() - Date.now() : Infinity);
   if (left() <= 0) throw new DeadlineExceededError('the deadline passed before the transaction began');
