@@ -49,6 +49,7 @@ export async function startContent(
     defaultRetentionDays: 0,
     pageSizeDefault: 50,
     pageSizeMax: 500,
+    retention: { maxAgeDays: 0, maxTotalBytes: 0 },
     ...opts.limits,
   };
   const server = createServer({
