@@ -21,7 +21,7 @@ const put = (tenantId: string, text: string, extra: Partial<contentV1.PutContent
   call(h.client, 'putContent', { tenantId, storageKey: '', contentText: text, contentHtml: `<p>${text}</p>`, headers: { Subject: text.slice(0, 20) }, rawSizeBytes: 0n, expires: undefined, ...extra }).then(
     (r) => r.content!.storageKey,
   );
-const batch = (storageKeys: string[], parts: contentV1.ContentPart[] = [], tenantId = tenant) => call(h.client, 'batchGetContent', { tenantId, storageKeys, parts });
+const batch = (storageKeys: string[], parts: contentV1.ContentPart[] = [], tenantId: string = tenant) => call(h.client, 'batchGetContent', { tenantId, storageKeys, parts });
 async function eventsOf<T>(type: { decode(b: Uint8Array): T }, name: string): Promise<T[]> {
   const { rows } = await h.pool.query<{ payload: Buffer }>(`select payload from outbox_events where event_type = $1 order by created`, [`penguinmails.content.v1.${name}`]);
   return rows.map((r) => type.decode(commonV1.EventEnvelope.decode(r.payload).payload));
@@ -93,7 +93,7 @@ describe('BatchGetContent', () => {
 });
 
 describe('SetExpiry', () => {
-  const setExpiry = (storageKey: string, expires?: Date, followPolicy = false, tenantId = tenant) =>
+  const setExpiry = (storageKey: string, expires?: Date, followPolicy = false, tenantId: string = tenant) =>
     call(h.client, 'setExpiry', { tenantId, storageKey, expires, followPolicy });
 
   test('sets and clears the expiry, exempting the object from the policy unless told to follow it; one event each', async () => {
