@@ -32,6 +32,7 @@ runService('content', loadSettings, async (s, logger) => {
     logger,
     intervalMs: s.RETENTION_SWEEP_MS,
     batchSize: s.RETENTION_SWEEP_BATCH,
+    batchBytes: s.CONTENT_SWEEP_BATCH_BYTES,
     graceMs: s.CONTENT_ORPHAN_GRACE_MS,
     lag: () => refs.lag(),
   });

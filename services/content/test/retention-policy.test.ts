@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { commonV1, contentV1 } from '@penguinmails/contracts';
 import { call, createPgPool, defaultMetrics } from '@penguinmails/service-kit';
+import { OrphanSweeper } from '../src/domain/orphans';
 import { sweepOnce, type SweepOptions } from '../src/domain/retention';
 import { startContent, type Harness } from './harness';
 
@@ -24,7 +25,7 @@ async function aged(tenantId: string, n: number, size: number, daysOld = 0): Pro
   const keys: string[] = [];
   for (let i = 0; i < n; i++) keys.push(await put(tenantId, String.fromCharCode(97 + (i % 26)).repeat(size)));
   await h.pool.query(
-    `update content_objects c set created = now() - make_interval(days => $3::int) - make_interval(hours => ($2::int - k.i)::int)
+    `update content_objects c set created = now() - make_interval(days => $3::int) - make_interval(hours => ($2::int - k.i + 1)::int)
        from unnest($1::varchar[]) with ordinality as k(key, i) where c.storage_key = k.key`,
     [keys, n, daysOld],
   );
@@ -107,6 +108,22 @@ test('batches are cut by bytes as well as rows: no transaction deletes more than
   const text = await defaultMetrics().text();
   expect(text).toMatch(/pm_content_purged_objects_total\{reason="expired"\} \d+/);
   expect(text).toMatch(/pm_content_purged_bytes_total\{reason="expired"\} \d+/);
+});
+
+test('the orphan sweep cuts its batches by bytes too', async () => {
+  const t = randomUUID();
+  const keys = await aged(t, 6, 1_000); // 1..6 hours old, no message ref: orphans
+  await Promise.all(
+    keys.map((k) => call(h.client, 'addAttachment', { tenantId: t, parentStorageKey: k, filename: 'a.pdf', mimeType: 'application/pdf', content: randomBytes(400 * 1024), storageDisposition: 0, attachmentId: '' })),
+  );
+  // Every other object of this file is referenced, as a message ref would: only t's are orphans.
+  await h.pool.query(`insert into content_refs (tenant_id, storage_key) select tenant_id, storage_key from content_objects where tenant_id <> $1 on conflict do nothing`, [t]);
+  const sweeper = new OrphanSweeper({ pool: h.pool, names: h.names, logger: undefined as never, intervalMs: 0, batchSize: 100, batchBytes: MiB, graceMs: 1_800_000 });
+  expect(await sweeper.sweep()).toBe(6);
+  const perTx = new Map<string, number>();
+  for (const d of await deletions(t)) perTx.set(d.tx, (perTx.get(d.tx) ?? 0) + 1);
+  expect([...perTx.values()]).toEqual([2, 2, 2]); // ~401 KiB each: two fit in 1 MiB
+  expect((await deletions(t)).every((d) => d.reason === R.DELETION_REASON_ORPHANED)).toBe(true);
 });
 
 test('two sweepers at once: each object deleted and announced once, the budget trimmed once, and neither waits on locks another holds', async () => {
