@@ -105,6 +105,11 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
   'content.listNotifications': read,
   'content.markNotificationRead': idempotent, // the first read time stays
   'content.markAllNotificationsRead': idempotent,
+  'content.batchGetContent': read,
+  'content.setExpiry': idempotent, // sets absolute values (a repeat emits one more ContentExpirySet, writes the same row)
+  'content.getUsage': read,
+  'content.setRetentionPolicy': idempotent, // absolute values
+  'content.getRetentionPolicy': read,
 
   // queue
   'queue.enqueueJob': keyed((r) => Boolean(r.idempotencyKey)),

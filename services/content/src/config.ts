@@ -24,6 +24,15 @@ const settingsShape = {
    * (ms); 0 disables the orphan sweep. Swept every RETENTION_SWEEP_MS, RETENTION_SWEEP_BATCH at a time.
    */
   CONTENT_ORPHAN_GRACE_MS: z.coerce.number().int().nonnegative().default(3_600_000),
+  /**
+   * Logical bytes (bodies + attachments) the retention sweeper deletes per transaction at most
+   * (a batch always holds one object): 500 objects of 25 MiB are ~50 transactions, not one.
+   */
+  CONTENT_SWEEP_BATCH_BYTES: z.coerce.number().int().positive().default(256 * MiB),
+  /** Default retention policy by age, for tenants without their own (days since created); 0 = none. */
+  CONTENT_RETENTION_MAX_AGE_DAYS: z.coerce.number().int().nonnegative().max(36_500).default(0),
+  /** Default size budget per tenant (logical bytes); over it the oldest content goes first; 0 = none. */
+  CONTENT_RETENTION_MAX_BYTES: z.coerce.number().int().nonnegative().default(0),
 };
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env) {

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { EventNames, GrpcServerSettings, Logger, PageTokens } from '@penguinmails/service-kit';
 import type { PrismaClient } from './db/prisma';
+import type { RetentionDefaults } from './domain/retention';
 
 /** The size and page limits every RPC checks (from settings; tests pass small ones). */
 export interface Limits {
@@ -10,6 +11,8 @@ export interface Limits {
   defaultRetentionDays: number;
   pageSizeDefault: number;
   pageSizeMax: number;
+  /** The service-wide retention policy (CONTENT_RETENTION_MAX_AGE_DAYS / _MAX_BYTES), for tenants without their own. */
+  retention: RetentionDefaults;
 }
 
 /** Everything the server needs; built by main.ts (or a test) and passed to createServer. */

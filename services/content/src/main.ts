@@ -12,7 +12,16 @@ import { createServer } from './server';
 runService('content', loadSettings, async (s, logger) => {
   const tier = await openPostgresTier('content', s, { migrationsDir: MIGRATIONS_DIR, logger });
   const prisma = createPrisma(tier.pool);
-  const sweeper = new RetentionSweeper({ pool: tier.pool, names: tier.names, logger, intervalMs: s.RETENTION_SWEEP_MS, batchSize: s.RETENTION_SWEEP_BATCH });
+  const retention = { maxAgeDays: s.CONTENT_RETENTION_MAX_AGE_DAYS, maxTotalBytes: s.CONTENT_RETENTION_MAX_BYTES };
+  const sweeper = new RetentionSweeper({
+    pool: tier.pool,
+    names: tier.names,
+    logger,
+    intervalMs: s.RETENTION_SWEEP_MS,
+    batchSize: s.RETENTION_SWEEP_BATCH,
+    batchBytes: s.CONTENT_SWEEP_BATCH_BYTES,
+    defaults: retention,
+  });
   // Which objects a message ref names: the metadata tier's MessageRecorded events.
   await declareMessageRefsConsumer(tier.nc, tier.names, s);
   const refs = createMessageRefsConsumer({ nc: tier.nc, names: tier.names, pool: tier.pool, logger });
@@ -23,6 +32,7 @@ runService('content', loadSettings, async (s, logger) => {
     logger,
     intervalMs: s.RETENTION_SWEEP_MS,
     batchSize: s.RETENTION_SWEEP_BATCH,
+    batchBytes: s.CONTENT_SWEEP_BATCH_BYTES,
     graceMs: s.CONTENT_ORPHAN_GRACE_MS,
     lag: () => refs.lag(),
   });
@@ -38,6 +48,7 @@ runService('content', loadSettings, async (s, logger) => {
       defaultRetentionDays: s.CONTENT_DEFAULT_RETENTION_DAYS,
       pageSizeDefault: s.PAGE_SIZE_DEFAULT,
       pageSizeMax: s.PAGE_SIZE_MAX,
+      retention,
     },
     grpc: grpcServerSettings(s),
   });

@@ -2,8 +2,9 @@ import { contentV1 } from '@penguinmails/contracts';
 import { createGrpcServer, type GrpcServer } from '@penguinmails/service-kit';
 import type { ServerDeps } from './deps';
 import { addAttachment, downloadAttachment, getAttachment, listAttachments, uploadAttachment } from './rpc/attachments';
-import { deleteContent, getContent, putContent } from './rpc/content';
+import { batchGetContent, deleteContent, getContent, putContent, setExpiry } from './rpc/content';
 import { createNotification, getNotification, listNotifications, markAllNotificationsRead, markNotificationRead } from './rpc/notifications';
+import { getRetentionPolicy, getUsage, setRetentionPolicy } from './rpc/usage';
 import { createTransactionalEmail, getTransactionalEmail, listTransactionalEmails, updateTransactionalEmailStatus } from './rpc/transactional-emails';
 
 export type { Limits, ServerDeps } from './deps';
@@ -54,5 +55,10 @@ export function createServer(deps: ServerDeps): GrpcServer {
     listNotifications: listNotifications(deps),
     markNotificationRead: markNotificationRead(deps),
     markAllNotificationsRead: markAllNotificationsRead(deps),
+    batchGetContent: batchGetContent(deps),
+    setExpiry: setExpiry(deps),
+    getUsage: getUsage(deps),
+    setRetentionPolicy: setRetentionPolicy(deps),
+    getRetentionPolicy: getRetentionPolicy(deps),
   });
 }

@@ -71,6 +71,7 @@ beforeAll(async () => {
     pools: {
       tenant_id: [tenants[0], tenants[0], tenants[1]],
       storage_key: [...keys, `${tenants[0]}/2025/01/${randomUUID()}`],
+      storage_keys: [...keys, `${tenants[0]}/2025/01/${randomUUID()}`],
       parent_storage_key: keys,
       attachment_id: attachments,
       mime_type: ['application/pdf', 'text/plain', 'image/png'],
@@ -136,11 +137,22 @@ test('every stored row can be read back through the API', async () => {
       if (!token) break;
     }
   }
+  // Every tenant with counters or a policy (the fuzzed writes and SetRetentionPolicy): usage and
+  // policy read back, and BatchGetContent over the tenant's newest keys.
+  const { rows: tenantRows } = await h.pool.query<{ tenant_id: string }>(
+    'select distinct tenant_id::text from (select tenant_id from tenant_usage union select tenant_id from retention_policies) t limit 100',
+  );
+  for (const { tenant_id: tenantId } of tenantRows) {
+    await read('getUsage', { tenantId }, () => call(h.client, 'getUsage', { tenantId }));
+    await read('getRetentionPolicy', { tenantId }, () => call(h.client, 'getRetentionPolicy', { tenantId }));
+    const storageKeys = contents.filter((c) => c.tenant_id === tenantId).slice(0, 100).map((c) => c.storage_key);
+    if (storageKeys.length) await read('batchGetContent', { tenantId }, () => call(h.client, 'batchGetContent', { tenantId, storageKeys, parts: [] }));
+  }
   const { rows: atts } = await h.pool.query<{ tenant_id: string; id: string }>('select tenant_id::text, id::text from attachments order by created desc limit 300');
   for (const r of atts) {
     const get = { tenantId: r.tenant_id, attachmentId: r.id };
     await read('getAttachment', get, () => call(h.client, 'getAttachment', get));
   }
-  process.stdout.write(`content read-back: ${contents.length} contents, ${atts.length} attachments, ${calls} calls, ${bad.length} unreadable\n`);
+  process.stdout.write(`content read-back: ${contents.length} contents, ${atts.length} attachments, ${tenantRows.length} tenants (usage, policy, batch), ${calls} calls, ${bad.length} unreadable\n`);
   expect(bad).toEqual([]);
 }, 300_000);

@@ -40,6 +40,11 @@ it('a tenant-bound token stores and reads for its tenant only: PERMISSION_DENIED
     () => call(a, 'putContent', contentV1.PutContentRequest.fromPartial({ tenantId: other, contentText: 'theirs' })),
     () => call(a, 'getContent', contentV1.GetContentRequest.fromPartial({ tenantId: other, storageKey: put.content!.storageKey })),
     () => call(a, 'deleteContent', contentV1.DeleteContentRequest.fromPartial({ tenantId: other, storageKey: put.content!.storageKey })),
+    () => call(a, 'batchGetContent', contentV1.BatchGetContentRequest.fromPartial({ tenantId: other, storageKeys: [put.content!.storageKey] })),
+    () => call(a, 'setExpiry', contentV1.SetExpiryRequest.fromPartial({ tenantId: other, storageKey: put.content!.storageKey })),
+    () => call(a, 'getUsage', contentV1.GetUsageRequest.fromPartial({ tenantId: other })),
+    () => call(a, 'setRetentionPolicy', contentV1.SetRetentionPolicyRequest.fromPartial({ tenantId: other, maxAgeDays: 1 })),
+    () => call(a, 'getRetentionPolicy', contentV1.GetRetentionPolicyRequest.fromPartial({ tenantId: other })),
   ]) {
     expect((await failure(p())).code).toBe(status.PERMISSION_DENIED);
   }

@@ -18,6 +18,9 @@ export interface Counts {
   refs: number;
   transactionalEmails: number;
   notifications: number;
+  policies: number;
+  /** tenant_usage rows (a shard row appears on a tenant's first write through a backend). */
+  usageRows: number;
 }
 
 export interface Harness {
@@ -49,6 +52,7 @@ export async function startContent(
     defaultRetentionDays: 0,
     pageSizeDefault: 50,
     pageSizeMax: 500,
+    retention: { maxAgeDays: 0, maxTotalBytes: 0 },
     ...opts.limits,
   };
   const server = createServer({
@@ -85,7 +89,9 @@ export async function startContent(
                 (select count(*) from blobs)::int as blobs,
                 (select count(*) from content_refs)::int as refs,
                 (select count(*) from transactional_emails)::int as "transactionalEmails",
-                (select count(*) from notifications)::int as notifications`,
+                (select count(*) from notifications)::int as notifications,
+                (select count(*) from retention_policies)::int as policies,
+                (select count(*) from tenant_usage)::int as "usageRows"`,
       );
       return rows[0];
     },

@@ -114,6 +114,35 @@ it('DeleteContent → DELETED; retention (EXPIRED) → EXPIRED; orphan collectio
   await waitFor('DELETED', () => stateOf(orphan.id), (s) => s === CS.CONTENT_STATE_DELETED);
 });
 
+it('retention by policy (POLICY_AGE, OVER_BUDGET) → EXPIRED; SetExpiry and policy events change nothing and are not dead-lettered', async () => {
+  const a = key();
+  const aged = await record(a);
+  const b = key();
+  const trimmed = await record(b);
+  const s = key();
+  const pinned = await record(s);
+  await put(s);
+  await waitFor('STORED', () => stateOf(pinned.id), (st) => st === CS.CONTENT_STATE_STORED);
+  const before = (await deadLetters()).length;
+  // Real events of the content tier: ContentExpirySet and RetentionPolicyChanged through its relay.
+  await call(h.content!.client, 'setExpiry', { tenantId: t.tenantId, storageKey: s, expires: new Date(Date.now() + 86_400_000), followPolicy: false });
+  await call(h.content!.client, 'setRetentionPolicy', { tenantId: t.tenantId, maxAgeDays: 30 });
+  await publish(t.tenantId, 'content_deleted', deleted(t.tenantId, a, contentV1.DeletionReason.DELETION_REASON_POLICY_AGE).bytes);
+  await publish(t.tenantId, 'content_deleted', deleted(t.tenantId, b, contentV1.DeletionReason.DELETION_REASON_OVER_BUDGET).bytes);
+  await waitFor('EXPIRED (age)', () => stateOf(aged.id), (st) => st === CS.CONTENT_STATE_EXPIRED);
+  await waitFor('EXPIRED (budget)', () => stateOf(trimmed.id), (st) => st === CS.CONTENT_STATE_EXPIRED);
+  // A marker published after the content tier's events: once it is applied, they were consumed.
+  const m = key();
+  const marker = await record(m);
+  await put(m);
+  await waitFor('marker STORED', () => stateOf(marker.id), (st) => st === CS.CONTENT_STATE_STORED);
+  const published = await h.content!.pool.query(`select count(*)::int as n from outbox_events where published is not null and event_type in
+    ('penguinmails.content.v1.ContentExpirySet', 'penguinmails.content.v1.RetentionPolicyChanged')`);
+  expect(published.rows[0].n).toBeGreaterThanOrEqual(2);
+  expect((await deadLetters()).length).toBe(before);
+  expect(await stateOf(pinned.id)).toBe(CS.CONTENT_STATE_STORED);
+});
+
 it('the same event twice is applied once (consumed_events), and an older event does not undo a newer one', async () => {
   const k = key();
   const ref = await record(k);

@@ -88,7 +88,7 @@ async function startContentTier(names: EventNames, nats: NatsTestContext): Promi
       logger,
       names,
       pageTokens: new PageTokens('content-test-page-token-secret'),
-      limits: { attachmentMaxBytes: 1024 * 1024, contentMaxBytes: 1024 * 1024, defaultRetentionDays: 0, pageSizeDefault: 50, pageSizeMax: 500 },
+      limits: { attachmentMaxBytes: 1024 * 1024, contentMaxBytes: 1024 * 1024, defaultRetentionDays: 0, pageSizeDefault: 50, pageSizeMax: 500, retention: { maxAgeDays: 0, maxTotalBytes: 0 } },
     });
   let server: GrpcServer | undefined = build();
   const port = await server.listen('127.0.0.1', 0);

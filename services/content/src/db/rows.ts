@@ -85,3 +85,20 @@ export const DELETED_RETURNING = `c.storage_key as "storageKey", c.tenant_id as 
 
 /** "Not expired", the filter of every read: an expired object is gone before the sweeper gets to it. */
 export const LIVE = `(expires is null or expires > now())`;
+
+/** An object a retention sweep may delete, locked, with its logical size. */
+export interface PurgeCandidate {
+  storageKey: string;
+  tenantId: string;
+  /** Body bytes (pm_body_bytes) + its attachments' sizes: what deleting it frees, logically. */
+  bytes: number;
+}
+
+/**
+ * Select list of {@link PurgeCandidate} over `content_objects c`. The size is read from the
+ * TOAST pointers (octet_length; headers are small) and the attachments' size_bytes
+ * (attachments_parent_created_idx): no body or attachment byte is read.
+ */
+export const PURGE_CANDIDATE_COLUMNS = `c.storage_key as "storageKey", c.tenant_id as "tenantId",
+  (pm_body_bytes(c.content_text, c.content_html, c.headers)
+   + coalesce((select sum(a.size_bytes) from attachments a where a.parent_storage_key = c.storage_key), 0))::float8 as bytes`;

@@ -1,15 +1,17 @@
 import { contentV1 } from '@penguinmails/contracts';
 import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
+import { batchGetContent as batchGetContentRows, type BatchContentRow } from '../db/batch-get-content';
 import { deleteContent as deleteContentRow } from '../db/delete-content';
 import { findContentForReplay } from '../db/find-content-for-replay';
 import { getContent as getContentRow, type ContentWithBodies } from '../db/get-content';
 import { insertContent, type NewContent } from '../db/insert-content';
 import type { ContentRow, DeletedContent } from '../db/rows';
-import { emitContentDeleted, emitContentStored } from './events';
+import { setExpiry as setExpiryRow } from '../db/set-expiry';
+import { emitContentDeleted, emitContentExpirySet, emitContentStored } from './events';
 import { deleteExpired } from './retention';
 
-export type { ContentRow, ContentWithBodies };
+export type { BatchContentRow, ContentRow, ContentWithBodies };
 
 /** The rules of `content_objects`: idempotent writes, tenant-scoped reads, deletes with events. */
 
@@ -83,5 +85,46 @@ export async function deleteContent(
     if (!deleted) throw new NotFoundError('content_object', storageKey);
     await emitContentDeleted(client, deps.names, [deleted], contentV1.DeletionReason.DELETION_REASON_REQUESTED);
     return deleted;
+  });
+}
+
+/** One BatchGetContent answer per requested key, in request order. */
+export interface BatchItem {
+  storageKey: string;
+  row?: BatchContentRow;
+}
+
+/**
+ * The tenant's live objects among `keys`, one answer per key in request order (a missing,
+ * expired or foreign key has no row: the caller reports it as not found, the call succeeds).
+ * Parts beyond `maxBytes` of answer are left out (row.included false).
+ */
+export async function batchGetContent(
+  pool: Pool,
+  opts: { tenantId: string; keys: string[]; text: boolean; html: boolean; headers: boolean; maxBytes: number },
+): Promise<BatchItem[]> {
+  const rows = await batchGetContentRows(pool, opts);
+  const byKey = new Map(rows.map((r) => [r.storageKey, r]));
+  return opts.keys.map((storageKey) => ({ storageKey, row: byKey.get(storageKey) }));
+}
+
+/**
+ * Sets (or clears: null) a live object's expiry and its exemption from the retention policy,
+ * with ContentExpirySet, in one transaction; NOT_FOUND for a missing, expired or foreign key.
+ */
+export async function setExpiry(
+  deps: { pool: Pool; names: EventNames },
+  input: { tenantId: string; storageKey: string; expires: Date | null; policyExempt: boolean },
+): Promise<ContentRow & { policyExempt: boolean }> {
+  return withTransaction(deps.pool, async (client) => {
+    const row = await setExpiryRow(client, input);
+    if (!row) throw new NotFoundError('content_object', input.storageKey);
+    await emitContentExpirySet(client, deps.names, input.tenantId, {
+      storageKey: row.storageKey,
+      expires: row.expires ?? undefined,
+      policyExempt: row.policyExempt,
+      changed: new Date(),
+    });
+    return row;
   });
 }

@@ -15,6 +15,8 @@ const EVENTS = {
   },
   notificationCreated: { suffix: 'notification_created', type: 'penguinmails.content.v1.NotificationCreated' },
   notificationRead: { suffix: 'notification_read', type: 'penguinmails.content.v1.NotificationRead' },
+  contentExpirySet: { suffix: 'content_expiry_set', type: 'penguinmails.content.v1.ContentExpirySet' },
+  retentionPolicyChanged: { suffix: 'retention_policy_changed', type: 'penguinmails.content.v1.RetentionPolicyChanged' },
 } as const;
 
 /** One outbox row: the event's envelope on `pm.content.<tenant>.<suffix>`. */
@@ -102,5 +104,22 @@ export async function emitNotificationsRead(
     outboxRow(names, EVENTS.notificationRead, contentV1.NotificationRead, n.tenantId, { notificationId: n.id, userId: n.userId, readAt: n.readAt ?? undefined }),
   );
   const q = outboxInsertMany(rows);
+  await client.query(q.text, q.values);
+}
+
+/** Announces an object's new expiry / policy exemption (SetExpiry). */
+export async function emitContentExpirySet(client: PoolClient, names: EventNames, tenantId: string, payload: contentV1.ContentExpirySet): Promise<void> {
+  const q = outboxInsert(outboxRow(names, EVENTS.contentExpirySet, contentV1.ContentExpirySet, tenantId, payload, payload.changed));
+  await client.query(q.text, q.values);
+}
+
+/** Announces a tenant's new effective retention policy. */
+export async function emitRetentionPolicyChanged(
+  client: PoolClient,
+  names: EventNames,
+  tenantId: string,
+  payload: contentV1.RetentionPolicyChanged,
+): Promise<void> {
+  const q = outboxInsert(outboxRow(names, EVENTS.retentionPolicyChanged, contentV1.RetentionPolicyChanged, tenantId, payload, payload.changed));
   await client.query(q.text, q.values);
 }

@@ -1,17 +1,26 @@
 import { contentV1 } from '@penguinmails/contracts';
 import { PeriodicTask, withTransaction, type EventNames, type Logger } from '@penguinmails/service-kit';
 import type { Pool, PoolClient } from 'pg';
-import { deleteOrphanedContent } from '../db/delete-orphaned-content';
+import { deleteContentKeys } from '../db/delete-content-keys';
+import { lockOrphanCandidates } from '../db/lock-orphan-candidates';
 import { emitContentDeleted } from './events';
+import { cutBatch } from './retention';
 
 /**
- * Deletes up to `limit` orphans older than `olderThanMs` with their ContentDeleted (ORPHANED)
- * events, in the caller's transaction; resolves with how many.
+ * Deletes up to `limit` orphans older than `olderThanMs`, and no more than `batchBytes` logical
+ * bytes of them (at least one), with their ContentDeleted (ORPHANED) events, in the caller's
+ * transaction; resolves with how many were deleted and whether more candidates were locked.
  */
-export async function deleteOrphans(client: PoolClient, names: EventNames, opts: { limit: number; olderThanMs: number }): Promise<number> {
-  const deleted = await deleteOrphanedContent(client, opts);
+export async function deleteOrphans(
+  client: PoolClient,
+  names: EventNames,
+  opts: { limit: number; olderThanMs: number; batchBytes?: number },
+): Promise<{ deleted: number; more: boolean }> {
+  const candidates = await lockOrphanCandidates(client, opts);
+  const batch = cutBatch(candidates, opts.batchBytes ?? Number.MAX_SAFE_INTEGER);
+  const deleted = await deleteContentKeys(client, batch.map((c) => c.storageKey));
   await emitContentDeleted(client, names, deleted, contentV1.DeletionReason.DELETION_REASON_ORPHANED);
-  return deleted.length;
+  return { deleted: deleted.length, more: candidates.length >= opts.limit || batch.length < candidates.length };
 }
 
 export interface OrphanSweeperOptions {
@@ -22,6 +31,8 @@ export interface OrphanSweeperOptions {
   intervalMs: number;
   /** Objects deleted per transaction. */
   batchSize: number;
+  /** Logical bytes deleted per transaction at most (CONTENT_SWEEP_BATCH_BYTES; at least one object). Default: no byte cut. */
+  batchBytes?: number;
   /** An object without a ref is an orphan this long after it was stored (ms); 0 disables. */
   graceMs: number;
   /**
@@ -60,9 +71,11 @@ export class OrphanSweeper extends PeriodicTask {
     const olderThanMs = this.opts.graceMs + Math.ceil(lagMs);
     let total = 0;
     for (;;) {
-      const n = await withTransaction(this.opts.pool, (client) => deleteOrphans(client, this.opts.names, { limit: this.opts.batchSize, olderThanMs }));
-      total += n;
-      if (n < this.opts.batchSize || this.stopped) return total;
+      const { deleted, more } = await withTransaction(this.opts.pool, (client) =>
+        deleteOrphans(client, this.opts.names, { limit: this.opts.batchSize, olderThanMs, batchBytes: this.opts.batchBytes }),
+      );
+      total += deleted;
+      if (!more || deleted === 0 || this.stopped) return total;
     }
   }
 }

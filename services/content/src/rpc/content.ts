@@ -3,7 +3,7 @@ import { Validator } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import * as content from '../domain/content';
 import { checkNewStorageKey, checkStorageKey, newStorageKey } from '../domain/storage-keys';
-import { bytesText, toContentObject } from './mappers';
+import { bytesText, checkFutureTime, toContentObject } from './mappers';
 
 // Thin handlers: validate (every violation at once, nothing written), call the domain, map.
 
@@ -100,5 +100,60 @@ export function deleteContent(deps: ServerDeps) {
     v.done();
     const deleted = await content.deleteContent(deps, tenantId, storageKey);
     return { attachmentsDeleted: deleted.attachmentsDeleted };
+  };
+}
+
+/** BatchGetContent's key limit: one call, one primary-key probe per key, one answer. */
+export const BATCH_GET_MAX_KEYS = 100;
+
+export function batchGetContent(deps: ServerDeps) {
+  return async (req: contentV1.BatchGetContentRequest): Promise<contentV1.BatchGetContentResponse> => {
+    const v = new Validator();
+    const tenantId = v.uuid('tenant_id', req.tenantId);
+    const keys = req.storageKeys ?? [];
+    if (keys.length === 0) v.add('storage_keys', 'REQUIRED', `storage_keys is required: 1 to ${BATCH_GET_MAX_KEYS} keys`);
+    else if (keys.length > BATCH_GET_MAX_KEYS)
+      v.add('storage_keys', 'TOO_MANY', `storage_keys holds ${keys.length} keys; at most ${BATCH_GET_MAX_KEYS} per call: split the request`);
+    else keys.forEach((k, i) => checkStorageKey(v, `storage_keys[${i}]`, k));
+    const parts = new Set<contentV1.ContentPart>();
+    (req.parts ?? []).forEach((p, i) => parts.add(v.enumValue(`parts[${i}]`, p, contentV1.ContentPart)));
+    v.done();
+    const all = parts.size === 0;
+    const P = contentV1.ContentPart;
+    const items = await content.batchGetContent(deps.pool, {
+      tenantId,
+      keys,
+      text: all || parts.has(P.CONTENT_PART_TEXT),
+      html: all || parts.has(P.CONTENT_PART_HTML),
+      headers: all || parts.has(P.CONTENT_PART_HEADERS),
+      maxBytes: deps.limits.contentMaxBytes,
+    });
+    return {
+      results: items.map(({ storageKey, row }) =>
+        row
+          ? {
+              storageKey,
+              found: true,
+              content: toContentObject(row),
+              contentText: row.contentText ?? undefined,
+              contentHtml: row.contentHtml ?? undefined,
+              headers: row.headers ?? undefined,
+              partsOmitted: !row.included,
+            }
+          : { storageKey, found: false, content: undefined, contentText: undefined, contentHtml: undefined, headers: undefined, partsOmitted: false },
+      ),
+    };
+  };
+}
+
+export function setExpiry(deps: ServerDeps) {
+  return async (req: contentV1.SetExpiryRequest): Promise<contentV1.SetExpiryResponse> => {
+    const v = new Validator();
+    const tenantId = v.uuid('tenant_id', req.tenantId);
+    const storageKey = checkStorageKey(v, 'storage_key', req.storageKey);
+    const expires = checkFutureTime(v, 'expires', req.expires);
+    v.done();
+    const row = await content.setExpiry(deps, { tenantId, storageKey, expires: expires ?? null, policyExempt: !req.followPolicy });
+    return { content: toContentObject(row), policyExempt: row.policyExempt };
   };
 }

@@ -20,8 +20,20 @@ import { RejectedEvent } from './rejected';
 /** The durable consumer's name on the content stream (and in consumed_events, and dead letters). */
 export const CONTENT_EVENTS_DURABLE = 'metadata-content-events';
 
-/** Content events this consumer has nothing to do with (acknowledged, no effect). */
-const IGNORED = new Set(['penguinmails.content.v1.AttachmentAdded']);
+/**
+ * Content events this consumer has nothing to do with (acknowledged, no effect): they change
+ * no storage key's state. Any other unknown type is dead-lettered, so a new content event must
+ * be listed here (or handled) before the content tier emits it.
+ */
+const IGNORED = new Set([
+  'penguinmails.content.v1.AttachmentAdded',
+  'penguinmails.content.v1.ContentExpirySet',
+  'penguinmails.content.v1.RetentionPolicyChanged',
+  'penguinmails.content.v1.TransactionalEmailQueued',
+  'penguinmails.content.v1.TransactionalEmailStatusChanged',
+  'penguinmails.content.v1.NotificationCreated',
+  'penguinmails.content.v1.NotificationRead',
+]);
 
 const HANDLERS: Record<string, (env: ConsumedEvent['envelope']) => ContentKeyChange> = {
   [CONTENT_STORED]: contentStored,
@@ -49,7 +61,7 @@ export interface ContentEventsOptions {
  * content_state of the refs naming the key (domain/content-keys.ts). Background work of main.ts.
  *
  * One filter, `<prefix>.content.>`: nats-server 2.9 has no multi-subject filters, so the
- * AttachmentAdded events come too and are acknowledged without effect. An event that cannot
+ * other content events (IGNORED) come too and are acknowledged without effect. An event that cannot
  * be applied (an unknown type, a malformed payload, a key of another tenant) is rejected:
  * the kit's EventConsumer dead-letters it and the batch's other events are applied.
  */
