@@ -9,17 +9,19 @@ import { oltpOptions, runOltp } from './oltp-refs-vs-emails';
 import { runCompression } from './content-compression';
 import { parseArgs } from './lib/report';
 import { peersOptions, runPeers } from './queue-peers';
+import { memoryOptions, runMemory } from './memory';
 import { replicasOptions, runReplicas } from './replicas';
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const only = args.values.get('only');
-  const benches = ['oltp', 'grpc', 'queue-peers', 'content-compression', 'analytics', 'replicas'];
+  const benches = ['oltp', 'grpc', 'queue-peers', 'content-compression', 'analytics', 'replicas', 'memory'];
   if (only !== undefined && !benches.includes(only)) throw new Error(`--only must be one of ${benches.join(', ')}`);
   const reports: string[] = [];
-  // replicas, queue-peers, content-compression and analytics (it loads ~1M events into chDB and
+  // memory, replicas, queue-peers, content-compression and analytics (it loads ~1M events into chDB and
   // PostgreSQL) run only when asked for (--only ...).
   if (only === 'analytics') reports.push(await runAnalytics(analyticsOptions(args)));
+  if (only === 'memory') reports.push(await runMemory(memoryOptions(args)));
   if (only === 'replicas') reports.push(await runReplicas(replicasOptions(args)));
   if (only === 'queue-peers') reports.push(await runPeers(peersOptions(args)));
   if (only === 'content-compression') reports.push(await runCompression({ bodies: 2000, blobs: 200 }));
