@@ -19,9 +19,13 @@ if command -v kubectl >/dev/null; then
   trap 'rm -f "$rendered"' EXIT
   kubectl kustomize "$root/deploy/k8s" >"$rendered"
   echo "validate: kubectl kustomize deploy/k8s: $(grep -c '^kind:' "$rendered") objects"
-  args=(--k8s-rendered "$rendered")
+  production=$(mktemp)
+  trap 'rm -f "$rendered" "$production"' EXIT
+  kubectl kustomize "$root/deploy/overlays/production" >"$production"
+  echo "validate: kubectl kustomize deploy/overlays/production: $(grep -c '^kind:' "$production") objects"
+  args=(--k8s-rendered "$rendered" --k8s-production-rendered "$production")
 else
-  echo "validate: kubectl not found; checking the files listed in kustomization.yaml unrendered"
+  echo "validate: kubectl not found; checking the files listed in kustomization.yaml unrendered (overlays/production needs kubectl)"
 fi
 
 # Docker's own parser, when one is installed: compose v2 plugin, else the v1 Python tool (which

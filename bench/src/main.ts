@@ -11,17 +11,21 @@ import { contentOptions, runContent } from './content-throughput';
 import { parseArgs } from './lib/report';
 import { peersOptions, runPeers } from './queue-peers';
 import { runTracing, tracingOptions } from './tracing-overhead';
+import { memoryOptions, runMemory } from './memory';
+import { replicasOptions, runReplicas } from './replicas';
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const only = args.values.get('only');
-  const benches = ['oltp', 'grpc', 'queue-peers', 'content-compression', 'content', 'analytics', 'tracing'];
+  const benches = ['oltp', 'grpc', 'queue-peers', 'content-compression', 'content', 'analytics', 'tracing', 'replicas', 'memory'];
   if (only !== undefined && !benches.includes(only)) throw new Error(`--only must be one of ${benches.join(', ')}`);
   const reports: string[] = [];
-  // queue-peers, content-compression, content (~10 minutes: the content tier through its
+  // memory, replicas, queue-peers, content-compression, content (~10 minutes: the content tier through its
   // process, then 1M-row partition-vs-delete), tracing and analytics (it loads ~1M events into
   // chDB and PostgreSQL) run only when asked for (--only ...).
   if (only === 'analytics') reports.push(await runAnalytics(analyticsOptions(args)));
+  if (only === 'memory') reports.push(await runMemory(memoryOptions(args)));
+  if (only === 'replicas') reports.push(await runReplicas(replicasOptions(args)));
   if (only === 'queue-peers') reports.push(await runPeers(peersOptions(args)));
   if (only === 'content') reports.push(await runContent(contentOptions(args)));
   if (only === 'tracing') reports.push(await runTracing(tracingOptions(args)));

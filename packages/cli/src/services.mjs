@@ -4,11 +4,13 @@
 import path from 'node:path';
 import { ROOT } from './setup.mjs';
 
+// metricsPort: each service's Prometheus /metrics (METRICS_PORT), distinct per service so that
+// one Prometheus scrapes all four on one machine (the same ports as docker-compose.yml).
 export const SERVICES = [
-  { name: 'metadata', portEnv: 'PM_METADATA_PORT', defaultPort: 50051, database: 'pm_metadata' },
-  { name: 'content', portEnv: 'PM_CONTENT_PORT', defaultPort: 50052, database: 'pm_content' },
-  { name: 'queue', portEnv: 'PM_QUEUE_PORT', defaultPort: 50053, database: 'pm_queue' },
-  { name: 'analytics', portEnv: 'PM_ANALYTICS_PORT', defaultPort: 50054, database: null },
+  { name: 'metadata', portEnv: 'PM_METADATA_PORT', defaultPort: 50051, database: 'pm_metadata', metricsPortEnv: 'PM_METADATA_METRICS_PORT', defaultMetricsPort: 9461 },
+  { name: 'content', portEnv: 'PM_CONTENT_PORT', defaultPort: 50052, database: 'pm_content', metricsPortEnv: 'PM_CONTENT_METRICS_PORT', defaultMetricsPort: 9462 },
+  { name: 'queue', portEnv: 'PM_QUEUE_PORT', defaultPort: 50053, database: 'pm_queue', metricsPortEnv: 'PM_QUEUE_METRICS_PORT', defaultMetricsPort: 9463 },
+  { name: 'analytics', portEnv: 'PM_ANALYTICS_PORT', defaultPort: 50054, database: null, metricsPortEnv: 'PM_ANALYTICS_METRICS_PORT', defaultMetricsPort: 9464 },
 ];
 
 export const serviceDir = (service) => path.join(ROOT, 'services', service.name);

@@ -109,6 +109,12 @@ export const natsSettings = {
   EVENTS_MAX_AGE_MS: z.coerce.number().int().positive().default(DEFAULT_EVENTS_MAX_AGE_MS),
   /** Optional size cap of the tier's stream (bytes); the oldest events go first. Unset: no cap. */
   EVENTS_MAX_BYTES: z.coerce.number().int().positive().optional(),
+  /**
+   * JetStream replicas of the stream this tier owns (1 on one server; 3 on a 3-node NATS cluster,
+   * deploy/clusters.md). Applied when the stream is created and when it differs; a tier that only
+   * declares another tier's stream when absent leaves its replica count alone.
+   */
+  EVENTS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
 };
 
 /** Settings of the PostgreSQL services. */

@@ -28,6 +28,8 @@ export interface PostgresTierSettings {
   OUTBOX_POLL_MS?: number;
   /** Caps every statement of the pool (no query outlives the longest call it can serve). */
   GRPC_MAX_CALL_MS?: number;
+  /** EVENTS_STREAM_REPLICAS: JetStream replicas of the tier's stream (a NATS cluster: 3). */
+  EVENTS_STREAM_REPLICAS?: number;
 }
 
 /** What a PostgreSQL tier's main.ts wires into its server. */
@@ -78,6 +80,7 @@ export async function openPostgresTier(
       duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS,
       maxAgeMs: s.EVENTS_MAX_AGE_MS,
       maxBytes: s.EVENTS_MAX_BYTES,
+      replicas: s.EVENTS_STREAM_REPLICAS,
     });
   } catch (err) {
     await pool.end().catch(() => undefined);

@@ -1,4 +1,4 @@
-import { commonSettings, loadConfig, natsSettings, url } from '@penguinmails/service-kit';
+import { ConfigError, commonSettings, loadConfig, natsSettings, url } from '@penguinmails/service-kit';
 import { z } from 'zod';
 
 const bool = z
@@ -7,6 +7,8 @@ const bool = z
 
 /** A ClickHouse database name we can splice into SQL unquoted-safe (it is backquoted too). */
 export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** A ClickHouse cluster name (remote_servers): spliced into DDL as a quoted literal. */
+export const CLUSTER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /**
  * The analytics service's settings. No DATABASE_URL: the store is ClickHouse, embedded (chDB at
@@ -22,6 +24,12 @@ export const analyticsSettings = {
   CLICKHOUSE_PASSWORD: z.string().default(''),
   /** The database this service owns on the server (created by the migrations). */
   CLICKHOUSE_DATABASE: z.string().regex(IDENTIFIER, 'must be a plain identifier (letters, digits, _)').default('penguinmails_analytics'),
+  /**
+   * A cluster of the servers' remote_servers configuration: the migrations are applied as cluster
+   * DDL (ON CLUSTER, Replicated*MergeTree `<table>_local` + a Distributed `<table>`; see
+   * src/db/cluster-ddl.ts). Needs CLICKHOUSE_URL (chDB is one process). Unset: one server.
+   */
+  CLICKHOUSE_CLUSTER: z.string().regex(CLUSTER_NAME, 'must be a cluster name (letters, digits, _ . -)').optional(),
   CLICKHOUSE_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   /** chDB's data folder (one process at a time may open it). Relative paths are from the working directory. */
   CHDB_PATH: z.string().min(1).default('.data/chdb'),
@@ -47,5 +55,11 @@ export const analyticsSettings = {
 export type AnalyticsConfig = ReturnType<typeof loadAnalyticsConfig>;
 
 export function loadAnalyticsConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(analyticsSettings, env);
+  const config = loadConfig(analyticsSettings, env);
+  if (config.CLICKHOUSE_CLUSTER && !config.CLICKHOUSE_URL) {
+    throw new ConfigError([
+      { variable: 'CLICKHOUSE_CLUSTER', problem: 'needs CLICKHOUSE_URL (a node of that cluster): embedded chDB is one process, not a cluster; set CLICKHOUSE_URL or unset CLICKHOUSE_CLUSTER' },
+    ]);
+  }
+  return config;
 }

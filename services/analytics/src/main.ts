@@ -10,10 +10,10 @@ import { openStore } from './store';
 runService('analytics', loadAnalyticsConfig, async (s, logger) => {
   const { store, described } = await openStore(s);
   logger.info({ clickhouse: described, database: s.CLICKHOUSE_DATABASE }, 'ClickHouse ready');
-  if (s.MIGRATE_ON_START) await migrateClickHouse({ store, logger });
+  if (s.MIGRATE_ON_START) await migrateClickHouse({ store, logger, cluster: s.CLICKHOUSE_CLUSTER });
   // TTLs come from settings (raw events and rollups kept for different times), not migrations.
   const retention = { rawDays: s.ANALYTICS_RAW_TTL_DAYS, rollupDays: s.ANALYTICS_ROLLUP_TTL_DAYS };
-  const changed = await applyRetention(store, retention);
+  const changed = await applyRetention(store, retention, s.CLICKHOUSE_CLUSTER);
   if (changed.length) logger.info({ ...retention, tables: changed }, 'retention applied');
   const nc = await connectNats({ url: s.NATS_URL, name: s.SERVICE_NAME, logger });
   const consumer = await metadataEventsConsumer({

@@ -11,9 +11,9 @@ runMain('analytics', async () => {
   const logger = createLogger({ service: `${config.SERVICE_NAME}-migrate`, level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
   const { store, described } = await openStore(config);
   try {
-    const { applied } = await migrateClickHouse({ store, logger });
+    const { applied } = await migrateClickHouse({ store, logger, cluster: config.CLICKHOUSE_CLUSTER });
     logger.info({ clickhouse: described, applied }, applied.length ? 'migrations applied' : 'nothing to migrate');
-    const retention = await applyRetention(store, { rawDays: config.ANALYTICS_RAW_TTL_DAYS, rollupDays: config.ANALYTICS_ROLLUP_TTL_DAYS });
+    const retention = await applyRetention(store, { rawDays: config.ANALYTICS_RAW_TTL_DAYS, rollupDays: config.ANALYTICS_ROLLUP_TTL_DAYS }, config.CLICKHOUSE_CLUSTER);
     if (retention.length) logger.info({ tables: retention }, 'retention applied');
   } finally {
     await store.close();

@@ -12,6 +12,7 @@ export async function openStore(config: AnalyticsConfig): Promise<{ store: Store
           username: config.CLICKHOUSE_USER,
           password: config.CLICKHOUSE_PASSWORD,
           requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+          distributed: config.CLICKHOUSE_CLUSTER !== undefined,
         },
         config.CLICKHOUSE_DATABASE,
       )

@@ -14,6 +14,12 @@ import { removeStackFile, writeStackFile } from '../stack-file.mjs';
 
 const READY_TIMEOUT_MS = 90_000;
 
+/**
+ * A service's METRICS_PORT. Not checked for being free: a metrics port in use is one warning
+ * line from the service, which serves on without /metrics (the service kit's rule).
+ */
+const metricsPortOf = (service) => portFromEnv(service.metricsPortEnv, service.defaultMetricsPort);
+
 /** Ports first: a clash should fail before anything slow happens. */
 async function servicePorts() {
   const ports = new Map();
@@ -30,8 +36,13 @@ async function printReady(ports, infra) {
   // Asked of each running service through server reflection, as `grpcurl list` would.
   const served = await Promise.all(SERVICES.map((s) => listServices(`127.0.0.1:${ports.get(s.name)}`)));
   printTable([
-    ['service', 'gRPC address', 'serves (reflection)'],
-    ...SERVICES.map((s, i) => [s.name, `localhost:${ports.get(s.name)}`, (served[i] ?? []).filter((n) => !n.startsWith('grpc.')).join(', ') || '-']),
+    ['service', 'gRPC address', 'metrics', 'serves (reflection)'],
+    ...SERVICES.map((s, i) => [
+      s.name,
+      `localhost:${ports.get(s.name)}`,
+      `http://localhost:${metricsPortOf(s)}/metrics`,
+      (served[i] ?? []).filter((n) => !n.startsWith('grpc.')).join(', ') || '-',
+    ]),
   ]);
   process.stdout.write('\n');
   printTable([
@@ -76,6 +87,7 @@ export async function start(_args, hooks) {
       // unless the user asks for another interface (PM_GRPC_HOST=0.0.0.0).
       GRPC_HOST: process.env.PM_GRPC_HOST ?? '127.0.0.1',
       GRPC_PORT: String(ports.get(service.name)),
+      METRICS_PORT: String(metricsPortOf(service)),
       // metadata's IngestMessage stores bodies through the content service.
       ...(service.name === 'metadata' ? { CONTENT_URL: `127.0.0.1:${ports.get('content')}` } : {}),
       ...(process.stdout.isTTY ? { LOG_PRETTY: 'true' } : {}),

@@ -7,6 +7,17 @@ import { healthStatus, listServices } from '../health.mjs';
 import { portFromEnv } from '../net.mjs';
 import { readStackFile, resolveAddresses } from '../stack-file.mjs';
 
+/** Does a GET of `url` answer 200 within a second? */
+async function answers(url) {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
 export async function status() {
   await install();
   const host = process.env.PM_HOST ?? '127.0.0.1';
@@ -19,9 +30,12 @@ export async function status() {
       const address = addresses[s.name];
       const health = (await healthStatus(address)) ?? 'not answering';
       const names = health === 'not answering' ? [] : ((await listServices(address)) ?? []);
-      return [s.name, address, health, names.filter((n) => !n.startsWith('grpc.')).join(', ') || '-'];
+      // npm start gives each service METRICS_PORT (PM_<SERVICE>_METRICS_PORT, default 946x).
+      const metricsUrl = `http://${host}:${portFromEnv(s.metricsPortEnv, s.defaultMetricsPort)}/metrics`;
+      const metrics = (await answers(metricsUrl)) ? metricsUrl : 'not answering';
+      return [s.name, address, health, metrics, names.filter((n) => !n.startsWith('grpc.')).join(', ') || '-'];
     }),
   );
-  printTable([['service', 'address', 'health', 'gRPC services (reflection)'], ...rows]);
+  printTable([['service', 'address', 'health', 'metrics', 'gRPC services (reflection)'], ...rows]);
   return rows.every((r) => r[2] === 'SERVING') ? 0 : 1;
 }

@@ -28,13 +28,19 @@ export async function ensureStream(
   try {
     const info = await jsm.streams.info(cfg.name);
     const c = info.config;
+    // Without an explicit `replicas`, an existing stream keeps its own: an update of another
+    // limit must not ask a NATS cluster to shrink an R3 stream (set by its owner tier's
+    // EVENTS_STREAM_REPLICAS or by an operator) back to R1.
+    if (cfg.replicas === undefined) want.num_replicas = c.num_replicas;
     const same =
       c.duplicate_window === want.duplicate_window &&
       c.max_age === want.max_age &&
       c.max_bytes === want.max_bytes &&
+      c.num_replicas === want.num_replicas &&
       JSON.stringify([...(c.subjects ?? [])].sort()) === JSON.stringify([...cfg.subjects].sort());
-    // nats-server (2.9 tested) changes max_age, max_bytes, duplicate_window and subjects of a
-    // live stream; it refuses changes of storage or retention type, which we never make.
+    // nats-server (2.9 tested) changes max_age, max_bytes, duplicate_window, subjects and (in a
+    // cluster) num_replicas of a live stream; it refuses changes of storage or retention type,
+    // which we never make.
     if (!same) await jsm.streams.update(cfg.name, { ...c, ...want } as StreamConfig);
   } catch (err) {
     if (!/stream not found/i.test((err as Error).message)) throw err;

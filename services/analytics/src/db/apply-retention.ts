@@ -24,7 +24,11 @@ const TABLES: { table: string; time: string; kind: keyof Retention }[] = [
  * independently: the rollups keep their counts after the raw events are gone.
  * Returns the tables it changed. Documented ClickHouse syntax (MODIFY TTL, REMOVE TTL, MODIFY SETTING).
  */
-export async function applyRetention(store: Store, retention: Retention): Promise<string[]> {
+export async function applyRetention(store: Store, retention: Retention, cluster?: string): Promise<string[]> {
+  // CLICKHOUSE_CLUSTER: the data is in `<table>_local` on every node (src/db/cluster-ddl.ts); the
+  // Distributed `<table>` stores nothing and takes no TTL.
+  const stored = (table: string) => (cluster ? `${table}_local` : table);
+  const on = cluster ? ` on cluster '${cluster}'` : '';
   const rows = await (
     await store.client.query({
       query: 'select name, engine_full from system.tables where database = {db:String}',
@@ -35,16 +39,16 @@ export async function applyRetention(store: Store, retention: Retention): Promis
   const engines = new Map(rows.map((r) => [r.name, r.engine_full]));
   const changed: string[] = [];
   for (const t of TABLES) {
-    const engine = engines.get(t.table);
+    const engine = engines.get(stored(t.table));
     if (engine === undefined) continue;
     const days = retention[t.kind];
     const hasTtl = / TTL /.test(engine);
     if (days > 0 && !engine.includes(`toIntervalDay(${days})`)) {
-      await store.client.command({ query: `alter table ${store.table(t.table)} modify setting ttl_only_drop_parts = 1` });
-      await store.client.command({ query: `alter table ${store.table(t.table)} modify ttl ${t.time} + toIntervalDay(${days})` });
+      await store.client.command({ query: `alter table ${store.table(stored(t.table))}${on} modify setting ttl_only_drop_parts = 1` });
+      await store.client.command({ query: `alter table ${store.table(stored(t.table))}${on} modify ttl ${t.time} + toIntervalDay(${days})` });
       changed.push(t.table);
     } else if (days === 0 && hasTtl) {
-      await store.client.command({ query: `alter table ${store.table(t.table)} remove ttl` });
+      await store.client.command({ query: `alter table ${store.table(stored(t.table))}${on} remove ttl` });
       changed.push(t.table);
     }
   }

@@ -6,7 +6,23 @@ import { IDENTIFIER } from '../config';
 
 /** Where the data lives: a ClickHouse server, or chDB in this process. */
 export type StoreTarget =
-  | { kind: 'server'; url: string; username: string; password: string; requestTimeoutMs?: number }
+  | {
+      kind: 'server';
+      url: string;
+      username: string;
+      password: string;
+      requestTimeoutMs?: number;
+      /**
+       * CLICKHOUSE_CLUSTER is set: the service's tables are Distributed (src/db/cluster-ddl.ts).
+       * Inserts into them are then synchronous (`insert_distributed_sync = 1`): an insert returns
+       * once every shard has its rows, so a consumer acks only events the shards store, not ones
+       * queued on the receiving node's disk (ClickHouse's default, lost with that node). And
+       * `distributed_product_mode = 'global'`: an `IN (select ... from <Distributed>)` inside a
+       * query on a Distributed table (migration backfills write such filters) is run once and
+       * its result sent to every shard, instead of being refused (ClickHouse's default, 'deny').
+       */
+      distributed?: boolean;
+    }
   | { kind: 'chdb'; path: string };
 
 /**
@@ -37,7 +53,10 @@ export function createStore(target: StoreTarget, database: string): Store {
       request_timeout: target.requestTimeoutMs ?? 30_000,
       // Servers quote 64-bit integers in JSON by default and chDB does not; reading counts with
       // Number() handles both, this keeps the wire form the same anyway.
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      clickhouse_settings: {
+        output_format_json_quote_64bit_integers: 0,
+        ...(target.distributed ? { insert_distributed_sync: 1, distributed_product_mode: 'global' } : {}),
+      },
       // Its own logger prints multi-line stack traces to stderr on every failed request; the
       // same errors reach us as rejections, and the service logs them once, with the RPC.
       log: { level: ClickHouseLogLevel.OFF },

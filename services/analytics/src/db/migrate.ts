@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { MigrationError, pendingMigrations, readMigrations } from '@penguinmails/service-kit';
 import type { Logger } from 'pino';
 import type { Store } from './client';
+import { ClusterDdl } from './cluster-ddl';
 import { splitStatements } from './split-statements';
 
 /** services/analytics/clickhouse/migrations, from src/db or dist/db alike. */
@@ -12,10 +13,30 @@ const DATABASE_PLACEHOLDER = /\{\{database\}\}/g;
 /** The same name as a string literal (`'penguinmails_analytics'`), for system.tables/columns lookups. */
 const DATABASE_LITERAL_PLACEHOLDER = /\{\{database_literal\}\}/g;
 
+/** A migration's text with the database placeholders replaced. */
+export function withDatabase(sql: string, database: string): string {
+  // The name is a validated identifier (IDENTIFIER): safe inside backquotes and quotes alike.
+  return sql.replace(DATABASE_PLACEHOLDER, `\`${database}\``).replace(DATABASE_LITERAL_PLACEHOLDER, `'${database}'`);
+}
+
+/** The runner's own DDL, before any migration: the database and the ledger. */
+export function setupStatements(database: string): string[] {
+  return [
+    `create database if not exists \`${database}\``,
+    `create table if not exists \`${database}\`.\`_pm_migrations\` (
+      name String,
+      checksum String,
+      applied_at DateTime64(3, 'UTC') default now64(3)
+    ) engine = ReplacingMergeTree(applied_at) order by name`,
+  ];
+}
+
 export interface MigrateClickHouseOptions {
   store: Store;
   migrationsDir?: string;
   logger?: Logger;
+  /** CLICKHOUSE_CLUSTER: apply every statement as cluster DDL (src/db/cluster-ddl.ts). */
+  cluster?: string;
 }
 
 /**
@@ -36,14 +57,14 @@ export async function migrateClickHouse(opts: MigrateClickHouseOptions): Promise
   const { store } = opts;
   const files = readMigrations(opts.migrationsDir ?? MIGRATIONS_DIR);
   const ledger = store.table('_pm_migrations');
-  await store.client.command({ query: `create database if not exists \`${store.database}\`` });
-  await store.client.command({
-    query: `create table if not exists ${ledger} (
-      name String,
-      checksum String,
-      applied_at DateTime64(3, 'UTC') default now64(3)
-    ) engine = ReplacingMergeTree(applied_at) order by name`,
-  });
+  const setup = setupStatements(store.database);
+  // Identity on one server; with CLICKHOUSE_CLUSTER each statement becomes its cluster form,
+  // learnt from every file (a pending migration may name tables an applied one created).
+  const cluster = opts.cluster
+    ? new ClusterDdl({ cluster: opts.cluster, database: store.database }, [...setup, ...files.flatMap((f) => splitStatements(withDatabase(f.sql, store.database)))])
+    : undefined;
+  const render = (statement: string): string[] => (cluster ? cluster.render(statement) : [statement]);
+  for (const statement of setup) for (const query of render(statement)) await store.client.command({ query });
   const rows = await (
     await store.client.query({ query: `select name, checksum from ${ledger} final`, format: 'JSONEachRow' })
   ).json<{ name: string; checksum: string }>();
@@ -51,10 +72,7 @@ export async function migrateClickHouse(opts: MigrateClickHouseOptions): Promise
 
   for (const m of todo) {
     const started = Date.now();
-    const statements = splitStatements(
-      // The name is a validated identifier (IDENTIFIER): safe inside backquotes and quotes alike.
-      m.sql.replace(DATABASE_PLACEHOLDER, `\`${store.database}\``).replace(DATABASE_LITERAL_PLACEHOLDER, `'${store.database}'`),
-    );
+    const statements = splitStatements(withDatabase(m.sql, store.database)).flatMap(render);
     for (const [i, statement] of statements.entries()) {
       try {
         await store.client.command({ query: statement });
