@@ -1,23 +1,25 @@
 /**
  * `pnpm --filter @penguinmails/bench run bench [--quick] [--rows N] [...]`: both benchmarks,
  * one after the other (each creates and drops its own database; the gRPC one its streams).
- * `--quick` is a ~2-minute sanity run (20k rows, few repetitions); `--only oltp|grpc` runs one.
+ * `--quick` is a ~2-minute sanity run (20k rows, few repetitions); `--only oltp|grpc|legacy|...` runs one.
  */
 import { analyticsOptions, runAnalytics } from './analytics-olap';
 import { grpcOptions, runGrpc } from './grpc-throughput';
 import { oltpOptions, runOltp } from './oltp-refs-vs-emails';
 import { runCompression } from './content-compression';
+import { legacyOptions, runLegacy } from './legacy-migration';
 import { parseArgs } from './lib/report';
 import { peersOptions, runPeers } from './queue-peers';
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const only = args.values.get('only');
-  const benches = ['oltp', 'grpc', 'queue-peers', 'content-compression', 'analytics'];
+  const benches = ['oltp', 'grpc', 'queue-peers', 'content-compression', 'analytics', 'legacy'];
   if (only !== undefined && !benches.includes(only)) throw new Error(`--only must be one of ${benches.join(', ')}`);
   const reports: string[] = [];
-  // queue-peers, content-compression and analytics (it loads ~1M events into chDB and
+  // legacy (issue 12's migration), queue-peers, content-compression and analytics (it loads ~1M events into chDB and
   // PostgreSQL) run only when asked for (--only ...).
+  if (only === 'legacy') reports.push(await runLegacy(legacyOptions(args)));
   if (only === 'analytics') reports.push(await runAnalytics(analyticsOptions(args)));
   if (only === 'queue-peers') reports.push(await runPeers(peersOptions(args)));
   if (only === 'content-compression') reports.push(await runCompression({ bodies: 2000, blobs: 200 }));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
-import type { Client } from 'pg';
+import { Client } from 'pg';
 import { analyticsV1, commonV1, contentV1, metadataV1, PenguinMailsError, type PenguinMails } from '@penguinmails/sdk';
 import { migrateReferences } from './refs';
 
@@ -19,6 +19,7 @@ export async function ensureControlTables(db: Client): Promise<void> {
     create table if not exists migrate_checkpoint (name text primary key, last_created timestamptz, last_id uuid, rows_done bigint not null default 0, updated timestamptz not null default now());
     create table if not exists migrate_map (kind text not null, legacy_id uuid not null, new_id uuid not null, storage_key text, legacy_updated timestamptz, primary key (kind, legacy_id));
     alter table migrate_map add column if not exists body_sha text;
+    alter table migrate_checkpoint add column if not exists started timestamptz not null default now();
     create table if not exists migrate_rejects (legacy_id uuid primary key, reason text not null, at timestamptz not null default now());
     create table if not exists migrate_state (
       id boolean primary key default true check (id),
@@ -49,6 +50,8 @@ export interface RunOptions {
   progress?: (line: string) => void;
   /** Draw a bar (\r-redrawn) instead of plain lines: stderr is a terminal. */
   tty?: boolean;
+  /** When given, wall ms per stage are added to it (content, metadata, analytics, legacy read/commit): what limits the rate. */
+  timings?: Record<string, number>;
   /** Run the catch-up pass after the keyset pass (default true). */
   catchUp?: boolean;
   /** Test hook, called after a batch is written to the tiers and before its checkpoint. */
@@ -119,6 +122,8 @@ export const versionedKeyOf = (e: { tenant_id: string; id: string }, sha: string
 interface Reject { id: string; tenant: string; reason: string }
 interface Ctx {
   db: Client; pm: PenguinMails; maxBody: number; conc: number;
+  /** Wall time per stage, ms (RunOptions.timings). */
+  time: <T>(stage: string, p: Promise<T>) => Promise<T>;
   ref: (kind: string, id: string | null) => string;
 }
 interface BatchResult { rejects: Reject[]; newId: Map<string, string>; mapRows: { id: string; newId: string; key: string; updated: string; sha: string }[]; superseded: { tenant: string; key: string }[] }
@@ -133,8 +138,8 @@ const TRANSIENT = ['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'UNAUTHENTICATED', 'PERMI
  * get from MessageRecorded (delivered/opened/clicked) through IngestEvents at the row's `updated`.
  * A row already migrated and unchanged since (`migrate_map.legacy_updated`) is skipped.
  */
-async function migrateRows(ctx: Ctx, rows: LegacyEmail[]): Promise<BatchResult> {
-  const { db, pm, conc, ref } = ctx;
+async function migrateRows(ctx: Ctx, rows: LegacyEmail[], deferMissingParents = false): Promise<BatchResult> {
+  const { db, pm, conc, ref, time } = ctx;
   const ids = rows.map((r) => r.id);
   const known = new Map<string, { new_id: string; storage_key: string; body_sha: string | null; unchanged: boolean }>();
   for (const m of (await db.query(
@@ -151,6 +156,14 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[]): Promise<BatchResult> 
   if (parentIds.length) {
     for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [parentIds])).rows) parents.set(p.legacy_id, p.new_id);
     for (const p of (await db.query(`select legacy_id from migrate_rejects where legacy_id = any($1)`, [parentIds])).rows) rejectedParents.add(p.legacy_id);
+  }
+  // The catch-up meets rows in `updated` order: a parent not migrated yet but present (and not
+  // rejected) in emails comes later in the pass; its reply waits for the next pass.
+  let waiting = new Set<string>();
+  if (deferMissingParents) {
+    const missing = parentIds.filter((p) => !parents.has(p) && !rejectedParents.has(p) && !rows.some((r) => r.id === p));
+    if (missing.length) waiting = new Set((await db.query(`select id from emails where id = any($1)`, [missing])).rows.map((r) => r.id as string));
+    rows = rows.filter((e) => !(e.parent_message_id && waiting.has(e.parent_message_id)));
   }
   const rejects: Reject[] = [];
   const inBatch = new Set(rows.map((r) => r.id));
@@ -181,13 +194,13 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[]): Promise<BatchResult> 
   const byId = new Map(ok.map((e) => [e.id, e]));
   const contentCalls: (() => Promise<unknown>)[] = ok.map((e) => () =>
     pm.content.putContent({ tenantId: e.tenant_id, storageKey: key.get(e.id)!, contentText: e.content_text ?? undefined, contentHtml: e.content_html ?? undefined, headers: e.headers, rawSizeBytes: e.raw_size_bytes }));
-  await pool(contentCalls, conc, (f) => f().then(() => undefined));
-  await pool(attRows, conc, async (a) => {
+  await time('content', pool(contentCalls, conc, (f) => f().then(() => undefined)));
+  await time('content', pool(attRows, conc, async (a) => {
     const e = byId.get(a.email_id)!;
     await pm.content.addAttachment({ tenantId: e.tenant_id, parentStorageKey: key.get(e.id)!,
       // An attachment id belongs to one parent: under a changed body's new key it gets one derived from both.
       attachmentId: key.get(e.id) === storageKeyOf(e) ? a.id : nameUuid(`${a.id}@${key.get(e.id)}`), filename: a.filename ?? '', mimeType: a.mime_type, content: a.content, storageDisposition: a.disposition === 'inline' ? contentV1.StorageDisposition.STORAGE_DISPOSITION_INLINE : contentV1.StorageDisposition.STORAGE_DISPOSITION_ATTACHMENT });
-  });
+  }));
 
   // Refs, in waves: a row whose parent is in this batch waits for the wave that records it.
   const newId = new Map<string, string>();
@@ -233,7 +246,7 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[]): Promise<BatchResult> 
         });
       }
     }
-    await pool(calls, conc, (f) => f());
+    await time('metadata', pool(calls, conc, (f) => f()));
   }
 
   // The later states MessageRecorded does not report, at the row's `updated`; keyed so a redone
@@ -253,7 +266,7 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[]): Promise<BatchResult> 
   }
   const ingest: (() => Promise<unknown>)[] = [];
   for (const [tenantId, list] of events) for (let i = 0; i < list.length; i += 500) ingest.push(() => pm.analytics.ingestEvents({ tenantId, events: list.slice(i, i + 500) }));
-  await pool(ingest, conc, (f) => f().then(() => undefined));
+  await time('analytics', pool(ingest, conc, (f) => f().then(() => undefined)));
 
   const mapRows = ok.filter((e) => newId.has(e.id)).map((e) => ({ id: e.id, newId: newId.get(e.id)!, key: key.get(e.id)!, updated: e.updated_exact, sha: sha.get(e.id)! }));
   return { rejects, newId, mapRows, superseded: superseded.filter((x) => newId.has(x.id)) };
@@ -288,7 +301,11 @@ async function contextOf(db: Client, pm: PenguinMails, opts: RunOptions): Promis
   await migrateReferences(db, pm);
   const refMap = new Map<string, string>();
   for (const r of (await db.query<{ kind: string; legacy_id: string; new_id: string }>(`select kind, legacy_id, new_id from migrate_map where kind <> 'email'`)).rows) refMap.set(`${r.kind}:${r.legacy_id}`, r.new_id);
-  return { db, pm, maxBody: opts.maxBodyBytes ?? 10 * 1024 * 1024, conc: opts.concurrency ?? 16, ref: (kind, id) => (id ? (refMap.get(`${kind}:${id}`) ?? '') : '') };
+  const time = async <T>(stage: string, p: Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try { return await p; } finally { if (opts.timings) opts.timings[stage] = (opts.timings[stage] ?? 0) + performance.now() - t; }
+  };
+  return { db, pm, time, maxBody: opts.maxBodyBytes ?? 10 * 1024 * 1024, conc: opts.concurrency ?? 16, ref: (kind, id) => (id ? (refMap.get(`${kind}:${id}`) ?? '') : '') };
 }
 
 /** Progress: a redrawn bar on a terminal, one plain line per `everyMs` otherwise. */
@@ -345,34 +362,42 @@ export async function runMigration(db: Client, pm: PenguinMails, opts: RunOption
   let migrated = 0, rejected = 0, batches = 0;
   const report = opts.progress ? progressReporter(opts.progress, opts.tty ?? false) : undefined;
 
-  const read = (after: { created_exact: string; id: string } | null) => db.query<LegacyEmail>(
-    after ? `select ${EXACT} from emails where (created, id) > ($1::timestamptz, $2) order by created, id limit $3` : `select ${EXACT} from emails order by created, id limit $1`,
-    after ? [after.created_exact, after.id, batchSize] : [batchSize],
-  ).then((r) => r.rows);
-  const cp = (await db.query('select last_created::text, last_id from migrate_checkpoint where name = $1', [CHECKPOINT])).rows[0];
-  let next = read(cp.last_created ? { created_exact: cp.last_created, id: cp.last_id } : null);
-  for (;;) {
-    if (opts.signal?.aborted) throw new Error('aborted');
-    const batchStart = Date.now();
-    const rows = await next;
-    if (!rows.length) break;
-    // Pipelining: the next batch is read while this one goes to the tiers.
-    next = read(rows[rows.length - 1]);
-    next.catch(() => undefined);
-    batches++;
-    const b = await migrateRows(ctx, rows);
-    await opts.afterBatchWritten?.(batches);
-    const fresh = await commitBatch(db, b, { last: rows[rows.length - 1], rows: rows.length });
-    await deleteSuperseded(pm, b.superseded);
-    appendRejects(opts.rejectsFile, fresh);
-    migrated += b.mapRows.length;
-    rejected += b.rejects.length;
-    done += rows.length;
-    const rate = (done - startDone) / Math.max((Date.now() - t0) / 1000, 0.001);
-    report?.(done, Math.max(total, done), rate, `${migrated} migrated, ${rejected} rejected`);
-    await sleepThrottle(opts, rows.length, batchStart);
-  }
-  await next.catch(() => undefined);
+  // The next batch is read on a connection of its own while this one's writes use `db`.
+  const reader = new Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, ssl: db.ssl });
+  await reader.connect();
+  try {
+    const read = (after: { created_exact: string; id: string } | null) => reader.query<LegacyEmail>(
+      `select ${EXACT} from emails where ($1::timestamptz is null or (created, id) > ($1::timestamptz, $2::uuid)) and (created, id) <= ($3::timestamptz, $4::uuid) order by created, id limit $5`,
+      [after?.created_exact ?? null, after?.id ?? null, hw?.created ?? null, hw?.id ?? null, batchSize],
+    ).then((r) => r.rows);
+    // The keyset pass stops at the newest row when it starts: what the application writes meanwhile
+    // is the catch-up's (else a busy application would keep the pass going for ever).
+    const hw = (await db.query(`select created::text as created, id from emails order by created desc, id desc limit 1`)).rows[0];
+    const cp = (await db.query('select last_created::text, last_id from migrate_checkpoint where name = $1', [CHECKPOINT])).rows[0];
+    let next = read(cp.last_created ? { created_exact: cp.last_created, id: cp.last_id } : null);
+    for (;;) {
+      if (opts.signal?.aborted) throw new Error('aborted');
+      const batchStart = Date.now();
+      const rows = await ctx.time('legacy read (waited)', next);
+      if (!rows.length) break;
+      // Pipelining: the next batch is read while this one goes to the tiers.
+      next = read(rows[rows.length - 1]);
+      next.catch(() => undefined);
+      batches++;
+      const b = await migrateRows(ctx, rows);
+      await opts.afterBatchWritten?.(batches);
+      const fresh = await ctx.time('legacy commit', commitBatch(db, b, { last: rows[rows.length - 1], rows: rows.length }));
+      await deleteSuperseded(pm, b.superseded);
+      appendRejects(opts.rejectsFile, fresh);
+      migrated += b.mapRows.length;
+      rejected += b.rejects.length;
+      done += rows.length;
+      const rate = (done - startDone) / Math.max((Date.now() - t0) / 1000, 0.001);
+      report?.(done, Math.max(total, done), rate, `${migrated} migrated, ${rejected} rejected`);
+      await sleepThrottle(opts, rows.length, batchStart);
+    }
+    await next.catch(() => undefined);
+  } finally { await reader.end(); }
   if (opts.catchUp !== false) {
     const c = await catchUp(db, pm, { ...opts, ctx });
     migrated += c.migrated;
@@ -384,33 +409,50 @@ export async function runMigration(db: Client, pm: PenguinMails, opts: RunOption
 }
 
 /**
- * The catch-up pass: legacy rows neither migrated nor rejected (inserted behind the checkpoint
- * while the run went on) and rows whose `updated` is newer than what was migrated
- * (`migrate_map.legacy_updated`), oldest first, through the same migrateRows; repeated until a
- * pass finds nothing (at most `passes`). A changed body goes under a new key (versionedKeyOf),
- * the ref is updated to it (ImportMessages' catch-up) and the old object is deleted.
+ * The catch-up: legacy rows neither migrated nor rejected (inserted behind the checkpoint or
+ * after the keyset pass's high-water mark) and rows whose `updated` is newer than what was
+ * migrated (`migrate_map.legacy_updated`). The application's inserts and updates set `updated`
+ * (column default, touch trigger), so one index range finds them all: `updated` from the first
+ * run's start (`migrate_checkpoint.started`; `full` scans every row) up to the catch-up's own
+ * start, keyset (updated, id), through migrateRows. A pass is repeated (at most `passes`) while
+ * it moves something: a reply whose parent came later in the pass goes in the next. A changed
+ * body goes under a new key (versionedKeyOf), the ref is updated to it (ImportMessages'
+ * catch-up) and the old object deleted. Writes after the catch-up began are the next one's:
+ * `switch` runs one and then verify, which refuses while anything differs.
  */
-export async function catchUp(db: Client, pm: PenguinMails, opts: RunOptions & { ctx?: Ctx; passes?: number } = {}): Promise<{ migrated: number; rejected: number; passes: number }> {
+export async function catchUp(db: Client, pm: PenguinMails, opts: RunOptions & { ctx?: Ctx; passes?: number; full?: boolean } = {}): Promise<{ migrated: number; rejected: number; passes: number }> {
   const ctx = opts.ctx ?? (await contextOf(db, pm, opts));
   const batchSize = opts.batchSize ?? 500;
+  const bounds = (await db.query(`select (select started::text from migrate_checkpoint where name = $1) as since, now()::text as until`, [CHECKPOINT])).rows[0];
+  const since = opts.full || !bounds.since ? '-infinity' : bounds.since;
   let migrated = 0, rejected = 0, passes = 0;
-  for (; passes < (opts.passes ?? 5); ) {
-    const rows = (await db.query<LegacyEmail>(
-      `select e.*, e.created::text as created_exact, e.updated::text as updated_exact from emails e left join migrate_map m on m.kind = 'email' and m.legacy_id = e.id
-        where (m.legacy_id is null and not exists (select 1 from migrate_rejects r where r.legacy_id = e.id)) or e.updated > m.legacy_updated
-        order by e.created, e.id limit $1`, [batchSize])).rows;
-    if (!rows.length) break;
+  while (passes < (opts.passes ?? 5)) {
     passes++;
-    const batchStart = Date.now();
-    const b = await migrateRows(ctx, rows);
-    const fresh = await commitBatch(db, b);
-    await deleteSuperseded(pm, b.superseded);
-    appendRejects(opts.rejectsFile, fresh);
-    migrated += b.mapRows.length;
-    rejected += b.rejects.length;
-    opts.progress?.(`${opts.tty ? '\r\x1b[K' : ''}catch-up: ${b.mapRows.length} migrated or updated, ${b.rejects.length} rejected${opts.tty ? '\n' : ''}`);
-    if (b.mapRows.length + b.rejects.length === 0) break; // nothing it could move: do not spin
-    await sleepThrottle(opts, rows.length, batchStart);
+    let moved = 0;
+    let after: { updated_exact: string; id: string } | null = null;
+    for (;;) {
+      if (opts.signal?.aborted) throw new Error('aborted');
+      const rows: LegacyEmail[] = (await db.query<LegacyEmail>(
+        `select ${EXACT} from emails e
+          where e.updated >= $1::timestamptz and e.updated <= $2::timestamptz and ($3::timestamptz is null or (e.updated, e.id) > ($3::timestamptz, $4::uuid))
+            and (not exists (select 1 from migrate_map m where m.kind = 'email' and m.legacy_id = e.id and m.legacy_updated >= e.updated))
+            and not exists (select 1 from migrate_rejects r where r.legacy_id = e.id)
+          order by e.updated, e.id limit $5`,
+        [since, bounds.until, after?.updated_exact ?? null, after?.id ?? null, batchSize])).rows;
+      if (!rows.length) break;
+      after = rows[rows.length - 1];
+      const batchStart = Date.now();
+      const b = await migrateRows(ctx, rows, true);
+      const fresh = await commitBatch(db, b);
+      await deleteSuperseded(pm, b.superseded);
+      appendRejects(opts.rejectsFile, fresh);
+      migrated += b.mapRows.length;
+      rejected += b.rejects.length;
+      moved += b.mapRows.length + b.rejects.length;
+      await sleepThrottle(opts, rows.length, batchStart);
+    }
+    opts.progress?.(`${opts.tty ? '\r\x1b[K' : ''}catch-up pass ${passes}: ${moved} migrated, updated or rejected${opts.tty ? '\n' : ''}`);
+    if (moved === 0) break;
   }
   return { migrated, rejected, passes };
 }

@@ -52,6 +52,10 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
     const ids = rows.map((r) => r.id);
     const atts = new Map<string, { id: string; sha: string }[]>();
     for (const a of (await db.query(`select id, email_id, encode(sha256(content), 'hex') as sha from email_attachments where email_id = any($1)`, [ids])).rows) atts.set(a.email_id, [...(atts.get(a.email_id) ?? []), { id: a.id, sha: a.sha }]);
+    // Parents' refs in one query: the per-row checks below run concurrently on the SDK, not on `db`.
+    const parentOf = new Map<string, string>();
+    const parentIds = rows.map((r) => r.parent_message_id).filter((p): p is string => !!p);
+    if (parentIds.length) for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [parentIds])).rows) parentOf.set(p.legacy_id, p.new_id);
     await Promise.all(rows.map(async (e) => {
       if (e.reason) return;
       if (!e.new_id) return diff(`${e.id}: not migrated and not rejected`);
@@ -60,7 +64,7 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
       let m;
       try { m = (await pm.metadata.getMessage({ tenantId: e.tenant_id, messageId: e.new_id })).message!; }
       catch (err) { return diff(`${p}: ref missing (${err instanceof PenguinMailsError ? err.codeName : String(err)})`); }
-      const parent = e.parent_message_id ? (await db.query(`select new_id from migrate_map where kind = 'email' and legacy_id = $1`, [e.parent_message_id])).rows[0]?.new_id ?? '<unmapped>' : '';
+      const parent = e.parent_message_id ? (parentOf.get(e.parent_message_id) ?? '<unmapped>') : '';
       const want: Record<string, unknown> = {
         emailAccountId: ref('mailbox', e.email_account_id), campaignId: ref('campaign', e.campaign_id), leadId: ref('lead', e.lead_id),
         sequenceStepId: ref('step', e.sequence_step_id), parentMessageId: parent, direction: DIRECTIONS[e.direction], messageType: TYPES[e.message_type],
