@@ -10,7 +10,8 @@ const USAGE = `usage: migrate-legacy <command> [options]
   generate --rows N [--tenants T] [--seed S]   fill the legacy tables (bench/'s generator)
   run [--batch N] [--throttle rows/s] [--concurrency C] [--rejects file.jsonl] [--max-body-bytes B] [--no-catch-up]
                                keyset pass from the checkpoint, then the catch-up; a bar on a terminal, lines otherwise
-  catch-up [same options]      only the catch-up pass (rows inserted behind the checkpoint or updated since migrated)
+  catch-up [same options] [--full]   only the catch-up pass (rows inserted behind the checkpoint or updated since
+                               migrated, from the first run's start; --full: every row)
   verify                       counts per tenant + per-row comparison; exit 0 only when they agree
   switch                       catch-up + verify; only when they agree: migrate_state -> switched (tiers authoritative)
   rollback                     copies tier-only writes since the switch back into emails; migrate_state -> legacy
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (cmd === 'catch-up') {
-      const r = await catchUp(db, pm, runOpts());
+      const r = await catchUp(db, pm, { ...runOpts(), full: f.full === 'true' });
       console.log(`catch-up: ${r.migrated} migrated or updated, ${r.rejected} rejected in ${r.passes} passes`);
       return 0;
     }

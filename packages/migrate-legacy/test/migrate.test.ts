@@ -156,8 +156,10 @@ test('running again changes nothing, also when the checkpoint is reset and every
   const again = await runMigration(db, pm, opts);
   expect(again).toMatchObject({ migrated: 0, rejected: 0, batches: 0 });
   await db.query('update migrate_checkpoint set last_created = null, last_id = null, rows_done = 0');
-  const redo = await runMigration(db, pm, opts);
+  // --throttle: at most 100 rows/s, so the 168 rows of the redo take at least ~1.7 s.
+  const redo = await runMigration(db, pm, { ...opts, throttle: 100 });
   expect(redo).toMatchObject({ migrated: 0, rejected: 0 });
+  expect(redo.seconds).toBeGreaterThanOrEqual(1.6);
   expect(redo.batches).toBeGreaterThan(3);
   expect(await refCount()).toBe(before);
   expect(readFileSync(rejectsFile, 'utf8').trim().split('\n')).toHaveLength(4); // not listed twice
