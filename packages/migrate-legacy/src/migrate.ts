@@ -63,6 +63,8 @@ export interface RunResult { migrated: number; rejected: number; batches: number
 
 const CHECKPOINT = 'emails';
 const EXACT = `*, created::text as created_exact, updated::text as updated_exact`;
+/** The reason prefix of a row whose parent is not migrated yet: not a final reject (the catch-up retries it). */
+export const WAITING = 'waiting for parent';
 /** Storage key of a legacy email's body: fixed per legacy id, so PutContent is idempotent on it. */
 export const storageKeyOf = (e: { tenant_id: string; id: string }) => `${e.tenant_id}/legacy/${e.id}`;
 
@@ -97,6 +99,7 @@ function rejectReason(e: LegacyEmail, maxBodyBytes: number): string | null {
   if (!(e.status in STATUSES)) return `unknown status ${JSON.stringify(e.status)}`;
   if ((e.direction === 'inbound') !== (e.status === 'received')) return `status ${e.status} is not one of a${e.direction === 'inbound' ? 'n inbound message (received)' : 'n outbound message (any but received)'}`;
   if ((e.subject ?? '').length > 500) return `subject longer than 500 characters`;
+  if (e.processed && e.processed < e.created) return `processed (${e.processed.toISOString()}) before created (${e.created.toISOString()})`;
   if (!e.provider_message_id && !e.client_key && !e.id) return 'no key';
   if ((e.provider_message_id ?? '').length > 998) return 'provider_message_id longer than 998 characters';
   const size = Buffer.byteLength(e.content_text ?? '') + Buffer.byteLength(e.content_html ?? '') + Buffer.byteLength(JSON.stringify(e.headers ?? {}));
@@ -138,7 +141,7 @@ const TRANSIENT = ['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'UNAUTHENTICATED', 'PERMI
  * get from MessageRecorded (delivered/opened/clicked) through IngestEvents at the row's `updated`.
  * A row already migrated and unchanged since (`migrate_map.legacy_updated`) is skipped.
  */
-async function migrateRows(ctx: Ctx, rows: LegacyEmail[], deferMissingParents = false): Promise<BatchResult> {
+async function migrateRows(ctx: Ctx, rows: LegacyEmail[]): Promise<BatchResult> {
   const { db, pm, conc, ref, time } = ctx;
   const ids = rows.map((r) => r.id);
   const known = new Map<string, { new_id: string; storage_key: string; body_sha: string | null; unchanged: boolean }>();
@@ -146,7 +149,7 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[], deferMissingParents = 
     `select m.legacy_id, m.new_id, m.storage_key, m.body_sha, m.legacy_updated >= u.updated::timestamptz as unchanged
        from migrate_map m join unnest($1::uuid[], $2::text[]) as u(id, updated) on m.kind = 'email' and m.legacy_id = u.id`,
     [ids, rows.map((r) => r.updated_exact)])).rows) known.set(m.legacy_id, m);
-  const rejectedBefore = new Set((await db.query(`select legacy_id from migrate_rejects where legacy_id = any($1)`, [ids])).rows.map((r) => r.legacy_id as string));
+  const rejectedBefore = new Set((await db.query(`select legacy_id from migrate_rejects where legacy_id = any($1) and reason not like '${WAITING}%'`, [ids])).rows.map((r) => r.legacy_id as string));
   rows = rows.filter((e) => !rejectedBefore.has(e.id) && !known.get(e.id)?.unchanged);
 
   // Parents: already migrated (map), rejected, or in this batch.
@@ -155,27 +158,30 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[], deferMissingParents = 
   const rejectedParents = new Set<string>();
   if (parentIds.length) {
     for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [parentIds])).rows) parents.set(p.legacy_id, p.new_id);
-    for (const p of (await db.query(`select legacy_id from migrate_rejects where legacy_id = any($1)`, [parentIds])).rows) rejectedParents.add(p.legacy_id);
+    for (const p of (await db.query(`select legacy_id from migrate_rejects where legacy_id = any($1) and reason not like '${WAITING}%'`, [parentIds])).rows) rejectedParents.add(p.legacy_id);
   }
-  // The catch-up meets rows in `updated` order: a parent not migrated yet but present (and not
-  // rejected) in emails comes later in the pass; its reply waits for the next pass.
-  let waiting = new Set<string>();
-  if (deferMissingParents) {
-    const missing = parentIds.filter((p) => !parents.has(p) && !rejectedParents.has(p) && !rows.some((r) => r.id === p));
-    if (missing.length) waiting = new Set((await db.query(`select id from emails where id = any($1)`, [missing])).rows.map((r) => r.id as string));
-    rows = rows.filter((e) => !(e.parent_message_id && waiting.has(e.parent_message_id)));
+  // A parent that is in emails but not migrated yet (a reply created before its parent, or met
+  // first by the catch-up's `updated` order): the reply waits (a WAITING reject the catch-up retries).
+  const inBatch = new Set(rows.map((r) => r.id));
+  const unknownParents = parentIds.filter((p) => !parents.has(p) && !rejectedParents.has(p) && !inBatch.has(p));
+  const laterParents = unknownParents.length ? new Set((await db.query(`select id from emails where id = any($1)`, [unknownParents])).rows.map((r) => r.id as string)) : new Set<string>();
+  // Own faults first, then (to a fixpoint) rows whose parent is neither migrated nor accepted here:
+  // the order of a parent and its reply inside the batch does not matter.
+  const own = new Map(rows.map((e) => [e.id, rejectReason(e, ctx.maxBody)]));
+  const accepted = new Set(rows.filter((e) => !own.get(e.id)).map((e) => e.id));
+  for (let again = true; again; ) {
+    again = false;
+    for (const e of rows) {
+      if (accepted.has(e.id) && e.parent_message_id && !parents.has(e.parent_message_id) && !accepted.has(e.parent_message_id)) { accepted.delete(e.id); again = true; }
+    }
   }
   const rejects: Reject[] = [];
-  const inBatch = new Set(rows.map((r) => r.id));
-  const accepted = new Set<string>();
   const ok: LegacyEmail[] = [];
   for (const e of rows) {
-    let reason = rejectReason(e, ctx.maxBody);
-    if (!reason && e.parent_message_id && !parents.has(e.parent_message_id) && !accepted.has(e.parent_message_id)) {
-      reason = rejectedParents.has(e.parent_message_id) || inBatch.has(e.parent_message_id) ? `parent ${e.parent_message_id} was rejected` : `missing parent ${e.parent_message_id}`;
-    }
-    if (reason) rejects.push({ id: e.id, tenant: e.tenant_id, reason });
-    else { ok.push(e); accepted.add(e.id); }
+    if (accepted.has(e.id)) { ok.push(e); continue; }
+    const p = e.parent_message_id;
+    const reason = own.get(e.id) ?? (p && laterParents.has(p) ? `${WAITING} ${p} (in emails, not migrated yet; the catch-up retries)` : p && (rejectedParents.has(p) || inBatch.has(p)) ? `parent ${p} was rejected` : `missing parent ${p}`);
+    rejects.push({ id: e.id, tenant: e.tenant_id, reason });
   }
 
   // Content first (a ref never names a key that was not stored). A body that changed since it
@@ -285,10 +291,15 @@ async function commitBatch(db: Client, b: BatchResult, checkpoint?: { last: Lega
         [b.mapRows.map((m) => m.id), b.mapRows.map((m) => m.newId), b.mapRows.map((m) => m.key), b.mapRows.map((m) => m.updated), b.mapRows.map((m) => m.sha)],
       );
     }
+    if (b.mapRows.length) await db.query(`delete from migrate_rejects where legacy_id = any($1) and reason like '${WAITING}%'`, [b.mapRows.map((m) => m.id)]);
     if (b.rejects.length) {
-      const ins = await db.query(`insert into migrate_rejects (legacy_id, reason) select * from unnest($1::uuid[], $2::text[]) on conflict do nothing returning legacy_id`, [b.rejects.map((r) => r.id), b.rejects.map((r) => r.reason)]);
+      // A final reason replaces a WAITING one; a final one stays as it was (listed once).
+      const ins = await db.query(
+        `insert into migrate_rejects (legacy_id, reason) select * from unnest($1::uuid[], $2::text[])
+         on conflict (legacy_id) do update set reason = excluded.reason, at = now() where migrate_rejects.reason like '${WAITING}%' and migrate_rejects.reason <> excluded.reason
+         returning legacy_id`, [b.rejects.map((r) => r.id), b.rejects.map((r) => r.reason)]);
       const got = new Set(ins.rows.map((r) => r.legacy_id as string));
-      fresh.push(...b.rejects.filter((r) => got.has(r.id)));
+      fresh.push(...b.rejects.filter((r) => got.has(r.id) && !r.reason.startsWith(WAITING)));
     }
     if (checkpoint) await db.query('update migrate_checkpoint set last_created = $2, last_id = $3, rows_done = rows_done + $4, updated = now() where name = $1', [CHECKPOINT, checkpoint.last.created_exact, checkpoint.last.id, checkpoint.rows]);
     await db.query('commit');
@@ -390,7 +401,7 @@ export async function runMigration(db: Client, pm: PenguinMails, opts: RunOption
       await deleteSuperseded(pm, b.superseded);
       appendRejects(opts.rejectsFile, fresh);
       migrated += b.mapRows.length;
-      rejected += b.rejects.length;
+      rejected += b.rejects.filter((r) => !r.reason.startsWith(WAITING)).length;
       done += rows.length;
       const rate = (done - startDone) / Math.max((Date.now() - t0) / 1000, 0.001);
       report?.(done, Math.max(total, done), rate, `${migrated} migrated, ${rejected} rejected`);
@@ -434,21 +445,22 @@ export async function catchUp(db: Client, pm: PenguinMails, opts: RunOptions & {
       if (opts.signal?.aborted) throw new Error('aborted');
       const rows: LegacyEmail[] = (await db.query<LegacyEmail>(
         `select ${EXACT} from emails e
-          where e.updated >= $1::timestamptz and e.updated <= $2::timestamptz and ($3::timestamptz is null or (e.updated, e.id) > ($3::timestamptz, $4::uuid))
+          where ((e.updated >= $1::timestamptz and e.updated <= $2::timestamptz) or e.id in (select legacy_id from migrate_rejects where reason like '${WAITING}%'))
+            and ($3::timestamptz is null or (e.updated, e.id) > ($3::timestamptz, $4::uuid))
             and (not exists (select 1 from migrate_map m where m.kind = 'email' and m.legacy_id = e.id and m.legacy_updated >= e.updated))
-            and not exists (select 1 from migrate_rejects r where r.legacy_id = e.id)
+            and not exists (select 1 from migrate_rejects r where r.legacy_id = e.id and r.reason not like '${WAITING}%')
           order by e.updated, e.id limit $5`,
         [since, bounds.until, after?.updated_exact ?? null, after?.id ?? null, batchSize])).rows;
       if (!rows.length) break;
       after = rows[rows.length - 1];
       const batchStart = Date.now();
-      const b = await migrateRows(ctx, rows, true);
+      const b = await migrateRows(ctx, rows);
       const fresh = await commitBatch(db, b);
       await deleteSuperseded(pm, b.superseded);
       appendRejects(opts.rejectsFile, fresh);
       migrated += b.mapRows.length;
-      rejected += b.rejects.length;
-      moved += b.mapRows.length + b.rejects.length;
+      rejected += b.rejects.filter((r) => !r.reason.startsWith(WAITING)).length;
+      moved += b.mapRows.length + b.rejects.filter((r) => !r.reason.startsWith(WAITING)).length;
       await sleepThrottle(opts, rows.length, batchStart);
     }
     opts.progress?.(`${opts.tty ? '\r\x1b[K' : ''}catch-up pass ${passes}: ${moved} migrated, updated or rejected${opts.tty ? '\n' : ''}`);

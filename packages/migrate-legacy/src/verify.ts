@@ -1,7 +1,7 @@
 import type { Client } from 'pg';
 import { PenguinMailsError, type PenguinMails } from '@penguinmails/sdk';
 import { pages } from './refs';
-import { contentChecksum, DIRECTIONS, ensureControlTables, type LegacyEmail, STATUSES, storageKeyOf, TYPES } from './migrate';
+import { contentChecksum, DIRECTIONS, ensureControlTables, type LegacyEmail, STATUSES, storageKeyOf, TYPES, WAITING } from './migrate';
 
 export interface VerifyResult { ok: boolean; differences: string[]; notes: string[]; checked: number; rejected: number; perTenant: { tenant: string; legacy: number; refs: number; rejected: number }[] }
 
@@ -57,6 +57,7 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
     const parentIds = rows.map((r) => r.parent_message_id).filter((p): p is string => !!p);
     if (parentIds.length) for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [parentIds])).rows) parentOf.set(p.legacy_id, p.new_id);
     await Promise.all(rows.map(async (e) => {
+      if (e.reason?.startsWith(WAITING)) return diff(`${e.id}: not migrated yet: ${e.reason}`);
       if (e.reason) return;
       if (!e.new_id) return diff(`${e.id}: not migrated and not rejected`);
       checked++;
