@@ -129,7 +129,10 @@ interface Ctx {
   time: <T>(stage: string, p: Promise<T>) => Promise<T>;
   ref: (kind: string, id: string | null) => string;
 }
-interface BatchResult { rejects: Reject[]; newId: Map<string, string>; mapRows: { id: string; newId: string; key: string; updated: string; sha: string }[]; superseded: { tenant: string; key: string }[] }
+interface BatchResult {
+  rejects: Reject[]; newId: Map<string, string>; mapRows: { id: string; newId: string; key: string; updated: string; sha: string }[];
+  superseded: { tenant: string; key: string }[]; events: Map<string, analyticsV1.EmailEvent[]>;
+}
 
 const TRANSIENT = ['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'UNAUTHENTICATED', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'ABORTED'];
 
@@ -141,7 +144,7 @@ const TRANSIENT = ['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'UNAUTHENTICATED', 'PERMI
  * get from MessageRecorded (delivered/opened/clicked) through IngestEvents at the row's `updated`.
  * A row already migrated and unchanged since (`migrate_map.legacy_updated`) is skipped.
  */
-async function migrateRows(ctx: Ctx, rows: LegacyEmail[]): Promise<BatchResult> {
+async function migrateRows(ctx: Ctx, rows: LegacyEmail[], uncommitted: { newId: Map<string, string>; rejected: Set<string> } = { newId: new Map(), rejected: new Set() }): Promise<BatchResult> {
   const { db, pm, conc, ref, time } = ctx;
   const ids = rows.map((r) => r.id);
   const known = new Map<string, { new_id: string; storage_key: string; body_sha: string | null; unchanged: boolean }>();
@@ -158,6 +161,11 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[]): Promise<BatchResult> 
   const rejectedParents = new Set<string>();
   if (parentIds.length) {
     for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [parentIds])).rows) parents.set(p.legacy_id, p.new_id);
+    // The previous batch, whose map rows are being committed while this one is written.
+    for (const p of parentIds) {
+      if (uncommitted.newId.has(p)) parents.set(p, uncommitted.newId.get(p)!);
+      if (uncommitted.rejected.has(p)) rejectedParents.add(p);
+    }
     for (const p of (await db.query(`select legacy_id from migrate_rejects where legacy_id = any($1) and reason not like '${WAITING}%'`, [parentIds])).rows) rejectedParents.add(p.legacy_id);
   }
   // A parent that is in emails but not migrated yet (a reply created before its parent, or met
@@ -270,12 +278,15 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[]): Promise<BatchResult> 
     if (e.status === 'clicked') ev(T.EMAIL_EVENT_TYPE_CLICKED);
     if (list.length) events.set(e.tenant_id, [...(events.get(e.tenant_id) ?? []), ...list]);
   }
-  const ingest: (() => Promise<unknown>)[] = [];
-  for (const [tenantId, list] of events) for (let i = 0; i < list.length; i += 500) ingest.push(() => pm.analytics.ingestEvents({ tenantId, events: list.slice(i, i + 500) }));
-  await time('analytics', pool(ingest, conc, (f) => f().then(() => undefined)));
-
   const mapRows = ok.filter((e) => newId.has(e.id)).map((e) => ({ id: e.id, newId: newId.get(e.id)!, key: key.get(e.id)!, updated: e.updated_exact, sha: sha.get(e.id)! }));
-  return { rejects, newId, mapRows, superseded: superseded.filter((x) => newId.has(x.id)) };
+  return { rejects, newId, mapRows, superseded: superseded.filter((x) => newId.has(x.id)), events };
+}
+
+/** A batch's analytics events (sent before its commit: a crash before it redoes them, same ids). */
+async function sendEvents(ctx: Ctx, events: Map<string, analyticsV1.EmailEvent[]>): Promise<void> {
+  const ingest: (() => Promise<unknown>)[] = [];
+  for (const [tenantId, list] of events) for (let i = 0; i < list.length; i += 500) ingest.push(() => ctx.pm.analytics.ingestEvents({ tenantId, events: list.slice(i, i + 500) }));
+  await ctx.time('analytics', pool(ingest, ctx.conc, (f) => f().then(() => undefined)));
 }
 
 /** The map rows and rejects of a batch (and the checkpoint, when given) in one legacy transaction; returns the rejects not recorded before. */
@@ -373,9 +384,14 @@ export async function runMigration(db: Client, pm: PenguinMails, opts: RunOption
   let migrated = 0, rejected = 0, batches = 0;
   const report = opts.progress ? progressReporter(opts.progress, opts.tty ?? false) : undefined;
 
-  // The next batch is read on a connection of its own while this one's writes use `db`.
-  const reader = new Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, ssl: db.ssl });
-  await reader.connect();
+  // The next batch is read, and the previous one committed, on connections of their own while
+  // this one is written (lookups on `db`).
+  const conn = () => new Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, ssl: db.ssl });
+  const reader = conn();
+  const writer = conn();
+  await Promise.all([reader.connect(), writer.connect()]);
+  let tail: Promise<void> = Promise.resolve();
+  let uncommitted = { newId: new Map<string, string>(), rejected: new Set<string>() };
   try {
     const read = (after: { created_exact: string; id: string } | null) => reader.query<LegacyEmail>(
       `select ${EXACT} from emails where ($1::timestamptz is null or (created, id) > ($1::timestamptz, $2::uuid)) and (created, id) <= ($3::timestamptz, $4::uuid) order by created, id limit $5`,
@@ -395,20 +411,34 @@ export async function runMigration(db: Client, pm: PenguinMails, opts: RunOption
       next = read(rows[rows.length - 1]);
       next.catch(() => undefined);
       batches++;
-      const b = await migrateRows(ctx, rows);
-      await opts.afterBatchWritten?.(batches);
-      const fresh = await ctx.time('legacy commit', commitBatch(db, b, { last: rows[rows.length - 1], rows: rows.length }));
-      await deleteSuperseded(pm, b.superseded);
-      appendRejects(opts.rejectsFile, fresh);
-      migrated += b.mapRows.length;
-      rejected += b.rejects.filter((r) => !r.reason.startsWith(WAITING)).length;
-      done += rows.length;
-      const rate = (done - startDone) / Math.max((Date.now() - t0) / 1000, 0.001);
-      report?.(done, Math.max(total, done), rate, `${migrated} migrated, ${rejected} rejected`);
+      const n = batches;
+      const b = await migrateRows(ctx, rows, uncommitted);
+      // The previous batch's tail (analytics, commit) ran while this batch was written; this
+      // batch's tail runs while the next is written. Its checkpoint follows the previous one's.
+      await ctx.time('previous tail (waited)', tail);
+      uncommitted = { newId: b.newId, rejected: new Set(b.rejects.filter((r) => !r.reason.startsWith(WAITING)).map((r) => r.id)) };
+      tail = (async () => {
+        await sendEvents(ctx, b.events);
+        await opts.afterBatchWritten?.(n);
+        const fresh = await ctx.time('legacy commit', commitBatch(writer, b, { last: rows[rows.length - 1], rows: rows.length }));
+        await deleteSuperseded(pm, b.superseded);
+        appendRejects(opts.rejectsFile, fresh);
+        migrated += b.mapRows.length;
+        rejected += b.rejects.filter((r) => !r.reason.startsWith(WAITING)).length;
+        done += rows.length;
+        const rate = (done - startDone) / Math.max((Date.now() - t0) / 1000, 0.001);
+        report?.(done, Math.max(total, done), rate, `${migrated} migrated, ${rejected} rejected`);
+      })();
+      tail.catch(() => undefined);
       await sleepThrottle(opts, rows.length, batchStart);
     }
+    await tail;
     await next.catch(() => undefined);
-  } finally { await reader.end(); }
+  } finally {
+    await tail.catch(() => undefined);
+    await reader.end();
+    await writer.end();
+  }
   if (opts.catchUp !== false) {
     const c = await catchUp(db, pm, { ...opts, ctx });
     migrated += c.migrated;
@@ -455,6 +485,7 @@ export async function catchUp(db: Client, pm: PenguinMails, opts: RunOptions & {
       after = rows[rows.length - 1];
       const batchStart = Date.now();
       const b = await migrateRows(ctx, rows);
+      await sendEvents(ctx, b.events);
       const fresh = await commitBatch(db, b);
       await deleteSuperseded(pm, b.superseded);
       appendRejects(opts.rejectsFile, fresh);
