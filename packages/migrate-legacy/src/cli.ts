@@ -1,14 +1,23 @@
 import { Client } from 'pg';
 import { createPlatform } from '@penguinmails/sdk';
-import { runMigration } from './migrate';
+import { catchUp, runMigration, type RunOptions } from './migrate';
+import { archive, readState, restore, rollback, switchOver } from './phases';
 import { verifyMigration } from './verify';
 import { applyLegacySchema, generateLegacy } from './generate';
 
 const USAGE = `usage: migrate-legacy <command> [options]
   schema                       apply legacy/*.sql to LEGACY_DATABASE_URL
   generate --rows N [--tenants T] [--seed S]   fill the legacy tables (bench/'s generator)
-  run [--batch N] [--throttle rows/s] [--rejects file.jsonl] [--max-body-bytes B]
+  run [--batch N] [--throttle rows/s] [--concurrency C] [--rejects file.jsonl] [--max-body-bytes B] [--no-catch-up]
+                               keyset pass from the checkpoint, then the catch-up; a bar on a terminal, lines otherwise
+  catch-up [same options] [--full]   only the catch-up pass (rows inserted behind the checkpoint or updated since
+                               migrated, from the first run's start; --full: every row)
   verify                       counts per tenant + per-row comparison; exit 0 only when they agree
+  switch                       catch-up + verify; only when they agree: migrate_state -> switched (tiers authoritative)
+  rollback                     copies tier-only writes since the switch back into emails; migrate_state -> legacy
+  archive                      only when verify agrees: emails + email_attachments -> schema legacy_archive (dated names)
+  restore                      the archived tables back (migrate_state -> switched)
+  state                        migrate_state as JSON
   rejects                      print migrate_rejects as JSON lines
 settings: LEGACY_DATABASE_URL; the SDK's PM_METADATA_URL, PM_CONTENT_URL, PM_ANALYTICS_URL, PM_TOKEN, ...`;
 
@@ -34,16 +43,46 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`generated ${r.emails} emails, ${r.attachments} attachments`);
       return 0;
     }
-    if (cmd === 'run') {
+    const runOpts = (): RunOptions => {
       const ac = new AbortController();
       process.once('SIGINT', () => ac.abort());
       process.once('SIGTERM', () => ac.abort());
-      const r = await runMigration(db, pm, {
+      const tty = Boolean(process.stderr.isTTY);
+      return {
         batchSize: f.batch ? Number(f.batch) : undefined, throttle: f.throttle ? Number(f.throttle) : undefined,
+        concurrency: f.concurrency ? Number(f.concurrency) : undefined, catchUp: f['no-catch-up'] !== 'true',
         rejectsFile: f.rejects ?? 'migrate-legacy.rejects.jsonl', maxBodyBytes: f['max-body-bytes'] ? Number(f['max-body-bytes']) : undefined,
-        progress: (l) => process.stderr.write(l + '\n'), signal: ac.signal,
-      });
+        progress: (l) => process.stderr.write(tty ? l : l + '\n'), tty, signal: ac.signal,
+      };
+    };
+    if (cmd === 'run') {
+      const r = await runMigration(db, pm, runOpts());
       console.log(`done: ${r.migrated} migrated, ${r.rejected} rejected in ${r.batches} batches, ${r.seconds.toFixed(1)} s`);
+      return 0;
+    }
+    if (cmd === 'catch-up') {
+      const r = await catchUp(db, pm, { ...runOpts(), full: f.full === 'true' });
+      console.log(`catch-up: ${r.migrated} migrated or updated, ${r.rejected} rejected in ${r.passes} passes`);
+      return 0;
+    }
+    if (cmd === 'switch' || cmd === 'archive') {
+      const r = cmd === 'switch' ? await switchOver(db, pm, runOpts()) : await archive(db, pm);
+      const done = 'switched' in r ? r.switched : r.archived;
+      for (const d of r.verify.differences) console.log(d);
+      console.log(done ? `${cmd}: done${'as' in r ? ` (legacy_archive.emails_${r.as})` : ''}` : `${cmd}: refused, verify found ${r.verify.differences.length} differences`);
+      return done ? 0 : 1;
+    }
+    if (cmd === 'rollback') {
+      const r = await rollback(db, pm);
+      console.log(`rollback: ${r.copied} refs copied back into emails, ${r.updated} legacy rows updated; phase legacy`);
+      return 0;
+    }
+    if (cmd === 'restore') {
+      console.log(`restore: legacy_archive.*_${(await restore(db)).restored} moved back; phase switched`);
+      return 0;
+    }
+    if (cmd === 'state') {
+      console.log(JSON.stringify(await readState(db)));
       return 0;
     }
     if (cmd === 'verify') {

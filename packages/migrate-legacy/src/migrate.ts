@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
-import type { Client } from 'pg';
+import { Client } from 'pg';
 import { analyticsV1, commonV1, contentV1, metadataV1, PenguinMailsError, type PenguinMails } from '@penguinmails/sdk';
 import { migrateReferences } from './refs';
 
@@ -18,14 +18,24 @@ export async function ensureControlTables(db: Client): Promise<void> {
   await db.query(`
     create table if not exists migrate_checkpoint (name text primary key, last_created timestamptz, last_id uuid, rows_done bigint not null default 0, updated timestamptz not null default now());
     create table if not exists migrate_map (kind text not null, legacy_id uuid not null, new_id uuid not null, storage_key text, legacy_updated timestamptz, primary key (kind, legacy_id));
-    create table if not exists migrate_rejects (legacy_id uuid primary key, reason text not null, at timestamptz not null default now());`);
+    alter table migrate_map add column if not exists body_sha text;
+    alter table migrate_checkpoint add column if not exists started timestamptz not null default now();
+    create table if not exists migrate_rejects (legacy_id uuid primary key, reason text not null, at timestamptz not null default now());
+    create table if not exists migrate_state (
+      id boolean primary key default true check (id),
+      phase text not null default 'legacy' check (phase in ('legacy', 'migrating', 'switched', 'archived')),
+      switched_at timestamptz, archived_as text, updated timestamptz not null default now());
+    insert into migrate_state (id) values (true) on conflict do nothing;`);
 }
 
 export interface LegacyEmail {
   id: string; tenant_id: string; email_account_id: string; campaign_id: string | null; lead_id: string | null; sequence_step_id: string | null;
   parent_message_id: string | null; direction: string; message_type: string; from_email: string; to_email: string; subject: string | null;
   status: string; provider_message_id: string | null; client_key: string | null; bounce_type: string | null; processed: Date | null;
-  created: Date; updated: Date; content_text: string | null; content_html: string | null; headers: Record<string, unknown>; raw_size_bytes: number;
+  created: Date; updated: Date;
+  /** created/updated as PostgreSQL's text (microseconds; a Date keeps milliseconds): the keyset and catch-up compare these. */
+  created_exact: string; updated_exact: string;
+  content_text: string | null; content_html: string | null; headers: Record<string, unknown>; raw_size_bytes: number;
 }
 
 export interface RunOptions {
@@ -35,8 +45,15 @@ export interface RunOptions {
   rejectsFile?: string;
   /** text + html + headers JSON, bytes (the content tier's CONTENT_MAX_BYTES by default). */
   maxBodyBytes?: number;
+  /** Calls in flight per stage (content puts, ref imports, analytics ingests); default 16. */
   concurrency?: number;
   progress?: (line: string) => void;
+  /** Draw a bar (\r-redrawn) instead of plain lines: stderr is a terminal. */
+  tty?: boolean;
+  /** When given, wall ms per stage are added to it (content, metadata, analytics, legacy read/commit): what limits the rate. */
+  timings?: Record<string, number>;
+  /** Run the catch-up pass after the keyset pass (default true). */
+  catchUp?: boolean;
   /** Test hook, called after a batch is written to the tiers and before its checkpoint. */
   afterBatchWritten?: (batch: number) => void | Promise<void>;
   signal?: AbortSignal;
@@ -45,6 +62,9 @@ export interface RunOptions {
 export interface RunResult { migrated: number; rejected: number; batches: number; seconds: number }
 
 const CHECKPOINT = 'emails';
+const EXACT = `*, created::text as created_exact, updated::text as updated_exact`;
+/** The reason prefix of a row whose parent is not migrated yet: not a final reject (the catch-up retries it). */
+export const WAITING = 'waiting for parent';
 /** Storage key of a legacy email's body: fixed per legacy id, so PutContent is idempotent on it. */
 export const storageKeyOf = (e: { tenant_id: string; id: string }) => `${e.tenant_id}/legacy/${e.id}`;
 
@@ -77,7 +97,9 @@ function rejectReason(e: LegacyEmail, maxBodyBytes: number): string | null {
   if (!(e.message_type in TYPES)) return `unknown message_type ${JSON.stringify(e.message_type)}`;
   if (!(e.direction in DIRECTIONS)) return `unknown direction ${JSON.stringify(e.direction)}`;
   if (!(e.status in STATUSES)) return `unknown status ${JSON.stringify(e.status)}`;
+  if ((e.direction === 'inbound') !== (e.status === 'received')) return `status ${e.status} is not one of a${e.direction === 'inbound' ? 'n inbound message (received)' : 'n outbound message (any but received)'}`;
   if ((e.subject ?? '').length > 500) return `subject longer than 500 characters`;
+  if (e.processed && e.processed < e.created) return `processed (${e.processed.toISOString()}) before created (${e.created.toISOString()})`;
   if (!e.provider_message_id && !e.client_key && !e.id) return 'no key';
   if ((e.provider_message_id ?? '').length > 998) return 'provider_message_id longer than 998 characters';
   const size = Buffer.byteLength(e.content_text ?? '') + Buffer.byteLength(e.content_html ?? '') + Buffer.byteLength(JSON.stringify(e.headers ?? {}));
@@ -85,202 +107,395 @@ function rejectReason(e: LegacyEmail, maxBodyBytes: number): string | null {
   return null;
 }
 
-/** The status RecordMessage can take for this row; the rest is reached with UpdateMessageStatus. */
-function recordStatus(e: LegacyEmail): metadataV1.MessageStatus {
-  if (e.direction === 'inbound') return MessageStatus.MESSAGE_STATUS_RECEIVED;
-  if (e.status === 'queued' || e.status === 'failed') return STATUSES[e.status];
-  return MessageStatus.MESSAGE_STATUS_SENT;
-}
-
-async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` over `items` with at most `n` calls in flight. Written here (10 lines) rather than
+ * taken from p-limit: that package is ESM-only and this one runs as CommonJS through tsx.
+ * Every call of one service shares its HTTP/2 channel, so `n` calls are `n` multiplexed streams.
+ */
+export async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
   let i = 0;
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
     while (i < items.length) await fn(items[i++]);
   }));
 }
 
+/** A changed body gets a key of its own (a version named by its checksum); the first keeps storageKeyOf. */
+export const versionedKeyOf = (e: { tenant_id: string; id: string }, sha: string) => `${storageKeyOf(e)}/${sha.slice(0, 16)}`;
+
+interface Reject { id: string; tenant: string; reason: string }
+interface Ctx {
+  db: Client; pm: PenguinMails; maxBody: number; conc: number;
+  /** Wall time per stage, ms (RunOptions.timings). */
+  time: <T>(stage: string, p: Promise<T>) => Promise<T>;
+  ref: (kind: string, id: string | null) => string;
+}
+interface BatchResult {
+  rejects: Reject[]; newId: Map<string, string>; mapRows: { id: string; newId: string; key: string; updated: string; sha: string }[];
+  superseded: { tenant: string; key: string }[]; events: Map<string, analyticsV1.EmailEvent[]>;
+}
+
+const TRANSIENT = ['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'UNAUTHENTICATED', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'ABORTED'];
+
 /**
- * `run`: copies `emails` in keyset order (created, id) from the checkpoint on. Per batch:
- * validate (rejects → file + migrate_rejects), PutContent + AddAttachment (idempotent on the
- * storage key / attachment id), BatchRecordMessages in waves (a parent before its replies;
- * client_key = legacy id, provider_message_id kept), UpdateMessageStatus / MarkProcessed for
- * what RecordMessage cannot take, IngestEvents at the original times; then the map rows and the
- * checkpoint in one legacy transaction. A batch redone after a crash writes nothing new.
+ * Moves one batch of legacy rows into the tiers (used by the keyset pass and the catch-up):
+ * validate (rejects), bodies + attachments to content (`conc` calls in flight), refs through
+ * ImportMessages (original created/processed/status; a known legacy id is a catch-up update),
+ * in waves so a parent in the same batch is recorded first, then the states analytics cannot
+ * get from MessageRecorded (delivered/opened/clicked) through IngestEvents at the row's `updated`.
+ * A row already migrated and unchanged since (`migrate_map.legacy_updated`) is skipped.
  */
-export async function runMigration(db: Client, pm: PenguinMails, opts: RunOptions = {}): Promise<RunResult> {
-  const batchSize = opts.batchSize ?? 200;
-  const maxBody = opts.maxBodyBytes ?? 10 * 1024 * 1024;
-  const conc = opts.concurrency ?? 8;
-  const t0 = Date.now();
+async function migrateRows(ctx: Ctx, rows: LegacyEmail[], uncommitted: { newId: Map<string, string>; rejected: Set<string> } = { newId: new Map(), rejected: new Set() }): Promise<BatchResult> {
+  const { db, pm, conc, ref, time } = ctx;
+  const ids = rows.map((r) => r.id);
+  const known = new Map<string, { new_id: string; storage_key: string; body_sha: string | null; unchanged: boolean }>();
+  for (const m of (await db.query(
+    `select m.legacy_id, m.new_id, m.storage_key, m.body_sha, m.legacy_updated >= u.updated::timestamptz as unchanged
+       from migrate_map m join unnest($1::uuid[], $2::text[]) as u(id, updated) on m.kind = 'email' and m.legacy_id = u.id`,
+    [ids, rows.map((r) => r.updated_exact)])).rows) known.set(m.legacy_id, m);
+  const rejectedBefore = new Set((await db.query(`select legacy_id from migrate_rejects where legacy_id = any($1) and reason not like '${WAITING}%'`, [ids])).rows.map((r) => r.legacy_id as string));
+  rows = rows.filter((e) => !rejectedBefore.has(e.id) && !known.get(e.id)?.unchanged);
+
+  // Parents: already migrated (map), rejected, or in this batch.
+  const parentIds = [...new Set(rows.map((r) => r.parent_message_id).filter((p): p is string => !!p))];
+  const parents = new Map<string, string>();
+  const rejectedParents = new Set<string>();
+  if (parentIds.length) {
+    for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [parentIds])).rows) parents.set(p.legacy_id, p.new_id);
+    // The previous batch, whose map rows are being committed while this one is written.
+    for (const p of parentIds) {
+      if (uncommitted.newId.has(p)) parents.set(p, uncommitted.newId.get(p)!);
+      if (uncommitted.rejected.has(p)) rejectedParents.add(p);
+    }
+    for (const p of (await db.query(`select legacy_id from migrate_rejects where legacy_id = any($1) and reason not like '${WAITING}%'`, [parentIds])).rows) rejectedParents.add(p.legacy_id);
+  }
+  // A parent that is in emails but not migrated yet (a reply created before its parent, or met
+  // first by the catch-up's `updated` order): the reply waits (a WAITING reject the catch-up retries).
+  const inBatch = new Set(rows.map((r) => r.id));
+  const unknownParents = parentIds.filter((p) => !parents.has(p) && !rejectedParents.has(p) && !inBatch.has(p));
+  const laterParents = unknownParents.length ? new Set((await db.query(`select id from emails where id = any($1)`, [unknownParents])).rows.map((r) => r.id as string)) : new Set<string>();
+  // Own faults first, then (to a fixpoint) rows whose parent is neither migrated nor accepted here:
+  // the order of a parent and its reply inside the batch does not matter.
+  const own = new Map(rows.map((e) => [e.id, rejectReason(e, ctx.maxBody)]));
+  const accepted = new Set(rows.filter((e) => !own.get(e.id)).map((e) => e.id));
+  for (let again = true; again; ) {
+    again = false;
+    for (const e of rows) {
+      if (accepted.has(e.id) && e.parent_message_id && !parents.has(e.parent_message_id) && !accepted.has(e.parent_message_id)) { accepted.delete(e.id); again = true; }
+    }
+  }
+  const rejects: Reject[] = [];
+  const ok: LegacyEmail[] = [];
+  for (const e of rows) {
+    if (accepted.has(e.id)) { ok.push(e); continue; }
+    const p = e.parent_message_id;
+    const reason = own.get(e.id) ?? (p && laterParents.has(p) ? `${WAITING} ${p} (in emails, not migrated yet; the catch-up retries)` : p && (rejectedParents.has(p) || inBatch.has(p)) ? `parent ${p} was rejected` : `missing parent ${p}`);
+    rejects.push({ id: e.id, tenant: e.tenant_id, reason });
+  }
+
+  // Content first (a ref never names a key that was not stored). A body that changed since it
+  // was migrated goes under a new key (the content tier refuses another body under a key).
+  const key = new Map<string, string>();
+  const sha = new Map<string, string>();
+  const superseded: { id: string; tenant: string; key: string }[] = [];
+  for (const e of ok) {
+    const h = contentChecksum(e.content_text, e.content_html, e.headers);
+    sha.set(e.id, h);
+    const k = known.get(e.id);
+    key.set(e.id, !k ? storageKeyOf(e) : k.body_sha === h ? k.storage_key : versionedKeyOf(e, h));
+    if (k && k.storage_key !== key.get(e.id)) superseded.push({ id: e.id, tenant: e.tenant_id, key: k.storage_key });
+  }
+  const attRows = ok.length ? (await db.query(`select * from email_attachments where email_id = any($1) order by email_id, created, id`, [ok.map((e) => e.id)])).rows : [];
+  const byId = new Map(ok.map((e) => [e.id, e]));
+  const contentCalls: (() => Promise<unknown>)[] = ok.map((e) => () =>
+    pm.content.putContent({ tenantId: e.tenant_id, storageKey: key.get(e.id)!, contentText: e.content_text ?? undefined, contentHtml: e.content_html ?? undefined, headers: e.headers, rawSizeBytes: e.raw_size_bytes }));
+  await time('content', pool(contentCalls, conc, (f) => f().then(() => undefined)));
+  await time('content', pool(attRows, conc, async (a) => {
+    const e = byId.get(a.email_id)!;
+    await pm.content.addAttachment({ tenantId: e.tenant_id, parentStorageKey: key.get(e.id)!,
+      // An attachment id belongs to one parent: under a changed body's new key it gets one derived from both.
+      attachmentId: key.get(e.id) === storageKeyOf(e) ? a.id : nameUuid(`${a.id}@${key.get(e.id)}`), filename: a.filename ?? '', mimeType: a.mime_type, content: a.content, storageDisposition: a.disposition === 'inline' ? contentV1.StorageDisposition.STORAGE_DISPOSITION_INLINE : contentV1.StorageDisposition.STORAGE_DISPOSITION_ATTACHMENT });
+  }));
+
+  // Refs, in waves: a row whose parent is in this batch waits for the wave that records it.
+  const newId = new Map<string, string>();
+  let pending = ok;
+  while (pending.length) {
+    const wave = pending.filter((e) => !e.parent_message_id || parents.has(e.parent_message_id) || newId.has(e.parent_message_id));
+    const waveIds = new Set(wave.map((e) => e.id));
+    pending = pending.filter((e) => !waveIds.has(e.id));
+    if (!wave.length) { for (const e of pending) rejects.push({ id: e.id, tenant: e.tenant_id, reason: `parent ${e.parent_message_id} was rejected` }); break; }
+    const byTenant = new Map<string, LegacyEmail[]>();
+    for (const e of wave) byTenant.set(e.tenant_id, [...(byTenant.get(e.tenant_id) ?? []), e]);
+    const input = (e: LegacyEmail): metadataV1.ImportedMessage => ({
+      message: {
+        emailAccountId: ref('mailbox', e.email_account_id), campaignId: ref('campaign', e.campaign_id), leadId: ref('lead', e.lead_id),
+        sequenceStepId: ref('step', e.sequence_step_id),
+        parentMessageId: e.parent_message_id ? (parents.get(e.parent_message_id) ?? newId.get(e.parent_message_id) ?? '') : '',
+        direction: DIRECTIONS[e.direction], messageType: TYPES[e.message_type], fromEmail: e.from_email, toEmail: e.to_email, subject: e.subject ?? '',
+        status: STATUSES[e.status], contentStorageKey: key.get(e.id)!, providerMessageId: e.provider_message_id ?? '', clientKey: e.id,
+        bounceType: e.message_type === 'bounce' ? (e.bounce_type === 'soft' ? commonV1.BounceType.BOUNCE_TYPE_SOFT : commonV1.BounceType.BOUNCE_TYPE_HARD) : commonV1.BounceType.BOUNCE_TYPE_UNSPECIFIED,
+        inReplyTo: '', references: [],
+      },
+      created: e.created, processed: e.processed ?? undefined,
+    });
+    const calls: (() => Promise<void>)[] = [];
+    for (const [tenantId, list] of byTenant) {
+      for (let i = 0; i < list.length; i += 1000) {
+        const chunk = list.slice(i, i + 1000);
+        calls.push(async () => {
+          try {
+            const r = await pm.metadata.importMessages({ tenantId, messages: chunk.map(input) });
+            r.results.forEach((x, k) => newId.set(chunk[k].id, x.message!.id));
+          } catch (err) {
+            if (!(err instanceof PenguinMailsError) || TRANSIENT.includes(err.codeName)) throw err;
+            // All or nothing: find the row(s) the tier refuses, one by one.
+            for (const e of chunk) {
+              try { newId.set(e.id, (await pm.metadata.importMessages({ tenantId, messages: [input(e)] })).results[0].message!.id); }
+              catch (err2) {
+                if (!(err2 instanceof PenguinMailsError) || TRANSIENT.includes(err2.codeName)) throw err2;
+                rejects.push({ id: e.id, tenant: e.tenant_id, reason: err2.codeName === 'ALREADY_EXISTS' ? `provider_message_id already used: ${err2.describe()}` : `metadata refused: ${err2.describe()}` });
+              }
+            }
+          }
+        });
+      }
+    }
+    await time('metadata', pool(calls, conc, (f) => f()));
+  }
+
+  // The later states MessageRecorded does not report, at the row's `updated`; keyed so a redone
+  // batch counts once (delivered is a fact: analytics derives its id from ref + type).
+  const events = new Map<string, analyticsV1.EmailEvent[]>();
+  const T = analyticsV1.EmailEventType;
+  for (const e of ok) {
+    const id = newId.get(e.id);
+    if (!id || e.direction !== 'outbound') continue;
+    const base = { campaignId: ref('campaign', e.campaign_id), emailAccountId: ref('mailbox', e.email_account_id), sequenceStepId: ref('step', e.sequence_step_id), leadId: ref('lead', e.lead_id), messageRefId: id, occurredAt: e.updated };
+    const list: analyticsV1.EmailEvent[] = [];
+    const ev = (type: analyticsV1.EmailEventType) => list.push({ eventId: nameUuid(`${e.id}:${type}`), eventType: type, ...base } as analyticsV1.EmailEvent);
+    if (['delivered', 'opened', 'clicked'].includes(e.status)) ev(T.EMAIL_EVENT_TYPE_DELIVERED);
+    if (['opened', 'clicked'].includes(e.status)) ev(T.EMAIL_EVENT_TYPE_OPENED);
+    if (e.status === 'clicked') ev(T.EMAIL_EVENT_TYPE_CLICKED);
+    if (list.length) events.set(e.tenant_id, [...(events.get(e.tenant_id) ?? []), ...list]);
+  }
+  const mapRows = ok.filter((e) => newId.has(e.id)).map((e) => ({ id: e.id, newId: newId.get(e.id)!, key: key.get(e.id)!, updated: e.updated_exact, sha: sha.get(e.id)! }));
+  return { rejects, newId, mapRows, superseded: superseded.filter((x) => newId.has(x.id)), events };
+}
+
+/** A batch's analytics events (sent before its commit: a crash before it redoes them, same ids). */
+async function sendEvents(ctx: Ctx, events: Map<string, analyticsV1.EmailEvent[]>): Promise<void> {
+  const ingest: (() => Promise<unknown>)[] = [];
+  for (const [tenantId, list] of events) for (let i = 0; i < list.length; i += 500) ingest.push(() => ctx.pm.analytics.ingestEvents({ tenantId, events: list.slice(i, i + 500) }));
+  await ctx.time('analytics', pool(ingest, ctx.conc, (f) => f().then(() => undefined)));
+}
+
+/** The map rows and rejects of a batch (and the checkpoint, when given) in one legacy transaction; returns the rejects not recorded before. */
+async function commitBatch(db: Client, b: BatchResult, checkpoint?: { last: LegacyEmail; rows: number }): Promise<Reject[]> {
+  const fresh: Reject[] = [];
+  await db.query('begin');
+  try {
+    if (b.mapRows.length) {
+      await db.query(
+        `insert into migrate_map (kind, legacy_id, new_id, storage_key, legacy_updated, body_sha)
+         select 'email', * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[])
+         on conflict (kind, legacy_id) do update set new_id = excluded.new_id, storage_key = excluded.storage_key, legacy_updated = excluded.legacy_updated, body_sha = excluded.body_sha`,
+        [b.mapRows.map((m) => m.id), b.mapRows.map((m) => m.newId), b.mapRows.map((m) => m.key), b.mapRows.map((m) => m.updated), b.mapRows.map((m) => m.sha)],
+      );
+    }
+    if (b.mapRows.length) await db.query(`delete from migrate_rejects where legacy_id = any($1) and reason like '${WAITING}%'`, [b.mapRows.map((m) => m.id)]);
+    if (b.rejects.length) {
+      // A final reason replaces a WAITING one; a final one stays as it was (listed once).
+      const ins = await db.query(
+        `insert into migrate_rejects (legacy_id, reason) select * from unnest($1::uuid[], $2::text[])
+         on conflict (legacy_id) do update set reason = excluded.reason, at = now() where migrate_rejects.reason like '${WAITING}%' and migrate_rejects.reason <> excluded.reason
+         returning legacy_id`, [b.rejects.map((r) => r.id), b.rejects.map((r) => r.reason)]);
+      const got = new Set(ins.rows.map((r) => r.legacy_id as string));
+      fresh.push(...b.rejects.filter((r) => got.has(r.id) && !r.reason.startsWith(WAITING)));
+    }
+    if (checkpoint) await db.query('update migrate_checkpoint set last_created = $2, last_id = $3, rows_done = rows_done + $4, updated = now() where name = $1', [CHECKPOINT, checkpoint.last.created_exact, checkpoint.last.id, checkpoint.rows]);
+    await db.query('commit');
+  } catch (err) { await db.query('rollback'); throw err; }
+  return fresh;
+}
+
+async function contextOf(db: Client, pm: PenguinMails, opts: RunOptions): Promise<Ctx> {
   await ensureControlTables(db);
   await migrateReferences(db, pm);
   const refMap = new Map<string, string>();
   for (const r of (await db.query<{ kind: string; legacy_id: string; new_id: string }>(`select kind, legacy_id, new_id from migrate_map where kind <> 'email'`)).rows) refMap.set(`${r.kind}:${r.legacy_id}`, r.new_id);
-  const ref = (kind: string, id: string | null) => (id ? (refMap.get(`${kind}:${id}`) ?? '') : '');
+  const time = async <T>(stage: string, p: Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try { return await p; } finally { if (opts.timings) opts.timings[stage] = (opts.timings[stage] ?? 0) + performance.now() - t; }
+  };
+  return { db, pm, time, maxBody: opts.maxBodyBytes ?? 10 * 1024 * 1024, conc: opts.concurrency ?? 16, ref: (kind, id) => (id ? (refMap.get(`${kind}:${id}`) ?? '') : '') };
+}
 
+/** Progress: a redrawn bar on a terminal, one plain line per `everyMs` otherwise. */
+export function progressReporter(write: (s: string) => void, tty: boolean, everyMs = 1000) {
+  let last = 0;
+  return (done: number, total: number, rate: number, extra: string, final = false) => {
+    if (!final && Date.now() - last < (tty ? 200 : everyMs)) return;
+    last = Date.now();
+    const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
+    const pct = (100 * done) / Math.max(total, 1);
+    const figures = `${done}/${total} rows (${pct.toFixed(1)}%), ${extra}, ${rate.toFixed(0)} rows/s, ETA ${eta.toFixed(0)} s`;
+    if (!tty) return write(figures);
+    const width = 30;
+    const fill = Math.min(width, Math.round((pct / 100) * width));
+    write(`\r[${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${figures}\x1b[K${final ? '\n' : ''}`);
+  };
+}
+
+async function sleepThrottle(opts: RunOptions, rows: number, startedAt: number): Promise<void> {
+  if (!opts.throttle || opts.throttle <= 0) return;
+  const wantMs = (rows / opts.throttle) * 1000;
+  const spent = Date.now() - startedAt;
+  if (wantMs > spent) await new Promise((r) => setTimeout(r, wantMs - spent));
+}
+
+function appendRejects(file: string | undefined, fresh: Reject[]) {
+  // After the commit: a crash before this line leaves the reason in migrate_rejects (`rejects` prints them all).
+  if (file) for (const r of fresh) appendFileSync(file, JSON.stringify({ legacy_id: r.id, tenant_id: r.tenant, reason: r.reason }) + '\n');
+}
+
+async function deleteSuperseded(pm: PenguinMails, list: { tenant: string; key: string }[]) {
+  // After the map names the new key: the old body is garbage. NOT_FOUND = an earlier attempt deleted it.
+  for (const s of list) {
+    try { await pm.content.deleteContent({ tenantId: s.tenant, storageKey: s.key }); }
+    catch (err) { if (!(err instanceof PenguinMailsError && err.codeName === 'NOT_FOUND')) throw err; }
+  }
+}
+
+/**
+ * `run`: copies `emails` in keyset order (created, id) from the checkpoint on (migrateRows per
+ * batch; the next batch is read while this one is written), then the map rows, rejects and
+ * checkpoint in one legacy transaction; then the catch-up (rows inserted behind the checkpoint
+ * or updated since they were migrated). A batch redone after a crash writes nothing new.
+ */
+export async function runMigration(db: Client, pm: PenguinMails, opts: RunOptions = {}): Promise<RunResult> {
+  const batchSize = opts.batchSize ?? 500;
+  const t0 = Date.now();
+  const ctx = await contextOf(db, pm, opts);
+  await db.query(`update migrate_state set phase = 'migrating', updated = now() where phase = 'legacy'`);
   await db.query(`insert into migrate_checkpoint (name) values ($1) on conflict do nothing`, [CHECKPOINT]);
   const total = Number((await db.query('select count(*) from emails')).rows[0].count);
   let done = Number((await db.query('select rows_done from migrate_checkpoint where name = $1', [CHECKPOINT])).rows[0].rows_done);
   const startDone = done;
-  let migrated = 0, rejected = 0, batches = 0, lastProgress = 0;
+  let migrated = 0, rejected = 0, batches = 0;
+  const report = opts.progress ? progressReporter(opts.progress, opts.tty ?? false) : undefined;
 
-  for (;;) {
-    if (opts.signal?.aborted) throw new Error('aborted');
-    const batchStart = Date.now();
-    const cp = (await db.query('select last_created, last_id from migrate_checkpoint where name = $1', [CHECKPOINT])).rows[0];
-    const rows = (await db.query<LegacyEmail>(
-      cp.last_created
-        ? `select * from emails where (created, id) > ($1, $2) order by created, id limit $3`
-        : `select * from emails order by created, id limit $1`,
-      cp.last_created ? [cp.last_created, cp.last_id, batchSize] : [batchSize],
-    )).rows;
-    if (!rows.length) break;
-    batches++;
-
-    // Parents: already migrated (map), rejected, or in this batch.
-    const parentIds = [...new Set(rows.map((r) => r.parent_message_id).filter((p): p is string => !!p))];
-    const parents = new Map<string, string>();
-    const rejectedParents = new Set<string>();
-    if (parentIds.length) {
-      for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [parentIds])).rows) parents.set(p.legacy_id, p.new_id);
-      for (const p of (await db.query(`select legacy_id from migrate_rejects where legacy_id = any($1)`, [parentIds])).rows) rejectedParents.add(p.legacy_id);
+  // The next batch is read, and the previous one committed, on connections of their own while
+  // this one is written (lookups on `db`).
+  const conn = () => new Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, ssl: db.ssl });
+  const reader = conn();
+  const writer = conn();
+  await Promise.all([reader.connect(), writer.connect()]);
+  let tail: Promise<void> = Promise.resolve();
+  let uncommitted = { newId: new Map<string, string>(), rejected: new Set<string>() };
+  try {
+    const read = (after: { created_exact: string; id: string } | null) => reader.query<LegacyEmail>(
+      `select ${EXACT} from emails where ($1::timestamptz is null or (created, id) > ($1::timestamptz, $2::uuid)) and (created, id) <= ($3::timestamptz, $4::uuid) order by created, id limit $5`,
+      [after?.created_exact ?? null, after?.id ?? null, hw?.created ?? null, hw?.id ?? null, batchSize],
+    ).then((r) => r.rows);
+    // The keyset pass stops at the newest row when it starts: what the application writes meanwhile
+    // is the catch-up's (else a busy application would keep the pass going for ever).
+    const hw = (await db.query(`select created::text as created, id from emails order by created desc, id desc limit 1`)).rows[0];
+    const cp = (await db.query('select last_created::text, last_id from migrate_checkpoint where name = $1', [CHECKPOINT])).rows[0];
+    let next = read(cp.last_created ? { created_exact: cp.last_created, id: cp.last_id } : null);
+    for (;;) {
+      if (opts.signal?.aborted) throw new Error('aborted');
+      const batchStart = Date.now();
+      const rows = await ctx.time('legacy read (waited)', next);
+      if (!rows.length) break;
+      // Pipelining: the next batch is read while this one goes to the tiers.
+      next = read(rows[rows.length - 1]);
+      next.catch(() => undefined);
+      batches++;
+      const n = batches;
+      const b = await migrateRows(ctx, rows, uncommitted);
+      // The previous batch's tail (analytics, commit) ran while this batch was written; this
+      // batch's tail runs while the next is written. Its checkpoint follows the previous one's.
+      await ctx.time('previous tail (waited)', tail);
+      uncommitted = { newId: b.newId, rejected: new Set(b.rejects.filter((r) => !r.reason.startsWith(WAITING)).map((r) => r.id)) };
+      tail = (async () => {
+        await sendEvents(ctx, b.events);
+        await opts.afterBatchWritten?.(n);
+        const fresh = await ctx.time('legacy commit', commitBatch(writer, b, { last: rows[rows.length - 1], rows: rows.length }));
+        await deleteSuperseded(pm, b.superseded);
+        appendRejects(opts.rejectsFile, fresh);
+        migrated += b.mapRows.length;
+        rejected += b.rejects.filter((r) => !r.reason.startsWith(WAITING)).length;
+        done += rows.length;
+        const rate = (done - startDone) / Math.max((Date.now() - t0) / 1000, 0.001);
+        report?.(done, Math.max(total, done), rate, `${migrated} migrated, ${rejected} rejected`);
+      })();
+      tail.catch(() => undefined);
+      await sleepThrottle(opts, rows.length, batchStart);
     }
-    const rejects: { id: string; tenant: string; reason: string }[] = [];
-    const inBatch = new Set<string>();
-    const ok: LegacyEmail[] = [];
-    for (const e of rows) {
-      let reason = rejectReason(e, maxBody);
-      if (!reason && e.parent_message_id && !parents.has(e.parent_message_id) && !inBatch.has(e.parent_message_id)) {
-        reason = rejectedParents.has(e.parent_message_id) || rows.some((r) => r.id === e.parent_message_id)
-          ? `parent ${e.parent_message_id} was rejected`
-          : `missing parent ${e.parent_message_id}`;
-      }
-      if (reason) rejects.push({ id: e.id, tenant: e.tenant_id, reason });
-      else { ok.push(e); inBatch.add(e.id); }
-    }
-
-    // Content first (a ref never names a key that was not stored).
-    const attRows = ok.length ? (await db.query(`select * from email_attachments where email_id = any($1) order by email_id, created, id`, [ok.map((e) => e.id)])).rows : [];
-    await pool(ok, conc, async (e) => {
-      await pm.content.putContent({ tenantId: e.tenant_id, storageKey: storageKeyOf(e), contentText: e.content_text ?? undefined, contentHtml: e.content_html ?? undefined, headers: e.headers, rawSizeBytes: e.raw_size_bytes });
-    });
-    await pool(attRows, conc, async (a) => {
-      const e = ok.find((x) => x.id === a.email_id)!;
-      await pm.content.addAttachment({ tenantId: e.tenant_id, parentStorageKey: storageKeyOf(e), attachmentId: a.id, filename: a.filename ?? '', mimeType: a.mime_type, content: a.content, storageDisposition: a.disposition === 'inline' ? contentV1.StorageDisposition.STORAGE_DISPOSITION_INLINE : contentV1.StorageDisposition.STORAGE_DISPOSITION_ATTACHMENT });
-    });
-
-    // Refs, in waves: a row whose parent is in this batch waits for the wave that records it.
-    const newId = new Map<string, string>();
-    let pending = ok;
-    while (pending.length) {
-      const wave = pending.filter((e) => !e.parent_message_id || parents.has(e.parent_message_id) || newId.has(e.parent_message_id));
-      const waveIds = new Set(wave.map((e) => e.id));
-      pending = pending.filter((e) => !waveIds.has(e.id));
-      if (!wave.length) { for (const e of pending) rejects.push({ id: e.id, tenant: e.tenant_id, reason: `parent ${e.parent_message_id} was rejected` }); break; }
-      const byTenant = new Map<string, LegacyEmail[]>();
-      for (const e of wave) byTenant.set(e.tenant_id, [...(byTenant.get(e.tenant_id) ?? []), e]);
-      for (const [tenantId, list] of byTenant) {
-        const input = (e: LegacyEmail): metadataV1.MessageInput => ({
-          emailAccountId: ref('mailbox', e.email_account_id), campaignId: ref('campaign', e.campaign_id), leadId: ref('lead', e.lead_id),
-          sequenceStepId: ref('step', e.sequence_step_id),
-          parentMessageId: e.parent_message_id ? (parents.get(e.parent_message_id) ?? newId.get(e.parent_message_id) ?? '') : '',
-          direction: DIRECTIONS[e.direction], messageType: TYPES[e.message_type], fromEmail: e.from_email, toEmail: e.to_email, subject: e.subject ?? '',
-          status: recordStatus(e), contentStorageKey: storageKeyOf(e), providerMessageId: e.provider_message_id ?? '', clientKey: e.id,
-          bounceType: e.message_type === 'bounce' ? (e.bounce_type === 'soft' ? commonV1.BounceType.BOUNCE_TYPE_SOFT : commonV1.BounceType.BOUNCE_TYPE_HARD) : commonV1.BounceType.BOUNCE_TYPE_UNSPECIFIED,
-          inReplyTo: '', references: [],
-        });
-        const accept = (e: LegacyEmail, m: metadataV1.MessageRef) => {
-          // A known provider_message_id of another legacy row returns that row's ref: a duplicate, not this row.
-          if (m.clientKey !== e.id) rejects.push({ id: e.id, tenant: e.tenant_id, reason: `provider_message_id already used by legacy email ${m.clientKey || m.id}` });
-          else newId.set(e.id, m.id);
-        };
-        for (let i = 0; i < list.length; i += 1000) {
-          const chunk = list.slice(i, i + 1000);
-          try {
-            const r = await pm.metadata.batchRecordMessages({ tenantId, messages: chunk.map(input) });
-            r.results.forEach((x, k) => accept(chunk[k], x.message!));
-          } catch (err) {
-            if (!(err instanceof PenguinMailsError) || ['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'UNAUTHENTICATED', 'PERMISSION_DENIED'].includes(err.codeName)) throw err;
-            // All or nothing: find the row(s) the tier refuses, one by one.
-            for (const e of chunk) {
-              try { accept(e, (await pm.metadata.recordMessage({ tenantId, message: input(e) })).message!); }
-              catch (err2) {
-                if (!(err2 instanceof PenguinMailsError) || ['UNAVAILABLE', 'DEADLINE_EXCEEDED'].includes(err2.codeName)) throw err2;
-                rejects.push({ id: e.id, tenant: e.tenant_id, reason: `metadata refused: ${err2.describe()}` });
-              }
-            }
-          }
-        }
-      }
-      // Statuses RecordMessage cannot take, before the replies of the next wave come in.
-      await pool(wave.filter((e) => newId.has(e.id)), conc, async (e) => {
-        const id = newId.get(e.id)!;
-        if (STATUSES[e.status] !== recordStatus(e)) {
-          try { await pm.metadata.updateMessageStatus({ tenantId: e.tenant_id, messageId: id, status: STATUSES[e.status] }); }
-          catch (err) { if (!(err instanceof PenguinMailsError && err.codeName === 'FAILED_PRECONDITION')) throw err; }
-        }
-        if (e.processed) await pm.metadata.markProcessed({ tenantId: e.tenant_id, messageId: id, processed: e.processed });
-      });
-    }
-
-    // History to analytics at the original times, keyed so a redone batch counts once.
-    const events = new Map<string, analyticsV1.EmailEvent[]>();
-    for (const e of ok) {
-      const id = newId.get(e.id);
-      if (!id) continue;
-      const base = { campaignId: ref('campaign', e.campaign_id), emailAccountId: ref('mailbox', e.email_account_id), sequenceStepId: ref('step', e.sequence_step_id), leadId: ref('lead', e.lead_id) };
-      const parentRef = e.parent_message_id ? (parents.get(e.parent_message_id) ?? newId.get(e.parent_message_id) ?? '') : '';
-      const ev = (type: analyticsV1.EmailEventType, at: Date, messageRefId: string, extra: Partial<analyticsV1.EmailEvent> = {}) =>
-        ({ eventId: nameUuid(`${e.id}:${type}`), eventType: type, occurredAt: at, messageRefId, ...base, ...extra }) as analyticsV1.EmailEvent;
-      const list: analyticsV1.EmailEvent[] = [];
-      const T = analyticsV1.EmailEventType;
-      if (e.direction === 'outbound' && !['queued', 'failed'].includes(e.status)) {
-        list.push(ev(T.EMAIL_EVENT_TYPE_SENT, e.created, id));
-        if (['delivered', 'opened', 'clicked'].includes(e.status)) list.push(ev(T.EMAIL_EVENT_TYPE_DELIVERED, e.updated, id));
-        if (['opened', 'clicked'].includes(e.status)) list.push(ev(T.EMAIL_EVENT_TYPE_OPENED, e.updated, id));
-        if (e.status === 'clicked') list.push(ev(T.EMAIL_EVENT_TYPE_CLICKED, e.updated, id));
-      } else if (e.direction === 'inbound') {
-        if (e.message_type === 'email' && parentRef) list.push(ev(T.EMAIL_EVENT_TYPE_REPLIED, e.created, parentRef));
-        if (e.message_type === 'bounce') list.push(ev(T.EMAIL_EVENT_TYPE_BOUNCED, e.created, parentRef || id, { bounceType: e.bounce_type === 'soft' ? commonV1.BounceType.BOUNCE_TYPE_SOFT : commonV1.BounceType.BOUNCE_TYPE_HARD }));
-        if (e.message_type === 'auto_reply') list.push(ev(T.EMAIL_EVENT_TYPE_AUTO_REPLIED, e.created, parentRef || id));
-      }
-      if (list.length) events.set(e.tenant_id, [...(events.get(e.tenant_id) ?? []), ...list]);
-    }
-    for (const [tenantId, list] of events) for (let i = 0; i < list.length; i += 500) await pm.analytics.ingestEvents({ tenantId, events: list.slice(i, i + 500) });
-
-    await opts.afterBatchWritten?.(batches);
-
-    // Map, rejects and checkpoint: one legacy transaction.
-    const last = rows[rows.length - 1];
-    const fresh: typeof rejects = [];
-    await db.query('begin');
-    try {
-      for (const e of ok) if (newId.has(e.id)) await db.query(`insert into migrate_map (kind, legacy_id, new_id, storage_key, legacy_updated) values ('email',$1,$2,$3,$4) on conflict do nothing`, [e.id, newId.get(e.id), storageKeyOf(e), e.updated]);
-      for (const r of rejects) {
-        const ins = await db.query('insert into migrate_rejects (legacy_id, reason) values ($1,$2) on conflict do nothing', [r.id, r.reason]);
-        if (ins.rowCount) fresh.push(r);
-      }
-      await db.query('update migrate_checkpoint set last_created = $2, last_id = $3, rows_done = rows_done + $4, updated = now() where name = $1', [CHECKPOINT, last.created, last.id, rows.length]);
-      await db.query('commit');
-    } catch (err) { await db.query('rollback'); throw err; }
-    // After the commit: a crash before this line leaves the reason in migrate_rejects (`rejects` prints them all).
-    if (opts.rejectsFile) for (const r of fresh) appendFileSync(opts.rejectsFile, JSON.stringify({ legacy_id: r.id, tenant_id: r.tenant, reason: r.reason }) + '\n');
-    migrated += newId.size;
-    rejected += rejects.length;
-    done += rows.length;
-
-    const elapsed = (Date.now() - t0) / 1000;
-    const rate = (done - startDone) / Math.max(elapsed, 0.001);
-    if (opts.progress && (Date.now() - lastProgress > 1000 || done >= total)) {
-      lastProgress = Date.now();
-      const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
-      opts.progress(`${done}/${total} rows (${((100 * done) / Math.max(total, 1)).toFixed(1)}%), ${migrated} migrated, ${rejected} rejected, ${rate.toFixed(0)} rows/s, ETA ${eta.toFixed(0)} s`);
-    }
-    if (opts.throttle && opts.throttle > 0) {
-      const wantMs = (rows.length / opts.throttle) * 1000;
-      const spent = Date.now() - batchStart;
-      if (wantMs > spent) await new Promise((r) => setTimeout(r, wantMs - spent));
-    }
+    await tail;
+    await next.catch(() => undefined);
+  } finally {
+    await tail.catch(() => undefined);
+    await reader.end();
+    await writer.end();
   }
+  if (opts.catchUp !== false) {
+    const c = await catchUp(db, pm, { ...opts, ctx });
+    migrated += c.migrated;
+    rejected += c.rejected;
+  }
+  const rate = (done - startDone) / Math.max((Date.now() - t0) / 1000, 0.001);
+  report?.(done, Math.max(total, done), rate, `${migrated} migrated, ${rejected} rejected`, true);
   return { migrated, rejected, batches, seconds: (Date.now() - t0) / 1000 };
+}
+
+/**
+ * The catch-up: legacy rows neither migrated nor rejected (inserted behind the checkpoint or
+ * after the keyset pass's high-water mark) and rows whose `updated` is newer than what was
+ * migrated (`migrate_map.legacy_updated`). The application's inserts and updates set `updated`
+ * (column default, touch trigger), so one index range finds them all: `updated` from the first
+ * run's start (`migrate_checkpoint.started`; `full` scans every row) up to the catch-up's own
+ * start, keyset (updated, id), through migrateRows. A pass is repeated (at most `passes`) while
+ * it moves something: a reply whose parent came later in the pass goes in the next. A changed
+ * body goes under a new key (versionedKeyOf), the ref is updated to it (ImportMessages'
+ * catch-up) and the old object deleted. Writes after the catch-up began are the next one's:
+ * `switch` runs one and then verify, which refuses while anything differs.
+ */
+export async function catchUp(db: Client, pm: PenguinMails, opts: RunOptions & { ctx?: Ctx; passes?: number; full?: boolean } = {}): Promise<{ migrated: number; rejected: number; passes: number }> {
+  const ctx = opts.ctx ?? (await contextOf(db, pm, opts));
+  const batchSize = opts.batchSize ?? 500;
+  const bounds = (await db.query(`select (select started::text from migrate_checkpoint where name = $1) as since, now()::text as until`, [CHECKPOINT])).rows[0];
+  const since = opts.full || !bounds.since ? '-infinity' : bounds.since;
+  let migrated = 0, rejected = 0, passes = 0;
+  while (passes < (opts.passes ?? 5)) {
+    passes++;
+    let moved = 0;
+    let after: { updated_exact: string; id: string } | null = null;
+    for (;;) {
+      if (opts.signal?.aborted) throw new Error('aborted');
+      const rows: LegacyEmail[] = (await db.query<LegacyEmail>(
+        `select ${EXACT} from emails e
+          where ((e.updated >= $1::timestamptz and e.updated <= $2::timestamptz) or e.id in (select legacy_id from migrate_rejects where reason like '${WAITING}%'))
+            and ($3::timestamptz is null or (e.updated, e.id) > ($3::timestamptz, $4::uuid))
+            and (not exists (select 1 from migrate_map m where m.kind = 'email' and m.legacy_id = e.id and m.legacy_updated >= e.updated))
+            and not exists (select 1 from migrate_rejects r where r.legacy_id = e.id and r.reason not like '${WAITING}%')
+          order by e.updated, e.id limit $5`,
+        [since, bounds.until, after?.updated_exact ?? null, after?.id ?? null, batchSize])).rows;
+      if (!rows.length) break;
+      after = rows[rows.length - 1];
+      const batchStart = Date.now();
+      const b = await migrateRows(ctx, rows);
+      await sendEvents(ctx, b.events);
+      const fresh = await commitBatch(db, b);
+      await deleteSuperseded(pm, b.superseded);
+      appendRejects(opts.rejectsFile, fresh);
+      migrated += b.mapRows.length;
+      rejected += b.rejects.filter((r) => !r.reason.startsWith(WAITING)).length;
+      moved += b.mapRows.length + b.rejects.filter((r) => !r.reason.startsWith(WAITING)).length;
+      await sleepThrottle(opts, rows.length, batchStart);
+    }
+    opts.progress?.(`${opts.tty ? '\r\x1b[K' : ''}catch-up pass ${passes}: ${moved} migrated, updated or rejected${opts.tty ? '\n' : ''}`);
+    if (moved === 0) break;
+  }
+  return { migrated, rejected, passes };
 }

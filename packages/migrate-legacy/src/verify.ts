@@ -1,7 +1,7 @@
 import type { Client } from 'pg';
 import { PenguinMailsError, type PenguinMails } from '@penguinmails/sdk';
 import { pages } from './refs';
-import { contentChecksum, DIRECTIONS, ensureControlTables, type LegacyEmail, STATUSES, storageKeyOf, TYPES } from './migrate';
+import { contentChecksum, DIRECTIONS, ensureControlTables, type LegacyEmail, STATUSES, storageKeyOf, TYPES, WAITING } from './migrate';
 
 export interface VerifyResult { ok: boolean; differences: string[]; notes: string[]; checked: number; rejected: number; perTenant: { tenant: string; legacy: number; refs: number; rejected: number }[] }
 
@@ -40,9 +40,9 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
   let after: [Date, string] | null = null;
   const size = opts.batchSize ?? 200;
   for (;;) {
-    type Row = LegacyEmail & { new_id: string | null; reason: string | null };
+    type Row = LegacyEmail & { new_id: string | null; storage_key: string | null; reason: string | null };
     const rows: Row[] = (await db.query<Row>(
-      `select e.*, m.new_id, r.reason from emails e left join migrate_map m on m.kind = 'email' and m.legacy_id = e.id
+      `select e.*, m.new_id, m.storage_key, r.reason from emails e left join migrate_map m on m.kind = 'email' and m.legacy_id = e.id
          left join migrate_rejects r on r.legacy_id = e.id
         where ($1::timestamptz is null or (e.created, e.id) > ($1, $2::uuid)) order by e.created, e.id limit $3`,
       [after?.[0] ?? null, after?.[1] ?? null, size],
@@ -52,7 +52,12 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
     const ids = rows.map((r) => r.id);
     const atts = new Map<string, { id: string; sha: string }[]>();
     for (const a of (await db.query(`select id, email_id, encode(sha256(content), 'hex') as sha from email_attachments where email_id = any($1)`, [ids])).rows) atts.set(a.email_id, [...(atts.get(a.email_id) ?? []), { id: a.id, sha: a.sha }]);
+    // Parents' refs in one query: the per-row checks below run concurrently on the SDK, not on `db`.
+    const parentOf = new Map<string, string>();
+    const parentIds = rows.map((r) => r.parent_message_id).filter((p): p is string => !!p);
+    if (parentIds.length) for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [parentIds])).rows) parentOf.set(p.legacy_id, p.new_id);
     await Promise.all(rows.map(async (e) => {
+      if (e.reason?.startsWith(WAITING)) return diff(`${e.id}: not migrated yet: ${e.reason}`);
       if (e.reason) return;
       if (!e.new_id) return diff(`${e.id}: not migrated and not rejected`);
       checked++;
@@ -60,26 +65,19 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
       let m;
       try { m = (await pm.metadata.getMessage({ tenantId: e.tenant_id, messageId: e.new_id })).message!; }
       catch (err) { return diff(`${p}: ref missing (${err instanceof PenguinMailsError ? err.codeName : String(err)})`); }
-      const parent = e.parent_message_id ? (await db.query(`select new_id from migrate_map where kind = 'email' and legacy_id = $1`, [e.parent_message_id])).rows[0]?.new_id ?? '<unmapped>' : '';
+      const parent = e.parent_message_id ? (parentOf.get(e.parent_message_id) ?? '<unmapped>') : '';
       const want: Record<string, unknown> = {
         emailAccountId: ref('mailbox', e.email_account_id), campaignId: ref('campaign', e.campaign_id), leadId: ref('lead', e.lead_id),
         sequenceStepId: ref('step', e.sequence_step_id), parentMessageId: parent, direction: DIRECTIONS[e.direction], messageType: TYPES[e.message_type],
         fromEmail: e.from_email.toLowerCase(), toEmail: e.to_email.toLowerCase(), subject: e.subject ?? '', status: STATUSES[e.status],
-        providerMessageId: e.provider_message_id ?? '', clientKey: e.id, contentStorageKey: storageKeyOf(e),
-        processed: e.processed ? e.processed.toISOString() : null,
+        // A row copied back by rollback (legacy id = ref id) keeps the ref's own client_key.
+        providerMessageId: e.provider_message_id ?? '', clientKey: e.new_id === e.id ? (e.client_key ?? '') : e.id, contentStorageKey: e.storage_key ?? storageKeyOf(e),
+        processed: e.processed ? e.processed.toISOString() : null, created: e.created.toISOString(),
       };
-      const got: Record<string, unknown> = { ...m, fromEmail: m.fromEmail.toLowerCase(), toEmail: m.toEmail.toLowerCase(), processed: m.processed ? m.processed.toISOString() : null };
-      // The tier's own effect (README "What an inbound ref does"): an inbound reply / hard bounce
-      // moves its outbound parent to replied / bounced. Legacy rows that were never moved are
-      // noted, not counted as differences, when such a child exists in legacy.
-      if (want.status !== got.status && (got.status === STATUSES.replied || got.status === STATUSES.bounced)) {
-        const kind = got.status === STATUSES.replied ? 'email' : 'bounce';
-        const child = await db.query(`select 1 from emails where parent_message_id = $1 and direction = 'inbound' and message_type = $2 limit 1`, [e.id, kind]);
-        if (child.rowCount) { notes.push(`${p}: status legacy ${e.status}, tier ${kind === 'email' ? 'replied' : 'bounced'} (moved by its inbound ${kind} child)`); want.status = got.status; }
-      }
+      const got: Record<string, unknown> = { ...m, fromEmail: m.fromEmail.toLowerCase(), toEmail: m.toEmail.toLowerCase(), processed: m.processed ? m.processed.toISOString() : null, created: m.created ? m.created.toISOString() : null };
       for (const k of Object.keys(want)) if (want[k] !== got[k]) diff(`${p}: ${k} legacy ${JSON.stringify(want[k])} tier ${JSON.stringify(got[k])}`);
       try {
-        const c = await pm.content.getContent({ tenantId: e.tenant_id, storageKey: storageKeyOf(e) });
+        const c = await pm.content.getContent({ tenantId: e.tenant_id, storageKey: e.storage_key ?? storageKeyOf(e) });
         const a = contentChecksum(e.content_text, e.content_html, e.headers);
         const b = contentChecksum(c.contentText, c.contentHtml, c.headers ?? {});
         if (a !== b) diff(`${p}: content checksum legacy ${a.slice(0, 16)} tier ${b.slice(0, 16)}`);
@@ -87,7 +85,7 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
       const legacyAtts = (atts.get(e.id) ?? []).map((x) => x.sha).sort();
       if (legacyAtts.length) {
         const tierAtts: string[] = [];
-        for await (const x of pages((token) => pm.content.listAttachments({ tenantId: e.tenant_id, parentStorageKey: storageKeyOf(e), page: { pageSize: 100, pageToken: token } }), (r) => r.attachments)) tierAtts.push(x.sha256);
+        for await (const x of pages((token) => pm.content.listAttachments({ tenantId: e.tenant_id, parentStorageKey: e.storage_key ?? storageKeyOf(e), page: { pageSize: 100, pageToken: token } }), (r) => r.attachments)) tierAtts.push(x.sha256);
         if (legacyAtts.join() !== tierAtts.sort().join()) diff(`${p}: attachments legacy ${legacyAtts.length} tier ${tierAtts.length} (or their SHA-256 differ)`);
       }
     }));

@@ -84,6 +84,8 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
   'metadata.updateMessageStatus': idempotent, // setting the current status again is a no-op
   'metadata.markProcessed': idempotent, // a second call keeps the first time
   'metadata.ingestMessage': keyed((r) => messageKeyed(r.message)), // idempotent end to end on the message's key
+  // client_key is required (else INVALID_ARGUMENT); a repeat finds the refs and sets the same values (created = false)
+  'metadata.importMessages': keyed((r) => Array.isArray(r.messages) && r.messages.length > 0 && r.messages.every((m: { message?: { clientKey?: string } }) => Boolean(m?.message?.clientKey))),
 
   // content
   'content.putContent': keyed((r) => Boolean(r.storageKey)), // empty key: the service makes a new one each time

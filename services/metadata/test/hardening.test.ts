@@ -151,8 +151,9 @@ describe('tenant-bound tokens', () => {
       () => call(a, 'listUsers', M.ListUsersRequest.fromPartial({ tenantId: tenantB })),
       () => call(a, 'ingestMessage', M.IngestMessageRequest.fromPartial({ tenantId: tenantB, message: { providerMessageId: '<x@y>' }, body: { contentText: 'x' } })),
       () => call(a, 'createUser', M.CreateUserRequest.fromPartial({ tenantId: '', email: 'a@b.example' })),
-      // Creating tenants is for platform tokens only.
+      // Creating tenants and importing history are for platform tokens only.
       () => call(a, 'createTenant', M.CreateTenantRequest.fromPartial({ tenantId: tenantA, name: 'again' })),
+      () => call(a, 'importMessages', M.ImportMessagesRequest.fromPartial({ tenantId: tenantA, messages: [{ message: { clientKey: 'k' } }] })),
     ]) {
       const st = await failure(req());
       expect(st.code).toBe(Status.PERMISSION_DENIED);

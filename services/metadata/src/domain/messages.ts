@@ -126,8 +126,9 @@ async function linkParents(c: Queryable, tenantId: string, inputs: MessageInsert
  * - a soft bounce or an auto reply: nothing (a soft bounce may still be delivered on retry;
  *   an out-of-office is not an answer).
  * Parents are locked in id order; replies and bounces are applied in input order.
+ * `moveParents` false (ImportMessages): the parents keep their status, which the import names.
  */
-async function applyInboundEffects(c: Queryable, names: EventNames, tenantId: string, inserted: MessageRow[]): Promise<void> {
+export async function applyInboundEffects(c: Queryable, names: EventNames, tenantId: string, inserted: MessageRow[], moveParents = true): Promise<void> {
   const acting = inserted.filter(
     (r) => r.direction === 'inbound' && r.parentMessageId && (r.messageType === 'email' || (r.messageType === 'bounce' && r.bounceType === 'hard')),
   );
@@ -142,7 +143,7 @@ async function applyInboundEffects(c: Queryable, names: EventNames, tenantId: st
     if (!parent || parent.direction !== 'outbound') continue;
     const target = r.messageType === 'email' ? 'replied' : 'bounced';
     const from = status.get(parent.id)!;
-    if (from !== target && MESSAGE_TRANSITIONS[from]?.includes(target)) status.set(parent.id, target);
+    if (moveParents && from !== target && MESSAGE_TRANSITIONS[from]?.includes(target)) status.set(parent.id, target);
     const lead = r.leadId ?? parent.leadId;
     if (lead) (target === 'replied' ? replied : bounced).add(lead);
     if (target === 'bounced') hardBounces.set(parent.emailAccountId, (hardBounces.get(parent.emailAccountId) ?? 0) + 1);

@@ -2,6 +2,7 @@ import { metadataV1 } from '@penguinmails/contracts';
 import { decodeCursor, encodeCursor, InvalidArgumentError, Validator } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { bounceType, direction, messageStatus, messageType } from '../domain/enums';
+import * as imports from '../domain/imports';
 import * as messages from '../domain/messages';
 import { nullIfEmpty, pageSizeOf, tenantOf } from './fields';
 import { messageToProto } from './mappers';
@@ -93,6 +94,34 @@ export function messageInput(v: Validator, field: string, m: metadataV1.MessageI
   };
 }
 
+/** Imported history must lie between this and now + IMPORT_MAX_FUTURE_MS (clock skew). */
+const IMPORT_MIN_TIME = new Date('2000-01-01T00:00:00Z');
+const IMPORT_MAX_FUTURE_MS = 5 * 60_000;
+
+/** Validates one ImportedMessage (`field` is "messages[i]"): a MessageInput with the import's own rules, and its times. */
+export function importedMessage(v: Validator, field: string, im: metadataV1.ImportedMessage | undefined, tenantId: string | undefined): imports.ImportInsert {
+  const f = `${field}.message`;
+  const m = im?.message;
+  // Status is judged below by the import's rule (any status of the direction), not RecordMessage's.
+  const base = messageInput(v, f, m ? { ...m, status: 0 } : undefined, tenantId);
+  let status = base.status;
+  if (m?.status) {
+    status = messageStatus.toDb(v.enumValue(`${f}.status`, m.status, messageStatus.names));
+    if (status && base.direction && !imports.IMPORT_STATUSES[base.direction].includes(status)) {
+      v.add(`${f}.status`, 'OUT_OF_RANGE', `${f}.status of an imported ${base.direction} message must be one of ${imports.IMPORT_STATUSES[base.direction].join(', ')}`);
+    }
+  }
+  if (!base.clientKey) v.add(`${f}.client_key`, 'REQUIRED', `${f}.client_key is required for an import (the source system's id: the key a repeated import finds the ref by)`);
+  if (base.inReplyTo || base.references.length) v.add(`${f}.in_reply_to`, 'NOT_APPLICABLE', `${f}.in_reply_to and ${f}.references must be empty for an import; name the parent by ${f}.parent_message_id`);
+  const latest = new Date(Date.now() + IMPORT_MAX_FUTURE_MS);
+  const created = im?.created;
+  if (!created) v.add(`${field}.created`, 'REQUIRED', `${field}.created is required: when the message was created in the source system`);
+  else v.check(created >= IMPORT_MIN_TIME && created <= latest, `${field}.created`, 'OUT_OF_RANGE', `${field}.created must lie between 2000-01-01 and now, got ${created.toISOString()}`);
+  const processed = im?.processed ?? null;
+  if (processed && created) v.check(processed >= created && processed <= latest, `${field}.processed`, 'OUT_OF_RANGE', `${field}.processed must lie between ${field}.created and now, got ${processed.toISOString()}`);
+  return { ...base, status, clientKey: base.clientKey ?? '', created: created ?? IMPORT_MIN_TIME, processed };
+}
+
 function messageId(v: Validator, req: { messageId: string }): string {
   return v.uuid('message_id', req.messageId);
 }
@@ -120,6 +149,21 @@ export function messageHandlers(deps: ServerDeps) {
       const inputs = req.messages.map((m, i) => messageInput(v, `messages[${i}]`, m, tenantOk));
       v.done();
       const results = await messages.recordMessages(deps.pool, deps.names, tenantId, inputs);
+      return { results: results.map((r) => ({ message: messageToProto(r.row), created: r.created })) };
+    },
+    async importMessages(req: metadataV1.ImportMessagesRequest): Promise<metadataV1.ImportMessagesResponse> {
+      const v = new Validator();
+      const tenantId = tenantOf(v, req.tenantId);
+      const tenantOk = v.ok ? tenantId : undefined;
+      if (req.messages.length === 0) v.add('messages', 'REQUIRED', 'messages must hold at least one message');
+      if (req.messages.length > deps.limits.batchRecordMax) {
+        throw new InvalidArgumentError([
+          { field: 'messages', reason: 'TOO_MANY', description: `at most ${deps.limits.batchRecordMax} messages per call, got ${req.messages.length}` },
+        ]);
+      }
+      const inputs = req.messages.map((m, i) => importedMessage(v, `messages[${i}]`, m, tenantOk));
+      v.done();
+      const results = await imports.importMessages(deps.pool, deps.names, tenantId, inputs);
       return { results: results.map((r) => ({ message: messageToProto(r.row), created: r.created })) };
     },
     async getMessage(req: metadataV1.GetMessageRequest): Promise<metadataV1.GetMessageResponse> {
