@@ -3,7 +3,7 @@ import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { commonV1, queueV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
 import { ServiceFuzzer, fuzzSettings, isBadCode, loadServiceSpec, pgDigest } from '@penguinmails/testkit';
-import { startQueue, type Queue } from './harness';
+import { NO_KEYS, type Queue, startQueue } from './harness';
 
 // Hostile input for every RPC of QueueService, generated from the descriptors (see
 // packages/testkit/src/fuzz.ts and services/metadata/test/fuzz.test.ts for the invariants).
@@ -21,7 +21,7 @@ beforeAll(async () => {
   const jobs: string[] = [];
   for (const tenantId of tenants) {
     for (let i = 0; i < 3; i++) {
-      const { job } = await call(q.client, 'enqueueJob', { tenantId, queue: 'email', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', payload: { n: i } });
+      const { job } = await call(q.client, 'enqueueJob', { tenantId, queue: 'email', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', ...NO_KEYS, payload: { n: i } });
       jobs.push(job!.id);
     }
     // one running job, so lease/complete/fail calls with the right worker can get through
