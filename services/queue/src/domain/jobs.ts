@@ -161,13 +161,13 @@ async function claimOnce(
 ): Promise<{ rows: JobRow[] | LeanRow[]; completed: EndedJob[] }> {
   return withTransaction(deps.pool, async (client) => {
     const completed = complete ? await completeInTransaction(client, deps, { tenantId: args.tenantId, workerId: args.workerId, jobs: complete }) : [];
-    const reclaimed = await reclaimExpiredLeases(client, { tenantId: args.tenantId, queue: args.queue, limit: deps.limits.claimBatchMax });
+    const { reclaimed, groupedRunnable } = await reclaimExpiredLeases(client, { tenantId: args.tenantId, queue: args.queue, limit: deps.limits.claimBatchMax });
     await emitJobEvents(client, deps.names, reclaimed);
     const { tenantId } = args;
     // Jobs of concurrency groups first (each group locked, its running jobs counted, at most
     // its limit leased: db/claim-grouped-jobs.ts), then ungrouped jobs for the rest of the
-    // batch. Without grouped jobs the first step is one probe of an empty index.
-    const groups = await lockRunnableGroups(client, { tenantId, queue: args.queue, limit: args.limit });
+    // batch. The sweep statement said whether there are grouped jobs: without, no extra statement.
+    const groups = groupedRunnable ? await lockRunnableGroups(client, { tenantId, queue: args.queue, limit: args.limit }) : [];
     const grouped = groups.length ? await claimGroupedJobs(client, { ...args, groups }, lean) : [];
     const rest = args.limit - grouped.length;
     if (rest <= 0) return { rows: grouped, completed };
