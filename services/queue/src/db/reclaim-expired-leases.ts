@@ -18,8 +18,10 @@ import type { JobRow } from './prisma';
  * one probe of `jobs_grouped_runnable_idx`, an empty index when nobody uses groups): the claim
  * runs the grouped steps (claim-grouped-jobs.ts) only then, so a claim without grouped jobs
  * makes the round trips it made before groups existed. Measured with `bench:queue --variants
- * service,no-groups-probe` at load ~28: the probe as a statement of its own cost 10-35 % of
- * jobs/s at batch 1 and 50 (one more round trip per claim); folded in here it costs none.
+ * service,separate-groups-probe` (interleaved rows, one run, 8 s each, 2 shared cores): the
+ * groups statement as a round trip of its own before every claim cost, at batch 1, 14 % and 27 %
+ * of jobs/s (1 / 4 workers, load ~28) and 7 % and 47 % (load ~14); at batch 50 it was within the
+ * noise. Folded in here, what remains is one `exists` descent into an (empty) partial index.
  * The answer is read in this statement's snapshot: a grouped job enqueued a moment later is
  * seen by the next claim. Every reclaimed row comes with the flag; with none reclaimed, one row
  * of nulls carries it (`left join`).
