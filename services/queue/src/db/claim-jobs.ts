@@ -44,7 +44,7 @@ export const LEAN_RETURNING = `returning jobs.id, jobs.tenant_id as "tenantId", 
  *
  * Only UNGROUPED jobs (`group_key is null`): jobs of a concurrency group are claimed by
  * claim-grouped-jobs.ts under their group's lock. The index predicate says the same
- * (20261210000000_job_features), so this plan and its cost are those of before groups existed.
+ * (20261221000000_job_features), so this plan and its cost are those of before groups existed.
  *
  * Index: `jobs_runnable_idx (tenant_id, queue, priority desc, run_at, id) where status in
  * ('queued','failed') and group_key is null`, chosen with EXPLAIN (ANALYZE, BUFFERS) on 1.05M jobs (1M finished,

@@ -10,7 +10,7 @@ export interface EnqueuedRow {
   debounced?: boolean;
 }
 
-/** The partial unique index a waiting singleton job is in (20261210000000_job_features). */
+/** The partial unique index a waiting singleton job is in (20261221000000_job_features). */
 const SINGLETON_WAITING = `singleton_key is not null and throttle_slot is null and status = 'queued' and attempts = 0`;
 
 /** The columns every insert of a batch gives, from one array each ($2..$14). */

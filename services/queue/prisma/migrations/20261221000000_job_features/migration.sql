@@ -1,5 +1,6 @@
 -- Job features (issue 9): concurrency groups, singleton / debounce / throttle keys, recurring
 -- schedules, retention. Never edit once applied: add a new migration folder instead.
+-- Dated after main's 20261220000000_outbox_trace_context so it applies in merge order.
 -- New columns are nullable without defaults: PostgreSQL only changes the catalog, no rewrite.
 
 -- AlterTable
