@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client, type PoolClient } from 'pg';
 import { EventNames, migratePostgres } from '@penguinmails/service-kit';
+import { lockRunnableGroups } from '@penguinmails/queue/dist/db/claim-grouped-jobs';
 import { claimJobs } from '@penguinmails/queue/dist/db/claim-jobs';
 import { completeJob } from '@penguinmails/queue/dist/db/complete-job';
 import { reclaimExpiredLeases } from '@penguinmails/queue/dist/db/reclaim-expired-leases';
@@ -55,7 +56,7 @@ export function queueOptions(args: Args): QueueOptions {
     seconds: intArg(args, 'seconds', quick ? 5 : 15, 1, 600),
     workers: list('workers', [1, 4, 8]),
     batches: list('batches', [1, 10]),
-    variants: (args.values.get('variants') ?? (args.flags.has('diagnose') ? 'service,unnamed,no-outbox,no-sweep,listen' : 'service'))
+    variants: (args.values.get('variants') ?? (args.flags.has('diagnose') ? 'service,unnamed,no-outbox,no-sweep,listen,separate-groups-probe' : 'service'))
       .split(',')
       .map((v) => v.trim()),
     explain: !args.flags.has('no-explain'),
@@ -71,6 +72,8 @@ interface Variant {
   listen?: boolean;
   /** Strip the statement names the service gives its hot SQL: every call parsed and planned again. */
   unnamed?: boolean;
+  /** Run the grouped claim's lock statement (lockRunnableGroups) as its own round trip before every claim. */
+  groupsProbe?: boolean;
 }
 const SERVICE: Variant = { key: 'service', name: 'service (sweep + claim; complete + outbox)', reclaim: true, outbox: true };
 const DIAGNOSTIC: Variant[] = [
@@ -78,6 +81,7 @@ const DIAGNOSTIC: Variant[] = [
   { key: 'no-outbox', name: 'no outbox row on complete (no NOTIFY)', reclaim: true, outbox: false },
   { key: 'no-sweep', name: 'no lease sweep before the claim', reclaim: false, outbox: true },
   { key: 'listen', name: 'service + a LISTEN pm_outbox connection', reclaim: true, outbox: true, listen: true },
+  { key: 'separate-groups-probe', name: 'service + the groups lock statement as its own round trip', reclaim: true, outbox: true, groupsProbe: true },
 ];
 
 interface RunResult {
@@ -170,9 +174,15 @@ async function run(url: string, admin: Client, variant: Variant, workers: number
       let claimed;
       try {
         if (variant.reclaim) {
-          const reclaimed = await reclaimExpiredLeases(db, { tenantId: TENANT, queue: QUEUE, limit: 100 });
+          // The sweep also says whether grouped jobs wait (none here): ClaimJobs runs the grouped steps only then.
+          const { reclaimed, groupedRunnable } = await reclaimExpiredLeases(db, { tenantId: TENANT, queue: QUEUE, limit: 100 });
           await emitJobEvents(db, names, reclaimed);
+          if (groupedRunnable) throw new Error('the bench backlog has no grouped jobs');
         }
+        // The grouped claim's first statement as a round trip of its own (how ClaimJobs ran it
+        // before the sweep answered the question): a diagnostic row, --variants separate-groups-probe.
+        if (variant.groupsProbe && (await lockRunnableGroups(db, { tenantId: TENANT, queue: QUEUE, limit: batch })).length)
+          throw new Error('the bench backlog has no grouped jobs');
         claimed = await claimJobs(db, { tenantId: TENANT, queue: QUEUE, workerId, limit: batch, leaseSeconds: 300 });
         await c.query('commit');
       } catch (e) {

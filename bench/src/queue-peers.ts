@@ -31,6 +31,8 @@ import { intArg, loadAverage, ms, parseArgs, percentile, table, type Args } from
 
 const TENANT = '3f1c2b0e-8d4a-4c1e-9b7a-2a6f0c5d9e11';
 const QUEUE = 'email';
+/** The job-feature fields of NewJob (groups, singleton / debounce / throttle) left unset: the bench measures plain jobs. */
+const NO_KEYS = { groupKey: '', groupLimit: 0, singletonKey: '', debounce: false, throttleSeconds: 0 } as const;
 
 export interface PeersOptions {
   jobs: number;
@@ -142,6 +144,7 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
         maxAttempts: 0,
         idempotencyKey: '',
         runAt: undefined,
+        ...NO_KEYS,
       }));
     const enqueue = async (n: number, lean: boolean) => {
       for (let i = 0; i < n; i += o.batch) await call(client, 'enqueueJobs', { tenantId: TENANT, jobs: newJobs(i, Math.min(o.batch, n - i), lean) });
@@ -192,7 +195,7 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
     );
     await sleep(500);
     for (let i = 0; i < o.latencyJobs; i++) {
-      const job = { queue: 'latency', task: 'noop', payload: undefined, payloadJson: Buffer.from(JSON.stringify({ t0: Date.now() })), priority: 0, maxAttempts: 0, idempotencyKey: '', runAt: undefined };
+      const job = { queue: 'latency', task: 'noop', payload: undefined, payloadJson: Buffer.from(JSON.stringify({ t0: Date.now() })), priority: 0, maxAttempts: 0, idempotencyKey: '', runAt: undefined, ...NO_KEYS };
       await call(client, 'enqueueJobs', { tenantId: TENANT, jobs: [job] });
       await sleep(10);
     }

@@ -130,6 +130,10 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
   'queue.cancelJob': idempotent,
   'queue.appendJobLog': unsafe, // a second log line
   'queue.listJobLogs': read,
+  // A name is unique per tenant: a repeat after a lost success is ALREADY_EXISTS, never a second schedule.
+  'queue.createSchedule': idempotent,
+  'queue.deleteSchedule': idempotent, // a repeat is NOT_FOUND, nothing written
+  'queue.listSchedules': read,
 
   // analytics
   'analytics.ingestEvents': keyed((r) => Array.isArray(r.events) && r.events.length > 0 && r.events.every((e: any) => Boolean(e?.eventId))),

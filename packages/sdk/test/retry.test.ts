@@ -114,7 +114,7 @@ describe('retries', () => {
 
   test('a keyed write is retried on UNAVAILABLE and ABORTED only with its key', async () => {
     let n = 0;
-    const fake = await fakeServer(() => (++n % 2 === 1 ? fail(n === 1 ? status.UNAVAILABLE : status.ABORTED) : { response: { created: true } }));
+    const fake = await fakeServer(() => (++n % 2 === 1 ? fail(n === 1 ? status.UNAVAILABLE : status.ABORTED) : { response: { created: true, outcome: 1 } }));
     const pm = platform(fake.address);
     try {
       await pm.queue.enqueueJob({ tenantId, queue: 'send', task: 't', idempotencyKey: 'k1' });

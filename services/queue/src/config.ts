@@ -28,6 +28,18 @@ export const settingsShape = {
   RETRY_MAX_MS: positiveInt().default(3_600_000),
   /** Largest payload (and log data) as JSON; jobs carry ids, content lives in the content tier. */
   PAYLOAD_MAX_BYTES: positiveInt().default(64 * 1024),
+  /** Succeeded jobs (and their logs) are deleted this many hours after they finished. */
+  QUEUE_RETENTION_SUCCEEDED_HOURS: positiveInt().default(24 * 7),
+  /** Dead and cancelled jobs (and their logs) are deleted this many days after they finished. */
+  QUEUE_RETENTION_DEAD_DAYS: positiveInt().default(30),
+  /** How often retention runs; 0 turns it off (e.g. when another replica or a cron job does it). */
+  QUEUE_RETENTION_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
+  /** Jobs per retention batch (one transaction each). */
+  QUEUE_RETENTION_BATCH: positiveInt().default(1000),
+  /** How often the scheduler looks for due schedules (a fire lands within this after its time); 0 turns it off. */
+  SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
+  /** Schedules fired per scheduler transaction. */
+  SCHEDULER_BATCH: positiveInt().default(100),
 };
 
 export type Settings = ReturnType<typeof loadSettings>;

@@ -3,6 +3,8 @@ import { PageTokens, grpcServerSettings, openPostgresTier, runService } from '@p
 import { registerQueueMetrics } from './metrics';
 import { limitsFrom, loadSettings } from './config';
 import { createPrisma } from './db/prisma';
+import { JobRetention } from './domain/retention';
+import { Scheduler } from './domain/schedules';
 import { RunnableWakeups } from './domain/wake-ups';
 import { MIGRATIONS_DIR } from './migrations-dir';
 import { createServer } from './server';
@@ -22,10 +24,19 @@ runService('queue', loadSettings, async (s, logger) => {
     wakeups,
   });
   const unregisterMetrics = registerQueueMetrics(tier.pool);
+  const scheduler = new Scheduler({ pool: tier.pool, logger, intervalMs: s.SCHEDULER_INTERVAL_MS, batchSize: s.SCHEDULER_BATCH });
+  const retention = new JobRetention({
+    pool: tier.pool,
+    logger,
+    intervalMs: s.QUEUE_RETENTION_INTERVAL_MS,
+    batchSize: s.QUEUE_RETENTION_BATCH,
+    succeededSeconds: s.QUEUE_RETENTION_SUCCEEDED_HOURS * 3600,
+    deadSeconds: s.QUEUE_RETENTION_DEAD_DAYS * 86_400,
+  });
   return {
     server,
     checks: tier.checks,
-    background: [wakeups, tier.relay],
+    background: [wakeups, tier.relay, scheduler, retention],
     close: async () => {
       unregisterMetrics();
       await tier.close();

@@ -20,7 +20,10 @@ export function registerQueueMetrics(pool: Pool, metrics: Metrics = defaultMetri
       last = Promise.all([
         pool.query<{ status: string; n: string }>(`select status, count(*) as n from jobs where status = any($1::text[]) group by status`, [LIVE]),
         pool.query<{ age: number | null }>(
-          `select extract(epoch from now() - min(run_at))::float8 as age from jobs where status in ('queued', 'failed') and run_at <= now()`,
+          // One min() per partial index of runnable jobs (ungrouped, grouped): each reads only the backlog.
+          `select extract(epoch from now() - least(
+                    (select min(run_at) from jobs where status in ('queued', 'failed') and group_key is null and run_at <= now()),
+                    (select min(run_at) from jobs where status in ('queued', 'failed') and group_key is not null and run_at <= now())))::float8 as age`,
         ),
       ]).then(([c, a]) => ({ counts: new Map(c.rows.map((r) => [r.status, Number(r.n)])), age: Math.max(0, a.rows[0]?.age ?? 0) }));
       last.catch(() => undefined);

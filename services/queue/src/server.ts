@@ -3,6 +3,7 @@ import { createGrpcServer, type GrpcServer, type Handlers } from '@penguinmails/
 import type { ServerDeps } from './deps';
 import { jobLogHandlers } from './rpc/job-logs';
 import { jobHandlers } from './rpc/jobs';
+import { scheduleHandlers } from './rpc/schedules';
 
 export type { ServerDeps } from './deps';
 
@@ -19,6 +20,7 @@ export function createServer(deps: ServerDeps): GrpcServer {
   const handlers: Handlers<queueV1.QueueServiceServer> = {
     ...jobHandlers(deps),
     ...jobLogHandlers(deps),
+    ...scheduleHandlers(deps),
   };
   return server.addService('penguinmails.queue.v1.QueueService', queueV1.QueueServiceService, handlers);
 }

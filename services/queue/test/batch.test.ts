@@ -1,7 +1,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import { commonV1, queueV1 } from '@penguinmails/contracts';
 import { call, connect } from '@penguinmails/service-kit';
-import { failure, startQueue, tenant, type Queue } from './harness';
+import { failure, NO_KEYS, type Queue, startQueue, tenant } from './harness';
 
 // The batch worker protocol: EnqueueJobs, CompleteJobs, FailJobs, ClaimJobs wait_ms and claims
 // across tenants, RetryJob, job output, GetQueueStats.
@@ -25,6 +25,7 @@ afterAll(async () => {
 });
 
 const newJob = (j: Partial<queueV1.NewJob> = {}): queueV1.NewJob => ({
+  ...NO_KEYS,
   queue: 'send',
   task: 'campaign.send_step',
   payload: {},

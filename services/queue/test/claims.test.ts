@@ -1,7 +1,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import { commonV1, queueV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
-import { failure, sleep, startQueue, tenant, type Queue } from './harness';
+import { failure, NO_KEYS, type Queue, sleep, startQueue, tenant } from './harness';
 
 const { JobStatus } = queueV1;
 
@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 
 const enqueue = (tenantId: string, req: Partial<queueV1.EnqueueJobRequest> = {}) =>
-  call(q.client, 'enqueueJob', { tenantId, queue: 'send', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', ...req }).then(
+  call(q.client, 'enqueueJob', { tenantId, queue: 'send', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', ...NO_KEYS, ...req }).then(
     (r) => r.job!,
   );
 const claim = (tenantId: string, workerId: string, maxJobs = 1, leaseSeconds = 0, queue = 'send') =>

@@ -3,7 +3,7 @@ import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { commonV1, queueV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
 import { ServiceFuzzer, fuzzSettings, isBadCode, loadServiceSpec, pgDigest } from '@penguinmails/testkit';
-import { startQueue, type Queue } from './harness';
+import { NO_KEYS, type Queue, startQueue } from './harness';
 
 // Hostile input for every RPC of QueueService, generated from the descriptors (see
 // packages/testkit/src/fuzz.ts and services/metadata/test/fuzz.test.ts for the invariants).
@@ -19,11 +19,18 @@ beforeAll(async () => {
   q = await startQueue();
   const tenants = [randomUUID(), randomUUID()];
   const jobs: string[] = [];
+  const schedules: string[] = [];
   for (const tenantId of tenants) {
     for (let i = 0; i < 3; i++) {
-      const { job } = await call(q.client, 'enqueueJob', { tenantId, queue: 'email', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', payload: { n: i } });
+      const { job } = await call(q.client, 'enqueueJob', { tenantId, queue: 'email', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', ...NO_KEYS, payload: { n: i } });
       jobs.push(job!.id);
     }
+    // a job of a concurrency group and a singleton, so grouped claims and key conflicts are reachable
+    await call(q.client, 'enqueueJob', { tenantId, queue: 'email', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', ...NO_KEYS, groupKey: 'mailbox-1', singletonKey: 's1' });
+    const { schedule } = await call(q.client, 'createSchedule', {
+      tenantId, name: 'nightly', cron: '0 3 * * *', timeZone: 'Europe/Berlin', queue: 'email', task: 'campaign.send_step', payload: {}, priority: 0, maxAttempts: 0,
+    });
+    schedules.push(schedule!.id);
     // one running job, so lease/complete/fail calls with the right worker can get through
     await call(q.client, 'claimJobs', { tenantId, queue: 'email', workerId: 'worker-1', maxJobs: 1, leaseSeconds: 0, waitMs: 0, complete: [], lean: false });
   }
@@ -38,6 +45,12 @@ beforeAll(async () => {
       task: ['campaign.send_step'],
       worker_id: ['worker-1', 'worker-2'],
       idempotency_key: ['k1', 'k2'],
+      schedule_id: schedules,
+      name: ['nightly', 'hourly'],
+      cron: ['0 3 * * *', '*/5 * * * * *', '@daily'],
+      time_zone: ['UTC', 'Europe/Berlin', 'America/New_York'],
+      group_key: ['mailbox-1', 'mailbox-2'],
+      singleton_key: ['s1', 's2'],
     },
   });
 }, 60_000);
@@ -88,13 +101,20 @@ test('every stored row can be read back through the API', async () => {
       if (!token) break;
     }
   };
-  const { rows: tenants } = await q.pool.query<{ t: string }>('select distinct tenant_id::text as t from jobs order by 1');
-  for (const { t } of tenants) await pages(`listJobs(${t})`, (page) => call(q.client, 'listJobs', { tenantId: t, status: 0, queue: '', page }));
+  const { rows: tenants } = await q.pool.query<{ t: string }>(
+    'select tenant_id::text as t from jobs union select tenant_id::text from schedules order by 1',
+  );
+  for (const { t } of tenants) {
+    await pages(`listJobs(${t})`, (page) => call(q.client, 'listJobs', { tenantId: t, status: 0, queue: '', page }));
+    await pages(`listSchedules(${t})`, (page) => call(q.client, 'listSchedules', { tenantId: t, page }));
+    await read(`getQueueStats(${t})`, () => call(q.client, 'getQueueStats', { tenantId: t, queue: '' }));
+  }
+  const { rows: scheduleCount } = await q.pool.query<{ n: number }>('select count(*)::int as n from schedules');
   const { rows: jobs } = await q.pool.query<{ tenant_id: string; id: string }>('select tenant_id::text, id::text from jobs order by created desc limit 300');
   for (const r of jobs) {
     await read(`getJob(${r.tenant_id}, ${r.id})`, () => call(q.client, 'getJob', { tenantId: r.tenant_id, jobId: r.id }));
     await pages(`listJobLogs(${r.tenant_id}, ${r.id})`, (page) => call(q.client, 'listJobLogs', { tenantId: r.tenant_id, jobId: r.id, page }));
   }
-  process.stdout.write(`queue read-back: ${tenants.length} tenants, ${jobs.length} jobs, ${calls} calls, ${bad.length} unreadable\n`);
+  process.stdout.write(`queue read-back: ${tenants.length} tenants, ${jobs.length} jobs, ${scheduleCount[0].n} schedules, ${calls} calls, ${bad.length} unreadable\n`);
   expect(bad).toEqual([]);
 }, 300_000);

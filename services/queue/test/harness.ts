@@ -142,3 +142,6 @@ export async function failure(p: Promise<unknown>): Promise<DecodedStatus> {
 
 export const tenant = (): string => randomUUID();
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The job-feature fields of EnqueueJobRequest / NewJob left unset (ts-proto wants every field). */
+export const NO_KEYS = { groupKey: '', groupLimit: 0, singletonKey: '', debounce: false, throttleSeconds: 0 } as const;

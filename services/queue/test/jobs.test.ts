@@ -1,7 +1,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import { queueV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
-import { failure, startQueue, tenant, type Queue } from './harness';
+import { failure, NO_KEYS, type Queue, startQueue, tenant } from './harness';
 
 const { JobStatus, JobLogLevel } = queueV1;
 
@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 const enqueue = (req: Partial<queueV1.EnqueueJobRequest> & { tenantId: string }) =>
-  call(q.client, 'enqueueJob', { queue: 'email', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', ...req });
+  call(q.client, 'enqueueJob', { queue: 'email', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', ...NO_KEYS, ...req });
 
 describe('EnqueueJob / GetJob', () => {
   it('stores a job and reads it back', async () => {
@@ -94,7 +94,7 @@ describe('EnqueueJob / GetJob', () => {
       max_attempts: 'OUT_OF_RANGE',
       idempotency_key: 'TOO_LONG',
     });
-    const missing = await failure(call(q.client, 'enqueueJob', { tenantId: tenant(), queue: '', task: '', priority: 0, maxAttempts: 0, idempotencyKey: '' }));
+    const missing = await failure(call(q.client, 'enqueueJob', { tenantId: tenant(), queue: '', task: '', priority: 0, maxAttempts: 0, idempotencyKey: '', ...NO_KEYS }));
     expect(missing.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['queue:REQUIRED', 'task:REQUIRED']);
     expect(await q.counts()).toEqual(before);
   });

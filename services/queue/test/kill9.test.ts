@@ -6,7 +6,7 @@ import { call, connect } from '@penguinmails/service-kit';
 import { freePort, freshDatabase, natsTestContext, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
 import { Client } from 'pg';
 import { MIGRATIONS_DIR as migrationsDir } from '../src/migrations-dir';
-import { sleep, tenant } from './harness';
+import { NO_KEYS, sleep, tenant } from './harness';
 
 // The service process killed with SIGKILL mid-stream (services/queue/dist/main.js as a child
 // process, as in production): producers and workers keep calling through the outage, retrying
@@ -91,6 +91,7 @@ afterAll(async () => {
           maxAttempts: 20,
           idempotencyKey: `k-${from + k}`,
           runAt: undefined,
+          ...NO_KEYS,
         }));
         for (;;) {
           try {

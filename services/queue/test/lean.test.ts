@@ -1,7 +1,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import { queueV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
-import { failure, startQueue, tenant, type Queue } from './harness';
+import { failure, NO_KEYS, type Queue, startQueue, tenant } from './harness';
 
 // The lean worker protocol: EnqueueJobs payload_json, ClaimJobs { lean } (ClaimedJob with the
 // payload as JSON bytes) and ClaimJobs { complete } (ack-and-fetch in one call).
@@ -18,6 +18,7 @@ afterAll(async () => {
 
 const json = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
 const newJob = (j: Partial<queueV1.NewJob> = {}): queueV1.NewJob => ({
+  ...NO_KEYS,
   queue: 'send',
   task: 'campaign.send_step',
   payload: undefined,

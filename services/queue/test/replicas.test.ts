@@ -8,7 +8,7 @@ import { call, connect, readMigrations } from '@penguinmails/service-kit';
 import { freePort, freshDatabase, natsTestContext, outboxPublished, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
 import { Client } from 'pg';
 import { MIGRATIONS_DIR as migrationsDir } from '../src/migrations-dir';
-import { sleep, tenant } from './harness';
+import { NO_KEYS, sleep, tenant } from './harness';
 
 // Three queue processes (dist/main.js, as in production) on one empty database, started at the
 // same moment: the migrations apply once; workers spread over the three claim every job exactly
@@ -122,6 +122,7 @@ function value(text: string, name: string, labels: Record<string, string>): numb
         maxAttempts: 5,
         idempotencyKey: `k-${from + k}`,
         runAt: undefined,
+        ...NO_KEYS,
       }));
       const r = await call(clients[(from / 50) % REPLICAS], 'enqueueJobs', { tenantId: t, jobs });
       for (const x of r.results) ids.add(x.jobId);

@@ -1,7 +1,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import { queueV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
-import { failure, startQueue, tenant, type Queue } from './harness';
+import { failure, NO_KEYS, type Queue, startQueue, tenant } from './harness';
 
 // The project standard, RPC by RPC, for what jobs.test.ts / claims.test.ts leave out: bad input
 // is INVALID_ARGUMENT naming the fields, another tenant's job is NOT_FOUND, and neither writes
@@ -15,7 +15,7 @@ let o: Seed;
 async function seed(queue: string): Promise<Seed> {
   const tenantId = tenant();
   const enqueue = (priority: number) =>
-    call(q.client, 'enqueueJob', { tenantId, queue, task: 'campaign.send_step', priority, maxAttempts: 0, idempotencyKey: '' }).then((r) => r.job!);
+    call(q.client, 'enqueueJob', { tenantId, queue, task: 'campaign.send_step', priority, maxAttempts: 0, idempotencyKey: '', ...NO_KEYS }).then((r) => r.job!);
   await enqueue(1);
   const queued = await enqueue(0);
   const [running] = (await call(q.client, 'claimJobs', { tenantId, queue, workerId: 'w1', maxJobs: 1, leaseSeconds: 600, waitMs: 0, complete: [], lean: false })).jobs;

@@ -3,7 +3,7 @@ import { queueV1 } from '@penguinmails/contracts';
 import { ConfigError, call, connect } from '@penguinmails/service-kit';
 import { healthCheck, reflectionListServices } from '@penguinmails/testkit';
 import { limitsFrom, loadSettings } from '../src/config';
-import { failure, startQueue, tenant, type Queue } from './harness';
+import { failure, NO_KEYS, type Queue, startQueue, tenant } from './harness';
 
 let q: Queue;
 beforeAll(async () => {
@@ -22,7 +22,7 @@ it('serves health and reflection without a token, and QueueService only with one
   const st = await failure(call(anonymous, 'getJob', { tenantId: tenant(), jobId: tenant() }));
   anonymous.close();
   expect(st.code).toBe(Status.UNAUTHENTICATED);
-  const ok = await call(q.client, 'enqueueJob', { tenantId: tenant(), queue: 'q', task: 't', priority: 0, maxAttempts: 0, idempotencyKey: '' });
+  const ok = await call(q.client, 'enqueueJob', { tenantId: tenant(), queue: 'q', task: 't', priority: 0, maxAttempts: 0, idempotencyKey: '', ...NO_KEYS });
   expect(ok.created).toBe(true);
 });
 

@@ -15,6 +15,7 @@ import type { JobRow } from './prisma';
  * cap for update skip locked` on the same index — the per-tenant claim of claim-jobs.ts. Rows
  * are locked only up to the cap, so the final `limit` discards few (a tenant whose rows are all
  * held by other claimers counts in T, so a claim may come back short; the worker claims again).
+ * Ungrouped jobs only, as claim-jobs.ts (grouped ones: claim-grouped-jobs.ts).
  * Alternatives: `row_number() over (partition by tenant_id …)` over the whole backlog of the
  * queue reads every runnable row per claim (and cannot `skip locked` through a window); a
  * claim per tenant from the service would be T round trips per claim.
@@ -43,11 +44,11 @@ async function claimAs<R extends JobRow | LeanRow>(
     name: lean ? 'queue_claim_jobs_all_tenants_lean' : 'queue_claim_jobs_all_tenants',
     text: `with recursive tenants as (
        (select tenant_id from jobs
-         where queue = $1 and status in ('queued', 'failed') and run_at <= now()
+         where queue = $1 and status in ('queued', 'failed') and group_key is null and run_at <= now()
          order by tenant_id limit 1)
        union all
        select (select j.tenant_id from jobs j
-                where j.tenant_id > t.tenant_id and j.queue = $1 and j.status in ('queued', 'failed') and j.run_at <= now()
+                where j.tenant_id > t.tenant_id and j.queue = $1 and j.status in ('queued', 'failed') and j.group_key is null and j.run_at <= now()
                 order by j.tenant_id limit 1)
          from tenants t
         where t.tenant_id is not null
@@ -60,7 +61,7 @@ async function claimAs<R extends JobRow | LeanRow>(
         cross join lateral (
           select x.id, row_number() over () as rn
             from (select id from jobs
-                   where tenant_id = t.tenant_id and queue = $1 and status in ('queued', 'failed') and run_at <= now()
+                   where tenant_id = t.tenant_id and queue = $1 and status in ('queued', 'failed') and group_key is null and run_at <= now()
                    order by priority desc, run_at, id
                    limit cap.n
                      for update skip locked) x

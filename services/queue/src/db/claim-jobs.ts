@@ -42,8 +42,12 @@ export const LEAN_RETURNING = `returning jobs.id, jobs.tenant_id as "tenantId", 
  * and an attempt that ends by lease expiry (reclaim-expired-leases.ts) must not look as if a
  * worker had completed or failed it (see domain/jobs.ts, endedByThisAttempt).
  *
+ * Only UNGROUPED jobs (`group_key is null`): jobs of a concurrency group are claimed by
+ * claim-grouped-jobs.ts under their group's lock. The index predicate says the same
+ * (20261221000000_job_features), so this plan and its cost are those of before groups existed.
+ *
  * Index: `jobs_runnable_idx (tenant_id, queue, priority desc, run_at, id) where status in
- * ('queued','failed')`, chosen with EXPLAIN (ANALYZE, BUFFERS) on 1.05M jobs (1M finished,
+ * ('queued','failed') and group_key is null`, chosen with EXPLAIN (ANALYZE, BUFFERS) on 1.05M jobs (1M finished,
  * 50k runnable over 20 tenants × 5 queues), claiming 50 (PostgreSQL 15, 2 cores):
  *   partial index in claim order      index scan, no sort, 154 buffers, 2.7 ms; index 4.6 MB
  *   (tenant, status, created, id)     bitmap scan of 2500 rows + sort, 14.7 ms
@@ -99,6 +103,7 @@ async function claimJobsAs<R extends JobRow | LeanRow>(
         where tenant_id = $1
           and queue = $2
           and status in ('queued', 'failed')
+          and group_key is null
           and run_at <= now()
         order by priority desc, run_at, id
         limit $3

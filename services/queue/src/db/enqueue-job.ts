@@ -14,6 +14,13 @@ export interface NewJob {
   runAt?: Date;
   maxAttempts: number;
   idempotencyKey?: string;
+  /** Concurrency group and its limit of running jobs (claim-grouped-jobs.ts). */
+  groupKey?: string;
+  groupLimit?: number;
+  /** At most one waiting job per key; with `debounce` a new enqueue replaces it; with `throttleSeconds` one per window. */
+  singletonKey?: string;
+  debounce?: boolean;
+  throttleSeconds?: number;
 }
 
 /**

@@ -6,75 +6,195 @@ export interface EnqueuedRow {
   created: boolean;
   /** False when an existing job holds the key with another task or payload (nothing enqueued). */
   sameWork: boolean;
+  /** debounce: the waiting job of the singleton key took this job's payload and run_at. */
+  debounced?: boolean;
 }
 
+/** The partial unique index a waiting singleton job is in (20261221000000_job_features). */
+const SINGLETON_WAITING = `singleton_key is not null and throttle_slot is null and status = 'queued' and attempts = 0`;
+
+/** The columns every insert of a batch gives, from one array each ($2..$14). */
+const INSERT_FROM_UNNEST = `insert into jobs (id, tenant_id, queue, task, payload, priority, run_at, max_attempts, idempotency_key,
+                             group_key, group_limit, singleton_key, throttle_slot)
+           select i.id, $1, i.queue, i.task, i.payload, i.priority, coalesce(i.run_at, now()), i.max_attempts, i.idempotency_key,
+                  i.group_key, i.group_limit, i.singleton_key,
+                  -- the throttle window this enqueue falls in, aligned to the epoch (pg-boss's singletonSeconds slot)
+                  case when i.throttle > 0 then to_timestamp(floor(extract(epoch from now()) / i.throttle) * i.throttle) end
+             from unnest($2::uuid[], $3::varchar[], $4::varchar[], $5::jsonb[], $6::int[], $7::timestamptz[], $8::int[], $9::varchar[],
+                         $10::varchar[], $11::int[], $12::varchar[], $13::int[])
+                  with ordinality as i(id, queue, task, payload, priority, run_at, max_attempts, idempotency_key,
+                                       group_key, group_limit, singleton_key, throttle, n)
+            order by i.n`;
+
+const params = (tenantId: string, ids: string[], jobs: NewJob[]) => [
+  tenantId,
+  ids,
+  jobs.map((j) => j.queue),
+  jobs.map((j) => j.task),
+  jobs.map((j) => j.payloadJson ?? JSON.stringify(j.payload ?? {})),
+  jobs.map((j) => j.priority),
+  jobs.map((j) => j.runAt ?? null),
+  jobs.map((j) => j.maxAttempts),
+  jobs.map((j) => j.idempotencyKey ?? null),
+  jobs.map((j) => j.groupKey ?? null),
+  jobs.map((j) => (j.groupKey ? (j.groupLimit ?? 1) : null)),
+  jobs.map((j) => j.singletonKey ?? null),
+  jobs.map((j) => j.throttleSeconds ?? 0),
+];
+
 /**
- * Inserts a batch of one tenant's jobs with ONE statement, honouring each job's idempotency key:
- * `insert … select … from unnest(<one array per column>) … on conflict do nothing returning id`.
- * Ids are made by the caller (`ids`), so the rows that came back are matched to the request
- * without relying on `returning` order or on keys (keyless jobs have none). Only when some keyed
- * job was not inserted — a retry of an enqueue, the rare case — a second statement reads the
- * jobs that hold those keys (committed by then, or inserted by this same statement for a key
- * repeated within the batch: the first one wins, like two EnqueueJob calls).
+ * Inserts a batch of one tenant's jobs with ONE statement, honouring each job's idempotency,
+ * singleton and throttle key: `insert … select … from unnest(<one array per column>) … on
+ * conflict do nothing returning id`. `on conflict do nothing` without a target makes every
+ * unique index an arbiter: the idempotency key, the waiting-singleton index and the throttle
+ * window index (partial unique indexes; a job whose columns are outside an index's predicate
+ * is not checked against it). Ids are made by the caller (`ids`), so the rows that came back
+ * are matched to the request without relying on `returning` order or on keys (keyless jobs
+ * have none). Only when some job was not inserted — a retry of an enqueue, a singleton that
+ * waits already, a throttled key inside its window — a second statement reads the jobs that
+ * hold those keys (committed by then, or inserted by this same statement for a key repeated
+ * within the batch: the first one wins, like two EnqueueJob calls; two concurrent enqueues of
+ * one key: the second waits on the unique index for the first to commit, then skips).
+ *
+ * Debounced jobs (singleton_key + debounce) need `on conflict (…) do update`, which takes one
+ * arbiter, so they go in a second statement (debounceJobs) — only when the batch has any.
  *
  * Why this and not the others:
  *  - one EnqueueJob per job: 1,050-1,240 jobs/s through gRPC (the issue's figure) — a round
  *    trip, a transaction and a WAL flush per job;
- *  - a multi-row `values ($1,…),($9,…)` list: 8 parameters per job (8,000 for a batch, near the
- *    65,535 limit at 8k jobs) and a new statement text, so a new plan, per batch size;
- *  - `unnest` of 8 arrays: 9 parameters whatever the batch size, one cached plan (named
- *    statement), one WAL flush per batch — the shape pg-boss's `insert([...])`
+ *  - a multi-row `values ($1,…),($9,…)` list: a parameter per column per job and a new
+ *    statement text, so a new plan, per batch size;
+ *  - `unnest` of one array per column: 13 parameters whatever the batch size, one cached plan
+ *    (named statement), one WAL flush per batch — the shape pg-boss's `insert([...])`
  *    (json_to_recordset) and graphile-worker's `add_jobs` (an array of a composite) use too.
- *    values vs unnest was not timed against each other; the choice is on the plan cache and the
- *    parameter limit.
- * Measured (`npm run bench -- --only queue-peers`, 20k jobs, batches of 1000, 2 shared cores
- * at load 10-16): 13,800 jobs/s through gRPC (pg-boss insert 34,000, graphile-worker addJobs
- * 40,500 in the same run); the rest of the time was the gRPC/Struct decoding and validation of
- * 1000 jobs in Node: with payload_json (the text goes to `$5` as it came) 22,800 vs 14,100 with
- * Struct payloads in one run (2026-11-26 14:14; pg-boss 28,100 there; bench/README.md).
- * `jsonb[]` travels as text; the payloads were size-checked by the rpc layer.
+ * Measured (`npm run bench -- --only queue-peers`, 20k jobs, batches of 1000): see the README,
+ * "Measured". `jsonb[]` travels as text; the payloads were size-checked by the rpc layer.
  */
 export async function enqueueJobs(db: Pool, tenantId: string, ids: string[], jobs: NewJob[]): Promise<EnqueuedRow[]> {
-  const inserted = await db.query<{ id: string }>({
-    name: 'queue_enqueue_jobs',
-    text: `insert into jobs (id, tenant_id, queue, task, payload, priority, run_at, max_attempts, idempotency_key)
-           select i.id, $1, i.queue, i.task, i.payload, i.priority, coalesce(i.run_at, now()), i.max_attempts, i.idempotency_key
-             from unnest($2::uuid[], $3::varchar[], $4::varchar[], $5::jsonb[], $6::int[], $7::timestamptz[], $8::int[], $9::varchar[])
-                  with ordinality as i(id, queue, task, payload, priority, run_at, max_attempts, idempotency_key, n)
-            order by i.n
-           on conflict (tenant_id, queue, idempotency_key) do nothing
-           returning id`,
-    values: [
-      tenantId,
-      ids,
-      jobs.map((j) => j.queue),
-      jobs.map((j) => j.task),
-      jobs.map((j) => j.payloadJson ?? JSON.stringify(j.payload ?? {})),
-      jobs.map((j) => j.priority),
-      jobs.map((j) => j.runAt ?? null),
-      jobs.map((j) => j.maxAttempts),
-      jobs.map((j) => j.idempotencyKey ?? null),
-    ],
-  });
-  const created = new Set(inserted.rows.map((r) => r.id));
-  const missed = jobs.map((j, i) => ({ j, i })).filter(({ i }) => !created.has(ids[i]));
   const out: EnqueuedRow[] = ids.map((id) => ({ id, created: true, sameWork: true }));
-  if (missed.length === 0) return out;
-  const existing = await db.query<{ id: string; queue: string; key: string; task: string; payload: unknown }>(
-    `select j.id, j.queue, j.idempotency_key as key, j.task, j.payload
-       from jobs j
-       join unnest($2::varchar[], $3::varchar[]) as k(queue, key) on j.queue = k.queue and j.idempotency_key = k.key
-      where j.tenant_id = $1`,
-    [tenantId, missed.map(({ j }) => j.queue), missed.map(({ j }) => j.idempotencyKey ?? null)],
-  );
-  const byKey = new Map(existing.rows.map((r) => [`${r.queue}\u0000${r.key}`, r]));
-  for (const { j, i } of missed) {
-    const row = byKey.get(`${j.queue}\u0000${j.idempotencyKey}`);
-    // Only reachable if the conflicting row vanished between the two statements (retention).
-    if (!row) throw new Error(`enqueue: idempotency key ${j.idempotencyKey} conflicted but no job holds it`);
-    out[i] = { id: row.id, created: false, sameWork: row.task === j.task && sameJson(row.payload, j.payloadJson !== undefined ? JSON.parse(j.payloadJson) : (j.payload ?? {})) };
+  const plain = jobs.map((j, i) => ({ j, i })).filter(({ j }) => !j.debounce);
+  const debounced = jobs.map((j, i) => ({ j, i })).filter(({ j }) => j.debounce);
+  if (plain.length) {
+    const sub = plain.map(({ i }) => ids[i]);
+    const rows = await insertPlain(db, tenantId, sub, plain.map(({ j }) => j));
+    rows.forEach((r, k) => (out[plain[k].i] = r));
+  }
+  if (debounced.length) {
+    const rows = await debounceJobs(db, tenantId, debounced.map(({ i }) => ids[i]), debounced.map(({ j }) => j));
+    rows.forEach((r, k) => (out[debounced[k].i] = r));
   }
   return out;
+}
+
+async function insertPlain(db: Pool, tenantId: string, ids: string[], jobs: NewJob[], tries = 0): Promise<EnqueuedRow[]> {
+  // A batch without singleton or throttle keys (the common case, and the bench's) names its one
+  // arbiter, the idempotency key, as before these keys existed: no other unique index can refuse
+  // its rows, and each row skips the speculative probe of the others.
+  const keys = jobs.some((j) => j.singletonKey);
+  const inserted = await db.query<{ id: string }>({
+    name: keys ? 'queue_enqueue_jobs_keys' : 'queue_enqueue_jobs',
+    text: `${INSERT_FROM_UNNEST}
+           on conflict ${keys ? '' : '(tenant_id, queue, idempotency_key) '}do nothing
+           returning id`,
+    values: params(tenantId, ids, jobs),
+  });
+  const created = new Set(inserted.rows.map((r) => r.id));
+  const out: EnqueuedRow[] = ids.map((id) => ({ id, created: true, sameWork: true }));
+  const missed = jobs.map((j, i) => ({ j, i })).filter(({ i }) => !created.has(ids[i]));
+  if (missed.length === 0) return out;
+
+  // 1. Idempotency keys: the job that holds the key (same work → EXISTING, else KEY_CONFLICT).
+  const keyed = missed.filter(({ j }) => j.idempotencyKey);
+  const byKey = new Map<string, { id: string; task: string; payload: unknown }>();
+  if (keyed.length) {
+    const existing = await db.query<{ id: string; queue: string; key: string; task: string; payload: unknown }>(
+      `select j.id, j.queue, j.idempotency_key as key, j.task, j.payload
+         from jobs j
+         join unnest($2::varchar[], $3::varchar[]) as k(queue, key) on j.queue = k.queue and j.idempotency_key = k.key
+        where j.tenant_id = $1`,
+      [tenantId, keyed.map(({ j }) => j.queue), keyed.map(({ j }) => j.idempotencyKey)],
+    );
+    for (const r of existing.rows) byKey.set(`${r.queue}\u0000${r.key}`, r);
+  }
+  // 2. Singleton / throttle keys: the waiting singleton, or the job of the current window.
+  const bySingleton = new Map<string, string>();
+  const singles = missed.filter(({ j }) => j.singletonKey && !(j.idempotencyKey && byKey.has(`${j.queue}\u0000${j.idempotencyKey}`)));
+  const waiting = singles.filter(({ j }) => !j.throttleSeconds);
+  const throttled = singles.filter(({ j }) => j.throttleSeconds);
+  if (waiting.length) {
+    const { rows } = await db.query<{ id: string; queue: string; key: string }>(
+      `select j.id, j.queue, j.singleton_key as key
+         from jobs j
+         join unnest($2::varchar[], $3::varchar[]) as k(queue, key) on j.queue = k.queue and j.singleton_key = k.key
+        where j.tenant_id = $1 and j.${SINGLETON_WAITING}`,
+      [tenantId, waiting.map(({ j }) => j.queue), waiting.map(({ j }) => j.singletonKey)],
+    );
+    for (const r of rows) bySingleton.set(`s\u0000${r.queue}\u0000${r.key}`, r.id);
+  }
+  if (throttled.length) {
+    // The newest window of the key: the one this enqueue fell in (or a later one, if the window
+    // turned between the two statements — that job is as good an answer).
+    const { rows } = await db.query<{ id: string; queue: string; key: string }>(
+      `select k.queue, k.key, w.id
+         from unnest($2::varchar[], $3::varchar[]) as k(queue, key)
+         cross join lateral (select j.id from jobs j
+                              where j.tenant_id = $1 and j.queue = k.queue and j.singleton_key = k.key and j.throttle_slot is not null
+                              order by j.throttle_slot desc limit 1) w`,
+      [tenantId, throttled.map(({ j }) => j.queue), throttled.map(({ j }) => j.singletonKey)],
+    );
+    for (const r of rows) bySingleton.set(`t\u0000${r.queue}\u0000${r.key}`, r.id);
+  }
+  const again: { j: NewJob; i: number }[] = [];
+  for (const { j, i } of missed) {
+    const row = j.idempotencyKey ? byKey.get(`${j.queue}\u0000${j.idempotencyKey}`) : undefined;
+    if (row) {
+      out[i] = { id: row.id, created: false, sameWork: row.task === j.task && sameJson(row.payload, j.payloadJson !== undefined ? JSON.parse(j.payloadJson) : (j.payload ?? {})) };
+      continue;
+    }
+    const holder = j.singletonKey ? bySingleton.get(`${j.throttleSeconds ? 't' : 's'}\u0000${j.queue}\u0000${j.singletonKey}`) : undefined;
+    if (holder) out[i] = { id: holder, created: false, sameWork: true };
+    // The job that held the key left its index between the two statements (a waiting singleton
+    // was claimed, a keyed job removed by retention): enqueue those again.
+    else again.push({ j, i });
+  }
+  if (again.length) {
+    if (tries >= 3) throw new Error(`enqueue: ${again.length} job(s) conflicted on a key three times but no job holds it`);
+    const rows = await insertPlain(db, tenantId, again.map(({ i }) => ids[i]), again.map(({ j }) => j), tries + 1);
+    rows.forEach((r, k) => (out[again[k].i] = r));
+  }
+  return out;
+}
+
+/**
+ * Debounce: inserts each job, or — when a job with its singleton key is waiting (queued, never
+ * claimed) — gives that job this payload, task, priority, run_at and max_attempts instead, in
+ * ONE statement (`on conflict (tenant_id, queue, singleton_key) where <waiting> do update`).
+ * Atomic against a concurrent enqueue (the unique index) and against a claim (the update locks
+ * the row; a claim that got it first moved it out of the index, and then this inserts a new
+ * job). Within one batch the last job of a key wins (PostgreSQL refuses to update one row twice
+ * in a statement), the earlier ones answer the same job as DEBOUNCED. A debounced run_at that
+ * moves earlier wakes no waiting claimer (the NOTIFY is on insert): their 1 s re-claim finds it.
+ */
+async function debounceJobs(db: Pool, tenantId: string, ids: string[], jobs: NewJob[]): Promise<EnqueuedRow[]> {
+  const last = new Map<string, number>();
+  jobs.forEach((j, k) => last.set(`${j.queue}\u0000${j.singletonKey}`, k));
+  const sent = [...last.values()].sort((a, b) => a - b);
+  const { rows } = await db.query<{ id: string; queue: string; key: string }>({
+    name: 'queue_debounce_jobs',
+    text: `${INSERT_FROM_UNNEST}
+           on conflict (tenant_id, queue, singleton_key) where ${SINGLETON_WAITING}
+           do update set payload = excluded.payload, task = excluded.task, priority = excluded.priority,
+                         run_at = excluded.run_at, max_attempts = excluded.max_attempts, updated = now()
+           returning id, queue, singleton_key as key`,
+    values: params(tenantId, sent.map((k) => ids[k]), sent.map((k) => jobs[k])),
+  });
+  const byKey = new Map(rows.map((r) => [`${r.queue}\u0000${r.key}`, r.id]));
+  return jobs.map((j, k) => {
+    const id = byKey.get(`${j.queue}\u0000${j.singletonKey}`);
+    if (!id) throw new Error(`debounce: no job came back for singleton key ${j.singletonKey}`);
+    const created = id === ids[k];
+    return { id, created, sameWork: true, debounced: !created };
+  });
 }
 
 /** jsonb equality as PostgreSQL sees it (key order does not matter; jsonb sorts keys). */

@@ -25,5 +25,9 @@ export function jobColumns(alias = 'jobs'): string {
     `${a}updated`,
     `${a}finished`,
     `${a}output`,
+    `${a}group_key as "groupKey"`,
+    `${a}group_limit as "groupLimit"`,
+    `${a}singleton_key as "singletonKey"`,
+    `${a}throttle_slot as "throttleSlot"`,
   ].join(', ');
 }

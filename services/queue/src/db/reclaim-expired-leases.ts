@@ -14,6 +14,18 @@ import type { JobRow } from './prisma';
  * `status = 'running' and locked_until <= now()` re-check after locking keeps a job that was
  * just completed or extended from being taken back.
  *
+ * It also answers whether the queue has runnable jobs of concurrency groups (`groupedRunnable`,
+ * one probe of `jobs_grouped_runnable_idx`, an empty index when nobody uses groups): the claim
+ * runs the grouped steps (claim-grouped-jobs.ts) only then, so a claim without grouped jobs
+ * makes the round trips it made before groups existed. Measured with `bench:queue --variants
+ * service,separate-groups-probe` (interleaved rows, one run, 8 s each, 2 shared cores): the
+ * groups statement as a round trip of its own before every claim cost, at batch 1, 14 % and 27 %
+ * of jobs/s (1 / 4 workers, load ~28) and 7 % and 47 % (load ~14); at batch 50 it was within the
+ * noise. Folded in here, what remains is one `exists` descent into an (empty) partial index.
+ * The answer is read in this statement's snapshot: a grouped job enqueued a moment later is
+ * seen by the next claim. Every reclaimed row comes with the flag; with none reclaimed, one row
+ * of nulls carries it (`left join`).
+ *
  * Named statement (parsed once per connection): it runs before every claim, and when nothing
  * expired (the usual case) it runs in 0.1 ms but takes 0.7 ms to prepare (EXPLAIN, 220k jobs);
  * see claim-jobs.ts for the measurement.
@@ -21,12 +33,12 @@ import type { JobRow } from './prisma';
 export async function reclaimExpiredLeases(
   db: PoolClient,
   args: { tenantId?: string; queue: string; limit: number },
-): Promise<JobRow[]> {
+): Promise<{ reclaimed: JobRow[]; groupedRunnable: boolean }> {
   // Without a tenant (a platform worker's claim across tenants): the same statement over the
   // queue of every tenant. Two statement texts, not `($1 is null or tenant_id = $1)`, so each
   // keeps its own plan on jobs_leased_idx.
   const all = args.tenantId === undefined;
-  const { rows } = await db.query<JobRow>({
+  const { rows } = await db.query<JobRow & { groupedRunnable: boolean }>({
     name: all ? 'queue_reclaim_expired_leases_all' : 'queue_reclaim_expired_leases',
     text: `with expired as (
        select id, locked_by, locked_until
@@ -55,8 +67,14 @@ export async function reclaimExpiredLeases(
        insert into job_logs (job_id, tenant_id, attempt, level, message)
        select id, "tenantId", attempts, 'error', "lastError" from reclaimed
      )
-     select * from reclaimed`,
+     select r.*, p.grouped as "groupedRunnable"
+       from (select exists(select 1 from jobs g
+                            where ${all ? '$1::uuid is null' : 'g.tenant_id = $1'} and g.queue = $2
+                              and g.status in ('queued', 'failed') and g.group_key is not null and g.run_at <= now()) as grouped) p
+       left join reclaimed r on true`,
     values: [args.tenantId ?? null, args.queue, args.limit],
   });
-  return rows;
+  const groupedRunnable = rows[0]?.groupedRunnable ?? false;
+  const reclaimed = rows.filter((r) => r.id !== null).map(({ groupedRunnable: _, ...row }) => row as JobRow);
+  return { reclaimed, groupedRunnable };
 }

@@ -106,5 +106,8 @@ export function toJob(r: JobRow): queueV1.Job {
     updated: r.updated,
     finished: r.finished ?? undefined,
     output: toStruct(r.output),
+    groupKey: r.groupKey ?? '',
+    groupLimit: r.groupLimit ?? 0,
+    singletonKey: r.singletonKey ?? '',
   };
 }

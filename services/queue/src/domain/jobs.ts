@@ -11,6 +11,7 @@ import {
 } from '@penguinmails/service-kit';
 import { randomUUID } from 'node:crypto';
 import { claimJobsAllTenants, claimJobsAllTenantsLean } from '../db/claim-jobs-all-tenants';
+import { claimGroupedJobs, lockRunnableGroups } from '../db/claim-grouped-jobs';
 import { completeJobs as completeJobsSql } from '../db/complete-jobs';
 import { enqueueJobs as enqueueJobsSql } from '../db/enqueue-jobs';
 import { failJobs as failJobsSql } from '../db/fail-jobs';
@@ -160,16 +161,29 @@ async function claimOnce(
 ): Promise<{ rows: JobRow[] | LeanRow[]; completed: EndedJob[] }> {
   return withTransaction(deps.pool, async (client) => {
     const completed = complete ? await completeInTransaction(client, deps, { tenantId: args.tenantId, workerId: args.workerId, jobs: complete }) : [];
-    const reclaimed = await reclaimExpiredLeases(client, { tenantId: args.tenantId, queue: args.queue, limit: deps.limits.claimBatchMax });
+    const { reclaimed, groupedRunnable } = await reclaimExpiredLeases(client, { tenantId: args.tenantId, queue: args.queue, limit: deps.limits.claimBatchMax });
     await emitJobEvents(client, deps.names, reclaimed);
     const { tenantId } = args;
-    const claim = { ...args, complete: undefined };
+    // Jobs of concurrency groups first (each group locked, its running jobs counted, at most
+    // its limit leased: db/claim-grouped-jobs.ts), then ungrouped jobs for the rest of the
+    // batch. The sweep statement said whether there are grouped jobs: without, no extra statement.
+    const groups = groupedRunnable ? await lockRunnableGroups(client, { tenantId, queue: args.queue, limit: args.limit }) : [];
+    const grouped = groups.length ? await claimGroupedJobs(client, { ...args, groups }, lean) : [];
+    const rest = args.limit - grouped.length;
+    if (rest <= 0) return { rows: grouped, completed };
+    const claim = { ...args, limit: rest, complete: undefined };
     const rows =
       tenantId === undefined
         ? await (lean ? claimJobsAllTenantsLean : claimJobsAllTenants)(client, claim)
         : await (lean ? claimJobsLeanSql : claimJobsSql)(client, { ...claim, tenantId });
-    return { rows, completed };
+    if (grouped.length === 0) return { rows, completed };
+    return { rows: lean ? [...(grouped as LeanRow[]), ...(rows as LeanRow[])] : inClaimOrder([...(grouped as JobRow[]), ...(rows as JobRow[])]), completed };
   });
+}
+
+/** Full rows in claim order (priority, then run_at, then id). */
+function inClaimOrder(rows: JobRow[]): JobRow[] {
+  return rows.sort((a, b) => b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function wakeOrTimeout(fired: Promise<void> | undefined, ms: number, signal?: AbortSignal): Promise<void> {
@@ -251,10 +265,33 @@ export async function enqueueJobs(
   deps: Deps,
   tenantId: string,
   jobs: Omit<NewJob, 'tenantId'>[],
-): Promise<{ id: string; outcome: 'created' | 'existing' | 'key_conflict' }[]> {
+): Promise<{ id: string; outcome: EnqueueOutcome }[]> {
   const ids = jobs.map(() => randomUUID());
   const rows = await enqueueJobsSql(deps.pool, tenantId, ids, jobs.map((j) => ({ ...j, tenantId })));
-  return rows.map((r) => ({ id: r.id, outcome: r.created ? 'created' : r.sameWork ? 'existing' : 'key_conflict' }));
+  return rows.map((r) => ({ id: r.id, outcome: r.created ? 'created' : r.debounced ? 'debounced' : r.sameWork ? 'existing' : 'key_conflict' }));
+}
+
+export type EnqueueOutcome = 'created' | 'existing' | 'key_conflict' | 'debounced';
+
+/**
+ * EnqueueJob of a job with a group, singleton, debounce or throttle key: the batch statement
+ * (db/enqueue-jobs.ts, which knows every key) for one job, then the job as it is. A job with
+ * only an idempotency key keeps the single-row statement of enqueueJob.
+ */
+export async function enqueueKeyedJob(deps: Deps, job: NewJob): Promise<{ row: JobRow; outcome: EnqueueOutcome }> {
+  const [{ id, outcome }] = await enqueueJobs(deps, job.tenantId, [job]);
+  const row = await deps.prisma.job.findFirst({ where: { id, tenantId: job.tenantId } });
+  // Only reachable if the job was removed between the two statements (retention of a job that finished at once).
+  if (!row) throw new NotFoundError('job', id);
+  if (outcome === 'key_conflict') {
+    throw new AlreadyExistsError(
+      'job',
+      id,
+      `idempotency_key "${job.idempotencyKey}" of queue "${job.queue}" already names job ${id} with another task or payload; ` +
+        'use a new key for different work, or resend the same task and payload to get that job back',
+    );
+  }
+  return { row, outcome };
 }
 
 export type EndOutcome = 'done' | 'repeated' | 'lease_lost' | 'not_found';
@@ -415,6 +452,14 @@ function leaseRefusal(job: JobRow | undefined, lease: LeaseHolder, action: strin
       `cannot ${action} job ${lease.jobId}: attempt ${lease.attempt} of worker "${lease.workerId}" already ended, the job is now ${job.status}` +
         (job.lastError && job.status !== 'succeeded' ? ` (last error: ${clip(job.lastError)})` : '') +
         '; an attempt has one outcome and the first one recorded stands — drop this attempt',
+      'LEASE',
+    );
+  }
+  if (job.status === 'running' && job.lockedBy === lease.workerId && job.attempts === lease.attempt && job.groupKey !== null) {
+    return new FailedPreconditionError(
+      subject,
+      `cannot ${action} job ${lease.jobId}: its lease ran out at ${job.lockedUntil?.toISOString()} and it belongs to concurrency group "${job.groupKey}", ` +
+        'whose slot was freed when the lease expired (another job of the group may hold it now); complete or fail the attempt, or drop it',
       'LEASE',
     );
   }

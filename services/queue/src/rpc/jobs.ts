@@ -5,7 +5,7 @@ import { statusFromProto, statusToProto } from '../domain/enums';
 import * as jobs from '../domain/jobs';
 import type { LeaseHolder } from '../domain/jobs';
 import { toJob } from './mappers';
-import { jsonBytes, jsonSize, name, optionalTime } from './validate';
+import { jobKeys, jsonBytes, jsonSize, name, optionalTime } from './validate';
 
 type JobHandlers = Pick<
   Handlers<queueV1.QueueServiceServer>,
@@ -28,6 +28,7 @@ const ENQUEUE_OUTCOME = {
   created: queueV1.EnqueueOutcome.ENQUEUE_OUTCOME_CREATED,
   existing: queueV1.EnqueueOutcome.ENQUEUE_OUTCOME_EXISTING,
   key_conflict: queueV1.EnqueueOutcome.ENQUEUE_OUTCOME_KEY_CONFLICT,
+  debounced: queueV1.EnqueueOutcome.ENQUEUE_OUTCOME_DEBOUNCED,
 } as const;
 const END_OUTCOME = {
   done: queueV1.EndOutcome.END_OUTCOME_DONE,
@@ -93,18 +94,15 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       const maxAttempts = req.maxAttempts === 0 ? limits.maxAttemptsDefault : v.int('max_attempts', req.maxAttempts, { min: 1, max: 100 });
       // Keys are compared exactly: no trimming.
       const idempotencyKey = v.string('idempotency_key', req.idempotencyKey, { max: 200, trim: false }) || undefined;
+      const keys = jobKeys(v, '', req);
       v.done();
-      const { row, created } = await jobs.enqueueJob(deps, {
-        tenantId,
-        queue,
-        task,
-        payload: req.payload ?? {},
-        priority,
-        runAt,
-        maxAttempts,
-        idempotencyKey,
-      });
-      return { job: toJob(row), created };
+      const job = { tenantId, queue, task, payload: req.payload ?? {}, priority, runAt, maxAttempts, idempotencyKey, ...keys };
+      if (keys.groupKey || keys.singletonKey) {
+        const { row, outcome } = await jobs.enqueueKeyedJob(deps, job);
+        return { job: toJob(row), created: outcome === 'created', outcome: ENQUEUE_OUTCOME[outcome] };
+      }
+      const { row, created } = await jobs.enqueueJob(deps, job);
+      return { job: toJob(row), created, outcome: created ? ENQUEUE_OUTCOME.created : ENQUEUE_OUTCOME.existing };
     },
 
     getJob: async (req) => {
@@ -206,6 +204,7 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
           runAt: optionalTime(v, f('run_at'), j.runAt),
           maxAttempts: j.maxAttempts === 0 ? limits.maxAttemptsDefault : v.int(f('max_attempts'), j.maxAttempts, { min: 1, max: 100 }),
           idempotencyKey: v.string(f('idempotency_key'), j.idempotencyKey, { max: 200, trim: false }) || undefined,
+          ...jobKeys(v, `jobs[${i}].`, j),
         };
       });
       v.done();

@@ -103,3 +103,48 @@ function badString(s: string): string | undefined {
   if (!s.isWellFormed()) return 'holds an unpaired surrogate escape (\\ud800-\\udfff alone), which PostgreSQL cannot store';
   return undefined;
 }
+
+/** The keys of a job beyond idempotency, as EnqueueJobRequest and NewJob carry them. */
+export interface JobKeysInput {
+  idempotencyKey: string;
+  groupKey: string;
+  groupLimit: number;
+  singletonKey: string;
+  debounce: boolean;
+  throttleSeconds: number;
+}
+
+/**
+ * Concurrency group, singleton, debounce and throttle of one job (`prefix` = '' or 'jobs[i].'):
+ * each field checked on its own, then the combinations that mean nothing (a limit without a
+ * group, debounce or a throttle window without a singleton key, debounce with a throttle
+ * window or an idempotency key) are refused naming the field that should not be set.
+ */
+export function jobKeys(
+  v: Validator,
+  prefix: string,
+  j: JobKeysInput,
+): { groupKey?: string; groupLimit?: number; singletonKey?: string; debounce?: boolean; throttleSeconds?: number } {
+  const f = (field: string) => `${prefix}${field}`;
+  // Keys are compared exactly: no trimming.
+  const groupKey = v.string(f('group_key'), j.groupKey, { max: 200, trim: false }) || undefined;
+  let groupLimit: number | undefined;
+  if (groupKey) groupLimit = j.groupLimit === 0 ? 1 : v.int(f('group_limit'), j.groupLimit, { min: 1, max: 1000 });
+  else if (j.groupLimit !== 0) v.add(f('group_limit'), 'NOT_ALLOWED', `${f('group_limit')} needs ${f('group_key')}: a limit applies to a concurrency group`);
+  const singletonKey = v.string(f('singleton_key'), j.singletonKey, { max: 200, trim: false }) || undefined;
+  let throttleSeconds: number | undefined;
+  if (j.throttleSeconds !== 0) {
+    throttleSeconds = v.int(f('throttle_seconds'), j.throttleSeconds, { min: 1, max: 86_400 });
+    if (!singletonKey) v.add(f('throttle_seconds'), 'NOT_ALLOWED', `${f('throttle_seconds')} needs ${f('singleton_key')}: the window is per key`);
+  }
+  if (j.debounce) {
+    if (!singletonKey) v.add(f('debounce'), 'NOT_ALLOWED', `${f('debounce')} needs ${f('singleton_key')}: it replaces the waiting job of that key`);
+    if (j.throttleSeconds !== 0) v.add(f('debounce'), 'CONFLICT', `set ${f('debounce')} or ${f('throttle_seconds')}, not both`);
+    if (j.idempotencyKey !== '')
+      v.add(f('debounce'), 'CONFLICT', `${f('debounce')} replaces the waiting job, so it cannot be combined with ${f('idempotency_key')}; the singleton key already names the job`);
+  }
+  return { groupKey, groupLimit, singletonKey, debounce: j.debounce || undefined, throttleSeconds };
+}
+
+/** A cron expression: 5 fields, 6 (seconds first) or a nickname (@daily, ...); croner checks the rest. */
+export const CRON_SHAPE = /^(@[a-z]+|\S+(\s+\S+){4,5})$/i;

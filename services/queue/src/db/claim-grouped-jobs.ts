@@ -1,0 +1,128 @@
+import type { PoolClient } from 'pg';
+import { LEAN_RETURNING, type LeanRow } from './claim-jobs';
+import { jobColumns } from './job-columns';
+import type { JobRow } from './prisma';
+
+/** A concurrency group this transaction holds the lock of, with the limit of its next job. */
+export interface LockedGroup {
+  tenantId: string;
+  groupKey: string;
+  limit: number;
+}
+
+/**
+ * Step 1 of the grouped claim: picks up to `limit` groups of the queue that have a runnable job
+ * and (as far as this statement's snapshot can tell) room for one more running job, best next
+ * job first, and takes a transaction-scoped advisory lock on each — `pg_try_advisory_xact_lock`,
+ * so a group another claimer is working on right now is skipped, never waited for (no
+ * deadlocks, no convoy). Returns the groups it locked.
+ *
+ * Why a lock per group and a count, rather than a `job_groups` table of running counts
+ * maintained by claim, complete, fail and the lease sweep (pg-boss 11+ keeps group concurrency
+ * in SQL over the job table; graphile-worker keeps `job_queues.locked_at`, i.e. a limit of one):
+ *  - nothing but the claim of grouped jobs changes: CompleteJob(s), FailJob(s), the lease sweep
+ *    and the ungrouped claim write no counter, so they cost what they did, and a count cannot
+ *    drift — a finished, failed or expired job simply stops being counted;
+ *  - "running" is `status = 'running' and locked_until > now()` read from
+ *    `jobs_group_running_idx`, so a lease that expired frees its slot at once (the issue:
+ *    "release when jobs complete/fail/lease expires") even before the sweep takes it back.
+ * The count has to be read AFTER the lock is held, in a statement whose snapshot sees every
+ * claim committed by the previous holder: that is claimGroupedJobs, the next statement of the
+ * same READ COMMITTED transaction (each statement takes a new snapshot; an advisory xact lock
+ * is released only after its holder's commit is visible). The count here is only a filter so
+ * that full groups do not fill the `limit`.
+ *
+ * Cost: one index-only descent of `jobs_grouped_runnable_idx` when the queue has no grouped
+ * jobs (the common case); otherwise one pass over its grouped backlog (distinct on group, in
+ * index order) plus one probe of `jobs_group_running_idx` per group.
+ */
+export async function lockRunnableGroups(
+  db: PoolClient,
+  args: { tenantId?: string; queue: string; limit: number },
+): Promise<LockedGroup[]> {
+  const all = args.tenantId === undefined;
+  const { rows } = await db.query<LockedGroup>({
+    name: all ? 'queue_lock_runnable_groups_all' : 'queue_lock_runnable_groups',
+    text: `with cand as (
+       select distinct on (tenant_id, group_key) tenant_id, group_key, group_limit, priority, run_at, id
+         from jobs
+        where ${all ? '$1::uuid is null' : 'tenant_id = $1'}
+          and queue = $2
+          and status in ('queued', 'failed')
+          and group_key is not null
+          and run_at <= now()
+        order by tenant_id, group_key, priority desc, run_at, id
+     ), roomy as (
+       select c.tenant_id, c.group_key, coalesce(c.group_limit, 1) as lim, c.priority, c.run_at, c.id
+         from cand c
+        where (select count(*) from jobs r
+                where r.tenant_id = c.tenant_id and r.queue = $2 and r.group_key = c.group_key
+                  and r.status = 'running' and r.group_key is not null and r.locked_until > now()) < coalesce(c.group_limit, 1)
+        order by c.priority desc, c.run_at, c.id
+        limit $3
+     )
+     select tenant_id as "tenantId", group_key as "groupKey", lim as "limit"
+       from roomy
+      where pg_try_advisory_xact_lock(hashtextextended('pm_queue_group ' || tenant_id::text || ' ' || $2 || ' ' || group_key, 0))`,
+    values: [args.tenantId ?? null, args.queue, args.limit],
+  });
+  return rows;
+}
+
+/**
+ * Step 2 of the grouped claim, for the groups lockRunnableGroups locked: per group, counts its
+ * running (leased, unexpired) jobs — now exact, see above — and leases at most `limit − running`
+ * of its runnable jobs (claim order within the group, `for update skip locked`), then the best
+ * `max` of all those in claim order. Returns the claimed rows (full or lean, as claim-jobs.ts).
+ * A job's `group_limit` is that of the group's next job: jobs of one group should share it.
+ */
+export async function claimGroupedJobs<L extends boolean>(
+  db: PoolClient,
+  args: { queue: string; workerId: string; limit: number; leaseSeconds: number; groups: LockedGroup[] },
+  lean: L,
+): Promise<L extends true ? LeanRow[] : JobRow[]> {
+  const { rows } = await db.query({
+    name: lean ? 'queue_claim_grouped_jobs_lean' : 'queue_claim_grouped_jobs',
+    text: `with g as (
+       select t.tenant_id, t.group_key, t.lim,
+              (select count(*) from jobs r
+                where r.tenant_id = t.tenant_id and r.queue = $3 and r.group_key = t.group_key
+                  and r.status = 'running' and r.group_key is not null and r.locked_until > now()) as running
+         from unnest($1::uuid[], $2::varchar[], $4::int[]) as t(tenant_id, group_key, lim)
+     ), picked as (
+       select p.id
+         from g
+        cross join lateral (
+          select id, priority, run_at from jobs j
+           where j.tenant_id = g.tenant_id and j.queue = $3 and j.group_key = g.group_key
+             and j.status in ('queued', 'failed') and j.group_key is not null and j.run_at <= now()
+           order by j.priority desc, j.run_at, j.id
+           limit greatest(g.lim - g.running, 0)
+             for update skip locked
+        ) p
+        order by p.priority desc, p.run_at, p.id
+        limit $5
+     )
+     ${lean ? ', claimed as (' : ''}
+     update jobs
+        set status = 'running',
+            attempts = jobs.attempts + 1,
+            locked_by = $6,
+            locked_until = now() + make_interval(secs => $7),
+            ended_by = null,
+            updated = now()
+       from picked
+      where jobs.id = picked.id
+     ${lean ? LEAN_RETURNING : `returning ${jobColumns()}`}`,
+    values: [
+      args.groups.map((x) => x.tenantId),
+      args.groups.map((x) => x.groupKey),
+      args.queue,
+      args.groups.map((x) => x.limit),
+      args.limit,
+      args.workerId,
+      args.leaseSeconds,
+    ],
+  });
+  return rows as L extends true ? LeanRow[] : JobRow[];
+}

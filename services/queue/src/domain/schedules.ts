@@ -1,0 +1,101 @@
+import { AlreadyExistsError, NotFoundError, PeriodicTask, defaultMetrics, listPage, withTransaction, type KeysetCursor, type Logger, type Metrics } from '@penguinmails/service-kit';
+import type { Pool } from 'pg';
+import { deleteSchedule as deleteScheduleSql } from '../db/delete-schedule';
+import { fireSchedules } from '../db/fire-schedules';
+import { insertSchedule, type NewSchedule } from '../db/insert-schedule';
+import { lockDueSchedules } from '../db/lock-due-schedules';
+import type { ScheduleRow } from '../db/prisma';
+import { scheduleColumns } from '../db/schedule-columns';
+import type { ServerDeps } from '../deps';
+import { nextFire } from './cron';
+
+// The rules of the `schedules` table and the scheduler that fires them.
+
+export type { ScheduleRow };
+type Deps = Pick<ServerDeps, 'pool'>;
+
+/** Creates a schedule (input checked by the rpc layer, cron included); its first fire is the next one from now. */
+export async function createSchedule(deps: Deps, s: Omit<NewSchedule, 'nextFireAt'>): Promise<ScheduleRow> {
+  const nextFireAt = nextFire(s.cron, s.timeZone, new Date());
+  // The rpc layer refused expressions that never fire; this only guards the invariant.
+  if (!nextFireAt) throw new Error(`cron ${s.cron} has no next fire`);
+  const row = await insertSchedule(deps.pool, { ...s, nextFireAt });
+  if (row) return row;
+  throw new AlreadyExistsError(
+    'schedule',
+    s.name,
+    `a schedule named "${s.name}" exists already; delete it first (DeleteSchedule) or choose another name — a retry after a lost reply finds it in ListSchedules`,
+  );
+}
+
+export async function deleteSchedule(deps: Deps, args: { tenantId: string; scheduleId: string }): Promise<ScheduleRow> {
+  const row = await deleteScheduleSql(deps.pool, args);
+  if (!row) throw new NotFoundError('schedule', args.scheduleId);
+  return row;
+}
+
+/** Oldest first, keyset-paged on (created, id) by the kit's listPage. */
+export async function listSchedules(deps: Deps, args: { tenantId: string; cursor?: KeysetCursor; size: number }) {
+  return listPage<ScheduleRow>(deps.pool, {
+    table: 'schedules',
+    columns: scheduleColumns(),
+    tenantId: args.tenantId,
+    cursor: args.cursor,
+    size: args.size,
+    order: 'asc',
+  });
+}
+
+/** The idempotency key of one fire of a schedule: what makes a fire one job across replicas. */
+export const fireKey = (scheduleId: string, fireAt: Date): string => `schedule:${scheduleId}:${fireAt.toISOString()}`;
+
+/**
+ * Fires due schedules: every `intervalMs`, in batches of `batchSize`, one transaction per batch
+ * that locks the due schedules (`skip locked`), enqueues one job per schedule and moves each to
+ * its next fire. Safe with any number of replicas running it: a schedule is locked by one of
+ * them at a time, re-checked on its newest version, and its fire's job carries the idempotency
+ * key `schedule:<id>:<fire time>`, so a fire is enqueued exactly once.
+ *
+ * Missed fires (the service was down through several): at most ONE is caught up — the earliest
+ * missed (the stored next_fire_at) is enqueued, and the schedule moves to the first fire after
+ * the database's now. A schedule that fired every minute through an hour of downtime enqueues
+ * one job when the service comes back, not sixty.
+ *
+ * A fire lands within `intervalMs` (plus a busy database's delay) after its time; the job's
+ * run_at is when it was enqueued.
+ */
+export class Scheduler extends PeriodicTask {
+  private readonly fired;
+
+  constructor(private readonly opts: { pool: Pool; logger?: Logger; intervalMs: number; batchSize: number; metrics?: Metrics }) {
+    super({ logger: opts.logger, intervalMs: opts.intervalMs, doneMessage: 'scheduler: schedule fires enqueued', failedMessage: 'scheduler run failed; will retry' });
+    this.fired = (opts.metrics ?? defaultMetrics()).counter('pm_queue_schedule_fires_total', 'Jobs enqueued by schedule fires (one per fire across replicas).');
+  }
+
+  /** Fires every due schedule, batch by batch; resolves with how many jobs were enqueued. */
+  async run(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { locked, enqueued } = await this.fireOnce();
+      total += enqueued;
+      if (locked < this.opts.batchSize || this.stopped) return total;
+    }
+  }
+
+  /** One batch in one transaction. */
+  async fireOnce(): Promise<{ locked: number; enqueued: number }> {
+    return withTransaction(this.opts.pool, async (client) => {
+      const due = await lockDueSchedules(client, this.opts.batchSize);
+      if (due.length === 0) return { locked: 0, enqueued: 0 };
+      const fires = due.map((s) => {
+        // After the database's now; a schedule whose expression stopped firing (a one-off date in
+        // the past) is parked far away rather than fired again.
+        const next = nextFire(s.cron, s.timeZone, s.now) ?? new Date('9999-12-31T00:00:00Z');
+        return { scheduleId: s.id, fireAt: s.nextFireAt, nextFireAt: next, key: fireKey(s.id, s.nextFireAt) };
+      });
+      const enqueued = await fireSchedules(client, fires);
+      this.fired.inc(enqueued);
+      return { locked: due.length, enqueued };
+    });
+  }
+}

@@ -1,0 +1,249 @@
+import { status as Status } from '@grpc/grpc-js';
+import { queueV1 } from '@penguinmails/contracts';
+import { call } from '@penguinmails/service-kit';
+import { failure, NO_KEYS, type Queue, sleep, startQueue, tenant } from './harness';
+
+// Concurrency groups (at most N running per group key) and the keys beyond idempotency
+// (singleton, debounce, throttle), against the real PostgreSQL.
+
+const { EnqueueOutcome, JobStatus } = queueV1;
+
+let q: Queue;
+beforeAll(async () => {
+  q = await startQueue({ retryBaseMs: 100, retryMaxMs: 1000 });
+});
+afterAll(async () => {
+  await q?.stop();
+});
+
+const enqueue = (tenantId: string, req: Partial<queueV1.EnqueueJobRequest> = {}) =>
+  call(q.client, 'enqueueJob', { tenantId, queue: 'send', task: 'send_email', priority: 0, maxAttempts: 0, idempotencyKey: '', ...NO_KEYS, ...req });
+const newJob = (j: Partial<queueV1.NewJob> = {}): queueV1.NewJob => ({
+  ...NO_KEYS,
+  queue: 'send',
+  task: 'send_email',
+  payload: {},
+  priority: 0,
+  runAt: undefined,
+  maxAttempts: 0,
+  idempotencyKey: '',
+  payloadJson: Buffer.alloc(0),
+  ...j,
+});
+const claim = (tenantId: string, workerId: string, maxJobs: number, leaseSeconds = 30, queue = 'send') =>
+  call(q.client, 'claimJobs', { tenantId, queue, workerId, maxJobs, leaseSeconds, waitMs: 0, complete: [], lean: false }).then((r) => r.jobs);
+const attempt = (j: queueV1.Job): queueV1.JobAttempt => ({ jobId: j.id, attempt: j.attempts, output: undefined, error: '', permanent: false, retryAfterSeconds: 0 });
+
+/** Running (leased, unexpired) jobs per group of a tenant, read from the database. */
+async function runningPerGroup(tenantId: string): Promise<Map<string, number>> {
+  const { rows } = await q.pool.query<{ g: string; n: number }>(
+    `select group_key as g, count(*)::int as n from jobs
+      where tenant_id = $1 and status = 'running' and locked_until > now() and group_key is not null group by group_key`,
+    [tenantId],
+  );
+  return new Map(rows.map((r) => [r.g, r.n]));
+}
+
+describe('concurrency groups', () => {
+  it('never runs more than the group limit under 6 concurrent claimers, and every job runs', async () => {
+    const t = tenant();
+    const limits: Record<string, number> = { 'mailbox-a': 1, 'mailbox-b': 2, 'mailbox-c': 3 };
+    const jobs = [
+      ...Object.entries(limits).flatMap(([g, n]) => Array.from({ length: 12 }, (_, i) => newJob({ groupKey: g, groupLimit: n, payload: { g, i } }))),
+      ...Array.from({ length: 12 }, (_, i) => newJob({ payload: { plain: i } })),
+    ];
+    const r = await call(q.client, 'enqueueJobs', { tenantId: t, jobs });
+    expect(r.results.every((x) => x.outcome === EnqueueOutcome.ENQUEUE_OUTCOME_CREATED)).toBe(true);
+
+    // A sampler reads the running count per group from the database while the workers run,
+    // and every worker checks it again right after each of its claims.
+    const max = new Map<string, number>();
+    const observe = async () => {
+      for (const [g, n] of await runningPerGroup(t)) max.set(g, Math.max(max.get(g) ?? 0, n));
+    };
+    let done = false;
+    const sampler = (async () => {
+      while (!done) {
+        await observe();
+        await sleep(2);
+      }
+    })();
+    const completedBy = new Map<string, string>();
+    const worker = async (name: string) => {
+      let idle = 0;
+      while (idle < 5) {
+        const got = await claim(t, name, 4);
+        await observe();
+        if (got.length === 0) {
+          idle++;
+          await sleep(20);
+          continue;
+        }
+        idle = 0;
+        await sleep(5 + Math.random() * 15); // the work
+        const res = await call(q.client, 'completeJobs', { tenantId: t, workerId: name, jobs: got.map(attempt) });
+        expect(res.results.every((x) => x.outcome === queueV1.EndOutcome.END_OUTCOME_DONE)).toBe(true);
+        for (const j of got) {
+          expect(completedBy.has(j.id)).toBe(false);
+          completedBy.set(j.id, name);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, (_, i) => worker(`w${i}`)));
+    done = true;
+    await sampler;
+
+    expect(completedBy.size).toBe(jobs.length);
+    for (const [g, n] of Object.entries(limits)) {
+      expect(max.get(g) ?? 0).toBeGreaterThanOrEqual(1);
+      expect(max.get(g) ?? 0).toBeLessThanOrEqual(n);
+    }
+    const { rows } = await q.pool.query(`select count(*)::int as n from jobs where tenant_id = $1 and status <> 'succeeded'`, [t]);
+    expect(rows[0].n).toBe(0);
+  }, 60_000);
+
+  it('frees the slot when a job completes, fails or its lease expires; an expired grouped lease cannot be extended', async () => {
+    const t = tenant();
+    const jobs = (await call(q.client, 'enqueueJobs', { tenantId: t, jobs: [1, 2, 3].map((i) => newJob({ groupKey: 'g', payload: { i } })) })).results;
+    expect(jobs).toHaveLength(3);
+    const [first] = await claim(t, 'w1', 10);
+    expect(first.groupKey).toBe('g');
+    expect(first.groupLimit).toBe(1); // 0 means 1
+    expect(await claim(t, 'w2', 10)).toEqual([]); // the group is full
+
+    // fail → the slot is free (the failed job waits for its retry; the next one runs)
+    await call(q.client, 'failJob', { tenantId: t, jobId: first.id, workerId: 'w1', attempt: first.attempts, error: 'smtp 451', permanent: false, retryAfterSeconds: 60 });
+    const [second] = await claim(t, 'w2', 10, 1);
+    expect(second.id).not.toBe(first.id);
+    expect(await claim(t, 'w3', 10)).toEqual([]);
+
+    // lease expiry → free at once, even before the sweep takes it back
+    await sleep(1200);
+    expect((await runningPerGroup(t)).get('g') ?? 0).toBe(0);
+    const ext = await failure(call(q.client, 'extendLease', { tenantId: t, jobId: second.id, workerId: 'w2', attempt: second.attempts, leaseSeconds: 60 }));
+    expect(ext.code).toBe(Status.FAILED_PRECONDITION);
+    expect(ext.message).toContain('concurrency group "g"');
+    const [third] = await claim(t, 'w3', 10);
+    expect(third).toBeDefined();
+    expect(await claim(t, 'w4', 10)).toEqual([]);
+
+    // complete → free
+    await call(q.client, 'completeJob', { tenantId: t, jobId: third.id, workerId: 'w3', attempt: third.attempts, output: undefined });
+    expect(await claim(t, 'w4', 10)).toHaveLength(1);
+  }, 30_000);
+
+  it('also holds for a platform worker claiming across tenants, per (tenant, group)', async () => {
+    const [a, b] = [tenant(), tenant()];
+    for (const t of [a, b]) await call(q.client, 'enqueueJobs', { tenantId: t, jobs: [1, 2, 3].map((i) => newJob({ queue: 'xt', groupKey: 'm', groupLimit: 2, payload: { i } })) });
+    const got = (await call(q.client, 'claimJobs', { tenantId: '', queue: 'xt', workerId: 'p', maxJobs: 10, leaseSeconds: 30, waitMs: 0, complete: [], lean: true })).claimed;
+    expect(got).toHaveLength(4); // 2 of each tenant's group "m"
+    expect(got.filter((j) => j.tenantId === a)).toHaveLength(2);
+    expect((await runningPerGroup(a)).get('m')).toBe(2);
+    expect((await runningPerGroup(b)).get('m')).toBe(2);
+  });
+});
+
+describe('singleton, debounce and throttle keys', () => {
+  it('singleton: a second enqueue returns the waiting job; once it runs a new one may be queued', async () => {
+    const t = tenant();
+    const a = await enqueue(t, { singletonKey: 'sync:mailbox-1', payload: { v: 1 } });
+    expect(a).toMatchObject({ created: true, outcome: EnqueueOutcome.ENQUEUE_OUTCOME_CREATED });
+    expect(a.job!.singletonKey).toBe('sync:mailbox-1');
+    const b = await enqueue(t, { singletonKey: 'sync:mailbox-1', payload: { v: 2 } });
+    expect(b).toMatchObject({ created: false, outcome: EnqueueOutcome.ENQUEUE_OUTCOME_EXISTING });
+    expect(b.job!.id).toBe(a.job!.id);
+    expect(b.job!.payload).toEqual({ v: 1 }); // not replaced: that is debounce
+    expect(await claim(t, 'w', 1)).toHaveLength(1);
+    const c = await enqueue(t, { singletonKey: 'sync:mailbox-1' });
+    expect(c.created).toBe(true);
+    expect(c.job!.id).not.toBe(a.job!.id);
+    // another queue or tenant has its own key space
+    expect((await enqueue(t, { queue: 'other', singletonKey: 'sync:mailbox-1' })).created).toBe(true);
+    expect((await enqueue(tenant(), { singletonKey: 'sync:mailbox-1' })).created).toBe(true);
+  });
+
+  it('debounce: replaces the waiting job payload and run_at instead of adding one', async () => {
+    const t = tenant();
+    const at1 = new Date(Date.now() + 60_000);
+    const at2 = new Date(Date.now() + 120_000);
+    const a = await enqueue(t, { singletonKey: 'digest', debounce: true, payload: { v: 1 }, runAt: at1 });
+    expect(a.outcome).toBe(EnqueueOutcome.ENQUEUE_OUTCOME_CREATED);
+    const b = await enqueue(t, { singletonKey: 'digest', debounce: true, payload: { v: 2 }, runAt: at2, priority: 7 });
+    expect(b).toMatchObject({ created: false, outcome: EnqueueOutcome.ENQUEUE_OUTCOME_DEBOUNCED });
+    expect(b.job).toMatchObject({ id: a.job!.id, payload: { v: 2 }, priority: 7, status: JobStatus.JOB_STATUS_QUEUED });
+    expect(b.job!.runAt!.getTime()).toBe(at2.getTime());
+
+    // in one batch: the last job of a key wins, all answer that job
+    const r = await call(q.client, 'enqueueJobs', {
+      tenantId: t,
+      jobs: [newJob({ singletonKey: 'digest', debounce: true, payload: { v: 3 } }), newJob({ singletonKey: 'digest', debounce: true, payload: { v: 4 } }), newJob({ payload: { other: 1 } })],
+    });
+    expect(r.results.map((x) => x.outcome)).toEqual([EnqueueOutcome.ENQUEUE_OUTCOME_DEBOUNCED, EnqueueOutcome.ENQUEUE_OUTCOME_DEBOUNCED, EnqueueOutcome.ENQUEUE_OUTCOME_CREATED]);
+    expect(r.results[0].jobId).toBe(a.job!.id);
+    expect(r.results[1].jobId).toBe(a.job!.id);
+    const { rows } = await q.pool.query(`select payload from jobs where tenant_id = $1 and singleton_key = 'digest'`, [t]);
+    expect(rows).toEqual([{ payload: { v: 4 } }]);
+  });
+
+  it('throttle: one job per key per window, whatever became of the first', async () => {
+    const t = tenant();
+    const a = await enqueue(t, { singletonKey: 'report', throttleSeconds: 3600 });
+    expect(a.created).toBe(true);
+    const [running] = await claim(t, 'w', 1);
+    await call(q.client, 'completeJob', { tenantId: t, jobId: running.id, workerId: 'w', attempt: 1, output: undefined });
+    const b = await enqueue(t, { singletonKey: 'report', throttleSeconds: 3600 });
+    expect(b).toMatchObject({ created: false, outcome: EnqueueOutcome.ENQUEUE_OUTCOME_EXISTING });
+    expect(b.job!.id).toBe(a.job!.id);
+    expect(b.job!.status).toBe(JobStatus.JOB_STATUS_SUCCEEDED);
+    // a throttle key and a singleton key of the same name do not collide
+    expect((await enqueue(t, { singletonKey: 'report' })).created).toBe(true);
+    // a 1 s window: the next window takes a new job
+    const c = await enqueue(t, { singletonKey: 'tick', throttleSeconds: 1 });
+    const { rows } = await q.pool.query<{ ms: number }>(`select (1000 - extract(milliseconds from now())::int % 1000) as ms`);
+    await sleep(rows[0].ms + 50);
+    const d = await enqueue(t, { singletonKey: 'tick', throttleSeconds: 1 });
+    expect(d.created).toBe(true);
+    expect(d.job!.id).not.toBe(c.job!.id);
+  });
+
+  it('races: 8 concurrent enqueues of one key make one job, each kind', async () => {
+    const t = tenant();
+    for (const keys of [{ singletonKey: 's' }, { singletonKey: 'd', debounce: true }, { singletonKey: 't', throttleSeconds: 3600 }]) {
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => enqueue(t, { ...keys, payload: { i } })));
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.job!.id)).size).toBe(1);
+      const { rows } = await q.pool.query<{ n: number }>(`select count(*)::int as n from jobs where tenant_id = $1 and singleton_key = $2`, [t, keys.singletonKey]);
+      expect(rows[0].n).toBe(1);
+    }
+    // and the same through EnqueueJobs batches racing each other, a key repeated inside a batch too
+    const batches = await Promise.all(
+      Array.from({ length: 4 }, (_, b) => call(q.client, 'enqueueJobs', { tenantId: t, jobs: [newJob({ singletonKey: 'bs', payload: { b } }), newJob({ singletonKey: 'bs' })] })),
+    );
+    const all = batches.flatMap((r) => r.results);
+    expect(all.filter((x) => x.outcome === EnqueueOutcome.ENQUEUE_OUTCOME_CREATED)).toHaveLength(1);
+    expect(new Set(all.map((x) => x.jobId)).size).toBe(1);
+  });
+
+  it('refuses meaningless or bad key fields naming each, and writes nothing', async () => {
+    const t = tenant();
+    const before = await q.snapshot();
+    const single = await failure(enqueue(t, { groupLimit: 3, throttleSeconds: -1, debounce: true, idempotencyKey: 'k', singletonKey: 'x'.repeat(201) }));
+    expect(single.code).toBe(Status.INVALID_ARGUMENT);
+    expect(single.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual([
+      'debounce:CONFLICT',
+      'debounce:CONFLICT',
+      'group_limit:NOT_ALLOWED',
+      'singleton_key:TOO_LONG',
+      'throttle_seconds:OUT_OF_RANGE',
+    ].sort());
+    const batch = await failure(
+      call(q.client, 'enqueueJobs', {
+        tenantId: t,
+        jobs: [newJob({ singletonKey: 'ok' }), newJob({ groupKey: 'g', groupLimit: 1001 }), newJob({ debounce: true }), newJob({ throttleSeconds: 10 })],
+      }),
+    );
+    expect(batch.code).toBe(Status.INVALID_ARGUMENT);
+    expect(batch.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['jobs[1].group_limit:OUT_OF_RANGE', 'jobs[2].debounce:NOT_ALLOWED', 'jobs[3].throttle_seconds:NOT_ALLOWED']);
+    expect(await q.snapshot()).toEqual(before);
+  });
+});

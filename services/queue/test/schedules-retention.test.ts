@@ -1,0 +1,220 @@
+import { status as Status } from '@grpc/grpc-js';
+import { queueV1 } from '@penguinmails/contracts';
+import { Metrics, call, createPgPool, withTransaction } from '@penguinmails/service-kit';
+import { deleteFinishedJobs } from '../src/db/delete-finished-jobs';
+import { JobRetention } from '../src/domain/retention';
+import { Scheduler } from '../src/domain/schedules';
+import { failure, NO_KEYS, type Queue, sleep, startQueue, tenant } from './harness';
+
+// Recurring schedules (RPCs and the scheduler, two instances on one database) and retention of
+// finished jobs, against the real PostgreSQL.
+
+let q: Queue;
+beforeAll(async () => {
+  q = await startQueue();
+});
+afterAll(async () => {
+  await q?.stop();
+});
+
+const schedule = (tenantId: string, req: Partial<queueV1.CreateScheduleRequest> = {}) =>
+  call(q.client, 'createSchedule', {
+    tenantId,
+    name: 'nightly-digest',
+    cron: '0 3 * * *',
+    timeZone: 'Europe/Berlin',
+    queue: 'digest',
+    task: 'digest.send',
+    payload: { kind: 'daily' },
+    priority: 0,
+    maxAttempts: 0,
+    ...req,
+  }).then((r) => r.schedule!);
+
+describe('CreateSchedule / ListSchedules / DeleteSchedule', () => {
+  it('creates, lists and deletes a tenant schedule; other tenants see and delete nothing', async () => {
+    const [t, other] = [tenant(), tenant()];
+    const before = Date.now();
+    const s = await schedule(t);
+    expect(s).toMatchObject({ tenantId: t, name: 'nightly-digest', cron: '0 3 * * *', timeZone: 'Europe/Berlin', queue: 'digest', maxAttempts: 5, payload: { kind: 'daily' } });
+    expect(s.lastFireAt).toBeUndefined();
+    // 03:00 in Berlin is 01:00 or 02:00 UTC, within the next day
+    expect(s.nextFireAt!.getTime()).toBeGreaterThan(before);
+    expect(s.nextFireAt!.getTime()).toBeLessThanOrEqual(before + 86_400_000);
+    expect([1, 2]).toContain(s.nextFireAt!.getUTCHours());
+
+    const dup = await failure(schedule(t, { cron: '* * * * *' }));
+    expect(dup.code).toBe(Status.ALREADY_EXISTS);
+    const s2 = await schedule(t, { name: 'every-minute', cron: '* * * * *', timeZone: '' });
+    expect(s2.timeZone).toBe('UTC');
+
+    const list = await call(q.client, 'listSchedules', { tenantId: t, page: { pageSize: 1, pageToken: '' } });
+    expect(list.schedules.map((x) => x.id)).toEqual([s.id]);
+    const next = await call(q.client, 'listSchedules', { tenantId: t, page: { pageSize: 1, pageToken: list.page!.nextPageToken } });
+    expect(next.schedules.map((x) => x.id)).toEqual([s2.id]);
+    expect((await call(q.client, 'listSchedules', { tenantId: other, page: undefined })).schedules).toEqual([]);
+
+    const snap = await q.snapshot();
+    expect((await failure(call(q.client, 'deleteSchedule', { tenantId: other, scheduleId: s.id }))).code).toBe(Status.NOT_FOUND);
+    expect(await q.snapshot()).toEqual(snap);
+    expect((await call(q.client, 'deleteSchedule', { tenantId: t, scheduleId: s.id })).schedule!.id).toBe(s.id);
+    expect((await failure(call(q.client, 'deleteSchedule', { tenantId: t, scheduleId: s.id }))).code).toBe(Status.NOT_FOUND);
+    expect((await call(q.client, 'listSchedules', { tenantId: t, page: undefined })).schedules.map((x) => x.id)).toEqual([s2.id]);
+  });
+
+  it('refuses malformed or unknown cron expressions and time zones naming the field, and writes nothing', async () => {
+    const t = tenant();
+    const before = await q.snapshot();
+    const cases: [Partial<queueV1.CreateScheduleRequest>, string][] = [
+      [{ cron: 'bogus' }, 'cron:MALFORMED'],
+      [{ cron: '61 * * * *' }, 'cron:MALFORMED'],
+      [{ cron: '* * * *' }, 'cron:MALFORMED'],
+      [{ cron: '0 0 30 2 *' }, 'cron:MALFORMED'], // never fires
+      [{ cron: '2030-01-01T00:00:00' }, 'cron:MALFORMED'], // a date is not a schedule
+      [{ cron: '* * * * * * 2030' }, 'cron:MALFORMED'], // no year field
+      [{ cron: '' }, 'cron:REQUIRED'],
+      [{ timeZone: 'Mars/Olympus' }, 'time_zone:MALFORMED'],
+      [{ name: 'has space', queue: '', maxAttempts: 101 }, 'max_attempts:OUT_OF_RANGE name:MALFORMED queue:REQUIRED'],
+    ];
+    for (const [req, expected] of cases) {
+      const st = await failure(schedule(t, req));
+      expect(st.code).toBe(Status.INVALID_ARGUMENT);
+      expect(st.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort().join(' ')).toBe(expected);
+      if (expected.startsWith('time_zone')) expect(st.fieldViolations[0].description).toContain('IANA');
+    }
+    expect(await q.snapshot()).toEqual(before);
+  });
+});
+
+describe('the scheduler', () => {
+  it('two schedulers on one database enqueue each fire of a per-second schedule exactly once', async () => {
+    const t = tenant();
+    const s = await schedule(t, { name: 'every-second', cron: '* * * * * *', timeZone: 'UTC', queue: 'tick', task: 'tick' });
+    // Two instances, each with its own pool (as two replicas would have), racing every 50 ms.
+    const pools = [createPgPool(q.db.url, { max: 3 }), createPgPool(q.db.url, { max: 3 })];
+    const schedulers = pools.map((pool) => new Scheduler({ pool, intervalMs: 0, batchSize: 10, metrics: new Metrics() }));
+    let stop = false;
+    const locked = [0, 0];
+    const loops = schedulers.map(async (sch, i) => {
+      while (!stop) {
+        locked[i] += (await sch.fireOnce()).locked;
+        await sleep(50);
+      }
+    });
+    await sleep(4200);
+    stop = true;
+    await Promise.all(loops);
+    await Promise.all(pools.map((p) => p.end()));
+
+    const { rows } = await q.pool.query<{ key: string; n: number }>(
+      `select idempotency_key as key, count(*)::int as n from jobs where tenant_id = $1 and queue = 'tick' group by 1 order by 1`,
+      [t],
+    );
+    expect(rows.every((r) => r.n === 1)).toBe(true);
+    const fires = rows.map((r) => new Date(r.key.slice(`schedule:${s.id}:`.length)).getTime());
+    expect(fires.length).toBeGreaterThanOrEqual(3);
+    // every second from the first fire to the last, none missing, none twice
+    for (let i = 1; i < fires.length; i++) expect(fires[i] - fires[i - 1]).toBe(1000);
+    expect(fires[0]).toBe(s.nextFireAt!.getTime());
+    // each fire was taken by exactly one of the two: no scheduler locked a fire the other had done
+    expect(locked[0] + locked[1]).toBe(fires.length);
+    const after = (await call(q.client, 'listSchedules', { tenantId: t, page: undefined })).schedules[0];
+    expect(after.lastFireAt!.getTime()).toBe(fires[fires.length - 1]);
+    expect(after.nextFireAt!.getTime()).toBe(fires[fires.length - 1] + 1000);
+    await call(q.client, 'deleteSchedule', { tenantId: t, scheduleId: s.id });
+  }, 30_000);
+
+  it('catches up at most one missed fire after downtime', async () => {
+    const t = tenant();
+    const s = await schedule(t, { name: 'minutely', cron: '* * * * *', queue: 'late', task: 'late' });
+    // the service was down for an hour: sixty fires missed
+    await q.pool.query(`update schedules set next_fire_at = date_trunc('minute', now()) - interval '1 hour' where id = $1`, [s.id]);
+    const scheduler = new Scheduler({ pool: q.pool, intervalMs: 0, batchSize: 10, metrics: new Metrics() });
+    expect(await scheduler.run()).toBeGreaterThanOrEqual(1); // (other tests' schedules may be due too)
+    await scheduler.run(); // nothing more of this one: it moved to the next minute
+    const { rows } = await q.pool.query(`select count(*)::int as n from jobs where tenant_id = $1 and queue = 'late'`, [t]);
+    expect(rows[0].n).toBe(1);
+    const after = (await call(q.client, 'listSchedules', { tenantId: t, page: undefined })).schedules[0];
+    expect(after.nextFireAt!.getTime()).toBeGreaterThan(Date.now() - 1000);
+  });
+});
+
+describe('retention', () => {
+  it('deletes old finished jobs with their logs in batches; keeps live and recent ones', async () => {
+    const t = tenant();
+    const ids = (
+      await call(q.client, 'enqueueJobs', {
+        tenantId: t,
+        jobs: Array.from({ length: 10 }, (_, i) => ({
+          ...NO_KEYS,
+          queue: 'ret',
+          task: `t${i}`,
+          payload: { i },
+          payloadJson: Buffer.alloc(0),
+          priority: 0,
+          runAt: undefined,
+          maxAttempts: 0,
+          idempotencyKey: '',
+        })),
+      })
+    ).results.map((r) => r.jobId);
+    // t0-t2 old succeeded, t3 recent succeeded, t4 old dead, t5 dead 2 days ago (kept: 5 days),
+    // t6 old cancelled, t7 old queued, t8 running, t9 failed waiting for a retry
+    const set = (i: number, sql: string) => q.pool.query(`update jobs set ${sql} where id = $1`, [ids[i]]);
+    for (const i of [0, 1, 2]) await set(i, `status = 'succeeded', finished = now() - interval '2 hours'`);
+    await set(3, `status = 'succeeded', finished = now() - interval '10 minutes'`);
+    await set(4, `status = 'dead', finished = now() - interval '6 days'`);
+    await set(5, `status = 'dead', finished = now() - interval '2 days'`);
+    await set(6, `status = 'cancelled', finished = now() - interval '6 days'`);
+    await set(7, `created = now() - interval '30 days', run_at = now() - interval '30 days'`);
+    await set(8, `status = 'running', attempts = 1, locked_by = 'w', locked_until = now() + interval '1 hour'`);
+    await set(9, `status = 'failed', attempts = 1, run_at = now() + interval '1 hour'`);
+    for (const id of ids) await call(q.client, 'appendJobLog', { tenantId: t, jobId: id, level: 0, message: 'line', data: undefined });
+
+    const metrics = new Metrics();
+    const retention = new JobRetention({ pool: q.pool, intervalMs: 0, batchSize: 2, succeededSeconds: 3600, deadSeconds: 5 * 86_400, metrics });
+    // other tenants' test jobs are all recent: only these five are old enough
+    expect(await retention.run()).toBe(5);
+    const { rows } = await q.pool.query<{ task: string }>(`select task from jobs where tenant_id = $1 order by task`, [t]);
+    expect(rows.map((r) => r.task)).toEqual(['t3', 't5', 't7', 't8', 't9']);
+    const logs = await q.pool.query<{ n: number }>(`select count(*)::int as n from job_logs where tenant_id = $1`, [t]);
+    expect(logs.rows[0].n).toBe(5);
+    const text = await metrics.text();
+    expect(text).toContain('pm_queue_retention_deleted_total{status="succeeded"} 3');
+    expect(text).toContain('pm_queue_retention_deleted_total{status="dead_or_cancelled"} 2');
+    expect(await retention.run()).toBe(0);
+  });
+
+  it('a claim runs while a retention batch holds its rows, without waiting', async () => {
+    const t = tenant();
+    await q.pool.query(
+      `insert into jobs (tenant_id, queue, task, status, finished)
+       select $1, 'busy', 'old', 'succeeded', now() - interval '30 days' from generate_series(1, 50)`,
+      [t],
+    );
+    await q.pool.query(`insert into jobs (tenant_id, queue, task) values ($1, 'busy', 'fresh')`, [t]);
+    const client = await q.pool.connect();
+    try {
+      await client.query('begin');
+      expect(await deleteFinishedJobs(client, { cls: 'succeeded', olderThanSeconds: 86_400, limit: 1000 })).toBeGreaterThanOrEqual(50);
+      // the batch is uncommitted, its rows locked: a claim of the same tenant's queue goes through
+      const started = Date.now();
+      const claimed = await call(
+        q.client,
+        'claimJobs',
+        { tenantId: t, queue: 'busy', workerId: 'w', maxJobs: 10, leaseSeconds: 30, waitMs: 0, complete: [], lean: false },
+        { deadlineMs: 5000 },
+      );
+      expect(claimed.jobs.map((j) => j.task)).toEqual(['fresh']);
+      expect(Date.now() - started).toBeLessThan(5000);
+      // and a second retention run (another replica) skips the locked rows instead of waiting
+      const other = await withTransaction(q.pool, (c) => deleteFinishedJobs(c, { cls: 'succeeded', olderThanSeconds: 86_400, limit: 1000 }));
+      expect(other).toBe(0);
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    const { rows } = await q.pool.query(`select count(*)::int as n from jobs where tenant_id = $1`, [t]);
+    expect(rows[0].n).toBe(1);
+  });
+});
