@@ -175,9 +175,14 @@ test('shutdown lets in-flight calls finish, refuses new ones, and forces after t
   const s = createGrpcServer({ service: 'probe', logger: createLogger({ service: 'probe', level: 'silent' }), authTokens: [], maxCallMs: 10_000 });
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
+  let entered!: () => void;
+  const handlerStarted = new Promise<void>((r) => (entered = r));
   s.addService<ProbeService>('penguinmails.test.v1.ProbeService', Probe, {
     echo: async (req: commonV1.PageRequest) => {
-      if (req.pageToken === 'hold') await gate;
+      if (req.pageToken === 'hold') {
+        entered();
+        await gate;
+      }
       return { nextPageToken: 'done' };
     },
     list: async function* () {},
@@ -185,7 +190,9 @@ test('shutdown lets in-flight calls finish, refuses new ones, and forces after t
   const p = await s.listen('127.0.0.1', 0);
   const c = new ProbeClient(`127.0.0.1:${p}`, credentials.createInsecure()) as Client;
   const inFlight = echo(c, { pageToken: 'hold' });
-  await new Promise((r) => setTimeout(r, 100));
+  // Shut down once the call is inside its handler (not after a fixed sleep: on a loaded machine
+  // the call may not even have connected after 100 ms, and would then be refused, not in flight).
+  await handlerStarted;
   const stopping = s.shutdown(5_000);
   await expect(healthCheck(`127.0.0.1:${p}`)).rejects.toMatchObject({ code: status.UNAVAILABLE }); // no new calls once shutdown began
   release();
