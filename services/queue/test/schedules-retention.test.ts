@@ -95,9 +95,12 @@ describe('the scheduler', () => {
     const schedulers = pools.map((pool) => new Scheduler({ pool, intervalMs: 0, batchSize: 10, metrics: new Metrics() }));
     let stop = false;
     const locked = [0, 0];
+    const enqueued = [0, 0];
     const loops = schedulers.map(async (sch, i) => {
       while (!stop) {
-        locked[i] += (await sch.fireOnce()).locked;
+        const r = await sch.fireOnce();
+        locked[i] += r.locked;
+        enqueued[i] += r.enqueued;
         await sleep(50);
       }
     });
@@ -116,8 +119,11 @@ describe('the scheduler', () => {
     // every second from the first fire to the last, none missing, none twice
     for (let i = 1; i < fires.length; i++) expect(fires[i] - fires[i - 1]).toBe(1000);
     expect(fires[0]).toBe(s.nextFireAt!.getTime());
-    // each fire was taken by exactly one of the two: no scheduler locked a fire the other had done
-    expect(locked[0] + locked[1]).toBe(fires.length);
+    // each fire was enqueued by exactly one of the two. (Once, at load ~28, the two locked the
+    // schedule 6 times for 5 fires: the sixth lock's insert met the fire's idempotency key and
+    // enqueued nothing — that key is the guarantee; the lock alone is not.)
+    expect(enqueued[0] + enqueued[1]).toBe(fires.length);
+    expect(locked[0] + locked[1]).toBeGreaterThanOrEqual(fires.length);
     const after = (await call(q.client, 'listSchedules', { tenantId: t, page: undefined })).schedules[0];
     expect(after.lastFireAt!.getTime()).toBe(fires[fires.length - 1]);
     expect(after.nextFireAt!.getTime()).toBe(fires[fires.length - 1] + 1000);
