@@ -171,6 +171,11 @@ async function benchQueue(o: ReplicasOptions, figures: Figure[]): Promise<void> 
             maxAttempts: 0,
             idempotencyKey: '',
             runAt: undefined,
+            groupKey: '',
+            groupLimit: 0,
+            singletonKey: '',
+            debounce: false,
+            throttleSeconds: 0,
           }));
           await call(clients[0], 'enqueueJobs', { tenantId: TENANT, jobs });
         }

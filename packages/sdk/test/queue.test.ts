@@ -9,7 +9,9 @@ let platform: Platform;
 let pm: PenguinMails;
 beforeAll(async () => {
   platform = await startPlatform({ services: ['queue'] });
-  pm = createPlatform({ addresses: platform.addresses, retry: { maxAttempts: 30, initialBackoffMs: 100, maxBackoffMs: 500 } }, { env: {} });
+  // Retries bounded by each call's deadline, not a count: a restart under load (a fresh process,
+  // migrations) took longer than 30 jittered attempts of at most 500 ms once.
+  pm = createPlatform({ addresses: platform.addresses, retry: { maxAttempts: 200, initialBackoffMs: 100, maxBackoffMs: 500 } }, { env: {} });
 });
 afterAll(async () => {
   pm?.close();
