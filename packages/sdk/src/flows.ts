@@ -133,7 +133,7 @@ export function contentStateName(state: metadataV1.ContentState | undefined): st
 export interface MessageBodyView {
   contentText?: string;
   contentHtml?: string;
-  headers?: { [key: string]: any };
+  headers?: { [key: string]: unknown };
   /** The content object's metadata (size, created, expires). */
   content: contentV1.ContentObject;
   /** Attachment metadata (no bytes; `content.getAttachment` fetches them). */

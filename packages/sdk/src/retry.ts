@@ -14,18 +14,22 @@ import type { RetryPolicy, ServiceName } from './settings';
  * - `unsafe`: a repeat could write twice (a second user, lead, campaign, log line) or do work
  *   twice (a second claim). Never retried.
  */
+/** A request as the keyed rules read it: a decoded message whose fields are looked up by name. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the rules read fields of every RPC's request type by name; each rule checks what it reads at run time
+type Keyed = Record<string, any>;
+
 export type Idempotency =
   | { kind: 'read' }
   | { kind: 'idempotent' }
-  | { kind: 'keyed'; hasKey: (request: any) => boolean }
+  | { kind: 'keyed'; hasKey: (request: Keyed) => boolean }
   | { kind: 'unsafe' };
 
 const read = { kind: 'read' } as const;
 const idempotent = { kind: 'idempotent' } as const;
 const unsafe = { kind: 'unsafe' } as const;
-const keyed = (hasKey: (request: any) => boolean): Idempotency => ({ kind: 'keyed', hasKey });
+const keyed = (hasKey: (request: Keyed) => boolean): Idempotency => ({ kind: 'keyed', hasKey });
 
-const messageKeyed = (m: any) => Boolean(m && (m.providerMessageId || m.clientKey));
+const messageKeyed = (m: Keyed | undefined) => Boolean(m && (m.providerMessageId || m.clientKey));
 
 /**
  * THE IDEMPOTENCY TABLE: every RPC of the four services, and whether the SDK may retry it.
@@ -136,7 +140,7 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
   'queue.listSchedules': read,
 
   // analytics
-  'analytics.ingestEvents': keyed((r) => Array.isArray(r.events) && r.events.length > 0 && r.events.every((e: any) => Boolean(e?.eventId))),
+  'analytics.ingestEvents': keyed((r) => Array.isArray(r.events) && r.events.length > 0 && r.events.every((e: Keyed | undefined) => Boolean(e?.eventId))),
   'analytics.getCampaignMetrics': read,
   'analytics.getMailboxMetrics': read,
   'analytics.getSequenceStepMetrics': read,

@@ -38,7 +38,7 @@ test('createUser from an untyped object with missing fields stores empty default
   const { tenant } = await pm.metadata.createTenant({ name: 'Plain JS' });
   // Exactly what a plain-JS caller sent through call(client, 'createUser', {...}) before the SDK:
   // no name, no role, no status (and an explicit undefined).
-  const untyped: any = { tenantId: tenant!.id, email: 'ana@example.com', name: undefined };
+  const untyped: Record<string, unknown> = { tenantId: tenant!.id, email: 'ana@example.com', name: undefined };
   const { user } = await (pm.metadata.createUser as (r: unknown) => Promise<metadataV1.CreateUserResponse>)(untyped);
   expect(user).toMatchObject({ name: '', role: metadataV1.UserRole.USER_ROLE_MEMBER, status: metadataV1.UserStatus.USER_STATUS_ACTIVE });
   const row = await userRow(user!.id);

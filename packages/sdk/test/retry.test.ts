@@ -14,6 +14,7 @@ import {
 } from '../src';
 import { SERVICE_DEFINITIONS } from '../src/client';
 
+/* eslint-disable @typescript-eslint/no-explicit-any -- a fake server of every RPC: requests and responses of any message type */
 type Handler = (request: any) => { error: Partial<ServiceError> } | { response: any } | 'hang';
 
 /** A server answering every RPC of metadata and queue through `handle` (which sees the decoded request). */
@@ -56,7 +57,7 @@ describe('requests go through fromPartial', () => {
     const pm = platform(fake.address);
     try {
       // What a JavaScript caller without types does: leave fields out, or set them to undefined.
-      const untyped: any = { tenantId, email: 'a@example.com', name: undefined };
+      const untyped: Record<string, unknown> = { tenantId, email: 'a@example.com', name: undefined };
       await (pm.metadata.createUser as (r: unknown) => Promise<unknown>)(untyped);
       const sent = fake.calls[0].request as metadataV1.CreateUserRequest;
       expect(sent).toEqual({ tenantId, email: 'a@example.com', name: '', role: 0, status: 0 });
