@@ -113,6 +113,13 @@ export async function runLegacy(o: LegacyOptions): Promise<string> {
       }
     }));
     const putRate = sample.length / ((performance.now() - t) / 1000);
+    // And BatchPutContent: the same bodies, 3 rounds of one call of all 500 (new keys each), one after another.
+    t = performance.now();
+    const rounds = 3;
+    for (let round = 0; round < rounds; round++) {
+      await pm.content.batchPutContent({ tenantId: probeTenant, items: sample.map((e) => ({ storageKey: `${probeTenant}/probe-batch/${randomUUID()}`, contentText: e.content_text ?? undefined, contentHtml: e.content_html ?? undefined, headers: e.headers, rawSizeBytes: e.raw_size_bytes })) });
+    }
+    const batchRate = (rounds * sample.length) / ((performance.now() - t) / 1000);
 
     const phases: (string | number)[][] = [];
     let baseP50 = NaN;
@@ -159,6 +166,7 @@ export async function runLegacy(o: LegacyOptions): Promise<string> {
 
     say(`migration: ${r.migrated + r.rejected} rows (keyset pass ${doneC}, the rest the catch-up's) in ${secs.toFixed(1)} s = ${rate.toFixed(0)} rows/s unthrottled (${r.rejected} rejected), concurrency ${o.concurrency}, batch ${o.batch}`);
     say(`baselines in the same run: keyset read of emails alone ${readRate.toFixed(0)} rows/s (migration/read ${(rate / readRate).toFixed(2)}); PutContent alone, ${sample.length} of these bodies at concurrency ${o.concurrency}: ${putRate.toFixed(0)} puts/s (migration/put ${(rate / putRate).toFixed(2)})`);
+    say(`content tier in the same run: PutContent ${putRate.toFixed(0)} objects/s (${sample.length} calls, concurrency ${o.concurrency}) vs BatchPutContent ${batchRate.toFixed(0)} objects/s (${rounds} calls of ${sample.length}, one at a time): batch/put ${(batchRate / putRate).toFixed(2)}x; migration/batch-put ${(rate / batchRate).toFixed(2)}`);
     const total = Object.values(timings).reduce((a, b) => a + b, 0);
     say('where the migration waited (wall ms per stage; a batch\'s analytics + commit overlap the next batch, "previous tail" is the wait for them):');
     say(table(['stage', 'ms', 'share'], Object.entries(timings).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v.toFixed(0), `${((100 * v) / total).toFixed(0)}%`])));

@@ -184,7 +184,7 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[], uncommitted: { newId: 
     }
   }
   const rejects: Reject[] = [];
-  const ok: LegacyEmail[] = [];
+  let ok: LegacyEmail[] = [];
   for (const e of rows) {
     if (accepted.has(e.id)) { ok.push(e); continue; }
     const p = e.parent_message_id;
@@ -204,11 +204,14 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[], uncommitted: { newId: 
     key.set(e.id, !k ? storageKeyOf(e) : k.body_sha === h ? k.storage_key : versionedKeyOf(e, h));
     if (k && k.storage_key !== key.get(e.id)) superseded.push({ id: e.id, tenant: e.tenant_id, key: k.storage_key });
   }
+  const refused = await time('content', putBodies(ctx, ok, key, sha, superseded));
+  if (refused.length) {
+    rejects.push(...refused);
+    const gone = new Set(refused.map((r) => r.id));
+    ok = ok.filter((e) => !gone.has(e.id));
+  }
   const attRows = ok.length ? (await db.query(`select * from email_attachments where email_id = any($1) order by email_id, created, id`, [ok.map((e) => e.id)])).rows : [];
   const byId = new Map(ok.map((e) => [e.id, e]));
-  const contentCalls: (() => Promise<unknown>)[] = ok.map((e) => () =>
-    pm.content.putContent({ tenantId: e.tenant_id, storageKey: key.get(e.id)!, contentText: e.content_text ?? undefined, contentHtml: e.content_html ?? undefined, headers: e.headers, rawSizeBytes: e.raw_size_bytes }));
-  await time('content', pool(contentCalls, conc, (f) => f().then(() => undefined)));
   await time('content', pool(attRows, conc, async (a) => {
     const e = byId.get(a.email_id)!;
     await pm.content.addAttachment({ tenantId: e.tenant_id, parentStorageKey: key.get(e.id)!,
@@ -280,6 +283,62 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[], uncommitted: { newId: 
   }
   const mapRows = ok.filter((e) => newId.has(e.id)).map((e) => ({ id: e.id, newId: newId.get(e.id)!, key: key.get(e.id)!, updated: e.updated_exact, sha: sha.get(e.id)! }));
   return { rejects, newId, mapRows, superseded: superseded.filter((x) => newId.has(x.id)), events };
+}
+
+/** Bodies per BatchPutContent call at most (the content tier's limit per call). */
+export const PUT_BATCH_ITEMS = 500;
+/**
+ * Bytes (text + html + headers) per BatchPutContent call at most: well under the content tier's
+ * CONTENT_BATCH_MAX_BYTES (64 MiB by default), so a legacy batch of large bodies becomes a few
+ * calls that run side by side instead of one message of hundreds of MiB.
+ */
+export const PUT_BATCH_BYTES = 16 * 1024 * 1024;
+const bodyBytes = (e: LegacyEmail) => Buffer.byteLength(e.content_text ?? '') + Buffer.byteLength(e.content_html ?? '') + Buffer.byteLength(JSON.stringify(e.headers ?? {}));
+
+/**
+ * The batch's bodies through BatchPutContent: per tenant, chunks of at most PUT_BATCH_ITEMS
+ * bodies and PUT_BATCH_BYTES, `conc` calls in flight. Each item is idempotent on its key (a
+ * redone batch gets EXISTING). KEY_CONFLICT (the key holds another body: an earlier attempt
+ * stored this row's previous body and died before its map row) puts the body under its
+ * versioned key instead (the old object becomes superseded: deleted once the map names the
+ * new key); a conflict there too is returned as a reject. `key` is updated in place.
+ */
+async function putBodies(ctx: Ctx, rows: LegacyEmail[], key: Map<string, string>, sha: Map<string, string>, superseded: { id: string; tenant: string; key: string }[]): Promise<Reject[]> {
+  const refused: Reject[] = [];
+  const send = async (list: LegacyEmail[], retryConflicts: boolean) => {
+    const chunks: LegacyEmail[][] = [];
+    const byTenant = new Map<string, LegacyEmail[]>();
+    for (const e of list) byTenant.set(e.tenant_id, [...(byTenant.get(e.tenant_id) ?? []), e]);
+    for (const mine of byTenant.values()) {
+      let cur: LegacyEmail[] = [], bytes = 0;
+      for (const e of mine) {
+        const b = bodyBytes(e);
+        if (cur.length && (cur.length >= PUT_BATCH_ITEMS || bytes + b > PUT_BATCH_BYTES)) { chunks.push(cur); cur = []; bytes = 0; }
+        cur.push(e); bytes += b;
+      }
+      if (cur.length) chunks.push(cur);
+    }
+    const conflicts: LegacyEmail[] = [];
+    await pool(chunks, ctx.conc, async (chunk) => {
+      const r = await ctx.pm.content.batchPutContent({
+        tenantId: chunk[0].tenant_id,
+        items: chunk.map((e) => ({ storageKey: key.get(e.id)!, contentText: e.content_text ?? undefined, contentHtml: e.content_html ?? undefined, headers: e.headers, rawSizeBytes: e.raw_size_bytes })),
+      });
+      r.results.forEach((x, i) => {
+        if (x.outcome !== contentV1.BatchPutOutcome.BATCH_PUT_OUTCOME_KEY_CONFLICT) return;
+        const e = chunk[i];
+        const versioned = versionedKeyOf(e, sha.get(e.id)!);
+        if (retryConflicts && key.get(e.id) !== versioned) {
+          superseded.push({ id: e.id, tenant: e.tenant_id, key: key.get(e.id)! });
+          key.set(e.id, versioned);
+          conflicts.push(e);
+        } else refused.push({ id: e.id, tenant: e.tenant_id, reason: `content refused: ${x.error?.message ?? 'key conflict'}` });
+      });
+    });
+    if (conflicts.length) await send(conflicts, false);
+  };
+  await send(rows, true);
+  return refused;
 }
 
 /** A batch's analytics events (sent before its commit: a crash before it redoes them, same ids). */

@@ -121,6 +121,15 @@ test('killed after a batch reached the tiers, resumed while the application writ
   // While the resumed run goes on, the application inserts a row behind the checkpoint and
   // changes an already migrated one (status and body): the catch-up must pick both up.
   const changed = (await db.query(`select e.id, e.tenant_id, m.storage_key from emails e join migrate_map m on m.kind = 'email' and m.legacy_id = e.id where e.direction = 'outbound' and e.status in ('sent', 'delivered') limit 1`)).rows[0];
+  // A row of batch 2 (its body is in the content tier, its map row never committed) whose body
+  // changes before the redo: the redo meets KEY_CONFLICT under its key and stores the new body
+  // under its versioned key; the orphaned first body is deleted.
+  let crashed: { id: string; tenant_id: string } | undefined;
+  for (const row of (await db.query(`select id, tenant_id from emails e where not exists (select 1 from migrate_map m where m.kind = 'email' and m.legacy_id = e.id) order by created, id limit 40`)).rows) {
+    if (await pm.content.getContent({ tenantId: row.tenant_id, storageKey: storageKeyOf(row) }).then(() => true, () => false)) { crashed = row; break; }
+  }
+  expect(crashed).toBeDefined();
+  await db.query(`update emails set content_text = 'changed between the crash and the redo' where id = $1`, [crashed!.id]);
   let late = '';
   const lines: string[] = [];
   const r = await runMigration(db, pm, {
@@ -155,6 +164,10 @@ test('killed after a batch reached the tiers, resumed while the application writ
   const now = (await db.query(`select storage_key from migrate_map where legacy_id = $1`, [changed.id])).rows[0].storage_key;
   expect(now).toMatch(new RegExp(`^${storageKeyOf(changed)}/[0-9a-f]{16}$`));
   await expect(pm.content.getContent({ tenantId: changed.tenant_id, storageKey: changed.storage_key })).rejects.toMatchObject({ codeName: 'NOT_FOUND' });
+  const redone = (await db.query(`select storage_key from migrate_map where legacy_id = $1`, [crashed!.id])).rows[0].storage_key;
+  expect(redone).toMatch(new RegExp(`^${storageKeyOf(crashed!)}/[0-9a-f]{16}$`));
+  expect((await pm.content.getContent({ tenantId: crashed!.tenant_id, storageKey: redone })).contentText).toBe('changed between the crash and the redo');
+  await expect(pm.content.getContent({ tenantId: crashed!.tenant_id, storageKey: storageKeyOf(crashed!) })).rejects.toMatchObject({ codeName: 'NOT_FOUND' });
   const v = await verifyMigration(db, pm);
   expect(v.differences).toEqual([]);
   expect(v.ok).toBe(true);

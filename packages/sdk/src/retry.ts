@@ -93,6 +93,8 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
 
   // content
   'content.putContent': keyed((r) => Boolean(r.storageKey)), // empty key: the service makes a new one each time
+  // Every item must carry its key (else INVALID_ARGUMENT): a repeat answers EXISTING per item, never a second object.
+  'content.batchPutContent': idempotent,
   'content.getContent': read,
   'content.deleteContent': idempotent,
   'content.addAttachment': keyed((r) => Boolean(r.attachmentId)),

@@ -13,6 +13,11 @@ const settingsShape = {
   ATTACHMENT_MAX_BYTES: z.coerce.number().int().positive().max(1024 * MiB).default(25 * MiB),
   /** Largest content_text + content_html + headers JSON one PutContent may carry (UTF-8 bytes). */
   CONTENT_MAX_BYTES: z.coerce.number().int().positive().max(1024 * MiB).default(10 * MiB),
+  /**
+   * Largest text + html + headers of all items of one BatchPutContent (UTF-8 bytes). The server's
+   * gRPC receive limit is raised to it (+1 MiB), so it is also memory per in-flight batch call.
+   */
+  CONTENT_BATCH_MAX_BYTES: z.coerce.number().int().positive().max(512 * MiB).default(64 * MiB),
   /** Retention applied when PutContent has no `expires` (days); 0 keeps content until deleted. */
   CONTENT_DEFAULT_RETENTION_DAYS: z.coerce.number().int().nonnegative().default(0),
   /** How often the retention sweeper deletes expired objects (ms); 0 disables it on this replica. */

@@ -7,6 +7,8 @@ import type { RetentionDefaults } from './domain/retention';
 export interface Limits {
   attachmentMaxBytes: number;
   contentMaxBytes: number;
+  /** BatchPutContent: text + html + headers of all items of one call (CONTENT_BATCH_MAX_BYTES); default 64 MiB. */
+  batchPutMaxBytes?: number;
   /** Retention for PutContent without `expires`; 0 = none. */
   defaultRetentionDays: number;
   pageSizeDefault: number;

@@ -45,6 +45,7 @@ runService('content', loadSettings, async (s, logger) => {
     limits: {
       attachmentMaxBytes: s.ATTACHMENT_MAX_BYTES,
       contentMaxBytes: s.CONTENT_MAX_BYTES,
+      batchPutMaxBytes: s.CONTENT_BATCH_MAX_BYTES,
       defaultRetentionDays: s.CONTENT_DEFAULT_RETENTION_DAYS,
       pageSizeDefault: s.PAGE_SIZE_DEFAULT,
       pageSizeMax: s.PAGE_SIZE_MAX,

@@ -1,6 +1,7 @@
 import { contentV1 } from '@penguinmails/contracts';
 import { createGrpcServer, type GrpcServer } from '@penguinmails/service-kit';
 import type { ServerDeps } from './deps';
+import { BATCH_PUT_DEFAULT_MAX_BYTES, batchPutContent } from './rpc/batch-put-content';
 import { addAttachment, downloadAttachment, getAttachment, listAttachments, uploadAttachment } from './rpc/attachments';
 import { batchGetContent, deleteContent, getContent, putContent, setExpiry } from './rpc/content';
 import { createNotification, getNotification, listNotifications, markAllNotificationsRead, markNotificationRead } from './rpc/notifications';
@@ -13,13 +14,13 @@ export type { Limits, ServerDeps } from './deps';
 const ENVELOPE_HEADROOM = 1024 * 1024;
 
 /**
- * The largest gRPC message the server reads: the biggest attachment or body we accept plus
+ * The largest gRPC message the server reads: the biggest attachment, body or BatchPutContent we accept plus
  * headroom. A request a little over our limit therefore reaches the handler, which answers
  * INVALID_ARGUMENT naming the field and the setting; only a grossly oversized one is cut by
  * grpc-js itself (RESOURCE_EXHAUSTED). grpc-js's default (4 MiB) would refuse most attachments.
  */
 function maxMessageBytes(limits: ServerDeps['limits']): number {
-  return Math.max(limits.attachmentMaxBytes, limits.contentMaxBytes) + ENVELOPE_HEADROOM;
+  return Math.max(limits.attachmentMaxBytes, limits.contentMaxBytes, limits.batchPutMaxBytes ?? BATCH_PUT_DEFAULT_MAX_BYTES) + ENVELOPE_HEADROOM;
 }
 
 /**
@@ -60,5 +61,6 @@ export function createServer(deps: ServerDeps): GrpcServer {
     getUsage: getUsage(deps),
     setRetentionPolicy: setRetentionPolicy(deps),
     getRetentionPolicy: getRetentionPolicy(deps),
+    batchPutContent: batchPutContent(deps),
   });
 }

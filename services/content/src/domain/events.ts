@@ -40,6 +40,13 @@ export async function emitContentStored(client: PoolClient, names: EventNames, t
   await client.query(q.text, q.values);
 }
 
+/** Announces many new content objects of one tenant in one multi-row outbox insert (BatchPutContent); none: nothing. */
+export async function emitContentStoredMany(client: PoolClient, names: EventNames, tenantId: string, payloads: contentV1.ContentStored[]): Promise<void> {
+  if (!payloads.length) return;
+  const q = outboxInsertMany(payloads.map((p) => outboxRow(names, EVENTS.contentStored, contentV1.ContentStored, tenantId, p)));
+  await client.query(q.text, q.values);
+}
+
 /** Announces deleted objects (one DeleteContent, or a sweeper batch) in one statement; none: nothing. */
 export async function emitContentDeleted(
   client: PoolClient,
