@@ -1,0 +1,22 @@
+-- Fewer index entries per job. Every claim (queued → running) and every completion (running →
+-- succeeded) changes `status`, which partial index predicates read, so no such update can be HOT
+-- (pg_stat_user_tables after 1000 claims + 1000 completions: n_tup_upd 2000, n_tup_hot_upd 0):
+-- each writes an entry in every index whose predicate the new row version satisfies. Measured
+-- with EXPLAIN (ANALYZE, WAL) of a claim and a completion of 1000 jobs, see services/queue/README.md
+-- "Measured". Two of those entries were avoidable:
+
+-- 1. The idempotency key's unique index held every job, also keyless ones (NULLs are indexed),
+--    so every insert, claim and completion wrote an entry in it. Only keyed jobs now; the
+--    enqueue statements name the predicate in their `on conflict` target.
+drop index "jobs_tenant_id_queue_idempotency_key_key";
+create unique index jobs_idempotency_key_idx on jobs (tenant_id, queue, idempotency_key)
+  where idempotency_key is not null;
+
+-- 2. ListJobs by status: succeeded jobs (nearly every row) leave this index instead of entering
+--    it again, so a completion writes no entry here. ListJobs with status = succeeded reads
+--    (tenant_id, created, id) and skips the few unfinished rows; every other status reads this
+--    one (the kit's listPage sends unnamed statements, planned with the status value, so the
+--    planner proves `status = 'queued'` implies the predicate).
+drop index "jobs_tenant_id_status_created_id_idx";
+create index jobs_unsucceeded_status_idx on jobs (tenant_id, status, created, id)
+  where status <> 'succeeded';
