@@ -12,11 +12,12 @@ drop index "jobs_tenant_id_queue_idempotency_key_key";
 create unique index jobs_idempotency_key_idx on jobs (tenant_id, queue, idempotency_key)
   where idempotency_key is not null;
 
--- 2. ListJobs by status: succeeded jobs (nearly every row) leave this index instead of entering
---    it again, so a completion writes no entry here. ListJobs with status = succeeded reads
---    (tenant_id, created, id) and skips the few unfinished rows; every other status reads this
---    one (the kit's listPage sends unnamed statements, planned with the status value, so the
---    planner proves `status = 'queued'` implies the predicate).
+-- 2. ListJobs by status: succeeded jobs (nearly every row) and running jobs leave this index,
+--    so neither a claim nor a completion writes an entry here. ListJobs with status = succeeded
+--    reads (tenant_id, created, id) and skips the few unfinished rows; status = running reads
+--    jobs_leased_idx (the running jobs of the tenant: bounded by the leases out, sorted); every
+--    other status reads this one (the kit's listPage sends unnamed statements, planned with the
+--    status value, so the planner proves `status = 'queued'` implies the predicate).
 drop index "jobs_tenant_id_status_created_id_idx";
-create index jobs_unsucceeded_status_idx on jobs (tenant_id, status, created, id)
-  where status <> 'succeeded';
+create index jobs_waiting_or_ended_status_idx on jobs (tenant_id, status, created, id)
+  where status not in ('succeeded', 'running');
