@@ -74,7 +74,23 @@ interface Variant {
   unnamed?: boolean;
   /** Run the grouped claim's lock statement (lockRunnableGroups) as its own round trip before every claim. */
   groupsProbe?: boolean;
+  /**
+   * Run in a second database whose jobs table has the indexes of before 20261227000000_jobs_narrow_indexes
+   * (WIDE_INDEXES): the before/after of that migration in one interleaved run.
+   */
+  wideIndexes?: boolean;
 }
+
+/**
+ * The jobs indexes before 20261227000000_jobs_narrow_indexes: the idempotency key's unique index
+ * over every job (NULL keys included) and ListJobs' (tenant, status, created, id) over every
+ * status, each taking an entry on every insert, claim and completion.
+ */
+const WIDE_INDEXES = `
+  drop index jobs_idempotency_key_idx;
+  create unique index "jobs_tenant_id_queue_idempotency_key_key" on jobs (tenant_id, queue, idempotency_key);
+  drop index jobs_waiting_or_ended_status_idx;
+  create index "jobs_tenant_id_status_created_id_idx" on jobs (tenant_id, status, created, id);`;
 const SERVICE: Variant = { key: 'service', name: 'service (sweep + claim; complete + outbox)', reclaim: true, outbox: true };
 const DIAGNOSTIC: Variant[] = [
   { key: 'unnamed', name: 'service, unnamed statements (parsed per call)', reclaim: true, outbox: true, unnamed: true },
@@ -82,6 +98,7 @@ const DIAGNOSTIC: Variant[] = [
   { key: 'no-sweep', name: 'no lease sweep before the claim', reclaim: false, outbox: true },
   { key: 'listen', name: 'service + a LISTEN pm_outbox connection', reclaim: true, outbox: true, listen: true },
   { key: 'separate-groups-probe', name: 'service + the groups lock statement as its own round trip', reclaim: true, outbox: true, groupsProbe: true },
+  { key: 'wide-indexes', name: 'service, jobs indexes of before 20261227 (full idempotency + status)', reclaim: true, outbox: true, wideIndexes: true },
 ];
 
 interface RunResult {
@@ -275,24 +292,30 @@ export async function runQueue(opts: QueueOptions, log: (s: string) => void = co
   installInterruptCleanup();
   log(`\n=== queue: claim → complete, ${opts.jobs} jobs backlog, workers ${opts.workers.join('/')}, batch ${opts.batches.join('/')} ===`);
   log(`load average at start: ${loadAverage()}`);
+  const known = [SERVICE, ...DIAGNOSTIC];
+  const variants = opts.variants.map((k) => {
+    const v = known.find((x) => x.key === k);
+    if (!v) throw new Error(`--variants: unknown "${k}"; known: ${known.map((x) => x.key).join(', ')}`);
+    return v;
+  });
   const db = await createBenchDatabase('pm_bench_queue');
   assertLocal(db.url, 'bench database');
   const admin = await connect(db.url, 'pm-bench-queue-admin');
+  const wide = variants.some((v) => v.wideIndexes) ? await createBenchDatabase('pm_bench_queue_wide') : undefined;
+  const wideAdmin = wide ? await connect(wide.url, 'pm-bench-queue-admin') : undefined;
   try {
     await migratePostgres({ databaseUrl: db.url, migrationsDir: MIGRATIONS_DIR });
-    const known = [SERVICE, ...DIAGNOSTIC];
-    const variants = opts.variants.map((k) => {
-      const v = known.find((x) => x.key === k);
-      if (!v) throw new Error(`--variants: unknown "${k}"; known: ${known.map((x) => x.key).join(', ')}`);
-      return v;
-    });
+    if (wide && wideAdmin) {
+      await migratePostgres({ databaseUrl: wide.url, migrationsDir: MIGRATIONS_DIR });
+      await wideAdmin.query(WIDE_INDEXES);
+    }
     const results: RunResult[] = [];
     const explains: string[] = [];
     // Variants interleaved per (batch, workers), so drift in the machine's load hits them alike.
     for (const batch of opts.batches) {
       for (const workers of opts.workers) {
         for (const variant of variants) {
-          const r = await run(db.url, admin, variant, workers, batch, opts);
+          const r = variant.wideIndexes && wide && wideAdmin ? await run(wide.url, wideAdmin, variant, workers, batch, opts) : await run(db.url, admin, variant, workers, batch, opts);
           results.push(r);
           log(`  ${variant.name}, batch ${batch}, ${workers} worker(s): ${(r.completed / r.seconds).toFixed(0)} jobs/s (${r.completed} in ${r.seconds.toFixed(1)} s)${r.errors.length ? ' ERRORS: ' + r.errors.join('; ') : ''}`);
           if (opts.explain && variant === SERVICE && batch === 1 && workers === Math.max(...opts.workers)) {
@@ -335,6 +358,8 @@ export async function runQueue(opts: QueueOptions, log: (s: string) => void = co
   } finally {
     await admin.end();
     await db.drop();
+    await wideAdmin?.end();
+    await wide?.drop();
   }
 }
 

@@ -89,7 +89,10 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
   const db = await createBenchDatabase('pm_bench_peers_ours');
   const prefix = `B${randomBytes(4).toString('hex').toUpperCase()}`;
   const port = await freePort();
-  const main = path.join(path.dirname(require.resolve('@penguinmails/queue/package.json')), 'dist', 'main.js');
+  // QUEUE_PEERS_MAIN: another build of the service (e.g. a copy of a base commit's dist), for before/after runs.
+  const main = process.env.QUEUE_PEERS_MAIN
+    ? path.resolve(process.env.QUEUE_PEERS_MAIN)
+    : path.join(path.dirname(require.resolve('@penguinmails/queue/package.json')), 'dist', 'main.js');
   let child: ChildProcess | undefined;
   const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
   const cleanupStreams = async () => {

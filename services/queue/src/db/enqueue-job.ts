@@ -36,7 +36,7 @@ export async function enqueueJob(db: PoolClient, job: NewJob): Promise<{ row: Jo
   const inserted = await db.query<JobRow>(
     `insert into jobs (tenant_id, queue, task, payload, priority, run_at, max_attempts, idempotency_key)
      values ($1, $2, $3, $4::jsonb, $5, coalesce($6::timestamptz, now()), $7, $8)
-     on conflict (tenant_id, queue, idempotency_key) do nothing
+     on conflict (tenant_id, queue, idempotency_key) where idempotency_key is not null do nothing
      returning ${jobColumns()}`,
     [job.tenantId, job.queue, job.task, JSON.stringify(job.payload ?? {}), job.priority, job.runAt ?? null, job.maxAttempts, job.idempotencyKey ?? null],
   );

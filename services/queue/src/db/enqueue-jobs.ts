@@ -94,7 +94,7 @@ async function insertPlain(db: Pool, tenantId: string, ids: string[], jobs: NewJ
   const inserted = await db.query<{ id: string }>({
     name: keys ? 'queue_enqueue_jobs_keys' : 'queue_enqueue_jobs',
     text: `${INSERT_FROM_UNNEST}
-           on conflict ${keys ? '' : '(tenant_id, queue, idempotency_key) '}do nothing
+           on conflict ${keys ? '' : '(tenant_id, queue, idempotency_key) where idempotency_key is not null '}do nothing
            returning id`,
     values: params(tenantId, ids, jobs),
   });

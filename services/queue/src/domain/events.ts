@@ -43,7 +43,12 @@ export async function emitJobEvents(db: PoolClient, names: EventNames, rows: Job
  */
 export async function emitJobsSucceeded(db: PoolClient, names: EventNames, rows: CompletedRow[]): Promise<void> {
   const byTenant = new Map<string, CompletedRow[]>();
-  for (const r of rows) byTenant.set(r.tenantId, [...(byTenant.get(r.tenantId) ?? []), r]);
+  // push, not a spread per row: a batch of 1000 of one tenant copied ~500k array slots here.
+  for (const r of rows) {
+    const list = byTenant.get(r.tenantId);
+    if (list) list.push(r);
+    else byTenant.set(r.tenantId, [r]);
+  }
   if (byTenant.size === 0) return;
   const events = [...byTenant].map(([tenantId, done]) => {
     const eventType = 'penguinmails.queue.v1.JobsSucceeded';
