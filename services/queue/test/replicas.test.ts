@@ -88,13 +88,15 @@ function value(text: string, name: string, labels: Record<string, string>): numb
   const clients = children.map((c) => connect(queueV1.QueueServiceClient, `127.0.0.1:${c.port}`));
   const t = tenant();
   try {
-    for (const client of clients)
-      for (let i = 0; ; i++) {
+    // Up to 60 s per replica: three processes migrating one database start slowly on a loaded
+    // 2-core machine (20 s was once not enough); a replica that never answers fails with its output.
+    for (const [k, client] of clients.entries())
+      for (const start = Date.now(); ; ) {
         try {
           await call(client, 'getQueueStats', { tenantId: t, queue: '' }, { deadlineMs: 500 });
           break;
         } catch (err) {
-          if (i > 200) throw err;
+          if (Date.now() - start > 60_000) throw new Error(`replica ${k} did not answer within 60 s: ${(err as Error).message}\n${children[k].out.join('').slice(-3000)}`);
           await sleep(100);
         }
       }
