@@ -29,6 +29,13 @@ const settingsShape = {
    * (a batch always holds one object): 500 objects of 25 MiB are ~50 transactions, not one.
    */
   CONTENT_SWEEP_BATCH_BYTES: z.coerce.number().int().positive().default(256 * MiB),
+  /**
+   * Staged parts of an UploadAttachment stream older than this (ms) are deleted by the retention
+   * sweeper: what an upload left behind when its replica died. Keep it above GRPC_MAX_CALL_MS
+   * (no upload lasts longer); a part deleted under a live upload fails that upload, never
+   * stores a short file.
+   */
+  CONTENT_UPLOAD_STALE_MS: z.coerce.number().int().positive().default(3_600_000),
   /** Default retention policy by age, for tenants without their own (days since created); 0 = none. */
   CONTENT_RETENTION_MAX_AGE_DAYS: z.coerce.number().int().nonnegative().max(36_500).default(0),
   /** Default size budget per tenant (logical bytes); over it the oldest content goes first; 0 = none. */

@@ -21,6 +21,7 @@ runService('content', loadSettings, async (s, logger) => {
     batchSize: s.RETENTION_SWEEP_BATCH,
     batchBytes: s.CONTENT_SWEEP_BATCH_BYTES,
     defaults: retention,
+    uploadStaleMs: Math.max(s.CONTENT_UPLOAD_STALE_MS, s.GRPC_MAX_CALL_MS),
   });
   // Which objects a message ref names: the metadata tier's MessageRecorded events.
   await declareMessageRefsConsumer(tier.nc, tier.names, s);

@@ -4,6 +4,7 @@ import type { Pool, PoolClient } from 'pg';
 import { deleteContentKeys } from '../db/delete-content-keys';
 import { deleteExpiredContent } from '../db/delete-expired-content';
 import { deleteExpiredNotifications } from '../db/delete-expired-notifications';
+import { deleteStaleUploadParts } from '../db/delete-stale-upload-parts';
 import { lockAgedCandidates } from '../db/lock-aged-candidates';
 import { lockExpiredCandidates } from '../db/lock-expired-candidates';
 import { lockOldestCandidates } from '../db/lock-oldest-candidates';
@@ -51,6 +52,11 @@ export interface SweepOptions {
   maxBatches?: number;
   /** Polled between transactions: true ends the sweep early (shutdown). */
   stopped?: () => boolean;
+  /**
+   * Staged upload parts older than this (ms) are deleted (CONTENT_UPLOAD_STALE_MS): what an
+   * upload left behind when its replica died. Undefined: not swept.
+   */
+  uploadStaleMs?: number;
 }
 
 /** Objects and logical bytes removed for one reason. */
@@ -66,6 +72,8 @@ export interface SweepResult {
   overBudget: Removed;
   /** Expired notifications deleted (no event). */
   notifications: number;
+  /** Stale staged upload parts deleted. */
+  uploadParts: number;
   /** Transactions that deleted something. */
   batches: number;
   /** All reasons together. */
@@ -126,6 +134,7 @@ export async function sweepOnce(deps: SweepDeps, options: SweepOptions): Promise
     policyAge: { objects: 0, bytes: 0 },
     overBudget: { objects: 0, bytes: 0 },
     notifications: 0,
+    uploadParts: 0,
     batches: 0,
     objects: 0,
     bytes: 0,
@@ -185,14 +194,22 @@ export async function sweepOnce(deps: SweepDeps, options: SweepOptions): Promise
     if (n < options.batchSize) break;
   }
 
+  // Upload parts a dead replica left behind (no event: they were never an attachment).
+  while (options.uploadStaleMs !== undefined && more()) {
+    const n = await withTransaction(deps.pool, (client) => deleteStaleUploadParts(client, options.uploadStaleMs!, options.batchSize));
+    res.uploadParts += n;
+    if (n < options.batchSize) break;
+  }
+
   res.ms = Date.now() - started;
-  if (res.objects || res.notifications) {
+  if (res.objects || res.notifications || res.uploadParts) {
     deps.logger?.info(
       {
         expired: res.expired,
         policyAge: res.policyAge,
         overBudget: res.overBudget,
         notifications: res.notifications,
+        uploadParts: res.uploadParts,
         batches: res.batches,
         objects: res.objects,
         bytes: res.bytes,
@@ -217,6 +234,8 @@ export interface RetentionSweeperOptions extends SweepDeps {
   batchBytes?: number;
   /** Default: no policy (expiry only). */
   defaults?: RetentionDefaults;
+  /** See {@link SweepOptions.uploadStaleMs}; default: not swept. */
+  uploadStaleMs?: number;
 }
 
 /**
@@ -244,6 +263,7 @@ export class RetentionSweeper extends PeriodicTask {
       batchSize: this.opts.batchSize,
       batchBytes: this.opts.batchBytes ?? Number.MAX_SAFE_INTEGER,
       defaults: this.opts.defaults ?? { maxAgeDays: 0, maxTotalBytes: 0 },
+      uploadStaleMs: this.opts.uploadStaleMs,
       stopped: () => this.stopped,
     });
   }
