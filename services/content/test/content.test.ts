@@ -101,8 +101,20 @@ describe('PutContent / GetContent', () => {
     await h.pool.query(`update content_objects set expires = now() - interval '1 second' where storage_key = $1`, [key]);
     expect((await failure(call(h.client, 'getContent', { tenantId: tenant, storageKey: key }))).code).toBe(status.NOT_FOUND);
     // ...and the key is reusable at once (the expired row is replaced, with a ContentDeleted event).
+    const events = async () =>
+      (await h.pool.query<{ t: string; n: number }>(`select event_type as t, count(*)::int as n from outbox_events where tenant_id = $1 group by 1 order by 1`, [tenant])).rows;
+    const before = await events();
     const again = await call(h.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: 'new', rawSizeBytes: 0n });
     expect(again.created).toBe(true);
+    expect((await call(h.client, 'getContent', { tenantId: tenant, storageKey: key })).contentText).toBe('new');
+    // One ContentDeleted (the expired object) and one ContentStored (the new one), nothing else.
+    const count = (rows: { t: string; n: number }[], t: string) => rows.find((r) => r.t === t)?.n ?? 0;
+    const after = await events();
+    expect(count(after, 'penguinmails.content.v1.ContentDeleted') - count(before, 'penguinmails.content.v1.ContentDeleted')).toBe(1);
+    expect(count(after, 'penguinmails.content.v1.ContentStored') - count(before, 'penguinmails.content.v1.ContentStored')).toBe(1);
+    // A replay of the new object: created = false, no event.
+    expect((await call(h.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: 'new', rawSizeBytes: 0n })).created).toBe(false);
+    expect(await events()).toEqual(after);
   });
 });
 
