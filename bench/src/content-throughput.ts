@@ -40,6 +40,19 @@ import { assertLocal, createBenchDatabase, installInterruptCleanup, onInterrupt 
 import { bytes, intArg, loadAverage, ms, parseArgs, percentile, table, type Args } from './lib/report';
 
 const PARTS = ['put', 'attach', 'stored', 'purge', 'partition'] as const;
+
+/**
+ * Part 4's service settings: `default` (what a deployment gets: sweepers on their own pool of 2,
+ * pausing as long as each transaction took) and `unpaced` (the sweepers on the RPCs' pool, back
+ * to back: the service before issue 11's purge fix).
+ */
+const PURGE_VARIANTS = {
+  default: {},
+  unpaced: { CONTENT_BACKGROUND_POOL_MAX: '0', CONTENT_SWEEP_PAUSE_RATIO: '0' },
+} satisfies Record<string, Record<string, string>>;
+type PurgeVariant = keyof typeof PURGE_VARIANTS;
+const describeVariant = (v: PurgeVariant) =>
+  Object.entries(PURGE_VARIANTS[v]).map(([k, x]) => `${k}=${x}`).join(' ') || 'service defaults';
 type Part = (typeof PARTS)[number];
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -61,6 +74,9 @@ export interface ContentOptions {
   purgeAttachKiB: number;
   /** GetContent calls per second by the readers of part 4. */
   readerRate: number;
+  /** Part 4's service settings, by name (PURGE_VARIANTS), each run `purgeRounds` times, alternating. */
+  purgeVariants: PurgeVariant[];
+  purgeRounds: number;
   /** --cpu-prof DIR: the service runs with `node --cpu-prof` and writes its profile there at exit. */
   cpuProf?: string;
   partition: PartitionOptions;
@@ -82,6 +98,11 @@ export function contentOptions(args: Args): ContentOptions {
     purgeAttachEvery: intArg(args, 'purge-attach-every', 20, 1, 1_000_000),
     purgeAttachKiB: intArg(args, 'purge-attach-kib', 256, 1, 25 * 1024),
     readerRate: intArg(args, 'reader-rate', 50, 1, 10_000),
+    purgeVariants: (args.values.get('purge-variants') ?? 'default').split(',').map((v) => {
+      if (!(v in PURGE_VARIANTS)) throw new Error(`--purge-variants takes ${Object.keys(PURGE_VARIANTS).join(',')}; got ${v}`);
+      return v as PurgeVariant;
+    }),
+    purgeRounds: intArg(args, 'purge-rounds', 1, 1, 20),
     cpuProf: args.values.get('cpu-prof'),
     partition: {
       smallRows: intArg(args, 'partition-rows', quick ? 100_000 : 1_000_000, 1_000, 20_000_000),
@@ -215,38 +236,52 @@ async function runServiceParts(o: ContentOptions): Promise<string> {
   try {
     // --cpu-prof DIR: the service writes a V8 CPU profile there when it exits (SIGTERM below).
     const prof = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(o.cpuProf)] : [];
-    child = spawn(process.execPath, [...prof, main], {
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        DATABASE_POOL_MAX: '10',
-        GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: String(port),
-        // /metrics for part 4: the service's event-loop lag and pool waiters during the purge.
-        METRICS_PORT: String(metricsPort),
-        METRICS_HOST: '127.0.0.1',
-        NATS_URL: natsUrl,
-        EVENTS_SUBJECT_PREFIX: prefix.toLowerCase(),
-        EVENTS_STREAM_PREFIX: prefix,
-        // The retention sweeper runs often, so part 4 sees it start within ~200 ms of the expiry.
-        RETENTION_SWEEP_MS: '200',
-        // The orphan sweep off: the bench's objects have no message refs (no metadata tier here).
-        CONTENT_ORPHAN_GRACE_MS: '0',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    const probeTenant = randomUUID();
-    for (let i = 0; ; i++) {
-      try {
-        await call(client, 'getContent', { tenantId: probeTenant, storageKey: `${probeTenant}/probe` }, { deadlineMs: 1000 });
-        break;
-      } catch (e) {
-        if (code(e) === 5) break; // NOT_FOUND: the service answers
-        if (i > 150 || child.exitCode !== null) throw new Error(`the content service did not start: ${(e as Error).message}`);
-        await sleep(200);
+    // Starts the service (extra settings: a purge variant) and waits until it answers.
+    const start = async (extra: Record<string, string> = {}): Promise<ChildProcess> => {
+      const c = spawn(process.execPath, [...prof, main], {
+        env: {
+          ...process.env,
+          DATABASE_URL: db.url,
+          DATABASE_POOL_MAX: '10',
+          GRPC_HOST: '127.0.0.1',
+          GRPC_PORT: String(port),
+          // /metrics for part 4: the service's event-loop lag and pool waiters during the purge.
+          METRICS_PORT: String(metricsPort),
+          METRICS_HOST: '127.0.0.1',
+          NATS_URL: natsUrl,
+          EVENTS_SUBJECT_PREFIX: prefix.toLowerCase(),
+          EVENTS_STREAM_PREFIX: prefix,
+          // The retention sweeper runs often, so part 4 sees it start within ~200 ms of the expiry.
+          RETENTION_SWEEP_MS: '200',
+          // The orphan sweep off: the bench's objects have no message refs (no metadata tier here).
+          CONTENT_ORPHAN_GRACE_MS: '0',
+          LOG_LEVEL: 'warn',
+          ...extra,
+        },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      child = c;
+      const probeTenant = randomUUID();
+      for (let i = 0; ; i++) {
+        try {
+          await call(client, 'getContent', { tenantId: probeTenant, storageKey: `${probeTenant}/probe` }, { deadlineMs: 1000 });
+          break;
+        } catch (e) {
+          if (code(e) === 5) break; // NOT_FOUND: the service answers
+          if (i > 150 || c.exitCode !== null) throw new Error(`the content service did not start: ${(e as Error).message}`);
+          await sleep(200);
+        }
       }
-    }
+      return c;
+    };
+    const stop = async (c: ChildProcess) => {
+      if (c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+      if (c.exitCode === null) c.kill('SIGKILL');
+    };
+    child = await start();
     log(`content service up (pid ${child.pid}, port ${port}, database ${db.name}, streams ${prefix}_*); ${memory(child.pid)}`);
     const t0 = performance.now();
     const bodies = contentBodies(o.bodies);
@@ -262,7 +297,21 @@ async function runServiceParts(o: ContentOptions): Promise<string> {
     }
     if (o.parts.has('attach')) sections.push(await partAttachments(ctx, o));
     if (o.parts.has('stored')) sections.push(await partStored(ctx));
-    if (o.parts.has('purge')) sections.push(await partPurge(ctx, o, putRate));
+    if (o.parts.has('purge')) {
+      // Each variant in its own service process (settings are read at start), over the same
+      // database; rounds alternate the variants so the machine's drift hits both alike.
+      const results: string[] = [];
+      for (let round = 0; round < o.purgeRounds; round++) {
+        for (const v of o.purgeVariants) {
+          if (o.purgeVariants.length > 1 || round > 0) {
+            await stop(ctx.child);
+            ctx.child = await start(PURGE_VARIANTS[v]);
+          }
+          results.push(await partPurge(ctx, o, putRate, `${v} (${describeVariant(v)}), round ${round + 1}`));
+        }
+      }
+      sections.push(results.join('\n\n'));
+    }
     return sections.join('\n\n');
   } finally {
     client.close();
@@ -690,7 +739,7 @@ class ActivitySampler {
   }
 }
 
-async function partPurge(ctx: Ctx, o: ContentOptions, putRate: number): Promise<string> {
+async function partPurge(ctx: Ctx, o: ContentOptions, putRate: number, variant: string): Promise<string> {
   const { client, pool, bodies } = ctx;
   const purgeTenant = randomUUID();
   // Readers need live objects: part 1's, or a few stored now when part 1 did not run.
@@ -797,7 +846,7 @@ async function partPurge(ctx: Ctx, o: ContentOptions, putRate: number): Promise<
       `${Math.round(objects / seconds)} objects/s, ${mbs(rawBytes, seconds)} MB/s raw (${bytes(rawBytes)}), ${mbs(stored, seconds)} MB/s stored (${bytes(stored)}); ` +
       `ContentDeleted events in the outbox: ${events.rows[0].n}`;
   return (
-    `4. Purge: the service's retention sweeper (RETENTION_SWEEP_MS=200, its default batch) deleting ${objects} expired objects of one tenant; ` +
+    `4. Purge, ${variant}: the service's retention sweeper (RETENTION_SWEEP_MS=200, its default batch) deleting ${objects} expired objects of one tenant; ` +
     `readers: GetContent at ${o.readerRate}/s (open loop, latency from the due time) on other live objects, same process\n` +
     summary +
     '\n' +
