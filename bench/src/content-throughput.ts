@@ -345,16 +345,21 @@ async function partPutGet(ctx: Ctx, o: ContentOptions): Promise<{ report: string
   const rows: Row[] = [];
   const avg = bodies.reduce((a, b) => a + b.bytes, 0) / bodies.length;
   let putRate = 0;
+  const waits: string[] = [];
   for (const conc of o.concurrency) {
     const grpcKeys: string[] = [];
     const pgKeys: string[] = [];
     const key = (p: string, n: number) => `${tenant}/bench/${p}/c${conc}/${n}`;
+    // What the service's connections wait on while it stores (the sampler sees this database only).
+    const activity = new ActivitySampler(pool);
+    activity.start();
     const put = await closedLoop(conc, o.calls, o.seconds, async (n) => {
       const b = bodies[n % bodies.length];
       const k = key('grpc', n);
       await call(client, 'putContent', contentV1.PutContentRequest.fromPartial({ tenantId: tenant, storageKey: k, contentText: b.text, contentHtml: b.html, headers: b.headers }));
       grpcKeys.push(k);
     });
+    waits.push(activity.stop(`PutContent via gRPC at concurrency ${conc}`));
     rows.push({ op: 'PutContent', path: 'gRPC', concurrency: conc, r: put, bytesPerCall: avg });
     if (conc === 8) putRate = put.calls / put.seconds;
     rows.push({
@@ -420,7 +425,9 @@ async function partPutGet(ctx: Ctx, o: ContentOptions): Promise<{ report: string
   const report =
     `1. PutContent / GetContent: closed loop, up to ${o.calls} calls or ${o.seconds} s per row, ${bodies.length} distinct 5-50 KB bodies (${bytes(avg)} text + html + headers on average); ` +
     `gRPC to the service process (pool 10) vs plain pg (pool 10) on \`like content_objects including all\` in the same database; the bench process (gRPC client, Struct encoding) shares the cores\n` +
-    table(['operation', 'path', 'concurrency', 'calls', 'calls/s', 'MB/s', 'p50 ms', 'p99 ms', 'throughput vs baseline', 'errors'], tableRows);
+    table(['operation', 'path', 'concurrency', 'calls', 'calls/s', 'MB/s', 'p50 ms', 'p99 ms', 'throughput vs baseline', 'errors'], tableRows) +
+    '\n' +
+    waits.join('\n');
   return { report, putRate };
 }
 
@@ -720,7 +727,7 @@ class ActivitySampler {
     }
   }
 
-  stop(): string {
+  stop(what = 'the purge'): string {
     clearInterval(this.timer);
     const n = this.samples.length || 1;
     const avg = (k: 'active' | 'idleTx' | 'lockWait' | 'total') => (this.samples.reduce((a, s) => a + s[k], 0) / n).toFixed(1);
@@ -732,7 +739,7 @@ class ActivitySampler {
         .map(([q, c]) => `${(c / n).toFixed(2)} × "${q}"`)
         .join('; ');
     return (
-      `pg_stat_activity of the service during the purge (${this.samples.length} samples every ${this.everyMs} ms): connections ${avg('total')} (max ${max('total')}), ` +
+      `pg_stat_activity of the service during ${what} (${this.samples.length} samples every ${this.everyMs} ms): connections ${avg('total')} (max ${max('total')}), ` +
       `active ${avg('active')} (max ${max('active')}), idle in transaction ${avg('idleTx')} (max ${max('idleTx')}), waiting on a lock ${avg('lockWait')}\n` +
       `  running (average per sample): ${top(this.statements, 6) || 'nothing'}\n  waits of active ones: ${top(this.waits, 5) || 'none'}`
     );

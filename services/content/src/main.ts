@@ -51,6 +51,8 @@ runService('content', loadSettings, async (s, logger) => {
     logger,
     names: tier.names,
     pageTokens: new PageTokens(s.PAGE_TOKEN_SECRET),
+    // PutContent commits its event without a NOTIFY (it would serialize the commits): wake the relay.
+    outboxWritten: () => tier.relay.notify(),
     limits: {
       attachmentMaxBytes: s.ATTACHMENT_MAX_BYTES,
       contentMaxBytes: s.CONTENT_MAX_BYTES,

@@ -24,6 +24,15 @@ export interface StoredEventRow {
  * concurrency 1 against 1.1 ms for the bare INSERT (bench:content, 2026-11-26). `created` is
  * therefore the service's clock (the event carries it, so it is chosen before the insert).
  * Named: parsed and planned once per connection.
+ *
+ * No NOTIFY: `quiet` sets pm.outbox_notify = 'off' for this statement's own (implicit)
+ * transaction; it is the object insert's row source, so it is evaluated before anything is
+ * inserted, and so before the outbox's statement trigger fires at the end of the statement
+ * (also when the key is taken and nothing is inserted), which then skips pg_notify (migration
+ * 20261226130000_outbox_notify_optional). A NOTIFY takes the database-wide notify lock at commit
+ * through the WAL flush, which serialized every put (Lock:object waits at concurrency 8-32). The
+ * caller wakes its own relay in process instead (ServerDeps.outboxWritten); other replicas'
+ * relays find the row at their poll if this one cannot publish.
  */
 export async function insertContentWithEvent(
   db: Pool | PoolClient,
@@ -32,9 +41,11 @@ export async function insertContentWithEvent(
 ): Promise<ContentRow | undefined> {
   const { rows } = await db.query<ContentRow>({
     name: 'content-put',
-    text: `with ins as (
+    text: `with quiet as (
+             select set_config('pm.outbox_notify', 'off', true) as off
+           ), ins as (
              insert into content_objects (storage_key, tenant_id, content_text, content_html, headers, raw_size_bytes, expires, created)
-             values ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)
+             select $1, $2, $3, $4, $5::jsonb, $6, $7, $8 from quiet
              on conflict (storage_key) do nothing
              returning ${CONTENT_COLUMNS}
            ), event as (

@@ -37,7 +37,7 @@ export interface PutContentInput extends NewContent {
  * then a replay).
  */
 export async function putContent(
-  deps: { pool: Pool; names: EventNames },
+  deps: { pool: Pool; names: EventNames; outboxWritten?: () => void },
   input: PutContentInput,
 ): Promise<{ content: ContentRow; created: boolean }> {
   const created = new Date();
@@ -53,9 +53,12 @@ export async function putContent(
   const left = remainingMs();
   if (left !== undefined && left <= 0) throw new DeadlineExceededError('the deadline passed before the object could be stored; nothing was written');
   const inserted = await insertContentWithEvent(deps.pool, { ...input, created }, event);
-  if (inserted) return { content: inserted, created: true };
+  if (inserted) {
+    deps.outboxWritten?.(); // committed without a NOTIFY: wake the relay here
+    return { content: inserted, created: true };
+  }
 
-  return withTransaction(deps.pool, async (client) => {
+  const res = await withTransaction(deps.pool, async (client) => {
     if (await deleteExpired(client, deps.names, { limit: 1, storageKey: input.storageKey })) {
       const again = await insertContentWithEvent(client, { ...input, created }, event);
       if (again) return { content: again, created: true };
@@ -78,6 +81,8 @@ export async function putContent(
     const { sameText: _t, sameHtml: _h, sameHeaders: _hd, ...content } = existing;
     return { content, created: false };
   });
+  if (res.created) deps.outboxWritten?.();
+  return res;
 }
 
 /** The tenant's live object with its bodies; NOT_FOUND for a missing, expired or foreign key. */
