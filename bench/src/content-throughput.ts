@@ -213,7 +213,9 @@ async function runServiceParts(o: ContentOptions): Promise<string> {
   const prefix = `B${randomBytes(4).toString('hex').toUpperCase()}`;
   const port = await freePort();
   const metricsPort = await freePort();
-  const main = path.join(path.dirname(require.resolve('@penguinmails/content/package.json')), 'dist', 'main.js');
+  // CONTENT_MAIN_JS: another build of the service (e.g. a checkout of an earlier commit), for a
+  // before/after comparison with the same bench code.
+  const main = process.env.CONTENT_MAIN_JS ?? path.join(path.dirname(require.resolve('@penguinmails/content/package.json')), 'dist', 'main.js');
   let child: ChildProcess | undefined;
   const cleanupStreams = async () => {
     const nc = await natsConnect({ servers: natsUrl });
@@ -282,7 +284,7 @@ async function runServiceParts(o: ContentOptions): Promise<string> {
       if (c.exitCode === null) c.kill('SIGKILL');
     };
     child = await start();
-    log(`content service up (pid ${child.pid}, port ${port}, database ${db.name}, streams ${prefix}_*); ${memory(child.pid)}`);
+    log(`content service up (${main}, pid ${child.pid}, port ${port}, database ${db.name}, streams ${prefix}_*); ${memory(child.pid)}`);
     const t0 = performance.now();
     const bodies = contentBodies(o.bodies);
     const avg = bodies.reduce((a, b) => a + b.bytes, 0) / bodies.length;

@@ -1,5 +1,5 @@
 import { contentV1 } from '@penguinmails/contracts';
-import { AlreadyExistsError, DeadlineExceededError, NotFoundError, remainingMs, withTransaction, type EventNames } from '@penguinmails/service-kit';
+import { AlreadyExistsError, DeadlineExceededError, NotFoundError, inStatementTransactionSpan, remainingMs, withTransaction, type EventNames } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
 import { batchGetContent as batchGetContentRows, type BatchContentRow } from '../db/batch-get-content';
 import { deleteContent as deleteContentRow } from '../db/delete-content';
@@ -41,18 +41,20 @@ export async function putContent(
   input: PutContentInput,
 ): Promise<{ content: ContentRow; created: boolean }> {
   const created = new Date();
-  const event = contentStoredEventRow(deps.names, input.tenantId, {
-    storageKey: input.storageKey,
-    rawSizeBytes: BigInt(input.rawSizeBytes),
-    textSizeBytes: BigInt(input.sizes.text),
-    htmlSizeBytes: BigInt(input.sizes.html),
-    headersSizeBytes: BigInt(input.sizes.headers),
-    created,
-    expires: input.expires ?? undefined,
-  });
+  // Built where the outbox row is written, so a traced row carries that span's context.
+  const eventRow = () =>
+    contentStoredEventRow(deps.names, input.tenantId, {
+      storageKey: input.storageKey,
+      rawSizeBytes: BigInt(input.rawSizeBytes),
+      textSizeBytes: BigInt(input.sizes.text),
+      htmlSizeBytes: BigInt(input.sizes.html),
+      headersSizeBytes: BigInt(input.sizes.headers),
+      created,
+      expires: input.expires ?? undefined,
+    });
   const left = remainingMs();
   if (left !== undefined && left <= 0) throw new DeadlineExceededError('the deadline passed before the object could be stored; nothing was written');
-  const inserted = await insertContentWithEvent(deps.pool, { ...input, created }, event);
+  const inserted = await inStatementTransactionSpan(() => insertContentWithEvent(deps.pool, { ...input, created }, eventRow()));
   if (inserted) {
     deps.outboxWritten?.(); // committed without a NOTIFY: wake the relay here
     return { content: inserted, created: true };
@@ -60,7 +62,7 @@ export async function putContent(
 
   const res = await withTransaction(deps.pool, async (client) => {
     if (await deleteExpired(client, deps.names, { limit: 1, storageKey: input.storageKey })) {
-      const again = await insertContentWithEvent(client, { ...input, created }, event);
+      const again = await insertContentWithEvent(client, { ...input, created }, eventRow());
       if (again) return { content: again, created: true };
     }
     const existing = await findContentForReplay(client, input);
