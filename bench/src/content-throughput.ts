@@ -24,7 +24,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { ClientWritableStream, ServiceError } from '@grpc/grpc-js';
@@ -40,6 +40,19 @@ import { assertLocal, createBenchDatabase, installInterruptCleanup, onInterrupt 
 import { bytes, intArg, loadAverage, ms, parseArgs, percentile, table, type Args } from './lib/report';
 
 const PARTS = ['put', 'attach', 'stored', 'purge', 'partition'] as const;
+
+/**
+ * Part 4's service settings: `default` (what a deployment gets: sweepers on their own pool of 2,
+ * pausing as long as each transaction took) and `unpaced` (the sweepers on the RPCs' pool, back
+ * to back: the service before issue 11's purge fix).
+ */
+const PURGE_VARIANTS = {
+  default: {},
+  unpaced: { CONTENT_BACKGROUND_POOL_MAX: '0', CONTENT_SWEEP_PAUSE_RATIO: '0' },
+} satisfies Record<string, Record<string, string>>;
+type PurgeVariant = keyof typeof PURGE_VARIANTS;
+const describeVariant = (v: PurgeVariant) =>
+  Object.entries(PURGE_VARIANTS[v]).map(([k, x]) => `${k}=${x}`).join(' ') || 'service defaults';
 type Part = (typeof PARTS)[number];
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -61,6 +74,11 @@ export interface ContentOptions {
   purgeAttachKiB: number;
   /** GetContent calls per second by the readers of part 4. */
   readerRate: number;
+  /** Part 4's service settings, by name (PURGE_VARIANTS), each run `purgeRounds` times, alternating. */
+  purgeVariants: PurgeVariant[];
+  purgeRounds: number;
+  /** --cpu-prof DIR: the service runs with `node --cpu-prof` and writes its profile there at exit. */
+  cpuProf?: string;
   partition: PartitionOptions;
 }
 
@@ -80,6 +98,12 @@ export function contentOptions(args: Args): ContentOptions {
     purgeAttachEvery: intArg(args, 'purge-attach-every', 20, 1, 1_000_000),
     purgeAttachKiB: intArg(args, 'purge-attach-kib', 256, 1, 25 * 1024),
     readerRate: intArg(args, 'reader-rate', 50, 1, 10_000),
+    purgeVariants: (args.values.get('purge-variants') ?? 'default').split(',').map((v) => {
+      if (!(v in PURGE_VARIANTS)) throw new Error(`--purge-variants takes ${Object.keys(PURGE_VARIANTS).join(',')}; got ${v}`);
+      return v as PurgeVariant;
+    }),
+    purgeRounds: intArg(args, 'purge-rounds', 1, 1, 20),
+    cpuProf: args.values.get('cpu-prof'),
     partition: {
       smallRows: intArg(args, 'partition-rows', quick ? 100_000 : 1_000_000, 1_000, 20_000_000),
       bigRows: intArg(args, 'partition-big-rows', quick ? 10_000 : 100_000, 0, 5_000_000),
@@ -120,12 +144,48 @@ function memory(pid: number | undefined): string {
   }
 }
 
+/** Resident memory (VmRSS) and its peak (VmHWM) of a process, bytes; undefined off Linux. */
+function procMemory(pid: number | undefined): { rss: number; peak: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(st)?.[1] ?? NaN) * 1024;
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Resets the process's peak RSS (VmHWM) to its current RSS (Linux: `5` to /proc/<pid>/clear_refs),
+ * so the peak of one operation can be read after it. False when the kernel refuses.
+ */
+function resetPeak(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Measures how far `fn` raised the process's resident memory above where it started (peak − RSS before). */
+async function peakGrowth<T>(pid: number | undefined, fn: () => Promise<T>): Promise<{ value: T; growth: number }> {
+  const before = resetPeak(pid) ? procMemory(pid) : undefined;
+  const value = await fn();
+  const after = procMemory(pid);
+  return { value, growth: before && after ? after.peak - before.rss : NaN };
+}
+
 interface Ctx {
   client: contentV1.ContentServiceClient;
   pool: Pool;
   tenant: string;
   bodies: ContentBody[];
   child: ChildProcess;
+  /** The service's /metrics (METRICS_PORT). */
+  metricsUrl: string;
   /** Keys PutContent stored in part 1 (never expiring): what readers read. */
   liveKeys: string[];
 }
@@ -152,7 +212,10 @@ async function runServiceParts(o: ContentOptions): Promise<string> {
   const db = await createBenchDatabase('pm_bench_content');
   const prefix = `B${randomBytes(4).toString('hex').toUpperCase()}`;
   const port = await freePort();
-  const main = path.join(path.dirname(require.resolve('@penguinmails/content/package.json')), 'dist', 'main.js');
+  const metricsPort = await freePort();
+  // CONTENT_MAIN_JS: another build of the service (e.g. a checkout of an earlier commit), for a
+  // before/after comparison with the same bench code.
+  const main = process.env.CONTENT_MAIN_JS ?? path.join(path.dirname(require.resolve('@penguinmails/content/package.json')), 'dist', 'main.js');
   let child: ChildProcess | undefined;
   const cleanupStreams = async () => {
     const nc = await natsConnect({ servers: natsUrl });
@@ -173,41 +236,60 @@ async function runServiceParts(o: ContentOptions): Promise<string> {
   pool.on('error', () => undefined);
   const sections: string[] = [];
   try {
-    child = spawn(process.execPath, [main], {
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        DATABASE_POOL_MAX: '10',
-        GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: String(port),
-        NATS_URL: natsUrl,
-        EVENTS_SUBJECT_PREFIX: prefix.toLowerCase(),
-        EVENTS_STREAM_PREFIX: prefix,
-        // The retention sweeper runs often, so part 4 sees it start within ~200 ms of the expiry.
-        RETENTION_SWEEP_MS: '200',
-        // The orphan sweep off: the bench's objects have no message refs (no metadata tier here).
-        CONTENT_ORPHAN_GRACE_MS: '0',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    const probeTenant = randomUUID();
-    for (let i = 0; ; i++) {
-      try {
-        await call(client, 'getContent', { tenantId: probeTenant, storageKey: `${probeTenant}/probe` }, { deadlineMs: 1000 });
-        break;
-      } catch (e) {
-        if (code(e) === 5) break; // NOT_FOUND: the service answers
-        if (i > 150 || child.exitCode !== null) throw new Error(`the content service did not start: ${(e as Error).message}`);
-        await sleep(200);
+    // --cpu-prof DIR: the service writes a V8 CPU profile there when it exits (SIGTERM below).
+    const prof = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(o.cpuProf)] : [];
+    // Starts the service (extra settings: a purge variant) and waits until it answers.
+    const start = async (extra: Record<string, string> = {}): Promise<ChildProcess> => {
+      const c = spawn(process.execPath, [...prof, main], {
+        env: {
+          ...process.env,
+          DATABASE_URL: db.url,
+          DATABASE_POOL_MAX: '10',
+          GRPC_HOST: '127.0.0.1',
+          GRPC_PORT: String(port),
+          // /metrics for part 4: the service's event-loop lag and pool waiters during the purge.
+          METRICS_PORT: String(metricsPort),
+          METRICS_HOST: '127.0.0.1',
+          NATS_URL: natsUrl,
+          EVENTS_SUBJECT_PREFIX: prefix.toLowerCase(),
+          EVENTS_STREAM_PREFIX: prefix,
+          // The retention sweeper runs often, so part 4 sees it start within ~200 ms of the expiry.
+          RETENTION_SWEEP_MS: '200',
+          // The orphan sweep off: the bench's objects have no message refs (no metadata tier here).
+          CONTENT_ORPHAN_GRACE_MS: '0',
+          LOG_LEVEL: 'warn',
+          ...extra,
+        },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      child = c;
+      const probeTenant = randomUUID();
+      for (let i = 0; ; i++) {
+        try {
+          await call(client, 'getContent', { tenantId: probeTenant, storageKey: `${probeTenant}/probe` }, { deadlineMs: 1000 });
+          break;
+        } catch (e) {
+          if (code(e) === 5) break; // NOT_FOUND: the service answers
+          if (i > 150 || c.exitCode !== null) throw new Error(`the content service did not start: ${(e as Error).message}`);
+          await sleep(200);
+        }
       }
-    }
-    log(`content service up (pid ${child.pid}, port ${port}, database ${db.name}, streams ${prefix}_*); ${memory(child.pid)}`);
+      return c;
+    };
+    const stop = async (c: ChildProcess) => {
+      if (c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+      if (c.exitCode === null) c.kill('SIGKILL');
+    };
+    child = await start();
+    log(`content service up (${main}, pid ${child.pid}, port ${port}, database ${db.name}, streams ${prefix}_*); ${memory(child.pid)}`);
     const t0 = performance.now();
     const bodies = contentBodies(o.bodies);
     const avg = bodies.reduce((a, b) => a + b.bytes, 0) / bodies.length;
     log(`${bodies.length} bodies generated in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${bytes(avg)} each on average (text + html + headers)`);
-    const ctx: Ctx = { client, pool, tenant: randomUUID(), bodies, child, liveKeys: [] };
+    const ctx: Ctx = { client, pool, tenant: randomUUID(), bodies, child, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, liveKeys: [] };
 
     let putRate = 100;
     if (o.parts.has('put') || o.parts.has('purge')) {
@@ -217,7 +299,21 @@ async function runServiceParts(o: ContentOptions): Promise<string> {
     }
     if (o.parts.has('attach')) sections.push(await partAttachments(ctx, o));
     if (o.parts.has('stored')) sections.push(await partStored(ctx));
-    if (o.parts.has('purge')) sections.push(await partPurge(ctx, o, putRate));
+    if (o.parts.has('purge')) {
+      // Each variant in its own service process (settings are read at start), over the same
+      // database; rounds alternate the variants so the machine's drift hits both alike.
+      const results: string[] = [];
+      for (let round = 0; round < o.purgeRounds; round++) {
+        for (const v of o.purgeVariants) {
+          if (o.purgeVariants.length > 1 || round > 0) {
+            await stop(ctx.child);
+            ctx.child = await start(PURGE_VARIANTS[v]);
+          }
+          results.push(await partPurge(ctx, o, putRate, `${v} (${describeVariant(v)}), round ${round + 1}`));
+        }
+      }
+      sections.push(results.join('\n\n'));
+    }
     return sections.join('\n\n');
   } finally {
     client.close();
@@ -251,16 +347,21 @@ async function partPutGet(ctx: Ctx, o: ContentOptions): Promise<{ report: string
   const rows: Row[] = [];
   const avg = bodies.reduce((a, b) => a + b.bytes, 0) / bodies.length;
   let putRate = 0;
+  const waits: string[] = [];
   for (const conc of o.concurrency) {
     const grpcKeys: string[] = [];
     const pgKeys: string[] = [];
     const key = (p: string, n: number) => `${tenant}/bench/${p}/c${conc}/${n}`;
+    // What the service's connections wait on while it stores (the sampler sees this database only).
+    const activity = new ActivitySampler(pool);
+    activity.start();
     const put = await closedLoop(conc, o.calls, o.seconds, async (n) => {
       const b = bodies[n % bodies.length];
       const k = key('grpc', n);
       await call(client, 'putContent', contentV1.PutContentRequest.fromPartial({ tenantId: tenant, storageKey: k, contentText: b.text, contentHtml: b.html, headers: b.headers }));
       grpcKeys.push(k);
     });
+    waits.push(activity.stop(`PutContent via gRPC at concurrency ${conc}`));
     rows.push({ op: 'PutContent', path: 'gRPC', concurrency: conc, r: put, bytesPerCall: avg });
     if (conc === 8) putRate = put.calls / put.seconds;
     rows.push({
@@ -326,7 +427,9 @@ async function partPutGet(ctx: Ctx, o: ContentOptions): Promise<{ report: string
   const report =
     `1. PutContent / GetContent: closed loop, up to ${o.calls} calls or ${o.seconds} s per row, ${bodies.length} distinct 5-50 KB bodies (${bytes(avg)} text + html + headers on average); ` +
     `gRPC to the service process (pool 10) vs plain pg (pool 10) on \`like content_objects including all\` in the same database; the bench process (gRPC client, Struct encoding) shares the cores\n` +
-    table(['operation', 'path', 'concurrency', 'calls', 'calls/s', 'MB/s', 'p50 ms', 'p99 ms', 'throughput vs baseline', 'errors'], tableRows);
+    table(['operation', 'path', 'concurrency', 'calls', 'calls/s', 'MB/s', 'p50 ms', 'p99 ms', 'throughput vs baseline', 'errors'], tableRows) +
+    '\n' +
+    waits.join('\n');
   return { report, putRate };
 }
 
@@ -382,6 +485,8 @@ async function partAttachments(ctx: Ctx, o: ContentOptions): Promise<string> {
   for (const mib of o.attachMiB) {
     const size = Math.round(mib * MiB);
     const t: Record<'up' | 'down' | 'ins' | 'sel', number[]> = { up: [], down: [], ins: [], sel: [] };
+    // The service's resident memory above its level before each call, worst of the repetitions.
+    const grew = { up: 0, down: 0 };
     let errors = 0;
     let firstError = '';
     for (let rep = 0; rep < o.attachReps; rep++) {
@@ -392,11 +497,14 @@ async function partAttachments(ctx: Ctx, o: ContentOptions): Promise<string> {
       hashed += size;
       try {
         s = performance.now();
-        const res = await upload(client, tenant, parent, data, sha);
+        const up = await peakGrowth(ctx.child.pid, () => upload(client, tenant, parent, data, sha));
         t.up.push(performance.now() - s);
+        grew.up = Math.max(grew.up, up.growth);
         s = performance.now();
-        const got = await download(client, tenant, res.attachment!.id);
+        const down = await peakGrowth(ctx.child.pid, () => download(client, tenant, up.value.attachment!.id));
         t.down.push(performance.now() - s);
+        grew.down = Math.max(grew.down, down.growth);
+        const got = down.value;
         if (!got.equals(data)) throw new Error(`DownloadAttachment returned ${got.length} bytes that differ from the ${size} uploaded`);
       } catch (e) {
         errors++;
@@ -413,7 +521,7 @@ async function partAttachments(ctx: Ctx, o: ContentOptions): Promise<string> {
     }
     if (errors) log(`  attachments ${mib} MiB: ${errors} errors, first: ${firstError}`);
     const rate = (xs: number[]) => (xs.length ? size / MiB / (percentile(xs, 50) / 1000) : NaN);
-    const row = (op: string, p: string, xs: number[], base?: number[]) => [
+    const row = (op: string, p: string, xs: number[], base?: number[], growth?: number) => [
       `${mib} MiB`,
       op,
       p,
@@ -422,17 +530,19 @@ async function partAttachments(ctx: Ctx, o: ContentOptions): Promise<string> {
       ms(Math.max(...xs)),
       Number.isFinite(rate(xs)) ? rate(xs).toFixed(1) : '-',
       base ? `${(rate(xs) / rate(base)).toFixed(2)}x of pg` : '',
+      growth === undefined ? '' : Number.isNaN(growth) ? '-' : `${bytes(growth)} (${(growth / size).toFixed(1)}x the file)`,
     ];
-    rows.push(row('upload', 'gRPC UploadAttachment (64 KiB chunks)', t.up, t.ins));
+    rows.push(row('upload', 'gRPC UploadAttachment (64 KiB chunks)', t.up, t.ins, grew.up));
     rows.push(row('upload', 'pg INSERT bytea', t.ins));
-    rows.push(row('download', 'gRPC DownloadAttachment (64 KiB chunks)', t.down, t.sel));
+    rows.push(row('download', 'gRPC DownloadAttachment (64 KiB chunks)', t.down, t.sel, grew.down));
     rows.push(row('download', 'pg SELECT bytea', t.sel));
     log(`  attachments ${mib} MiB done`);
   }
   return (
     `2. Attachment streams: random bytes (unique: no de-duplication), ${o.attachReps} per size, upload then download, each next to a plain pg insert/select of the same bytes ` +
     `(bytea, same column compression); MB/s from the median; the client's SHA-256 before the upload (${mbs(hashed, hashMs / 1000)} MB/s) is not in the upload time\n` +
-    table(['file', 'op', 'path', 'n', 'p50 ms', 'max ms', 'MB/s', 'vs baseline'], rows) +
+    `; service RSS growth = the service process's peak RSS during one call above its RSS before it (peak reset through /proc/<pid>/clear_refs), worst of the ${o.attachReps}\n` +
+    table(['file', 'op', 'path', 'n', 'p50 ms', 'max ms', 'MB/s', 'vs baseline', 'service RSS growth'], rows) +
     `\nservice process memory: before the attachments ${before}; after ${memory(ctx.child.pid)}`
   );
 }
@@ -507,7 +617,138 @@ async function partStored(ctx: Ctx): Promise<string> {
 
 // --------------------------------------------------------------------------------- 4. purge
 
-async function partPurge(ctx: Ctx, o: ContentOptions, putRate: number): Promise<string> {
+/**
+ * Scrapes the service's /metrics every `everyMs`: the event-loop lag (prom-client's
+ * `nodejs_eventloop_lag_max_seconds` / `_p99_seconds`, reset at each scrape, so each sample
+ * covers the interval since the previous one) and callers queued for a pooled connection
+ * (`pm_pg_pool_clients{state="waiting"}`). Tells a busy event loop from a starved pool.
+ */
+class ServiceMetricsSampler {
+  private readonly lagMax: number[] = [];
+  private readonly lagP99: number[] = [];
+  private readonly waiting: number[] = [];
+  private timer?: NodeJS.Timeout;
+  private busy = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly everyMs = 250,
+  ) {}
+
+  private async scrape(): Promise<Map<string, number> | undefined> {
+    try {
+      const text = await (await fetch(this.url)).text();
+      const out = new Map<string, number>();
+      for (const line of text.split('\n')) {
+        const m = /^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/.exec(line);
+        if (m) out.set(m[1], Number(m[2]));
+      }
+      return out;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.scrape(); // resets the lag histogram
+    this.timer = setInterval(() => {
+      if (this.busy) return;
+      this.busy = true;
+      void this.scrape()
+        .then((m) => {
+          if (!m) return;
+          this.lagMax.push((m.get('nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000);
+          this.lagP99.push((m.get('nodejs_eventloop_lag_mean_seconds') ?? NaN) * 1000);
+          this.waiting.push(m.get('pm_pg_pool_clients{state="waiting"}') ?? NaN);
+        })
+        .finally(() => (this.busy = false));
+    }, this.everyMs);
+  }
+
+  stop(): string {
+    clearInterval(this.timer);
+    const n = this.lagMax.length;
+    if (!n) return 'service /metrics: no samples';
+    const max = (xs: number[]) => Math.max(...xs);
+    const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return (
+      `service /metrics during the purge (${n} scrapes every ${this.everyMs} ms): event-loop lag max ${ms(max(this.lagMax))} ms (median of the intervals' max ${ms(percentile(this.lagMax, 50))} ms), ` +
+      `mean per interval ${ms(percentile(this.lagP99, 50))}-${ms(max(this.lagP99))} ms; callers waiting for a pooled connection ${avg(this.waiting).toFixed(1)} on average (max ${max(this.waiting)})`
+    );
+  }
+}
+
+/**
+ * Samples pg_stat_activity of the bench database every `everyMs` (the service's connections:
+ * the bench's own sampler and counter excluded): per sample, how many were active, idle in a
+ * transaction, or waiting on a lock, and which statements were running. Diagnoses where the
+ * readers' time goes during the purge.
+ */
+class ActivitySampler {
+  private readonly samples: { active: number; idleTx: number; lockWait: number; total: number }[] = [];
+  private readonly statements = new Map<string, number>();
+  private readonly waits = new Map<string, number>();
+  private timer?: NodeJS.Timeout;
+  private busy = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly everyMs = 20,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.sample(), this.everyMs);
+  }
+
+  private async sample(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const { rows } = await this.pool.query<{ state: string | null; wait: string | null; q: string }>(
+        `select state, wait_event_type || ':' || wait_event as wait, left(regexp_replace(query, '\\s+', ' ', 'g'), 60) as q
+           from pg_stat_activity
+          where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid()
+            and query not like '%pg_stat_activity%' and query not like 'select count(*)::text as n from content_objects where tenant_id%'`,
+      );
+      let active = 0;
+      let idleTx = 0;
+      let lockWait = 0;
+      for (const r of rows) {
+        if (r.state === 'active') {
+          active++;
+          this.statements.set(r.q, (this.statements.get(r.q) ?? 0) + 1);
+          if (r.wait) this.waits.set(r.wait, (this.waits.get(r.wait) ?? 0) + 1);
+          if (r.wait?.startsWith('Lock:')) lockWait++;
+        } else if (r.state?.startsWith('idle in transaction')) idleTx++;
+      }
+      this.samples.push({ active, idleTx, lockWait, total: rows.length });
+    } catch {
+      // a sample lost to a busy server is just not counted
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  stop(what = 'the purge'): string {
+    clearInterval(this.timer);
+    const n = this.samples.length || 1;
+    const avg = (k: 'active' | 'idleTx' | 'lockWait' | 'total') => (this.samples.reduce((a, s) => a + s[k], 0) / n).toFixed(1);
+    const max = (k: 'active' | 'idleTx' | 'total') => Math.max(0, ...this.samples.map((s) => s[k]));
+    const top = (m: Map<string, number>, k: number) =>
+      [...m.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, k)
+        .map(([q, c]) => `${(c / n).toFixed(2)} × "${q}"`)
+        .join('; ');
+    return (
+      `pg_stat_activity of the service during ${what} (${this.samples.length} samples every ${this.everyMs} ms): connections ${avg('total')} (max ${max('total')}), ` +
+      `active ${avg('active')} (max ${max('active')}), idle in transaction ${avg('idleTx')} (max ${max('idleTx')}), waiting on a lock ${avg('lockWait')}\n` +
+      `  running (average per sample): ${top(this.statements, 6) || 'nothing'}\n  waits of active ones: ${top(this.waits, 5) || 'none'}`
+    );
+  }
+}
+
+async function partPurge(ctx: Ctx, o: ContentOptions, putRate: number, variant: string): Promise<string> {
   const { client, pool, bodies } = ctx;
   const purgeTenant = randomUUID();
   // Readers need live objects: part 1's, or a few stored now when part 1 did not run.
@@ -578,6 +819,10 @@ async function partPurge(ctx: Ctx, o: ContentOptions, putRate: number): Promise<
   let done = NaN;
   let left = objects;
   const give = performance.now() + Math.max(120_000, objects * 50);
+  const activity = new ActivitySampler(pool);
+  activity.start();
+  const service = new ServiceMetricsSampler(ctx.metricsUrl);
+  await service.start();
   while (performance.now() < give) {
     left = await count();
     const now = performance.now();
@@ -588,6 +833,7 @@ async function partPurge(ctx: Ctx, o: ContentOptions, putRate: number): Promise<
     }
     await sleep(50);
   }
+  const activityReport = activity.stop() + '\n' + service.stop();
   await sleep(1000); // the readers a second after the purge, for comparison
   await during.stop();
   const end = Number.isNaN(done) ? performance.now() : done;
@@ -609,11 +855,13 @@ async function partPurge(ctx: Ctx, o: ContentOptions, putRate: number): Promise<
       `${Math.round(objects / seconds)} objects/s, ${mbs(rawBytes, seconds)} MB/s raw (${bytes(rawBytes)}), ${mbs(stored, seconds)} MB/s stored (${bytes(stored)}); ` +
       `ContentDeleted events in the outbox: ${events.rows[0].n}`;
   return (
-    `4. Purge: the service's retention sweeper (RETENTION_SWEEP_MS=200, its default batch) deleting ${objects} expired objects of one tenant; ` +
+    `4. Purge, ${variant}: the service's retention sweeper (RETENTION_SWEEP_MS=200, its default batch) deleting ${objects} expired objects of one tenant; ` +
     `readers: GetContent at ${o.readerRate}/s (open loop, latency from the due time) on other live objects, same process\n` +
     summary +
     '\n' +
-    table(['GetContent readers', 'calls', 'errors', 'p50 ms', 'p99 ms', 'max ms'], rows)
+    table(['GetContent readers', 'calls', 'errors', 'p50 ms', 'p99 ms', 'max ms'], rows) +
+    '\n' +
+    activityReport
   );
 }
 

@@ -34,6 +34,25 @@ const settingsShape = {
    * (a batch always holds one object): 500 objects of 25 MiB are ~50 transactions, not one.
    */
   CONTENT_SWEEP_BATCH_BYTES: z.coerce.number().int().positive().default(256 * MiB),
+  /**
+   * Staged parts of an UploadAttachment stream older than this (ms) are deleted by the retention
+   * sweeper: what an upload left behind when its replica died. Keep it above GRPC_MAX_CALL_MS
+   * (no upload lasts longer); a part deleted under a live upload fails that upload, never
+   * stores a short file.
+   */
+  CONTENT_UPLOAD_STALE_MS: z.coerce.number().int().positive().default(3_600_000),
+  /**
+   * The retention and orphan sweepers pause after each transaction this many times as long as
+   * it took (0 = back to back): they then use the database at most 1 / (1 + ratio) of the time
+   * while purging, and readers of the same replica keep the rest (bench:content part 4).
+   */
+  CONTENT_SWEEP_PAUSE_RATIO: z.coerce.number().nonnegative().max(100).default(1),
+  /**
+   * Connections of the background pool the sweepers and the MessageRecorded consumer use, apart
+   * from the RPCs' pool (DATABASE_POOL_MAX): background work never makes a call wait for a
+   * connection. 0 = they share the RPCs' pool.
+   */
+  CONTENT_BACKGROUND_POOL_MAX: z.coerce.number().int().nonnegative().max(100).default(2),
   /** Default retention policy by age, for tenants without their own (days since created); 0 = none. */
   CONTENT_RETENTION_MAX_AGE_DAYS: z.coerce.number().int().nonnegative().max(36_500).default(0),
   /** Default size budget per tenant (logical bytes); over it the oldest content goes first; 0 = none. */

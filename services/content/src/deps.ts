@@ -25,6 +25,11 @@ export interface ServerDeps {
   names: EventNames;
   pageTokens: PageTokens;
   limits: Limits;
+  /**
+   * Called after a write committed outbox rows without a NOTIFY (PutContent's one statement):
+   * main.ts wakes its outbox relay (OutboxRelay.notify). Absent (tests without a relay): nothing.
+   */
+  outboxWritten?: () => void;
   /** Auth tokens, deadline cap, TLS, reflection, transport limits (grpcServerSettings of the settings). */
   grpc?: GrpcServerSettings;
 }

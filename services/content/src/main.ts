@@ -1,5 +1,5 @@
 // The content service process. Wiring only: behaviour lives in server.ts and below.
-import { PageTokens, defaultMetrics, grpcServerSettings, openPostgresTier, runService } from '@penguinmails/service-kit';
+import { PageTokens, createPgPool, defaultMetrics, grpcServerSettings, openPostgresTier, runService } from '@penguinmails/service-kit';
 import { loadSettings } from './config';
 import { ConsumerWork } from './consumers/consumer-work';
 import { MESSAGE_REFS_CONSUMER, createMessageRefsConsumer, declareMessageRefsConsumer } from './consumers/message-recorded';
@@ -12,22 +12,30 @@ import { createServer } from './server';
 runService('content', loadSettings, async (s, logger) => {
   const tier = await openPostgresTier('content', s, { migrationsDir: MIGRATIONS_DIR, logger });
   const prisma = createPrisma(tier.pool);
+  // Background work (sweepers, the MessageRecorded consumer) on its own small pool, so a purge's
+  // transactions never hold a connection a call is waiting for (CONTENT_BACKGROUND_POOL_MAX).
+  const background =
+    s.CONTENT_BACKGROUND_POOL_MAX > 0
+      ? createPgPool(s.DATABASE_URL, { max: s.CONTENT_BACKGROUND_POOL_MAX, logger, statementTimeoutMs: s.GRPC_MAX_CALL_MS, application_name: 'content-background' })
+      : tier.pool;
   const retention = { maxAgeDays: s.CONTENT_RETENTION_MAX_AGE_DAYS, maxTotalBytes: s.CONTENT_RETENTION_MAX_BYTES };
   const sweeper = new RetentionSweeper({
-    pool: tier.pool,
+    pool: background,
     names: tier.names,
     logger,
     intervalMs: s.RETENTION_SWEEP_MS,
     batchSize: s.RETENTION_SWEEP_BATCH,
     batchBytes: s.CONTENT_SWEEP_BATCH_BYTES,
     defaults: retention,
+    uploadStaleMs: Math.max(s.CONTENT_UPLOAD_STALE_MS, s.GRPC_MAX_CALL_MS),
+    pauseRatio: s.CONTENT_SWEEP_PAUSE_RATIO,
   });
   // Which objects a message ref names: the metadata tier's MessageRecorded events.
   await declareMessageRefsConsumer(tier.nc, tier.names, s);
-  const refs = createMessageRefsConsumer({ nc: tier.nc, names: tier.names, pool: tier.pool, logger });
-  const refsWork = new ConsumerWork(refs, { pool: tier.pool, logger, name: MESSAGE_REFS_CONSUMER, consumedEventsMaxAgeMs: s.EVENTS_MAX_AGE_MS });
+  const refs = createMessageRefsConsumer({ nc: tier.nc, names: tier.names, pool: background, logger });
+  const refsWork = new ConsumerWork(refs, { pool: background, logger, name: MESSAGE_REFS_CONSUMER, consumedEventsMaxAgeMs: s.EVENTS_MAX_AGE_MS });
   const orphans = new OrphanSweeper({
-    pool: tier.pool,
+    pool: background,
     names: tier.names,
     logger,
     intervalMs: s.RETENTION_SWEEP_MS,
@@ -35,6 +43,7 @@ runService('content', loadSettings, async (s, logger) => {
     batchBytes: s.CONTENT_SWEEP_BATCH_BYTES,
     graceMs: s.CONTENT_ORPHAN_GRACE_MS,
     lag: () => refs.lag(),
+    pauseRatio: s.CONTENT_SWEEP_PAUSE_RATIO,
   });
   const server = createServer({
     pool: tier.pool,
@@ -42,6 +51,8 @@ runService('content', loadSettings, async (s, logger) => {
     logger,
     names: tier.names,
     pageTokens: new PageTokens(s.PAGE_TOKEN_SECRET),
+    // PutContent commits its event without a NOTIFY (it would serialize the commits): wake the relay.
+    outboxWritten: () => tier.relay.notify(),
     limits: {
       attachmentMaxBytes: s.ATTACHMENT_MAX_BYTES,
       contentMaxBytes: s.CONTENT_MAX_BYTES,
@@ -70,6 +81,7 @@ runService('content', loadSettings, async (s, logger) => {
     close: async () => {
       unregisterMetrics();
       await tier.close();
+      if (background !== tier.pool) await background.end().catch((err: Error) => logger.warn({ err: err.message }, 'closing the background pool failed'));
       await prisma.$disconnect();
     },
     ready: { stream: tier.names.stream('content'), consumes: `${tier.names.stream('metadata')}/${MESSAGE_REFS_CONSUMER}` },

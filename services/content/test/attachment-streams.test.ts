@@ -4,6 +4,8 @@ import { contentV1 } from '@penguinmails/contracts';
 import { bearerTokenInterceptor, call, decodeStatus, type DecodedStatus } from '@penguinmails/service-kit';
 import { pgDigest } from '@penguinmails/testkit';
 import { credentials } from '@grpc/grpc-js';
+import { sweepOnce } from '../src/domain/retention';
+import { UPLOAD_GROUP_BYTES } from '../src/rpc/attachments';
 import { MiB, failure, startContent, type Harness } from './harness';
 
 // UploadAttachment (client streaming) and DownloadAttachment (server streaming): round trips,
@@ -233,3 +235,77 @@ describe('hostile streams keep nothing', () => {
   });
 });
 
+
+// Uploads larger than one group (UPLOAD_GROUP_BYTES) are staged in attachment_upload_parts as
+// they arrive and assembled in PostgreSQL at the end: the service never holds them whole.
+describe('large uploads are staged in the database, not held in memory', () => {
+  const big = randomBytes(UPLOAD_GROUP_BYTES + 300_000); // two groups (the harness allows 2 MiB)
+  const parts = async () => Number((await h.pool.query<{ n: string }>('select count(*)::text as n from attachment_upload_parts')).rows[0].n);
+
+  test('the bytes leave the service group by group while the stream is open, and are assembled at its end', async () => {
+    let done!: Promise<contentV1.UploadAttachmentResponse>;
+    const stream = await new Promise<ClientWritableStream<Msg>>((resolve) => {
+      done = new Promise((ok, fail) => resolve(h.client.uploadAttachment((err, res) => (err ? fail(err) : ok(res!)))));
+    });
+    stream.write(meta(big));
+    for (const c of chunks(big)) stream.write(c);
+    // The first group is in the database before the stream ends (the last 300 KB are not).
+    const staged = async () =>
+      (await h.pool.query<{ n: number; bytes: number }>('select count(*)::int as n, coalesce(sum(octet_length(data)), 0)::int as bytes from attachment_upload_parts')).rows[0];
+    const until = Date.now() + 20_000;
+    while ((await staged()).n === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(await staged()).toEqual({ n: 1, bytes: UPLOAD_GROUP_BYTES });
+    stream.end();
+    const res = await done;
+    expect(res.created).toBe(true);
+    expect(res.attachment!.sizeBytes).toBe(BigInt(big.length));
+    expect(await parts()).toBe(0); // assembled and deleted in the attachment's transaction
+    const { rows } = await h.pool.query<{ ok: boolean }>(`select content = $3 as ok from blobs where tenant_id = $1 and sha256 = decode($2, 'hex')`, [tenant, hex(big), big]);
+    expect(rows).toEqual([{ ok: true }]);
+    // Downloaded in slices of the database and chunks of any size, the same bytes.
+    for (const chunkSize of [0, 100_000, 1024 * 1024]) {
+      const got = await download({ attachmentId: res.attachment!.id, chunkSize });
+      expect(got.bytes.equals(big)).toBe(true);
+      expect(got.first!.sha256).toBe(hex(big));
+      const size = chunkSize || CHUNK;
+      expect(got.offsets).toEqual(Array.from({ length: Math.ceil(big.length / size) }, (_, i) => BigInt(i * size)));
+    }
+  });
+
+  const broken: [string, () => Msg[], string][] = [
+    ['ends early after a group was staged', () => [meta(big), ...chunks(big).slice(0, -1)], 'INCOMPLETE'],
+    ['mismatches its checksum after a group was staged', () => [meta(big, { sha256: hex(Buffer.from('other')) }), ...chunks(big)], 'CHECKSUM_MISMATCH'],
+    ['sends a chunk out of order after a group was staged', () => { const c = chunks(big); return [meta(big), ...c.slice(0, 17), c[18], c[17], ...c.slice(19)]; }, 'OUT_OF_ORDER'],
+  ];
+  test.each(broken)('a stream that %s keeps nothing, not even its staged parts', async (_what, messages, reason) => {
+    const before = await pgDigest(h.pool);
+    const s = decodeStatus((await upload(messages()).catch((e) => e)) as ServiceError);
+    expect(s.code).toBe(status.INVALID_ARGUMENT);
+    expect(s.fieldViolations.map((f) => f.reason)).toContain(reason);
+    expect(await pgDigest(h.pool)).toEqual(before); // attachment_upload_parts included
+  });
+
+  test('a client that cancels after a group was staged keeps nothing', async () => {
+    const before = await pgDigest(h.pool);
+    const err = (await upload([meta(big), ...chunks(big)], { cancelAfter: 20 }).catch((e) => e)) as ServiceError;
+    expect(err.code).toBe(status.CANCELLED);
+    // The call is answered at once; the handler deletes its parts as it unwinds.
+    const until = Date.now() + 10_000;
+    while ((await pgDigest(h.pool)) !== before && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(await pgDigest(h.pool)).toEqual(before);
+  });
+
+  test('the retention sweeper deletes parts a dead replica left behind, and only stale ones', async () => {
+    const [dead, live] = [randomUUID(), randomUUID()];
+    await h.pool.query(
+      `insert into attachment_upload_parts (upload_id, seq, tenant_id, data, created) values
+         ($1, 0, $3, '\\x01', now() - interval '2 hours'), ($1, 1, $3, '\\x02', now() - interval '2 hours'), ($2, 0, $3, '\\x03', now())`,
+      [dead, live, tenant],
+    );
+    const res = await sweepOnce({ pool: h.pool, names: h.names }, { batchSize: 1, batchBytes: MiB, defaults: { maxAgeDays: 0, maxTotalBytes: 0 }, uploadStaleMs: 3_600_000 });
+    expect(res.uploadParts).toBe(2);
+    const { rows } = await h.pool.query<{ upload_id: string }>('select upload_id from attachment_upload_parts');
+    expect(rows).toEqual([{ upload_id: live }]);
+    await h.pool.query('delete from attachment_upload_parts');
+  });
+});

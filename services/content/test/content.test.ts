@@ -101,8 +101,20 @@ describe('PutContent / GetContent', () => {
     await h.pool.query(`update content_objects set expires = now() - interval '1 second' where storage_key = $1`, [key]);
     expect((await failure(call(h.client, 'getContent', { tenantId: tenant, storageKey: key }))).code).toBe(status.NOT_FOUND);
     // ...and the key is reusable at once (the expired row is replaced, with a ContentDeleted event).
+    const events = async () =>
+      (await h.pool.query<{ t: string; n: number }>(`select event_type as t, count(*)::int as n from outbox_events where tenant_id = $1 group by 1 order by 1`, [tenant])).rows;
+    const before = await events();
     const again = await call(h.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: 'new', rawSizeBytes: 0n });
     expect(again.created).toBe(true);
+    expect((await call(h.client, 'getContent', { tenantId: tenant, storageKey: key })).contentText).toBe('new');
+    // One ContentDeleted (the expired object) and one ContentStored (the new one), nothing else.
+    const count = (rows: { t: string; n: number }[], t: string) => rows.find((r) => r.t === t)?.n ?? 0;
+    const after = await events();
+    expect(count(after, 'penguinmails.content.v1.ContentDeleted') - count(before, 'penguinmails.content.v1.ContentDeleted')).toBe(1);
+    expect(count(after, 'penguinmails.content.v1.ContentStored') - count(before, 'penguinmails.content.v1.ContentStored')).toBe(1);
+    // A replay of the new object: created = false, no event.
+    expect((await call(h.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: 'new', rawSizeBytes: 0n })).created).toBe(false);
+    expect(await events()).toEqual(after);
   });
 });
 
@@ -159,5 +171,39 @@ describe('DeleteContent', () => {
     expect(after).toEqual({ ...before, content: before.content - 1, attachments: before.attachments - 2, outbox: before.outbox + 1, blobs: before.blobs - 2 });
     expect((await failure(call(h.client, 'getContent', { tenantId: tenant, storageKey: key }))).code).toBe(status.NOT_FOUND);
     expect((await failure(call(h.client, 'deleteContent', { tenantId: tenant, storageKey: key }))).code).toBe(status.NOT_FOUND);
+  });
+});
+
+describe('PutContent commits its event without a NOTIFY (which serializes commits) and wakes the relay in process', () => {
+  test('a new object: its ContentStored row, no pm_outbox notification, outboxWritten called; DeleteContent still notifies', async () => {
+    const woken: string[] = [];
+    const own = await startContent({ outboxWritten: () => woken.push('put') });
+    const listener = await own.pool.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.channel));
+    try {
+      await listener.query('listen pm_outbox');
+      const key = `${tenant}/quiet/${randomUUID()}`;
+      await call(own.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: 'x', rawSizeBytes: 0n });
+      const rows = await own.pool.query(`select 1 from outbox_events where event_type = 'penguinmails.content.v1.ContentStored'`);
+      expect(rows.rowCount).toBe(1);
+      expect(woken).toEqual(['put']);
+      // A replay writes nothing and wakes nobody.
+      await call(own.client, 'putContent', { tenantId: tenant, storageKey: key, contentText: 'x', rawSizeBytes: 0n });
+      expect(woken).toEqual(['put']);
+      // The control: a write in a transaction (DeleteContent) notifies as before, on this same
+      // listener; a notification of the put would have arrived before it (NOTIFY is ordered).
+      await call(own.client, 'deleteContent', { tenantId: tenant, storageKey: key });
+      const until = Date.now() + 10_000;
+      while (heard.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(heard).toEqual(['pm_outbox']);
+      // Another writer's insert (no setting) still notifies: the trigger only skips when asked.
+      await own.pool.query(`insert into outbox_events (id, tenant_id, subject, event_type, payload) values ($1, $2, 'x', 'x', '\\x00')`, [randomUUID(), tenant]);
+      while (heard.length === 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(heard).toEqual(['pm_outbox', 'pm_outbox']);
+    } finally {
+      listener.release();
+      await own.close();
+    }
   });
 });

@@ -39,7 +39,7 @@ export interface Harness {
 
 /** A content server on a fresh database, port 0, reached through a real gRPC client. */
 export async function startContent(
-  opts: { authTokens?: string[]; token?: string; limits?: Partial<Limits>; names?: EventNames } = {},
+  opts: { authTokens?: string[]; token?: string; limits?: Partial<Limits>; names?: EventNames; outboxWritten?: () => void } = {},
 ): Promise<Harness> {
   const db = await freshDatabase({ migrationsDir });
   const logger = createLogger({ service: 'content-test', level: process.env.LOG_LEVEL ?? 'silent' });
@@ -63,6 +63,7 @@ export async function startContent(
     pageTokens: new PageTokens('test-page-token-secret'),
     limits,
     grpc: { authTokens: opts.authTokens ?? [] },
+    outboxWritten: opts.outboxWritten,
   });
   const port = await server.listen('127.0.0.1', 0);
   const address = `127.0.0.1:${port}`;

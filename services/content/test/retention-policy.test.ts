@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { commonV1, contentV1 } from '@penguinmails/contracts';
 import { call, createPgPool, defaultMetrics } from '@penguinmails/service-kit';
 import { OrphanSweeper } from '../src/domain/orphans';
-import { sweepOnce, type SweepOptions } from '../src/domain/retention';
+import { paced, sweepOnce, type SweepOptions } from '../src/domain/retention';
 import { startContent, type Harness } from './harness';
 
 // Retention by policy: age and size budget per tenant (defaults from settings), the per-object
@@ -163,3 +163,25 @@ test('two sweepers at once: each object deleted and announced once, the budget t
   expect((await deletions(b)).map((d) => d.key)).toEqual(budget.slice(0, 3));
   expect(await live(budget)).toEqual(budget.slice(3).sort());
 }, 60_000);
+
+test('pacing: a paced sweep pauses after each transaction as long as it took (ratio 1), and still removes everything', async () => {
+  // The pause itself, measured against the transaction's own time (no wall-clock expectation).
+  const t0 = performance.now();
+  let txMs = 0;
+  await paced(h.pool, 1, async (client) => {
+    const s = performance.now();
+    await client.query('select pg_sleep(0.05)');
+    txMs = performance.now() - s;
+  });
+  expect(performance.now() - t0).toBeGreaterThanOrEqual(2 * txMs - 1);
+  // A paced sweep over several batches removes the same as an unpaced one would.
+  const tenant = randomUUID();
+  const keys = [];
+  for (let i = 0; i < 5; i++)
+    keys.push((await call(h.client, 'putContent', { tenantId: tenant, storageKey: '', contentText: `p${i}`, rawSizeBytes: 0n, expires: new Date(Date.now() + 60_000) })).content!.storageKey);
+  await h.pool.query(`update content_objects set expires = now() - interval '1 second' where storage_key = any($1)`, [keys]);
+  const res = await sweepOnce({ pool: h.pool, names: h.names }, opts({ batchSize: 2, pauseRatio: 1 }));
+  expect(res.expired.objects).toBeGreaterThanOrEqual(5);
+  expect(await live(keys)).toEqual([]);
+  expect((await deletions(tenant)).map((d) => d.key).sort()).toEqual([...keys].sort());
+});

@@ -82,6 +82,16 @@ export class OutboxRelay {
     this.unregister = this.registerMetrics(this.opts.metrics ?? defaultMetrics());
   }
 
+  /**
+   * This process committed outbox rows without a NOTIFY (a writer that skips it to spare its
+   * commits PostgreSQL's database-wide NOTIFY lock, e.g. the content tier's PutContent): relay
+   * now, as a NOTIFY would make it.
+   */
+  notify(): void {
+    this.notified = true;
+    this.wake?.();
+  }
+
   /** Finishes the batch in progress, then stops. */
   async stop(): Promise<void> {
     this.running = false;

@@ -65,6 +65,16 @@ export function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promi
   return transaction(pool, fn);
 }
 
+/**
+ * Runs `fn`, a single statement that is its own (implicit) transaction, under the same
+ * `pg transaction` CLIENT span withTransaction opens when tracing is on: outbox rows built
+ * inside carry its context, as they would inside withTransaction. Tracing off: just `fn()`.
+ */
+export function inStatementTransactionSpan<T>(fn: () => Promise<T>): Promise<T> {
+  if (!tracingEnabled()) return fn();
+  return inChildSpan('pg transaction', SpanKind.CLIENT, { 'db.system.name': 'postgresql', 'db.operation.name': 'transaction' }, fn);
+}
+
 async function transaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const scope = currentCall();
   const left = () => (scope ? scope.deadline.getTime() - Date.now() : Infinity);

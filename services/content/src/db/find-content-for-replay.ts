@@ -3,7 +3,7 @@ import { CONTENT_COLUMNS, type ContentRow } from './rows';
 import type { NewContent } from './insert-content';
 
 /**
- * The stored object under a key that insertContent found taken, with which of the three
+ * The stored object under a key that insertContent / insertContentWithEvent found taken, with which of the three
  * content fields equal the new request. Compared in SQL so the stored bodies never travel
  * back to the service; jsonb equality ignores key order and whitespace of the headers.
  */

@@ -7,13 +7,17 @@ export interface ContentWithBodies extends ContentRow {
   headers: Record<string, unknown> | null;
 }
 
-/** One live object of one tenant with its bodies (primary-key lookup), or undefined. */
+/**
+ * One live object of one tenant with its bodies (primary-key lookup), or undefined. Named: the
+ * service's most frequent statement is parsed and planned once per connection.
+ */
 export async function getContent(pool: Pool, tenantId: string, storageKey: string): Promise<ContentWithBodies | undefined> {
-  const { rows } = await pool.query<ContentWithBodies>(
-    `select ${CONTENT_COLUMNS}, content_text as "contentText", content_html as "contentHtml", headers
-       from content_objects
-      where storage_key = $1 and tenant_id = $2 and ${LIVE}`,
-    [storageKey, tenantId],
-  );
+  const { rows } = await pool.query<ContentWithBodies>({
+    name: 'content-get',
+    text: `select ${CONTENT_COLUMNS}, content_text as "contentText", content_html as "contentHtml", headers
+             from content_objects
+            where storage_key = $1 and tenant_id = $2 and ${LIVE}`,
+    values: [storageKey, tenantId],
+  });
   return rows[0];
 }

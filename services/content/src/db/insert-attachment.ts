@@ -7,9 +7,9 @@ export interface NewAttachment {
   parentStorageKey: string;
   filename: string | null;
   mimeType: string;
-  /** The bytes: they go to `blobs` (upsertBlob), the row keeps their digest. */
-  content: Buffer;
-  /** SHA-256 of `content` (32 bytes). */
+  /** Length of the bytes (they go to `blobs`: upsertBlob or insertBlobFromParts; the row keeps their digest). */
+  sizeBytes: number;
+  /** SHA-256 of the bytes (32 bytes). */
   sha256: Buffer;
   storageDisposition: string;
 }
@@ -25,7 +25,7 @@ export async function insertAttachment(client: PoolClient, a: NewAttachment): Pr
      values ($1, $2, $3, $4, $5, $6, $7, $8)
      on conflict (id) do nothing
      returning ${ATTACHMENT_COLUMNS}`,
-    [a.id, a.tenantId, a.parentStorageKey, a.filename, a.mimeType, a.content.length, a.sha256, a.storageDisposition],
+    [a.id, a.tenantId, a.parentStorageKey, a.filename, a.mimeType, a.sizeBytes, a.sha256, a.storageDisposition],
   );
   return rows[0];
 }

@@ -4,6 +4,11 @@ import type { Pool } from 'pg';
 import { findAttachmentForReplay } from '../db/find-attachment-for-replay';
 import { getAttachment as getAttachmentRow } from '../db/get-attachment';
 import { upsertBlob } from '../db/upsert-blob';
+import { insertBlobFromParts } from '../db/insert-blob-from-parts';
+import { deleteUploadParts } from '../db/delete-upload-parts';
+import { insertUploadPart } from '../db/insert-upload-part';
+import { getAttachmentMeta } from '../db/get-attachment-meta';
+import { readAttachmentSlice } from '../db/read-attachment-slice';
 import { insertAttachment, type NewAttachment } from '../db/insert-attachment';
 import { listAttachments as listAttachmentRows } from '../db/list-attachments';
 import { lockParent } from '../db/lock-parent';
@@ -20,25 +25,52 @@ export type { AttachmentRow };
 
 export const sha256Of = (bytes: Buffer): Buffer => createHash('sha256').update(bytes).digest();
 
-/** A new attachment; `sha256` when the caller computed it already (a stream hashed on the way in). */
-export type AddAttachmentInput = Omit<NewAttachment, 'sha256'> & { sha256?: Buffer };
+/**
+ * A new attachment's bytes: in memory (`content`; AddAttachment, small uploads; `sha256` when the
+ * caller hashed them already), or staged in attachment_upload_parts by an upload stream
+ * (`uploadId`, with their size and the SHA-256 computed on the way in).
+ */
+export type AttachmentBytes = { content: Buffer; sha256?: Buffer } | { uploadId: string; sizeBytes: number; sha256: Buffer };
+
+/** A new attachment: its fields and its bytes. */
+export type AddAttachmentInput = Omit<NewAttachment, 'sha256' | 'sizeBytes'> & AttachmentBytes;
 
 /**
  * Adds an attachment and its AttachmentAdded event in one transaction. The parent must be a
  * live object of the tenant (else NOT_FOUND). A known id with identical fields is a replay
  * (created = false, no event); with other fields, or owned by another tenant, ALREADY_EXISTS.
+ * Staged bytes are assembled into the blob in the database, and their parts deleted, in the
+ * same transaction.
  */
 export async function addAttachment(
   deps: { pool: Pool; names: EventNames },
   add: AddAttachmentInput,
 ): Promise<{ attachment: AttachmentRow; created: boolean }> {
-  const input: NewAttachment = { ...add, sha256: add.sha256 ?? sha256Of(add.content) };
+  const staged = 'uploadId' in add ? add : undefined;
+  const inMemory = 'content' in add ? add : undefined;
+  const { id, tenantId, parentStorageKey, filename, mimeType, storageDisposition } = add;
+  const input: NewAttachment = {
+    id,
+    tenantId,
+    parentStorageKey,
+    filename,
+    mimeType,
+    storageDisposition,
+    sizeBytes: staged ? staged.sizeBytes : inMemory!.content.length,
+    sha256: staged ? staged.sha256 : (inMemory!.sha256 ?? sha256Of(inMemory!.content)),
+  };
   return withTransaction(deps.pool, async (client) => {
     if (!(await lockParent(client, input.tenantId, input.parentStorageKey)))
       throw new NotFoundError('content_object', input.parentStorageKey);
     const inserted = await insertAttachment(client, input);
+    if (staged) {
+      // A replay (not inserted) stores nothing: its parts only go.
+      if (inserted && !(await insertBlobFromParts(client, { tenantId, sha256: input.sha256, sizeBytes: input.sizeBytes, uploadId: staged.uploadId })))
+        throw new Error(`upload ${staged.uploadId}: the staged parts do not add up to ${input.sizeBytes} bytes (removed while the upload was in progress?)`);
+      await deleteUploadParts(client, staged.uploadId);
+    }
     if (inserted) {
-      await upsertBlob(client, input.tenantId, input.sha256, input.content);
+      if (inMemory) await upsertBlob(client, input.tenantId, input.sha256, inMemory.content);
       await emitAttachmentAdded(client, deps.names, input.tenantId, {
         attachmentId: inserted.id,
         parentStorageKey: inserted.parentStorageKey,
@@ -76,6 +108,39 @@ export async function getAttachment(pool: Pool, tenantId: string, id: string): P
   if (row.sha256 !== null && row.sha256 !== actual)
     throw new Error(`attachment ${id}: the stored bytes do not match their SHA-256 (${row.sha256}); refusing to serve them`);
   return { ...row, sha256: actual };
+}
+
+/**
+ * One attachment's metadata for a download, its stored bytes' digest verified in the database
+ * (corruption is an internal error before the first byte leaves); NOT_FOUND as getAttachment.
+ */
+export async function openAttachment(pool: Pool, tenantId: string, id: string): Promise<AttachmentRow & { sha256: string }> {
+  const row = await getAttachmentMeta(pool, tenantId, id);
+  if (!row) throw new NotFoundError('attachment', id);
+  const { actual, ...meta } = row;
+  if (meta.sha256 !== null && meta.sha256 !== actual)
+    throw new Error(`attachment ${id}: the stored bytes do not match their SHA-256 (${meta.sha256}); refusing to serve them`);
+  return { ...meta, sha256: actual };
+}
+
+/**
+ * `length` bytes of an opened attachment from `offset`. NOT_FOUND when it was deleted since it
+ * was opened (a download in progress ends instead of sending a short file).
+ */
+export async function readSlice(pool: Pool, tenantId: string, id: string, offset: number, length: number): Promise<Buffer> {
+  const data = await readAttachmentSlice(pool, tenantId, id, offset, length);
+  if (!data || (data.length !== length && length > 0)) throw new NotFoundError('attachment', id);
+  return data;
+}
+
+/** Stages one group of an upload's chunks (see src/db/insert-upload-part.ts). */
+export async function stageUploadPart(pool: Pool, part: { uploadId: string; seq: number; tenantId: string; data: Buffer }): Promise<void> {
+  await insertUploadPart(pool, part);
+}
+
+/** Removes what an upload staged (the stream broke, or was refused at its end). */
+export async function discardUpload(pool: Pool, uploadId: string): Promise<void> {
+  await deleteUploadParts(pool, uploadId);
 }
 
 /** Whether the tenant's live object exists (an upload checks its parent before reading its bytes). */

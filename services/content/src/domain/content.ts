@@ -1,14 +1,15 @@
 import { contentV1 } from '@penguinmails/contracts';
-import { AlreadyExistsError, NotFoundError, withTransaction, type EventNames } from '@penguinmails/service-kit';
+import { AlreadyExistsError, DeadlineExceededError, NotFoundError, inStatementTransactionSpan, remainingMs, withTransaction, type EventNames } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
 import { batchGetContent as batchGetContentRows, type BatchContentRow } from '../db/batch-get-content';
 import { deleteContent as deleteContentRow } from '../db/delete-content';
 import { findContentForReplay } from '../db/find-content-for-replay';
 import { getContent as getContentRow, type ContentWithBodies } from '../db/get-content';
-import { insertContent, type NewContent } from '../db/insert-content';
+import type { NewContent } from '../db/insert-content';
+import { insertContentWithEvent } from '../db/insert-content-with-event';
 import type { ContentRow, DeletedContent } from '../db/rows';
 import { setExpiry as setExpiryRow } from '../db/set-expiry';
-import { emitContentDeleted, emitContentExpirySet, emitContentStored } from './events';
+import { contentStoredEventRow, emitContentDeleted, emitContentExpirySet } from './events';
 import { deleteExpired } from './retention';
 
 export type { BatchContentRow, ContentRow, ContentWithBodies };
@@ -21,31 +22,48 @@ export interface PutContentInput extends NewContent {
 }
 
 /**
- * Stores a new object and its ContentStored event in one transaction, or answers a replay.
+ * Stores a new object and its ContentStored event atomically, or answers a replay.
  *
  * Same key + same text, html and headers: the stored object, created = false, no event. Same
  * key + anything else: ALREADY_EXISTS naming the fields that differ. An expired object under
  * the key (not yet swept) is deleted first, with its ContentDeleted event, so the key is reusable
  * as soon as it expires.
+ *
+ * A new key (the common case) is one statement, no transaction (src/db/insert-content-with-event.ts);
+ * only a taken key takes the transaction that frees an expired object or compares a replay. Like
+ * withTransaction, it refuses to start after the call's deadline; the statement itself is capped
+ * by the pool's statement_timeout (GRPC_MAX_CALL_MS), so the window in which a caller that got
+ * DEADLINE_EXCEEDED finds the object stored is that one statement (a retry with the same key is
+ * then a replay).
  */
 export async function putContent(
-  deps: { pool: Pool; names: EventNames },
+  deps: { pool: Pool; names: EventNames; outboxWritten?: () => void },
   input: PutContentInput,
 ): Promise<{ content: ContentRow; created: boolean }> {
-  return withTransaction(deps.pool, async (client) => {
-    await deleteExpired(client, deps.names, { limit: 1, storageKey: input.storageKey });
-    const inserted = await insertContent(client, input);
-    if (inserted) {
-      await emitContentStored(client, deps.names, input.tenantId, {
-        storageKey: inserted.storageKey,
-        rawSizeBytes: BigInt(inserted.rawSizeBytes),
-        textSizeBytes: BigInt(input.sizes.text),
-        htmlSizeBytes: BigInt(input.sizes.html),
-        headersSizeBytes: BigInt(input.sizes.headers),
-        created: inserted.created,
-        expires: inserted.expires ?? undefined,
-      });
-      return { content: inserted, created: true };
+  const created = new Date();
+  // Built where the outbox row is written, so a traced row carries that span's context.
+  const eventRow = () =>
+    contentStoredEventRow(deps.names, input.tenantId, {
+      storageKey: input.storageKey,
+      rawSizeBytes: BigInt(input.rawSizeBytes),
+      textSizeBytes: BigInt(input.sizes.text),
+      htmlSizeBytes: BigInt(input.sizes.html),
+      headersSizeBytes: BigInt(input.sizes.headers),
+      created,
+      expires: input.expires ?? undefined,
+    });
+  const left = remainingMs();
+  if (left !== undefined && left <= 0) throw new DeadlineExceededError('the deadline passed before the object could be stored; nothing was written');
+  const inserted = await inStatementTransactionSpan(() => insertContentWithEvent(deps.pool, { ...input, created }, eventRow()));
+  if (inserted) {
+    deps.outboxWritten?.(); // committed without a NOTIFY: wake the relay here
+    return { content: inserted, created: true };
+  }
+
+  const res = await withTransaction(deps.pool, async (client) => {
+    if (await deleteExpired(client, deps.names, { limit: 1, storageKey: input.storageKey })) {
+      const again = await insertContentWithEvent(client, { ...input, created }, eventRow());
+      if (again) return { content: again, created: true };
     }
     const existing = await findContentForReplay(client, input);
     // Keys start with their tenant's id (a check constraint), so a taken key is this tenant's.
@@ -65,6 +83,8 @@ export async function putContent(
     const { sameText: _t, sameHtml: _h, sameHeaders: _hd, ...content } = existing;
     return { content, created: false };
   });
+  if (res.created) deps.outboxWritten?.();
+  return res;
 }
 
 /** The tenant's live object with its bodies; NOT_FOUND for a missing, expired or foreign key. */

@@ -1,6 +1,7 @@
 import { contentV1 } from '@penguinmails/contracts';
 import { buildEnvelope, outboxInsert, outboxInsertMany, type EventNames, type ProtoMessage } from '@penguinmails/service-kit';
 import type { PoolClient } from 'pg';
+import type { StoredEventRow } from '../db/insert-content-with-event';
 
 // Subject suffixes and fully-qualified payload names (events.proto). Events carry keys, sizes
 // and times only: never bodies, headers, file names or bytes, so the stream holds no content.
@@ -33,6 +34,16 @@ function outboxRow<T>(
 }
 
 // Each emit* writes its outbox rows with `client`: call it in the transaction of the change.
+
+/**
+ * ContentStored's outbox row as values, for a statement that writes it together with the object
+ * (src/db/insert-content-with-event.ts); the kit's outboxInsert decides the trace columns.
+ */
+export function contentStoredEventRow(names: EventNames, tenantId: string, payload: contentV1.ContentStored): StoredEventRow {
+  const row = outboxRow(names, EVENTS.contentStored, contentV1.ContentStored, tenantId, payload, payload.created);
+  const [, , , , bytes, traceparent = null, tracestate = null] = outboxInsert(row).values as [string, string, string, string, Buffer, string?, string?];
+  return { eventId: row.eventId, subject: row.subject, eventType: row.eventType, payload: bytes, traceparent, tracestate };
+}
 
 /** Announces a new content object. */
 export async function emitContentStored(client: PoolClient, names: EventNames, tenantId: string, payload: contentV1.ContentStored): Promise<void> {

@@ -1,10 +1,10 @@
 import { contentV1 } from '@penguinmails/contracts';
-import { PeriodicTask, withTransaction, type EventNames, type Logger } from '@penguinmails/service-kit';
+import { PeriodicTask, type EventNames, type Logger } from '@penguinmails/service-kit';
 import type { Pool, PoolClient } from 'pg';
 import { deleteContentKeys } from '../db/delete-content-keys';
 import { lockOrphanCandidates } from '../db/lock-orphan-candidates';
 import { emitContentDeleted } from './events';
-import { cutBatch } from './retention';
+import { cutBatch, paced } from './retention';
 
 /**
  * Deletes up to `limit` orphans older than `olderThanMs`, and no more than `batchBytes` logical
@@ -42,6 +42,8 @@ export interface OrphanSweeperOptions {
    * be read (NATS down) the sweep is skipped. Absent: no extension (tests).
    */
   lag?: () => Promise<{ lagSeconds: number }>;
+  /** Pause after each transaction, as a multiple of its time (CONTENT_SWEEP_PAUSE_RATIO); default 0. */
+  pauseRatio?: number;
 }
 
 /**
@@ -71,7 +73,7 @@ export class OrphanSweeper extends PeriodicTask {
     const olderThanMs = this.opts.graceMs + Math.ceil(lagMs);
     let total = 0;
     for (;;) {
-      const { deleted, more } = await withTransaction(this.opts.pool, (client) =>
+      const { deleted, more } = await paced(this.opts.pool, this.opts.pauseRatio ?? 0, (client) =>
         deleteOrphans(client, this.opts.names, { limit: this.opts.batchSize, olderThanMs, batchBytes: this.opts.batchBytes }),
       );
       total += deleted;

@@ -4,6 +4,7 @@ import type { Pool, PoolClient } from 'pg';
 import { deleteContentKeys } from '../db/delete-content-keys';
 import { deleteExpiredContent } from '../db/delete-expired-content';
 import { deleteExpiredNotifications } from '../db/delete-expired-notifications';
+import { deleteStaleUploadParts } from '../db/delete-stale-upload-parts';
 import { lockAgedCandidates } from '../db/lock-aged-candidates';
 import { lockExpiredCandidates } from '../db/lock-expired-candidates';
 import { lockOldestCandidates } from '../db/lock-oldest-candidates';
@@ -51,6 +52,17 @@ export interface SweepOptions {
   maxBatches?: number;
   /** Polled between transactions: true ends the sweep early (shutdown). */
   stopped?: () => boolean;
+  /**
+   * After each transaction the sweep pauses this many times as long as the transaction took
+   * (CONTENT_SWEEP_PAUSE_RATIO; 0 = back to back): at 1 it holds the database at most half the
+   * time while it purges, and readers of the same replica and database get the other half.
+   */
+  pauseRatio?: number;
+  /**
+   * Staged upload parts older than this (ms) are deleted (CONTENT_UPLOAD_STALE_MS): what an
+   * upload left behind when its replica died. Undefined: not swept.
+   */
+  uploadStaleMs?: number;
 }
 
 /** Objects and logical bytes removed for one reason. */
@@ -66,6 +78,8 @@ export interface SweepResult {
   overBudget: Removed;
   /** Expired notifications deleted (no event). */
   notifications: number;
+  /** Stale staged upload parts deleted. */
+  uploadParts: number;
   /** Transactions that deleted something. */
   batches: number;
   /** All reasons together. */
@@ -126,12 +140,15 @@ export async function sweepOnce(deps: SweepDeps, options: SweepOptions): Promise
     policyAge: { objects: 0, bytes: 0 },
     overBudget: { objects: 0, bytes: 0 },
     notifications: 0,
+    uploadParts: 0,
     batches: 0,
     objects: 0,
     bytes: 0,
     ms: 0,
   };
   const more = () => !options.stopped?.() && (options.maxBatches === undefined || res.batches < options.maxBatches);
+  // Each transaction through here: timed, then paced (see SweepOptions.pauseRatio).
+  const tx = <T>(fn: (client: PoolClient) => Promise<T>): Promise<T> => paced(deps.pool, options.pauseRatio ?? 0, fn);
   const add = (into: Removed, r: Removed, reason: Reason) => {
     into.objects += r.objects;
     into.bytes += r.bytes;
@@ -151,7 +168,7 @@ export async function sweepOnce(deps: SweepDeps, options: SweepOptions): Promise
   ];
   for (const [reason, into, lock] of phases) {
     while (more()) {
-      const { removed, full } = await withTransaction(deps.pool, async (client) => {
+      const { removed, full } = await tx(async (client) => {
         const candidates = await lock(client);
         const batch = cutBatch(candidates, options.batchBytes);
         return { removed: await purge(client, deps.names, batch, reason), full: candidates.length >= options.batchSize || batch.length < candidates.length };
@@ -164,7 +181,7 @@ export async function sweepOnce(deps: SweepDeps, options: SweepOptions): Promise
   // 3: per tenant over budget, under its lock; the excess is read again in every transaction.
   for (const tenant of await tenantsOverBudget(deps.pool, options.defaults.maxTotalBytes)) {
     while (more()) {
-      const removed = await withTransaction(deps.pool, async (client) => {
+      const removed = await tx(async (client) => {
         if (!(await tryLockTenantBudget(client, tenant.tenantId))) return undefined; // another replica trims it
         const [now] = await tenantsOverBudget(client, options.defaults.maxTotalBytes, tenant.tenantId);
         if (!now) return undefined;
@@ -180,19 +197,27 @@ export async function sweepOnce(deps: SweepDeps, options: SweepOptions): Promise
 
   // Expired notifications (reads hide them already; nobody needs an event).
   while (more()) {
-    const n = await withTransaction(deps.pool, (client) => deleteExpiredNotifications(client, options.batchSize));
+    const n = await tx((client) => deleteExpiredNotifications(client, options.batchSize));
     res.notifications += n;
     if (n < options.batchSize) break;
   }
 
+  // Upload parts a dead replica left behind (no event: they were never an attachment).
+  while (options.uploadStaleMs !== undefined && more()) {
+    const n = await tx((client) => deleteStaleUploadParts(client, options.uploadStaleMs!, options.batchSize));
+    res.uploadParts += n;
+    if (n < options.batchSize) break;
+  }
+
   res.ms = Date.now() - started;
-  if (res.objects || res.notifications) {
+  if (res.objects || res.notifications || res.uploadParts) {
     deps.logger?.info(
       {
         expired: res.expired,
         policyAge: res.policyAge,
         overBudget: res.overBudget,
         notifications: res.notifications,
+        uploadParts: res.uploadParts,
         batches: res.batches,
         objects: res.objects,
         bytes: res.bytes,
@@ -202,6 +227,19 @@ export async function sweepOnce(deps: SweepDeps, options: SweepOptions): Promise
     );
   }
   return res;
+}
+
+/**
+ * Runs `fn` in a transaction, then waits `ratio` times as long as it took before resolving, so a
+ * loop of them uses the database (and this process's event loop) at most 1 / (1 + ratio) of the
+ * time. The purge's rate is what it gives up; the sweeper has all day (README "Retention").
+ */
+export async function paced<T>(pool: Pool, ratio: number, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const out = await withTransaction(pool, fn);
+  const pause = ratio * (performance.now() - started);
+  if (pause >= 1) await new Promise((r) => setTimeout(r, Math.min(pause, 2_000)));
+  return out;
 }
 
 const purgedObjects = () =>
@@ -217,6 +255,10 @@ export interface RetentionSweeperOptions extends SweepDeps {
   batchBytes?: number;
   /** Default: no policy (expiry only). */
   defaults?: RetentionDefaults;
+  /** See {@link SweepOptions.uploadStaleMs}; default: not swept. */
+  uploadStaleMs?: number;
+  /** See {@link SweepOptions.pauseRatio}; default 0. */
+  pauseRatio?: number;
 }
 
 /**
@@ -244,6 +286,8 @@ export class RetentionSweeper extends PeriodicTask {
       batchSize: this.opts.batchSize,
       batchBytes: this.opts.batchBytes ?? Number.MAX_SAFE_INTEGER,
       defaults: this.opts.defaults ?? { maxAgeDays: 0, maxTotalBytes: 0 },
+      uploadStaleMs: this.opts.uploadStaleMs,
+      pauseRatio: this.opts.pauseRatio,
       stopped: () => this.stopped,
     });
   }

@@ -60,10 +60,22 @@ function refuse(field: string, reason: string, description: string): never {
 }
 
 /**
+ * Upload chunks are grouped up to this many bytes before they are staged in the database (one
+ * INSERT per group): an upload holds at most one group (plus the chunk being read) in memory,
+ * whatever the file's size. An upload that fits in one group is never staged: it is stored from
+ * memory in its one transaction, as AddAttachment.
+ */
+export const UPLOAD_GROUP_BYTES = 1024 * 1024;
+/** Bytes read from the database per DownloadAttachment query (cut into `chunk_size` messages). */
+export const DOWNLOAD_SLICE_BYTES = 1024 * 1024;
+
+/**
  * UploadAttachment: metadata first, then chunks at their offsets. The bytes are hashed on the
- * way in and held in memory (at most ATTACHMENT_MAX_BYTES, checked against the declared size
- * before they are read), and written in one transaction only when the stream ended complete and
- * the digest matches: a broken stream leaves nothing behind (README "Streamed attachments").
+ * way in and staged in attachment_upload_parts in groups of UPLOAD_GROUP_BYTES (the declared
+ * size is checked against ATTACHMENT_MAX_BYTES before they are read); only when the stream ended
+ * complete and the digest matches does one transaction assemble the blob in the database and
+ * add the attachment. A broken stream deletes what it staged: nothing is left behind (README
+ * "Streamed attachments").
  */
 export function uploadAttachment(deps: ServerDeps) {
   return async (requests: AsyncIterable<contentV1.UploadAttachmentRequest>, _ctx: CallContext): Promise<contentV1.UploadAttachmentResponse> => {
@@ -90,36 +102,66 @@ export function uploadAttachment(deps: ServerDeps) {
       throw new NotFoundError('content_object', fields.parentStorageKey);
 
     const hash = createHash('sha256');
-    const parts: Buffer[] = [];
-    let received = 0;
-    for (let next = await it.next(); !next.done; next = await it.next()) {
-      const msg = next.value;
-      if (msg.metadata) refuse('metadata', 'UNEXPECTED', 'only the first message carries metadata');
-      if (msg.tenantId && msg.tenantId.toLowerCase() !== tenantId)
-        refuse('tenant_id', 'MISMATCH', 'a stream acts for one tenant: later messages leave tenant_id empty or repeat the first one');
-      if (!msg.chunk) refuse('chunk', 'REQUIRED', 'every message after the first carries a chunk');
-      const offset = msg.chunk.offset;
-      if (offset !== BigInt(received))
-        refuse('chunk.offset', 'OUT_OF_ORDER', `chunk.offset is ${offset}, expected ${received}: chunks must follow each other without gaps or repeats`);
-      const data = Buffer.from(msg.chunk.data ?? Buffer.alloc(0));
-      if (received + data.length > size)
-        refuse('chunk.data', 'TOO_LARGE', `the chunks exceed the declared metadata.size_bytes (${size}) at offset ${received + data.length}`);
-      hash.update(data);
-      parts.push(data);
-      received += data.length;
-    }
-    if (received !== size)
-      refuse('metadata.size_bytes', 'INCOMPLETE', `the stream ended after ${received} of the declared ${size} bytes; nothing was stored`);
-    const digest = hash.digest();
-    if (digest.toString('hex') !== declared)
-      refuse('metadata.sha256', 'CHECKSUM_MISMATCH', `the bytes received have SHA-256 ${digest.toString('hex')}, not the declared one; nothing was stored`);
+    const uploadId = randomUUID();
+    let group: Buffer[] = [];
+    let groupBytes = 0;
+    let staged = 0; // groups written to attachment_upload_parts
+    let stored = false;
+    // One group to the database; the chunks are views of the decoded messages, copied once here.
+    const flush = async () => {
+      const data = Buffer.concat(group, groupBytes);
+      group = [];
+      groupBytes = 0;
+      await attachments.stageUploadPart(deps.pool, { uploadId, seq: staged++, tenantId, data });
+    };
+    try {
+      let received = 0;
+      for (let next = await it.next(); !next.done; next = await it.next()) {
+        const msg = next.value;
+        if (msg.metadata) refuse('metadata', 'UNEXPECTED', 'only the first message carries metadata');
+        if (msg.tenantId && msg.tenantId.toLowerCase() !== tenantId)
+          refuse('tenant_id', 'MISMATCH', 'a stream acts for one tenant: later messages leave tenant_id empty or repeat the first one');
+        if (!msg.chunk) refuse('chunk', 'REQUIRED', 'every message after the first carries a chunk');
+        const offset = msg.chunk.offset;
+        if (offset !== BigInt(received))
+          refuse('chunk.offset', 'OUT_OF_ORDER', `chunk.offset is ${offset}, expected ${received}: chunks must follow each other without gaps or repeats`);
+        const data = msg.chunk.data ?? Buffer.alloc(0);
+        if (received + data.length > size)
+          refuse('chunk.data', 'TOO_LARGE', `the chunks exceed the declared metadata.size_bytes (${size}) at offset ${received + data.length}`);
+        hash.update(data);
+        group.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+        groupBytes += data.length;
+        received += data.length;
+        if (groupBytes >= UPLOAD_GROUP_BYTES) await flush();
+      }
+      if (received !== size)
+        refuse('metadata.size_bytes', 'INCOMPLETE', `the stream ended after ${received} of the declared ${size} bytes; nothing was stored`);
+      const digest = hash.digest();
+      if (digest.toString('hex') !== declared)
+        refuse('metadata.sha256', 'CHECKSUM_MISMATCH', `the bytes received have SHA-256 ${digest.toString('hex')}, not the declared one; nothing was stored`);
 
-    const res = await attachments.addAttachment(deps, { ...fields, tenantId, content: Buffer.concat(parts, received), sha256: digest });
-    return { attachment: toAttachment(res.attachment), created: res.created };
+      let res;
+      if (staged === 0) {
+        // Small: it fits in one group, stored from memory like AddAttachment.
+        res = await attachments.addAttachment(deps, { ...fields, tenantId, content: Buffer.concat(group, groupBytes), sha256: digest });
+      } else {
+        if (groupBytes) await flush();
+        res = await attachments.addAttachment(deps, { ...fields, tenantId, uploadId, sizeBytes: size, sha256: digest });
+      }
+      stored = true; // the transaction deleted the parts
+      return { attachment: toAttachment(res.attachment), created: res.created };
+    } finally {
+      // Refused, cancelled or failed: what was staged goes before the caller hears of it.
+      if (staged > 0 && !stored) await attachments.discardUpload(deps.pool, uploadId).catch(() => undefined);
+    }
   };
 }
 
-/** DownloadAttachment: the metadata (with the verified SHA-256), then the bytes in chunks. */
+/**
+ * DownloadAttachment: the metadata (with the SHA-256 PostgreSQL verified on the stored bytes),
+ * then the bytes in chunks, read from the database DOWNLOAD_SLICE_BYTES at a time: a large file
+ * is never held whole by the service.
+ */
 export function downloadAttachment(deps: ServerDeps) {
   return async function* (req: contentV1.DownloadAttachmentRequest): AsyncIterable<contentV1.DownloadAttachmentResponse> {
     const v = new Validator();
@@ -127,10 +169,15 @@ export function downloadAttachment(deps: ServerDeps) {
     const id = v.uuid('attachment_id', req.attachmentId);
     const chunkSize = v.int('chunk_size', req.chunkSize, { min: 0, max: CHUNK_MAX }) || CHUNK_DEFAULT;
     v.done();
-    const row = await attachments.getAttachment(deps.pool, tenantId, id);
+    const row = await attachments.openAttachment(deps.pool, tenantId, id);
     yield { attachment: toAttachment(row) };
-    for (let offset = 0; offset < row.content.length; offset += chunkSize)
-      yield { chunk: { offset: BigInt(offset), data: row.content.subarray(offset, offset + chunkSize) } };
+    // Slices a whole number of chunks long, so every message but the last is chunk_size.
+    const slice = Math.max(chunkSize, Math.floor(DOWNLOAD_SLICE_BYTES / chunkSize) * chunkSize);
+    for (let start = 0; start < row.sizeBytes; start += slice) {
+      const data = await attachments.readSlice(deps.pool, tenantId, id, start, Math.min(slice, row.sizeBytes - start));
+      for (let o = 0; o < data.length; o += chunkSize)
+        yield { chunk: { offset: BigInt(start + o), data: data.subarray(o, o + chunkSize) } };
+    }
   };
 }
 
