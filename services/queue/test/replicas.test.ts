@@ -131,6 +131,7 @@ function value(text: string, name: string, labels: Record<string, string>): numb
     }
     expect(ids.size).toBe(JOBS);
     const claims = new Map<string, number>();
+    const claimedVia = new Array<number>(REPLICAS).fill(0);
     const worker = async (w: number) => {
       let previous: queueV1.JobAttempt[] = [];
       let idle = 0;
@@ -146,6 +147,7 @@ function value(text: string, name: string, labels: Record<string, string>): numb
           complete: previous,
         });
         for (const j of res.claimed) claims.set(j.id, (claims.get(j.id) ?? 0) + 1);
+        claimedVia[w % REPLICAS] += res.claimed.length;
         idle = res.claimed.length ? 0 : idle + 1;
         previous = res.claimed.map((j) => ({ jobId: j.id, attempt: j.attempt, output: undefined, error: '', permanent: false, retryAfterSeconds: 0 }));
       }
@@ -175,6 +177,11 @@ function value(text: string, name: string, labels: Record<string, string>): numb
     expect(value(text, 'pm_queue_oldest_runnable_age_seconds', {})).toBe(0);
     expect(value(text, 'pm_outbox_backlog', {})).toBe(0);
     expect(value(text, 'pm_pg_pool_clients', { state: 'total' })).toBeGreaterThan(0);
+    // Jobs per second as counters: what this replica created, leased and saw completed (each
+    // worker sticks to one replica and completes its batch in its next claim there).
+    expect(value(text, 'pm_queue_jobs_enqueued_total', {})).toBe(JOBS / REPLICAS);
+    expect(value(text, 'pm_queue_jobs_claimed_total', {})).toBe(claimedVia[0]);
+    expect(value(text, 'pm_queue_jobs_ended_total', { result: 'succeeded' })).toBe(claimedVia[0]);
     expect(text).toContain('process_resident_memory_bytes');
     expect(text).not.toContain(t); // no tenant id in any label
     const published = (await Promise.all([0, 1].map(async (i) => value(await scrape(children[i].metricsPort), 'pm_outbox_published_total', {}) ?? 0))).reduce(

@@ -1,5 +1,5 @@
 import { queueV1 } from '@penguinmails/contracts';
-import { PermissionDeniedError, Validator, decodeCursor, encodeCursor, type CallContext, type Handlers } from '@penguinmails/service-kit';
+import { PermissionDeniedError, Validator, decodeCursor, defaultMetrics, encodeCursor, type CallContext, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { statusFromProto, statusToProto } from '../domain/enums';
 import * as jobs from '../domain/jobs';
@@ -43,9 +43,26 @@ const toEnded = (r: jobs.EndedJob): queueV1.EndedJob => ({
   message: r.message ?? '',
 });
 
+/**
+ * Jobs per second for the dashboards (issue 13: "claims and completions per second"), counted
+ * after the domain call returned, i.e. after its transaction committed: jobs leased by claims,
+ * and attempts ended by workers (DONE outcomes only: a repeat or a lost lease ended nothing).
+ * No tenant or queue label (callers choose those: unbounded).
+ */
+function throughputCounters() {
+  const m = defaultMetrics();
+  return {
+    enqueued: m.counter('pm_queue_jobs_enqueued_total', 'Jobs created by EnqueueJob(s) (not existing or debounced ones).'),
+    claimed: m.counter('pm_queue_jobs_claimed_total', 'Jobs leased to workers by ClaimJobs.'),
+    ended: m.counter('pm_queue_jobs_ended_total', 'Attempts ended by their worker, by result (succeeded, failed: retry or dead).', ['result']),
+  };
+}
+const doneCount = (r: jobs.EndedJob[]) => r.reduce((n, e) => n + (e.outcome === 'done' ? 1 : 0), 0);
+
 /** Thin handlers: validate (INVALID_ARGUMENT naming every wrong field, nothing written) → domain → proto. */
 export function jobHandlers(deps: ServerDeps): JobHandlers {
   const { limits } = deps;
+  const counted = throughputCounters();
 
   const leaseHolder = (v: Validator, req: { tenantId: string; jobId: string; workerId: string; attempt: number }): LeaseHolder => ({
     tenantId: v.uuid('tenant_id', req.tenantId),
@@ -147,9 +164,13 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       const args = { tenantId, queue, workerId, limit, leaseSeconds: lease, waitMs, complete };
       if (!req.lean) {
         const { rows, completed } = await jobs.claimJobs(deps, args);
+        counted.claimed.inc(rows.length);
+        counted.ended.inc({ result: 'succeeded' }, doneCount(completed));
         return { jobs: rows.map(toJob), claimed: [], completed: completed.map(toEnded) };
       }
       const { rows, completed } = await jobs.claimJobsLean(deps, args);
+      counted.claimed.inc(rows.length);
+      counted.ended.inc({ result: 'succeeded' }, doneCount(completed));
       const cross = tenantId === undefined;
       return {
         jobs: [],
@@ -209,6 +230,7 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       });
       v.done();
       const results = await jobs.enqueueJobs(deps, tenantId, batch);
+      counted.enqueued.inc(results.reduce((n, r) => n + (r.outcome === 'created' ? 1 : 0), 0));
       return { results: results.map((r) => ({ jobId: r.id, outcome: ENQUEUE_OUTCOME[r.outcome] })) };
     },
 
@@ -221,7 +243,9 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
         return { jobId: j.jobId, attempt: j.attempt, output: j.raw.output };
       });
       v.done();
-      return { results: (await jobs.completeJobs(deps, { tenantId, workerId, jobs: list })).map(toEnded) };
+      const ended = await jobs.completeJobs(deps, { tenantId, workerId, jobs: list });
+      counted.ended.inc({ result: 'succeeded' }, doneCount(ended));
+      return { results: ended.map(toEnded) };
     },
 
     failJobs: async (req, ctx) => {
@@ -236,7 +260,9 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
         retryAfterSeconds: v.int(`jobs[${j.i}].retry_after_seconds`, j.raw.retryAfterSeconds, { min: 0, max: 86_400 }),
       }));
       v.done();
-      return { results: (await jobs.failJobs(deps, { tenantId, workerId, jobs: list })).map(toEnded) };
+      const ended = await jobs.failJobs(deps, { tenantId, workerId, jobs: list });
+      counted.ended.inc({ result: 'failed' }, doneCount(ended));
+      return { results: ended.map(toEnded) };
     },
 
     retryJob: async (req) => {
