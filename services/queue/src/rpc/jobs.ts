@@ -116,9 +116,11 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       const job = { tenantId, queue, task, payload: req.payload ?? {}, priority, runAt, maxAttempts, idempotencyKey, ...keys };
       if (keys.groupKey || keys.singletonKey) {
         const { row, outcome } = await jobs.enqueueKeyedJob(deps, job);
+        if (outcome === 'created') counted.enqueued.inc();
         return { job: toJob(row), created: outcome === 'created', outcome: ENQUEUE_OUTCOME[outcome] };
       }
       const { row, created } = await jobs.enqueueJob(deps, job);
+      if (created) counted.enqueued.inc();
       return { job: toJob(row), created, outcome: created ? ENQUEUE_OUTCOME.created : ENQUEUE_OUTCOME.existing };
     },
 
