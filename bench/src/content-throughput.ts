@@ -25,7 +25,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '@penguinmails/testkit';
 import path from 'node:path';
 import type { ClientWritableStream, ServiceError } from '@grpc/grpc-js';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -120,17 +120,6 @@ const log = (s: string) => process.stdout.write(s + '\n');
 const mbs = (b: number, seconds: number) => (seconds > 0 ? (b / MiB / seconds).toFixed(1) : '-');
 const sha256Hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const code = (e: unknown) => (e as ServiceError).code;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** Peak and current resident memory of a process, from /proc (Linux). */
 function memory(pid: number | undefined): string {

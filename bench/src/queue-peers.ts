@@ -19,7 +19,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { freePort } from '@penguinmails/testkit';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
@@ -71,17 +71,6 @@ const log = (s: string) => process.stdout.write(s + '\n');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const perWorkerBatch = (o: PeersOptions, w: number) => Math.max(1, Math.min(o.batch, Math.floor(o.jobs / (4 * w))));
 const payload = (i: number) => ({ lead_id: `lead-${i}`, step: 2, campaign: 'c-42' });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 // ---------------------------------------------------------------------------------------- ours
 

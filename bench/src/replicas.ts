@@ -18,7 +18,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { freePort } from '@penguinmails/testkit';
 import path from 'node:path';
 import { credentials, Client as GrpcClient, Metadata } from '@grpc/grpc-js';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -55,17 +55,6 @@ export function replicasOptions(args: Args): ReplicasOptions {
 
 const log = (s: string) => process.stdout.write(s + '\n');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 interface Replica {
   proc: ChildProcess;
