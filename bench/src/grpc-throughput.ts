@@ -194,6 +194,8 @@ export async function runGrpc(opts: GrpcOptions): Promise<string> {
         [key],
         [null],
         ['pending'],
+        [null], // created: the database's now, as RecordMessage
+        [null], // processed
       ]);
     const listSql = `select ${MESSAGE_COLUMNS}, ${CURSOR_COLUMNS} from inbox_message_refs
       where tenant_id = $1 and email_account_id = $2 order by created desc, id desc limit 51`;

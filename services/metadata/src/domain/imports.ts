@@ -1,6 +1,6 @@
 import { AlreadyExistsError, outboxInsertMany, withTransaction, type EventNames } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { importMessages as insertImported } from '../db/import-messages';
+import { insertMessages } from '../db/insert-messages';
 import { lockContentKeys } from '../db/lock-content-keys';
 import type { MessageRow } from '../db/rows';
 import { selectMessagesByKeys } from '../db/select-messages-by-keys';
@@ -44,7 +44,7 @@ export async function importMessages(pool: Pool, names: EventNames, tenantId: st
       }
     }
     const fresh = inputs.filter((i) => !byClient.has(i.clientKey));
-    const inserted = fresh.length ? await insertImported(c, tenantId, fresh) : [];
+    const inserted = fresh.length ? await insertMessages(c, tenantId, fresh) : [];
     // A concurrent import of the same keys committed first: its rows are the ones to return.
     const again = inserted.length < fresh.length ? await selectMessagesByKeys(c, tenantId, [], fresh.map((i) => i.clientKey)) : [];
     for (const r of [...inserted, ...again]) byClient.set(r.clientKey!, r);
