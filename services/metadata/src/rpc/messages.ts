@@ -127,6 +127,20 @@ function messageId(v: Validator, req: { messageId: string }): string {
 }
 
 export function messageHandlers(deps: ServerDeps) {
+  /**
+   * The messages of BatchRecordMessages / ImportMessages: at least one, and at most
+   * batchRecordMax — over it the call is refused at once, before each message is validated.
+   */
+  const batchOf = (v: Validator, list: unknown[]) => {
+    if (list.length === 0) v.add('messages', 'REQUIRED', 'messages must hold at least one message');
+    if (list.length > deps.limits.batchRecordMax) {
+      throw new InvalidArgumentError([
+        { field: 'messages', reason: 'TOO_MANY', description: `at most ${deps.limits.batchRecordMax} messages per call, got ${list.length}` },
+      ]);
+    }
+  };
+  const recorded = (r: { row: Parameters<typeof messageToProto>[0]; created: boolean }) => ({ message: messageToProto(r.row), created: r.created });
+
   return {
     async recordMessage(req: metadataV1.RecordMessageRequest): Promise<metadataV1.RecordMessageResponse> {
       const v = new Validator();
@@ -140,31 +154,21 @@ export function messageHandlers(deps: ServerDeps) {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
       const tenantOk = v.ok ? tenantId : undefined;
-      if (req.messages.length === 0) v.add('messages', 'REQUIRED', 'messages must hold at least one message');
-      if (req.messages.length > deps.limits.batchRecordMax) {
-        throw new InvalidArgumentError([
-          { field: 'messages', reason: 'TOO_MANY', description: `at most ${deps.limits.batchRecordMax} messages per call, got ${req.messages.length}` },
-        ]);
-      }
+      batchOf(v, req.messages);
       const inputs = req.messages.map((m, i) => messageInput(v, `messages[${i}]`, m, tenantOk));
       v.done();
       const results = await messages.recordMessages(deps.pool, deps.names, tenantId, inputs);
-      return { results: results.map((r) => ({ message: messageToProto(r.row), created: r.created })) };
+      return { results: results.map(recorded) };
     },
     async importMessages(req: metadataV1.ImportMessagesRequest): Promise<metadataV1.ImportMessagesResponse> {
       const v = new Validator();
       const tenantId = tenantOf(v, req.tenantId);
       const tenantOk = v.ok ? tenantId : undefined;
-      if (req.messages.length === 0) v.add('messages', 'REQUIRED', 'messages must hold at least one message');
-      if (req.messages.length > deps.limits.batchRecordMax) {
-        throw new InvalidArgumentError([
-          { field: 'messages', reason: 'TOO_MANY', description: `at most ${deps.limits.batchRecordMax} messages per call, got ${req.messages.length}` },
-        ]);
-      }
+      batchOf(v, req.messages);
       const inputs = req.messages.map((m, i) => importedMessage(v, `messages[${i}]`, m, tenantOk));
       v.done();
       const results = await imports.importMessages(deps.pool, deps.names, tenantId, inputs);
-      return { results: results.map((r) => ({ message: messageToProto(r.row), created: r.created })) };
+      return { results: results.map(recorded) };
     },
     async getMessage(req: metadataV1.GetMessageRequest): Promise<metadataV1.GetMessageResponse> {
       const v = new Validator();
