@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { ATTACHMENT_COLUMNS, type AttachmentRow } from './rows';
+import { ATTACHMENT_BYTES, ATTACHMENT_COLUMNS, LIVE_ATTACHMENT_BY_ID, type AttachmentRow } from './rows';
 
 /**
  * One live attachment of one tenant without its bytes, with the SHA-256 of the bytes as stored,
@@ -9,13 +9,9 @@ import { ATTACHMENT_COLUMNS, type AttachmentRow } from './rows';
  */
 export async function getAttachmentMeta(pool: Pool, tenantId: string, id: string): Promise<(AttachmentRow & { actual: string }) | undefined> {
   const { rows } = await pool.query<AttachmentRow & { actual: string }>(
-    `select ${ATTACHMENT_COLUMNS},
-            encode(sha256(coalesce((select b.content from blobs b where b.tenant_id = attachments.tenant_id and b.sha256 = attachments.sha256),
-                                   attachments.content)), 'hex') as actual
+    `select ${ATTACHMENT_COLUMNS}, encode(sha256(${ATTACHMENT_BYTES}), 'hex') as actual
        from attachments
-      where id = $1 and tenant_id = $2
-        and exists (select 1 from content_objects c
-                     where c.storage_key = attachments.parent_storage_key and (c.expires is null or c.expires > now()))`,
+      where ${LIVE_ATTACHMENT_BY_ID}`,
     [id, tenantId],
   );
   return rows[0];

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { ATTACHMENT_COLUMNS, type AttachmentRow } from './rows';
+import { ATTACHMENT_BYTES, ATTACHMENT_COLUMNS, LIVE_ATTACHMENT_BY_ID, type AttachmentRow } from './rows';
 
 /**
  * One attachment of one tenant with its bytes, when its parent is live (not expired); the
@@ -9,13 +9,9 @@ import { ATTACHMENT_COLUMNS, type AttachmentRow } from './rows';
  */
 export async function getAttachment(pool: Pool, tenantId: string, id: string): Promise<(AttachmentRow & { content: Buffer }) | undefined> {
   const { rows } = await pool.query<AttachmentRow & { content: Buffer }>(
-    `select ${ATTACHMENT_COLUMNS},
-            coalesce((select b.content from blobs b where b.tenant_id = attachments.tenant_id and b.sha256 = attachments.sha256),
-                     attachments.content) as content
+    `select ${ATTACHMENT_COLUMNS}, ${ATTACHMENT_BYTES} as content
        from attachments
-      where id = $1 and tenant_id = $2
-        and exists (select 1 from content_objects c
-                     where c.storage_key = attachments.parent_storage_key and (c.expires is null or c.expires > now()))`,
+      where ${LIVE_ATTACHMENT_BY_ID}`,
     [id, tenantId],
   );
   return rows[0];

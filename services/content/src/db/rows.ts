@@ -32,6 +32,22 @@ export const ATTACHMENT_COLUMNS = `id, tenant_id as "tenantId", parent_storage_k
   mime_type as "mimeType", size_bytes as "sizeBytes", storage_disposition as "storageDisposition", created,
   encode(sha256, 'hex') as sha256`;
 
+/**
+ * Over `attachments`: an attachment's bytes — from its blob, or inline for a row a previous
+ * version wrote (readers use coalesce(blob, inline), see README "blobs").
+ */
+export const ATTACHMENT_BYTES = `coalesce((select b.content from blobs b where b.tenant_id = attachments.tenant_id and b.sha256 = attachments.sha256),
+                     attachments.content)`;
+
+/**
+ * The where clause of a lookup of one live attachment by `id = $1 and tenant_id = $2`: its parent
+ * object exists and has not expired (an expired object is gone for every RPC before the sweeper
+ * deletes it).
+ */
+export const LIVE_ATTACHMENT_BY_ID = `id = $1 and tenant_id = $2
+        and exists (select 1 from content_objects c
+                     where c.storage_key = attachments.parent_storage_key and (c.expires is null or c.expires > now()))`;
+
 /** A transactional email as the queries return it (status as the column's text). */
 export interface TransactionalEmailRow {
   id: string;
