@@ -27,6 +27,7 @@ import { queueV1 } from '@penguinmails/contracts';
 import { call, connect } from '@penguinmails/service-kit';
 import { Client } from 'pg';
 import { createBenchDatabase, installInterruptCleanup, onInterrupt, type BenchDatabase } from './lib/pg';
+import { perJob, WriteMeter, type Writes } from './lib/pg-writes';
 import { intArg, loadAverage, ms, parseArgs, percentile, table, type Args } from './lib/report';
 
 const TENANT = '3f1c2b0e-8d4a-4c1e-9b7a-2a6f0c5d9e11';
@@ -43,6 +44,8 @@ export interface PeersOptions {
   /** Which of our protocols to run: full (Struct payloads, full Jobs, CompleteJobs) and/or lean. */
   protocols: string[];
   cpuProf?: string;
+  /** --writes: what PostgreSQL wrote per job in each phase (WAL records of the bench database, lib/pg-writes.ts). */
+  writes: boolean;
 }
 
 export function peersOptions(args: Args): PeersOptions {
@@ -55,6 +58,7 @@ export function peersOptions(args: Args): PeersOptions {
     only: args.values.get('peers')?.split(','),
     protocols: (args.values.get('protocols') ?? 'full,lean').split(','),
     cpuProf: args.values.get('cpu-prof'),
+    writes: args.flags.has('writes'),
   };
 }
 
@@ -65,6 +69,23 @@ interface Row {
   jobs: number;
   seconds: number;
   note: string;
+  writes?: Writes;
+}
+
+/** Starts a write meter on the phase's database when --writes asks for one (outside the timed part). */
+async function meter(o: PeersOptions, url: string): Promise<{ stop(): Promise<Writes | undefined> }> {
+  if (!o.writes) return { stop: async () => undefined };
+  const m = await WriteMeter.open(url);
+  await m.start();
+  return {
+    stop: async () => {
+      try {
+        return await m.stop();
+      } finally {
+        await m.close();
+      }
+    },
+  };
 }
 
 const log = (s: string) => process.stdout.write(s + '\n');
@@ -145,23 +166,28 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
     // The full protocol first (the state before the lean one), then the lean one, same process.
     for (const lean of o.protocols.map((p) => p === 'lean')) {
       const system = lean ? 'ours (gRPC, lean)' : 'ours (gRPC, full)';
+      let m = await meter(o, db.url);
       let t0 = performance.now();
       await enqueue(o.jobs, lean);
-      rows.push({ system, what: 'enqueue', workers: 1, jobs: o.jobs, seconds: (performance.now() - t0) / 1000, note: lean ? `EnqueueJobs of ${o.batch}, payload_json` : `EnqueueJobs of ${o.batch}, payload Struct` });
+      let seconds = (performance.now() - t0) / 1000;
+      rows.push({ system, what: 'enqueue', workers: 1, jobs: o.jobs, seconds, note: lean ? `EnqueueJobs of ${o.batch}, payload_json` : `EnqueueJobs of ${o.batch}, payload Struct`, writes: await m.stop() });
       await (lean ? drainLean : drain)(client, o, 4); // the enqueue backlog out of the way
 
       for (const w of o.workers) {
         await enqueue(o.jobs, lean);
         const b = perWorkerBatch(o, w);
+        m = await meter(o, db.url);
         t0 = performance.now();
         const done = await (lean ? drainLean : drain)(client, o, w, b);
+        seconds = (performance.now() - t0) / 1000;
         rows.push({
           system,
           what: 'process',
           workers: w,
           jobs: done,
-          seconds: (performance.now() - t0) / 1000,
+          seconds,
           note: lean ? `ClaimJobs { lean, ${b}, complete: previous }` : `ClaimJobs ${b} → CompleteJobs`,
+          writes: await m.stop(),
         });
       }
     }
@@ -280,9 +306,11 @@ async function runPgBoss(o: PeersOptions, rows: Row[]): Promise<void> {
       for (let i = 0; i < n; i += o.batch)
         await boss.insert(QUEUE, Array.from({ length: Math.min(o.batch, n - i) }, (_, k) => ({ data: payload(i + k) })));
     };
+    let m = await meter(o, db.url);
     let t0 = performance.now();
     await enqueue(o.jobs);
-    rows.push({ system: 'pg-boss 12', what: 'enqueue', workers: 1, jobs: o.jobs, seconds: (performance.now() - t0) / 1000, note: `insert([${o.batch}])` });
+    let seconds = (performance.now() - t0) / 1000;
+    rows.push({ system: 'pg-boss 12', what: 'enqueue', workers: 1, jobs: o.jobs, seconds, note: `insert([${o.batch}])`, writes: await m.stop() });
     const drainBoss = async (workers: number, batch: number) => {
       let done = 0;
       await Promise.all(
@@ -301,9 +329,11 @@ async function runPgBoss(o: PeersOptions, rows: Row[]): Promise<void> {
     for (const w of o.workers) {
       await enqueue(o.jobs);
       const b = perWorkerBatch(o, w);
+      m = await meter(o, db.url);
       t0 = performance.now();
       const done = await drainBoss(w, b);
-      rows.push({ system: 'pg-boss 12', what: 'process', workers: w, jobs: done, seconds: (performance.now() - t0) / 1000, note: `fetch({ batchSize: ${b} }) → complete(ids)` });
+      seconds = (performance.now() - t0) / 1000;
+      rows.push({ system: 'pg-boss 12', what: 'process', workers: w, jobs: done, seconds, note: `fetch({ batchSize: ${b} }) → complete(ids)`, writes: await m.stop() });
     }
   } finally {
     await boss.stop({ graceful: false }).catch(() => undefined);
@@ -325,9 +355,11 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
       for (let i = 0; i < n; i += o.batch)
         await utils.addJobs(Array.from({ length: Math.min(o.batch, n - i) }, (_, k) => ({ identifier: 'noop', payload: payload(i + k) })));
     };
+    let m = await meter(o, db.url);
     let t0 = performance.now();
     await enqueue(o.jobs);
-    rows.push({ system: 'graphile-worker 0.18', what: 'enqueue', workers: 1, jobs: o.jobs, seconds: (performance.now() - t0) / 1000, note: `addJobs([${o.batch}])` });
+    let seconds = (performance.now() - t0) / 1000;
+    rows.push({ system: 'graphile-worker 0.18', what: 'enqueue', workers: 1, jobs: o.jobs, seconds, note: `addJobs([${o.batch}])`, writes: await m.stop() });
     const left = async () => (await counter.query<{ n: number }>('select count(*)::int as n from graphile_worker._private_jobs')).rows[0].n;
     const drainGw = async (concurrency: number, size: number) => {
       const runner = await gw.run({
@@ -347,9 +379,11 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
     for (const w of o.workers) {
       await enqueue(o.jobs);
       const b = perWorkerBatch(o, w);
+      m = await meter(o, db.url);
       t0 = performance.now();
       await drainGw(w, b);
-      rows.push({ system: 'graphile-worker 0.18', what: 'process', workers: w, jobs: o.jobs, seconds: (performance.now() - t0) / 1000, note: `run({ concurrency: ${w}, localQueue.size: ${b} })` });
+      seconds = (performance.now() - t0) / 1000;
+      rows.push({ system: 'graphile-worker 0.18', what: 'process', workers: w, jobs: o.jobs, seconds, note: `run({ concurrency: ${w}, localQueue.size: ${b} })`, writes: await m.stop() });
     }
   } finally {
     await counter.end();
@@ -393,6 +427,23 @@ export async function runPeers(o: PeersOptions): Promise<string> {
       `ours, enqueue-to-claim latency (4 workers waiting in a lean ClaimJobs wait_ms, one EnqueueJobs of 1 job every ~10 ms, n=${latency.length}): ` +
         `p50 ${ms(percentile(latency, 50))} ms, p99 ${ms(percentile(latency, 99))} ms, max ${ms(Math.max(...latency))} ms`,
     );
+  const metered = rows.filter((r) => r.writes);
+  if (metered.length) {
+    const cols = Object.keys(perJob(metered[0].writes!, 1));
+    out.push(
+      '',
+      'What PostgreSQL wrote per job (WAL records of the system\'s own database between the phase\'s LSNs, pg_walinspect; xacts from pg_stat_database):',
+      '',
+      table(['system', 'what', 'workers', ...cols], metered.map((r) => [r.system, r.what, r.workers, ...Object.values(perJob(r.writes!, r.jobs))])),
+    );
+    // Where the heap rows and index entries went, for enqueue and the 4-worker processing row.
+    const detail = metered.filter((r) => r.what === 'enqueue' || r.workers === 4);
+    out.push('', 'Heap and index writes per job by relation (enqueue, and processing at 4 workers):', '');
+    for (const r of detail) {
+      const parts = [...r.writes!.relations].filter(([, n]) => n / r.jobs >= 0.005).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${(n / r.jobs).toFixed(2)}`);
+      out.push(`- ${r.system} ${r.what}${r.what === 'process' ? ` (${r.workers} workers)` : ''}: ${parts.join(', ')}`);
+    }
+  }
   for (const system of ['ours (gRPC, full)', 'ours (gRPC, lean)']) {
     const ours = best(system, 'process');
     if (ours && boss.proc && gwk.proc)

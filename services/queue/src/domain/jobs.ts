@@ -69,22 +69,60 @@ export async function getJob(deps: Deps, tenantId: string, jobId: string): Promi
 /**
  * Newest first, keyset-paged on (created, id) by the kit's `listPage`: stable while jobs are
  * being added. `cursor` is the decoded page token (the rpc layer binds it to tenant + filters).
+ *
+ * Without a status filter the page is the union of two index-ordered parts under one `order
+ * by … limit`, in ONE statement (one snapshot, so a job that changes status meanwhile is
+ * listed once): the tenant's jobs that are not running (`jobs_not_running_created_idx`, a
+ * backward index range scan of size + 1 entries) and its running ones (`jobs_leased_idx`,
+ * sorted; bounded by the leases out). That index leaves running jobs out so that a claim writes
+ * no entry in it (20261228000000_jobs_fewer_writes). Written out rather than a `union all`
+ * view under the kit's listPage: that form was planned as a parallel sequential scan of the
+ * tenant's rows (EXPLAIN on 220k jobs: 128 ms vs an index scan). The first `size` + 1 rows of
+ * the union are among the first `size` + 1 of each part; the cursor is the kit's
+ * (microseconds of `created`, id), so page tokens are those of listPage.
  */
 export async function listJobs(
   deps: Deps,
   args: { tenantId: string; status?: JobStatusValue; queue?: string; cursor?: KeysetCursor; size: number },
 ): Promise<{ rows: JobRow[]; next?: KeysetCursor }> {
-  return listPage<JobRow>(deps.pool, {
-    table: 'jobs',
-    columns: jobColumns(),
-    tenantId: args.tenantId,
-    filters: [
-      ['status', args.status],
-      ['queue', args.queue],
-    ],
-    cursor: args.cursor,
-    size: args.size,
-  });
+  if (args.status !== undefined)
+    return listPage<JobRow>(deps.pool, {
+      table: 'jobs',
+      columns: jobColumns(),
+      tenantId: args.tenantId,
+      filters: [
+        ['status', args.status],
+        ['queue', args.queue],
+      ],
+      cursor: args.cursor,
+      size: args.size,
+    });
+  const values: unknown[] = [args.tenantId, args.size + 1];
+  const where = ['tenant_id = $1'];
+  if (args.queue !== undefined) {
+    values.push(args.queue);
+    where.push(`queue = $${values.length}`);
+  }
+  if (args.cursor) {
+    values.push(args.cursor.c, args.cursor.i);
+    const n = values.length - 1;
+    where.push(`(created, id) < (timestamptz 'epoch' + ($${n}::bigint * interval '1 microsecond'), $${n + 1}::uuid)`);
+  }
+  const part = (status: string) =>
+    `(select * from jobs where ${where.join(' and ')} and ${status} order by created desc, id desc limit $2)`;
+  const { rows } = await deps.pool.query<JobRow & { cursor_us: string }>(
+    `select ${jobColumns()}, (extract(epoch from jobs.created) * 1000000)::bigint::text as cursor_us
+       from (${part(`status <> 'running'`)} union all ${part(`status = 'running'`)}) jobs
+      order by jobs.created desc, jobs.id desc
+      limit $2`,
+    values,
+  );
+  const page = rows.slice(0, args.size);
+  const last = page[page.length - 1];
+  return {
+    rows: page.map(({ cursor_us: _, ...r }) => r as JobRow),
+    next: rows.length > args.size && last ? { c: last.cursor_us, i: last.id } : undefined,
+  };
 }
 
 /**
