@@ -160,6 +160,43 @@ describe('ListJobs', () => {
     expect(seen).toEqual(rows.map((r) => r.id).sort().reverse());
   });
 
+  it('lists running jobs among the others each exactly once, newest first, at every page size (two indexes merged)', async () => {
+    const t = tenant();
+    // One statement: one `created`, so only `id` orders them and the statuses interleave.
+    const { rows } = await q.pool.query<{ id: string }>(
+      `insert into jobs (tenant_id, queue, task, payload)
+       select $1, 'mixed', 'noop', jsonb_build_object('n', g) from generate_series(1, 9) g returning id`,
+      [t],
+    );
+    const claimed = await call(q.client, 'claimJobs', { tenantId: t, queue: 'mixed', workerId: 'w', maxJobs: 5, leaseSeconds: 60, waitMs: 0, lean: false, complete: [] });
+    expect(claimed.jobs).toHaveLength(5);
+    const ended = await call(q.client, 'completeJobs', {
+      tenantId: t,
+      workerId: 'w',
+      jobs: claimed.jobs.slice(0, 2).map((j) => ({ jobId: j.id, attempt: j.attempts, output: undefined, error: '', permanent: false, retryAfterSeconds: 0 })),
+    });
+    expect(ended.results.map((r) => r.outcome)).toEqual([queueV1.EndOutcome.END_OUTCOME_DONE, queueV1.EndOutcome.END_OUTCOME_DONE]);
+    const expected = rows.map((r) => r.id).sort().reverse();
+    for (const pageSize of [1, 2, 3, 4, 8, 9, 10]) {
+      const seen: queueV1.Job[] = [];
+      let token = '';
+      let pages = 0;
+      do {
+        const res = await call(q.client, 'listJobs', { tenantId: t, page: { pageSize, pageToken: token }, status: 0, queue: pageSize % 2 ? 'mixed' : '' });
+        expect(res.jobs.length).toBeLessThanOrEqual(pageSize);
+        seen.push(...res.jobs);
+        token = res.page!.nextPageToken;
+        pages++;
+      } while (token);
+      expect(seen.map((j) => j.id)).toEqual(expected);
+      expect(pages).toBe(Math.max(1, Math.ceil(9 / pageSize)));
+      const count = (s: queueV1.JobStatus) => seen.filter((j) => j.status === s).length;
+      expect([count(JobStatus.JOB_STATUS_RUNNING), count(JobStatus.JOB_STATUS_SUCCEEDED), count(JobStatus.JOB_STATUS_QUEUED)]).toEqual([3, 2, 4]);
+    }
+    const running = await call(q.client, 'listJobs', { tenantId: t, status: JobStatus.JOB_STATUS_RUNNING, queue: '' });
+    expect(running.jobs.map((j) => j.id)).toEqual(claimed.jobs.slice(2).map((j) => j.id).sort().reverse());
+  });
+
   it('rejects an unknown status, a bad queue and an oversized page', async () => {
     const st = await failure(
       call(q.client, 'listJobs', { tenantId: tenant(), page: { pageSize: 501, pageToken: '' }, status: 99 as queueV1.JobStatus, queue: 'a b' }),
