@@ -41,7 +41,7 @@ export interface PeersOptions {
   workers: number[];
   latencyJobs: number;
   only?: string[];
-  /** Which of our protocols to run: full (Struct payloads, full Jobs, CompleteJobs) and/or lean. */
+  /** Which of ours to run: full (Struct payloads, full Jobs, CompleteJobs), lean (gRPC), domain (the service's domain functions in this process). */
   protocols: string[];
   cpuProf?: string;
   /** --writes: what PostgreSQL wrote per job in each phase (WAL records of the bench database, lib/pg-writes.ts). */
@@ -56,7 +56,7 @@ export function peersOptions(args: Args): PeersOptions {
     workers: (args.values.get('workers') ?? '1,4,16').split(',').map((s) => Number(s)),
     latencyJobs: intArg(args, 'latency-jobs', quick ? 100 : 300, 10, 10_000),
     only: args.values.get('peers')?.split(','),
-    protocols: (args.values.get('protocols') ?? 'full,lean').split(','),
+    protocols: (args.values.get('protocols') ?? 'full,lean,domain').split(','),
     cpuProf: args.values.get('cpu-prof'),
     writes: args.flags.has('writes'),
   };
@@ -164,7 +164,7 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
     };
 
     // The full protocol first (the state before the lean one), then the lean one, same process.
-    for (const lean of o.protocols.map((p) => p === 'lean')) {
+    for (const lean of o.protocols.filter((p) => p !== 'domain').map((p) => p === 'lean')) {
       const system = lean ? 'ours (gRPC, lean)' : 'ours (gRPC, full)';
       let m = await meter(o, db.url);
       let t0 = performance.now();
@@ -228,6 +228,83 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
     }
     await cleanupStreams().catch(() => undefined);
     unregister();
+    await db.drop();
+  }
+}
+
+// ------------------------------------------------------------------ ours, in the bench process
+
+/**
+ * `--protocols domain`: the service's own domain functions (services/queue/dist/domain/jobs.js:
+ * enqueueJobs, claimJobsLean with `complete`) called in THIS process on a pg pool — the same
+ * SQL, transactions and outbox rows as the lean gRPC protocol, without gRPC, the request guard
+ * and validation, and the second Node process (nor its outbox relay: the rows stay unpublished).
+ * Run next to the gRPC rows it tells how much of our time is the hop, and it is the shape
+ * pg-boss and graphile-worker are measured in (a library in the worker's process).
+ */
+async function runOursDomain(o: PeersOptions, rows: Row[]): Promise<void> {
+  const kit = await import('@penguinmails/service-kit');
+  const dir = path.join(path.dirname(require.resolve('@penguinmails/queue/package.json')), 'dist');
+  /* eslint-disable @typescript-eslint/no-require-imports -- the built service's modules, by path */
+  const jobs = require(path.join(dir, 'domain', 'jobs.js')) as typeof import('@penguinmails/queue/dist/domain/jobs');
+  const { limitsFrom, loadSettings } = require(path.join(dir, 'config.js')) as typeof import('@penguinmails/queue/dist/config');
+  const { MIGRATIONS_DIR } = require(path.join(dir, 'migrations-dir.js')) as typeof import('@penguinmails/queue/dist/migrations-dir');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const db = await createBenchDatabase('pm_bench_peers_domain');
+  const logger = kit.createLogger({ service: 'bench-queue-domain', level: 'warn' });
+  const s = loadSettings({ ...process.env, DATABASE_URL: db.url, CLAIM_BATCH_MAX: '1000', DATABASE_POOL_MAX: '20', LOG_LEVEL: 'warn' });
+  await kit.migratePostgres({ databaseUrl: db.url, migrationsDir: MIGRATIONS_DIR, logger });
+  const pool = kit.createPgPool(db.url, { max: 20, logger, statementTimeoutMs: s.GRPC_MAX_CALL_MS });
+  const deps = { pool, names: new kit.EventNames('bench', 'BENCH'), limits: limitsFrom(s), logger } as unknown as Parameters<typeof jobs.enqueueJobs>[0];
+  const system = 'ours (in-process, domain)';
+  try {
+    const enqueue = async (n: number) => {
+      for (let i = 0; i < n; i += o.batch) {
+        const batch = Array.from({ length: Math.min(o.batch, n - i) }, (_, k) => ({
+          queue: QUEUE,
+          task: 'noop',
+          payload: {},
+          payloadJson: JSON.stringify(payload(i + k)),
+          priority: 0,
+          maxAttempts: 5,
+        }));
+        await jobs.enqueueJobs(deps, TENANT, batch);
+      }
+    };
+    const drainDomain = async (workers: number, batch: number) => {
+      let done = 0;
+      await Promise.all(
+        Array.from({ length: workers }, async (_, k) => {
+          let previous: { jobId: string; attempt: number }[] = [];
+          for (;;) {
+            const res = await jobs.claimJobsLean(deps, { tenantId: TENANT, queue: QUEUE, workerId: `w-${k}`, limit: batch, leaseSeconds: 300, waitMs: 0, complete: previous });
+            if (res.completed.some((c) => c.outcome !== 'done')) throw new Error('completions refused');
+            done += res.completed.length;
+            for (const j of res.rows) JSON.parse(j.payload);
+            previous = res.rows.map((j) => ({ jobId: j.id, attempt: j.attempts }));
+            if (previous.length === 0) return;
+          }
+        }),
+      );
+      return done;
+    };
+    let m = await meter(o, db.url);
+    let t0 = performance.now();
+    await enqueue(o.jobs);
+    let seconds = (performance.now() - t0) / 1000;
+    rows.push({ system, what: 'enqueue', workers: 1, jobs: o.jobs, seconds, note: `enqueueJobs(${o.batch} jobs, payload JSON text)`, writes: await m.stop() });
+    await drainDomain(4, o.batch);
+    for (const w of o.workers) {
+      await enqueue(o.jobs);
+      const b = perWorkerBatch(o, w);
+      m = await meter(o, db.url);
+      t0 = performance.now();
+      const done = await drainDomain(w, b);
+      seconds = (performance.now() - t0) / 1000;
+      rows.push({ system, what: 'process', workers: w, jobs: done, seconds, note: `claimJobsLean({ ${b}, complete: previous })`, writes: await m.stop() });
+    }
+  } finally {
+    await pool.end();
     await db.drop();
   }
 }
@@ -402,7 +479,8 @@ export async function runPeers(o: PeersOptions): Promise<string> {
   log(`queue-peers: ${o.jobs} jobs, batch ${o.batch}, workers ${o.workers.join('/')}; load ${loadAverage()}`);
   if (want('pg-boss')) await runPgBoss(o, rows);
   if (want('graphile')) await runGraphile(o, rows);
-  if (want('ours')) await runOurs(o, rows, latency);
+  if (want('ours') && o.protocols.some((p) => p !== 'domain')) await runOurs(o, rows, latency);
+  if (want('ours') && o.protocols.includes('domain')) await runOursDomain(o, rows);
 
   const rate = (r: Row) => r.jobs / r.seconds;
   const best = (system: string, what: string) => Math.max(0, ...rows.filter((r) => r.system === system && r.what === what).map(rate));
@@ -444,7 +522,7 @@ export async function runPeers(o: PeersOptions): Promise<string> {
       out.push(`- ${r.system} ${r.what}${r.what === 'process' ? ` (${r.workers} workers)` : ''}: ${parts.join(', ')}`);
     }
   }
-  for (const system of ['ours (gRPC, full)', 'ours (gRPC, lean)']) {
+  for (const system of ['ours (gRPC, full)', 'ours (gRPC, lean)', 'ours (in-process, domain)']) {
     const ours = best(system, 'process');
     if (ours && boss.proc && gwk.proc)
       out.push(

@@ -6,7 +6,9 @@
  * this database (which includes the meter's own few). Full-page images are counted apart
  * (`fpiBytes`): how many there are depends on when the server last checkpointed, not on the
  * queue. Heap/index rows written come from the WAL records themselves (Heap INSERT / UPDATE /
- * HOT_UPDATE / DELETE / LOCK, Btree INSERT_LEAF / INSERT_UPPER / SPLIT_*).
+ * HOT_UPDATE / DELETE / LOCK, Btree INSERT_LEAF / INSERT_UPPER / SPLIT_*). A temporary
+ * replication slot keeps the phase's WAL until it is read. Needs a superuser (PG_ADMIN_URL's
+ * user creates the bench databases, so the meter connects as it).
  */
 import { Client } from 'pg';
 
@@ -41,6 +43,10 @@ export class WriteMeter {
   }
 
   async start(): Promise<void> {
+    // A temporary physical replication slot that reserves WAL from now on: on a busy server a
+    // checkpoint during the phase could otherwise recycle the segments before they are read.
+    // Temporary: dropped when this session ends (close(), or the process dying).
+    await this.client.query('select pg_create_physical_replication_slot($1, true, true)', [`pm_bench_writes_${process.pid}_${this.dbOid}`]);
     this.commits = await this.xactCommit();
     this.seqRows = await this.seqTupRead();
     this.lsn = (await this.client.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0].lsn;
