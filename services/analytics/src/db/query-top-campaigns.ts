@@ -6,12 +6,12 @@ export type RankMetric = 'sent' | 'replied' | 'reply_rate' | 'open_rate' | 'clic
 
 /** ORDER BY expressions: a fixed map, never caller input. Rates are over sent. */
 const RANK_EXPR: Record<RankMetric, string> = {
-  sent: 'sent',
-  replied: 'replied',
-  reply_rate: 'if(sent = 0, 0, replied / sent)',
-  open_rate: 'if(sent = 0, 0, unique_opened / sent)',
-  click_rate: 'if(sent = 0, 0, unique_clicked / sent)',
-  bounce_rate: 'if(sent = 0, 0, bounced / sent)',
+  sent: 'n_sent',
+  replied: 'n_replied',
+  reply_rate: 'if(n_sent = 0, 0, n_replied / n_sent)',
+  open_rate: 'if(n_sent = 0, 0, n_unique_opened / n_sent)',
+  click_rate: 'if(n_sent = 0, 0, n_unique_clicked / n_sent)',
+  bounce_rate: 'if(n_sent = 0, 0, n_bounced / n_sent)',
 };
 
 export interface CampaignRankRow extends CountsRow {
@@ -31,7 +31,7 @@ export async function queryTopCampaigns(
     await store.client.query({
       query: `select toString(campaign_id) as campaign, toFloat64(${RANK_EXPR[q.metric]}) as value, ${mergedCounts()}
               from (${source}) group by campaign_id
-              ${isRate ? 'having sent >= {min_sent:UInt64}' : ''}
+              ${isRate ? 'having n_sent >= {min_sent:Int64}' : ''}
               order by value desc, campaign limit {limit:UInt32}`,
       query_params: params,
       format: 'JSONEachRow',

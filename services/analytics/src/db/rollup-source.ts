@@ -1,16 +1,15 @@
 /**
  * The shared FROM of every rollup query (not a query itself): the hourly rollup rows of the
  * whole hours inside a range, UNION ALL the raw events of the parts of an hour the range cuts
- * (its first and last hour when they are not whole), aggregated into the same uniqExact states.
- * The outer query merges both with uniqExactMerge, so an event is counted once even when a
- * duplicate of it is in the rollup and in the raw edge, and a range need not be whole hours.
+ * (its first and last hour when they are not whole), counted the same way (sum of sign, see
+ * migration 006). The outer query sums both, so a range need not be whole hours.
  *
- * Columns: the rollup's keys, `hour` (DateTime, UTC), `w` (the caller's tag, to merge several
- * windows in one query) and the `<count>_state` columns of STATE_COLUMNS.
+ * Columns: the rollup's keys, `hour` (DateTime, UTC), `w` (the caller's tag, to sum several
+ * windows in one query) and the count columns of COUNT_COLUMNS.
  */
 
-/** The uniqExact states each rollup keeps (migration 004); hard_bounced = bounced - soft_bounced. */
-export const STATE_COLUMNS = [
+/** The counts each rollup keeps (migration 006); hard_bounced = bounced - soft_bounced. */
+export const COUNT_COLUMNS = [
   'sent',
   'delivered',
   'opened',
@@ -27,28 +26,28 @@ export const STATE_COLUMNS = [
 
 export const NIL = "toUUID('00000000-0000-0000-0000-000000000000')";
 
-/** How each state is built from raw rows: the same expressions as the materialized views of 004. */
-const RAW_STATE: Record<(typeof STATE_COLUMNS)[number], string> = {
-  sent: "uniqExactStateIf(event_id, event_type = 'sent')",
-  delivered: "uniqExactStateIf(event_id, event_type = 'delivered')",
-  opened: "uniqExactStateIf(event_id, event_type = 'opened')",
-  clicked: "uniqExactStateIf(event_id, event_type = 'clicked')",
-  replied: "uniqExactStateIf(event_id, event_type = 'replied')",
-  bounced: "uniqExactStateIf(event_id, event_type = 'bounced')",
-  soft_bounced: "uniqExactStateIf(event_id, event_type = 'bounced' and bounce_type = 'soft')",
-  unsubscribed: "uniqExactStateIf(event_id, event_type = 'unsubscribed')",
-  complained: "uniqExactStateIf(event_id, event_type = 'complained')",
-  auto_replied: "uniqExactStateIf(event_id, event_type = 'auto_replied')",
-  unique_opened: `uniqExactStateIf(message_ref_id, event_type = 'opened' and message_ref_id != ${NIL})`,
-  unique_clicked: `uniqExactStateIf(message_ref_id, event_type = 'clicked' and message_ref_id != ${NIL})`,
+/** Each count from raw rows: the same expressions as the materialized views of 006. */
+const RAW_COUNT: Record<(typeof COUNT_COLUMNS)[number], string> = {
+  sent: "sum(sign * (event_type = 'sent'))",
+  delivered: "sum(sign * (event_type = 'delivered'))",
+  opened: "sum(sign * (event_type = 'opened'))",
+  clicked: "sum(sign * (event_type = 'clicked'))",
+  replied: "sum(sign * (event_type = 'replied'))",
+  bounced: "sum(sign * (event_type = 'bounced'))",
+  soft_bounced: "sum(sign * (event_type = 'bounced' and bounce_type = 'soft'))",
+  unsubscribed: "sum(sign * (event_type = 'unsubscribed'))",
+  complained: "sum(sign * (event_type = 'complained'))",
+  auto_replied: "sum(sign * (event_type = 'auto_replied'))",
+  unique_opened: "sum(sign * (event_type = 'unique_opened'))",
+  unique_clicked: "sum(sign * (event_type = 'unique_clicked'))",
 };
 
 export type Rollup = 'campaign' | 'mailbox' | 'step';
 
 const ROLLUPS: Record<Rollup, { table: string; keys: string[]; nonNil: string }> = {
-  campaign: { table: 'campaign_analytics_hourly', keys: ['campaign_id'], nonNil: 'campaign_id' },
-  mailbox: { table: 'mailbox_analytics_hourly', keys: ['email_account_id'], nonNil: 'email_account_id' },
-  step: { table: 'sequence_step_analytics_hourly', keys: ['campaign_id', 'sequence_step_id'], nonNil: 'sequence_step_id' },
+  campaign: { table: 'campaign_hourly', keys: ['campaign_id'], nonNil: 'campaign_id' },
+  mailbox: { table: 'mailbox_hourly', keys: ['email_account_id'], nonNil: 'email_account_id' },
+  step: { table: 'sequence_step_hourly', keys: ['campaign_id', 'sequence_step_id'], nonNil: 'sequence_step_id' },
 };
 
 /** Filter columns a caller may use (fixed names, never caller input). */
@@ -115,7 +114,7 @@ export function rollupSource(table: (name: string) => string, spec: SourceSpec, 
       where.push(`hour < {${p}wt:DateTime64(3, 'UTC')}`);
     }
     parts.push(
-      `select ${keys}, hour, ${tag} as w, ${STATE_COLUMNS.map((c) => `${c}_state`).join(', ')}
+      `select ${keys}, hour, ${tag} as w, ${COUNT_COLUMNS.join(', ')}
        from ${table(r.table)} where ${where.join(' and ')}`,
     );
   }
@@ -135,8 +134,8 @@ export function rollupSource(table: (name: string) => string, spec: SourceSpec, 
     const where = [`tenant_id = {${p}tenant:UUID}`, ...idWhere, `${r.nonNil} != ${NIL}`, `(${spans.join(' or ')})`];
     parts.push(
       `select ${keys}, toStartOfHour(toDateTime(occurred_at, 'UTC')) as hour, ${tag} as w,
-              ${STATE_COLUMNS.map((c) => `${RAW_STATE[c]} as ${c}_state`).join(', ')}
-       from ${table('email_events')} where ${where.join(' and ')}
+              ${COUNT_COLUMNS.map((c) => `${RAW_COUNT[c]} as ${c}`).join(', ')}
+       from ${table('events')} where ${where.join(' and ')}
        group by ${keys}, hour`,
     );
   }
@@ -144,12 +143,13 @@ export function rollupSource(table: (name: string) => string, spec: SourceSpec, 
 }
 
 /**
- * The merged counts as `<prefix><count>` columns (a CountsRow), optionally only over source
- * rows matching `cond` (e.g. `w = 1`). The aliases never equal a source column (those end in
- * _state), so old and new ClickHouse analyzers read them alike.
+ * The summed counts as `<prefix><count>` columns (a CountsRow), optionally only over source rows
+ * matching `cond` (e.g. `w = 1`). Aliases get the prefix `n_` inside (`sum(sent) as sent` would
+ * shadow the column for the other aggregates under ClickHouse's global aliases), so callers
+ * pass a prefix other than '' only when they read several windows; readCounts takes the same.
  */
-export function mergedCounts(cond?: string, prefix = ''): string {
-  const m = (c: string) => (cond ? `uniqExactMergeIf(${c}_state, ${cond})` : `uniqExactMerge(${c}_state)`);
+export function mergedCounts(cond?: string, prefix = 'n_'): string {
+  const m = (c: string) => (cond ? `sumIf(${c}, ${cond})` : `sum(${c})`);
   return [
     ...['sent', 'delivered', 'opened', 'clicked', 'replied', 'bounced', 'unsubscribed', 'complained', 'unique_opened', 'unique_clicked'].map(
       (c) => `${m(c)} as ${prefix}${c}`,
@@ -194,7 +194,7 @@ const COUNT_NAMES: (keyof CountsRow)[] = [
 ];
 
 /** A row's `<prefix><count>` columns as numbers (servers may quote UInt64 in JSON, chDB does not). */
-export function readCounts(r: Record<string, unknown>, prefix = ''): CountsRow {
+export function readCounts(r: Record<string, unknown>, prefix = 'n_'): CountsRow {
   const out = {} as CountsRow;
   for (const n of COUNT_NAMES) out[n] = Number(r[prefix + n] ?? 0);
   return out;
