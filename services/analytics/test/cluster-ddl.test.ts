@@ -96,7 +96,7 @@ describe('ClickHouse cluster DDL (CLICKHOUSE_CLUSTER)', () => {
     expect(created).toEqual(expect.arrayContaining(['events_local', 'events', 'event_keys_local', 'event_keys', 'campaign_hourly_local', 'campaign_hourly']));
     const ev = rendered.filter((r) => r.migration.startsWith('006')).flatMap((r) => r.formatted);
     expect(ev.find((f) => f.includes("'/clickhouse/tables/{shard}/{database}/events_local'"))).toContain('ENGINE = ReplicatedCollapsingMergeTree(');
-    expect(ev.find((f) => f.includes("'/clickhouse/tables/{shard}/{database}/campaign_hourly_local'"))).toContain('ENGINE = ReplicatedSummingMergeTree(');
+    expect(ev.find((f) => f.includes("'/clickhouse/tables/{shard}/{database}/campaign_hourly_local'"))).toContain('ENGINE = ReplicatedAggregatingMergeTree(');
 
     // email_events keeps its engine's version column and is sharded by tenant (duplicates of an
     // event meet on one shard); the ledger has no tenant: rand().

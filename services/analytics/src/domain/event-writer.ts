@@ -125,7 +125,9 @@ export class EventWriter {
       if (!seen || (UNIQUE_TYPES.has(r.event_type) ? r.occurred_at < seen.occurred_at : r.detail_rank > seen.detail_rank)) best.set(k, r);
     }
     const candidates = this.filter ? [...best.values()].filter((r) => this.filter!.mightHaveText(r.event_id)) : [...best.values()];
+    const T0 = performance.now();
     const stored = currentCopies(await lookupKeys(this.store, candidates));
+    const T1 = performance.now();
 
     const out: EventRow[] = [];
     const cancel: KeyRow[] = [];
@@ -147,7 +149,9 @@ export class EventWriter {
     }
     if (out.length === 0) return;
     if (this.filter) for (const r of out) if (r.sign === 1) this.filter.addText(r.event_id);
+    const T2 = performance.now();
     await insert(this.store, out);
+    if (process.env.PM_WRITER_TRACE) console.log(`rows ${rows.length} candidates ${candidates.length} lookup ${(T1 - T0).toFixed(1)} ms, between ${(T2 - T1).toFixed(1)} ms, insert ${(performance.now() - T2).toFixed(1)} ms`);
   }
 
   private async countStored(): Promise<number> {
