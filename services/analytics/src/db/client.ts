@@ -51,7 +51,7 @@ export interface Store {
 
 /** The part of chdb's `connection.chdb` extension this service uses. */
 export interface ChdbNative {
-  rawInsert(params: { table: string; values: Buffer; format: 'TabSeparated'; columns: readonly string[] }): Promise<unknown>;
+  rawInsert(params: { table: string; values: Buffer; format: 'TabSeparated'; columns: readonly string[]; settings?: Record<string, string | number> }): Promise<unknown>;
   queryAsync(sql: string, opts: { format: string }): Promise<{ bytes(): Uint8Array }>;
 }
 

@@ -44,6 +44,16 @@ const COLUMNS = [
   'sign',
 ] as const;
 
+/**
+ * `optimize_on_insert = 0`: ClickHouse would otherwise collapse the inserted block as a merge
+ * would, and a block holding a cancellation (-1) and the copy that replaces it (+1) under the
+ * same sorting key (same time, campaign and id: e.g. a bounce's type learnt later) collapses to
+ * nothing when the +1 happens to sort first — both rows lost. Kept apart, merges see the stored
+ * copy (older part) first, and "more positive than negative rows: keep the last positive" keeps
+ * the replacement (test/event-writer.test.ts).
+ */
+const INSERT_SETTINGS = { optimize_on_insert: 0 } as const;
+
 /** TabSeparated escaping (ClickHouse's): backslash, tab, newline, carriage return. */
 const escapeTsv = (v: string) => (/[\\\t\n\r]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : v);
 
@@ -67,14 +77,15 @@ export const insertEvents: InsertEvents = async (store, rows) => {
   if (rows.length === 0) return;
   const body = toTsv(rows);
   if (store.native) {
-    await store.native.rawInsert({ table: `${store.database}.events`, values: body, format: 'TabSeparated', columns: COLUMNS });
+    await store.native.rawInsert({ table: `${store.database}.events`, values: body, format: 'TabSeparated', columns: COLUMNS, settings: INSERT_SETTINGS });
     return;
   }
+  const call = callSettings().clickhouse_settings;
   await store.client.insert({
     table: store.table('events'),
     values: Readable.from([body]),
     format: 'TabSeparated',
-    ...callSettings(),
+    clickhouse_settings: { ...call, ...INSERT_SETTINGS },
     columns: [...COLUMNS],
   });
 };

@@ -1,3 +1,4 @@
+import { defaultMetrics } from '@penguinmails/service-kit';
 import type { Store } from '../db/client';
 import { fetchCopies, forEachStoredId, lookupKeys, type KeyRow } from '../db/event-keys';
 import { insertEvents, type EventRow, type InsertEvents } from '../db/insert-events';
@@ -125,9 +126,7 @@ export class EventWriter {
       if (!seen || (UNIQUE_TYPES.has(r.event_type) ? r.occurred_at < seen.occurred_at : r.detail_rank > seen.detail_rank)) best.set(k, r);
     }
     const candidates = this.filter ? [...best.values()].filter((r) => this.filter!.mightHaveText(r.event_id)) : [...best.values()];
-    const T0 = performance.now();
     const stored = currentCopies(await lookupKeys(this.store, candidates));
-    const T1 = performance.now();
 
     const out: EventRow[] = [];
     const cancel: KeyRow[] = [];
@@ -147,11 +146,18 @@ export class EventWriter {
       if (copies.length !== cancel.length) throw new Error(`event_keys and events disagree on ${cancel.length - copies.length} stored copies; nothing written`);
       for (const c of copies) out.push({ ...c, sign: -1 });
     }
-    if (out.length === 0) return;
+    if (out.length === 0) {
+      metrics().rows.inc({ outcome: 'already_stored' }, best.size);
+      return;
+    }
     if (this.filter) for (const r of out) if (r.sign === 1) this.filter.addText(r.event_id);
-    const T2 = performance.now();
     await insert(this.store, out);
-    if (process.env.PM_WRITER_TRACE) console.log(`rows ${rows.length} candidates ${candidates.length} lookup ${(T1 - T0).toFixed(1)} ms, between ${(T2 - T1).toFixed(1)} ms, insert ${(performance.now() - T2).toFixed(1)} ms`);
+    const m = metrics();
+    m.inserts.inc();
+    m.rows.inc({ outcome: 'written' }, out.length - 2 * cancel.length);
+    if (cancel.length) m.rows.inc({ outcome: 'replaced' }, cancel.length);
+    if (best.size > out.length - cancel.length) m.rows.inc({ outcome: 'already_stored' }, best.size - (out.length - cancel.length));
+    m.lookedUp.inc(candidates.length);
   }
 
   private async countStored(): Promise<number> {
@@ -183,6 +189,16 @@ function currentCopies(rows: KeyRow[]): Map<string, KeyRow> {
     if (!cur || row.detail_rank > cur.detail_rank) out.set(k, row);
   }
   return out;
+}
+
+/** The writer's counters on the service's /metrics (shared by name, created on first use). */
+function metrics() {
+  const m = defaultMetrics();
+  return {
+    inserts: m.counter('pm_analytics_writer_inserts_total', 'Inserts the event writer made (each coalescing one or more calls).'),
+    rows: m.counter('pm_analytics_writer_events_total', 'Events the writer was given, by outcome: written (new), replaced (a stored copy that knew less, cancelled), already_stored (a copy, not written).', ['outcome']),
+    lookedUp: m.counter('pm_analytics_writer_lookups_total', 'Event ids looked up in event_keys (the filter said maybe, or the store filter).'),
+  };
 }
 
 const writers = new WeakMap<Store, EventWriter>();
