@@ -62,7 +62,10 @@ create table if not exists {{database}}.events
     ingested_at      DateTime64(3, 'UTC') default now64(3),
     index email_account_idx email_account_id type bloom_filter(0.01) granularity 4,
     index sequence_step_idx sequence_step_id type bloom_filter(0.01) granularity 4,
-    index message_ref_idx message_ref_id type bloom_filter(0.01) granularity 4
+    index message_ref_idx message_ref_id type bloom_filter(0.01) granularity 4,
+    -- A campaign's events are in time order, so a granule covers a short span: reads by mailbox
+    -- or step over a time window (cut hours, rolling windows) skip the granules outside it.
+    index occurred_at_idx occurred_at type minmax granularity 1
 )
 engine = CollapsingMergeTree(sign)
 partition by toYYYYMM(occurred_at)
