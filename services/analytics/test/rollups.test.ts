@@ -236,9 +236,12 @@ describe('migration 006 carries what was stored before it', () => {
           // The copied raw events are stored once, with the first open as its fact.
           const [r] = await rows<{ n: string | number }>(old.store, `select count() as n from ${old.store.table('events')} where tenant_id = {t:UUID}`, { t: kept });
           expect(Number(r.n)).toBe(s.events.length + 1);
-          // And the writer knows them: a redelivery of the same events after the migration adds nothing.
+          // And the writer knows them: a redelivery of the same events after the migration adds
+          // nothing (the copied soft bounce got the rank of a copy that knows its type).
           await call(oldSrv.client, 'ingestEvents', { tenantId: kept, events: s.events });
-          expect((await call(oldSrv.client, 'getCampaignMetrics', { tenantId: kept, campaignId: s.campaignId })).report!.totals).toMatchObject({ sent: 3n, opened: 2n, uniqueOpened: 1n });
+          expect((await call(oldSrv.client, 'getCampaignMetrics', { tenantId: kept, campaignId: s.campaignId })).report!.totals).toMatchObject({ sent: 3n, opened: 2n, uniqueOpened: 1n, softBounced: 1n });
+          const [after] = await rows<{ n: string | number }>(old.store, `select count() as n from ${old.store.table('events')} where tenant_id = {t:UUID}`, { t: kept });
+          expect(Number(after.n)).toBe(s.events.length + 1);
         } finally {
           await oldSrv.close();
         }

@@ -207,10 +207,11 @@ group by tenant_id, campaign_id, sequence_step_id, hour;
 -- event: a fact of a message (sent, delivered, replied, bounced, auto_replied with a
 -- message_ref_id) under the id fact-id.ts derives from (message_ref_id, type) — rows 003 copied
 -- kept the ids they came with, so two reports of one fact could still be two rows — and of its
--- copies the one that knows most (highest detail_rank). Ids already copied by an earlier,
--- interrupted run are skipped.
+-- copies the one that knows most (highest detail_rank; a copy that knows its bounce type gets
+-- the +4 of domain/events.ts if a writer before it left it out). Ids already copied by an
+-- earlier, interrupted run are skipped.
 insert into {{database}}.events (event_id, tenant_id, occurred_at, event_type, campaign_id, email_account_id, sequence_step_id, lead_id, message_ref_id, bounce_type, variant, detail_rank, sign, ingested_at)
-select id, tenant_id, c.1, c.2, c.3, c.4, c.5, c.6, c.7, c.8, c.9, c.10, 1, c.11
+select id, tenant_id, c.1, c.2, c.3, c.4, c.5, c.6, c.7, c.8, c.9, c.10 + if(c.8 != '' and c.10 < 4, 4, 0), 1, c.11
 from (
     select tenant_id, id,
         argMax(tuple(occurred_at, event_type, campaign_id, email_account_id, sequence_step_id, lead_id, message_ref_id, bounce_type, variant, detail_rank, ingested_at), detail_rank) as c
