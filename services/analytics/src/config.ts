@@ -39,7 +39,7 @@ export const analyticsSettings = {
   /** How far ahead of this server's clock an event's occurred_at may be (clock skew between hosts). */
   INGEST_MAX_FUTURE_MS: z.coerce.number().int().nonnegative().default(5 * 60_000),
   /** Most metadata events the consumer stores in one batch (one ClickHouse insert). */
-  ANALYTICS_CONSUMER_MAX_BATCH: z.coerce.number().int().positive().max(10_000).default(1000),
+  ANALYTICS_CONSUMER_MAX_BATCH: z.coerce.number().int().positive().max(10_000).default(5000),
   /** Longest a batch waits to fill before it is stored anyway (the kit waits at least 1000 ms). */
   ANALYTICS_CONSUMER_MAX_WAIT_MS: z.coerce.number().int().positive().max(60_000).default(1000),
   /**
