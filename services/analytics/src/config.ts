@@ -39,10 +39,19 @@ export const analyticsSettings = {
   /** How far ahead of this server's clock an event's occurred_at may be (clock skew between hosts). */
   INGEST_MAX_FUTURE_MS: z.coerce.number().int().nonnegative().default(5 * 60_000),
   /** Most metadata events the consumer stores in one batch (one ClickHouse insert). */
-  ANALYTICS_CONSUMER_MAX_BATCH: z.coerce.number().int().positive().max(10_000).default(1000),
+  ANALYTICS_CONSUMER_MAX_BATCH: z.coerce.number().int().positive().max(10_000).default(5000),
   /** Longest a batch waits to fill before it is stored anyway (the kit waits at least 1000 ms). */
   ANALYTICS_CONSUMER_MAX_WAIT_MS: z.coerce.number().int().positive().max(60_000).default(1000),
-  /** Raw events (email_events) older than this many days are deleted by TTL; 0 = keep forever. */
+  /**
+   * How the writer tells new events from stored ones (src/domain/event-writer.ts): `memory` (an
+   * in-process filter of stored ids; exact only while this process is the store's one writer) or
+   * `store` (every id looked up in ClickHouse; for several replicas on one server). Unset: memory
+   * with chDB, store with CLICKHOUSE_URL.
+   */
+  ANALYTICS_DEDUP_FILTER: z.enum(['memory', 'store']).optional(),
+  /** Most rows the writer puts in one insert when it coalesces concurrent calls and batches. */
+  ANALYTICS_WRITE_MAX_ROWS: z.coerce.number().int().positive().max(1_000_000).default(20_000),
+  /** Raw events (the events table) older than this many days are deleted by TTL; 0 = keep forever. */
   ANALYTICS_RAW_TTL_DAYS: z.coerce.number().int().nonnegative().max(36_500).default(400),
   /** The hourly rollups are kept this long (longer than the raw events); 0 = keep forever. */
   ANALYTICS_ROLLUP_TTL_DAYS: z.coerce.number().int().nonnegative().max(36_500).default(1830),
@@ -59,6 +68,11 @@ export function loadAnalyticsConfig(env: NodeJS.ProcessEnv = process.env) {
   if (config.CLICKHOUSE_CLUSTER && !config.CLICKHOUSE_URL) {
     throw new ConfigError([
       { variable: 'CLICKHOUSE_CLUSTER', problem: 'needs CLICKHOUSE_URL (a node of that cluster): embedded chDB is one process, not a cluster; set CLICKHOUSE_URL or unset CLICKHOUSE_CLUSTER' },
+    ]);
+  }
+  if (config.ANALYTICS_DEDUP_FILTER === 'memory' && config.CLICKHOUSE_CLUSTER) {
+    throw new ConfigError([
+      { variable: 'ANALYTICS_DEDUP_FILTER', problem: 'memory is exact only with one writer; a cluster has several — use store or unset it' },
     ]);
   }
   return config;

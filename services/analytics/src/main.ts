@@ -4,6 +4,7 @@ import { loadAnalyticsConfig } from './config';
 import { metadataEventsConsumer } from './consumers/metadata-events';
 import { applyRetention } from './db/apply-retention';
 import { migrateClickHouse } from './db/migrate';
+import { writerFor } from './domain/event-writer';
 import { createServer } from './server';
 import { openStore } from './store';
 
@@ -15,6 +16,15 @@ runService('analytics', loadAnalyticsConfig, async (s, logger) => {
   const retention = { rawDays: s.ANALYTICS_RAW_TTL_DAYS, rollupDays: s.ANALYTICS_ROLLUP_TTL_DAYS };
   const changed = await applyRetention(store, retention, s.CLICKHOUSE_CLUSTER);
   if (changed.length) logger.info({ ...retention, tables: changed }, 'retention applied');
+  // The one writer of this store in this process; with the memory filter, every stored id is
+  // read into it now (about a second per 10M events), before the first event is stored.
+  const writer = writerFor(store, {
+    filter: s.ANALYTICS_DEDUP_FILTER ?? (s.CLICKHOUSE_URL ? 'store' : 'memory'),
+    maxRows: s.ANALYTICS_WRITE_MAX_ROWS,
+  });
+  const loadStarted = Date.now();
+  await writer.load();
+  logger.info({ filter: writer.options.filter, ms: Date.now() - loadStarted }, 'event writer ready');
   const nc = await connectNats({ url: s.NATS_URL, name: s.SERVICE_NAME, logger });
   const consumer = await metadataEventsConsumer({
     nc,

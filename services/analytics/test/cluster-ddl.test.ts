@@ -89,7 +89,14 @@ describe('ClickHouse cluster DDL (CLICKHOUSE_CLUSTER)', () => {
       expect(dist).toMatch(new RegExp(`AS pm_analytics\\.${name}_local ENGINE = Distributed\\('${CLUSTER}', '${DATABASE}', '${name}_local', (cityHash64\\(tenant_id\\)|rand\\(\\))\\)`));
     }
     const created = all.map((a) => tableOf(a.f)).filter(Boolean);
-    expect(created).toEqual(expect.arrayContaining(['email_events_local', 'email_events', 'campaign_analytics_hourly_local', 'campaign_analytics_hourly', '_pm_migrations_local', '_pm_migrations']));
+    expect(created).toEqual(
+      expect.arrayContaining(['email_events_local', 'email_events', 'campaign_analytics_hourly_local', 'campaign_analytics_hourly', '_pm_migrations_local', '_pm_migrations']),
+    );
+    // 006: the raw table the writer fills, its key index and the count rollups, each local + Distributed.
+    expect(created).toEqual(expect.arrayContaining(['events_local', 'events', 'event_keys_local', 'event_keys', 'campaign_hourly_local', 'campaign_hourly']));
+    const ev = rendered.filter((r) => r.migration.startsWith('006')).flatMap((r) => r.formatted);
+    expect(ev.find((f) => f.includes("'/clickhouse/tables/{shard}/{database}/events_local'"))).toContain('ENGINE = ReplicatedCollapsingMergeTree(');
+    expect(ev.find((f) => f.includes("'/clickhouse/tables/{shard}/{database}/campaign_hourly_local'"))).toContain('ENGINE = ReplicatedAggregatingMergeTree(');
 
     // email_events keeps its engine's version column and is sharded by tenant (duplicates of an
     // event meet on one shard); the ledger has no tenant: rand().
@@ -103,7 +110,7 @@ describe('ClickHouse cluster DDL (CLICKHOUSE_CLUSTER)', () => {
     expect(mvs.length).toBeGreaterThanOrEqual(3);
     for (const { f } of mvs) {
       expect(f).toMatch(/ TO pm_analytics\.\w+_local AS SELECT /);
-      expect(f).toMatch(/ FROM pm_analytics\.email_events_local /);
+      expect(f).toMatch(/ FROM pm_analytics\.(email_events|events)_local( |$)/);
     }
     // Plain views read the Distributed tables (all shards).
     for (const { f } of all.filter((a) => /^CREATE VIEW/.test(a.f))) expect(f).not.toMatch(/_local\b/);

@@ -78,7 +78,7 @@ test('every stored row can be read back through the API', async () => {
   const rows = await (
     await db.store.client.query({
       query: `select distinct toString(tenant_id) as t, toString(campaign_id) as c, toString(email_account_id) as m, toString(sequence_step_id) as s
-                from ${db.store.table('email_events')} limit 500`,
+                from ${db.store.table('events')} limit 500`,
       format: 'JSONEachRow',
     })
   ).json<{ t: string; c: string; m: string; s: string }>();

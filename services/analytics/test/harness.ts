@@ -39,8 +39,8 @@ export interface TestStore {
  * A fresh, migrated ClickHouse database for one test file: `t_<random>` in this worker's chDB
  * folder, or on the server named by CLICKHOUSE_URL when it is set (same SQL either way).
  */
-export async function freshStore(opts: { migrate?: boolean; migrationsDir?: string } = {}): Promise<TestStore> {
-  const database = `t_${randomBytes(6).toString('hex')}`;
+export async function freshStore(opts: { migrate?: boolean; migrationsDir?: string; database?: string } = {}): Promise<TestStore> {
+  const database = opts.database ?? `t_${randomBytes(6).toString('hex')}`;
   const store = process.env.CLICKHOUSE_URL
     ? createStore(
         { kind: 'server', url: process.env.CLICKHOUSE_URL, username: process.env.CLICKHOUSE_USER ?? 'default', password: process.env.CLICKHOUSE_PASSWORD ?? '' },
@@ -90,7 +90,7 @@ export async function startServer(
 export async function rawRowCount(store: Store, tenantId: string): Promise<number> {
   const rows = await (
     await store.client.query({
-      query: `select count() as n from ${store.table('email_events')} where tenant_id = {t:UUID}`,
+      query: `select count() as n from ${store.table('events')} where tenant_id = {t:UUID}`,
       query_params: { t: tenantId },
       format: 'JSONEachRow',
     })
@@ -100,7 +100,7 @@ export async function rawRowCount(store: Store, tenantId: string): Promise<numbe
 
 /** Raw rows of every tenant: "nothing written" for a request whose tenant id was itself refused. */
 export async function totalRowCount(store: Store): Promise<number> {
-  const rows = await (await store.client.query({ query: `select count() as n from ${store.table('email_events')}`, format: 'JSONEachRow' })).json<{
+  const rows = await (await store.client.query({ query: `select count() as n from ${store.table('events')}`, format: 'JSONEachRow' })).json<{
     n: number | string;
   }>();
   return Number(rows[0].n);

@@ -172,7 +172,7 @@ const campaignTotals = async (a: Attribution) =>
 async function finalRows(tenantId: string): Promise<{ event_type: string; message_ref_id: string; bounce_type: string; detail_rank: number }[]> {
   return (
     await db.store.client.query({
-      query: `select event_type, toString(message_ref_id) as message_ref_id, bounce_type, detail_rank from ${db.store.table('email_events')} final where tenant_id = {t:UUID} order by event_type, message_ref_id`,
+      query: `select event_type, toString(message_ref_id) as message_ref_id, bounce_type, detail_rank from ${db.store.table('events')} final where tenant_id = {t:UUID} order by event_type, message_ref_id`,
       query_params: { t: tenantId },
       format: 'JSONEachRow',
     })

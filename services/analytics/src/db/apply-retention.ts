@@ -1,13 +1,21 @@
 import type { Store } from './client';
 
 export interface Retention {
-  /** ANALYTICS_RAW_TTL_DAYS: email_events rows older than this (by occurred_at) are deleted; 0 = keep. */
+  /** ANALYTICS_RAW_TTL_DAYS: events rows older than this (by occurred_at) are deleted; 0 = keep. */
   rawDays: number;
   /** ANALYTICS_ROLLUP_TTL_DAYS: rollup hours older than this are deleted; 0 = keep. */
   rollupDays: number;
 }
 
 const TABLES: { table: string; time: string; kind: keyof Retention }[] = [
+  { table: 'events', time: 'toDateTime(occurred_at)', kind: 'rawDays' },
+  // The writer's index of stored ids lives as long as the events it indexes (a redelivery of
+  // an event past the raw TTL is then new again: stated in the README).
+  { table: 'event_keys', time: 'toDateTime(occurred_at)', kind: 'rawDays' },
+  { table: 'campaign_hourly', time: 'hour', kind: 'rollupDays' },
+  { table: 'mailbox_hourly', time: 'hour', kind: 'rollupDays' },
+  { table: 'sequence_step_hourly', time: 'hour', kind: 'rollupDays' },
+  // Left by 006 (not written any more), expiring as before until a migration drops them.
   { table: 'email_events', time: 'toDateTime(occurred_at)', kind: 'rawDays' },
   { table: 'campaign_analytics_hourly', time: 'hour', kind: 'rollupDays' },
   { table: 'mailbox_analytics_hourly', time: 'hour', kind: 'rollupDays' },

@@ -39,12 +39,26 @@ export interface Store {
   database: string;
   /** `` `database`.`table` `` for SQL. */
   table(name: string): string;
+  /**
+   * chDB only: the in-process engine's own calls, without @clickhouse/client's HTTP-shaped
+   * wrapping (which turns an insert into one SQL string with the rows appended, and a result into
+   * a stream): a raw insert hands a Buffer to the engine's parser as is, a query returns bytes
+   * (RowBinary). Used where rows are many (src/db/insert-events.ts, src/db/event-keys.ts).
+   */
+  native?: ChdbNative;
   close(): Promise<void>;
+}
+
+/** The part of chdb's `connection.chdb` extension this service uses. */
+export interface ChdbNative {
+  rawInsert(params: { table: string; values: Buffer; format: 'TabSeparated'; columns: readonly string[]; settings?: Record<string, string | number> }): Promise<unknown>;
+  queryAsync(sql: string, opts: { format: string }): Promise<{ bytes(): Uint8Array }>;
 }
 
 export function createStore(target: StoreTarget, database: string): Store {
   if (!IDENTIFIER.test(database)) throw new Error(`ClickHouse database name "${database}" is not a plain identifier`);
   let client: ClickHouseClient;
+  let native: ChdbNative | undefined;
   if (target.kind === 'server') {
     client = createClient({
       url: target.url,
@@ -81,9 +95,11 @@ export function createStore(target: StoreTarget, database: string): Store {
       );
     }
     client = createClient({ connection });
+    native = (connection as unknown as { chdb: ChdbNative }).chdb;
   }
   return {
     client,
+    native,
     database,
     table: (name) => `\`${database}\`.\`${name}\``,
     close: () => client.close(),

@@ -1,6 +1,6 @@
 import { callSettings } from './call-settings';
 import type { Store } from './client';
-import { mergedCounts, readCounts, rollupSource, type CountsRow } from './rollup-source';
+import { at, mergedCounts, readCounts, rollupSource, type CountsRow } from './rollup-source';
 
 export interface MailboxWindowRow {
   mailboxId: string;
@@ -23,7 +23,7 @@ export async function queryMailboxHealth(store: Store, q: { tenantId: string; ma
   const w24 = rollupSource(store.table, { rollup: 'mailbox', tenantId: q.tenantId, ids, start: new Date(q.asOf.getTime() - DAY), end: q.asOf, tag: 1 }, params, 'b');
   const rows = await (
     await store.client.query({
-      query: `select toString(email_account_id) as mailbox, uniqExactMergeIf(sent_state, w = 1) as sent_24h, ${mergedCounts('w = 0', 'd28_')}
+      query: `select toString(email_account_id) as mailbox, sumForEachMergeIf(counts, w = 1)[${at('sent')}] as sent_24h, ${mergedCounts('w = 0', 'd28_')}
               from (${w28} union all ${w24}) group by email_account_id order by mailbox limit {max:UInt32}`,
       query_params: params,
       format: 'JSONEachRow',

@@ -10,7 +10,7 @@ import type { Store } from './client';
 export async function queryNewestEvent(store: Store, tenantId: string): Promise<Date | undefined> {
   const rows = await (
     await store.client.query({
-      query: `select count() as n, toUnixTimestamp64Milli(max(occurred_at)) as ms from ${store.table('email_events')} where tenant_id = {tenant:UUID}`,
+      query: `select count() as n, toUnixTimestamp64Milli(max(occurred_at)) as ms from ${store.table('events')} where tenant_id = {tenant:UUID}`,
       query_params: { tenant: tenantId },
       format: 'JSONEachRow',
       ...callSettings(),

@@ -36,7 +36,7 @@ export async function queryReplyTiming(store: Store, q: { tenantId: string; camp
             minIf(occurred_at, event_type = 'sent') as sent_at,
             countIf(event_type = 'replied') > 0 as has_reply,
             greatest(0, toUnixTimestamp64Milli(minIf(occurred_at, event_type = 'replied')) - toUnixTimestamp64Milli(minIf(occurred_at, event_type = 'sent'))) / 1000 as reply_s
-          from ${store.table('email_events')}
+          from ${store.table('events')}
           where ${where.join(' and ')}
           group by message_ref_id
           having countIf(event_type = 'sent') > 0 and sent_at < {end:DateTime64(3, 'UTC')}

@@ -37,7 +37,7 @@ export async function queryTimeSeries(store: Store, q: TimeSeriesQuery): Promise
   params.fs = Math.floor(startS / HOUR) * HOUR;
   params.ft = Math.floor(lastS / HOUR) * HOUR + HOUR;
   params.ls = lastS;
-  const counts = 'sent, delivered, opened, clicked, replied, bounced, unsubscribed, complained, unique_opened, unique_clicked, hard_bounced, soft_bounced, auto_replied';
+  const counts = 'n_counts';
   const inner =
     q.bucket === 'hour'
       ? `select hour as bucket, ${mergedCounts()} from (${source}) group by bucket

@@ -1,17 +1,17 @@
 import { callSettings } from './call-settings';
 import type { Store } from './client';
-import { mergedCounts, readCounts, rollupSource, type CountsRow } from './rollup-source';
+import { countExpr, mergedCounts, readCounts, rollupSource, type CountsRow } from './rollup-source';
 
 export type RankMetric = 'sent' | 'replied' | 'reply_rate' | 'open_rate' | 'click_rate' | 'bounce_rate';
 
 /** ORDER BY expressions: a fixed map, never caller input. Rates are over sent. */
 const RANK_EXPR: Record<RankMetric, string> = {
-  sent: 'sent',
-  replied: 'replied',
-  reply_rate: 'if(sent = 0, 0, replied / sent)',
-  open_rate: 'if(sent = 0, 0, unique_opened / sent)',
-  click_rate: 'if(sent = 0, 0, unique_clicked / sent)',
-  bounce_rate: 'if(sent = 0, 0, bounced / sent)',
+  sent: countExpr('sent'),
+  replied: countExpr('replied'),
+  reply_rate: `if(${countExpr('sent')} = 0, 0, ${countExpr('replied')} / ${countExpr('sent')})`,
+  open_rate: `if(${countExpr('sent')} = 0, 0, ${countExpr('unique_opened')} / ${countExpr('sent')})`,
+  click_rate: `if(${countExpr('sent')} = 0, 0, ${countExpr('unique_clicked')} / ${countExpr('sent')})`,
+  bounce_rate: `if(${countExpr('sent')} = 0, 0, ${countExpr('bounced')} / ${countExpr('sent')})`,
 };
 
 export interface CampaignRankRow extends CountsRow {
@@ -31,7 +31,7 @@ export async function queryTopCampaigns(
     await store.client.query({
       query: `select toString(campaign_id) as campaign, toFloat64(${RANK_EXPR[q.metric]}) as value, ${mergedCounts()}
               from (${source}) group by campaign_id
-              ${isRate ? 'having sent >= {min_sent:UInt64}' : ''}
+              ${isRate ? `having ${countExpr('sent')} >= {min_sent:Int64}` : ''}
               order by value desc, campaign limit {limit:UInt32}`,
       query_params: params,
       format: 'JSONEachRow',

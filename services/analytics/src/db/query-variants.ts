@@ -48,7 +48,7 @@ export async function queryVariants(store: Store, q: { tenantId: string; campaig
             countIf(event_type = 'clicked') > 0 as c,
             countIf(event_type = 'replied') > 0 as r,
             countIf(event_type = 'bounced') > 0 as b
-          from ${store.table('email_events')}
+          from ${store.table('events')}
           where tenant_id = {tenant:UUID} and campaign_id = {campaign:UUID} and message_ref_id != ${NIL}
           group by message_ref_id
           having ${having.join(' and ')}

@@ -1,5 +1,6 @@
 import type { Store } from '../db/client';
-import { insertEvents, type EventRow, type InsertEvents } from '../db/insert-events';
+import type { EventRow, InsertEvents } from '../db/insert-events';
+import { writerFor } from './event-writer';
 import type { EventTypeName } from './event-types';
 import { FACT_TYPES, factEventId } from './fact-id';
 import { NIL_UUID, toClickHouseTime } from './ids';
@@ -30,7 +31,7 @@ export interface TenantEvent extends IngestEvent {
 
 /**
  * Which path reported an event. When two paths report the same fact of a message with
- * different details, the row with the higher rank wins (ReplacingMergeTree(detail_rank)):
+ * different details, the copy with the higher rank wins (the writer replaces the stored copy):
  * the message itself (MessageRecorded: its own bounce type, the time it was recorded) over a
  * caller's report (IngestEvents) over a status change (which knows only the new status).
  */
@@ -51,43 +52,54 @@ export async function ingestEvents(store: Store, tenantId: string, events: Inges
 }
 
 /**
- * Stores events of any tenants in ONE insert; returns how many distinct rows that was.
+ * Stores events of any tenants; returns how many distinct events that was (after fact ids are
+ * derived). Resolves once ClickHouse has them.
  *
  * "Both paths count once": a fact of a message (sent, delivered, replied, bounced,
  * auto_replied with a message_ref_id) is stored under the id derived from (message_ref_id,
  * type), not the id it came with, so the same fact reported by the metadata tier's events and
- * by a caller is one row. Repeats inside the batch are dropped here (the highest rank kept);
- * repeats across batches (redeliveries, other paths) collapse in the table's ReplacingMergeTree
- * and are never counted twice because metrics read with FINAL.
+ * by a caller is one event. An open (click) of a message also yields the message's
+ * unique_opened (unique_clicked) fact, whose derived id makes it one per message: the unique
+ * counts. The store's writer (event-writer.ts) writes only what is not stored yet, or knows
+ * more than the stored copy, so every count is a plain sum.
  */
-export async function storeEvents(store: Store, events: TenantEvent[], insert: InsertEvents = insertEvents): Promise<number> {
-  const unique = new Map<string, EventRow>();
+export async function storeEvents(store: Store, events: TenantEvent[], insert?: InsertEvents): Promise<number> {
+  const rows: EventRow[] = [];
+  const ids = new Set<string>();
   for (const e of events) {
     const row = toRow(e);
-    const key = `${row.tenant_id}/${row.event_id}`;
-    const seen = unique.get(key);
-    if (!seen || row.detail_rank > seen.detail_rank) unique.set(key, row);
+    rows.push(row);
+    ids.add(`${row.tenant_id}/${row.event_id}`);
+    const unique = UNIQUE_OF[row.event_type];
+    if (unique && row.message_ref_id !== NIL_UUID) {
+      rows.push({ ...row, event_id: factEventId(row.message_ref_id, unique), event_type: unique, detail_rank: SOURCE_RANK.ingest, bounce_type: '' });
+    }
   }
-  await insert(store, [...unique.values()]);
-  return unique.size;
+  await writerFor(store).write(rows, insert);
+  return ids.size;
 }
 
-/** An event as its email_events row: absent ids are the nil UUID (see ids.ts). */
+/** The per-message fact an event also is: a message's first open / first click. */
+const UNIQUE_OF: Partial<Record<string, string>> = { opened: 'unique_opened', clicked: 'unique_clicked' };
+
+/** An event as its `events` row: absent ids are the nil UUID (see ids.ts); ids lower-case. */
 function toRow(e: TenantEvent): EventRow {
   const fact = e.messageRefId !== undefined && e.messageRefId !== NIL_UUID && FACT_TYPES.has(e.type);
   const bounceType = e.type === 'bounced' ? (e.bounceType ?? '') : '';
+  const lower = (id: string | undefined) => (id ?? NIL_UUID).toLowerCase();
   return {
-    event_id: fact ? factEventId(e.messageRefId!, e.type) : e.eventId,
-    tenant_id: e.tenantId,
+    event_id: fact ? factEventId(e.messageRefId!, e.type) : e.eventId.toLowerCase(),
+    tenant_id: e.tenantId.toLowerCase(),
     occurred_at: toClickHouseTime(e.occurredAt),
     event_type: e.type,
-    campaign_id: e.campaignId ?? NIL_UUID,
-    email_account_id: e.emailAccountId ?? NIL_UUID,
-    sequence_step_id: e.sequenceStepId ?? NIL_UUID,
-    lead_id: e.leadId ?? NIL_UUID,
-    message_ref_id: e.messageRefId ?? NIL_UUID,
+    campaign_id: lower(e.campaignId),
+    email_account_id: lower(e.emailAccountId),
+    sequence_step_id: lower(e.sequenceStepId),
+    lead_id: lower(e.leadId),
+    message_ref_id: lower(e.messageRefId),
     bounce_type: bounceType,
     variant: e.variant ?? '',
     detail_rank: SOURCE_RANK[e.source] + (bounceType ? KNOWS_BOUNCE_TYPE : 0),
+    sign: 1,
   };
 }

@@ -21,12 +21,20 @@ const NAMESPACE = 'b8a7f3f4-5f0c-4e5e-9a51-7d3c2e8f6a10';
  * worth it. Checked against RFC 9562's test vector in test/consumer.test.ts.
  */
 export function nameBasedUuid(namespace: string, name: string): string {
-  const hash = createHash('sha1').update(Buffer.from(namespace.replace(/-/g, ''), 'hex')).update(name, 'utf8').digest();
+  const hash = createHash('sha1').update(namespaceBytes(namespace)).update(name, 'utf8').digest();
   const b = hash.subarray(0, 16);
   b[6] = (b[6] & 0x0f) | 0x50; // version 5
   b[8] = (b[8] & 0x3f) | 0x80; // RFC variant
   const hex = b.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const namespaces = new Map<string, Buffer>();
+/** A namespace's 16 bytes, parsed once (this runs for most stored events). */
+function namespaceBytes(namespace: string): Buffer {
+  let b = namespaces.get(namespace);
+  if (!b) namespaces.set(namespace, (b = Buffer.from(namespace.replace(/-/g, ''), 'hex')));
+  return b;
 }
 
 export function factEventId(messageRefId: string, type: string): string {
