@@ -30,6 +30,7 @@ interface Pending {
 
 const key = (r: { tenant_id: string; event_id: string }) => `${r.tenant_id}/${r.event_id}`;
 const UNIQUE_TYPES = new Set(['unique_opened', 'unique_clicked']);
+const MIN_FILTER_CAPACITY = 10_000_000;
 
 /**
  * Does `row` know more than the stored copy `cur`? A fact's copy with a higher detail_rank (003:
@@ -72,7 +73,9 @@ export class EventWriter {
     if (this.options.filter !== 'memory') return Promise.resolve();
     this.loading ??= (async () => {
       const stored = await this.countStored();
-      const filter = new IdFilter(Math.max(1_000_000, stored * 2));
+      // Room for 10M ids at least (18 MB): a full filter is rebuilt from the store, and writes
+      // wait for that (seconds at millions of ids), so it should be rare: doubling from there.
+      const filter = new IdFilter(Math.max(MIN_FILTER_CAPACITY, stored * 2));
       await forEachStoredId(this.store, (buf, o) => filter.addRowBinary(buf, o));
       this.filter = filter;
     })().finally(() => {
