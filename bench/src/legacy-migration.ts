@@ -6,6 +6,7 @@
 // in the same run. Run: `npm run bench -- --only legacy [--rows 20000] [--throttle 300]`
 // (or `pnpm --filter @penguinmails/bench run bench:legacy -- ...`). Needs the built packages.
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Pool } from 'pg';
@@ -20,7 +21,15 @@ const { runMigration, ensureControlTables } = require(path.join(root, 'packages/
 const { migrateReferences } = require(path.join(root, 'packages/migrate-legacy/src/refs.ts')) as any;
 const { generateLegacy, LEGACY_MIGRATIONS } = require(path.join(root, 'packages/migrate-legacy/src/generate.ts')) as any;
 
-export interface LegacyOptions { rows: number; seconds: number; throttle: number; oltpRate: number; concurrency: number; batch: number }
+export interface LegacyOptions {
+  rows: number; seconds: number; throttle: number; oltpRate: number; concurrency: number; batch: number;
+  /** Batches in flight of the unthrottled run; and of a first unthrottled phase for comparison (0 = none). */
+  inFlight: number; compareInFlight: number;
+  /** The adaptive phase's allowed extra probe latency (0 = no such phase). */
+  adaptive: number;
+  /** --cpu-prof DIR: the services run with `node --cpu-prof` and write their profiles there at exit. */
+  cpuProf?: string;
+}
 
 export function legacyOptions(args: Args): LegacyOptions {
   return {
@@ -29,9 +38,54 @@ export function legacyOptions(args: Args): LegacyOptions {
     throttle: intArg(args, 'throttle', 0, 0, 1_000_000),
     oltpRate: intArg(args, 'oltp-rate', 40, 1, 100_000),
     concurrency: intArg(args, 'concurrency', 16, 1, 256),
-    batch: intArg(args, 'batch', 500, 10, 1000),
+    batch: intArg(args, 'batch', 500, 10, 5000),
+    inFlight: intArg(args, 'in-flight', 3, 1, 32),
+    compareInFlight: intArg(args, 'compare-in-flight', 0, 0, 32),
+    adaptive: Number(args.values.get('adaptive') ?? 0),
+    cpuProf: args.values.get('cpu-prof'),
   };
 }
+
+/** CPU seconds so far (user + system) of a process, from /proc (children that exited included). */
+function procCpu(pid: number, withChildren = false): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    const tick = 100; // USER_HZ
+    return (Number(x[11]) + Number(x[12]) + (withChildren ? Number(x[13]) + Number(x[14]) : 0)) / tick;
+  } catch { return 0; }
+}
+/**
+ * CPU seconds so far of this process (the migration tool runs in it, with the OLTP load's
+ * client), of each service, and of PostgreSQL (every postgres process, the postmaster's exited
+ * children included: also what other users of the server spend, so read it on a quiet machine).
+ */
+function cpuNow(platform: any, legacyDb: string): Record<string, number> {
+  const out: Record<string, number> = { 'bench process (tool + OLTP client)': process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 };
+  for (const name of ['content', 'metadata', 'analytics', 'queue']) out[name] = platform.services[name]?.process ? procCpu(platform.services[name].process.pid) : 0;
+  // Backends by database (their title: "postgres: user database host state").
+  const dbOf: Record<string, string> = { [legacyDb]: 'pg legacy db' };
+  for (const name of ['content', 'metadata', 'queue']) {
+    const url = platform.env[name]?.DATABASE_URL;
+    if (url) dbOf[new URL(url).pathname.slice(1)] = `pg ${name} db`;
+  }
+  for (const k of ['pg legacy db', 'pg content db', 'pg metadata db', 'pg queue db', 'pg other (wal, checkpoints, exited, others)']) out[k] = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let comm = '', title = '', ppid = 0;
+    try {
+      comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+      if (comm !== 'postgres') continue;
+      title = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      ppid = Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    } catch { continue; }
+    const m = /^postgres: (?:[^ ]+: )?\S+ (\S+) /.exec(title);
+    const key = (m && dbOf[m[1]]) ?? 'pg other (wal, checkpoints, exited, others)';
+    out[key] = (out[key] ?? 0) + procCpu(Number(d), ppid === 1); // the postmaster: its exited children too
+  }
+  return out;
+}
+const cpuDelta = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - (a[k] ?? 0)]));
 
 /**
  * The old application's load on `emails` at a fixed rate (open loop, so a slow answer does not
@@ -74,7 +128,10 @@ function oltp(pool: Pool, ids: string[], mailboxes: { tenant_id: string; email_a
 export async function runLegacy(o: LegacyOptions): Promise<string> {
   const out: string[] = [];
   const say = (l: string) => { console.log(l); out.push(l); };
-  const platform = await startPlatform();
+  // --cpu-prof DIR: each service writes a V8 CPU profile there at its exit (platform.stop());
+  // NODE_OPTIONS takes no --cpu-prof, so a preload does it through the inspector.
+  if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
+  const platform = await startPlatform(o.cpuProf ? { env: { NODE_OPTIONS: `--require ${path.join(__dirname, 'lib', 'cpu-prof-preload.cjs')}`, CPU_PROF_DIR: path.resolve(o.cpuProf) } } : {});
   const legacy = await freshDatabase({ migrationsDir: LEGACY_MIGRATIONS, prefix: 'pm_legacy_bench' });
   const pm = createPlatform({ addresses: platform.addresses }, { env: {} });
   const db = new Client({ connectionString: legacy.url });
@@ -130,48 +187,77 @@ export async function runLegacy(o: LegacyOptions): Promise<string> {
       return p99;
     };
     // A: the application alone.
+    const cpuRows: (string | number)[][] = [];
+    const cpuPhase = (name: string, a: Record<string, number>, secs: number) => {
+      const d = cpuDelta(a, cpuNow(platform, legacy.name));
+      const total = Object.values(d).reduce((x, y) => x + y, 0);
+      cpuRows.push([name, secs.toFixed(1), ...Object.values(d).map((v) => v.toFixed(1)), total.toFixed(1), `${((100 * total) / (secs * os.cpus().length)).toFixed(0)}%`]);
+    };
+    let cpu0 = cpuNow(platform, legacy.name);
+    t = performance.now();
     let w = oltp(app, ids, mailboxes, o.oltpRate);
     await new Promise((r) => setTimeout(r, o.seconds * 1000));
     const alone = await w.end();
+    cpuPhase('OLTP alone', cpu0, (performance.now() - t) / 1000);
     baseP50 = percentile(alone, 50);
     const baseP99 = row('OLTP alone', alone);
 
     // Mailboxes, campaigns, steps and leads first (run does this too; not part of the rows/s).
     await ensureControlTables(db);
     await migrateReferences(db, pm);
-    // B: migration throttled for `seconds` (then stopped between batches; C resumes it).
     const timings: Record<string, number> = {};
-    const common = { batchSize: o.batch, concurrency: o.concurrency, rejectsFile: path.join(os.tmpdir(), `legacy-bench-${process.pid}.jsonl`), timings };
-    if (o.throttle > 0) {
+    const common = { batchSize: o.batch, concurrency: o.concurrency, inFlight: o.inFlight, rejectsFile: path.join(os.tmpdir(), `legacy-bench-${process.pid}.jsonl`), timings };
+    const checkpoint = async () => Number((await db.query(`select coalesce((select rows_done from migrate_checkpoint), 0) as n`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n);
+    const rates: string[] = [];
+    /** A phase of `seconds`: the migration with `extra` options beside the OLTP load, stopped between batches. */
+    const timed = async (name: string, extra: Record<string, unknown>) => {
       w = oltp(app, ids, mailboxes, o.oltpRate);
       const ac = new AbortController();
-      setTimeout(() => ac.abort(), o.seconds * 1000);
+      const timer = setTimeout(() => ac.abort(), o.seconds * 1000);
+      cpu0 = cpuNow(platform, legacy.name);
       t = performance.now();
-      const before = Number((await db.query(`select coalesce((select rows_done from migrate_checkpoint), 0) as n`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n);
-      await runMigration(db, pm, { ...common, throttle: o.throttle, signal: ac.signal, catchUp: false }).catch((e: Error) => { if (e.message !== 'aborted') throw e; });
-      const doneB = Number((await db.query(`select rows_done from migrate_checkpoint`)).rows[0].rows_done) - before;
-      row(`OLTP + migration at --throttle ${o.throttle} (${(doneB / ((performance.now() - t) / 1000)).toFixed(0)} rows/s)`, await w.end(), baseP99);
+      const before = await checkpoint();
+      const r = await runMigration(db, pm, { ...common, ...extra, signal: ac.signal, catchUp: false }).catch((e: Error) => { if (e.message !== 'aborted') throw e; return undefined; });
+      clearTimeout(timer);
+      const secs = (performance.now() - t) / 1000;
+      const rate = ((await checkpoint()) - before) / secs;
+      const lat = await w.end();
+      cpuPhase(`${name} (${rate.toFixed(0)} rows/s)`, cpu0, secs);
+      row(`OLTP + ${name} (${rate.toFixed(0)} rows/s)`, lat, baseP99);
+      rates.push(`${name}: ${rate.toFixed(0)} rows/s over ${secs.toFixed(1)} s${r ? ' (finished)' : ''}`);
       for (const k of Object.keys(timings)) delete timings[k];
-    }
-    // C: the rest unthrottled, the application writing meanwhile (its rows go through the catch-up).
-    const start = Number((await db.query(`select coalesce((select rows_done from migrate_checkpoint), 0) as n`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n);
+      return rate;
+    };
+    // B: a fixed throttle; C: the adaptive one; D: unthrottled with fewer batches in flight.
+    if (o.throttle > 0) await timed(`migration at --throttle ${o.throttle}`, { throttle: o.throttle });
+    if (o.adaptive > 0) await timed(`migration --adaptive ${o.adaptive}`, { adaptive: o.adaptive });
+    const compare = o.compareInFlight > 0 ? await timed(`migration unthrottled, --in-flight ${o.compareInFlight}`, { inFlight: o.compareInFlight }) : NaN;
+    // E: the rest unthrottled, the application writing meanwhile (its rows go through the catch-up).
+    const start = await checkpoint();
     w = oltp(app, ids, mailboxes, o.oltpRate);
+    cpu0 = cpuNow(platform, legacy.name);
     t = performance.now();
     const r = await runMigration(db, pm, common);
     const secs = (performance.now() - t) / 1000;
-    const doneC = Number((await db.query(`select rows_done from migrate_checkpoint`)).rows[0].rows_done) - start;
+    const doneC = (await checkpoint()) - start;
     // Rows moved: the keyset pass's and the catch-up's (the application's writes meanwhile).
     const rate = (r.migrated + r.rejected) / secs;
-    row(`OLTP + migration unthrottled (${rate.toFixed(0)} rows/s)`, await w.end(), baseP99);
+    cpuPhase(`migration unthrottled, --in-flight ${o.inFlight} (${rate.toFixed(0)} rows/s)`, cpu0, secs);
+    row(`OLTP + migration unthrottled, --in-flight ${o.inFlight} (${rate.toFixed(0)} rows/s)`, await w.end(), baseP99);
 
-    say(`migration: ${r.migrated + r.rejected} rows (keyset pass ${doneC}, the rest the catch-up's) in ${secs.toFixed(1)} s = ${rate.toFixed(0)} rows/s unthrottled (${r.rejected} rejected), concurrency ${o.concurrency}, batch ${o.batch}`);
+    say(`migration: ${r.migrated + r.rejected} rows (keyset pass ${doneC}, the rest the catch-up's) in ${secs.toFixed(1)} s = ${rate.toFixed(0)} rows/s unthrottled (${r.rejected} rejected), concurrency ${o.concurrency}, batch ${o.batch}, in flight ${o.inFlight}`);
+    for (const l of rates) say(`  phase ${l}`);
+    if (o.compareInFlight > 0) say(`  same run: --in-flight ${o.inFlight} / --in-flight ${o.compareInFlight} = ${(rate / compare).toFixed(2)}x rows/s`);
     say(`baselines in the same run: keyset read of emails alone ${readRate.toFixed(0)} rows/s (migration/read ${(rate / readRate).toFixed(2)}); PutContent alone, ${sample.length} of these bodies at concurrency ${o.concurrency}: ${putRate.toFixed(0)} puts/s (migration/put ${(rate / putRate).toFixed(2)})`);
     say(`content tier in the same run: PutContent ${putRate.toFixed(0)} objects/s (${sample.length} calls, concurrency ${o.concurrency}) vs BatchPutContent ${batchRate.toFixed(0)} objects/s (${rounds} calls of ${sample.length}, one at a time): batch/put ${(batchRate / putRate).toFixed(2)}x; migration/batch-put ${(rate / batchRate).toFixed(2)}`);
     const total = Object.values(timings).reduce((a, b) => a + b, 0);
-    say('where the migration waited (wall ms per stage; a batch\'s analytics + commit overlap the next batch, "previous tail" is the wait for them):');
+    say(`where the unthrottled run's time went (wall ms per stage, summed over the ${o.inFlight} batches in flight, so shares overlap; "wait: ..." is a batch waiting for another):`);
     say(table(['stage', 'ms', 'share'], Object.entries(timings).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v.toFixed(0), `${((100 * v) / total).toFixed(0)}%`])));
+    say(`CPU seconds per process in each phase (/proc; pg = PostgreSQL backends by database; "pg other" also holds other users' backends and exited ones; busy 100% = all ${os.cpus().length} cores):`);
+    say(table(['phase', 'wall s', 'bench (tool + OLTP client)', 'content', 'metadata', 'analytics', 'queue', 'pg legacy', 'pg content', 'pg metadata', 'pg queue', 'pg other', 'total', 'busy'], cpuRows));
     say(`OLTP on emails at ${o.oltpRate} ops/s (inbox list, get by id, insert, status update), ms:`);
     say(table(['phase', 'ops', 'p50', 'p99', 'p50 vs alone', 'p99 vs alone'], phases));
+    say(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     return out.join('\n');
   } finally {
     pm.close();
