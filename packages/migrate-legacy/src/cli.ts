@@ -65,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (cmd === 'catch-up') {
       const r = await catchUp(db, pm, { ...runOpts(), full: f.full === 'true' });
-      console.log(`catch-up: ${r.migrated} migrated or updated, ${r.rejected} rejected in ${r.passes} passes`);
+      console.log(`catch-up: ${r.migrated} migrated or updated, ${r.rejected} rejected, ${r.deleted} deleted in legacy since (refs kept) in ${r.passes} passes`);
       return 0;
     }
     if (cmd === 'switch' || cmd === 'archive') {

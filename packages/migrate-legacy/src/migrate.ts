@@ -21,6 +21,7 @@ export async function ensureControlTables(db: Client): Promise<void> {
     alter table migrate_map add column if not exists body_sha text;
     alter table migrate_checkpoint add column if not exists started timestamptz not null default now();
     create table if not exists migrate_rejects (legacy_id uuid primary key, reason text not null, at timestamptz not null default now());
+    create table if not exists migrate_deleted (legacy_id uuid primary key, tenant_id uuid not null, new_id uuid not null, storage_key text, at timestamptz not null default now());
     create table if not exists migrate_state (
       id boolean primary key default true check (id),
       phase text not null default 'legacy' check (phase in ('legacy', 'migrating', 'switched', 'archived')),
@@ -195,20 +196,23 @@ async function migrateRowsIn(ctx: Ctx, rows: LegacyEmail[], inflight: Inflight, 
   const parentIds = [...new Set(rows.map((r) => r.parent_message_id).filter((p): p is string => !!p))];
   const parents = new Map<string, string>();
   const rejectedParents = new Set<string>();
+  // Earlier batches still in flight (their map rows are not committed yet): recorded (an id),
+  // accepted (recorded by the time this batch's refs go: refs go in batch order), rejected. Read
+  // before the database: a batch leaves these sets only after its commit, so a parent is in one
+  // or the other.
+  const earlierAccepted = new Set(parentIds.filter((p) => inflight.accepted.has(p)));
+  for (const p of parentIds) {
+    if (inflight.newId.has(p)) parents.set(p, inflight.newId.get(p)!);
+    if (inflight.rejected.has(p)) rejectedParents.add(p);
+  }
   if (parentIds.length) {
     for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [parentIds])).rows) parents.set(p.legacy_id, p.new_id);
-    // Earlier batches still in flight (their map rows are not committed yet): recorded (an id),
-    // accepted (recorded by the time this batch's refs go: their refs go in batch order), rejected.
-    for (const p of parentIds) {
-      if (inflight.newId.has(p)) parents.set(p, inflight.newId.get(p)!);
-      if (inflight.rejected.has(p)) rejectedParents.add(p);
-    }
     for (const p of (await db.query(`select legacy_id from migrate_rejects where legacy_id = any($1) and reason not like '${WAITING}%'`, [parentIds])).rows) rejectedParents.add(p.legacy_id);
   }
   // A parent that is in emails but not migrated yet (a reply created before its parent, or met
   // first by the catch-up's `updated` order): the reply waits (a WAITING reject the catch-up retries).
   const inBatch = new Set(rows.map((r) => r.id));
-  const earlier = (p: string) => inflight.accepted.has(p) && !rejectedParents.has(p);
+  const earlier = (p: string) => earlierAccepted.has(p) && !rejectedParents.has(p);
   const unknownParents = parentIds.filter((p) => !parents.has(p) && !rejectedParents.has(p) && !inBatch.has(p) && !earlier(p));
   const laterParents = unknownParents.length ? new Set((await db.query(`select id from emails where id = any($1)`, [unknownParents])).rows.map((r) => r.id as string)) : new Set<string>();
   // Own faults first, then (to a fixpoint) rows whose parent is neither migrated nor accepted here:
@@ -263,7 +267,11 @@ async function migrateRowsIn(ctx: Ctx, rows: LegacyEmail[], inflight: Inflight, 
   // Refs in batch order (a parent in an earlier batch in flight is recorded first), and in waves
   // inside the batch: a row whose parent is in this batch waits for the wave that records it.
   if (prev) await time('wait: previous batch refs', prev.refs.promise);
-  for (const p of parentIds) if (!parents.has(p) && inflight.newId.has(p)) parents.set(p, inflight.newId.get(p)!);
+  // An earlier batch's parent: in memory, or (that batch committed and left it) in the map.
+  const unresolved = parentIds.filter((p) => !parents.has(p) && earlierAccepted.has(p));
+  for (const p of unresolved) if (inflight.newId.has(p)) parents.set(p, inflight.newId.get(p)!);
+  const fromMap = unresolved.filter((p) => !parents.has(p));
+  if (fromMap.length) for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [fromMap])).rows) parents.set(p.legacy_id, p.new_id);
   const newId = new Map<string, string>();
   let pending = ok;
   while (pending.length) {
@@ -494,7 +502,7 @@ export class Throttle {
     const c = connect();
     await c.connect();
     this.probeDb = c;
-    const probe = async () => { const t = performance.now(); await c.query('select id from emails where id = $1', [probeId]); return performance.now() - t; };
+    const probe = async () => { const t = performance.now(); await c.query('select * from emails where id = $1', [probeId]); return performance.now() - t; };
     const base: number[] = [];
     for (let i = 0; i < 25; i++) { base.push(await probe()); await new Promise((r) => setTimeout(r, 20)); }
     this.baseline = quantile(base, 0.9);
@@ -683,8 +691,10 @@ export async function runMigration(db: Client, pm: PenguinMails, opts: RunOption
  * catch-up) and the old object deleted. Writes after the catch-up began are the next one's:
  * `switch` runs one and then verify, which refuses while anything differs.
  */
-export async function catchUp(db: Client, pm: PenguinMails, opts: RunOptions & { ctx?: Ctx; passes?: number; full?: boolean } = {}): Promise<{ migrated: number; rejected: number; passes: number }> {
+export async function catchUp(db: Client, pm: PenguinMails, opts: RunOptions & { ctx?: Ctx; passes?: number; full?: boolean } = {}): Promise<{ migrated: number; rejected: number; deleted: number; passes: number }> {
   const ctx = opts.ctx ?? (await contextOf(db, pm, opts));
+  const deleted = await recordDeleted(db);
+  if (deleted.length) opts.progress?.(`${opts.tty ? '\r\x1b[K' : ''}catch-up: ${deleted.length} migrated legacy rows deleted since (migrate_deleted; their refs are kept)${opts.tty ? '\n' : ''}`);
   const batchSize = opts.batchSize ?? 500;
   const bounds = (await db.query(`select (select started::text from migrate_checkpoint where name = $1) as since, now()::text as until`, [CHECKPOINT])).rows[0];
   const since = opts.full || !bounds.since ? '-infinity' : bounds.since;
@@ -719,5 +729,23 @@ export async function catchUp(db: Client, pm: PenguinMails, opts: RunOptions & {
     await reader.end();
     await writer.end();
   }
-  return { migrated, rejected, passes };
+  return { migrated, rejected, deleted: deleted.length, passes };
+}
+
+/**
+ * Legacy rows deleted after they were migrated (a map row without its `emails` row), recorded
+ * once in migrate_deleted (tenant from the storage key). What a legacy delete means here: the
+ * email existed and was counted, so the tiers keep its ref, body and history (the metadata tier
+ * has no message delete, and analytics' counts stay as they were); migrate_deleted is the list
+ * the application hides or deletes through the tiers after the switch, and verify counts these
+ * rows on the tier side (legacy + deleted = refs + rejected) and names them in a note.
+ */
+export async function recordDeleted(db: Client): Promise<string[]> {
+  const { rows } = await db.query(
+    `insert into migrate_deleted (legacy_id, tenant_id, new_id, storage_key)
+     select m.legacy_id, split_part(m.storage_key, '/', 1)::uuid, m.new_id, m.storage_key from migrate_map m
+      where m.kind = 'email' and not exists (select 1 from emails e where e.id = m.legacy_id)
+        and not exists (select 1 from migrate_deleted d where d.legacy_id = m.legacy_id)
+     on conflict do nothing returning legacy_id`);
+  return rows.map((r) => r.legacy_id as string);
 }

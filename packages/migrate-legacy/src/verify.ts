@@ -6,7 +6,8 @@ import { contentChecksum, DIRECTIONS, ensureControlTables, type LegacyEmail, STA
 export interface VerifyResult { ok: boolean; differences: string[]; notes: string[]; checked: number; rejected: number; perTenant: { tenant: string; legacy: number; refs: number; rejected: number }[] }
 
 /**
- * `verify`: per tenant, legacy rows = refs in the metadata tier + rows in migrate_rejects; then
+ * `verify`: per tenant, legacy rows (+ rows deleted after their migration: migrate_deleted, a
+ * note each) = refs in the metadata tier + rows in migrate_rejects; then
  * every legacy row: its ref (GetMessage of the mapped id) field by field against the row, and its
  * body (GetContent of the storage key) by checksum of text + html + headers (canonical JSON),
  * and its attachments by count and SHA-256. Every difference is one line.
@@ -25,6 +26,14 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
     `select e.tenant_id, count(*) as legacy, count(r.legacy_id) as rejected from emails e left join migrate_rejects r on r.legacy_id = e.id group by 1 order by 1`,
   );
   let rejectedTotal = 0;
+  // Migrated rows the application deleted since (the catch-up records them): their refs stay.
+  const deleted = new Map<string, string[]>();
+  for (const d of (await db.query(`select d.tenant_id, d.legacy_id, d.new_id from migrate_deleted d where not exists (select 1 from emails e where e.id = d.legacy_id) order by d.at, d.legacy_id`)).rows) {
+    deleted.set(d.tenant_id, [...(deleted.get(d.tenant_id) ?? []), `${d.legacy_id} (ref ${d.new_id})`]);
+  }
+  for (const [tenant, list] of deleted) notes.push(`tenant ${tenant}: ${list.length} legacy rows deleted after their migration, refs kept (migrate_deleted): ${list.slice(0, 5).join(', ')}${list.length > 5 ? ', …' : ''}`);
+  const tenants = new Set(counts.rows.map((c) => c.tenant_id));
+  for (const t of deleted.keys()) if (!tenants.has(t)) counts.rows.push({ tenant_id: t, legacy: '0', rejected: '0' });
   for (const c of counts.rows) {
     let refs = 0;
     try {
@@ -33,7 +42,8 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
     const row = { tenant: c.tenant_id, legacy: Number(c.legacy), refs, rejected: Number(c.rejected) };
     rejectedTotal += row.rejected;
     perTenant.push(row);
-    if (row.legacy !== row.refs + row.rejected) diff(`tenant ${c.tenant_id}: ${row.legacy} legacy emails, ${row.refs} refs + ${row.rejected} rejected`);
+    const gone = deleted.get(c.tenant_id)?.length ?? 0;
+    if (row.legacy + gone !== row.refs + row.rejected) diff(`tenant ${c.tenant_id}: ${row.legacy} legacy emails${gone ? ` + ${gone} deleted after migration` : ''}, ${row.refs} refs + ${row.rejected} rejected`);
   }
 
   let checked = 0;
