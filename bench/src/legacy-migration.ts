@@ -1,10 +1,12 @@
 // Issue 12's measures, printed, never asserted: rows/s of `migrate-legacy run` for N legacy
 // emails with realistic bodies (bench/src/lib's generator: 5-50 KB HTML + text + 1-3 KB headers,
-// ~5% with attachments), where its time goes (wall time per stage), and the p50/p99 of a
-// concurrent OLTP workload on the legacy table (the old application's hot reads and writes at a
-// fixed rate) without the migration, with it throttled (--throttle rows/s) and unthrottled, all
-// in the same run. Run: `npm run bench -- --only legacy [--rows 20000] [--throttle 300]`
-// (or `pnpm --filter @penguinmails/bench run bench:legacy -- ...`). Needs the built packages.
+// ~5% with attachments), where its time goes (wall time per stage, CPU seconds per process and
+// per PostgreSQL database), and the p50/p99 of a concurrent OLTP workload on the legacy table
+// (the old application's hot reads and writes at a fixed rate) without the migration, with it
+// throttled (--throttle rows/s), adaptive (--adaptive F), unthrottled with fewer batches in flight
+// (--compare-in-flight B) and unthrottled (--in-flight B), all in the same run. Run:
+// `npm run bench -- --only legacy [--rows 20000] [--seconds 30] [--throttle 10] [--adaptive 0.2]
+// [--compare-in-flight 1] [--compare-batch 1000] [--in-flight 3] [--batch 500] [--cpu-prof DIR]`. Needs the built packages.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -24,7 +26,7 @@ const { generateLegacy, LEGACY_MIGRATIONS } = require(path.join(root, 'packages/
 export interface LegacyOptions {
   rows: number; seconds: number; throttle: number; oltpRate: number; concurrency: number; batch: number;
   /** Batches in flight of the unthrottled run; and of a first unthrottled phase for comparison (0 = none). */
-  inFlight: number; compareInFlight: number;
+  inFlight: number; compareInFlight: number; compareBatch: number;
   /** The adaptive phase's allowed extra probe latency (0 = no such phase). */
   adaptive: number;
   /** --cpu-prof DIR: the services run with `node --cpu-prof` and write their profiles there at exit. */
@@ -41,6 +43,7 @@ export function legacyOptions(args: Args): LegacyOptions {
     batch: intArg(args, 'batch', 500, 10, 5000),
     inFlight: intArg(args, 'in-flight', 3, 1, 32),
     compareInFlight: intArg(args, 'compare-in-flight', 0, 0, 32),
+    compareBatch: intArg(args, 'compare-batch', 0, 0, 5000),
     adaptive: Number(args.values.get('adaptive') ?? 0),
     cpuProf: args.values.get('cpu-prof'),
   };
@@ -231,7 +234,10 @@ export async function runLegacy(o: LegacyOptions): Promise<string> {
     // B: a fixed throttle; C: the adaptive one; D: unthrottled with fewer batches in flight.
     if (o.throttle > 0) await timed(`migration at --throttle ${o.throttle}`, { throttle: o.throttle });
     if (o.adaptive > 0) await timed(`migration --adaptive ${o.adaptive}`, { adaptive: o.adaptive });
-    const compare = o.compareInFlight > 0 ? await timed(`migration unthrottled, --in-flight ${o.compareInFlight}`, { inFlight: o.compareInFlight }) : NaN;
+    // D: unthrottled with other settings (--compare-in-flight / --compare-batch), for a same-run ratio.
+    const cmp = { inFlight: o.compareInFlight || o.inFlight, batchSize: o.compareBatch || o.batch };
+    const comparing = o.compareInFlight > 0 || o.compareBatch > 0;
+    const compare = comparing ? await timed(`migration unthrottled, --in-flight ${cmp.inFlight} --batch ${cmp.batchSize}`, cmp) : NaN;
     // E: the rest unthrottled, the application writing meanwhile (its rows go through the catch-up).
     const start = await checkpoint();
     w = oltp(app, ids, mailboxes, o.oltpRate);
@@ -242,12 +248,12 @@ export async function runLegacy(o: LegacyOptions): Promise<string> {
     const doneC = (await checkpoint()) - start;
     // Rows moved: the keyset pass's and the catch-up's (the application's writes meanwhile).
     const rate = (r.migrated + r.rejected) / secs;
-    cpuPhase(`migration unthrottled, --in-flight ${o.inFlight} (${rate.toFixed(0)} rows/s)`, cpu0, secs);
-    row(`OLTP + migration unthrottled, --in-flight ${o.inFlight} (${rate.toFixed(0)} rows/s)`, await w.end(), baseP99);
+    cpuPhase(`migration unthrottled, --in-flight ${o.inFlight} --batch ${o.batch} (${rate.toFixed(0)} rows/s)`, cpu0, secs);
+    row(`OLTP + migration unthrottled, --in-flight ${o.inFlight} --batch ${o.batch} (${rate.toFixed(0)} rows/s)`, await w.end(), baseP99);
 
     say(`migration: ${r.migrated + r.rejected} rows (keyset pass ${doneC}, the rest the catch-up's) in ${secs.toFixed(1)} s = ${rate.toFixed(0)} rows/s unthrottled (${r.rejected} rejected), concurrency ${o.concurrency}, batch ${o.batch}, in flight ${o.inFlight}`);
     for (const l of rates) say(`  phase ${l}`);
-    if (o.compareInFlight > 0) say(`  same run: --in-flight ${o.inFlight} / --in-flight ${o.compareInFlight} = ${(rate / compare).toFixed(2)}x rows/s`);
+    if (comparing) say(`  same run: (--in-flight ${o.inFlight} --batch ${o.batch}) / (--in-flight ${cmp.inFlight} --batch ${cmp.batchSize}) = ${(rate / compare).toFixed(2)}x rows/s`);
     say(`baselines in the same run: keyset read of emails alone ${readRate.toFixed(0)} rows/s (migration/read ${(rate / readRate).toFixed(2)}); PutContent alone, ${sample.length} of these bodies at concurrency ${o.concurrency}: ${putRate.toFixed(0)} puts/s (migration/put ${(rate / putRate).toFixed(2)})`);
     say(`content tier in the same run: PutContent ${putRate.toFixed(0)} objects/s (${sample.length} calls, concurrency ${o.concurrency}) vs BatchPutContent ${batchRate.toFixed(0)} objects/s (${rounds} calls of ${sample.length}, one at a time): batch/put ${(batchRate / putRate).toFixed(2)}x; migration/batch-put ${(rate / batchRate).toFixed(2)}`);
     const total = Object.values(timings).reduce((a, b) => a + b, 0);

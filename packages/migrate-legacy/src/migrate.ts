@@ -466,12 +466,13 @@ export function progressReporter(write: (s: string) => void, tty: boolean, every
 /**
  * The rows/s cap. Fixed (`throttle`), or adaptive (`adaptive` = the extra latency allowed, e.g.
  * 0.2): the tool watches its own effect on the legacy database with a probe (a primary-key read
- * of `emails`, the cheapest thing the application does, every 200 ms on a connection of its own)
- * against the probe's latency measured before the run, and halves the cap when the probe's p90
- * over the last second is above baseline x (1 + adaptive) (+ 0.5 ms of noise allowance), raises it by
- * a tenth (at least 10 rows/s) otherwise; a fixed throttle is then the ceiling. Batches under a
- * cap are sized to about half a second of it, so the load is spread evenly (a 500-row batch
- * every 50 s at 10 rows/s is a burst the application feels at its p99).
+ * of one `emails` row with its body, as the application's "open an email", every 200 ms on a
+ * connection of its own) against the probe's median measured before the run (25 probes). Every
+ * 10 probes (2 s) it halves the cap when their median is above baseline x (1 + adaptive) + 0.1 ms,
+ * and raises it by a tenth (at least 5 rows/s) otherwise; it starts at 50 rows/s, and a fixed
+ * throttle is the ceiling. Batches under a cap are sized to about half a second of it (>= 10
+ * rows), so the load is spread evenly (a 500-row batch every 50 s at 10 rows/s is a full-speed
+ * burst that the application feels at its p99).
  */
 export class Throttle {
   rate: number;
@@ -484,7 +485,7 @@ export class Throttle {
   readonly history: [number, number][] = [];
   private readonly t0 = performance.now();
   constructor(private readonly max: number, private readonly adaptive: number) {
-    this.rate = adaptive > 0 ? Math.min(max || Infinity, 100) : max;
+    this.rate = adaptive > 0 ? Math.min(max || Infinity, 50) : max;
   }
   get limited(): boolean { return this.rate > 0 && Number.isFinite(this.rate); }
   /** Rows for the next read: about half a second at the cap, within [10, batch]. */
@@ -505,20 +506,20 @@ export class Throttle {
     const probe = async () => { const t = performance.now(); await c.query('select * from emails where id = $1', [probeId]); return performance.now() - t; };
     const base: number[] = [];
     for (let i = 0; i < 25; i++) { base.push(await probe()); await new Promise((r) => setTimeout(r, 20)); }
-    this.baseline = quantile(base, 0.9);
+    this.baseline = quantile(base, 0.5);
     let busy = false;
     this.timer = setInterval(() => {
       if (busy) return;
       busy = true;
       probe().then((ms) => {
         this.probes.push(ms);
-        if (this.probes.length < 5) return;
-        const p90 = quantile(this.probes, 0.9);
+        if (this.probes.length < 10) return;
+        const median = quantile(this.probes, 0.5);
         this.probes = [];
-        const limit = this.baseline * (1 + this.adaptive) + 0.5;
+        const limit = this.baseline * (1 + this.adaptive) + 0.1;
         const cap = this.max > 0 ? this.max : 100_000;
         const was = this.rate;
-        this.rate = p90 > limit ? Math.max(5, this.rate / 2) : Math.min(cap, this.rate + Math.max(10, this.rate / 10));
+        this.rate = median > limit ? Math.max(5, this.rate / 2) : Math.min(cap, this.rate + Math.max(5, this.rate / 10));
         if (this.rate !== was) this.history.push([Math.round(performance.now() - this.t0), Math.round(this.rate)]);
       }, () => undefined).finally(() => { busy = false; });
     }, 200);

@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import { createPlatform, type PenguinMails } from '@penguinmails/sdk';
 import { freshDatabase, startPlatform, type FreshDatabase, type Platform } from '@penguinmails/testkit';
 import { generateLegacy, LEGACY_MIGRATIONS } from '../src/generate';
-import { runMigration } from '../src/migrate';
+import { runMigration, Throttle } from '../src/migrate';
 import { verifyMigration } from '../src/verify';
 import { countRefs, historyAgrees } from './history';
 
@@ -63,4 +63,34 @@ test('killed while batches 2-4 are in flight (3 and 4 written to the tiers): res
   expect(v.differences).toEqual([]);
   expect(v.checked).toBe(total - (await rejected()));
   await historyAgrees(db, pm);
+});
+
+test('adaptive throttle: a baseline before the run; the cap rises while the probe stays near it and halves while the database is busy', async () => {
+  const id = (await db.query('select id from emails limit 1')).rows[0].id;
+  const t = new Throttle(0, 0.2);
+  expect(t.rate).toBe(50);
+  expect(t.batchRows(500)).toBe(25); // half a second of the cap
+  await t.start(() => new Client({ connectionString: legacy.url }), id);
+  try {
+    expect(t.baseline).toBeGreaterThan(0);
+    const until = async (ok: () => boolean, ms: number) => { for (const end = Date.now() + ms; !ok() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100)); };
+    await until(() => t.rate > 50, 15_000);
+    expect(t.rate).toBeGreaterThan(50);
+    // CPU-bound queries on more connections than cores: the probe waits for a core.
+    const high = t.rate;
+    const busy = Array.from({ length: 6 }, () => new Client({ connectionString: legacy.url }));
+    await Promise.all(busy.map((c) => c.connect()));
+    const running = busy.map((c) => c.query(`select count(*) from generate_series(1, 300000000)`).catch(() => undefined));
+    try {
+      await until(() => t.rate < high, 20_000);
+      expect(t.rate).toBeLessThan(high);
+      expect(t.history.some(([, r], i) => i > 0 && r < t.history[i - 1][1])).toBe(true);
+    } finally {
+      await db.query('select pg_cancel_backend(pid) from pg_stat_activity where query like $1', ['select count(*) from generate_series(1, 300000000)%']);
+      await Promise.all(running);
+      await Promise.all(busy.map((c) => c.end()));
+    }
+  } finally {
+    await t.stop();
+  }
 });
