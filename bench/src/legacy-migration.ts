@@ -6,7 +6,7 @@
 // throttled (--throttle rows/s), adaptive (--adaptive F), unthrottled with fewer batches in flight
 // (--compare-in-flight B) and unthrottled (--in-flight B), all in the same run. Run:
 // `npm run bench -- --only legacy [--rows 20000] [--seconds 30] [--throttle 10] [--adaptive 0.2]
-// [--compare-in-flight 1] [--compare-batch 1000] [--in-flight 3] [--batch 500] [--cpu-prof DIR]`. Needs the built packages.
+// [--compare-in-flight 1] [--compare-batch 1000] [--in-flight 3] [--batch 500] [--cpu-prof DIR] [--verify]`. Needs the built packages.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,7 +20,8 @@ const { createPlatform } = require(path.join(root, 'packages/sdk/dist')) as any;
 const { startPlatform, freshDatabase } = require(path.join(root, 'packages/testkit/dist')) as any;
 // The tool runs from its TypeScript sources (tsx), as its bin does.
 const { runMigration, ensureControlTables } = require(path.join(root, 'packages/migrate-legacy/src/migrate.ts')) as any;
-const { migrateReferences } = require(path.join(root, 'packages/migrate-legacy/src/refs.ts')) as any;
+const { migrateReferences, pages } = require(path.join(root, 'packages/migrate-legacy/src/refs.ts')) as any;
+const { verifyMigration } = require(path.join(root, 'packages/migrate-legacy/src/verify.ts')) as any;
 const { generateLegacy, LEGACY_MIGRATIONS } = require(path.join(root, 'packages/migrate-legacy/src/generate.ts')) as any;
 
 export interface LegacyOptions {
@@ -31,6 +32,8 @@ export interface LegacyOptions {
   adaptive: number;
   /** --cpu-prof DIR: the services run with `node --cpu-prof` and write their profiles there at exit. */
   cpuProf?: string;
+  /** --verify: afterwards, time `verify` (bodies batched, then one GetContent per row) and the listing of every ref that `rollback` reads. */
+  verify: boolean;
 }
 
 export function legacyOptions(args: Args): LegacyOptions {
@@ -46,6 +49,7 @@ export function legacyOptions(args: Args): LegacyOptions {
     compareBatch: intArg(args, 'compare-batch', 0, 0, 5000),
     adaptive: Number(args.values.get('adaptive') ?? 0),
     cpuProf: args.values.get('cpu-prof'),
+    verify: args.flags.has('verify'),
   };
 }
 
@@ -263,6 +267,23 @@ export async function runLegacy(o: LegacyOptions): Promise<string> {
     say(table(['phase', 'wall s', 'bench (tool + OLTP client)', 'content', 'metadata', 'analytics', 'queue', 'pg legacy', 'pg content', 'pg metadata', 'pg queue', 'pg other', 'total', 'busy'], cpuRows));
     say(`OLTP on emails at ${o.oltpRate} ops/s (inbox list, get by id, insert, status update), ms:`);
     say(table(['phase', 'ops', 'p50', 'p99', 'p50 vs alone', 'p99 vs alone'], phases));
+    if (o.verify) {
+      // What verify and rollback cost at this size (no OLTP load meanwhile).
+      const vt = async (perRowContent: boolean) => {
+        const t1 = performance.now();
+        const v = await verifyMigration(db, pm, { perRowContent });
+        const s1 = (performance.now() - t1) / 1000;
+        return { v, s1, rate: v.checked / s1 };
+      };
+      const batched = await vt(false);
+      const perRow = await vt(true);
+      say(`verify (${batched.v.checked} rows, ${batched.v.differences.length} differences): bodies through BatchGetContent ${batched.s1.toFixed(1)} s = ${batched.rate.toFixed(0)} rows/s; one GetContent per row ${perRow.s1.toFixed(1)} s = ${perRow.rate.toFixed(0)} rows/s (same run: ${(batched.rate / perRow.rate).toFixed(2)}x)`);
+      const t2 = performance.now();
+      let refs = 0;
+      for (const tn of (await db.query('select id from tenants')).rows) for await (const m of pages((token: string) => pm.metadata.listMessages({ tenantId: tn.id, page: { pageSize: 500, pageToken: token } }), (r: any) => r.messages)) { void m; refs++; }
+      const s2 = (performance.now() - t2) / 1000;
+      say(`rollback's read (every ref of every tenant, ListMessages pages of 500): ${refs} refs in ${s2.toFixed(1)} s = ${(refs / s2).toFixed(0)} refs/s`);
+    }
     say(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     return out.join('\n');
   } finally {

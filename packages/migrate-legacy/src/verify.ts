@@ -12,7 +12,7 @@ export interface VerifyResult { ok: boolean; differences: string[]; notes: strin
  * body (GetContent of the storage key) by checksum of text + html + headers (canonical JSON),
  * and its attachments by count and SHA-256. Every difference is one line.
  */
-export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batchSize?: number; print?: (line: string) => void } = {}): Promise<VerifyResult> {
+export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batchSize?: number; print?: (line: string) => void; perRowContent?: boolean } = {}): Promise<VerifyResult> {
   await ensureControlTables(db);
   const diffs: string[] = [];
   const notes: string[] = [];
@@ -66,6 +66,21 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
     const parentOf = new Map<string, string>();
     const parentIds = rows.map((r) => r.parent_message_id).filter((p): p is string => !!p);
     if (parentIds.length) for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [parentIds])).rows) parentOf.set(p.legacy_id, p.new_id);
+    // Bodies: BatchGetContent, per tenant, 100 keys a call (the tier's limit), instead of one
+    // GetContent per row; GetContent only for a body the batch answer left out (parts_omitted).
+    // `perRowContent` keeps the one-call-per-row path (the bench compares the two).
+    const bodies = new Map<string, { found: boolean; text?: string; html?: string; headers?: unknown }>();
+    if (!opts.perRowContent) {
+      const byTenant = new Map<string, string[]>();
+      for (const e of rows) if (e.new_id && !e.reason) byTenant.set(e.tenant_id, [...(byTenant.get(e.tenant_id) ?? []), e.storage_key ?? storageKeyOf(e)]);
+      const calls: Promise<void>[] = [];
+      for (const [tenantId, keys] of byTenant) for (let i = 0; i < keys.length; i += 100) {
+        calls.push(pm.content.batchGetContent({ tenantId, storageKeys: keys.slice(i, i + 100), parts: [] }).then((r) => {
+          for (const x of r.results) if (!x.partsOmitted) bodies.set(`${tenantId}:${x.storageKey}`, { found: x.found, text: x.contentText, html: x.contentHtml, headers: x.headers });
+        }));
+      }
+      await Promise.all(calls);
+    }
     await Promise.all(rows.map(async (e) => {
       if (e.reason?.startsWith(WAITING)) return diff(`${e.id}: not migrated yet: ${e.reason}`);
       if (e.reason) return;
@@ -86,8 +101,10 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
       };
       const got: Record<string, unknown> = { ...m, fromEmail: m.fromEmail.toLowerCase(), toEmail: m.toEmail.toLowerCase(), processed: m.processed ? m.processed.toISOString() : null, created: m.created ? m.created.toISOString() : null };
       for (const k of Object.keys(want)) if (want[k] !== got[k]) diff(`${p}: ${k} legacy ${JSON.stringify(want[k])} tier ${JSON.stringify(got[k])}`);
-      try {
-        const c = await pm.content.getContent({ tenantId: e.tenant_id, storageKey: e.storage_key ?? storageKeyOf(e) });
+      const batched = bodies.get(`${e.tenant_id}:${e.storage_key ?? storageKeyOf(e)}`);
+      if (batched && !batched.found) diff(`${p}: content missing (NOT_FOUND)`);
+      else try {
+        const c = batched ? { contentText: batched.text, contentHtml: batched.html, headers: batched.headers } : await pm.content.getContent({ tenantId: e.tenant_id, storageKey: e.storage_key ?? storageKeyOf(e) });
         const a = contentChecksum(e.content_text, e.content_html, e.headers);
         const b = contentChecksum(c.contentText, c.contentHtml, c.headers ?? {});
         if (a !== b) diff(`${p}: content checksum legacy ${a.slice(0, 16)} tier ${b.slice(0, 16)}`);
