@@ -52,8 +52,7 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
   for (;;) {
     type Row = LegacyEmail & { created_exact: string; new_id: string | null; storage_key: string | null; reason: string | null };
     const rows: Row[] = (await db.query<Row>(
-      // The page first, through the (created, id) index; then its joins. (Joined first, the
-      // planner sorted the whole table for every page: 10,000 rows took over 25 minutes.)
+      // The page first, through the (created, id) index; then its joins (a few ms a page).
       `with page as (select * from emails where ($1::timestamptz is null or (created, id) > ($1::timestamptz, $2::uuid)) order by created, id limit $3)
        select e.*, e.created::text as created_exact, m.new_id, m.storage_key, r.reason from page e left join migrate_map m on m.kind = 'email' and m.legacy_id = e.id
          left join migrate_rejects r on r.legacy_id = e.id
