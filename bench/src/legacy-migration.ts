@@ -1,11 +1,14 @@
 // Issue 12's measures, printed, never asserted: rows/s of `migrate-legacy run` for N legacy
 // emails with realistic bodies (bench/src/lib's generator: 5-50 KB HTML + text + 1-3 KB headers,
-// ~5% with attachments), where its time goes (wall time per stage), and the p50/p99 of a
-// concurrent OLTP workload on the legacy table (the old application's hot reads and writes at a
-// fixed rate) without the migration, with it throttled (--throttle rows/s) and unthrottled, all
-// in the same run. Run: `npm run bench -- --only legacy [--rows 20000] [--throttle 300]`
-// (or `pnpm --filter @penguinmails/bench run bench:legacy -- ...`). Needs the built packages.
+// ~5% with attachments), where its time goes (wall time per stage, CPU seconds per process and
+// per PostgreSQL database), and the p50/p99 of a concurrent OLTP workload on the legacy table
+// (the old application's hot reads and writes at a fixed rate) without the migration, with it
+// throttled (--throttle rows/s), adaptive (--adaptive F), unthrottled with fewer batches in flight
+// (--compare-in-flight B) and unthrottled (--in-flight B), all in the same run. Run:
+// `npm run bench -- --only legacy [--rows 20000] [--seconds 30] [--throttle 10] [--adaptive 0.2]
+// [--compare-in-flight 1] [--compare-batch 1000] [--in-flight 3] [--batch 500] [--cpu-prof DIR] [--verify]`. Needs the built packages.
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Pool } from 'pg';
@@ -17,10 +20,21 @@ const { createPlatform } = require(path.join(root, 'packages/sdk/dist')) as any;
 const { startPlatform, freshDatabase } = require(path.join(root, 'packages/testkit/dist')) as any;
 // The tool runs from its TypeScript sources (tsx), as its bin does.
 const { runMigration, ensureControlTables } = require(path.join(root, 'packages/migrate-legacy/src/migrate.ts')) as any;
-const { migrateReferences } = require(path.join(root, 'packages/migrate-legacy/src/refs.ts')) as any;
+const { migrateReferences, pages } = require(path.join(root, 'packages/migrate-legacy/src/refs.ts')) as any;
+const { verifyMigration } = require(path.join(root, 'packages/migrate-legacy/src/verify.ts')) as any;
 const { generateLegacy, LEGACY_MIGRATIONS } = require(path.join(root, 'packages/migrate-legacy/src/generate.ts')) as any;
 
-export interface LegacyOptions { rows: number; seconds: number; throttle: number; oltpRate: number; concurrency: number; batch: number }
+export interface LegacyOptions {
+  rows: number; seconds: number; throttle: number; oltpRate: number; concurrency: number; batch: number;
+  /** Batches in flight of the unthrottled run; and of a first unthrottled phase for comparison (0 = none). */
+  inFlight: number; compareInFlight: number; compareBatch: number;
+  /** The adaptive phase's allowed extra probe latency (0 = no such phase). */
+  adaptive: number;
+  /** --cpu-prof DIR: the services run with `node --cpu-prof` and write their profiles there at exit. */
+  cpuProf?: string;
+  /** --verify: afterwards, time `verify` (bodies batched, then one GetContent per row) and the listing of every ref that `rollback` reads. */
+  verify: boolean;
+}
 
 export function legacyOptions(args: Args): LegacyOptions {
   return {
@@ -29,9 +43,56 @@ export function legacyOptions(args: Args): LegacyOptions {
     throttle: intArg(args, 'throttle', 0, 0, 1_000_000),
     oltpRate: intArg(args, 'oltp-rate', 40, 1, 100_000),
     concurrency: intArg(args, 'concurrency', 16, 1, 256),
-    batch: intArg(args, 'batch', 500, 10, 1000),
+    batch: intArg(args, 'batch', 500, 10, 5000),
+    inFlight: intArg(args, 'in-flight', 3, 1, 32),
+    compareInFlight: intArg(args, 'compare-in-flight', 0, 0, 32),
+    compareBatch: intArg(args, 'compare-batch', 0, 0, 5000),
+    adaptive: Number(args.values.get('adaptive') ?? 0),
+    cpuProf: args.values.get('cpu-prof'),
+    verify: args.flags.has('verify'),
   };
 }
+
+/** CPU seconds so far (user + system) of a process, from /proc (children that exited included). */
+function procCpu(pid: number, withChildren = false): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    const tick = 100; // USER_HZ
+    return (Number(x[11]) + Number(x[12]) + (withChildren ? Number(x[13]) + Number(x[14]) : 0)) / tick;
+  } catch { return 0; }
+}
+/**
+ * CPU seconds so far of this process (the migration tool runs in it, with the OLTP load's
+ * client), of each service, and of PostgreSQL (every postgres process, the postmaster's exited
+ * children included: also what other users of the server spend, so read it on a quiet machine).
+ */
+function cpuNow(platform: any, legacyDb: string): Record<string, number> {
+  const out: Record<string, number> = { 'bench process (tool + OLTP client)': process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 };
+  for (const name of ['content', 'metadata', 'analytics', 'queue']) out[name] = platform.services[name]?.process ? procCpu(platform.services[name].process.pid) : 0;
+  // Backends by database (their title: "postgres: user database host state").
+  const dbOf: Record<string, string> = { [legacyDb]: 'pg legacy db' };
+  for (const name of ['content', 'metadata', 'queue']) {
+    const url = platform.env[name]?.DATABASE_URL;
+    if (url) dbOf[new URL(url).pathname.slice(1)] = `pg ${name} db`;
+  }
+  for (const k of ['pg legacy db', 'pg content db', 'pg metadata db', 'pg queue db', 'pg other (wal, checkpoints, exited, others)']) out[k] = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let comm = '', title = '', ppid = 0;
+    try {
+      comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+      if (comm !== 'postgres') continue;
+      title = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      ppid = Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    } catch { continue; }
+    const m = /^postgres: (?:[^ ]+: )?\S+ (\S+) /.exec(title);
+    const key = (m && dbOf[m[1]]) ?? 'pg other (wal, checkpoints, exited, others)';
+    out[key] = (out[key] ?? 0) + procCpu(Number(d), ppid === 1); // the postmaster: its exited children too
+  }
+  return out;
+}
+const cpuDelta = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - (a[k] ?? 0)]));
 
 /**
  * The old application's load on `emails` at a fixed rate (open loop, so a slow answer does not
@@ -74,7 +135,10 @@ function oltp(pool: Pool, ids: string[], mailboxes: { tenant_id: string; email_a
 export async function runLegacy(o: LegacyOptions): Promise<string> {
   const out: string[] = [];
   const say = (l: string) => { console.log(l); out.push(l); };
-  const platform = await startPlatform();
+  // --cpu-prof DIR: each service writes a V8 CPU profile there at its exit (platform.stop());
+  // NODE_OPTIONS takes no --cpu-prof, so a preload does it through the inspector.
+  if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
+  const platform = await startPlatform(o.cpuProf ? { env: { NODE_OPTIONS: `--require ${path.join(__dirname, 'lib', 'cpu-prof-preload.cjs')}`, CPU_PROF_DIR: path.resolve(o.cpuProf) } } : {});
   const legacy = await freshDatabase({ migrationsDir: LEGACY_MIGRATIONS, prefix: 'pm_legacy_bench' });
   const pm = createPlatform({ addresses: platform.addresses }, { env: {} });
   const db = new Client({ connectionString: legacy.url });
@@ -130,48 +194,97 @@ export async function runLegacy(o: LegacyOptions): Promise<string> {
       return p99;
     };
     // A: the application alone.
+    const cpuRows: (string | number)[][] = [];
+    const cpuPhase = (name: string, a: Record<string, number>, secs: number) => {
+      const d = cpuDelta(a, cpuNow(platform, legacy.name));
+      const total = Object.values(d).reduce((x, y) => x + y, 0);
+      cpuRows.push([name, secs.toFixed(1), ...Object.values(d).map((v) => v.toFixed(1)), total.toFixed(1), `${((100 * total) / (secs * os.cpus().length)).toFixed(0)}%`]);
+    };
+    let cpu0 = cpuNow(platform, legacy.name);
+    t = performance.now();
     let w = oltp(app, ids, mailboxes, o.oltpRate);
     await new Promise((r) => setTimeout(r, o.seconds * 1000));
     const alone = await w.end();
+    cpuPhase('OLTP alone', cpu0, (performance.now() - t) / 1000);
     baseP50 = percentile(alone, 50);
     const baseP99 = row('OLTP alone', alone);
 
     // Mailboxes, campaigns, steps and leads first (run does this too; not part of the rows/s).
     await ensureControlTables(db);
     await migrateReferences(db, pm);
-    // B: migration throttled for `seconds` (then stopped between batches; C resumes it).
     const timings: Record<string, number> = {};
-    const common = { batchSize: o.batch, concurrency: o.concurrency, rejectsFile: path.join(os.tmpdir(), `legacy-bench-${process.pid}.jsonl`), timings };
-    if (o.throttle > 0) {
+    const common = { batchSize: o.batch, concurrency: o.concurrency, inFlight: o.inFlight, rejectsFile: path.join(os.tmpdir(), `legacy-bench-${process.pid}.jsonl`), timings };
+    const checkpoint = async () => Number((await db.query(`select coalesce((select rows_done from migrate_checkpoint), 0) as n`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n);
+    const rates: string[] = [];
+    /** A phase of `seconds`: the migration with `extra` options beside the OLTP load, stopped between batches. */
+    const timed = async (name: string, extra: Record<string, unknown>) => {
       w = oltp(app, ids, mailboxes, o.oltpRate);
       const ac = new AbortController();
-      setTimeout(() => ac.abort(), o.seconds * 1000);
+      const timer = setTimeout(() => ac.abort(), o.seconds * 1000);
+      cpu0 = cpuNow(platform, legacy.name);
       t = performance.now();
-      const before = Number((await db.query(`select coalesce((select rows_done from migrate_checkpoint), 0) as n`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n);
-      await runMigration(db, pm, { ...common, throttle: o.throttle, signal: ac.signal, catchUp: false }).catch((e: Error) => { if (e.message !== 'aborted') throw e; });
-      const doneB = Number((await db.query(`select rows_done from migrate_checkpoint`)).rows[0].rows_done) - before;
-      row(`OLTP + migration at --throttle ${o.throttle} (${(doneB / ((performance.now() - t) / 1000)).toFixed(0)} rows/s)`, await w.end(), baseP99);
+      const before = await checkpoint();
+      const r = await runMigration(db, pm, { ...common, ...extra, signal: ac.signal, catchUp: false }).catch((e: Error) => { if (e.message !== 'aborted') throw e; return undefined; });
+      clearTimeout(timer);
+      const secs = (performance.now() - t) / 1000;
+      const rate = ((await checkpoint()) - before) / secs;
+      const lat = await w.end();
+      cpuPhase(`${name} (${rate.toFixed(0)} rows/s)`, cpu0, secs);
+      row(`OLTP + ${name} (${rate.toFixed(0)} rows/s)`, lat, baseP99);
+      rates.push(`${name}: ${rate.toFixed(0)} rows/s over ${secs.toFixed(1)} s${r ? ' (finished)' : ''}`);
       for (const k of Object.keys(timings)) delete timings[k];
-    }
-    // C: the rest unthrottled, the application writing meanwhile (its rows go through the catch-up).
-    const start = Number((await db.query(`select coalesce((select rows_done from migrate_checkpoint), 0) as n`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n);
+      return rate;
+    };
+    // B: a fixed throttle; C: the adaptive one; D: unthrottled with fewer batches in flight.
+    if (o.throttle > 0) await timed(`migration at --throttle ${o.throttle}`, { throttle: o.throttle });
+    if (o.adaptive > 0) await timed(`migration --adaptive ${o.adaptive}`, { adaptive: o.adaptive });
+    // D: unthrottled with other settings (--compare-in-flight / --compare-batch), for a same-run ratio.
+    const cmp = { inFlight: o.compareInFlight || o.inFlight, batchSize: o.compareBatch || o.batch };
+    const comparing = o.compareInFlight > 0 || o.compareBatch > 0;
+    const compare = comparing ? await timed(`migration unthrottled, --in-flight ${cmp.inFlight} --batch ${cmp.batchSize}`, cmp) : NaN;
+    // E: the rest unthrottled, the application writing meanwhile (its rows go through the catch-up).
+    const start = await checkpoint();
     w = oltp(app, ids, mailboxes, o.oltpRate);
+    cpu0 = cpuNow(platform, legacy.name);
     t = performance.now();
     const r = await runMigration(db, pm, common);
     const secs = (performance.now() - t) / 1000;
-    const doneC = Number((await db.query(`select rows_done from migrate_checkpoint`)).rows[0].rows_done) - start;
+    const doneC = (await checkpoint()) - start;
     // Rows moved: the keyset pass's and the catch-up's (the application's writes meanwhile).
     const rate = (r.migrated + r.rejected) / secs;
-    row(`OLTP + migration unthrottled (${rate.toFixed(0)} rows/s)`, await w.end(), baseP99);
+    cpuPhase(`migration unthrottled, --in-flight ${o.inFlight} --batch ${o.batch} (${rate.toFixed(0)} rows/s)`, cpu0, secs);
+    row(`OLTP + migration unthrottled, --in-flight ${o.inFlight} --batch ${o.batch} (${rate.toFixed(0)} rows/s)`, await w.end(), baseP99);
 
-    say(`migration: ${r.migrated + r.rejected} rows (keyset pass ${doneC}, the rest the catch-up's) in ${secs.toFixed(1)} s = ${rate.toFixed(0)} rows/s unthrottled (${r.rejected} rejected), concurrency ${o.concurrency}, batch ${o.batch}`);
+    say(`migration: ${r.migrated + r.rejected} rows (keyset pass ${doneC}, the rest the catch-up's) in ${secs.toFixed(1)} s = ${rate.toFixed(0)} rows/s unthrottled (${r.rejected} rejected), concurrency ${o.concurrency}, batch ${o.batch}, in flight ${o.inFlight}`);
+    for (const l of rates) say(`  phase ${l}`);
+    if (comparing) say(`  same run: (--in-flight ${o.inFlight} --batch ${o.batch}) / (--in-flight ${cmp.inFlight} --batch ${cmp.batchSize}) = ${(rate / compare).toFixed(2)}x rows/s`);
     say(`baselines in the same run: keyset read of emails alone ${readRate.toFixed(0)} rows/s (migration/read ${(rate / readRate).toFixed(2)}); PutContent alone, ${sample.length} of these bodies at concurrency ${o.concurrency}: ${putRate.toFixed(0)} puts/s (migration/put ${(rate / putRate).toFixed(2)})`);
     say(`content tier in the same run: PutContent ${putRate.toFixed(0)} objects/s (${sample.length} calls, concurrency ${o.concurrency}) vs BatchPutContent ${batchRate.toFixed(0)} objects/s (${rounds} calls of ${sample.length}, one at a time): batch/put ${(batchRate / putRate).toFixed(2)}x; migration/batch-put ${(rate / batchRate).toFixed(2)}`);
     const total = Object.values(timings).reduce((a, b) => a + b, 0);
-    say('where the migration waited (wall ms per stage; a batch\'s analytics + commit overlap the next batch, "previous tail" is the wait for them):');
+    say(`where the unthrottled run's time went (wall ms per stage, summed over the ${o.inFlight} batches in flight, so shares overlap; "wait: ..." is a batch waiting for another):`);
     say(table(['stage', 'ms', 'share'], Object.entries(timings).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v.toFixed(0), `${((100 * v) / total).toFixed(0)}%`])));
+    say(`CPU seconds per process in each phase (/proc; pg = PostgreSQL backends by database; "pg other" also holds other users' backends and exited ones; busy 100% = all ${os.cpus().length} cores):`);
+    say(table(['phase', 'wall s', 'bench (tool + OLTP client)', 'content', 'metadata', 'analytics', 'queue', 'pg legacy', 'pg content', 'pg metadata', 'pg queue', 'pg other', 'total', 'busy'], cpuRows));
     say(`OLTP on emails at ${o.oltpRate} ops/s (inbox list, get by id, insert, status update), ms:`);
     say(table(['phase', 'ops', 'p50', 'p99', 'p50 vs alone', 'p99 vs alone'], phases));
+    if (o.verify) {
+      // What verify and rollback cost at this size (no OLTP load meanwhile).
+      const vt = async (perRowContent: boolean) => {
+        const t1 = performance.now();
+        const v = await verifyMigration(db, pm, { perRowContent });
+        const s1 = (performance.now() - t1) / 1000;
+        return { v, s1, rate: v.checked / s1 };
+      };
+      const batched = await vt(false);
+      const perRow = await vt(true);
+      say(`verify (${batched.v.checked} rows, ${batched.v.differences.length} differences): bodies through BatchGetContent ${batched.s1.toFixed(1)} s = ${batched.rate.toFixed(0)} rows/s; one GetContent per row ${perRow.s1.toFixed(1)} s = ${perRow.rate.toFixed(0)} rows/s (same run: ${(batched.rate / perRow.rate).toFixed(2)}x)`);
+      const t2 = performance.now();
+      let refs = 0;
+      for (const tn of (await db.query('select id from tenants')).rows) for await (const m of pages((token: string) => pm.metadata.listMessages({ tenantId: tn.id, page: { pageSize: 500, pageToken: token } }), (r: any) => r.messages)) { void m; refs++; }
+      const s2 = (performance.now() - t2) / 1000;
+      say(`rollback's read (every ref of every tenant, ListMessages pages of 500): ${refs} refs in ${s2.toFixed(1)} s = ${(refs / s2).toFixed(0)} refs/s`);
+    }
+    say(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     return out.join('\n');
   } finally {
     pm.close();

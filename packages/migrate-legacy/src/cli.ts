@@ -8,8 +8,10 @@ import { applyLegacySchema, generateLegacy } from './generate';
 const USAGE = `usage: migrate-legacy <command> [options]
   schema                       apply legacy/*.sql to LEGACY_DATABASE_URL
   generate --rows N [--tenants T] [--seed S]   fill the legacy tables (bench/'s generator)
-  run [--batch N] [--throttle rows/s] [--concurrency C] [--rejects file.jsonl] [--max-body-bytes B] [--no-catch-up]
+  run [--batch N] [--in-flight B] [--throttle rows/s] [--adaptive F] [--concurrency C] [--rejects file.jsonl] [--max-body-bytes B] [--no-catch-up]
                                keyset pass from the checkpoint, then the catch-up; a bar on a terminal, lines otherwise
+                               (--in-flight: batches written at once, default 3; --adaptive 0.2: back off while a probe
+                               of the legacy table is more than 20% slower than before the run; --throttle is then the ceiling)
   catch-up [same options] [--full]   only the catch-up pass (rows inserted behind the checkpoint or updated since
                                migrated, from the first run's start; --full: every row)
   verify                       counts per tenant + per-row comparison; exit 0 only when they agree
@@ -50,7 +52,8 @@ export async function main(argv: string[]): Promise<number> {
       const tty = Boolean(process.stderr.isTTY);
       return {
         batchSize: f.batch ? Number(f.batch) : undefined, throttle: f.throttle ? Number(f.throttle) : undefined,
-        concurrency: f.concurrency ? Number(f.concurrency) : undefined, catchUp: f['no-catch-up'] !== 'true',
+        concurrency: f.concurrency ? Number(f.concurrency) : undefined, inFlight: f['in-flight'] ? Number(f['in-flight']) : undefined,
+        adaptive: f.adaptive ? Number(f.adaptive) : undefined, catchUp: f['no-catch-up'] !== 'true',
         rejectsFile: f.rejects ?? 'migrate-legacy.rejects.jsonl', maxBodyBytes: f['max-body-bytes'] ? Number(f['max-body-bytes']) : undefined,
         progress: (l) => process.stderr.write(tty ? l : l + '\n'), tty, signal: ac.signal,
       };
@@ -62,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (cmd === 'catch-up') {
       const r = await catchUp(db, pm, { ...runOpts(), full: f.full === 'true' });
-      console.log(`catch-up: ${r.migrated} migrated or updated, ${r.rejected} rejected in ${r.passes} passes`);
+      console.log(`catch-up: ${r.migrated} migrated or updated, ${r.rejected} rejected, ${r.deleted} deleted in legacy since (refs kept) in ${r.passes} passes`);
       return 0;
     }
     if (cmd === 'switch' || cmd === 'archive') {

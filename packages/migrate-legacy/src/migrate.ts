@@ -21,6 +21,7 @@ export async function ensureControlTables(db: Client): Promise<void> {
     alter table migrate_map add column if not exists body_sha text;
     alter table migrate_checkpoint add column if not exists started timestamptz not null default now();
     create table if not exists migrate_rejects (legacy_id uuid primary key, reason text not null, at timestamptz not null default now());
+    create table if not exists migrate_deleted (legacy_id uuid primary key, tenant_id uuid not null, new_id uuid not null, storage_key text, at timestamptz not null default now());
     create table if not exists migrate_state (
       id boolean primary key default true check (id),
       phase text not null default 'legacy' check (phase in ('legacy', 'migrating', 'switched', 'archived')),
@@ -40,8 +41,17 @@ export interface LegacyEmail {
 
 export interface RunOptions {
   batchSize?: number;
-  /** Rows per second at most (0 = unthrottled). */
+  /** Rows per second at most (0 = unthrottled; with `adaptive`, the ceiling). */
   throttle?: number;
+  /**
+   * Adaptive throttle: the extra latency the tool may add to a probe of the legacy table (a
+   * primary-key read) over its baseline, e.g. 0.2 = 20% (0 = off). See Throttle.
+   */
+  adaptive?: number;
+  /** A throttle shared by the keyset pass and its catch-up (internal). */
+  throttleState?: Throttle;
+  /** Batches in flight at most (default 3): see pipeline(). */
+  inFlight?: number;
   rejectsFile?: string;
   /** text + html + headers JSON, bytes (the content tier's CONTENT_MAX_BYTES by default). */
   maxBodyBytes?: number;
@@ -54,7 +64,7 @@ export interface RunOptions {
   timings?: Record<string, number>;
   /** Run the catch-up pass after the keyset pass (default true). */
   catchUp?: boolean;
-  /** Test hook, called after a batch is written to the tiers and before its checkpoint. */
+  /** Test hook (keyset pass only), called after a batch is written to the tiers (content, refs, events) and before its commit; other batches may be in flight. */
   afterBatchWritten?: (batch: number) => void | Promise<void>;
   signal?: AbortSignal;
 }
@@ -129,6 +139,20 @@ interface Ctx {
   time: <T>(stage: string, p: Promise<T>) => Promise<T>;
   ref: (kind: string, id: string | null) => string;
 }
+/** A promise with its resolve/reject (the order gates between batches in flight). */
+interface Deferred { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void }
+function deferred(): Deferred {
+  let resolve!: () => void, reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+/** Per batch: resolved when its rows are prepared (validated, parents looked up) and when its refs are recorded. */
+interface Gates { prepared: Deferred; refs: Deferred }
+/** What batches in flight (not committed yet) decided: ids accepted, recorded (legacy id → ref id), rejected. */
+interface Inflight { accepted: Set<string>; newId: Map<string, string>; rejected: Set<string> }
+const newInflight = (): Inflight => ({ accepted: new Set(), newId: new Map(), rejected: new Set() });
+
 interface BatchResult {
   rejects: Reject[]; newId: Map<string, string>; mapRows: { id: string; newId: string; key: string; updated: string; sha: string }[];
   superseded: { tenant: string; key: string }[]; events: Map<string, analyticsV1.EmailEvent[]>;
@@ -144,8 +168,21 @@ const TRANSIENT = ['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'UNAUTHENTICATED', 'PERMI
  * get from MessageRecorded (delivered/opened/clicked) through IngestEvents at the row's `updated`.
  * A row already migrated and unchanged since (`migrate_map.legacy_updated`) is skipped.
  */
-async function migrateRows(ctx: Ctx, rows: LegacyEmail[], uncommitted: { newId: Map<string, string>; rejected: Set<string> } = { newId: new Map(), rejected: new Set() }): Promise<BatchResult> {
+async function migrateRows(ctx: Ctx, rows: LegacyEmail[], inflight: Inflight = newInflight(), prev?: Gates, mine?: Gates): Promise<BatchResult> {
+  try {
+    return await migrateRowsIn(ctx, rows, inflight, prev, mine);
+  } catch (err) {
+    // The batches behind this one wait on its gates: they fail too (and commit nothing).
+    mine?.prepared.reject(err);
+    mine?.refs.reject(err);
+    throw err;
+  }
+}
+
+async function migrateRowsIn(ctx: Ctx, rows: LegacyEmail[], inflight: Inflight, prev?: Gates, mine?: Gates): Promise<BatchResult> {
   const { db, pm, conc, ref, time } = ctx;
+  // Prepared in batch order: a reply's parent in an earlier batch still in flight is known by then.
+  if (prev) await time('wait: previous batch prepared', prev.prepared.promise);
   const ids = rows.map((r) => r.id);
   const known = new Map<string, { new_id: string; storage_key: string; body_sha: string | null; unchanged: boolean }>();
   for (const m of (await db.query(
@@ -159,19 +196,24 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[], uncommitted: { newId: 
   const parentIds = [...new Set(rows.map((r) => r.parent_message_id).filter((p): p is string => !!p))];
   const parents = new Map<string, string>();
   const rejectedParents = new Set<string>();
+  // Earlier batches still in flight (their map rows are not committed yet): recorded (an id),
+  // accepted (recorded by the time this batch's refs go: refs go in batch order), rejected. Read
+  // before the database: a batch leaves these sets only after its commit, so a parent is in one
+  // or the other.
+  const earlierAccepted = new Set(parentIds.filter((p) => inflight.accepted.has(p)));
+  for (const p of parentIds) {
+    if (inflight.newId.has(p)) parents.set(p, inflight.newId.get(p)!);
+    if (inflight.rejected.has(p)) rejectedParents.add(p);
+  }
   if (parentIds.length) {
     for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [parentIds])).rows) parents.set(p.legacy_id, p.new_id);
-    // The previous batch, whose map rows are being committed while this one is written.
-    for (const p of parentIds) {
-      if (uncommitted.newId.has(p)) parents.set(p, uncommitted.newId.get(p)!);
-      if (uncommitted.rejected.has(p)) rejectedParents.add(p);
-    }
     for (const p of (await db.query(`select legacy_id from migrate_rejects where legacy_id = any($1) and reason not like '${WAITING}%'`, [parentIds])).rows) rejectedParents.add(p.legacy_id);
   }
   // A parent that is in emails but not migrated yet (a reply created before its parent, or met
   // first by the catch-up's `updated` order): the reply waits (a WAITING reject the catch-up retries).
   const inBatch = new Set(rows.map((r) => r.id));
-  const unknownParents = parentIds.filter((p) => !parents.has(p) && !rejectedParents.has(p) && !inBatch.has(p));
+  const earlier = (p: string) => earlierAccepted.has(p) && !rejectedParents.has(p);
+  const unknownParents = parentIds.filter((p) => !parents.has(p) && !rejectedParents.has(p) && !inBatch.has(p) && !earlier(p));
   const laterParents = unknownParents.length ? new Set((await db.query(`select id from emails where id = any($1)`, [unknownParents])).rows.map((r) => r.id as string)) : new Set<string>();
   // Own faults first, then (to a fixpoint) rows whose parent is neither migrated nor accepted here:
   // the order of a parent and its reply inside the batch does not matter.
@@ -180,7 +222,7 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[], uncommitted: { newId: 
   for (let again = true; again; ) {
     again = false;
     for (const e of rows) {
-      if (accepted.has(e.id) && e.parent_message_id && !parents.has(e.parent_message_id) && !accepted.has(e.parent_message_id)) { accepted.delete(e.id); again = true; }
+      if (accepted.has(e.id) && e.parent_message_id && !parents.has(e.parent_message_id) && !accepted.has(e.parent_message_id) && !earlier(e.parent_message_id)) { accepted.delete(e.id); again = true; }
     }
   }
   const rejects: Reject[] = [];
@@ -191,6 +233,9 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[], uncommitted: { newId: 
     const reason = own.get(e.id) ?? (p && laterParents.has(p) ? `${WAITING} ${p} (in emails, not migrated yet; the catch-up retries)` : p && (rejectedParents.has(p) || inBatch.has(p)) ? `parent ${p} was rejected` : `missing parent ${p}`);
     rejects.push({ id: e.id, tenant: e.tenant_id, reason });
   }
+  for (const e of ok) inflight.accepted.add(e.id);
+  for (const r of rejects) if (!r.reason.startsWith(WAITING)) inflight.rejected.add(r.id);
+  mine?.prepared.resolve();
 
   // Content first (a ref never names a key that was not stored). A body that changed since it
   // was migrated goes under a new key (the content tier refuses another body under a key).
@@ -219,7 +264,14 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[], uncommitted: { newId: 
       attachmentId: key.get(e.id) === storageKeyOf(e) ? a.id : nameUuid(`${a.id}@${key.get(e.id)}`), filename: a.filename ?? '', mimeType: a.mime_type, content: a.content, storageDisposition: a.disposition === 'inline' ? contentV1.StorageDisposition.STORAGE_DISPOSITION_INLINE : contentV1.StorageDisposition.STORAGE_DISPOSITION_ATTACHMENT });
   }));
 
-  // Refs, in waves: a row whose parent is in this batch waits for the wave that records it.
+  // Refs in batch order (a parent in an earlier batch in flight is recorded first), and in waves
+  // inside the batch: a row whose parent is in this batch waits for the wave that records it.
+  if (prev) await time('wait: previous batch refs', prev.refs.promise);
+  // An earlier batch's parent: in memory, or (that batch committed and left it) in the map.
+  const unresolved = parentIds.filter((p) => !parents.has(p) && earlierAccepted.has(p));
+  for (const p of unresolved) if (inflight.newId.has(p)) parents.set(p, inflight.newId.get(p)!);
+  const fromMap = unresolved.filter((p) => !parents.has(p));
+  if (fromMap.length) for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [fromMap])).rows) parents.set(p.legacy_id, p.new_id);
   const newId = new Map<string, string>();
   let pending = ok;
   while (pending.length) {
@@ -265,6 +317,10 @@ async function migrateRows(ctx: Ctx, rows: LegacyEmail[], uncommitted: { newId: 
     }
     await time('metadata', pool(calls, conc, (f) => f()));
   }
+  for (const [k, v] of newId) inflight.newId.set(k, v);
+  for (const e of pending) inflight.rejected.add(e.id);
+  for (const r of rejects) if (!r.reason.startsWith(WAITING)) inflight.rejected.add(r.id);
+  mine?.refs.resolve();
 
   // The later states MessageRecorded does not report, at the row's `updated`; keyed so a redone
   // batch counts once (delivered is a fact: analytics derives its id from ref + type).
@@ -341,10 +397,12 @@ async function putBodies(ctx: Ctx, rows: LegacyEmail[], key: Map<string, string>
   return refused;
 }
 
+/** Events per IngestEvents call (the analytics tier's limit per call). */
+export const INGEST_BATCH = 1000;
 /** A batch's analytics events (sent before its commit: a crash before it redoes them, same ids). */
 async function sendEvents(ctx: Ctx, events: Map<string, analyticsV1.EmailEvent[]>): Promise<void> {
   const ingest: (() => Promise<unknown>)[] = [];
-  for (const [tenantId, list] of events) for (let i = 0; i < list.length; i += 500) ingest.push(() => ctx.pm.analytics.ingestEvents({ tenantId, events: list.slice(i, i + 500) }));
+  for (const [tenantId, list] of events) for (let i = 0; i < list.length; i += INGEST_BATCH) ingest.push(() => ctx.pm.analytics.ingestEvents({ tenantId, events: list.slice(i, i + INGEST_BATCH) }));
   await ctx.time('analytics', pool(ingest, ctx.conc, (f) => f().then(() => undefined)));
 }
 
@@ -405,11 +463,75 @@ export function progressReporter(write: (s: string) => void, tty: boolean, every
   };
 }
 
-async function sleepThrottle(opts: RunOptions, rows: number, startedAt: number): Promise<void> {
-  if (!opts.throttle || opts.throttle <= 0) return;
-  const wantMs = (rows / opts.throttle) * 1000;
-  const spent = Date.now() - startedAt;
-  if (wantMs > spent) await new Promise((r) => setTimeout(r, wantMs - spent));
+/**
+ * The rows/s cap. Fixed (`throttle`), or adaptive (`adaptive` = the extra latency allowed, e.g.
+ * 0.2): the tool watches its own effect on the legacy database with a probe (a primary-key read
+ * of one `emails` row with its body, as the application's "open an email", every 200 ms on a
+ * connection of its own) against the probe's median measured before the run (25 probes). Every
+ * 10 probes (2 s) it halves the cap when their median is above baseline x (1 + adaptive) + 0.1 ms,
+ * and raises it by a tenth (at least 5 rows/s) otherwise; it starts at 50 rows/s, and a fixed
+ * throttle is the ceiling. Batches under a cap are sized to about half a second of it (>= 10
+ * rows), so the load is spread evenly (a 500-row batch every 50 s at 10 rows/s is a full-speed
+ * burst that the application feels at its p99).
+ */
+export class Throttle {
+  rate: number;
+  private next = 0;
+  private probes: number[] = [];
+  private timer?: NodeJS.Timeout;
+  private probeDb?: Client;
+  baseline = 0;
+  /** Rate changes (ms since start, rows/s): what the adaptive cap did. */
+  readonly history: [number, number][] = [];
+  private readonly t0 = performance.now();
+  constructor(private readonly max: number, private readonly adaptive: number) {
+    this.rate = adaptive > 0 ? Math.min(max || Infinity, 50) : max;
+  }
+  get limited(): boolean { return this.rate > 0 && Number.isFinite(this.rate); }
+  /** Rows for the next read: about half a second at the cap, within [10, batch]. */
+  batchRows(batch: number): number { return this.limited ? Math.max(10, Math.min(batch, Math.round(this.rate / 2))) : batch; }
+  /** Waits until `rows` more rows may start. */
+  async take(rows: number): Promise<void> {
+    if (!this.limited) return;
+    const now = performance.now();
+    const start = Math.max(now, this.next);
+    this.next = start + (rows / this.rate) * 1000;
+    if (start > now) await new Promise((r) => setTimeout(r, start - now));
+  }
+  async start(connect: () => Client, probeId: string | undefined): Promise<void> {
+    if (!(this.adaptive > 0) || !probeId) return;
+    const c = connect();
+    await c.connect();
+    this.probeDb = c;
+    const probe = async () => { const t = performance.now(); await c.query('select * from emails where id = $1', [probeId]); return performance.now() - t; };
+    const base: number[] = [];
+    for (let i = 0; i < 25; i++) { base.push(await probe()); await new Promise((r) => setTimeout(r, 20)); }
+    this.baseline = quantile(base, 0.5);
+    let busy = false;
+    this.timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      probe().then((ms) => {
+        this.probes.push(ms);
+        if (this.probes.length < 10) return;
+        const median = quantile(this.probes, 0.5);
+        this.probes = [];
+        const limit = this.baseline * (1 + this.adaptive) + 0.1;
+        const cap = this.max > 0 ? this.max : 100_000;
+        const was = this.rate;
+        this.rate = median > limit ? Math.max(5, this.rate / 2) : Math.min(cap, this.rate + Math.max(5, this.rate / 10));
+        if (this.rate !== was) this.history.push([Math.round(performance.now() - this.t0), Math.round(this.rate)]);
+      }, () => undefined).finally(() => { busy = false; });
+    }, 200);
+  }
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.probeDb?.end().catch(() => undefined);
+  }
+}
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
 }
 
 function appendRejects(file: string | undefined, fresh: Reject[]) {
@@ -425,6 +547,76 @@ async function deleteSuperseded(pm: PenguinMails, list: { tenant: string; key: s
   }
 }
 
+/** A new connection to the database `db` is connected to. */
+const connectionLike = (db: Client) => () => new Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, ssl: db.ssl });
+
+/**
+ * Batches through the tiers with up to `inFlight` batches at once, in order where it matters:
+ * prepared (validation, parent lookup) in batch order; bodies of several batches side by side;
+ * refs in batch order (a reply's parent in an earlier batch is recorded first); then the batch's
+ * analytics events; then its map rows, rejects and (keyset pass) checkpoint in one legacy
+ * transaction, in batch order, each after the one before it committed: the checkpoint only
+ * ever moves past batches fully written. A failure in one batch fails the batches behind it
+ * before their commit; the run waits for every batch in flight to settle, then throws.
+ */
+async function pipeline(
+  ctx: Ctx, opts: RunOptions, writer: Client, throttle: Throttle,
+  read: (after: LegacyEmail | null, limit: number) => Promise<LegacyEmail[]>,
+  checkpointOf: ((rows: LegacyEmail[]) => { last: LegacyEmail; rows: number }) | undefined,
+  onCommitted: (b: BatchResult, rows: number) => void,
+): Promise<number> {
+  const batchSize = opts.batchSize ?? 500;
+  const inFlight = Math.max(1, opts.inFlight ?? 3);
+  const inflight = newInflight();
+  const running = new Set<Promise<void>>();
+  const recent: string[][] = [];
+  let prevGates: Gates | undefined;
+  let prevDone: Promise<void> = Promise.resolve();
+  let failure: unknown;
+  let batches = 0;
+  let next = read(null, throttle.batchRows(batchSize));
+  next.catch(() => undefined);
+  try {
+    for (;;) {
+      if (opts.signal?.aborted) { failure ??= new Error('aborted'); break; }
+      const rows = await ctx.time('wait: legacy read', next);
+      if (!rows.length) break;
+      next = read(rows[rows.length - 1], throttle.batchRows(batchSize));
+      next.catch(() => undefined);
+      await throttle.take(rows.length);
+      while (running.size >= inFlight && !failure) await ctx.time('wait: batches in flight', Promise.race(running));
+      if (failure) break;
+      // Every batch up to n - inFlight has committed (commits are in order and at most inFlight
+      // are uncommitted): the database answers for them, so they leave the in-memory sets.
+      recent.push(rows.map((r) => r.id));
+      while (recent.length > inFlight) for (const id of recent.shift()!) { inflight.accepted.delete(id); inflight.newId.delete(id); inflight.rejected.delete(id); }
+      const n = ++batches;
+      const gates: Gates = { prepared: deferred(), refs: deferred() };
+      const prev = prevGates, before = prevDone;
+      prevGates = gates;
+      const p = (async () => {
+        const b = await migrateRows(ctx, rows, inflight, prev, gates);
+        await sendEvents(ctx, b.events);
+        await opts.afterBatchWritten?.(n);
+        await ctx.time('wait: previous commit', before);
+        const fresh = await ctx.time('legacy commit', commitBatch(writer, b, checkpointOf?.(rows)));
+        await deleteSuperseded(ctx.pm, b.superseded);
+        appendRejects(opts.rejectsFile, fresh);
+        onCommitted(b, rows.length);
+      })();
+      prevDone = p;
+      p.catch(() => undefined);
+      running.add(p);
+      p.then(() => running.delete(p), (err) => { failure ??= err; running.delete(p); });
+    }
+  } finally {
+    await Promise.allSettled(running);
+    await next.catch(() => undefined);
+  }
+  if (failure) throw failure;
+  return batches;
+}
+
 /**
  * `run`: copies `emails` in keyset order (created, id) from the checkpoint on (migrateRows per
  * batch; the next batch is read while this one is written), then the map rows, rejects and
@@ -432,7 +624,6 @@ async function deleteSuperseded(pm: PenguinMails, list: { tenant: string; key: s
  * or updated since they were migrated). A batch redone after a crash writes nothing new.
  */
 export async function runMigration(db: Client, pm: PenguinMails, opts: RunOptions = {}): Promise<RunResult> {
-  const batchSize = opts.batchSize ?? 500;
   const t0 = Date.now();
   const ctx = await contextOf(db, pm, opts);
   await db.query(`update migrate_state set phase = 'migrating', updated = now() where phase = 'legacy'`);
@@ -443,65 +634,46 @@ export async function runMigration(db: Client, pm: PenguinMails, opts: RunOption
   let migrated = 0, rejected = 0, batches = 0;
   const report = opts.progress ? progressReporter(opts.progress, opts.tty ?? false) : undefined;
 
-  // The next batch is read, and the previous one committed, on connections of their own while
-  // this one is written (lookups on `db`).
-  const conn = () => new Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, ssl: db.ssl });
+  // Batches are read, and committed, on connections of their own while others are written
+  // (lookups on `db`); the probe of an adaptive throttle has its own too.
+  const conn = connectionLike(db);
   const reader = conn();
   const writer = conn();
   await Promise.all([reader.connect(), writer.connect()]);
-  let tail: Promise<void> = Promise.resolve();
-  let uncommitted = { newId: new Map<string, string>(), rejected: new Set<string>() };
+  const throttle = opts.throttleState ?? new Throttle(opts.throttle ?? 0, opts.adaptive ?? 0);
   try {
-    const read = (after: { created_exact: string; id: string } | null) => reader.query<LegacyEmail>(
-      `select ${EXACT} from emails where ($1::timestamptz is null or (created, id) > ($1::timestamptz, $2::uuid)) and (created, id) <= ($3::timestamptz, $4::uuid) order by created, id limit $5`,
-      [after?.created_exact ?? null, after?.id ?? null, hw?.created ?? null, hw?.id ?? null, batchSize],
-    ).then((r) => r.rows);
     // The keyset pass stops at the newest row when it starts: what the application writes meanwhile
     // is the catch-up's (else a busy application would keep the pass going for ever).
     const hw = (await db.query(`select created::text as created, id from emails order by created desc, id desc limit 1`)).rows[0];
+    await throttle.start(conn, hw?.id);
     const cp = (await db.query('select last_created::text, last_id from migrate_checkpoint where name = $1', [CHECKPOINT])).rows[0];
-    let next = read(cp.last_created ? { created_exact: cp.last_created, id: cp.last_id } : null);
-    for (;;) {
-      if (opts.signal?.aborted) throw new Error('aborted');
-      const batchStart = Date.now();
-      const rows = await ctx.time('legacy read (waited)', next);
-      if (!rows.length) break;
-      // Pipelining: the next batch is read while this one goes to the tiers.
-      next = read(rows[rows.length - 1]);
-      next.catch(() => undefined);
-      batches++;
-      const n = batches;
-      const b = await migrateRows(ctx, rows, uncommitted);
-      // The previous batch's tail (analytics, commit) ran while this batch was written; this
-      // batch's tail runs while the next is written. Its checkpoint follows the previous one's.
-      await ctx.time('previous tail (waited)', tail);
-      uncommitted = { newId: b.newId, rejected: new Set(b.rejects.filter((r) => !r.reason.startsWith(WAITING)).map((r) => r.id)) };
-      tail = (async () => {
-        await sendEvents(ctx, b.events);
-        await opts.afterBatchWritten?.(n);
-        const fresh = await ctx.time('legacy commit', commitBatch(writer, b, { last: rows[rows.length - 1], rows: rows.length }));
-        await deleteSuperseded(pm, b.superseded);
-        appendRejects(opts.rejectsFile, fresh);
+    const from = cp.last_created ? { created_exact: cp.last_created, id: cp.last_id } : null;
+    const read = (last: LegacyEmail | null, limit: number) => {
+      const after = last ?? from;
+      return reader.query<LegacyEmail>(
+        `select ${EXACT} from emails where ($1::timestamptz is null or (created, id) > ($1::timestamptz, $2::uuid)) and (created, id) <= ($3::timestamptz, $4::uuid) order by created, id limit $5`,
+        [after?.created_exact ?? null, after?.id ?? null, hw?.created ?? null, hw?.id ?? null, limit],
+      ).then((r) => r.rows);
+    };
+    try {
+      batches = await pipeline(ctx, opts, writer, throttle, read, (rows) => ({ last: rows[rows.length - 1], rows: rows.length }), (b, n) => {
         migrated += b.mapRows.length;
         rejected += b.rejects.filter((r) => !r.reason.startsWith(WAITING)).length;
-        done += rows.length;
+        done += n;
         const rate = (done - startDone) / Math.max((Date.now() - t0) / 1000, 0.001);
         report?.(done, Math.max(total, done), rate, `${migrated} migrated, ${rejected} rejected`);
-      })();
-      tail.catch(() => undefined);
-      await sleepThrottle(opts, rows.length, batchStart);
+      });
+    } finally {
+      await reader.end();
+      await writer.end();
     }
-    await tail;
-    await next.catch(() => undefined);
+    if (opts.catchUp !== false) {
+      const c = await catchUp(db, pm, { ...opts, afterBatchWritten: undefined, ctx, throttleState: throttle });
+      migrated += c.migrated;
+      rejected += c.rejected;
+    }
   } finally {
-    await tail.catch(() => undefined);
-    await reader.end();
-    await writer.end();
-  }
-  if (opts.catchUp !== false) {
-    const c = await catchUp(db, pm, { ...opts, ctx });
-    migrated += c.migrated;
-    rejected += c.rejected;
+    if (!opts.throttleState) await throttle.stop();
   }
   const rate = (done - startDone) / Math.max((Date.now() - t0) / 1000, 0.001);
   report?.(done, Math.max(total, done), rate, `${migrated} migrated, ${rejected} rejected`, true);
@@ -520,41 +692,61 @@ export async function runMigration(db: Client, pm: PenguinMails, opts: RunOption
  * catch-up) and the old object deleted. Writes after the catch-up began are the next one's:
  * `switch` runs one and then verify, which refuses while anything differs.
  */
-export async function catchUp(db: Client, pm: PenguinMails, opts: RunOptions & { ctx?: Ctx; passes?: number; full?: boolean } = {}): Promise<{ migrated: number; rejected: number; passes: number }> {
+export async function catchUp(db: Client, pm: PenguinMails, opts: RunOptions & { ctx?: Ctx; passes?: number; full?: boolean } = {}): Promise<{ migrated: number; rejected: number; deleted: number; passes: number }> {
   const ctx = opts.ctx ?? (await contextOf(db, pm, opts));
+  const deleted = await recordDeleted(db);
+  if (deleted.length) opts.progress?.(`${opts.tty ? '\r\x1b[K' : ''}catch-up: ${deleted.length} migrated legacy rows deleted since (migrate_deleted; their refs are kept)${opts.tty ? '\n' : ''}`);
   const batchSize = opts.batchSize ?? 500;
   const bounds = (await db.query(`select (select started::text from migrate_checkpoint where name = $1) as since, now()::text as until`, [CHECKPOINT])).rows[0];
   const since = opts.full || !bounds.since ? '-infinity' : bounds.since;
   let migrated = 0, rejected = 0, passes = 0;
-  while (passes < (opts.passes ?? 5)) {
-    passes++;
-    let moved = 0;
-    let after: { updated_exact: string; id: string } | null = null;
-    for (;;) {
-      if (opts.signal?.aborted) throw new Error('aborted');
-      const rows: LegacyEmail[] = (await db.query<LegacyEmail>(
+  const conn = connectionLike(db);
+  const reader = conn();
+  const writer = conn();
+  await Promise.all([reader.connect(), writer.connect()]);
+  const throttle = opts.throttleState ?? new Throttle(opts.throttle ?? 0, 0);
+  try {
+    while (passes < (opts.passes ?? 5)) {
+      passes++;
+      let moved = 0;
+      const read = (after: LegacyEmail | null, limit: number) => reader.query<LegacyEmail>(
         `select ${EXACT} from emails e
           where ((e.updated >= $1::timestamptz and e.updated <= $2::timestamptz) or e.id in (select legacy_id from migrate_rejects where reason like '${WAITING}%'))
             and ($3::timestamptz is null or (e.updated, e.id) > ($3::timestamptz, $4::uuid))
             and (not exists (select 1 from migrate_map m where m.kind = 'email' and m.legacy_id = e.id and m.legacy_updated >= e.updated))
             and not exists (select 1 from migrate_rejects r where r.legacy_id = e.id and r.reason not like '${WAITING}%')
           order by e.updated, e.id limit $5`,
-        [since, bounds.until, after?.updated_exact ?? null, after?.id ?? null, batchSize])).rows;
-      if (!rows.length) break;
-      after = rows[rows.length - 1];
-      const batchStart = Date.now();
-      const b = await migrateRows(ctx, rows);
-      await sendEvents(ctx, b.events);
-      const fresh = await commitBatch(db, b);
-      await deleteSuperseded(pm, b.superseded);
-      appendRejects(opts.rejectsFile, fresh);
-      migrated += b.mapRows.length;
-      rejected += b.rejects.filter((r) => !r.reason.startsWith(WAITING)).length;
-      moved += b.mapRows.length + b.rejects.filter((r) => !r.reason.startsWith(WAITING)).length;
-      await sleepThrottle(opts, rows.length, batchStart);
+        [since, bounds.until, after?.updated_exact ?? null, after?.id ?? null, limit]).then((r) => r.rows);
+      await pipeline(ctx, { ...opts, batchSize }, writer, throttle, read, undefined, (b) => {
+        const final = b.rejects.filter((r) => !r.reason.startsWith(WAITING)).length;
+        migrated += b.mapRows.length;
+        rejected += final;
+        moved += b.mapRows.length + final;
+      });
+      opts.progress?.(`${opts.tty ? '\r\x1b[K' : ''}catch-up pass ${passes}: ${moved} migrated, updated or rejected${opts.tty ? '\n' : ''}`);
+      if (moved === 0) break;
     }
-    opts.progress?.(`${opts.tty ? '\r\x1b[K' : ''}catch-up pass ${passes}: ${moved} migrated, updated or rejected${opts.tty ? '\n' : ''}`);
-    if (moved === 0) break;
+  } finally {
+    await reader.end();
+    await writer.end();
   }
-  return { migrated, rejected, passes };
+  return { migrated, rejected, deleted: deleted.length, passes };
+}
+
+/**
+ * Legacy rows deleted after they were migrated (a map row without its `emails` row), recorded
+ * once in migrate_deleted (tenant from the storage key). What a legacy delete means here: the
+ * email existed and was counted, so the tiers keep its ref, body and history (the metadata tier
+ * has no message delete, and analytics' counts stay as they were); migrate_deleted is the list
+ * the application hides or deletes through the tiers after the switch, and verify counts these
+ * rows on the tier side (legacy + deleted = refs + rejected) and names them in a note.
+ */
+export async function recordDeleted(db: Client): Promise<string[]> {
+  const { rows } = await db.query(
+    `insert into migrate_deleted (legacy_id, tenant_id, new_id, storage_key)
+     select m.legacy_id, split_part(m.storage_key, '/', 1)::uuid, m.new_id, m.storage_key from migrate_map m
+      where m.kind = 'email' and not exists (select 1 from emails e where e.id = m.legacy_id)
+        and not exists (select 1 from migrate_deleted d where d.legacy_id = m.legacy_id)
+     on conflict do nothing returning legacy_id`);
+  return rows.map((r) => r.legacy_id as string);
 }

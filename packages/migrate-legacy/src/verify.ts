@@ -6,12 +6,13 @@ import { contentChecksum, DIRECTIONS, ensureControlTables, type LegacyEmail, STA
 export interface VerifyResult { ok: boolean; differences: string[]; notes: string[]; checked: number; rejected: number; perTenant: { tenant: string; legacy: number; refs: number; rejected: number }[] }
 
 /**
- * `verify`: per tenant, legacy rows = refs in the metadata tier + rows in migrate_rejects; then
+ * `verify`: per tenant, legacy rows (+ rows deleted after their migration: migrate_deleted, a
+ * note each) = refs in the metadata tier + rows in migrate_rejects; then
  * every legacy row: its ref (GetMessage of the mapped id) field by field against the row, and its
  * body (GetContent of the storage key) by checksum of text + html + headers (canonical JSON),
  * and its attachments by count and SHA-256. Every difference is one line.
  */
-export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batchSize?: number; print?: (line: string) => void } = {}): Promise<VerifyResult> {
+export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batchSize?: number; print?: (line: string) => void; perRowContent?: boolean } = {}): Promise<VerifyResult> {
   await ensureControlTables(db);
   const diffs: string[] = [];
   const notes: string[] = [];
@@ -25,6 +26,14 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
     `select e.tenant_id, count(*) as legacy, count(r.legacy_id) as rejected from emails e left join migrate_rejects r on r.legacy_id = e.id group by 1 order by 1`,
   );
   let rejectedTotal = 0;
+  // Migrated rows the application deleted since (the catch-up records them): their refs stay.
+  const deleted = new Map<string, string[]>();
+  for (const d of (await db.query(`select d.tenant_id, d.legacy_id, d.new_id from migrate_deleted d where not exists (select 1 from emails e where e.id = d.legacy_id) order by d.at, d.legacy_id`)).rows) {
+    deleted.set(d.tenant_id, [...(deleted.get(d.tenant_id) ?? []), `${d.legacy_id} (ref ${d.new_id})`]);
+  }
+  for (const [tenant, list] of deleted) notes.push(`tenant ${tenant}: ${list.length} legacy rows deleted after their migration, refs kept (migrate_deleted): ${list.slice(0, 5).join(', ')}${list.length > 5 ? ', …' : ''}`);
+  const tenants = new Set(counts.rows.map((c) => c.tenant_id));
+  for (const t of deleted.keys()) if (!tenants.has(t)) counts.rows.push({ tenant_id: t, legacy: '0', rejected: '0' });
   for (const c of counts.rows) {
     let refs = 0;
     try {
@@ -33,22 +42,27 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
     const row = { tenant: c.tenant_id, legacy: Number(c.legacy), refs, rejected: Number(c.rejected) };
     rejectedTotal += row.rejected;
     perTenant.push(row);
-    if (row.legacy !== row.refs + row.rejected) diff(`tenant ${c.tenant_id}: ${row.legacy} legacy emails, ${row.refs} refs + ${row.rejected} rejected`);
+    const gone = deleted.get(c.tenant_id)?.length ?? 0;
+    if (row.legacy + gone !== row.refs + row.rejected) diff(`tenant ${c.tenant_id}: ${row.legacy} legacy emails${gone ? ` + ${gone} deleted after migration` : ''}, ${row.refs} refs + ${row.rejected} rejected`);
   }
 
   let checked = 0;
-  let after: [Date, string] | null = null;
+  let after: [string, string] | null = null;
   const size = opts.batchSize ?? 200;
   for (;;) {
-    type Row = LegacyEmail & { new_id: string | null; storage_key: string | null; reason: string | null };
+    type Row = LegacyEmail & { created_exact: string; new_id: string | null; storage_key: string | null; reason: string | null };
     const rows: Row[] = (await db.query<Row>(
-      `select e.*, m.new_id, m.storage_key, r.reason from emails e left join migrate_map m on m.kind = 'email' and m.legacy_id = e.id
+      // The page first, through the (created, id) index; then its joins (a few ms a page).
+      `with page as (select * from emails where ($1::timestamptz is null or (created, id) > ($1::timestamptz, $2::uuid)) order by created, id limit $3)
+       select e.*, e.created::text as created_exact, m.new_id, m.storage_key, r.reason from page e left join migrate_map m on m.kind = 'email' and m.legacy_id = e.id
          left join migrate_rejects r on r.legacy_id = e.id
-        where ($1::timestamptz is null or (e.created, e.id) > ($1, $2::uuid)) order by e.created, e.id limit $3`,
+        order by e.created, e.id`,
       [after?.[0] ?? null, after?.[1] ?? null, size],
     )).rows;
     if (!rows.length) break;
-    after = [rows[rows.length - 1].created, rows[rows.length - 1].id];
+    // The exact text of `created`: a JS Date keeps milliseconds, and a keyset on a truncated
+    // value re-reads the rows of the same millisecond (in the bench, verify did not finish).
+    after = [rows[rows.length - 1].created_exact, rows[rows.length - 1].id];
     const ids = rows.map((r) => r.id);
     const atts = new Map<string, { id: string; sha: string }[]>();
     for (const a of (await db.query(`select id, email_id, encode(sha256(content), 'hex') as sha from email_attachments where email_id = any($1)`, [ids])).rows) atts.set(a.email_id, [...(atts.get(a.email_id) ?? []), { id: a.id, sha: a.sha }]);
@@ -56,6 +70,21 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
     const parentOf = new Map<string, string>();
     const parentIds = rows.map((r) => r.parent_message_id).filter((p): p is string => !!p);
     if (parentIds.length) for (const p of (await db.query(`select legacy_id, new_id from migrate_map where kind = 'email' and legacy_id = any($1)`, [parentIds])).rows) parentOf.set(p.legacy_id, p.new_id);
+    // Bodies: BatchGetContent, per tenant, 100 keys a call (the tier's limit), instead of one
+    // GetContent per row; GetContent only for a body the batch answer left out (parts_omitted).
+    // `perRowContent` keeps the one-call-per-row path (the bench compares the two).
+    const bodies = new Map<string, { found: boolean; text?: string; html?: string; headers?: unknown }>();
+    if (!opts.perRowContent) {
+      const byTenant = new Map<string, string[]>();
+      for (const e of rows) if (e.new_id && !e.reason) byTenant.set(e.tenant_id, [...(byTenant.get(e.tenant_id) ?? []), e.storage_key ?? storageKeyOf(e)]);
+      const calls: Promise<void>[] = [];
+      for (const [tenantId, keys] of byTenant) for (let i = 0; i < keys.length; i += 100) {
+        calls.push(pm.content.batchGetContent({ tenantId, storageKeys: keys.slice(i, i + 100), parts: [] }).then((r) => {
+          for (const x of r.results) if (!x.partsOmitted) bodies.set(`${tenantId}:${x.storageKey}`, { found: x.found, text: x.contentText, html: x.contentHtml, headers: x.headers });
+        }));
+      }
+      await Promise.all(calls);
+    }
     await Promise.all(rows.map(async (e) => {
       if (e.reason?.startsWith(WAITING)) return diff(`${e.id}: not migrated yet: ${e.reason}`);
       if (e.reason) return;
@@ -76,8 +105,10 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
       };
       const got: Record<string, unknown> = { ...m, fromEmail: m.fromEmail.toLowerCase(), toEmail: m.toEmail.toLowerCase(), processed: m.processed ? m.processed.toISOString() : null, created: m.created ? m.created.toISOString() : null };
       for (const k of Object.keys(want)) if (want[k] !== got[k]) diff(`${p}: ${k} legacy ${JSON.stringify(want[k])} tier ${JSON.stringify(got[k])}`);
-      try {
-        const c = await pm.content.getContent({ tenantId: e.tenant_id, storageKey: e.storage_key ?? storageKeyOf(e) });
+      const batched = bodies.get(`${e.tenant_id}:${e.storage_key ?? storageKeyOf(e)}`);
+      if (batched && !batched.found) diff(`${p}: content missing (NOT_FOUND)`);
+      else try {
+        const c = batched ? { contentText: batched.text, contentHtml: batched.html, headers: batched.headers } : await pm.content.getContent({ tenantId: e.tenant_id, storageKey: e.storage_key ?? storageKeyOf(e) });
         const a = contentChecksum(e.content_text, e.content_html, e.headers);
         const b = contentChecksum(c.contentText, c.contentHtml, c.headers ?? {});
         if (a !== b) diff(`${p}: content checksum legacy ${a.slice(0, 16)} tier ${b.slice(0, 16)}`);

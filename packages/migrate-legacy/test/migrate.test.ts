@@ -10,7 +10,7 @@ import { generateLegacy, LEGACY_MIGRATIONS } from '../src/generate';
 import { catchUp, runMigration, storageKeyOf } from '../src/migrate';
 import { archive, readState, restore, rollback, switchOver } from '../src/phases';
 import { verifyMigration } from '../src/verify';
-import { pages } from '../src/refs';
+import { countRefs, historyAgrees } from './history';
 
 let platform: Platform;
 let pm: PenguinMails;
@@ -58,59 +58,8 @@ afterAll(async () => {
   await legacy?.drop();
 });
 
-async function refCount(): Promise<number> {
-  let n = 0;
-  for (const t of (await db.query('select id from tenants')).rows)
-    for await (const m of pages((token) => pm.metadata.listMessages({ tenantId: t.id, page: { pageSize: 500, pageToken: token } }), (r) => r.messages)) { void m; n++; }
-  return n;
-}
-
-/**
- * What analytics should hold for the migrated history: per campaign, sends (outbound, not
- * queued/failed) per UTC day of their legacy `created`, and replies (inbound emails with a parent).
- */
-async function expectedHistory() {
-  const { rows } = await db.query(
-    `select m.new_id as campaign, e.tenant_id, to_char(e.created at time zone 'UTC', 'YYYY-MM-DD') as day,
-            count(*) filter (where e.direction = 'outbound' and e.status not in ('queued', 'failed'))::int as sent,
-            count(*) filter (where e.direction = 'inbound' and e.message_type = 'email' and e.parent_message_id is not null)::int as replied
-       from emails e join migrate_map m on m.kind = 'campaign' and m.legacy_id = e.campaign_id
-      where not exists (select 1 from migrate_rejects r where r.legacy_id = e.id)
-      group by 1, 2, 3 order by 1, 3`);
-  const byCampaign = new Map<string, { tenant: string; sent: number; replied: number; days: Record<string, number> }>();
-  for (const r of rows) {
-    const c = byCampaign.get(r.campaign) ?? { tenant: r.tenant_id as string, sent: 0, replied: 0, days: {} as Record<string, number> };
-    c.sent += r.sent;
-    c.replied += r.replied;
-    if (r.sent) c.days[r.day] = r.sent;
-    byCampaign.set(r.campaign, c);
-  }
-  return byCampaign;
-}
-
-/** Analytics' counts per campaign, over all time and per day, once its consumer has caught up (polls up to 60 s). */
-async function analyticsAgrees(): Promise<void> {
-  const want = await expectedHistory();
-  expect(want.size).toBeGreaterThan(0);
-  const read = async () => {
-    const got = new Map<string, { tenant: string; sent: number; replied: number; days: Record<string, number> }>();
-    for (const [campaign, w] of want) {
-      const r = (await pm.analytics.getCampaignMetrics({ tenantId: w.tenant, campaignId: campaign, timeRange: { start: new Date('2000-01-01T00:00:00Z'), end: new Date(Date.now() + 3_600_000) } })).report!;
-      const days: Record<string, number> = {};
-      for (const d of r.daily) if (Number(d.metrics!.sent)) days[d.date] = Number(d.metrics!.sent);
-      got.set(campaign, { tenant: w.tenant, sent: Number(r.totals!.sent), replied: Number(r.totals!.replied), days });
-    }
-    return got;
-  };
-  const deadline = Date.now() + 60_000;
-  let got = await read();
-  while (JSON.stringify([...got]) !== JSON.stringify([...want]) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 500));
-    got = await read();
-  }
-  // Counted once, on the days the emails were sent (not the day of the migration).
-  expect([...got]).toEqual([...want]);
-}
+const refCount = () => countRefs(db, pm);
+const analyticsAgrees = () => historyAgrees(db, pm);
 
 test('killed after a batch reached the tiers, resumed while the application writes: verify agrees, history counted once at its original times', async () => {
   await expect(runMigration(db, pm, { ...opts, catchUp: false, afterBatchWritten: (b) => { if (b === 2) throw new Error('killed'); } })).rejects.toThrow('killed');
@@ -204,8 +153,20 @@ test('verify fails and names a row changed after the migration; archive refuses 
   expect((await db.query(`select to_regclass('public.emails') as t`)).rows[0].t).toBe('emails');
   expect((await readState(db)).phase).toBe('migrating');
 
-  expect(await catchUp(db, pm, opts)).toMatchObject({ migrated: 1, rejected: 0 });
-  expect((await verifyMigration(db, pm)).differences).toEqual([]);
+  // A migrated row the application deletes: verify's counts differ until the catch-up records it.
+  const gone = (await db.query(
+    `select e.id, e.tenant_id, m.new_id from emails e join migrate_map m on m.kind = 'email' and m.legacy_id = e.id
+      where e.id <> $1 and not exists (select 1 from emails c where c.parent_message_id = e.id) and not exists (select 1 from email_attachments a where a.email_id = e.id) limit 1`, [id])).rows[0];
+  await db.query(`delete from emails where id = $1`, [gone.id]);
+  expect((await verifyMigration(db, pm)).differences.join('\n')).toMatch(new RegExp(`tenant ${gone.tenant_id}: \\d+ legacy emails, \\d+ refs`));
+
+  expect(await catchUp(db, pm, opts)).toMatchObject({ migrated: 1, rejected: 0, deleted: 1 });
+  const after = await verifyMigration(db, pm);
+  expect(after.differences).toEqual([]);
+  expect(after.notes.join('\n')).toMatch(new RegExp(`tenant ${gone.tenant_id}: 1 legacy rows deleted after their migration, refs kept.*${gone.id} \\(ref ${gone.new_id}\\)`));
+  // Its ref, body and history stay in the tiers; a second catch-up records nothing new.
+  expect((await pm.metadata.getMessage({ tenantId: gone.tenant_id, messageId: gone.new_id })).message!.id).toBe(gone.new_id);
+  expect(await catchUp(db, pm, opts)).toMatchObject({ migrated: 0, deleted: 0 });
 });
 
 test('switch, writes through the tiers, rollback: emails has them and verify agrees; then archive and restore', async () => {
