@@ -2,6 +2,7 @@ import { defaultMetrics } from '@penguinmails/service-kit';
 import type { Store } from '../db/client';
 import { fetchCopies, forEachStoredId, lookupKeys, type KeyRow } from '../db/event-keys';
 import { insertEvents, type EventRow, type InsertEvents } from '../db/insert-events';
+import { repairRecent } from '../db/repair-recent';
 import { IdFilter } from './id-filter';
 
 /**
@@ -62,6 +63,8 @@ export class EventWriter {
   private loading?: Promise<void>;
   private readonly queue: Pending[] = [];
   private running = false;
+  /** An insert failed: its rows may be in some tables and not others until repairRecent runs. */
+  private dirty = false;
 
   constructor(
     private readonly store: Store,
@@ -72,6 +75,10 @@ export class EventWriter {
   load(): Promise<void> {
     if (this.options.filter !== 'memory') return Promise.resolve();
     this.loading ??= (async () => {
+      // First make event_keys and the rollups agree with events again, in case the last process
+      // died inside an insert (src/db/repair-recent.ts): the filter is loaded from event_keys.
+      await repairRecent(this.store);
+      this.dirty = false;
       const stored = await this.countStored();
       // Room for 10M ids at least (18 MB): a full filter is rebuilt from the store, and writes
       // wait for that (seconds at millions of ids), so it should be rare: doubling from there.
@@ -111,6 +118,7 @@ export class EventWriter {
           );
           for (const p of group) p.resolve();
         } catch (err) {
+          this.dirty = true;
           for (const p of group) p.reject(err);
         }
       }
@@ -121,6 +129,10 @@ export class EventWriter {
 
   private async writeGroup(rows: EventRow[], insert: InsertEvents): Promise<void> {
     if (this.options.filter === 'memory' && (!this.filter || this.filter.full)) await this.load();
+    else if (this.options.filter === 'memory' && this.dirty) {
+      await repairRecent(this.store);
+      this.dirty = false;
+    }
     // The best copy of each id within the group.
     const best = new Map<string, EventRow>();
     for (const r of rows) {

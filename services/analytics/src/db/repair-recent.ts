@@ -1,0 +1,99 @@
+import type { Store } from './client';
+import { COUNT_COLUMNS } from './rollup-source';
+
+/**
+ * Puts `event_keys` and the three rollups back in step with `events` for the buckets of the
+ * events stored in the last `windowMs` before the newest one (migration 006's tables).
+ *
+ * Why: one insert into `events` is not atomic across its tables — ClickHouse writes the raw
+ * block, then runs the materialized views. A process killed inside that insert (kill -9 under
+ * load does hit it: the fault suite saw one open counted in `events` and `event_keys` but not in
+ * the campaign rollup), or an insert that fails half way, can leave the raw rows without some
+ * view's rows. The raw table is the truth (every count is a sum of `sign` over it), so:
+ * - each rollup bucket touched by a recent event gets a correcting row: (sums over `events`) −
+ *   (sums in the rollup), merged like any other row (the rollups are sums);
+ * - each recent event whose net count of rows in `event_keys` differs from `events` gets the
+ *   missing key rows, so the writer's lookup sees what `events` holds.
+ * Run by the writer before it loads its filter (process start) and after a failed insert, while
+ * no other write can run (one writer per store: the `memory` filter). Not with several writers
+ * (`store` filter): another replica's insert still running its views would look like damage.
+ * Idempotent: a second run finds nothing to correct.
+ */
+export async function repairRecent(store: Store, windowMs = 120_000): Promise<{ buckets: number; keys: number }> {
+  const [newest] = await (
+    await store.client.query({ query: `select toString(max(ingested_at)) as at, count() as n from ${store.table('events')}`, format: 'JSONEachRow' })
+  ).json<{ at: string; n: number | string }>();
+  if (!newest || Number(newest.n) === 0) return { buckets: 0, keys: 0 };
+  const params = { newest: newest.at, window: windowMs / 1000 };
+  const since = `{newest:DateTime64(3, 'UTC')} - toIntervalMillisecond({window:Float64} * 1000)`;
+  const recent = `ingested_at >= ${since}`;
+  const n = COUNT_COLUMNS.length;
+  const conditions: Record<(typeof COUNT_COLUMNS)[number], string> = {
+    sent: "event_type = 'sent'",
+    delivered: "event_type = 'delivered'",
+    opened: "event_type = 'opened'",
+    clicked: "event_type = 'clicked'",
+    replied: "event_type = 'replied'",
+    bounced: "event_type = 'bounced'",
+    soft_bounced: "event_type = 'bounced' and bounce_type = 'soft'",
+    unsubscribed: "event_type = 'unsubscribed'",
+    complained: "event_type = 'complained'",
+    auto_replied: "event_type = 'auto_replied'",
+    unique_opened: "event_type = 'unique_opened'",
+    unique_clicked: "event_type = 'unique_clicked'",
+  };
+  const rawArray = `[${COUNT_COLUMNS.map((c) => `toInt64(sign * (${conditions[c]}))`).join(', ')}]`;
+  const rollups = [
+    { table: 'campaign_hourly', keys: ['campaign_id'], nonNil: 'campaign_id' },
+    { table: 'mailbox_hourly', keys: ['email_account_id'], nonNil: 'email_account_id' },
+    { table: 'sequence_step_hourly', keys: ['campaign_id', 'sequence_step_id'], nonNil: 'sequence_step_id' },
+  ];
+  const nil = "toUUID('00000000-0000-0000-0000-000000000000')";
+  const hourOf = "toStartOfHour(toDateTime(occurred_at, 'UTC'))";
+  let buckets = 0;
+  for (const r of rollups) {
+    const k = r.keys.join(', ');
+    const touched = `select tenant_id, ${k}, ${hourOf} from ${store.table('events')} where ${recent} and ${r.nonNil} != ${nil}`;
+    const diff = `
+      select tenant_id, ${k}, hour, arrayMap((x, y) -> x - y, arrayResize(raw_c, ${n}, toInt64(0)), arrayResize(roll_c, ${n}, toInt64(0))) as delta
+      from (
+        select tenant_id, ${k}, ${hourOf} as hour, sumForEach(${rawArray}) as raw_c
+        from ${store.table('events')}
+        where ${r.nonNil} != ${nil} and (tenant_id, ${k}, ${hourOf}) in (${touched})
+        group by tenant_id, ${k}, hour
+      ) as a
+      left join (
+        select tenant_id, ${k}, hour, sumForEachMerge(counts) as roll_c
+        from ${store.table(r.table)}
+        where (tenant_id, ${k}, hour) in (${touched})
+        group by tenant_id, ${k}, hour
+      ) as b using (tenant_id, ${k}, hour)
+      where arrayExists((x) -> x != 0, delta)`;
+    const [{ c }] = await (await store.client.query({ query: `select count() as c from (${diff})`, query_params: params, format: 'JSONEachRow' })).json<{ c: number | string }>();
+    if (Number(c) === 0) continue;
+    buckets += Number(c);
+    await store.client.command({
+      query: `insert into ${store.table(r.table)} (tenant_id, ${k}, hour, counts)
+              select tenant_id, ${k}, hour, sumForEachState(delta) from (${diff}) group by tenant_id, ${k}, hour`,
+      query_params: params,
+    });
+  }
+
+  const keyCols = 'tenant_id, event_id, campaign_id, occurred_at, detail_rank';
+  const ids = `select tenant_id, event_id from ${store.table('events')} where ${recent}`;
+  const keyDiff = `
+    select ${keyCols}, toInt64(raw_n) - toInt64(keys_n) as d
+    from (select ${keyCols}, sum(sign) as raw_n from ${store.table('events')} where (tenant_id, event_id) in (${ids}) group by ${keyCols}) as a
+    left join (select ${keyCols}, sum(sign) as keys_n from ${store.table('event_keys')} where (tenant_id, event_id) in (${ids}) group by ${keyCols}) as b
+    using (${keyCols})
+    where d != 0`;
+  const [{ c: keys }] = await (await store.client.query({ query: `select count() as c from (${keyDiff})`, query_params: params, format: 'JSONEachRow' })).json<{ c: number | string }>();
+  if (Number(keys) > 0) {
+    await store.client.command({
+      query: `insert into ${store.table('event_keys')} (${keyCols}, sign)
+              select ${keyCols}, if(d > 0, 1, -1) from (${keyDiff}) array join range(toUInt64(abs(d))) as i`,
+      query_params: params,
+    });
+  }
+  return { buckets, keys: Number(keys) };
+}
