@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { EventWriter } from '../src/domain/event-writer';
 import { IdFilter } from '../src/domain/id-filter';
 import { insertEvents, type EventRow, type InsertEvents } from '../src/db/insert-events';
+import { repairRecent } from '../src/db/repair-recent';
 import { freshStore, uuid, type TestStore } from './harness';
 
 let db: TestStore;
@@ -148,7 +149,6 @@ describe('EventWriter', () => {
 
 describe('repairRecent (a process killed inside an insert)', () => {
   it('puts a rollup that missed rows and event_keys that missed rows back in step with events, so a retry counts once', async () => {
-    const { repairRecent } = await import('../src/db/repair-recent');
     const tenant = uuid();
     const campaign = randomUUID();
     const rows = Array.from({ length: 50 }, () => row(tenant, { campaign_id: campaign, occurred_at: '2026-11-20 10:15:00.000' }));
