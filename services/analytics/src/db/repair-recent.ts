@@ -1,5 +1,5 @@
 import type { Store } from './client';
-import { COUNT_COLUMNS } from './rollup-source';
+import { COUNT_COLUMNS, NIL, RAW_COUNT_ARRAY, ROLLUPS } from './rollup-source';
 
 /**
  * Puts `event_keys` and the three rollups back in step with `events` for the buckets of the
@@ -28,38 +28,18 @@ export async function repairRecent(store: Store, windowMs = 120_000): Promise<{ 
   const since = `{newest:DateTime64(3, 'UTC')} - toIntervalMillisecond({window:Float64} * 1000)`;
   const recent = `ingested_at >= ${since}`;
   const n = COUNT_COLUMNS.length;
-  const conditions: Record<(typeof COUNT_COLUMNS)[number], string> = {
-    sent: "event_type = 'sent'",
-    delivered: "event_type = 'delivered'",
-    opened: "event_type = 'opened'",
-    clicked: "event_type = 'clicked'",
-    replied: "event_type = 'replied'",
-    bounced: "event_type = 'bounced'",
-    soft_bounced: "event_type = 'bounced' and bounce_type = 'soft'",
-    unsubscribed: "event_type = 'unsubscribed'",
-    complained: "event_type = 'complained'",
-    auto_replied: "event_type = 'auto_replied'",
-    unique_opened: "event_type = 'unique_opened'",
-    unique_clicked: "event_type = 'unique_clicked'",
-  };
-  const rawArray = `[${COUNT_COLUMNS.map((c) => `toInt64(sign * (${conditions[c]}))`).join(', ')}]`;
-  const rollups = [
-    { table: 'campaign_hourly', keys: ['campaign_id'], nonNil: 'campaign_id' },
-    { table: 'mailbox_hourly', keys: ['email_account_id'], nonNil: 'email_account_id' },
-    { table: 'sequence_step_hourly', keys: ['campaign_id', 'sequence_step_id'], nonNil: 'sequence_step_id' },
-  ];
-  const nil = "toUUID('00000000-0000-0000-0000-000000000000')";
+  const rollups = Object.values(ROLLUPS);
   const hourOf = "toStartOfHour(toDateTime(occurred_at, 'UTC'))";
   let buckets = 0;
   for (const r of rollups) {
     const k = r.keys.join(', ');
-    const touched = `select tenant_id, ${k}, ${hourOf} from ${store.table('events')} where ${recent} and ${r.nonNil} != ${nil}`;
+    const touched = `select tenant_id, ${k}, ${hourOf} from ${store.table('events')} where ${recent} and ${r.nonNil} != ${NIL}`;
     const diff = `
       select tenant_id, ${k}, hour, arrayMap((x, y) -> x - y, arrayResize(raw_c, ${n}, toInt64(0)), arrayResize(roll_c, ${n}, toInt64(0))) as delta
       from (
-        select tenant_id, ${k}, ${hourOf} as hour, sumForEach(${rawArray}) as raw_c
+        select tenant_id, ${k}, ${hourOf} as hour, sumForEach(${RAW_COUNT_ARRAY}) as raw_c
         from ${store.table('events')}
-        where ${r.nonNil} != ${nil} and (tenant_id, ${k}, ${hourOf}) in (${touched})
+        where ${r.nonNil} != ${NIL} and (tenant_id, ${k}, ${hourOf}) in (${touched})
         group by tenant_id, ${k}, hour
       ) as a
       left join (

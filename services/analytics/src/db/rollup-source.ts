@@ -47,12 +47,15 @@ const CONDITION: Record<CountColumn, string> = {
   unique_clicked: "event_type = 'unique_clicked'",
 };
 
+/** One raw row's counts as the array the rollups sum (`sign` where the row counts, else 0). */
+export const RAW_COUNT_ARRAY = `[${COUNT_COLUMNS.map((c) => `toInt64(sign * (${CONDITION[c]}))`).join(', ')}]`;
 /** The `counts` state from raw rows: exactly what the materialized views write. */
-const RAW_COUNTS = `sumForEachState([${COUNT_COLUMNS.map((c) => `toInt64(sign * (${CONDITION[c]}))`).join(', ')}])`;
+const RAW_COUNTS = `sumForEachState(${RAW_COUNT_ARRAY})`;
 
 export type Rollup = 'campaign' | 'mailbox' | 'step';
 
-const ROLLUPS: Record<Rollup, { table: string; keys: string[]; nonNil: string }> = {
+/** Each rollup's table, its id columns after tenant_id, and the column whose nil UUID it skips. */
+export const ROLLUPS: Record<Rollup, { table: string; keys: string[]; nonNil: string }> = {
   campaign: { table: 'campaign_hourly', keys: ['campaign_id'], nonNil: 'campaign_id' },
   mailbox: { table: 'mailbox_hourly', keys: ['email_account_id'], nonNil: 'email_account_id' },
   step: { table: 'sequence_step_hourly', keys: ['campaign_id', 'sequence_step_id'], nonNil: 'sequence_step_id' },

@@ -38,7 +38,7 @@ const MIN_FILTER_CAPACITY = 10_000_000;
  * the message itself over a caller over a status change, +4 for a known bounce type); a first
  * open/click that happened earlier (the first is the earliest).
  */
-function better(row: EventRow, cur: KeyRow): boolean {
+function better(row: EventRow, cur: Pick<KeyRow, 'occurred_at' | 'detail_rank'>): boolean {
   if (UNIQUE_TYPES.has(row.event_type)) return row.occurred_at < cur.occurred_at;
   return row.detail_rank > cur.detail_rank;
 }
@@ -138,7 +138,7 @@ export class EventWriter {
     for (const r of rows) {
       const k = key(r);
       const seen = best.get(k);
-      if (!seen || (UNIQUE_TYPES.has(r.event_type) ? r.occurred_at < seen.occurred_at : r.detail_rank > seen.detail_rank)) best.set(k, r);
+      if (!seen || better(r, seen)) best.set(k, r);
     }
     const candidates = this.filter ? [...best.values()].filter((r) => this.filter!.mightHaveText(r.event_id)) : [...best.values()];
     const stored = currentCopies(await lookupKeys(this.store, candidates));

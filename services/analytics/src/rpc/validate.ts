@@ -1,5 +1,5 @@
 import { commonV1, type analyticsV1 } from '@penguinmails/contracts';
-import type { Validator } from '@penguinmails/service-kit';
+import { isUuid, type Validator } from '@penguinmails/service-kit';
 import type { IngestLimits } from '../deps';
 import { EVENT_TYPES, eventTypeName } from '../domain/event-types';
 import type { BounceKind, IngestEvent } from '../domain/events';
@@ -88,14 +88,13 @@ export function ingestBatch(v: Validator, events: analyticsV1.EmailEvent[], limi
 }
 
 /** A bounce's type: unspecified = unknown (counted as hard); set on another event type is refused. */
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** '' (absent) → undefined; a UUID → lower case; anything else → null (invalid). */
-const idOrAbsent = (s: string | undefined): string | undefined | null => (!s ? undefined : UUID_RE.test(s) ? s.toLowerCase() : null);
+const idOrAbsent = (s: string | undefined): string | undefined | null => (!s ? undefined : isUuid(s) ? s.toLowerCase() : null);
 
 /** The event as an IngestEvent when every check of ingestBatch passes, else undefined (then the detailed checks run). */
 function validEvent(e: analyticsV1.EmailEvent, latest: Date): IngestEvent | undefined {
-  if (!e.eventId || !UUID_RE.test(e.eventId) || e.eventId === NIL_UUID) return undefined;
+  if (!e.eventId || !isUuid(e.eventId) || e.eventId === NIL_UUID) return undefined;
   const type = eventTypeName(e.eventType);
   const at = e.occurredAt;
   if (type === undefined || !at || Number.isNaN(at.getTime()) || at < EARLIEST || at > latest) return undefined;
