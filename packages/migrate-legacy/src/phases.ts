@@ -91,7 +91,10 @@ export async function rollback(db: Client, pm: PenguinMails): Promise<{ copied: 
   for (const { id: tenantId } of tenants) {
     const changed = [];
     try {
-      for await (const m of pages((token) => pm.metadata.listMessages({ tenantId, page: { pageSize: 500, pageToken: token } }), (r) => r.messages)) if (m.updated! > since || m.created! > since) changed.push(m);
+      // Only the refs changed since the switch (ListMessages `updated`, filtered in the metadata
+      // tier; a new ref's `updated` starts at its `created`, so new refs are among them). Before
+      // that filter existed every ref of every tenant crossed the wire.
+      for await (const m of pages((token) => pm.metadata.listMessages({ tenantId, updated: { start: since }, page: { pageSize: 500, pageToken: token } }), (r) => r.messages)) changed.push(m);
     } catch (e) { if (!(e instanceof PenguinMailsError && e.codeName === 'NOT_FOUND')) throw e; }
     changed.sort((a, b) => a.created!.getTime() - b.created!.getTime()); // parents before their replies
     for (const m of changed) {

@@ -160,7 +160,7 @@ describe('ListMessages', () => {
     for (const id of initial) expect(seen).toContain(id);
   });
 
-  it('combines filters (campaign, lead, direction, status, processed, time range)', async () => {
+  it('combines filters (campaign, lead, direction, status, processed, created and updated ranges)', async () => {
     const r = await h.rpc('recordMessage', { tenantId: t.tenantId, message: msg({ campaignId: t.campaignId, leadId: t.leadId, direction: M.Direction.DIRECTION_INBOUND, messageType: M.MessageType.MESSAGE_TYPE_AUTO_REPLY }) });
     const id = r.message!.id;
     const q = (over: PartialRequest<'listMessages'>) => h.rpc('listMessages', { tenantId: t.tenantId, ...over }).then((x) => x.messages.map((m: { id: string }) => m.id));
@@ -170,7 +170,14 @@ describe('ListMessages', () => {
     expect(await q({ processed: true })).not.toContain(id);
     expect(await q({ created: { start: new Date(Date.now() - 60_000), end: new Date(Date.now() + 60_000) } })).toContain(id);
     expect(await q({ created: { end: new Date(Date.now() - 3600_000) } })).not.toContain(id);
+    // `updated`: the mark below moves it past `before`, so only then does "changed since" list the ref.
+    const before = new Date();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await q({ updated: { start: before } })).not.toContain(id);
+    expect(await q({ updated: { end: before } })).toContain(id);
     await h.rpc('markProcessed', { tenantId: t.tenantId, messageId: id });
+    expect(await q({ updated: { start: before } })).toEqual([id]);
+    expect(await q({ updated: { end: before } })).not.toContain(id);
     expect(await q({ campaignId: t.campaignId, processed: false })).not.toContain(id);
     expect(await q({ campaignId: t.campaignId, processed: true })).toContain(id);
     // Another tenant sees none of it.

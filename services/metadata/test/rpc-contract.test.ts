@@ -152,6 +152,7 @@ const badInput: Case[] = [
   bad('listMessages', 'unknown direction', (t) => ({ tenantId: t.tenantId, direction: outOfEnum(9) }), 'direction'),
   bad('listMessages', 'unknown message type', (t) => ({ tenantId: t.tenantId, messageType: outOfEnum(9) }), 'message_type'),
   bad('listMessages', 'inverted time range', (t) => ({ tenantId: t.tenantId, created: { start: new Date(2026, 0, 2), end: new Date(2026, 0, 1) } }), 'created.end'),
+  bad('listMessages', 'inverted updated range', (t) => ({ tenantId: t.tenantId, updated: { start: new Date(2026, 0, 2), end: new Date(2026, 0, 1) } }), 'updated.end'),
   bad('getThread', 'malformed message_id', (t) => ({ tenantId: t.tenantId, messageId: 'm-1' }), 'message_id'),
   bad('getThread', 'missing tenant_id', (t) => ({ tenantId: '', messageId: t.messageId }), 'tenant_id'),
   bad('updateMessageStatus', 'malformed message_id', (t) => ({ tenantId: t.tenantId, messageId: 'm-1', status: M.MessageStatus.MESSAGE_STATUS_DELIVERED }), 'message_id'),

@@ -236,6 +236,8 @@ export interface MessageFilters {
   processed?: boolean;
   createdFrom?: Date;
   createdTo?: Date;
+  updatedFrom?: Date;
+  updatedTo?: Date;
 }
 
 /**
@@ -263,6 +265,12 @@ export function listMessages(pool: Pool, tenantId: string, f: MessageFilters, cu
     conditions: [
       ['created >= ?', f.createdFrom],
       ['created < ?', f.createdTo],
+      // No index on `updated`: the touch trigger sets it on every update, so an index would add
+      // an entry to every update of a ref and turn the HOT ones (content state) into non-HOT
+      // ones. A filter on it (rare: the legacy migration's rollback) reads the tenant's refs
+      // through (tenant_id, created, id) once over all its pages, inside PostgreSQL.
+      ['updated >= ?', f.updatedFrom],
+      ['updated < ?', f.updatedTo],
     ],
     cursor,
     size,

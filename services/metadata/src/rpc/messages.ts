@@ -190,8 +190,11 @@ export function messageHandlers(deps: ServerDeps) {
         processed: req.processed,
         createdFrom: req.created?.start,
         createdTo: req.created?.end,
+        updatedFrom: req.updated?.start,
+        updatedTo: req.updated?.end,
       };
       if (f.createdFrom && f.createdTo) v.check(f.createdFrom < f.createdTo, 'created.end', 'OUT_OF_RANGE', 'created.end must be after created.start');
+      if (f.updatedFrom && f.updatedTo) v.check(f.updatedFrom < f.updatedTo, 'updated.end', 'OUT_OF_RANGE', 'updated.end must be after updated.start');
       const binding = JSON.stringify(['messages', tenantId, f]);
       const size = pageSizeOf(v, deps, req.page);
       v.done();
