@@ -291,7 +291,9 @@ async function migrateRowsIn(ctx: Ctx, rows: LegacyEmail[], inflight: Inflight, 
         bounceType: e.message_type === 'bounce' ? (e.bounce_type === 'soft' ? commonV1.BounceType.BOUNCE_TYPE_SOFT : commonV1.BounceType.BOUNCE_TYPE_HARD) : commonV1.BounceType.BOUNCE_TYPE_UNSPECIFIED,
         inReplyTo: '', references: [],
       },
-      created: e.created, processed: e.processed ?? undefined,
+      // The ref keeps the legacy email's id (a known client_key keeps whatever id it has: a ref
+      // an earlier version of this tool imported under a generated id stays as it is).
+      created: e.created, processed: e.processed ?? undefined, id: e.id,
     });
     const calls: (() => Promise<void>)[] = [];
     for (const [tenantId, list] of byTenant) {
@@ -308,7 +310,7 @@ async function migrateRowsIn(ctx: Ctx, rows: LegacyEmail[], inflight: Inflight, 
               try { newId.set(e.id, (await pm.metadata.importMessages({ tenantId, messages: [input(e)] })).results[0].message!.id); }
               catch (err2) {
                 if (!(err2 instanceof PenguinMailsError) || TRANSIENT.includes(err2.codeName)) throw err2;
-                rejects.push({ id: e.id, tenant: e.tenant_id, reason: err2.codeName === 'ALREADY_EXISTS' ? `provider_message_id already used: ${err2.describe()}` : `metadata refused: ${err2.describe()}` });
+                rejects.push({ id: e.id, tenant: e.tenant_id, reason: err2.codeName === 'ALREADY_EXISTS' ? `already used (provider_message_id, or the id itself): ${err2.describe()}` : `metadata refused: ${err2.describe()}` });
               }
             }
           }

@@ -99,8 +99,9 @@ export async function verifyMigration(db: Client, pm: PenguinMails, opts: { batc
         emailAccountId: ref('mailbox', e.email_account_id), campaignId: ref('campaign', e.campaign_id), leadId: ref('lead', e.lead_id),
         sequenceStepId: ref('step', e.sequence_step_id), parentMessageId: parent, direction: DIRECTIONS[e.direction], messageType: TYPES[e.message_type],
         fromEmail: e.from_email.toLowerCase(), toEmail: e.to_email.toLowerCase(), subject: e.subject ?? '', status: STATUSES[e.status],
-        // A row copied back by rollback (legacy id = ref id) keeps the ref's own client_key.
-        providerMessageId: e.provider_message_id ?? '', clientKey: e.new_id === e.id ? (e.client_key ?? '') : e.id, contentStorageKey: e.storage_key ?? storageKeyOf(e),
+        // A migrated ref's client_key is the legacy id; a row copied back by rollback holds the
+        // ref's own client_key in emails.client_key.
+        providerMessageId: e.provider_message_id ?? '', clientKey: m.clientKey === e.id ? e.id : (e.client_key ?? ''), contentStorageKey: e.storage_key ?? storageKeyOf(e),
         processed: e.processed ? e.processed.toISOString() : null, created: e.created.toISOString(),
       };
       const got: Record<string, unknown> = { ...m, fromEmail: m.fromEmail.toLowerCase(), toEmail: m.toEmail.toLowerCase(), processed: m.processed ? m.processed.toISOString() : null, created: m.created ? m.created.toISOString() : null };

@@ -109,6 +109,10 @@ test('killed after a batch reached the tiers, resumed while the application writ
   const reply = (await db.query(`select new_id from migrate_map where legacy_id = $1`, [earlyReply])).rows[0].new_id;
   const parentRef = (await db.query(`select new_id from migrate_map where legacy_id = $1`, [laterParent])).rows[0].new_id;
   expect((await pm.metadata.getMessage({ tenantId: base.tenant_id as string, messageId: reply })).message!.parentMessageId).toBe(parentRef);
+  // Every ref kept its email's id (ImportMessages `id`), the killed-and-redone batch's too.
+  expect([reply, parentRef]).toEqual([earlyReply, laterParent]);
+  expect(Number((await db.query(`select count(*) from migrate_map where kind = 'email' and new_id <> legacy_id`)).rows[0].count)).toBe(0);
+  expect(Number((await db.query(`select count(*) from migrate_map where kind = 'email'`)).rows[0].count)).toBe(total - 4);
   // The changed body went under a new key; the old object is gone.
   const now = (await db.query(`select storage_key from migrate_map where legacy_id = $1`, [changed.id])).rows[0].storage_key;
   expect(now).toMatch(new RegExp(`^${storageKeyOf(changed)}/[0-9a-f]{16}$`));

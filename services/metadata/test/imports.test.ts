@@ -71,6 +71,34 @@ describe('ImportMessages', () => {
     expect(await events(since)).toEqual([]);
   });
 
+  it('keeps a given id; a repeat finds it by client_key; an id held by another ref (any tenant) is ALREADY_EXISTS with nothing written', async () => {
+    const id = randomUUID();
+    const a = { ...imported(), id };
+    const first = await h.rpc('importMessages', { tenantId: t.tenantId, messages: [a] });
+    expect(first.results[0]).toMatchObject({ created: true, message: { id, clientKey: a.message!.clientKey } });
+    expect((await h.rpc('getMessage', { tenantId: t.tenantId, messageId: id })).message!.created).toEqual(sentAt);
+    // A reply names its parent by the kept id.
+    const reply = { ...imported({ direction: M.Direction.DIRECTION_INBOUND, status: M.MessageStatus.MESSAGE_STATUS_RECEIVED, parentMessageId: id, fromEmail: 'jane@acme-lead.example', toEmail: 'sales@acme.example' }), id: randomUUID() };
+    expect((await h.rpc('importMessages', { tenantId: t.tenantId, messages: [reply] })).results[0].message).toMatchObject({ id: reply.id, parentMessageId: id });
+    const before = await snapshot(h.pool);
+    // The same client_key again (even with another id): the known ref, unchanged.
+    const again = await h.rpc('importMessages', { tenantId: t.tenantId, messages: [a, { ...a, id: randomUUID() }] });
+    expect(again.results.map((r) => [r.created, r.message!.id])).toEqual([[false, id], [false, id]]);
+    // The id for another message: this tenant's or another's, refused without naming the holder.
+    const refused = async (tenantId: string, messages: DeepPartial<metadataV1.ImportedMessage>[]) => {
+      const err = await h.rpc('importMessages', { tenantId, messages }).then(() => undefined, (e: Error & { code: number; details: string }) => e);
+      expect(err?.code).toBe(Status.ALREADY_EXISTS);
+      return err!.details;
+    };
+    const mine = await refused(t.tenantId, [imported(), { ...imported(), id }]);
+    expect(mine).toContain(`messages[1].id ${id} is already the id of another message`);
+    expect(mine).not.toContain(a.message!.clientKey!);
+    const theirs = await refused(other.tenantId, [{ ...imported({ emailAccountId: other.mailboxId, campaignId: '', leadId: '' }), id }]);
+    expect(theirs).toContain('messages[0].id');
+    expect(theirs).not.toContain(t.tenantId);
+    expect(await snapshot(h.pool)).toEqual(before);
+  });
+
   it('bad input is INVALID_ARGUMENT naming the field, with nothing written', async () => {
     const before = await snapshot(h.pool);
     const cases: [DeepPartial<metadataV1.ImportedMessage>, string][] = [
@@ -84,10 +112,13 @@ describe('ImportMessages', () => {
       [imported({ inReplyTo: '<x@y>' }), 'messages[0].message.in_reply_to'],
       [imported({ toEmail: 'not an address' }), 'messages[0].message.to_email'],
       [imported({ contentStorageKey: `${other.tenantId}/legacy/x` }), 'messages[0].message.content_storage_key'],
+      [{ ...imported(), id: 'not-a-uuid' }, 'messages[0].id'],
     ];
     for (const [m, field] of cases) await expectError(h.rpc('importMessages', { tenantId: t.tenantId, messages: [m] }), Status.INVALID_ARGUMENT, field);
     await expectError(h.rpc('importMessages', { tenantId: t.tenantId, messages: [] }), Status.INVALID_ARGUMENT, 'messages');
     await expectError(h.rpc('importMessages', { tenantId: t.tenantId, messages: Array.from({ length: 21 }, () => imported()) }), Status.INVALID_ARGUMENT, 'messages');
+    const shared = randomUUID();
+    await expectError(h.rpc('importMessages', { tenantId: t.tenantId, messages: [{ ...imported(), id: shared }, { ...imported(), id: shared }] }), Status.INVALID_ARGUMENT, 'messages[1].id');
     // One bad message of two: nothing of the batch is written.
     await expectError(h.rpc('importMessages', { tenantId: t.tenantId, messages: [imported(), imported({ subject: 'x'.repeat(501) })] }), Status.INVALID_ARGUMENT, 'messages[1].message.subject');
     expect(await snapshot(h.pool)).toEqual(before);

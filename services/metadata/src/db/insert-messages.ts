@@ -3,7 +3,8 @@ import { MESSAGE_COLUMNS, type MessageRow, type MessageValues, type Queryable } 
 
 /**
  * Hand-written: a bulk insert, idempotent on either unique key. `on conflict do nothing`
- * without a target covers both (tenant_id, provider_message_id) and (tenant_id, client_key); a
+ * without a target covers both (tenant_id, provider_message_id) and (tenant_id, client_key) (and the
+ * primary key, for an id an import keeps: its caller checks that a skipped row was its own); a
  * concurrent duplicate blocks on the unique index until the first transaction commits and is
  * then skipped, so two racing RecordMessage calls make one row. unnest() sends the whole batch
  * in one statement: 1000 refs in one round trip instead of 1000. A ref's content_state is what
@@ -37,6 +38,8 @@ export const INSERT_MESSAGES = `
 export interface InsertValues extends MessageValues {
   created?: Date;
   processed?: Date | null;
+  /** The ref's id when the caller keeps one (ImportMessages); else a new UUID. */
+  id?: string;
 }
 
 /** Inserts the refs; returns the rows it inserted (a known key is skipped, not returned). */
@@ -44,7 +47,7 @@ export async function insertMessages(db: Queryable, tenantId: string, inputs: In
   const col = <K extends keyof InsertValues>(k: K) => inputs.map((i) => i[k] ?? null);
   const { rows } = await db.query<MessageRow>(INSERT_MESSAGES, [
     tenantId,
-    inputs.map(() => randomUUID()),
+    inputs.map((i) => i.id ?? randomUUID()),
     col('emailAccountId'),
     col('campaignId'),
     col('leadId'),

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { insertMessages } from '../db/insert-messages';
 import { lockContentKeys } from '../db/lock-content-keys';
 import type { MessageRow } from '../db/rows';
+import { selectMessageIds } from '../db/select-message-ids';
 import { selectMessagesByKeys } from '../db/select-messages-by-keys';
 import { updateImportedMessages } from '../db/update-imported-messages';
 import { EVENTS, messageRefOf, outboxRow } from './events';
@@ -19,7 +20,12 @@ export interface ImportInsert extends MessageInsert {
   clientKey: string;
   created: Date;
   processed: Date | null;
+  /** The ref's id kept from the source system (checked free first); else generated. */
+  id?: string;
 }
+
+/** `messages[i].id`: an ImportInsert's field is its MessageInput's (`messages[i].message`). */
+const idField = (i: ImportInsert) => `${i.field.replace(/\.message$/, '')}.id`;
 
 /**
  * ImportMessages: one transaction, all or nothing. A known client_key is a catch-up: the ref's
@@ -44,10 +50,27 @@ export async function importMessages(pool: Pool, names: EventNames, tenantId: st
       }
     }
     const fresh = inputs.filter((i) => !byClient.has(i.clientKey));
+    // Kept ids (the source system's): each must be free, or already this client_key's ref.
+    const holders = await selectMessageIds(c, fresh.map((i) => i.id).filter((id): id is string => !!id));
+    const heldBy = new Map(holders.map((r) => [r.id, r]));
+    for (const i of fresh) {
+      const holder = i.id ? heldBy.get(i.id) : undefined;
+      if (holder && (holder.tenantId !== tenantId || holder.clientKey !== i.clientKey)) {
+        throw new AlreadyExistsError('message', i.id!, `${idField(i)} ${i.id} is already the id of another message; import it with another id, or none (the tier then generates one)`);
+      }
+    }
     const inserted = fresh.length ? await insertMessages(c, tenantId, fresh) : [];
     // A concurrent import of the same keys committed first: its rows are the ones to return.
     const again = inserted.length < fresh.length ? await selectMessagesByKeys(c, tenantId, [], fresh.map((i) => i.clientKey)) : [];
     for (const r of [...inserted, ...again]) byClient.set(r.clientKey!, r);
+    // Skipped by the insert and found by no client_key: a concurrent call took its kept id or its
+    // provider_message_id after the checks above.
+    const lost = fresh.find((i) => !byClient.has(i.clientKey));
+    if (lost) {
+      throw new AlreadyExistsError('message', lost.id ?? lost.clientKey, lost.id
+        ? `${idField(lost)} ${lost.id} or its provider_message_id was taken by another message while this call ran; retry, or import it with another id`
+        : `${lost.field}.provider_message_id was taken by another message while this call ran; retry to be told which`);
+    }
     const created = new Set(inserted.map((r) => r.id));
     const updates = inputs
       .filter((i) => !created.has(byClient.get(i.clientKey)!.id))

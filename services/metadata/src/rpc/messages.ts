@@ -119,7 +119,8 @@ export function importedMessage(v: Validator, field: string, im: metadataV1.Impo
   else v.check(created >= IMPORT_MIN_TIME && created <= latest, `${field}.created`, 'OUT_OF_RANGE', `${field}.created must lie between 2000-01-01 and now, got ${created.toISOString()}`);
   const processed = im?.processed ?? null;
   if (processed && created) v.check(processed >= created && processed <= latest, `${field}.processed`, 'OUT_OF_RANGE', `${field}.processed must lie between ${field}.created and now, got ${processed.toISOString()}`);
-  return { ...base, status, clientKey: base.clientKey ?? '', created: created ?? IMPORT_MIN_TIME, processed };
+  const id = v.optionalUuid(`${field}.id`, im?.id);
+  return { ...base, status, clientKey: base.clientKey ?? '', created: created ?? IMPORT_MIN_TIME, processed, id };
 }
 
 function messageId(v: Validator, req: { messageId: string }): string {
@@ -166,6 +167,14 @@ export function messageHandlers(deps: ServerDeps) {
       const tenantOk = v.ok ? tenantId : undefined;
       batchOf(v, req.messages);
       const inputs = req.messages.map((m, i) => importedMessage(v, `messages[${i}]`, m, tenantOk));
+      // One id for two different messages of the call: the second would silently become the first.
+      const keyOfId = new Map<string, string>();
+      inputs.forEach((m, i) => {
+        if (!m.id) return;
+        const key = keyOfId.get(m.id);
+        if (key === undefined) keyOfId.set(m.id, m.clientKey);
+        else if (key !== m.clientKey) v.add(`messages[${i}].id`, 'DUPLICATE', `messages[${i}].id ${m.id} is also the id of an earlier message of this call with another client_key`);
+      });
       v.done();
       const results = await imports.importMessages(deps.pool, deps.names, tenantId, inputs);
       return { results: results.map(recorded) };
