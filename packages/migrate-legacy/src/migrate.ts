@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { analyticsV1, commonV1, contentV1, metadataV1, PenguinMailsError, type PenguinMails } from '@penguinmails/sdk';
+import { patient } from './patient';
 import { migrateReferences } from './refs';
 
 const { Direction, MessageType, MessageStatus } = metadataV1;
@@ -62,6 +63,10 @@ export interface RunOptions {
   tty?: boolean;
   /** When given, wall ms per stage are added to it (content, metadata, analytics, legacy read/commit): what limits the rate. */
   timings?: Record<string, number>;
+  /** Attempts per write to a tier on a failure that is not the row's (UNAVAILABLE, DEADLINE_EXCEEDED, ...): see patient(). Default 8. */
+  attempts?: number;
+  /** Deadline of each attempt, ms (default 120000). */
+  callDeadlineMs?: number;
   /** Run the catch-up pass after the keyset pass (default true). */
   catchUp?: boolean;
   /** Test hook (keyset pass only), called after a batch is written to the tiers (content, refs, events) and before its commit; other batches may be in flight. */
@@ -446,7 +451,11 @@ async function contextOf(db: Client, pm: PenguinMails, opts: RunOptions): Promis
     const t = performance.now();
     try { return await p; } finally { if (opts.timings) opts.timings[stage] = (opts.timings[stage] ?? 0) + performance.now() - t; }
   };
-  return { db, pm, time, maxBody: opts.maxBodyBytes ?? 10 * 1024 * 1024, conc: opts.concurrency ?? 16, ref: (kind, id) => (id ? (refMap.get(`${kind}:${id}`) ?? '') : '') };
+  const retrying = patient(pm, {
+    attempts: opts.attempts, deadlineMs: opts.callDeadlineMs,
+    onRetry: (call, attempt, err, wait) => opts.progress?.(`${opts.tty ? '\n' : ''}retrying ${call} in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${opts.attempts ?? 8}): ${err.codeName}: ${err.message.slice(0, 200)}`),
+  });
+  return { db, pm: retrying, time, maxBody: opts.maxBodyBytes ?? 10 * 1024 * 1024, conc: opts.concurrency ?? 16, ref: (kind, id) => (id ? (refMap.get(`${kind}:${id}`) ?? '') : '') };
 }
 
 /** Progress: a redrawn bar on a terminal, one plain line per `everyMs` otherwise. */

@@ -47,7 +47,7 @@ async function expectedHistory(db: Client, kind: Kind) {
  * Analytics' counts per campaign, mailbox and step, over all time and per day, once its consumer
  * has caught up (polls up to 60 s).
  */
-export async function historyAgrees(db: Client, pm: PenguinMails): Promise<void> {
+export async function historyAgrees(db: Client, pm: PenguinMails, opts: { eachFact?: boolean } = {}): Promise<void> {
   const range = { start: new Date('2000-01-01T00:00:00Z'), end: new Date(Date.now() + 3_600_000) };
   const report = (kind: Kind, tenantId: string, id: string) =>
     kind === 'campaign' ? pm.analytics.getCampaignMetrics({ tenantId, campaignId: id, timeRange: range })
@@ -56,9 +56,10 @@ export async function historyAgrees(db: Client, pm: PenguinMails): Promise<void>
   for (const kind of ['campaign', 'mailbox', 'step'] as const) {
     const want = await expectedHistory(db, kind);
     expect(want.size).toBeGreaterThan(0);
-    // The generated data has each kind of fact to count (else this check could not fail on it).
+    // The generated data has each kind of fact to count (else this check could not fail on it);
+    // a small data set may not (eachFact: false).
     const total = (k: 'sent' | 'replied' | 'bounced' | 'autoReplied') => [...want.values()].reduce((n, w) => n + w[k], 0);
-    if (kind !== 'step') for (const k of ['sent', 'replied', 'bounced', 'autoReplied'] as const) expect({ kind, [k]: total(k) > 0 }).toEqual({ kind, [k]: true });
+    if (opts.eachFact !== false && kind !== 'step') for (const k of ['sent', 'replied', 'bounced', 'autoReplied'] as const) expect({ kind, [k]: total(k) > 0 }).toEqual({ kind, [k]: true });
     const read = async () => {
       const got = new Map<string, History>();
       for (const [id, w] of want) {
