@@ -178,6 +178,11 @@ describe('ClaimJobs lean in one statement (pm_queue_claim_lean)', () => {
     expect(Buffer.from(event!.data).equals(Buffer.from(rows[0].payload))).toBe(true);
   });
 
+  it('plans its statements with each call\'s values (a generic plan was 3-6x slower on a fresh backlog)', async () => {
+    const { rows } = await q.pool.query(`select proconfig from pg_proc where proname = 'pm_queue_claim_lean'`);
+    expect(rows).toEqual([{ proconfig: ['plan_cache_mode=force_custom_plan'] }]);
+  });
+
   it('encodes varints as protobuf does', async () => {
     const values = [0n, 1n, 127n, 128n, 300n, 16383n, 16384n, 2097151n, 2097152n, 1795000000n, 999000000n, 2n ** 35n, 2n ** 62n];
     const varint = (v: bigint) => {
