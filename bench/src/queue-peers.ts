@@ -244,7 +244,10 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
  */
 async function runOursDomain(o: PeersOptions, rows: Row[]): Promise<void> {
   const kit = await import('@penguinmails/service-kit');
-  const dir = path.join(path.dirname(require.resolve('@penguinmails/queue/package.json')), 'dist');
+  // QUEUE_PEERS_MAIN (another build's dist/main.js) applies here too: that build's domain and migrations.
+  const dir = process.env.QUEUE_PEERS_MAIN
+    ? path.dirname(path.resolve(process.env.QUEUE_PEERS_MAIN))
+    : path.join(path.dirname(require.resolve('@penguinmails/queue/package.json')), 'dist');
   /* eslint-disable @typescript-eslint/no-require-imports -- the built service's modules, by path */
   const jobs = require(path.join(dir, 'domain', 'jobs.js')) as typeof import('@penguinmails/queue/dist/domain/jobs');
   const { limitsFrom, loadSettings } = require(path.join(dir, 'config.js')) as typeof import('@penguinmails/queue/dist/config');
