@@ -183,6 +183,43 @@ describe('ClaimJobs lean in one statement (pm_queue_claim_lean)', () => {
     expect(rows).toEqual([{ proconfig: ['plan_cache_mode=force_custom_plan'] }]);
   });
 
+  it('explains the jobs its completion did not match: REPEATED, LEASE_LOST, NOT_FOUND next to DONE', async () => {
+    const t = tenant();
+    const other = tenant();
+    await call(q.client, 'enqueueJobs', { tenantId: t, jobs: [newJob(), newJob(), newJob()] });
+    await call(q.client, 'enqueueJobs', { tenantId: other, jobs: [newJob()] });
+    const [a, b, c] = (await call(q.client, 'claimJobs', claimReq(t, 'w1'))).claimed;
+    const [x] = (await call(q.client, 'claimJobs', claimReq(other, 'w1'))).claimed;
+    await call(q.client, 'claimJobs', claimReq(t, 'w1', { complete: [done(a.id, 1)] }));
+    const r = await call(q.client, 'claimJobs', claimReq(t, 'w1', { complete: [done(a.id, 1), done(b.id, 1), done(c.id, 2), done(x.id, 1)] }));
+    expect(r.completed.map((e) => [e.jobId, e.outcome, e.status])).toEqual([
+      [a.id, EndOutcome.END_OUTCOME_REPEATED, JobStatus.JOB_STATUS_SUCCEEDED],
+      [b.id, EndOutcome.END_OUTCOME_DONE, JobStatus.JOB_STATUS_SUCCEEDED],
+      [c.id, EndOutcome.END_OUTCOME_LEASE_LOST, JobStatus.JOB_STATUS_RUNNING],
+      [x.id, EndOutcome.END_OUTCOME_NOT_FOUND, JobStatus.JOB_STATUS_UNSPECIFIED],
+    ]);
+    // one JobsSucceeded per completing call, listing only what that call completed
+    const { rows } = await q.pool.query(`select payload from outbox_events where tenant_id = $1 order by created`, [t]);
+    expect(rows.map((row) => queueV1.JobsSucceeded.decode(commonV1.EventEnvelope.decode(row.payload).payload).jobs.map((j) => j.id))).toEqual([[a.id], [b.id]]);
+    expect((await q.pool.query(`select status from jobs where id = $1`, [x.id])).rows[0].status).toBe('running');
+  });
+
+  it('stores the trace context it is given on the outbox row', async () => {
+    const t = tenant();
+    await call(q.client, 'enqueueJobs', { tenantId: t, jobs: [newJob()] });
+    const { claimed } = await call(q.client, 'claimJobs', claimReq(t, 'w1'));
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await q.pool.query(`select * from pm_queue_claim_lean($1, 'send', 'w1', 10, 60, $2::uuid[], $3::int[], $4::jsonb[], 'pm.queue.t.jobs_succeeded', $5, 'k=v', null)`, [
+      t,
+      [claimed[0].id],
+      [1],
+      [null],
+      tp,
+    ]);
+    const { rows } = await q.pool.query(`select subject, traceparent, tracestate from outbox_events where tenant_id = $1`, [t]);
+    expect(rows).toEqual([{ subject: 'pm.queue.t.jobs_succeeded', traceparent: tp, tracestate: 'k=v' }]);
+  });
+
   it('encodes varints as protobuf does', async () => {
     const values = [0n, 1n, 127n, 128n, 300n, 16383n, 16384n, 2097151n, 2097152n, 1795000000n, 999000000n, 2n ** 35n, 2n ** 62n];
     const varint = (v: bigint) => {
