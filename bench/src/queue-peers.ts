@@ -24,6 +24,7 @@ import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { queueV1 } from '@penguinmails/contracts';
+import { credentials } from '@grpc/grpc-js';
 import { call, connect } from '@penguinmails/service-kit';
 import { Client } from 'pg';
 import { createBenchDatabase, installInterruptCleanup, onInterrupt, type BenchDatabase } from './lib/pg';
@@ -118,7 +119,13 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
     child?.kill('SIGKILL');
     await cleanupStreams();
   });
-  const client = connect(queueV1.QueueServiceClient, `127.0.0.1:${port}`);
+  // QUEUE_PEERS_CLIENT_WINDOW=<bytes>: the client's HTTP/2 receive window (grpc-js's default is
+  // 64 KiB, less than a lean ClaimJobs reply of 1000 jobs): an experiment on where the hop goes.
+  const win = Number(process.env.QUEUE_PEERS_CLIENT_WINDOW ?? 0);
+  const client =
+    win > 0
+      ? new queueV1.QueueServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), { 'grpc-node.flow_control_window': win })
+      : connect(queueV1.QueueServiceClient, `127.0.0.1:${port}`);
   try {
     // --cpu-prof DIR: the service writes a V8 CPU profile there when it exits (SIGTERM below).
     const prof = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(o.cpuProf)] : [];
@@ -244,7 +251,10 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
  */
 async function runOursDomain(o: PeersOptions, rows: Row[]): Promise<void> {
   const kit = await import('@penguinmails/service-kit');
-  const dir = path.join(path.dirname(require.resolve('@penguinmails/queue/package.json')), 'dist');
+  // QUEUE_PEERS_MAIN (another build's dist/main.js) applies here too: that build's domain and migrations.
+  const dir = process.env.QUEUE_PEERS_MAIN
+    ? path.dirname(path.resolve(process.env.QUEUE_PEERS_MAIN))
+    : path.join(path.dirname(require.resolve('@penguinmails/queue/package.json')), 'dist');
   /* eslint-disable @typescript-eslint/no-require-imports -- the built service's modules, by path */
   const jobs = require(path.join(dir, 'domain', 'jobs.js')) as typeof import('@penguinmails/queue/dist/domain/jobs');
   const { limitsFrom, loadSettings } = require(path.join(dir, 'config.js')) as typeof import('@penguinmails/queue/dist/config');

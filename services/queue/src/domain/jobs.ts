@@ -1,10 +1,13 @@
 import type { PoolClient } from 'pg';
 import {
   AlreadyExistsError,
+  DeadlineExceededError,
   FailedPreconditionError,
   NotFoundError,
   listPage,
+  activeTraceHeaders,
   currentCall,
+  inStatementTransactionSpan,
   remainingMs,
   withTransaction,
   type KeysetCursor,
@@ -12,6 +15,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { claimJobsAllTenants, claimJobsAllTenantsLean } from '../db/claim-jobs-all-tenants';
 import { claimGroupedJobs, lockRunnableGroups } from '../db/claim-grouped-jobs';
+import { claimLean, DEADLINE_PASSED } from '../db/claim-lean';
 import { completeJobs as completeJobsSql } from '../db/complete-jobs';
 import { enqueueJobs as enqueueJobsSql } from '../db/enqueue-jobs';
 import { failJobs as failJobsSql } from '../db/fail-jobs';
@@ -192,6 +196,78 @@ async function claimLoop<L extends boolean>(
 }
 
 async function claimOnce(
+  deps: Deps,
+  args: ClaimArgs,
+  lean: boolean,
+  complete: ClaimArgs['complete'],
+): Promise<{ rows: JobRow[] | LeanRow[]; completed: EndedJob[] }> {
+  if (lean && args.tenantId !== undefined) return claimLeanOnce(deps, { ...args, tenantId: args.tenantId }, complete);
+  return claimInTransaction(deps, args, lean, complete);
+}
+
+/**
+ * A lean claim of one tenant's queue: ONE statement (db/claim-lean.ts, the SQL function
+ * pm_queue_claim_lean) completes `complete` with its JobsSucceeded row and claims, where the
+ * transaction below took 6 round trips. When expired leases or runnable grouped jobs wait in
+ * the queue (rare on the hot path) the statement stops after the completion (committed) and
+ * the claim runs the slow way: claimInTransaction, without `complete`. Only jobs the completion
+ * did not match are read again, after the commit, to explain them (REPEATED, LEASE_LOST,
+ * NOT_FOUND — batchOutcomes' rules).
+ *
+ * The call's deadline travels into the statement: if it passed when the function ends, the
+ * function raises and the statement rolls back (nothing written), as withTransaction rolls back
+ * a transaction whose call timed out. The statement's length is capped by the pool's
+ * statement_timeout (GRPC_MAX_CALL_MS), not by the time left, which withTransaction sets per
+ * transaction with a `set local` — a round trip this path does not make.
+ */
+async function claimLeanOnce(
+  deps: Deps,
+  args: ClaimArgs & { tenantId: string },
+  complete: ClaimArgs['complete'],
+): Promise<{ rows: LeanRow[]; completed: EndedJob[] }> {
+  const scope = currentCall();
+  if (scope && scope.deadline.getTime() <= Date.now()) throw new DeadlineExceededError('the deadline passed before the claim began');
+  const list = complete ?? [];
+  const fast = await inStatementTransactionSpan(async () => {
+    const tc = activeTraceHeaders();
+    try {
+      return await claimLean(deps.pool, {
+        tenantId: args.tenantId,
+        queue: args.queue,
+        workerId: args.workerId,
+        limit: args.limit,
+        leaseSeconds: args.leaseSeconds,
+        complete: list,
+        subject: deps.names.subject('queue', args.tenantId, 'jobs_succeeded'),
+        trace: tc ? { traceparent: tc.traceparent, tracestate: tc.tracestate } : undefined,
+        deadline: scope?.deadline,
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === DEADLINE_PASSED) throw new DeadlineExceededError('the deadline passed before the claim could commit; nothing was written');
+      throw err;
+    }
+  });
+  let completed: EndedJob[] = [];
+  if (list.length) {
+    const missed = new Set(fast.missed);
+    const done = new Set(list.filter((j) => !missed.has(j.jobId.toLowerCase())).map((j) => j.jobId));
+    if (missed.size === 0) completed = list.map((j) => ({ jobId: j.jobId, outcome: 'done', status: 'succeeded' }));
+    else {
+      const client = await deps.pool.connect();
+      try {
+        completed = await batchOutcomes(client, { tenantId: args.tenantId, workerId: args.workerId, jobs: list }, done, COMPLETED, 'complete', 'succeeded');
+      } finally {
+        client.release();
+      }
+    }
+  }
+  if (!fast.slow) return { rows: fast.rows, completed };
+  const rest = await claimInTransaction(deps, args, true, undefined);
+  return { rows: rest.rows as LeanRow[], completed };
+}
+
+/** A claim as one client-side transaction: complete, sweep (+ JobDead), grouped claim, claim. */
+async function claimInTransaction(
   deps: Deps,
   args: ClaimArgs,
   lean: boolean,
