@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { analyticsV1, commonV1 } from '@penguinmails/contracts';
 import { call, connect, createLogger } from '@penguinmails/service-kit';
 import { generate } from './analytics-olap';
+import { rollupSource as rollupSource006 } from './lib/rollup-source-006';
 import { intArg, parseArgs, percentile, table } from './lib/report';
 
 const ANALYTICS = join(__dirname, '..', '..', 'services', 'analytics', 'src');
@@ -95,10 +96,37 @@ async function main() {
       params: { t: w.tenantId, c: camp(i), wf: chTime(new Date(Math.ceil(ceilMinute(start).getTime() / 3_600_000) * 3_600_000)), wt: chTime(new Date(Math.floor(ceilMinute(end).getTime() / 3_600_000) * 3_600_000)) },
       sql: `select toDate(hour) as day, grouping(day) as is_total, toString(day) as date, ${mergedCounts()} from (select hour, counts from ${store.table('campaign_hourly')} where tenant_id = {t:UUID} and campaign_id = {c:UUID} and hour >= {wf:DateTime64(3, 'UTC')} and hour < {wt:DateTime64(3, 'UTC')}) group by grouping sets ((day), ()) order by is_total, day`,
     });
+    // The mailbox and tenant-wide questions' SQL (as src/db/query-*.ts build it), over either read shape.
+    type Source = typeof rollupSource;
+    const mbox = (i: number) => w.mailboxes[i % w.mailboxes.length];
+    const health = (src: Source, mailbox?: string) => {
+      const params: Record<string, string | number> = {};
+      const ids = mailbox ? { email_account_id: mailbox } : {};
+      const a = src(store.table, { rollup: 'mailbox', tenantId: w.tenantId, ids, start: new Date(end.getTime() - 28 * DAY), end, tag: 0 }, params, 'a');
+      const b = src(store.table, { rollup: 'mailbox', tenantId: w.tenantId, ids, start: new Date(end.getTime() - DAY), end, tag: 1 }, params, 'b');
+      return q(`select toString(email_account_id) as mailbox, sumForEachMergeIf(counts, w = 1)[1] as sent_24h, ${mergedCounts('w = 0', 'd28_')} from (${a} union all ${b}) group by email_account_id order by mailbox limit 10000`, params);
+    };
+    const series = (src: Source, mailbox: string) => {
+      const params: Record<string, string | number> = {};
+      const s = src(store.table, { rollup: 'mailbox', tenantId: w.tenantId, ids: { email_account_id: mailbox }, start: new Date(end.getTime() - 7 * DAY), end }, params, 's');
+      return q(`select hour as bucket, ${mergedCounts()} from (${s}) group by bucket order by bucket`, params);
+    };
+    const top = (src: Source) => {
+      const params: Record<string, string | number> = {};
+      const s = src(store.table, { rollup: 'campaign', tenantId: w.tenantId, start, end }, params, 's');
+      return q(`select campaign_id, ${mergedCounts()} from (${s}) group by campaign_id order by n_counts[5] / greatest(n_counts[1], 1) desc limit 10`, params);
+    };
+    const shapes: [string, Source][] = [['006', rollupSource006 as Source], ['007', rollupSource]];
     const variants: [string, (i: number) => Promise<unknown>][] = [
+      ...shapes.map(([v, src]): [string, (i: number) => Promise<unknown>] => [`mailbox hourly series 7 d, ${v} shape`, (i) => series(src, mbox(i))]),
+      ...shapes.map(([v, src]): [string, (i: number) => Promise<unknown>] => [`mailbox health (24 h + 28 d), ${v} shape`, (i) => health(src, mbox(i))]),
+      ...shapes.map(([v, src]): [string, (i: number) => Promise<unknown>] => [`mailbox health list (200 mailboxes), ${v} shape`, () => health(src)]),
+      ...shapes.map(([v, src]): [string, (i: number) => Promise<unknown>] => [`top campaigns 30 d, ${v} shape`, () => top(src)]),
       ['select 1 (@clickhouse/client, JSONEachRow)', () => q('select 1')],
       ['select 1 (chDB native call)', () => store.native!.queryAsync('select 1', { format: 'JSONEachRow' })],
       ['count() of one campaign in campaign_hourly', (i) => q(`select count() from ${store.table('campaign_hourly')} where tenant_id = {t:UUID} and campaign_id = {c:UUID}`, { t: w.tenantId, c: camp(i) })],
+      ['hour column of one campaign, 30 d (no counts)', (i) => q(`select hour from ${store.table('campaign_hourly')} where tenant_id = {t:UUID} and campaign_id = {c:UUID} and hour >= now() - interval 30 day`, { t: w.tenantId, c: camp(i) })],
+      ['sumForEachMerge(counts) of one campaign, 30 d', (i) => q(`select sumForEachMerge(counts) from ${store.table('campaign_hourly')} where tenant_id = {t:UUID} and campaign_id = {c:UUID} and hour >= now() - interval 30 day`, { t: w.tenantId, c: camp(i) })],
       ['metrics 30 d, 006 shape (hourly + raw events edges)', (i) => { const s = sql006(i); return q(s.sql, s.params); }],
       ['metrics 30 d, 007 (queryMetrics: hourly + minute edges)', (i) => queryMetrics(store, { tenantId: w.tenantId, column: 'campaign_id', id: camp(i), start, end })],
       ...(
@@ -113,6 +141,13 @@ async function main() {
       ).map(([name, settings]): [string, (i: number) => Promise<unknown>] => [`  the same SQL, ${name}`, (i) => { const s = metricsSql(i); return q(s.sql, s.params, settings); }]),
       ['  the same SQL through chDB native call', (i) => { const s = metricsSql(i); return store.native!.queryAsync(inline(s.sql, s.params), { format: 'JSONEachRow' }); }],
       ['  its whole hours only (one table)', (i) => { const s = hourOnly(i); return q(s.sql, s.params); }],
+      ['  its minute edges only (one table)', (i) => { const s = metricsSql(i); const src = s.sql.slice(s.sql.indexOf('union all') + 9, s.sql.lastIndexOf(') group by grouping')); return q(`select toDate(hour) as day, ${mergedCounts()} from (${src}) group by day`, s.params); }],
+      ['  without grouping sets (days only; totals summed by the caller)', (i) => { const s = metricsSql(i); return q(s.sql.replace('grouping(day) as is_total', '0 as is_total').replace('group by grouping sets ((day), ())', 'group by day'), s.params); }],
+      ['  each branch merged to days first, then summed', (i) => {
+        const s = metricsSql(i);
+        const [a, b] = s.sql.slice(s.sql.indexOf('from (') + 6, s.sql.lastIndexOf(') group by grouping')).split('union all');
+        return q(`select day, sumForEach(c) as n_counts from (select toDate(hour) as day, sumForEachMerge(counts) as c from (${a}) group by day union all select toDate(hour) as day, sumForEachMerge(counts) as c from (${b}) group by day) group by day`, s.params);
+      }],
       ['GetCampaignMetrics 30 d through gRPC (007)', (i) => call(client, 'getCampaignMetrics', { tenantId: w.tenantId, campaignId: camp(i), timeRange: { start, end } })],
     ];
     // Same answers first: 006 shape vs 007 totals differ only by the sub-minute edge rounding.
