@@ -1,4 +1,4 @@
--- Issue 10, step 3: a minute level under the hourly rollups, so that a range which cuts hours
+-- Issue 10: a minute level under the hourly rollups, so that a range which cuts hours
 -- is answered from rollups only.
 --
 -- Why: since 006 a range that cuts hours (every "last 30 days" ending now, the rolling 24 h /
