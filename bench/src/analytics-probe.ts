@@ -9,8 +9,10 @@
  * parts, the 006 shape (hourly rollup + raw `events` for the cut hours), settings such as
  * max_threads for tiny reads, and the same query through chDB's native call (no
  * @clickhouse/client wrapping). p50 / p90 in ms. Printed, never asserted.
+ * `--backfill`: instead, time migration 007's backfill statements over the written events (the
+ * minute rollups emptied first, then filled by the backfill; a second run of them timed too).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyticsV1, commonV1 } from '@penguinmails/contracts';
@@ -55,12 +57,29 @@ async function main() {
     for (let i = 0; i < rows.length; i += 20_000) await ingestEvents(store, w.tenantId, rows.slice(i, i + 20_000));
     process.stdout.write(`${n.toLocaleString()} events written in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     for (const t of ['events', 'campaign_hourly', 'campaign_minutely', 'mailbox_hourly', 'mailbox_minutely']) await store.client.command({ query: `optimize table ${store.table(t)} final` });
+    const q = async (query: string, params: Record<string, unknown> = {}, settings?: Record<string, unknown>) =>
+      (await store.client.query({ query, query_params: params, format: 'JSONEachRow', ...(settings ? { clickhouse_settings: settings } : {}) })).json();
+    if (args.flags.has('backfill')) {
+      const { MIGRATIONS_DIR, withDatabase } = load('db/migrate');
+      const { splitStatements } = load('db/split-statements');
+      const inserts = (splitStatements(withDatabase(readFileSync(join(MIGRATIONS_DIR, '007_minute_rollups.sql'), 'utf8'), store.database)) as string[]).filter((st) =>
+        /^\s*(--[^\n]*\n\s*)*insert/i.test(st),
+      );
+      const minuteRows = async () =>
+        (await q(`select (select count() from ${store.table('campaign_minutely')}) + (select count() from ${store.table('mailbox_minutely')}) + (select count() from ${store.table('sequence_step_minutely')}) as n`)) as { n: number }[];
+      process.stdout.write(`minute rollup rows written by the views: ${(await minuteRows())[0].n}\n`);
+      for (const t of ['campaign_minutely', 'mailbox_minutely', 'sequence_step_minutely']) await store.client.command({ query: `truncate table ${store.table(t)}` });
+      for (const run of ['backfill', 'rerun']) {
+        const b0 = performance.now();
+        for (const st of inserts) await store.client.command({ query: st });
+        process.stdout.write(`007 ${run} (${inserts.length} statements): ${((performance.now() - b0) / 1000).toFixed(1)} s; minute rollup rows now ${(await minuteRows())[0].n}\n`);
+      }
+      return;
+    }
 
     const end = new Date(w.now + 60_000);
     const start = new Date(end.getTime() - 30 * DAY);
     const camp = (i: number) => w.campaigns[i % w.campaigns.length];
-    const q = async (query: string, params: Record<string, unknown> = {}, settings?: Record<string, unknown>) =>
-      (await store.client.query({ query, query_params: params, format: 'JSONEachRow', ...(settings ? { clickhouse_settings: settings } : {}) })).json();
     const metricsSql = (i: number) => {
       const params: Record<string, string | number> = {};
       const source = rollupSource(store.table, { rollup: 'campaign', tenantId: w.tenantId, ids: { campaign_id: camp(i) }, start, end }, params, 's');
