@@ -155,10 +155,10 @@ describe('repairRecent (a process killed inside an insert)', () => {
     const writer = new EventWriter(db.store, { filter: 'memory', maxRows: 5000 });
     await writer.load();
     await writer.write(rows);
-    const sent = async () => {
+    const sent = async (table = 'campaign_hourly') => {
       const [r] = await (
         await db.store.client.query({
-          query: `select sumForEachMerge(counts)[1] as sent from ${db.store.table('campaign_hourly')} where tenant_id = {t:UUID} and campaign_id = {c:UUID}`,
+          query: `select sumForEachMerge(counts)[1] as sent from ${db.store.table(table)} where tenant_id = {t:UUID} and campaign_id = {c:UUID}`,
           query_params: { t: tenant, c: campaign },
           format: 'JSONEachRow',
         })
@@ -173,20 +173,29 @@ describe('repairRecent (a process killed inside an insert)', () => {
               select {t:UUID}, {c:UUID}, toDateTime('2026-11-20 10:00:00', 'UTC'), sumForEachState([toInt64(-10)])`,
       query_params: { t: tenant, c: campaign },
     });
+    // ...nor does the minute level (migration 007) of 3 of them...
+    await db.store.client.command({
+      query: `insert into ${db.store.table('campaign_minutely')} (tenant_id, campaign_id, minute, counts)
+              select {t:UUID}, {c:UUID}, toDateTime('2026-11-20 10:15:00', 'UTC'), sumForEachState([toInt64(-3)])`,
+      query_params: { t: tenant, c: campaign },
+    });
+    expect(await sent('campaign_minutely')).toBe(47);
     // ...and event_keys lacks 5 of them.
     await db.store.client.command({
       query: `alter table ${db.store.table('event_keys')} delete where event_id in {ids:Array(UUID)} settings mutations_sync = 2`,
       query_params: { ids: rows.slice(0, 5).map((r) => r.event_id) },
     });
     expect(await sent()).toBe(40);
-    expect(await repairRecent(db.store)).toMatchObject({ keys: 5 });
+    expect(await repairRecent(db.store)).toEqual({ buckets: 2, keys: 5 });
     expect(await sent()).toBe(50);
+    expect(await sent('campaign_minutely')).toBe(50);
     expect(await repairRecent(db.store)).toEqual({ buckets: 0, keys: 0 });
     // The caller retries the whole batch on a restarted writer: nothing is written twice.
     const restarted = new EventWriter(db.store, { filter: 'memory', maxRows: 5000 });
     await restarted.load();
     await restarted.write(rows);
     expect(await sent()).toBe(50);
+    expect(await sent('campaign_minutely')).toBe(50);
     expect(await count(tenant)).toEqual({ rows: 50, net: 50 });
   });
 });

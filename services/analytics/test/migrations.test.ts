@@ -30,7 +30,7 @@ async function ledger(): Promise<string[]> {
 describe('ClickHouse migrations', () => {
   it('applies every migration once, in order, and a second run applies nothing', async () => {
     const first = await migrateClickHouse({ store: db.store, migrationsDir: dir });
-    expect(first.applied).toEqual(['001_email_events', '002_analytics_views', '003_fact_events', '004_rollups', '005_event_variant', '006_counted_rollups']);
+    expect(first.applied).toEqual(['001_email_events', '002_analytics_views', '003_fact_events', '004_rollups', '005_event_variant', '006_counted_rollups', '007_minute_rollups']);
     const tables = await (
       await db.store.client.query({
         query: 'select name from system.tables where database = {db:String} order by name',
@@ -44,6 +44,8 @@ describe('ClickHouse migrations', () => {
       'campaign_analytics_hourly',
       'campaign_hourly',
       'campaign_hourly_mv',
+      'campaign_minutely',
+      'campaign_minutely_mv',
       'email_events',
       'event_keys',
       'event_keys_mv',
@@ -52,15 +54,19 @@ describe('ClickHouse migrations', () => {
       'mailbox_analytics_hourly',
       'mailbox_hourly',
       'mailbox_hourly_mv',
+      'mailbox_minutely',
+      'mailbox_minutely_mv',
       'sequence_step_analytics',
       'sequence_step_analytics_hourly',
       'sequence_step_hourly',
       'sequence_step_hourly_mv',
+      'sequence_step_minutely',
+      'sequence_step_minutely_mv',
     ]);
 
     const second = await migrateClickHouse({ store: db.store, migrationsDir: dir });
     expect(second.applied).toEqual([]);
-    expect(await ledger()).toEqual(['001_email_events', '002_analytics_views', '003_fact_events', '004_rollups', '005_event_variant', '006_counted_rollups']);
+    expect(await ledger()).toEqual(['001_email_events', '002_analytics_views', '003_fact_events', '004_rollups', '005_event_variant', '006_counted_rollups', '007_minute_rollups']);
   });
 
   it('applies a new migration, and its idempotent statements survive a rerun after a failure', async () => {

@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 /** The raw table and the rollups its materialized views keep (migration 006). */
-const TABLES = ['events', 'event_keys', 'campaign_hourly', 'mailbox_hourly', 'sequence_step_hourly'];
+const TABLES = ['events', 'event_keys', 'campaign_hourly', 'mailbox_hourly', 'sequence_step_hourly', 'campaign_minutely', 'mailbox_minutely', 'sequence_step_minutely'];
 
 async function rows<R>(store: TestStore['store'], query: string, params: Record<string, string> = {}): Promise<R[]> {
   return (await store.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<R>();
@@ -174,7 +174,7 @@ describe('rollups and de-duplication agree', () => {
     }
   });
 
-  it('a range that cuts hours counts exactly the events inside it (rollup for whole hours, raw events for the cut parts)', async () => {
+  it('a range that cuts hours counts exactly the events inside it (hourly rollup for whole hours, minute rollup for the cut parts)', async () => {
     const tenantId = uuid();
     const s = campaignEvents();
     await call(srv.client, 'ingestEvents', { tenantId, events: s.events });
@@ -194,6 +194,7 @@ describe('migration 006 carries what was stored before it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pm-analytics-006-'));
     cpSync(MIGRATIONS_DIR, dir, { recursive: true });
     rmSync(join(dir, '006_counted_rollups.sql'));
+    rmSync(join(dir, '007_minute_rollups.sql'));
     const old = await freshStore({ migrationsDir: dir });
     try {
       const kept = uuid(); // a tenant whose raw events are still there
@@ -219,7 +220,7 @@ describe('migration 006 carries what was stored before it', () => {
         for (let i = 0; i < 2; i++) await old.store.client.insert({ table: old.store.table('email_events'), values: values(tenantId), format: 'JSONEachRow' });
       await old.store.client.command({ query: `alter table ${old.store.table('email_events')} delete where tenant_id = {t:UUID} settings mutations_sync = 2`, query_params: { t: expired } });
 
-      expect((await migrateClickHouse({ store: old.store })).applied).toEqual(['006_counted_rollups']);
+      expect((await migrateClickHouse({ store: old.store })).applied).toEqual(['006_counted_rollups', '007_minute_rollups']);
       const want = { sent: 3, opened: 2, bounced: 1, soft: 1, hard: 0, replied: 1 };
       const check = async () => {
         const oldSrv = await startServer(old.store);
@@ -268,6 +269,9 @@ describe('retention', () => {
         'campaign_hourly',
         'mailbox_hourly',
         'sequence_step_hourly',
+        'campaign_minutely',
+        'mailbox_minutely',
+        'sequence_step_minutely',
         'email_events',
         'campaign_analytics_hourly',
         'mailbox_analytics_hourly',
@@ -280,6 +284,7 @@ describe('retention', () => {
       expect(ttl.events).toBe('toDateTime(occurred_at) + toIntervalDay(30)');
       expect(ttl.event_keys).toBe('toDateTime(occurred_at) + toIntervalDay(30)');
       expect(ttl.campaign_hourly).toBe('hour + toIntervalDay(3650)');
+      expect(ttl.mailbox_minutely).toBe('minute + toIntervalDay(30)');
 
       const rSrv = await startServer(r.store);
       const tenantId = uuid();
@@ -292,7 +297,7 @@ describe('retention', () => {
       expect(report!.totals).toMatchObject({ sent: 3n, replied: 1n });
       await rSrv.close();
       // 0 removes a TTL.
-      expect(await applyRetention(r.store, { rawDays: 0, rollupDays: 3650 })).toEqual(['events', 'event_keys', 'email_events']);
+      expect(await applyRetention(r.store, { rawDays: 0, rollupDays: 3650 })).toEqual(['events', 'event_keys', 'campaign_minutely', 'mailbox_minutely', 'sequence_step_minutely', 'email_events']);
     } finally {
       await r.drop();
     }

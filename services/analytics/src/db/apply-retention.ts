@@ -1,7 +1,7 @@
 import type { Store } from './client';
 
 export interface Retention {
-  /** ANALYTICS_RAW_TTL_DAYS: events rows older than this (by occurred_at) are deleted; 0 = keep. */
+  /** ANALYTICS_RAW_TTL_DAYS: events rows older than this (by occurred_at) are deleted, and the minute rollups' minutes; 0 = keep. */
   rawDays: number;
   /** ANALYTICS_ROLLUP_TTL_DAYS: rollup hours older than this are deleted; 0 = keep. */
   rollupDays: number;
@@ -15,6 +15,11 @@ const TABLES: { table: string; time: string; kind: keyof Retention }[] = [
   { table: 'campaign_hourly', time: 'hour', kind: 'rollupDays' },
   { table: 'mailbox_hourly', time: 'hour', kind: 'rollupDays' },
   { table: 'sequence_step_hourly', time: 'hour', kind: 'rollupDays' },
+  // The minute level (007) answers the cut edges of a range, which 006 read from the raw events:
+  // it lives as long as they do.
+  { table: 'campaign_minutely', time: 'minute', kind: 'rawDays' },
+  { table: 'mailbox_minutely', time: 'minute', kind: 'rawDays' },
+  { table: 'sequence_step_minutely', time: 'minute', kind: 'rawDays' },
   // Left by 006 (not written any more), expiring as before until a migration drops them.
   { table: 'email_events', time: 'toDateTime(occurred_at)', kind: 'rawDays' },
   { table: 'campaign_analytics_hourly', time: 'hour', kind: 'rollupDays' },

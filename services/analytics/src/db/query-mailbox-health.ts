@@ -12,7 +12,7 @@ const DAY = 86_400_000;
 
 /**
  * The rolling windows of mailbox health in one query: the mailbox rollup over the last 28 days
- * (w = 0) UNION ALL over the last 24 hours (w = 1), each exact to the millisecond at its edges
+ * (w = 0) UNION ALL over the last 24 hours (w = 1), each exact to the minute at its edges
  * (rollup-source.ts), merged per mailbox with -MergeIf. One mailbox when `mailboxId` is given,
  * else every mailbox of the tenant with events in the 28 days, at most `max` rows.
  */

@@ -26,8 +26,8 @@ const ROLLUP_OF: Record<DimensionColumn, Rollup> = { campaign_id: 'campaign', em
 
 /**
  * Totals and per-UTC-day counts in ONE query (grouping sets) over the hourly rollup of the
- * dimension (plus the raw events of cut hours, see rollup-source.ts), so the days always add up
- * to the totals from one snapshot. No FINAL and no scan of raw events for whole hours: that is
+ * dimension (plus its minute rollup for cut hours, see rollup-source.ts), so the days always add up
+ * to the totals from one snapshot. No FINAL and no scan of raw events (since 007 not even for cut hours): that is
  * what took GetCampaignMetrics from ~50 ms to the figures in bench/README.md. Every filter is on
  * tenant_id first, so another tenant's rows are never read.
  */

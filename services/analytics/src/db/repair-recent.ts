@@ -2,8 +2,8 @@ import type { Store } from './client';
 import { COUNT_COLUMNS, NIL, RAW_COUNT_ARRAY, ROLLUPS } from './rollup-source';
 
 /**
- * Puts `event_keys` and the three rollups back in step with `events` for the buckets of the
- * events stored in the last `windowMs` before the newest one (migration 006's tables).
+ * Puts `event_keys` and the three rollups (hourly and per minute) back in step with `events` for the buckets of the
+ * events stored in the last `windowMs` before the newest one (migration 006's tables and 007's minute rollups).
  *
  * Why: one insert into `events` is not atomic across its tables — ClickHouse writes the raw
  * block, then runs the materialized views. A process killed inside that insert (kill -9 under
@@ -28,33 +28,36 @@ export async function repairRecent(store: Store, windowMs = 120_000): Promise<{ 
   const since = `{newest:DateTime64(3, 'UTC')} - toIntervalMillisecond({window:Float64} * 1000)`;
   const recent = `ingested_at >= ${since}`;
   const n = COUNT_COLUMNS.length;
-  const rollups = Object.values(ROLLUPS);
-  const hourOf = "toStartOfHour(toDateTime(occurred_at, 'UTC'))";
+  // Each rollup at both levels: hourly (006) and per minute (007), the same sums per bucket.
+  const levels = Object.values(ROLLUPS).flatMap((r) => [
+    { r, table: r.table, col: 'hour', of: "toStartOfHour(toDateTime(occurred_at, 'UTC'))" },
+    { r, table: r.minuteTable, col: 'minute', of: "toStartOfMinute(toDateTime(occurred_at, 'UTC'))" },
+  ]);
   let buckets = 0;
-  for (const r of rollups) {
+  for (const { r, table, col, of } of levels) {
     const k = r.keys.join(', ');
-    const touched = `select tenant_id, ${k}, ${hourOf} from ${store.table('events')} where ${recent} and ${r.nonNil} != ${NIL}`;
+    const touched = `select tenant_id, ${k}, ${of} from ${store.table('events')} where ${recent} and ${r.nonNil} != ${NIL}`;
     const diff = `
-      select tenant_id, ${k}, hour, arrayMap((x, y) -> x - y, arrayResize(raw_c, ${n}, toInt64(0)), arrayResize(roll_c, ${n}, toInt64(0))) as delta
+      select tenant_id, ${k}, ${col}, arrayMap((x, y) -> x - y, arrayResize(raw_c, ${n}, toInt64(0)), arrayResize(roll_c, ${n}, toInt64(0))) as delta
       from (
-        select tenant_id, ${k}, ${hourOf} as hour, sumForEach(${RAW_COUNT_ARRAY}) as raw_c
+        select tenant_id, ${k}, ${of} as ${col}, sumForEach(${RAW_COUNT_ARRAY}) as raw_c
         from ${store.table('events')}
-        where ${r.nonNil} != ${NIL} and (tenant_id, ${k}, ${hourOf}) in (${touched})
-        group by tenant_id, ${k}, hour
+        where ${r.nonNil} != ${NIL} and (tenant_id, ${k}, ${of}) in (${touched})
+        group by tenant_id, ${k}, ${col}
       ) as a
       left join (
-        select tenant_id, ${k}, hour, sumForEachMerge(counts) as roll_c
-        from ${store.table(r.table)}
-        where (tenant_id, ${k}, hour) in (${touched})
-        group by tenant_id, ${k}, hour
-      ) as b using (tenant_id, ${k}, hour)
+        select tenant_id, ${k}, ${col}, sumForEachMerge(counts) as roll_c
+        from ${store.table(table)}
+        where (tenant_id, ${k}, ${col}) in (${touched})
+        group by tenant_id, ${k}, ${col}
+      ) as b using (tenant_id, ${k}, ${col})
       where arrayExists((x) -> x != 0, delta)`;
     const [{ c }] = await (await store.client.query({ query: `select count() as c from (${diff})`, query_params: params, format: 'JSONEachRow' })).json<{ c: number | string }>();
     if (Number(c) === 0) continue;
     buckets += Number(c);
     await store.client.command({
-      query: `insert into ${store.table(r.table)} (tenant_id, ${k}, hour, counts)
-              select tenant_id, ${k}, hour, sumForEachState(delta) from (${diff}) group by tenant_id, ${k}, hour`,
+      query: `insert into ${store.table(table)} (tenant_id, ${k}, ${col}, counts)
+              select tenant_id, ${k}, ${col}, sumForEachState(delta) from (${diff}) group by tenant_id, ${k}, ${col}`,
       query_params: params,
     });
   }

@@ -1,8 +1,12 @@
 /**
  * The shared FROM of every rollup query (not a query itself): the hourly rollup rows of the
- * whole hours inside a range, UNION ALL the raw events of the parts of an hour the range cuts
- * (its first and last hour when they are not whole), counted the same way (sum of sign, see
- * migration 006). The outer query merges both, so a range need not be whole hours.
+ * whole hours inside a range, UNION ALL the minute rollup rows (migration 007) of the parts of
+ * an hour the range cuts (its first and last hour when they are not whole). Rollups only: no
+ * read of the raw events. The outer query merges both, so a range need not be whole hours.
+ *
+ * Bounds are exact to the minute: a minute counts when it starts inside [start, end), i.e. the
+ * range read is [ceilMinute(start), ceilMinute(end)) (a sub-minute bound is rounded up to the
+ * next minute; 006 read the raw edges exactly to the millisecond).
  *
  * Columns: the rollup's keys, `hour` (DateTime, UTC), `w` (the caller's tag, to merge several
  * windows in one query) and `counts`: a sumForEach state over the array of COUNT_COLUMNS, in
@@ -49,16 +53,14 @@ const CONDITION: Record<CountColumn, string> = {
 
 /** One raw row's counts as the array the rollups sum (`sign` where the row counts, else 0). */
 export const RAW_COUNT_ARRAY = `[${COUNT_COLUMNS.map((c) => `toInt64(sign * (${CONDITION[c]}))`).join(', ')}]`;
-/** The `counts` state from raw rows: exactly what the materialized views write. */
-const RAW_COUNTS = `sumForEachState(${RAW_COUNT_ARRAY})`;
 
 export type Rollup = 'campaign' | 'mailbox' | 'step';
 
 /** Each rollup's table, its id columns after tenant_id, and the column whose nil UUID it skips. */
-export const ROLLUPS: Record<Rollup, { table: string; keys: string[]; nonNil: string }> = {
-  campaign: { table: 'campaign_hourly', keys: ['campaign_id'], nonNil: 'campaign_id' },
-  mailbox: { table: 'mailbox_hourly', keys: ['email_account_id'], nonNil: 'email_account_id' },
-  step: { table: 'sequence_step_hourly', keys: ['campaign_id', 'sequence_step_id'], nonNil: 'sequence_step_id' },
+export const ROLLUPS: Record<Rollup, { table: string; minuteTable: string; keys: string[]; nonNil: string }> = {
+  campaign: { table: 'campaign_hourly', minuteTable: 'campaign_minutely', keys: ['campaign_id'], nonNil: 'campaign_id' },
+  mailbox: { table: 'mailbox_hourly', minuteTable: 'mailbox_minutely', keys: ['email_account_id'], nonNil: 'email_account_id' },
+  step: { table: 'sequence_step_hourly', minuteTable: 'sequence_step_minutely', keys: ['campaign_id', 'sequence_step_id'], nonNil: 'sequence_step_id' },
 };
 
 /** Filter columns a caller may use (fixed names, never caller input). */
@@ -77,6 +79,9 @@ export interface SourceSpec {
 }
 
 const HOUR = 3_600_000;
+const MINUTE = 60_000;
+/** The first minute that starts at or after `d`: where a range's minute level begins. */
+export const ceilMinute = (d: Date) => new Date(Math.ceil(d.getTime() / MINUTE) * MINUTE);
 const floorHour = (d: Date) => new Date(Math.floor(d.getTime() / HOUR) * HOUR);
 const ceilHour = (d: Date) => new Date(Math.ceil(d.getTime() / HOUR) * HOUR);
 
@@ -99,23 +104,27 @@ export function rollupSource(table: (name: string) => string, spec: SourceSpec, 
   }
   const keys = r.keys.join(', ');
 
-  // Whole hours from the rollup: [ceilHour(start), floorHour(end)).
-  const wholeFrom = spec.start && ceilHour(spec.start);
-  const wholeTo = spec.end && floorHour(spec.end);
+  // The minutes that start inside the range, [ceilMinute(start), ceilMinute(end)); of them the
+  // whole hours [ceilHour(from), floorHour(to)) from the hourly rollup, the rest from the minute rollup.
+  const from = spec.start && ceilMinute(spec.start);
+  const to = spec.end && ceilMinute(spec.end);
+  const wholeFrom = from && ceilHour(from);
+  const wholeTo = to && floorHour(to);
   const edges: [Date | undefined, Date | undefined][] = [];
-  let rollupPart = true;
+  let hourPart = true;
   if (wholeFrom && wholeTo && wholeFrom >= wholeTo) {
-    // The range is inside one or two hours: all of it from the raw events.
-    rollupPart = false;
-    edges.push([spec.start, spec.end]);
+    // The range is inside one or two hours: all of it from the minute rollup.
+    hourPart = false;
+    edges.push([from, to]);
   } else {
-    if (spec.start && wholeFrom!.getTime() !== spec.start.getTime()) edges.push([spec.start, wholeFrom]);
-    if (spec.end && wholeTo!.getTime() !== spec.end.getTime()) edges.push([wholeTo, spec.end]);
+    if (from && wholeFrom!.getTime() !== from.getTime()) edges.push([from, wholeFrom]);
+    if (to && wholeTo!.getTime() !== to.getTime()) edges.push([wholeTo, to]);
   }
 
   const parts: string[] = [];
-  if (rollupPart) {
-    const where = [`tenant_id = {${p}tenant:UUID}`, ...idWhere];
+  const base = [`tenant_id = {${p}tenant:UUID}`, ...idWhere];
+  if (hourPart) {
+    const where = [...base];
     if (wholeFrom) {
       params[`${p}wf`] = chTime(wholeFrom);
       where.push(`hour >= {${p}wf:DateTime64(3, 'UTC')}`);
@@ -130,24 +139,21 @@ export function rollupSource(table: (name: string) => string, spec: SourceSpec, 
     );
   }
   if (edges.length > 0) {
-    const spans = edges.map(([from, to], i) => {
+    const spans = edges.map(([a, b], i) => {
       const conds: string[] = [];
-      if (from) {
-        params[`${p}e${i}s`] = chTime(from);
-        conds.push(`occurred_at >= {${p}e${i}s:DateTime64(3, 'UTC')}`);
+      if (a) {
+        params[`${p}e${i}s`] = chTime(a);
+        conds.push(`minute >= {${p}e${i}s:DateTime64(3, 'UTC')}`);
       }
-      if (to) {
-        params[`${p}e${i}e`] = chTime(to);
-        conds.push(`occurred_at < {${p}e${i}e:DateTime64(3, 'UTC')}`);
+      if (b) {
+        params[`${p}e${i}e`] = chTime(b);
+        conds.push(`minute < {${p}e${i}e:DateTime64(3, 'UTC')}`);
       }
       return `(${conds.join(' and ')})`;
     });
-    const where = [`tenant_id = {${p}tenant:UUID}`, ...idWhere, `${r.nonNil} != ${NIL}`, `(${spans.join(' or ')})`];
     parts.push(
-      `select ${keys}, toStartOfHour(toDateTime(occurred_at, 'UTC')) as hour, ${tag} as w,
-              ${RAW_COUNTS} as counts
-       from ${table('events')} where ${where.join(' and ')}
-       group by ${keys}, hour`,
+      `select ${keys}, toStartOfHour(minute) as hour, ${tag} as w, counts
+       from ${table(r.minuteTable)} where ${[...base, `(${spans.join(' or ')})`].join(' and ')}`,
     );
   }
   return parts.join('\nunion all\n');
