@@ -5,7 +5,7 @@ import { generateDataset, messageStrings, NS } from '../../../bench/src/lib/data
 import { makeBodies } from '../../../bench/src/lib/bodies';
 import { uuidFor } from '../../../bench/src/lib/prng';
 
-/** legacy/: the legacy shape as plain SQL migrations (001_emails.sql). */
+/** legacy/: the legacy shape as plain SQL migrations (001_emails.sql, 002_application_indexes.sql). */
 export const LEGACY_MIGRATIONS = resolve(__dirname, '../legacy');
 
 export async function applyLegacySchema(databaseUrl: string): Promise<string[]> {
