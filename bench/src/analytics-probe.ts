@@ -15,9 +15,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyticsV1, commonV1 } from '@penguinmails/contracts';
+import { analyticsV1 } from '@penguinmails/contracts';
 import { call, connect, createLogger } from '@penguinmails/service-kit';
-import { generate } from './analytics-olap';
+import { generate, ingestRows } from './analytics-olap';
 import { rollupSource as rollupSource006 } from './lib/rollup-source-006';
 import { intArg, parseArgs, percentile, table } from './lib/report';
 
@@ -42,17 +42,7 @@ async function main() {
   const store = createStore({ kind: 'chdb', path: dir }, 'probe');
   try {
     await migrateClickHouse({ store });
-    const TYPE = ['', 'sent', 'delivered', 'opened', 'clicked', 'replied', 'bounced', 'unsubscribed', 'complained', 'auto_replied'];
-    const rows = w.events.map((e) => ({
-      eventId: e.eventId,
-      type: TYPE[e.eventType],
-      occurredAt: e.occurredAt,
-      campaignId: e.campaignId,
-      emailAccountId: e.emailAccountId,
-      sequenceStepId: e.sequenceStepId,
-      messageRefId: e.messageRefId,
-      bounceType: e.bounceType === commonV1.BounceType.BOUNCE_TYPE_SOFT ? 'soft' : e.bounceType === commonV1.BounceType.BOUNCE_TYPE_HARD ? 'hard' : undefined,
-    }));
+    const rows = ingestRows(w.events);
     const t0 = performance.now();
     for (let i = 0; i < rows.length; i += 20_000) await ingestEvents(store, w.tenantId, rows.slice(i, i + 20_000));
     process.stdout.write(`${n.toLocaleString()} events written in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { analyticsV1, commonV1, contentV1, metadataV1, PenguinMailsError, type PenguinMails } from '@penguinmails/sdk';
-import { patient } from './patient';
+import { PATIENT_POLICY, patient } from './patient';
 import { migrateReferences } from './refs';
 
 const { Direction, MessageType, MessageStatus } = metadataV1;
@@ -451,9 +451,10 @@ async function contextOf(db: Client, pm: PenguinMails, opts: RunOptions): Promis
     const t = performance.now();
     try { return await p; } finally { if (opts.timings) opts.timings[stage] = (opts.timings[stage] ?? 0) + performance.now() - t; }
   };
+  const attempts = opts.attempts ?? PATIENT_POLICY.maxAttempts;
   const retrying = patient(pm, {
-    attempts: opts.attempts, deadlineMs: opts.callDeadlineMs,
-    onRetry: (call, attempt, err, wait) => opts.progress?.(`${opts.tty ? '\n' : ''}retrying ${call} in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${opts.attempts ?? 8}): ${err.codeName}: ${err.message.slice(0, 200)}`),
+    policy: { maxAttempts: attempts }, deadlineMs: opts.callDeadlineMs,
+    onRetry: (call, attempt, err, wait) => opts.progress?.(`${opts.tty ? '\n' : ''}retrying ${call} in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts}): ${err.codeName}: ${err.message.slice(0, 200)}`),
   });
   return { db, pm: retrying, time, maxBody: opts.maxBodyBytes ?? 10 * 1024 * 1024, conc: opts.concurrency ?? 16, ref: (kind, id) => (id ? (refMap.get(`${kind}:${id}`) ?? '') : '') };
 }

@@ -1,16 +1,21 @@
-import { PenguinMailsError, type CallOptions, type PenguinMails } from '@penguinmails/sdk';
+import { PenguinMailsError, backoffMs, type CallOptions, type PenguinMails, type RetryPolicy } from '@penguinmails/sdk';
 
 /** Failures that say nothing about the row: the service was away, slow or busy. */
 const RETRYABLE = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'ABORTED']);
 const TIERS = new Set(['metadata', 'content', 'analytics']);
 
+/**
+ * The waits, in the SDK's own RetryPolicy terms: 8 attempts in all, 0.5 s doubling to 30 s
+ * (~2 minutes of trouble). Drawn in the upper half of each cap (the SDK draws in all of it):
+ * a tier that is down is not asked again at once.
+ */
+export const PATIENT_POLICY: Readonly<RetryPolicy> = Object.freeze({ maxAttempts: 8, initialBackoffMs: 500, maxBackoffMs: 30_000, multiplier: 2 });
+const upperHalf = () => 0.5 + Math.random() / 2;
+
 export interface Patience {
-  /** Attempts per call in all (default 8: with the backoff below, ~2 minutes of trouble). */
-  attempts?: number;
+  policy?: Partial<RetryPolicy>;
   /** Deadline of each attempt (default 120 s: a batch of 500 bodies on a loaded machine took > 10 s, the SDK's default). */
   deadlineMs?: number;
-  /** First wait; doubled per attempt, at most 30 s, with jitter (default 500 ms). */
-  baseDelayMs?: number;
   onRetry?: (call: string, attempt: number, err: PenguinMailsError, waitMs: number) => void;
 }
 
@@ -26,9 +31,8 @@ export interface Patience {
  * Not for migrateReferences: CreateEmailAccount and friends are not idempotent.
  */
 export function patient(pm: PenguinMails, p: Patience = {}): PenguinMails {
-  const attempts = p.attempts ?? 8;
+  const policy: RetryPolicy = { ...PATIENT_POLICY, ...p.policy };
   const deadlineMs = p.deadlineMs ?? 120_000;
-  const base = p.baseDelayMs ?? 500;
   const wrap = (tier: string, client: object) =>
     new Proxy(client, {
       get(target, name, receiver) {
@@ -39,8 +43,8 @@ export function patient(pm: PenguinMails, p: Patience = {}): PenguinMails {
             try {
               return await (f as (r: unknown, o: CallOptions) => Promise<unknown>).call(target, request, { deadlineMs, ...options });
             } catch (err) {
-              if (!(err instanceof PenguinMailsError) || !RETRYABLE.has(err.codeName) || attempt >= attempts) throw err;
-              const wait = Math.round(Math.min(30_000, base * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
+              if (!(err instanceof PenguinMailsError) || !RETRYABLE.has(err.codeName) || attempt >= policy.maxAttempts) throw err;
+              const wait = backoffMs(attempt, policy, upperHalf);
               p.onRetry?.(`${tier}.${String(name)}`, attempt, err, wait);
               await new Promise((r) => setTimeout(r, wait));
             }

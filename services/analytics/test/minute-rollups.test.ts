@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyticsV1, commonV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
+import { mulberry32 } from '@penguinmails/testkit';
 import { insertEvents, type EventRow } from '../src/db/insert-events';
 import { MIGRATIONS_DIR, migrateClickHouse, withDatabase } from '../src/db/migrate';
 import { RAW_COUNT_ARRAY, chTime, readCounts, type CountsRow } from '../src/db/rollup-source';
@@ -19,18 +20,6 @@ const T = analyticsV1.EmailEventType;
 const MIN = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
-
-/** mulberry32: the same events every run. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Store = TestStore['store'];
 type IdCol = 'campaign_id' | 'email_account_id' | 'sequence_step_id';
@@ -79,7 +68,7 @@ interface World {
 
 /** ~400 events over 6 hours from a whole hour 5 days ago, at random milliseconds. */
 function world(seed: number): World {
-  const r = prng(seed);
+  const r = mulberry32(seed);
   const base = new Date(Math.floor((Date.now() - 5 * DAY) / HOUR) * HOUR);
   const campaigns = [uuid(), uuid()];
   const steps = campaigns.map(() => [uuid(), uuid()]);
@@ -117,7 +106,7 @@ async function ingest(srv: TestServer, w: World) {
 
 /** Ranges in whole minutes from the world's base: whole hours, cut on one or both sides, inside one hour, one minute, and seeded random ones. */
 function ranges(w: World): [Date, Date][] {
-  const r = prng(7);
+  const r = mulberry32(7);
   const pairs: [number, number][] = [[0, 360], [7, 359], [60, 120], [61, 119], [61, 62], [13, 47], [59, 61], [125, 245], [0, 1], [299, 300]];
   for (let i = 0; i < 12; i++) {
     const a = Math.floor(r() * 360);
