@@ -1,5 +1,8 @@
 import type { Pool } from 'pg';
-import type { NewJob } from './enqueue-job';
+import type { NewJob as NewJobRow } from './enqueue-job';
+
+/** A job of the batch; the tenant is the batch's (`$1`), not repeated per job. */
+type NewJob = Omit<NewJobRow, 'tenantId'>;
 
 export interface EnqueuedRow {
   id: string;
