@@ -84,12 +84,13 @@ interface Variant {
 /**
  * The jobs indexes before 20261227000000_jobs_narrow_indexes: the idempotency key's unique index
  * over every job (NULL keys included) and ListJobs' (tenant, status, created, id) over every
- * status, each taking an entry on every insert, claim and completion.
+ * status, each taking an entry on every insert, claim and completion (in place of today's
+ * jobs_status_created_idx, 20261230000000; jobs_not_running_created_idx of 20261228 is gone).
  */
 const WIDE_INDEXES = `
   drop index jobs_idempotency_key_idx;
   create unique index "jobs_tenant_id_queue_idempotency_key_key" on jobs (tenant_id, queue, idempotency_key);
-  drop index jobs_waiting_or_ended_status_idx;
+  drop index jobs_status_created_idx;
   create index "jobs_tenant_id_status_created_id_idx" on jobs (tenant_id, status, created, id);`;
 const SERVICE: Variant = { key: 'service', name: 'service (sweep + claim; complete + outbox)', reclaim: true, outbox: true };
 const DIAGNOSTIC: Variant[] = [

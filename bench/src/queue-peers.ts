@@ -26,6 +26,7 @@ import { connect as natsConnect } from '@nats-io/transport-node';
 import { queueV1 } from '@penguinmails/contracts';
 import { credentials } from '@grpc/grpc-js';
 import { call, connect } from '@penguinmails/service-kit';
+import { enqueueMany } from '@penguinmails/sdk';
 import { Client } from 'pg';
 import { createBenchDatabase, installInterruptCleanup, onInterrupt, type BenchDatabase } from './lib/pg';
 import { perJob, WriteMeter, type Writes } from './lib/pg-writes';
@@ -41,6 +42,8 @@ export interface PeersOptions {
   batch: number;
   workers: number[];
   latencyJobs: number;
+  /** --inflight 1,4: enqueue batches in flight at once from the one producer (every system alike). */
+  inflight: number[];
   only?: string[];
   /** Which of ours to run: full (Struct payloads, full Jobs, CompleteJobs), lean (gRPC), domain (the service's domain functions in this process). */
   protocols: string[];
@@ -56,6 +59,7 @@ export function peersOptions(args: Args): PeersOptions {
     batch: intArg(args, 'batch', 1000, 1, 1000),
     workers: (args.values.get('workers') ?? '1,4,16').split(',').map((s) => Number(s)),
     latencyJobs: intArg(args, 'latency-jobs', quick ? 100 : 300, 10, 10_000),
+    inflight: (args.values.get('inflight') ?? '1,4').split(',').map((s) => Number(s)),
     only: args.values.get('peers')?.split(','),
     protocols: (args.values.get('protocols') ?? 'full,lean,domain').split(','),
     cpuProf: args.values.get('cpu-prof'),
@@ -93,6 +97,25 @@ const log = (s: string) => process.stdout.write(s + '\n');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const perWorkerBatch = (o: PeersOptions, w: number) => Math.max(1, Math.min(o.batch, Math.floor(o.jobs / (4 * w))));
 const payload = (i: number) => ({ lead_id: `lead-${i}`, step: 2, campaign: 'c-42' });
+
+/**
+ * One producer's enqueue of `n` jobs as batches of `batch`, `lanes` batches in flight at once (a
+ * lane sends the next batch when its call returns): the same schedule for every system, so the
+ * enqueue rows at 1 and at 4 in flight compare like with like.
+ */
+async function inFlight(n: number, batch: number, lanes: number, send: (from: number, count: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(lanes, Math.ceil(n / batch)) }, async () => {
+      while (next < n) {
+        const from = next;
+        next += batch;
+        await send(from, Math.min(batch, n - from));
+      }
+    }),
+  );
+}
+const inFlightNote = (k: number) => (k > 1 ? `, ${k} in flight` : '');
 
 // ---------------------------------------------------------------------------------------- ours
 
@@ -169,16 +192,26 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
     const enqueue = async (n: number, lean: boolean) => {
       for (let i = 0; i < n; i += o.batch) await call(client, 'enqueueJobs', { tenantId: TENANT, jobs: newJobs(i, Math.min(o.batch, n - i), lean) });
     };
+    // Several batches in flight: the SDK's enqueueMany over this client (what a producer calls).
+    const api = { enqueueJobs: (req: unknown) => call(client, 'enqueueJobs', req as queueV1.EnqueueJobsRequest) };
+    const enqueueInFlight = async (n: number, lean: boolean, k: number) =>
+      k > 1 ? enqueueMany(api as Parameters<typeof enqueueMany>[0], { tenantId: TENANT, jobs: newJobs(0, n, lean), batchSize: o.batch, inFlight: k }) : enqueue(n, lean);
 
     // The full protocol first (the state before the lean one), then the lean one, same process.
     for (const lean of o.protocols.filter((p) => p !== 'domain').map((p) => p === 'lean')) {
       const system = lean ? 'ours (gRPC, lean)' : 'ours (gRPC, full)';
       let m = await meter(o, db.url);
-      let t0 = performance.now();
-      await enqueue(o.jobs, lean);
-      let seconds = (performance.now() - t0) / 1000;
-      rows.push({ system, what: 'enqueue', workers: 1, jobs: o.jobs, seconds, note: lean ? `EnqueueJobs of ${o.batch}, payload_json` : `EnqueueJobs of ${o.batch}, payload Struct`, writes: await m.stop() });
-      await (lean ? drainLean : drain)(client, o, 4); // the enqueue backlog out of the way
+      let t0 = 0;
+      let seconds = 0;
+      for (const k of o.inflight) {
+        m = await meter(o, db.url);
+        t0 = performance.now();
+        await enqueueInFlight(o.jobs, lean, k);
+        seconds = (performance.now() - t0) / 1000;
+        const how = (lean ? `EnqueueJobs of ${o.batch}, payload_json` : `EnqueueJobs of ${o.batch}, payload Struct`) + (k > 1 ? `, ${k} in flight (sdk enqueueMany)` : '');
+        rows.push({ system, what: 'enqueue', workers: k, jobs: o.jobs, seconds, note: how, writes: await m.stop() });
+        await (lean ? drainLean : drain)(client, o, 4); // the enqueue backlog out of the way
+      }
 
       for (const w of o.workers) {
         await enqueue(o.jobs, lean);
@@ -268,9 +301,9 @@ async function runOursDomain(o: PeersOptions, rows: Row[]): Promise<void> {
   const deps = { pool, names: new kit.EventNames('bench', 'BENCH'), limits: limitsFrom(s), logger } as unknown as Parameters<typeof jobs.enqueueJobs>[0];
   const system = 'ours (in-process, domain)';
   try {
-    const enqueue = async (n: number) => {
-      for (let i = 0; i < n; i += o.batch) {
-        const batch = Array.from({ length: Math.min(o.batch, n - i) }, (_, k) => ({
+    const enqueue = async (n: number, lanes = 1) =>
+      inFlight(n, o.batch, lanes, async (i, count) => {
+        const batch = Array.from({ length: count }, (_, k) => ({
           queue: QUEUE,
           task: 'noop',
           payload: {},
@@ -279,8 +312,7 @@ async function runOursDomain(o: PeersOptions, rows: Row[]): Promise<void> {
           maxAttempts: 5,
         }));
         await jobs.enqueueJobs(deps, TENANT, batch);
-      }
-    };
+      });
     const drainDomain = async (workers: number, batch: number) => {
       let done = 0;
       await Promise.all(
@@ -299,11 +331,16 @@ async function runOursDomain(o: PeersOptions, rows: Row[]): Promise<void> {
       return done;
     };
     let m = await meter(o, db.url);
-    let t0 = performance.now();
-    await enqueue(o.jobs);
-    let seconds = (performance.now() - t0) / 1000;
-    rows.push({ system, what: 'enqueue', workers: 1, jobs: o.jobs, seconds, note: `enqueueJobs(${o.batch} jobs, payload JSON text)`, writes: await m.stop() });
-    await drainDomain(4, o.batch);
+    let t0 = 0;
+    let seconds = 0;
+    for (const k of o.inflight) {
+      m = await meter(o, db.url);
+      t0 = performance.now();
+      await enqueue(o.jobs, k);
+      seconds = (performance.now() - t0) / 1000;
+      rows.push({ system, what: 'enqueue', workers: k, jobs: o.jobs, seconds, note: `enqueueJobs(${o.batch} jobs, payload JSON text)${inFlightNote(k)}`, writes: await m.stop() });
+      await drainDomain(4, o.batch);
+    }
     for (const w of o.workers) {
       await enqueue(o.jobs);
       const b = perWorkerBatch(o, w);
@@ -389,15 +426,18 @@ async function runPgBoss(o: PeersOptions, rows: Row[]): Promise<void> {
   try {
     await boss.start();
     await boss.createQueue(QUEUE);
-    const enqueue = async (n: number) => {
-      for (let i = 0; i < n; i += o.batch)
-        await boss.insert(QUEUE, Array.from({ length: Math.min(o.batch, n - i) }, (_, k) => ({ data: payload(i + k) })));
-    };
+    const enqueue = async (n: number, lanes = 1) =>
+      inFlight(n, o.batch, lanes, (i, count) => boss.insert(QUEUE, Array.from({ length: count }, (_, k) => ({ data: payload(i + k) }))));
     let m = await meter(o, db.url);
-    let t0 = performance.now();
-    await enqueue(o.jobs);
-    let seconds = (performance.now() - t0) / 1000;
-    rows.push({ system: 'pg-boss 12', what: 'enqueue', workers: 1, jobs: o.jobs, seconds, note: `insert([${o.batch}])`, writes: await m.stop() });
+    let t0 = 0;
+    let seconds = 0;
+    for (const k of o.inflight) {
+      m = await meter(o, db.url);
+      t0 = performance.now();
+      await enqueue(o.jobs, k);
+      seconds = (performance.now() - t0) / 1000;
+      rows.push({ system: 'pg-boss 12', what: 'enqueue', workers: k, jobs: o.jobs, seconds, note: `insert([${o.batch}])${inFlightNote(k)}`, writes: await m.stop() });
+    }
     const drainBoss = async (workers: number, batch: number) => {
       let done = 0;
       await Promise.all(
@@ -438,15 +478,18 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
   await counter.connect();
   try {
     await utils.migrate();
-    const enqueue = async (n: number) => {
-      for (let i = 0; i < n; i += o.batch)
-        await utils.addJobs(Array.from({ length: Math.min(o.batch, n - i) }, (_, k) => ({ identifier: 'noop', payload: payload(i + k) })));
-    };
+    const enqueue = async (n: number, lanes = 1) =>
+      inFlight(n, o.batch, lanes, (i, count) => utils.addJobs(Array.from({ length: count }, (_, k) => ({ identifier: 'noop', payload: payload(i + k) }))));
     let m = await meter(o, db.url);
-    let t0 = performance.now();
-    await enqueue(o.jobs);
-    let seconds = (performance.now() - t0) / 1000;
-    rows.push({ system: 'graphile-worker 0.18', what: 'enqueue', workers: 1, jobs: o.jobs, seconds, note: `addJobs([${o.batch}])`, writes: await m.stop() });
+    let t0 = 0;
+    let seconds = 0;
+    for (const k of o.inflight) {
+      m = await meter(o, db.url);
+      t0 = performance.now();
+      await enqueue(o.jobs, k);
+      seconds = (performance.now() - t0) / 1000;
+      rows.push({ system: 'graphile-worker 0.18', what: 'enqueue', workers: k, jobs: o.jobs, seconds, note: `addJobs([${o.batch}])${inFlightNote(k)}`, writes: await m.stop() });
+    }
     const left = async () => (await counter.query<{ n: number }>('select count(*)::int as n from graphile_worker._private_jobs')).rows[0].n;
     const drainGw = async (concurrency: number, size: number) => {
       const runner = await gw.run({
@@ -496,16 +539,18 @@ export async function runPeers(o: PeersOptions): Promise<string> {
   const best = (system: string, what: string) => Math.max(0, ...rows.filter((r) => r.system === system && r.what === what).map(rate));
   const boss = { enq: best('pg-boss 12', 'enqueue'), proc: best('pg-boss 12', 'process') };
   const gwk = { enq: best('graphile-worker 0.18', 'enqueue'), proc: best('graphile-worker 0.18', 'process') };
+  // Enqueue rows compare with the peer's enqueue at the same number of batches in flight.
+  const enqAt = (system: string, k: number | string) => rate(rows.find((r) => r.system === system && r.what === 'enqueue' && r.workers === k) ?? { jobs: 0, seconds: 1 } as Row);
   const vs = (r: Row) => {
     if (!r.system.startsWith('ours')) return '';
-    const ref = r.what === 'enqueue' ? [boss.enq, gwk.enq] : [boss.proc, gwk.proc];
+    const ref = r.what === 'enqueue' ? [enqAt('pg-boss 12', r.workers), enqAt('graphile-worker 0.18', r.workers)] : [boss.proc, gwk.proc];
     return `${ref[0] ? (rate(r) / ref[0]).toFixed(2) + 'x' : '-'} / ${ref[1] ? (rate(r) / ref[1]).toFixed(2) + 'x' : '-'}`;
   };
   const out = [
     `Queue peers, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${o.jobs} no-op jobs per row, one tenant, one queue, load ${loadAverage()}`,
     '',
     table(
-      ['system', 'what', 'workers', 'jobs', 'seconds', 'jobs/s', 'ours vs best pg-boss / graphile-worker', 'how'],
+      ['system', 'what', 'workers (enqueue: in flight)', 'jobs', 'seconds', 'jobs/s', 'ours vs pg-boss / graphile-worker (process: their best; enqueue: same in flight)', 'how'],
       rows.map((r) => [r.system, r.what, r.workers, r.jobs, r.seconds.toFixed(2), rate(r).toFixed(0), vs(r), r.note]),
     ),
   ];
@@ -537,7 +582,7 @@ export async function runPeers(o: PeersOptions): Promise<string> {
     if (ours && boss.proc && gwk.proc)
       out.push(
         `goals, ${system}: processing ≥ 1.5x pg-boss's best (${(ours / boss.proc).toFixed(2)}x) and ≥ 0.5x graphile-worker's (${(ours / gwk.proc).toFixed(2)}x); ` +
-          `enqueue ≥ pg-boss's batch insert (${(best(system, 'enqueue') / boss.enq).toFixed(2)}x)`,
+          `enqueue ≥ pg-boss's batch insert (${o.inflight.map((k) => `${k} in flight ${(enqAt(system, k) / (enqAt('pg-boss 12', k) || NaN)).toFixed(2)}x`).join(', ')})`,
       );
   }
   const report = out.join('\n');

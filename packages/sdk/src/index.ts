@@ -64,6 +64,8 @@ export type {
   ReceiveMessageArgs,
   SendMessageArgs,
 } from './flows';
+export { EnqueueManyError, enqueueMany } from './enqueue';
+export type { EnqueueManyOptions, EnqueueManyResult } from './enqueue';
 export { JobFailure, processSendJobs } from './worker';
 export type { JobContext, JobHandler, SendJobsOptions, SendJobsWorker, WorkerStats } from './worker';
 export { findStackFile, pidAlive, readStackFile } from './stack-file';

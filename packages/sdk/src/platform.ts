@@ -20,6 +20,7 @@ import {
   type SendMessageArgs,
 } from './flows';
 import { SERVICE_NAMES, mergeSettings, resolveSettings, settingsFromEnv, type PlatformSettings, type ResolvedSettings, type ServiceName } from './settings';
+import { enqueueMany, type EnqueueManyOptions, type EnqueueManyResult } from './enqueue';
 import { processSendJobs, type JobHandler, type SendJobsOptions, type SendJobsWorker } from './worker';
 
 /** One service's answer to a health check. */
@@ -68,6 +69,11 @@ export class PenguinMails {
   /** A message ref with its body (absent once expired or deleted) and its thread; see {@link getMessageWithBody}. */
   getMessageWithBody(tenantId: string, messageId: string, options?: CallOptions & { thread?: boolean }): Promise<MessageWithBody> {
     return getMessageWithBody(this, tenantId, messageId, options);
+  }
+
+  /** Enqueues any number of one tenant's jobs, `batchSize` per EnqueueJobs call and `inFlight` calls at once; see {@link enqueueMany}. */
+  enqueueMany(opts: EnqueueManyOptions): Promise<EnqueueManyResult> {
+    return enqueueMany(this.queue, opts);
   }
 
   /** Starts a worker loop that claims, runs and completes/fails the jobs of one queue; see {@link processSendJobs}. */

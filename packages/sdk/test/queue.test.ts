@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { queueV1 } from '@penguinmails/contracts';
 import { startPlatform, type Platform } from '@penguinmails/testkit';
-import { JobFailure, PenguinMailsError, createPlatform, type PenguinMails } from '../src';
+import { JobFailure, PenguinMailsError, createPlatform, enqueueMany, type PenguinMails } from '../src';
 
 let platform: Platform;
 let pm: PenguinMails;
@@ -95,4 +95,63 @@ test('a write without a key is not retried: it fails with UNAVAILABLE while the 
   // Nothing was written by the failed calls.
   const { jobs } = await pm.queue.listJobs({ tenantId });
   expect(jobs).toHaveLength(1);
+});
+
+describe('enqueueMany', () => {
+  const job = (i: number) => ({ queue: 'bulk', task: 'campaign.send_step', payloadJson: Buffer.from(JSON.stringify({ leadId: `l${i}` })) });
+
+  test('sends 2,500 jobs as batches in flight at once; one result per job, in order, each job stored once', async () => {
+    const tenantId = randomUUID();
+    const sent: number[] = [];
+    let inFlight = 0;
+    let most = 0;
+    // The platform's queue client, watched: how many calls overlap and how big each is.
+    const watched = {
+      enqueueJobs: async (req: Parameters<typeof pm.queue.enqueueJobs>[0]) => {
+        sent.push(req!.jobs!.length);
+        most = Math.max(most, ++inFlight);
+        try {
+          return await pm.queue.enqueueJobs(req);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    };
+    const results = await enqueueMany(watched, { tenantId, jobs: Array.from({ length: 2500 }, (_, i) => job(i)), batchSize: 1000, inFlight: 3 });
+    expect(sent.sort()).toEqual([1000, 1000, 500]);
+    expect(most).toBe(3);
+    expect(results).toHaveLength(2500);
+    expect(results.every((r) => r.outcome === queueV1.EnqueueOutcome.ENQUEUE_OUTCOME_CREATED)).toBe(true);
+    expect(new Set(results.map((r) => r.jobId)).size).toBe(2500);
+    // Result i is job i: its stored payload names lead i.
+    for (const i of [0, 999, 1000, 2499]) {
+      const { job: stored } = await pm.queue.getJob({ tenantId, jobId: results[i].jobId });
+      expect(stored!.payload).toEqual({ leadId: `l${i}` });
+    }
+    const stats = await pm.queue.getQueueStats({ tenantId, queue: 'bulk' });
+    expect(Number(stats.queues[0].queued)).toBe(2500);
+  });
+
+  test('a bad job in the third batch: the error names it by its index in the whole request, the first two batches are enqueued, nothing after', async () => {
+    const tenantId = randomUUID();
+    const jobs = Array.from({ length: 50 }, (_, i) => job(i));
+    jobs[27] = { ...job(27), queue: 'not a queue name' };
+    const err = await pm.enqueueMany({ tenantId, jobs, batchSize: 10, inFlight: 1 }).catch((e) => e);
+    expect(err.name).toBe('EnqueueManyError');
+    expect(err.failedBatch).toEqual({ index: 2, firstJob: 20, jobs: 10 });
+    expect(err.cause.codeName).toBe('INVALID_ARGUMENT');
+    expect(err.cause.fieldViolations.map((v: { field: string }) => v.field)).toEqual(['jobs[27].queue']);
+    expect(err.message).toContain('jobs[27].queue');
+    expect(err.results.slice(0, 20).every((r: unknown) => r !== undefined)).toBe(true);
+    expect(err.results.slice(20).every((r: unknown) => r === undefined)).toBe(true);
+    const stats = await pm.queue.getQueueStats({ tenantId, queue: 'bulk' });
+    expect(Number(stats.queues[0].queued)).toBe(20);
+  });
+
+  test('refuses a batch size or in-flight count that is not a whole number ≥ 1, before sending anything', async () => {
+    const tenantId = randomUUID();
+    await expect(pm.enqueueMany({ tenantId, jobs: [job(0)], batchSize: 0 })).rejects.toThrow(/batchSize/);
+    await expect(pm.enqueueMany({ tenantId, jobs: [job(0)], inFlight: 1.5 })).rejects.toThrow(/inFlight/);
+    expect((await pm.queue.getQueueStats({ tenantId, queue: '' })).queues).toEqual([]);
+  });
 });

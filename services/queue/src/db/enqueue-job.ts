@@ -1,3 +1,4 @@
+import { uuid7 } from './uuid7';
 import type { PoolClient } from 'pg';
 import { jobColumns } from './job-columns';
 import type { JobRow } from './prisma';
@@ -34,11 +35,11 @@ export interface NewJob {
  */
 export async function enqueueJob(db: PoolClient, job: NewJob): Promise<{ row: JobRow; created: boolean; sameWork: boolean }> {
   const inserted = await db.query<JobRow>(
-    `insert into jobs (tenant_id, queue, task, payload, priority, run_at, max_attempts, idempotency_key)
-     values ($1, $2, $3, $4::jsonb, $5, coalesce($6::timestamptz, now()), $7, $8)
+    `insert into jobs (id, tenant_id, queue, task, payload, priority, run_at, max_attempts, idempotency_key)
+     values ($9, $1, $2, $3, $4::jsonb, $5, coalesce($6::timestamptz, now()), $7, $8)
      on conflict (tenant_id, queue, idempotency_key) where idempotency_key is not null do nothing
      returning ${jobColumns()}`,
-    [job.tenantId, job.queue, job.task, JSON.stringify(job.payload ?? {}), job.priority, job.runAt ?? null, job.maxAttempts, job.idempotencyKey ?? null],
+    [job.tenantId, job.queue, job.task, JSON.stringify(job.payload ?? {}), job.priority, job.runAt ?? null, job.maxAttempts, job.idempotencyKey ?? null, uuid7()],
   );
   if (inserted.rows[0]) return { row: inserted.rows[0], created: true, sameWork: true };
   const existing = await db.query<JobRow & { sameWork: boolean }>(

@@ -12,7 +12,7 @@ import {
   withTransaction,
   type KeysetCursor,
 } from '@penguinmails/service-kit';
-import { randomUUID } from 'node:crypto';
+import { uuid7 } from '../db/uuid7';
 import { claimJobsAllTenants, claimJobsAllTenantsLean } from '../db/claim-jobs-all-tenants';
 import { claimGroupedJobs, lockRunnableGroups } from '../db/claim-grouped-jobs';
 import { claimLean, DEADLINE_PASSED } from '../db/claim-lean';
@@ -74,17 +74,22 @@ export async function getJob(deps: Deps, tenantId: string, jobId: string): Promi
  * Newest first, keyset-paged on (created, id) by the kit's `listPage`: stable while jobs are
  * being added. `cursor` is the decoded page token (the rpc layer binds it to tenant + filters).
  *
- * Without a status filter the page is the union of two index-ordered parts under one `order
- * by … limit`, in ONE statement (one snapshot, so a job that changes status meanwhile is
- * listed once): the tenant's jobs that are not running (`jobs_not_running_created_idx`, a
- * backward index range scan of size + 1 entries) and its running ones (`jobs_leased_idx`,
- * sorted; bounded by the leases out). That index leaves running jobs out so that a claim writes
- * no entry in it (20261228000000_jobs_fewer_writes). Written out rather than a `union all`
+ * Without a status filter the page is the union of one index-ordered part per status under one
+ * `order by … limit`, in ONE statement (one snapshot, so a job that changes status meanwhile is
+ * listed once): each status but running is a backward range scan of size + 1 entries of
+ * `jobs_status_created_idx` (tenant_id, status, created, id), running jobs come from
+ * `jobs_leased_idx` (sorted; bounded by the leases out). That index leaves running jobs out so
+ * that a claim writes no entry in it (20261228000000_jobs_fewer_writes), and it is the only
+ * ListJobs index so that an enqueue writes one entry for listing, not two
+ * (20261230000000_jobs_one_list_index). Written out rather than a `union all`
  * view under the kit's listPage: that form was planned as a parallel sequential scan of the
  * tenant's rows (EXPLAIN on 220k jobs: 128 ms vs an index scan). The first `size` + 1 rows of
  * the union are among the first `size` + 1 of each part; the cursor is the kit's
  * (microseconds of `created`, id), so page tokens are those of listPage.
  */
+/** Every status, one part each in the unfiltered ListJobs (fixed literals, never caller input). */
+const LIST_STATUSES = ['queued', 'failed', 'running', 'succeeded', 'dead', 'cancelled'] as const;
+
 export async function listJobs(
   deps: Deps,
   args: { tenantId: string; status?: JobStatusValue; queue?: string; cursor?: KeysetCursor; size: number },
@@ -116,7 +121,7 @@ export async function listJobs(
     `(select * from jobs where ${where.join(' and ')} and ${status} order by created desc, id desc limit $2)`;
   const { rows } = await deps.pool.query<JobRow & { cursor_us: string }>(
     `select ${jobColumns()}, (extract(epoch from jobs.created) * 1000000)::bigint::text as cursor_us
-       from (${part(`status <> 'running'`)} union all ${part(`status = 'running'`)}) jobs
+       from (${LIST_STATUSES.map((st) => part(`status = '${st}'`)).join(' union all ')}) jobs
       order by jobs.created desc, jobs.id desc
       limit $2`,
     values,
@@ -380,8 +385,10 @@ export async function enqueueJobs(
   tenantId: string,
   jobs: Omit<NewJob, 'tenantId'>[],
 ): Promise<{ id: string; outcome: EnqueueOutcome }[]> {
-  const ids = jobs.map(() => randomUUID());
-  const rows = await enqueueJobsSql(deps.pool, tenantId, ids, jobs.map((j) => ({ ...j, tenantId })));
+  // Time-ordered ids (db/uuid7.ts): the batch's pkey entries land on the index's right edge.
+  const now = Date.now();
+  const ids = jobs.map(() => uuid7(now));
+  const rows = await enqueueJobsSql(deps.pool, tenantId, ids, jobs);
   return rows.map((r) => ({ id: r.id, outcome: r.created ? 'created' : r.debounced ? 'debounced' : r.sameWork ? 'existing' : 'key_conflict' }));
 }
 
