@@ -227,7 +227,8 @@ export class OutboxRelay {
       await client.query('listen pm_outbox');
     } catch (err) {
       client.removeListener('notification', onNotification);
-      client.removeListener('error', onError);
+      // onError stays attached (it ignores a client that is not this.listener): the dying
+      // connection may still emit 'error', which unheard would crash the process.
       client.release(err as Error);
       throw err;
     }

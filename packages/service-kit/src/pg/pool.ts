@@ -66,6 +66,27 @@ export function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promi
 }
 
 /**
+ * Runs `fn` with a client checked out of the pool (several statements, no transaction), and
+ * releases it. Like withTransaction it listens for 'error' on the client while it is out: a
+ * connection that dies between two statements (a database restart) emits 'error', which the
+ * pool only listens for while the client is idle — unheard, that event crashes the process
+ * (seen in the kill -9 PostgreSQL fault test). The failure reaches `fn` through its next query;
+ * the broken client is destroyed on release. Use this, never a bare `pool.connect()`.
+ */
+export async function withClient<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => (broken = err);
+  client.on('error', onError);
+  try {
+    return await fn(client);
+  } finally {
+    client.removeListener('error', onError);
+    client.release(broken);
+  }
+}
+
+/**
  * Runs `fn`, a single statement that is its own (implicit) transaction, under the same
  * `pg transaction` CLIENT span withTransaction opens when tracing is on: outbox rows built
  * inside carry its context, as they would inside withTransaction. Tracing off: just `fn()`.

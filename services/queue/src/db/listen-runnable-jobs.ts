@@ -42,11 +42,15 @@ export async function listenRunnableJobs(
     if (closed) return;
     closed = true;
     client.off('notification', onNotification);
-    client.off('error', onError);
+    // The error listener stays on until the client is released: a connection that dies during
+    // the unlisten emits 'error' besides failing the query, and an unheard 'error' crashes the
+    // process (onError ignores it now that `closed` is set).
     try {
       await client.query(`unlisten ${RUNNABLE_CHANNEL}`);
+      client.off('error', onError);
       client.release();
     } catch (err) {
+      client.off('error', onError);
       client.release(err as Error);
     }
   };

@@ -9,6 +9,7 @@ import {
   currentCall,
   inStatementTransactionSpan,
   remainingMs,
+  withClient,
   withTransaction,
   type KeysetCursor,
 } from '@penguinmails/service-kit';
@@ -47,8 +48,7 @@ export type { JobRow, LeanRow, LeaseHolder, NewJob, QueueStatsRow };
 type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'names' | 'limits' | 'wakeups'>;
 
 export async function enqueueJob(deps: Deps, job: NewJob): Promise<{ row: JobRow; created: boolean }> {
-  const client = await deps.pool.connect();
-  try {
+  return withClient(deps.pool, async (client) => {
     const { row, created, sameWork } = await enqueueJobSql(client, job);
     if (!sameWork) {
       throw new AlreadyExistsError(
@@ -59,9 +59,7 @@ export async function enqueueJob(deps: Deps, job: NewJob): Promise<{ row: JobRow
       );
     }
     return { row, created };
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export async function getJob(deps: Deps, tenantId: string, jobId: string): Promise<JobRow> {
@@ -258,12 +256,9 @@ async function claimLeanOnce(
     const done = new Set(list.filter((j) => !missed.has(j.jobId.toLowerCase())).map((j) => j.jobId));
     if (missed.size === 0) completed = list.map((j) => ({ jobId: j.jobId, outcome: 'done', status: 'succeeded' }));
     else {
-      const client = await deps.pool.connect();
-      try {
-        completed = await batchOutcomes(client, { tenantId: args.tenantId, workerId: args.workerId, jobs: list }, done, COMPLETED, 'complete', 'succeeded');
-      } finally {
-        client.release();
-      }
+      completed = await withClient(deps.pool, (client) =>
+        batchOutcomes(client, { tenantId: args.tenantId, workerId: args.workerId, jobs: list }, done, COMPLETED, 'complete', 'succeeded'),
+      );
     }
   }
   if (!fast.slow) return { rows: fast.rows, completed };
