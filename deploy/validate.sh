@@ -4,7 +4,17 @@
 # packages go to a temporary folder, never into the workspace.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-tools=${DEPLOY_VALIDATE_TOOLS:-${TMPDIR:-/tmp}/penguinmails-deploy-validate}
+# The checker's packages are devDependencies of packages/cli (installed with the workspace by
+# `pnpm install`, pinned by the lockfile): used from there when present. Without the workspace
+# installed they go to a temporary folder. (In CI the temporary install stalled past the test's
+# budget in three runs on 2026-11-27 while the same install alone took 12 s; the cause was not
+# found, so the test no longer depends on the registry at test time.)
+workspace="$root/packages/cli/node_modules"
+if [ -z "${DEPLOY_VALIDATE_TOOLS:-}" ] && [ -d "$workspace/dockerfile-utils" ]; then
+  tools="$root/packages/cli"
+else
+  tools=${DEPLOY_VALIDATE_TOOLS:-${TMPDIR:-/tmp}/penguinmails-deploy-validate}
+fi
 if [ ! -d "$tools/node_modules/dockerfile-utils" ]; then
   echo "validate: installing the checker's packages into $tools"
   mkdir -p "$tools"
