@@ -117,6 +117,29 @@ async function inFlight(n: number, batch: number, lanes: number, send: (from: nu
 }
 const inFlightNote = (k: number) => (k > 1 ? `, ${k} in flight` : '');
 
+/**
+ * One system's enqueue rows: `o.jobs` jobs at each --inflight count, each timed and metered on
+ * its own; `after` runs between counts, outside the timing (the backlog drained).
+ */
+async function enqueueRows(
+  o: PeersOptions,
+  rows: Row[],
+  url: string,
+  system: string,
+  how: (k: number) => string,
+  enqueue: (k: number) => Promise<unknown>,
+  after?: () => Promise<unknown>,
+): Promise<void> {
+  for (const k of o.inflight) {
+    const m = await meter(o, url);
+    const t0 = performance.now();
+    await enqueue(k);
+    const seconds = (performance.now() - t0) / 1000;
+    rows.push({ system, what: 'enqueue', workers: k, jobs: o.jobs, seconds, note: how(k), writes: await m.stop() });
+    await after?.();
+  }
+}
+
 // ---------------------------------------------------------------------------------------- ours
 
 async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise<void> {
@@ -200,26 +223,23 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
     // The full protocol first (the state before the lean one), then the lean one, same process.
     for (const lean of o.protocols.filter((p) => p !== 'domain').map((p) => p === 'lean')) {
       const system = lean ? 'ours (gRPC, lean)' : 'ours (gRPC, full)';
-      let m = await meter(o, db.url);
-      let t0 = 0;
-      let seconds = 0;
-      for (const k of o.inflight) {
-        m = await meter(o, db.url);
-        t0 = performance.now();
-        await enqueueInFlight(o.jobs, lean, k);
-        seconds = (performance.now() - t0) / 1000;
-        const how = (lean ? `EnqueueJobs of ${o.batch}, payload_json` : `EnqueueJobs of ${o.batch}, payload Struct`) + (k > 1 ? `, ${k} in flight (sdk enqueueMany)` : '');
-        rows.push({ system, what: 'enqueue', workers: k, jobs: o.jobs, seconds, note: how, writes: await m.stop() });
-        await (lean ? drainLean : drain)(client, o, 4); // the enqueue backlog out of the way
-      }
+      await enqueueRows(
+        o,
+        rows,
+        db.url,
+        system,
+        (k) => (lean ? `EnqueueJobs of ${o.batch}, payload_json` : `EnqueueJobs of ${o.batch}, payload Struct`) + (k > 1 ? `, ${k} in flight (sdk enqueueMany)` : ''),
+        (k) => enqueueInFlight(o.jobs, lean, k),
+        () => (lean ? drainLean : drain)(client, o, 4), // the enqueue backlog out of the way
+      );
 
       for (const w of o.workers) {
         await enqueue(o.jobs, lean);
         const b = perWorkerBatch(o, w);
-        m = await meter(o, db.url);
-        t0 = performance.now();
+        const m = await meter(o, db.url);
+        const t0 = performance.now();
         const done = await (lean ? drainLean : drain)(client, o, w, b);
-        seconds = (performance.now() - t0) / 1000;
+        const seconds = (performance.now() - t0) / 1000;
         rows.push({
           system,
           what: 'process',
@@ -330,24 +350,14 @@ async function runOursDomain(o: PeersOptions, rows: Row[]): Promise<void> {
       );
       return done;
     };
-    let m = await meter(o, db.url);
-    let t0 = 0;
-    let seconds = 0;
-    for (const k of o.inflight) {
-      m = await meter(o, db.url);
-      t0 = performance.now();
-      await enqueue(o.jobs, k);
-      seconds = (performance.now() - t0) / 1000;
-      rows.push({ system, what: 'enqueue', workers: k, jobs: o.jobs, seconds, note: `enqueueJobs(${o.batch} jobs, payload JSON text)${inFlightNote(k)}`, writes: await m.stop() });
-      await drainDomain(4, o.batch);
-    }
+    await enqueueRows(o, rows, db.url, system, (k) => `enqueueJobs(${o.batch} jobs, payload JSON text)${inFlightNote(k)}`, (k) => enqueue(o.jobs, k), () => drainDomain(4, o.batch));
     for (const w of o.workers) {
       await enqueue(o.jobs);
       const b = perWorkerBatch(o, w);
-      m = await meter(o, db.url);
-      t0 = performance.now();
+      const m = await meter(o, db.url);
+      const t0 = performance.now();
       const done = await drainDomain(w, b);
-      seconds = (performance.now() - t0) / 1000;
+      const seconds = (performance.now() - t0) / 1000;
       rows.push({ system, what: 'process', workers: w, jobs: done, seconds, note: `claimJobsLean({ ${b}, complete: previous })`, writes: await m.stop() });
     }
   } finally {
@@ -428,16 +438,7 @@ async function runPgBoss(o: PeersOptions, rows: Row[]): Promise<void> {
     await boss.createQueue(QUEUE);
     const enqueue = async (n: number, lanes = 1) =>
       inFlight(n, o.batch, lanes, (i, count) => boss.insert(QUEUE, Array.from({ length: count }, (_, k) => ({ data: payload(i + k) }))));
-    let m = await meter(o, db.url);
-    let t0 = 0;
-    let seconds = 0;
-    for (const k of o.inflight) {
-      m = await meter(o, db.url);
-      t0 = performance.now();
-      await enqueue(o.jobs, k);
-      seconds = (performance.now() - t0) / 1000;
-      rows.push({ system: 'pg-boss 12', what: 'enqueue', workers: k, jobs: o.jobs, seconds, note: `insert([${o.batch}])${inFlightNote(k)}`, writes: await m.stop() });
-    }
+    await enqueueRows(o, rows, db.url, 'pg-boss 12', (k) => `insert([${o.batch}])${inFlightNote(k)}`, (k) => enqueue(o.jobs, k));
     const drainBoss = async (workers: number, batch: number) => {
       let done = 0;
       await Promise.all(
@@ -456,10 +457,10 @@ async function runPgBoss(o: PeersOptions, rows: Row[]): Promise<void> {
     for (const w of o.workers) {
       await enqueue(o.jobs);
       const b = perWorkerBatch(o, w);
-      m = await meter(o, db.url);
-      t0 = performance.now();
+      const m = await meter(o, db.url);
+      const t0 = performance.now();
       const done = await drainBoss(w, b);
-      seconds = (performance.now() - t0) / 1000;
+      const seconds = (performance.now() - t0) / 1000;
       rows.push({ system: 'pg-boss 12', what: 'process', workers: w, jobs: done, seconds, note: `fetch({ batchSize: ${b} }) → complete(ids)`, writes: await m.stop() });
     }
   } finally {
@@ -480,16 +481,7 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
     await utils.migrate();
     const enqueue = async (n: number, lanes = 1) =>
       inFlight(n, o.batch, lanes, (i, count) => utils.addJobs(Array.from({ length: count }, (_, k) => ({ identifier: 'noop', payload: payload(i + k) }))));
-    let m = await meter(o, db.url);
-    let t0 = 0;
-    let seconds = 0;
-    for (const k of o.inflight) {
-      m = await meter(o, db.url);
-      t0 = performance.now();
-      await enqueue(o.jobs, k);
-      seconds = (performance.now() - t0) / 1000;
-      rows.push({ system: 'graphile-worker 0.18', what: 'enqueue', workers: k, jobs: o.jobs, seconds, note: `addJobs([${o.batch}])${inFlightNote(k)}`, writes: await m.stop() });
-    }
+    await enqueueRows(o, rows, db.url, 'graphile-worker 0.18', (k) => `addJobs([${o.batch}])${inFlightNote(k)}`, (k) => enqueue(o.jobs, k));
     const left = async () => (await counter.query<{ n: number }>('select count(*)::int as n from graphile_worker._private_jobs')).rows[0].n;
     const drainGw = async (concurrency: number, size: number) => {
       const runner = await gw.run({
@@ -509,10 +501,10 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
     for (const w of o.workers) {
       await enqueue(o.jobs);
       const b = perWorkerBatch(o, w);
-      m = await meter(o, db.url);
-      t0 = performance.now();
+      const m = await meter(o, db.url);
+      const t0 = performance.now();
       await drainGw(w, b);
-      seconds = (performance.now() - t0) / 1000;
+      const seconds = (performance.now() - t0) / 1000;
       rows.push({ system: 'graphile-worker 0.18', what: 'process', workers: w, jobs: o.jobs, seconds, note: `run({ concurrency: ${w}, localQueue.size: ${b} })`, writes: await m.stop() });
     }
   } finally {
