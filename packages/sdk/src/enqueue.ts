@@ -38,7 +38,7 @@ export class EnqueueManyError extends Error {
  * them at once. Each call is one statement and one commit in the queue service; with several
  * in flight, the service works on one batch while the next is encoded and on the wire, and
  * PostgreSQL flushes the WAL of concurrent commits together, so one producer is not held to
- * one round trip per batch (bench/README.md, "Enqueue in flight": the rates at 1 and 4).
+ * one round trip per batch (bench/README.md, "Cheaper enqueue, and enqueue in flight": the rates at 1 and 4).
  *
  * Order: jobs of different batches are not ordered among themselves (batches commit in any
  * order); within a batch they are inserted in order. Stops sending at the first failure and
