@@ -533,6 +533,7 @@ export async function runPeers(o: PeersOptions): Promise<string> {
   const gwk = { enq: best('graphile-worker 0.18', 'enqueue'), proc: best('graphile-worker 0.18', 'process') };
   // Enqueue rows compare with the peer's enqueue at the same number of batches in flight.
   const enqAt = (system: string, k: number | string) => rate(rows.find((r) => r.system === system && r.what === 'enqueue' && r.workers === k) ?? { jobs: 0, seconds: 1 } as Row);
+  const procAt = (system: string, w: number) => rate(rows.find((r) => r.system === system && r.what === 'process' && r.workers === w) ?? { jobs: 0, seconds: 1 } as Row);
   const vs = (r: Row) => {
     if (!r.system.startsWith('ours')) return '';
     const ref = r.what === 'enqueue' ? [enqAt('pg-boss 12', r.workers), enqAt('graphile-worker 0.18', r.workers)] : [boss.proc, gwk.proc];
@@ -574,7 +575,9 @@ export async function runPeers(o: PeersOptions): Promise<string> {
     if (ours && boss.proc && gwk.proc)
       out.push(
         `goals, ${system}: processing ≥ 1.5x pg-boss's best (${(ours / boss.proc).toFixed(2)}x) and ≥ 0.5x graphile-worker's (${(ours / gwk.proc).toFixed(2)}x); ` +
-          `enqueue ≥ pg-boss's batch insert (${o.inflight.map((k) => `${k} in flight ${(enqAt(system, k) / (enqAt('pg-boss 12', k) || NaN)).toFixed(2)}x`).join(', ')})`,
+          `enqueue ≥ pg-boss's batch insert (${o.inflight.map((k) => `${k} in flight ${(enqAt(system, k) / (enqAt('pg-boss 12', k) || NaN)).toFixed(2)}x`).join(', ')}); ` +
+          // The other reading of "1.5x pg-boss": each worker count against pg-boss at the same count.
+          `processing vs pg-boss at the same workers (${o.workers.map((w) => `${w}: ${(procAt(system, w) / (procAt('pg-boss 12', w) || NaN)).toFixed(2)}x`).join(', ')})`,
       );
   }
   const report = out.join('\n');
