@@ -19,6 +19,8 @@ export const settingsShape = {
   BATCH_MAX: positiveInt().default(1000),
   /** Longest ClaimJobs wait_ms (long poll). */
   CLAIM_WAIT_MAX_MS: positiveInt().default(30_000),
+  /** Claim statements of one tenant's queue run at most this many at a time per process (the rest wait their turn); 0 = no limit. */
+  CLAIM_CONCURRENCY: z.coerce.number().int().min(0).max(1000).default(2),
   /** While a claimer waits, it also re-claims this often (jobs that become runnable by time, a lost LISTEN connection). */
   CLAIM_WAIT_POLL_MS: positiveInt().default(1000),
   /** max_attempts of a job enqueued without one. */
@@ -58,6 +60,8 @@ export interface QueueLimits {
   batchMax: number;
   claimWaitMaxMs: number;
   claimWaitPollMs: number;
+  /** CLAIM_CONCURRENCY (default 2 when absent). */
+  claimConcurrency?: number;
   maxAttemptsDefault: number;
   retryBaseMs: number;
   retryMaxMs: number;
@@ -74,6 +78,7 @@ export function limitsFrom(s: Settings): QueueLimits {
     batchMax: s.BATCH_MAX,
     claimWaitMaxMs: s.CLAIM_WAIT_MAX_MS,
     claimWaitPollMs: s.CLAIM_WAIT_POLL_MS,
+    claimConcurrency: s.CLAIM_CONCURRENCY,
     maxAttemptsDefault: s.MAX_ATTEMPTS_DEFAULT,
     retryBaseMs: s.RETRY_BASE_MS,
     retryMaxMs: s.RETRY_MAX_MS,

@@ -17,6 +17,7 @@ import { uuid7 } from '../db/uuid7';
 import { claimJobsAllTenants, claimJobsAllTenantsLean } from '../db/claim-jobs-all-tenants';
 import { claimGroupedJobs, lockRunnableGroups } from '../db/claim-grouped-jobs';
 import { claimLean, DEADLINE_PASSED } from '../db/claim-lean';
+import { ClaimGates } from './claim-gate';
 import { completeJobs as completeJobsSql } from '../db/complete-jobs';
 import { enqueueJobs as enqueueJobsSql } from '../db/enqueue-jobs';
 import { failJobs as failJobsSql } from '../db/fail-jobs';
@@ -205,7 +206,33 @@ async function claimOnce(
   complete: ClaimArgs['complete'],
 ): Promise<{ rows: JobRow[] | LeanRow[]; completed: EndedJob[] }> {
   if (lean && args.tenantId !== undefined) return claimLeanOnce(deps, { ...args, tenantId: args.tenantId }, complete);
-  return claimInTransaction(deps, args, lean, complete);
+  const release = await acquireClaimSlot(deps, args);
+  try {
+    return await claimInTransaction(deps, args, lean, complete);
+  } finally {
+    release();
+  }
+}
+
+/** The claim gates of one service instance (its limits object), claim-gate.ts. */
+const claimGates = new WeakMap<object, ClaimGates>();
+
+/** Waits for a claim slot of the args' queue (CLAIM_CONCURRENCY); throws if the call's deadline passed meanwhile. */
+async function acquireClaimSlot(deps: Deps, args: ClaimArgs): Promise<() => void> {
+  let gates = claimGates.get(deps.limits);
+  if (!gates) claimGates.set(deps.limits, (gates = new ClaimGates(deps.limits.claimConcurrency ?? 2)));
+  const release = await gates.acquire(`${args.tenantId ?? '*'}/${args.queue}`);
+  const scope = currentCall();
+  if (scope?.signal?.aborted) {
+    // The caller went away while the claim waited: a claim now would lease jobs nobody receives.
+    release();
+    throw scope.signal.reason;
+  }
+  if (scope && scope.deadline.getTime() <= Date.now()) {
+    release();
+    throw new DeadlineExceededError('the deadline passed while the claim waited for its turn (CLAIM_CONCURRENCY); nothing was written');
+  }
+  return release;
 }
 
 /**
@@ -231,6 +258,7 @@ async function claimLeanOnce(
   const scope = currentCall();
   if (scope && scope.deadline.getTime() <= Date.now()) throw new DeadlineExceededError('the deadline passed before the claim began');
   const list = complete ?? [];
+  const release = await acquireClaimSlot(deps, args);
   const fast = await inStatementTransactionSpan(async () => {
     const tc = activeTraceHeaders();
     try {
@@ -249,7 +277,7 @@ async function claimLeanOnce(
       if ((err as { code?: string }).code === DEADLINE_PASSED) throw new DeadlineExceededError('the deadline passed before the claim could commit; nothing was written');
       throw err;
     }
-  });
+  }).finally(release);
   let completed: EndedJob[] = [];
   if (list.length) {
     const missed = new Set(fast.missed);
