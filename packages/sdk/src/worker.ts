@@ -87,11 +87,18 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
   const stopping = new AbortController(); // wakes the idle wait, stops claiming
   const abortHandlers = new AbortController(); // the handlers' signal, after the grace period
 
+  // The listener goes when the wait ends either way: an idle worker waits again and again, and
+  // listeners left on `stopping` would pile up for as long as the worker runs.
   const idle = (ms: number) =>
     new Promise<void>((resolve) => {
       if (stopping.signal.aborted) return resolve();
-      const timer = setTimeout(resolve, ms);
-      stopping.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      const done = () => {
+        clearTimeout(timer);
+        stopping.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      stopping.signal.addEventListener('abort', done, { once: true });
     });
 
   const reportError = (err: unknown, job?: queueV1.Job) => {

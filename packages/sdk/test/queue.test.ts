@@ -3,9 +3,11 @@
 import { randomUUID } from 'node:crypto';
 import { queueV1 } from '@penguinmails/contracts';
 import { startPlatform, type Platform } from '@penguinmails/testkit';
-import { JobFailure, PenguinMailsError, createPlatform, enqueueMany, type PenguinMails } from '../src';
+import { JobFailure, PenguinMailsError, createPlatform, enqueueMany, processSendJobs, type PenguinMails } from '../src';
 
 let platform: Platform;
+const origAdd = EventTarget.prototype.addEventListener;
+const origRemove = EventTarget.prototype.removeEventListener;
 let pm: PenguinMails;
 beforeAll(async () => {
   platform = await startPlatform({ services: ['queue'] });
@@ -65,6 +67,37 @@ test('processSendJobs claims, runs and completes or fails each job, and stops gr
   expect(statuses[3].lastError).toBe('smtp timeout');
   const { logs } = await pm.queue.listJobLogs({ tenantId, jobId: ids[0] });
   expect(logs.map((l) => l.message)).toContain('handling ok');
+});
+
+test('an idle worker polls again and again without piling up abort listeners on its stop signal', async () => {
+  // Abort listeners added and removed while the worker idles (a listener added with { once } and
+  // never removed stays on its signal until the signal aborts).
+  const added = new Set<unknown>();
+  const add = jest.spyOn(EventTarget.prototype, 'addEventListener').mockImplementation(function (this: EventTarget, type, listener, options) {
+    if (type === 'abort') added.add(listener);
+    return origAdd.call(this, type, listener, options);
+  });
+  const remove = jest.spyOn(EventTarget.prototype, 'removeEventListener').mockImplementation(function (this: EventTarget, type, listener, options) {
+    if (type === 'abort') added.delete(listener);
+    return origRemove.call(this, type, listener, options);
+  });
+  let claims = 0;
+  // The platform's queue client, its claims counted (an empty queue: every claim is followed by an idle wait).
+  const claimJobs: typeof pm.queue.claimJobs = (req, opts) => ((claims += 1), pm.queue.claimJobs(req, opts));
+  const watched = Object.create(pm.queue, { claimJobs: { value: claimJobs } }) as typeof pm.queue;
+  const worker = processSendJobs(watched, { tenantId: randomUUID(), queue: 'empty', pollIntervalMs: 5 }, async () => undefined);
+  let pending: number;
+  try {
+    for (let i = 0; i < 400 && claims < 30; i++) await new Promise((r) => setTimeout(r, 10));
+    pending = added.size;
+  } finally {
+    add.mockRestore();
+    remove.mockRestore();
+    await worker.stop({ timeoutMs: 5_000 });
+  }
+  expect(claims).toBeGreaterThanOrEqual(30);
+  // At most the current wait's listener (and a call's in flight); before the fix one per idle wait stayed.
+  expect(pending).toBeLessThanOrEqual(3);
 });
 
 test('a read and a keyed enqueue survive the service being killed and restarted (UNAVAILABLE is retried)', async () => {
