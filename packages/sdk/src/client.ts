@@ -2,7 +2,7 @@ import { Client, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { analyticsV1, contentV1, metadataV1, queueV1 } from '@penguinmails/contracts';
 import { bearerTokenInterceptor, tracingClientInterceptor, tracingEnabled } from '@penguinmails/service-kit';
 import { PenguinMailsError, toPenguinMailsError } from './errors';
-import { backoffMs, shouldRetry } from './retry';
+import { backoffMs, shouldRetry, sleep } from './retry';
 import type { ResolvedSettings, RetryPolicy, ServiceName } from './settings';
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
@@ -85,18 +85,6 @@ function requestMessage(service: ServiceName, def: UnaryDefinition): MessageFns 
   if (!fns || typeof fns.fromPartial !== 'function') throw new Error(`@penguinmails/sdk: no ${rpc}Request message for ${def.path}`);
   return fns;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /** Channel defaults: reconnect quickly after a service restarts (grpc-js waits up to 120 s otherwise). */
 const CHANNEL_DEFAULTS = {

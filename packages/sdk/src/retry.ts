@@ -185,3 +185,20 @@ export function backoffMs(retry: number, policy: RetryPolicy, random: () => numb
   const cap = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * policy.multiplier ** (retry - 1));
   return Math.floor(random() * cap);
 }
+
+/**
+ * Waits `ms`, or less if `signal` aborts. The abort listener goes when the wait ends either way:
+ * a caller that waits again and again on one signal (a retry loop, an idle worker) would
+ * otherwise pile listeners up on it for as long as the signal lives.
+ */
+export const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { queueV1 } from '@penguinmails/contracts';
 import type { QueueApi } from './client';
 import { PenguinMailsError } from './errors';
+import { sleep } from './retry';
 
 /** Throw this from a job handler to control how the failure is recorded. */
 export class JobFailure extends Error {
@@ -87,19 +88,7 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
   const stopping = new AbortController(); // wakes the idle wait, stops claiming
   const abortHandlers = new AbortController(); // the handlers' signal, after the grace period
 
-  // The listener goes when the wait ends either way: an idle worker waits again and again, and
-  // listeners left on `stopping` would pile up for as long as the worker runs.
-  const idle = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (stopping.signal.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        stopping.signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      stopping.signal.addEventListener('abort', done, { once: true });
-    });
+  const idle = (ms: number) => sleep(ms, stopping.signal);
 
   const reportError = (err: unknown, job?: queueV1.Job) => {
     stats.errors += 1;

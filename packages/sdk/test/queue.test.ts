@@ -6,8 +6,6 @@ import { startPlatform, type Platform } from '@penguinmails/testkit';
 import { JobFailure, PenguinMailsError, createPlatform, enqueueMany, processSendJobs, type PenguinMails } from '../src';
 
 let platform: Platform;
-const origAdd = EventTarget.prototype.addEventListener;
-const origRemove = EventTarget.prototype.removeEventListener;
 let pm: PenguinMails;
 beforeAll(async () => {
   platform = await startPlatform({ services: ['queue'] });
@@ -72,15 +70,8 @@ test('processSendJobs claims, runs and completes or fails each job, and stops gr
 test('an idle worker polls again and again without piling up abort listeners on its stop signal', async () => {
   // Abort listeners added and removed while the worker idles (a listener added with { once } and
   // never removed stays on its signal until the signal aborts).
-  const added = new Set<unknown>();
-  const add = jest.spyOn(EventTarget.prototype, 'addEventListener').mockImplementation(function (this: EventTarget, type, listener, options) {
-    if (type === 'abort') added.add(listener);
-    return origAdd.call(this, type, listener, options);
-  });
-  const remove = jest.spyOn(EventTarget.prototype, 'removeEventListener').mockImplementation(function (this: EventTarget, type, listener, options) {
-    if (type === 'abort') added.delete(listener);
-    return origRemove.call(this, type, listener, options);
-  });
+  const add = jest.spyOn(EventTarget.prototype, 'addEventListener');
+  const remove = jest.spyOn(EventTarget.prototype, 'removeEventListener');
   let claims = 0;
   // The platform's queue client, its claims counted (an empty queue: every claim is followed by an idle wait).
   const claimJobs: typeof pm.queue.claimJobs = (req, opts) => ((claims += 1), pm.queue.claimJobs(req, opts));
@@ -89,7 +80,8 @@ test('an idle worker polls again and again without piling up abort listeners on 
   let pending: number;
   try {
     for (let i = 0; i < 400 && claims < 30; i++) await new Promise((r) => setTimeout(r, 10));
-    pending = added.size;
+    const removed = new Set(remove.mock.calls.filter(([type]) => type === 'abort').map(([, listener]) => listener));
+    pending = add.mock.calls.filter(([type, listener]) => type === 'abort' && !removed.has(listener)).length;
   } finally {
     add.mockRestore();
     remove.mockRestore();
