@@ -217,20 +217,27 @@ async function claimOnce(
 /** The claim gates of one service instance (its limits object), claim-gate.ts. */
 const claimGates = new WeakMap<object, ClaimGates>();
 
-/** Waits for a claim slot of the args' queue (CLAIM_CONCURRENCY); throws if the call's deadline passed meanwhile. */
+/**
+ * Waits for a claim slot of the args' queue (CLAIM_CONCURRENCY). Refuses, before it queues and
+ * again once its turn comes, a call that is over: its caller went away (a claim now would lease
+ * jobs nobody receives) or its deadline passed.
+ */
 async function acquireClaimSlot(deps: Deps, args: ClaimArgs): Promise<() => void> {
   let gates = claimGates.get(deps.limits);
   if (!gates) claimGates.set(deps.limits, (gates = new ClaimGates(deps.limits.claimConcurrency ?? 2)));
-  const release = await gates.acquire(`${args.tenantId ?? '*'}/${args.queue}`);
   const scope = currentCall();
-  if (scope?.signal?.aborted) {
-    // The caller went away while the claim waited: a claim now would lease jobs nobody receives.
+  const over = (when: string) => {
+    if (scope?.signal?.aborted) return scope.signal.reason as unknown;
+    if (scope && scope.deadline.getTime() <= Date.now()) return new DeadlineExceededError(`the deadline passed ${when}; nothing was written`);
+    return undefined;
+  };
+  const early = over('before the claim began');
+  if (early) throw early;
+  const release = await gates.acquire(`${args.tenantId ?? '*'}/${args.queue}`);
+  const late = over('while the claim waited for its turn (CLAIM_CONCURRENCY)');
+  if (late) {
     release();
-    throw scope.signal.reason;
-  }
-  if (scope && scope.deadline.getTime() <= Date.now()) {
-    release();
-    throw new DeadlineExceededError('the deadline passed while the claim waited for its turn (CLAIM_CONCURRENCY); nothing was written');
+    throw late;
   }
   return release;
 }
@@ -256,7 +263,6 @@ async function claimLeanOnce(
   complete: ClaimArgs['complete'],
 ): Promise<{ rows: LeanRow[]; completed: EndedJob[] }> {
   const scope = currentCall();
-  if (scope && scope.deadline.getTime() <= Date.now()) throw new DeadlineExceededError('the deadline passed before the claim began');
   const list = complete ?? [];
   const release = await acquireClaimSlot(deps, args);
   const fast = await inStatementTransactionSpan(async () => {
