@@ -532,8 +532,10 @@ export async function runPeers(o: PeersOptions): Promise<string> {
   const boss = { enq: best('pg-boss 12', 'enqueue'), proc: best('pg-boss 12', 'process') };
   const gwk = { enq: best('graphile-worker 0.18', 'enqueue'), proc: best('graphile-worker 0.18', 'process') };
   // Enqueue rows compare with the peer's enqueue at the same number of batches in flight.
-  const enqAt = (system: string, k: number | string) => rate(rows.find((r) => r.system === system && r.what === 'enqueue' && r.workers === k) ?? { jobs: 0, seconds: 1 } as Row);
-  const procAt = (system: string, w: number) => rate(rows.find((r) => r.system === system && r.what === 'process' && r.workers === w) ?? { jobs: 0, seconds: 1 } as Row);
+  const rateAt = (system: string, what: Row['what'], k: number | string) =>
+    rate(rows.find((r) => r.system === system && r.what === what && r.workers === k) ?? ({ jobs: 0, seconds: 1 } as Row));
+  const enqAt = (system: string, k: number | string) => rateAt(system, 'enqueue', k);
+  const procAt = (system: string, w: number) => rateAt(system, 'process', w);
   const vs = (r: Row) => {
     if (!r.system.startsWith('ours')) return '';
     const ref = r.what === 'enqueue' ? [enqAt('pg-boss 12', r.workers), enqAt('graphile-worker 0.18', r.workers)] : [boss.proc, gwk.proc];
