@@ -57,6 +57,9 @@ afterAll(async () => {
     if (state !== 'SERVING') await new Promise((r) => setTimeout(r, 100));
   }
   expect(state).toBe('SERVING');
+  // The metrics listener fails on its own schedule and its log line crosses a pipe: it may come
+  // after the health check answers (a fresh-clone CI run saw SERVING first). Wait for it, bounded.
+  for (let i = 0; i < 50 && !output.includes('METRICS_PORT'); i++) await new Promise((r) => setTimeout(r, 100));
   const lines = output.split('\n').filter((l) => l.includes('METRICS_PORT'));
   expect(lines).toHaveLength(1);
   expect(lines[0]).toContain(`METRICS_PORT ${metricsPort} is in use; serving without /metrics`);
