@@ -169,14 +169,16 @@ describe('retention', () => {
         })),
       })
     ).results.map((r) => r.jobId);
-    // t0-t2 old succeeded, t3 recent succeeded, t4 old dead, t5 dead 2 days ago (kept: 5 days),
-    // t6 old cancelled, t7 old queued, t8 running, t9 failed waiting for a retry
+    // t0-t2 old succeeded, t3 recent succeeded (created long before: a delayed job; retention
+    // reads jobs by created and must check finished), t4 old dead, t5 dead 2 days ago (kept:
+    // 5 days), t6 old cancelled, t7 old queued, t8 running, t9 failed waiting for a retry.
+    // A job finishes after it was created, as in real rows (the column's default is the clock).
     const set = (i: number, sql: string) => q.pool.query(`update jobs set ${sql} where id = $1`, [ids[i]]);
-    for (const i of [0, 1, 2]) await set(i, `status = 'succeeded', finished = now() - interval '2 hours'`);
-    await set(3, `status = 'succeeded', finished = now() - interval '10 minutes'`);
-    await set(4, `status = 'dead', finished = now() - interval '6 days'`);
-    await set(5, `status = 'dead', finished = now() - interval '2 days'`);
-    await set(6, `status = 'cancelled', finished = now() - interval '6 days'`);
+    for (const i of [0, 1, 2]) await set(i, `status = 'succeeded', created = now() - interval '3 hours', finished = now() - interval '2 hours'`);
+    await set(3, `status = 'succeeded', created = now() - interval '20 days', finished = now() - interval '10 minutes'`);
+    await set(4, `status = 'dead', created = now() - interval '7 days', finished = now() - interval '6 days'`);
+    await set(5, `status = 'dead', created = now() - interval '9 days', finished = now() - interval '2 days'`);
+    await set(6, `status = 'cancelled', created = now() - interval '6 days 1 hour', finished = now() - interval '6 days'`);
     await set(7, `created = now() - interval '30 days', run_at = now() - interval '30 days'`);
     await set(8, `status = 'running', attempts = 1, locked_by = 'w', locked_until = now() + interval '1 hour'`);
     await set(9, `status = 'failed', attempts = 1, run_at = now() + interval '1 hour'`);
@@ -196,11 +198,35 @@ describe('retention', () => {
     expect(await retention.run()).toBe(0);
   });
 
+  it('finds old finished jobs of every tenant, batch after batch, and leaves the tenants with none alone', async () => {
+    const [a, none, b] = [tenant(), tenant(), tenant()];
+    const add = (t: string, n: number, status: string, age: string) =>
+      q.pool.query(
+        `insert into jobs (tenant_id, queue, task, status, created, finished)
+         select $1, 'many', 'x', $2, now() - $3::interval - interval '1 minute', now() - $3::interval from generate_series(1, $4::int)`,
+        [t, status, age, n],
+      );
+    await add(a, 3, 'succeeded', '2 days');
+    await add(a, 1, 'succeeded', '1 minute');
+    await add(none, 4, 'succeeded', '5 minutes');
+    await add(none, 2, 'dead', '1 day');
+    await add(b, 2, 'succeeded', '3 days');
+    await add(b, 3, 'cancelled', '8 days');
+    const retention = new JobRetention({ pool: q.pool, intervalMs: 0, batchSize: 2, succeededSeconds: 3600, deadSeconds: 5 * 86_400 });
+    expect(await retention.run()).toBeGreaterThanOrEqual(8);
+    const { rows } = await q.pool.query<{ tenant_id: string; status: string; n: number }>(
+      `select tenant_id, status, count(*)::int as n from jobs where tenant_id = any($1::uuid[]) group by 1, 2 order by 1, 2`,
+      [[a, none, b]],
+    );
+    const left = Object.fromEntries(rows.map((r) => [`${r.tenant_id === a ? 'a' : r.tenant_id === b ? 'b' : 'none'}:${r.status}`, r.n]));
+    expect(left).toEqual({ 'a:succeeded': 1, 'none:succeeded': 4, 'none:dead': 2 });
+  });
+
   it('a claim runs while a retention batch holds its rows, without waiting', async () => {
     const t = tenant();
     await q.pool.query(
-      `insert into jobs (tenant_id, queue, task, status, finished)
-       select $1, 'busy', 'old', 'succeeded', now() - interval '30 days' from generate_series(1, 50)`,
+      `insert into jobs (tenant_id, queue, task, status, created, finished)
+       select $1, 'busy', 'old', 'succeeded', now() - interval '31 days', now() - interval '30 days' from generate_series(1, 50)`,
       [t],
     );
     await q.pool.query(`insert into jobs (tenant_id, queue, task) values ($1, 'busy', 'fresh')`, [t]);
