@@ -38,6 +38,12 @@ export const settingsShape = {
   QUEUE_RETENTION_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
   /** Jobs per retention batch (one transaction each). */
   QUEUE_RETENTION_BATCH: positiveInt().default(1000),
+  /**
+   * How often the lease sweeper takes back expired leases of every queue (src/domain/lease-sweeper.ts):
+   * a job of a queue nobody claims any more is failed or dead within this after its lease ended;
+   * 0 turns it off (claims still take back their own queue's). On every replica is safe.
+   */
+  LEASE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(30_000),
   /** How often the scheduler looks for due schedules (a fire lands within this after its time); 0 turns it off. */
   SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   /** Schedules fired per scheduler transaction. */

@@ -3,6 +3,7 @@ import { PageTokens, grpcServerSettings, openPostgresTier, runService } from '@p
 import { registerQueueMetrics } from './metrics';
 import { limitsFrom, loadSettings } from './config';
 import { createPrisma } from './db/prisma';
+import { LeaseSweeper } from './domain/lease-sweeper';
 import { JobRetention } from './domain/retention';
 import { Scheduler } from './domain/schedules';
 import { RunnableWakeups } from './domain/wake-ups';
@@ -33,10 +34,11 @@ runService('queue', loadSettings, async (s, logger) => {
     succeededSeconds: s.QUEUE_RETENTION_SUCCEEDED_HOURS * 3600,
     deadSeconds: s.QUEUE_RETENTION_DEAD_DAYS * 86_400,
   });
+  const leaseSweeper = new LeaseSweeper({ pool: tier.pool, names: tier.names, logger, intervalMs: s.LEASE_SWEEP_INTERVAL_MS, batchSize: s.CLAIM_BATCH_MAX });
   return {
     server,
     checks: tier.checks,
-    background: [wakeups, tier.relay, scheduler, retention],
+    background: [wakeups, tier.relay, scheduler, retention, leaseSweeper],
     close: async () => {
       unregisterMetrics();
       await tier.close();
