@@ -146,7 +146,13 @@ async function main() {
           ['use_uncompressed_cache = 1', { use_uncompressed_cache: 1 }],
           ['use_skip_indexes = 0', { use_skip_indexes: 0 }],
           ['all five', { max_threads: 1, enable_analyzer: 0, optimize_use_implicit_projections: 0, use_uncompressed_cache: 1, use_skip_indexes: 0 }],
-        ] as [string, Record<string, number>][]
+          // how a tiny read reaches the files: a synchronous pread instead of the thread pool, mmap, no prefetch pool
+          ["local_filesystem_read_method = 'pread'", { local_filesystem_read_method: 'pread' }],
+          ["local_filesystem_read_method = 'mmap'", { local_filesystem_read_method: 'mmap', min_bytes_to_use_mmap_io: 1 }],
+          ['allow_prefetched_read_pool_for_local_filesystem = 0', { allow_prefetched_read_pool_for_local_filesystem: 0 }],
+          ['log_queries = 0', { log_queries: 0 }],
+          ["pread + max_threads = 1 + no prefetch pool + log_queries = 0", { local_filesystem_read_method: 'pread', max_threads: 1, allow_prefetched_read_pool_for_local_filesystem: 0, log_queries: 0 }],
+        ] as [string, Record<string, number | string>][]
       ).map(([name, settings]): [string, (i: number) => Promise<unknown>] => [`  the same SQL, ${name}`, (i) => { const s = metricsSql(i); return q(s.sql, s.params, settings); }]),
       ['  the same SQL through chDB native call', (i) => { const s = metricsSql(i); return store.native!.queryAsync(inline(s.sql, s.params), { format: 'JSONEachRow' }); }],
       ['  its whole hours only (one table)', (i) => { const s = hourOnly(i); return q(s.sql, s.params); }],
