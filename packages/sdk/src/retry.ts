@@ -140,6 +140,8 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
   'queue.createSchedule': idempotent,
   'queue.deleteSchedule': idempotent, // a repeat is NOT_FOUND, nothing written
   'queue.listSchedules': read,
+  'queue.pauseSchedule': idempotent, // a repeat finds it paused: returned as it is, nothing written
+  'queue.resumeSchedule': idempotent, // a repeat finds it firing: returned as it is, nothing written
 
   // analytics
   'analytics.ingestEvents': keyed((r) => Array.isArray(r.events) && r.events.length > 0 && r.events.every((e: Keyed | undefined) => Boolean(e?.eventId))),

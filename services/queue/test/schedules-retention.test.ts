@@ -150,6 +150,65 @@ describe('the scheduler', () => {
   });
 });
 
+describe('PauseSchedule / ResumeSchedule', () => {
+  const row = async (id: string) =>
+    (await q.pool.query<{ paused_at: Date | null; next_fire_at: Date; updated: Date }>(`select paused_at, next_fire_at, updated from schedules where id = $1`, [id])).rows[0];
+  const jobsOf = async (t: string, queue: string) =>
+    (await q.pool.query<{ key: string }>(`select idempotency_key as key from jobs where tenant_id = $1 and queue = $2 order by 1`, [t, queue])).rows.map((r) => r.key);
+
+  it('a paused schedule does not fire; resumed, it fires from the first fire after now, without the ones the pause skipped', async () => {
+    const t = tenant();
+    const s = await schedule(t, { name: 'paused-tick', cron: '* * * * * *', timeZone: 'UTC', queue: 'ptick', task: 'tick' });
+    const paused = (await call(q.client, 'pauseSchedule', { tenantId: t, scheduleId: s.id })).schedule!;
+    expect(paused.pausedAt).toBeInstanceOf(Date);
+    expect(paused.nextFireAt).toEqual(s.nextFireAt);
+    expect((await call(q.client, 'listSchedules', { tenantId: t, page: undefined })).schedules[0].pausedAt).toEqual(paused.pausedAt);
+
+    // a second pause changes nothing
+    const before = await row(s.id);
+    expect((await call(q.client, 'pauseSchedule', { tenantId: t, scheduleId: s.id })).schedule!.pausedAt).toEqual(paused.pausedAt);
+    expect(await row(s.id)).toEqual(before);
+
+    // two fires fall due while paused: the scheduler does not fire it
+    await sleep(2200);
+    const scheduler = new Scheduler({ pool: q.pool, intervalMs: 0, batchSize: 100, metrics: new Metrics() });
+    await scheduler.run();
+    expect(await jobsOf(t, 'ptick')).toEqual([]);
+    expect((await row(s.id)).next_fire_at).toEqual(s.nextFireAt);
+
+    const resumed = (await call(q.client, 'resumeSchedule', { tenantId: t, scheduleId: s.id })).schedule!;
+    expect(resumed.pausedAt).toBeUndefined();
+    // the first fire after the resume: the ones that fell in the pause are skipped
+    expect(resumed.nextFireAt!.getTime()).toBeGreaterThanOrEqual(s.nextFireAt!.getTime() + 2000);
+    expect(resumed.nextFireAt!.getTime()).toBeLessThanOrEqual(Date.now() + 1500);
+    // a second resume changes nothing
+    const afterResume = await row(s.id);
+    expect((await call(q.client, 'resumeSchedule', { tenantId: t, scheduleId: s.id })).schedule!.nextFireAt).toEqual(resumed.nextFireAt);
+    expect(await row(s.id)).toEqual(afterResume);
+
+    await sleep(Math.max(0, resumed.nextFireAt!.getTime() - Date.now()) + 100);
+    await scheduler.run();
+    const keys = await jobsOf(t, 'ptick');
+    expect(keys[0]).toBe(`schedule:${s.id}:${resumed.nextFireAt!.toISOString()}`);
+    await call(q.client, 'deleteSchedule', { tenantId: t, scheduleId: s.id });
+  }, 30_000);
+
+  it("refuses malformed ids naming the field and another tenant's schedule, writing nothing", async () => {
+    const [t, other] = [tenant(), tenant()];
+    const s = await schedule(t, { name: 'guarded' });
+    const before = await row(s.id);
+    for (const method of ['pauseSchedule', 'resumeSchedule'] as const) {
+      const bad = await failure(call(q.client, method, { tenantId: t, scheduleId: 'not-a-uuid' }));
+      expect(bad.code).toBe(Status.INVALID_ARGUMENT);
+      expect(bad.fieldViolations.map((v) => v.field)).toEqual(['schedule_id']);
+      expect((await failure(call(q.client, method, { tenantId: other, scheduleId: s.id }))).code).toBe(Status.NOT_FOUND);
+      expect((await failure(call(q.client, method, { tenantId: t, scheduleId: tenant() }))).code).toBe(Status.NOT_FOUND);
+    }
+    expect(await row(s.id)).toEqual(before);
+    await call(q.client, 'deleteSchedule', { tenantId: t, scheduleId: s.id });
+  });
+});
+
 describe('retention', () => {
   it('deletes old finished jobs with their logs in batches; keeps live and recent ones', async () => {
     const t = tenant();

@@ -14,6 +14,7 @@ export function scheduleColumns(alias = 'schedules'): string {
     `${a}max_attempts as "maxAttempts"`,
     `${a}next_fire_at as "nextFireAt"`,
     `${a}last_fire_at as "lastFireAt"`,
+    `${a}paused_at as "pausedAt"`,
     `${a}created`,
     `${a}updated`,
   ].join(', ');

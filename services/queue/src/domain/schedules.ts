@@ -4,6 +4,7 @@ import { deleteSchedule as deleteScheduleSql } from '../db/delete-schedule';
 import { fireSchedules } from '../db/fire-schedules';
 import { insertSchedule, type NewSchedule } from '../db/insert-schedule';
 import { lockDueSchedules } from '../db/lock-due-schedules';
+import { lockSchedule, pauseSchedule as pauseScheduleSql, resumeSchedule as resumeScheduleSql } from '../db/pause-schedule';
 import type { ScheduleRow } from '../db/prisma';
 import { scheduleColumns } from '../db/schedule-columns';
 import type { ServerDeps } from '../deps';
@@ -32,6 +33,35 @@ export async function deleteSchedule(deps: Deps, args: { tenantId: string; sched
   const row = await deleteScheduleSql(deps.pool, args);
   if (!row) throw new NotFoundError('schedule', args.scheduleId);
   return row;
+}
+
+/**
+ * Pauses a schedule: it stops firing until ResumeSchedule (the scheduler's index holds only the
+ * schedules that fire). A paused one is returned as it is, nothing written.
+ */
+export async function pauseSchedule(deps: Deps, args: { tenantId: string; scheduleId: string }): Promise<ScheduleRow> {
+  return withTransaction(deps.pool, async (client) => {
+    const row = await lockSchedule(client, args);
+    if (!row) throw new NotFoundError('schedule', args.scheduleId);
+    const { now: _, ...current } = row;
+    return current.pausedAt ? current : pauseScheduleSql(client, args.scheduleId);
+  });
+}
+
+/**
+ * Resumes a paused schedule from the first fire after the database's now: the fires that fell
+ * in the pause are not caught up (unlike downtime, where one is; a pause is asked for). A schedule
+ * that is not paused is returned as it is, nothing written.
+ */
+export async function resumeSchedule(deps: Deps, args: { tenantId: string; scheduleId: string }): Promise<ScheduleRow> {
+  return withTransaction(deps.pool, async (client) => {
+    const row = await lockSchedule(client, args);
+    if (!row) throw new NotFoundError('schedule', args.scheduleId);
+    const { now, ...current } = row;
+    if (!current.pausedAt) return current;
+    const nextFireAt = nextFire(current.cron, current.timeZone, now) ?? new Date('9999-12-31T00:00:00Z');
+    return resumeScheduleSql(client, { scheduleId: args.scheduleId, nextFireAt });
+  });
 }
 
 /** Oldest first, keyset-paged on (created, id) by the kit's listPage. */

@@ -36,5 +36,6 @@ export function toSchedule(r: ScheduleRow): queueV1.Schedule {
     nextFireAt: r.nextFireAt,
     lastFireAt: r.lastFireAt ?? undefined,
     created: r.created,
+    pausedAt: r.pausedAt ?? undefined,
   };
 }

@@ -6,8 +6,8 @@ import * as schedules from '../domain/schedules';
 import { toSchedule } from './mappers';
 import { CRON_SHAPE, jsonSize, name } from './validate';
 
-/** CreateSchedule / DeleteSchedule / ListSchedules: validate (INVALID_ARGUMENT naming fields, nothing written) → domain → proto. */
-export function scheduleHandlers(deps: ServerDeps): Pick<Handlers<queueV1.QueueServiceServer>, 'createSchedule' | 'deleteSchedule' | 'listSchedules'> {
+/** CreateSchedule / DeleteSchedule / ListSchedules / PauseSchedule / ResumeSchedule: validate (INVALID_ARGUMENT naming fields, nothing written) → domain → proto. */
+export function scheduleHandlers(deps: ServerDeps): Pick<Handlers<queueV1.QueueServiceServer>, 'createSchedule' | 'deleteSchedule' | 'listSchedules' | 'pauseSchedule' | 'resumeSchedule'> {
   const { limits } = deps;
   return {
     createSchedule: async (req) => {
@@ -38,6 +38,22 @@ export function scheduleHandlers(deps: ServerDeps): Pick<Handlers<queueV1.QueueS
       const scheduleId = v.uuid('schedule_id', req.scheduleId);
       v.done();
       return { schedule: toSchedule(await schedules.deleteSchedule(deps, { tenantId, scheduleId })) };
+    },
+
+    pauseSchedule: async (req) => {
+      const v = new Validator();
+      const tenantId = v.uuid('tenant_id', req.tenantId);
+      const scheduleId = v.uuid('schedule_id', req.scheduleId);
+      v.done();
+      return { schedule: toSchedule(await schedules.pauseSchedule(deps, { tenantId, scheduleId })) };
+    },
+
+    resumeSchedule: async (req) => {
+      const v = new Validator();
+      const tenantId = v.uuid('tenant_id', req.tenantId);
+      const scheduleId = v.uuid('schedule_id', req.scheduleId);
+      v.done();
+      return { schedule: toSchedule(await schedules.resumeSchedule(deps, { tenantId, scheduleId })) };
     },
 
     listSchedules: async (req) => {
