@@ -15,6 +15,9 @@ import { nextFire } from './cron';
 export type { ScheduleRow };
 type Deps = Pick<ServerDeps, 'pool'>;
 
+/** Where a schedule whose expression stopped firing (a one-off date in the past) is parked. */
+const PARKED = new Date('9999-12-31T00:00:00Z');
+
 /** Creates a schedule (input checked by the rpc layer, cron included); its first fire is the next one from now. */
 export async function createSchedule(deps: Deps, s: Omit<NewSchedule, 'nextFireAt'>): Promise<ScheduleRow> {
   const nextFireAt = nextFire(s.cron, s.timeZone, new Date());
@@ -59,7 +62,7 @@ export async function resumeSchedule(deps: Deps, args: { tenantId: string; sched
     if (!row) throw new NotFoundError('schedule', args.scheduleId);
     const { now, ...current } = row;
     if (!current.pausedAt) return current;
-    const nextFireAt = nextFire(current.cron, current.timeZone, now) ?? new Date('9999-12-31T00:00:00Z');
+    const nextFireAt = nextFire(current.cron, current.timeZone, now) ?? PARKED;
     return resumeScheduleSql(client, { scheduleId: args.scheduleId, nextFireAt });
   });
 }
@@ -120,7 +123,7 @@ export class Scheduler extends PeriodicTask {
       const fires = due.map((s) => {
         // After the database's now; a schedule whose expression stopped firing (a one-off date in
         // the past) is parked far away rather than fired again.
-        const next = nextFire(s.cron, s.timeZone, s.now) ?? new Date('9999-12-31T00:00:00Z');
+        const next = nextFire(s.cron, s.timeZone, s.now) ?? PARKED;
         return { scheduleId: s.id, fireAt: s.nextFireAt, nextFireAt: next, key: fireKey(s.id, s.nextFireAt) };
       });
       const enqueued = await fireSchedules(client, fires);
