@@ -39,9 +39,10 @@ export interface Harness {
 
 /** A content server on a fresh database, port 0, reached through a real gRPC client. */
 export async function startContent(
-  opts: { authTokens?: string[]; token?: string; limits?: Partial<Limits>; names?: EventNames; outboxWritten?: () => void } = {},
+  opts: { authTokens?: string[]; token?: string; limits?: Partial<Limits>; names?: EventNames; outboxWritten?: () => void; db?: FreshDatabase } = {},
 ): Promise<Harness> {
-  const db = await freshDatabase({ migrationsDir });
+  // `db`: an already migrated database to serve (e.g. one upgraded from an earlier version); close() drops it too.
+  const db = opts.db ?? (await freshDatabase({ migrationsDir }));
   const logger = createLogger({ service: 'content-test', level: process.env.LOG_LEVEL ?? 'silent' });
   const pool = createPgPool(db.url, { max: 5, logger });
   const prisma = createPrisma(pool);
@@ -117,3 +118,39 @@ export async function failure(p: Promise<unknown>): Promise<DecodedStatus> {
 }
 
 export const fields = (s: DecodedStatus) => s.fieldViolations.map((f) => f.field).sort();
+
+/** A GetUsage answer (or the domain's Usage) with its 64-bit counts as strings, comparable to {@link recount}. */
+export const asStrings = (u: object) => JSON.parse(JSON.stringify(u, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+
+/** Every figure of GetUsage, counted from the tables themselves. */
+export async function recount(pool: Pool, tenantId: string) {
+  const { rows } = await pool.query(
+    `select
+       (select count(*) from content_objects where tenant_id = $1)::text as bodies_count,
+       (select coalesce(sum(coalesce(octet_length(content_text), 0) + coalesce(octet_length(content_html), 0) + coalesce(octet_length(headers::text), 0)), 0)
+          from content_objects where tenant_id = $1)::text as bodies_bytes,
+       (select count(*) from content_objects where tenant_id = $1 and storage_key like $1 || '/transactional/%')::text as tx_count,
+       (select coalesce(sum(coalesce(octet_length(content_text), 0) + coalesce(octet_length(content_html), 0) + coalesce(octet_length(headers::text), 0)), 0)
+          from content_objects where tenant_id = $1 and storage_key like $1 || '/transactional/%')::text as tx_bytes,
+       (select count(*) from attachments where tenant_id = $1)::text as att_count,
+       (select coalesce(sum(size_bytes), 0) from attachments where tenant_id = $1)::text as att_bytes,
+       (select count(*) from blobs where tenant_id = $1)::text as blob_count,
+       (select coalesce(sum(length(content)), 0) from blobs where tenant_id = $1)::text as blob_bytes,
+       (select count(*) from transactional_emails where tenant_id = $1)::text as emails,
+       (select count(*) from content_objects where tenant_id = $1 and expires > now() and expires <= now() + interval '1 day')::text as day,
+       (select count(*) from content_objects where tenant_id = $1 and expires > now() and expires <= now() + interval '7 days')::text as week,
+       (select count(*) from content_objects where tenant_id = $1 and expires > now() and expires <= now() + interval '30 days')::text as month`,
+    [tenantId],
+  );
+  const r = rows[0];
+  return {
+    bodies: { count: r.bodies_count, bytes: r.bodies_bytes },
+    transactionalBodies: { count: r.tx_count, bytes: r.tx_bytes },
+    attachments: { count: r.att_count, bytes: r.att_bytes },
+    attachmentBlobs: { count: r.blob_count, bytes: r.blob_bytes },
+    transactionalEmails: r.emails,
+    totalLogicalBytes: String(BigInt(r.bodies_bytes) + BigInt(r.att_bytes)),
+    totalStoredBytes: String(BigInt(r.bodies_bytes) + BigInt(r.blob_bytes)),
+    expiring: { nextDay: r.day, nextWeek: r.week, nextMonth: r.month },
+  };
+}

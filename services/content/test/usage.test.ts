@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { call } from '@penguinmails/service-kit';
 import { OrphanSweeper } from '../src/domain/orphans';
 import { sweepOnce } from '../src/domain/retention';
-import { failure, fields, startContent, type Harness } from './harness';
+import { asStrings, failure, fields, recount, startContent, type Harness } from './harness';
 
 // GetUsage: the counters the triggers keep in the writing transactions equal a full recount of
 // the tables after a mixed workload (concurrent puts, shared and distinct attachments,
@@ -31,39 +31,6 @@ const attach = (tenantId: string, parentStorageKey: string, content: Buffer) =>
   call(h.client, 'addAttachment', { tenantId, parentStorageKey, filename: 'f.bin', mimeType: 'application/pdf', content, storageDisposition: 0, attachmentId: '' });
 const usage = (tenantId: string) => call(h.client, 'getUsage', { tenantId });
 
-/** Every figure of GetUsage, counted from the tables themselves. */
-async function recount(tenantId: string) {
-  const { rows } = await h.pool.query(
-    `select
-       (select count(*) from content_objects where tenant_id = $1)::text as bodies_count,
-       (select coalesce(sum(coalesce(octet_length(content_text), 0) + coalesce(octet_length(content_html), 0) + coalesce(octet_length(headers::text), 0)), 0)
-          from content_objects where tenant_id = $1)::text as bodies_bytes,
-       (select count(*) from content_objects where tenant_id = $1 and storage_key like $1 || '/transactional/%')::text as tx_count,
-       (select coalesce(sum(coalesce(octet_length(content_text), 0) + coalesce(octet_length(content_html), 0) + coalesce(octet_length(headers::text), 0)), 0)
-          from content_objects where tenant_id = $1 and storage_key like $1 || '/transactional/%')::text as tx_bytes,
-       (select count(*) from attachments where tenant_id = $1)::text as att_count,
-       (select coalesce(sum(size_bytes), 0) from attachments where tenant_id = $1)::text as att_bytes,
-       (select count(*) from blobs where tenant_id = $1)::text as blob_count,
-       (select coalesce(sum(length(content)), 0) from blobs where tenant_id = $1)::text as blob_bytes,
-       (select count(*) from transactional_emails where tenant_id = $1)::text as emails,
-       (select count(*) from content_objects where tenant_id = $1 and expires > now() and expires <= now() + interval '1 day')::text as day,
-       (select count(*) from content_objects where tenant_id = $1 and expires > now() and expires <= now() + interval '7 days')::text as week,
-       (select count(*) from content_objects where tenant_id = $1 and expires > now() and expires <= now() + interval '30 days')::text as month`,
-    [tenantId],
-  );
-  const r = rows[0];
-  return {
-    bodies: { count: r.bodies_count, bytes: r.bodies_bytes },
-    transactionalBodies: { count: r.tx_count, bytes: r.tx_bytes },
-    attachments: { count: r.att_count, bytes: r.att_bytes },
-    attachmentBlobs: { count: r.blob_count, bytes: r.blob_bytes },
-    transactionalEmails: r.emails,
-    totalLogicalBytes: String(BigInt(r.bodies_bytes) + BigInt(r.att_bytes)),
-    totalStoredBytes: String(BigInt(r.bodies_bytes) + BigInt(r.blob_bytes)),
-    expiring: { nextDay: r.day, nextWeek: r.week, nextMonth: r.month },
-  };
-}
-const asStrings = (u: object) => JSON.parse(JSON.stringify(u, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
 
 test('the counters equal a full recount after a mixed workload with deletes, cascades, retention and orphan sweeps', async () => {
   const [a, b] = [randomUUID(), randomUUID()];
@@ -84,7 +51,7 @@ test('the counters equal a full recount after a mixed workload with deletes, cas
   const tx = await call(h.client, 'createTransactionalEmail', {
     tenantId: b, transactionalEmailId: '', recipientEmail: 'bob@example.com', recipientUserId: '', kind: 'alert', subject: 'Alert', contentHtml: '<b>alert</b>', bodyExpires: undefined,
   });
-  const mid = [await recount(a), await recount(b)];
+  const mid = [await recount(h.pool, a), await recount(h.pool, b)];
   expect(asStrings(await usage(a))).toEqual(mid[0]);
   expect(asStrings(await usage(b))).toEqual(mid[1]);
   expect(mid[0].attachmentBlobs.count).toBe('5'); // logo once + 4 distinct
@@ -109,7 +76,7 @@ test('the counters equal a full recount after a mixed workload with deletes, cas
   expect([swept.expired.objects, swept.policyAge.objects]).toEqual([3, 2]);
   expect(swept.overBudget.objects).toBeGreaterThanOrEqual(1);
 
-  const end = [await recount(a), await recount(b)];
+  const end = [await recount(h.pool, a), await recount(h.pool, b)];
   expect(asStrings(await usage(a))).toEqual(end[0]);
   expect(asStrings(await usage(b))).toEqual(end[1]);
   expect(BigInt(end[1].totalLogicalBytes)).toBeLessThanOrEqual(1_048_576n);
