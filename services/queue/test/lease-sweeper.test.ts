@@ -97,6 +97,30 @@ describe('LeaseSweeper', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 
+  it('two sweepers at once (two replicas) take each expired lease back exactly once', async () => {
+    const t = tenant();
+    const queues = ['q1', 'q2', 'q3'];
+    const ids: string[] = [];
+    for (const queue of queues) {
+      const batch = await enqueue(t, queue, Array.from({ length: 60 }, () => 5));
+      ids.push(...batch);
+      expect(await claim(t, queue, 1, 60)).toHaveLength(60);
+    }
+    await sleep(1200);
+    const [m1, m2] = [new Metrics(), new Metrics()];
+    const sweepers = [m1, m2].map((metrics) => new LeaseSweeper({ pool: q.pool, names: q.nats.names, intervalMs: 0, batchSize: 7, metrics }));
+    const [n1, n2] = await Promise.all(sweepers.map((s) => s.run()));
+    expect(n1 + n2).toBe(180);
+    const rows = await statusOf(ids);
+    expect(rows.every((r) => r.status === 'failed' && r.attempts === 1)).toBe(true);
+    // one log line per job: no job was taken back twice
+    const logs = await q.pool.query<{ n: number }>(`select job_id, count(*)::int as n from job_logs where job_id = any($1::uuid[]) group by job_id`, [ids]);
+    expect(logs.rows).toHaveLength(180);
+    expect(logs.rows.every((r) => r.n === 1)).toBe(true);
+    const counted = async (m: Metrics) => Number(/pm_queue_leases_expired_total\{outcome="failed"\} (\d+)/.exec(await m.text())?.[1] ?? 0);
+    expect((await counted(m1)) + (await counted(m2))).toBe(180);
+  });
+
   it('runs on its own when given an interval, and stops', async () => {
     const t = tenant();
     const [id] = await enqueue(t, 'timed', [5]);
