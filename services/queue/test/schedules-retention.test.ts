@@ -2,8 +2,10 @@ import { status as Status } from '@grpc/grpc-js';
 import { queueV1 } from '@penguinmails/contracts';
 import { Metrics, call, createPgPool, withTransaction } from '@penguinmails/service-kit';
 import { deleteFinishedJobs } from '../src/db/delete-finished-jobs';
+import { fireSchedules } from '../src/db/fire-schedules';
+import { lockDueSchedules } from '../src/db/lock-due-schedules';
 import { JobRetention } from '../src/domain/retention';
-import { Scheduler } from '../src/domain/schedules';
+import { Scheduler, fireKey } from '../src/domain/schedules';
 import { failure, NO_KEYS, type Queue, sleep, startQueue, tenant } from './harness';
 
 // Recurring schedules (RPCs and the scheduler, two instances on one database) and retention of
@@ -192,6 +194,42 @@ describe('PauseSchedule / ResumeSchedule', () => {
     expect(keys[0]).toBe(`schedule:${s.id}:${resumed.nextFireAt!.toISOString()}`);
     await call(q.client, 'deleteSchedule', { tenantId: t, scheduleId: s.id });
   }, 30_000);
+
+  it('a pause during a fire waits for the fire to commit: the fire is enqueued once, then nothing more fires', async () => {
+    const t = tenant();
+    const s = await schedule(t, { name: 'racing', cron: '* * * * * *', timeZone: 'UTC', queue: 'race', task: 'tick' });
+    await sleep(Math.max(0, s.nextFireAt!.getTime() - Date.now()) + 50);
+    const client = await q.pool.connect();
+    let pausedAt = 0;
+    let committedAt = 0;
+    try {
+      await client.query('begin');
+      // a scheduler holds the due schedule (others' may be due too: only this one is fired here)
+      const due = (await lockDueSchedules(client, 100)).filter((d) => d.id === s.id);
+      expect(due).toHaveLength(1);
+      const pausing = call(q.client, 'pauseSchedule', { tenantId: t, scheduleId: s.id }).then((r) => {
+        pausedAt = Date.now();
+        return r.schedule!;
+      });
+      await sleep(300);
+      expect(pausedAt).toBe(0); // waiting on the fire's row lock
+      const next = new Date(s.nextFireAt!.getTime() + 1000);
+      expect(await fireSchedules(client, [{ scheduleId: s.id, fireAt: s.nextFireAt!, nextFireAt: next, key: fireKey(s.id, s.nextFireAt!) }])).toBe(1);
+      await client.query('commit');
+      committedAt = Date.now();
+      const paused = await pausing;
+      expect(pausedAt).toBeGreaterThanOrEqual(committedAt);
+      expect(paused.pausedAt).toBeInstanceOf(Date);
+      expect(paused.lastFireAt).toEqual(s.nextFireAt); // it saw the fire that committed first
+      expect(paused.nextFireAt).toEqual(next);
+    } finally {
+      client.release();
+    }
+    await sleep(1300);
+    await new Scheduler({ pool: q.pool, intervalMs: 0, batchSize: 100, metrics: new Metrics() }).run();
+    expect(await jobsOf(t, 'race')).toEqual([fireKey(s.id, s.nextFireAt!)]);
+    await call(q.client, 'deleteSchedule', { tenantId: t, scheduleId: s.id });
+  }, 20_000);
 
   it("refuses malformed ids naming the field and another tenant's schedule, writing nothing", async () => {
     const [t, other] = [tenant(), tenant()];
