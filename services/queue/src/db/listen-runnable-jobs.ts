@@ -4,6 +4,15 @@ import type { Pool, PoolClient } from 'pg';
 export const RUNNABLE_CHANNEL = 'pm_queue_jobs';
 
 /**
+ * Tells the listeners (delivered when the caller's transaction commits) that `queue` of
+ * `tenantId` has runnable jobs, in the trigger's payload format `<tenant> <queue>`, for writes
+ * the insert trigger does not see (an update that makes jobs runnable again).
+ */
+export async function notifyRunnable(db: PoolClient, tenantId: string, queue: string): Promise<void> {
+  await db.query('select pg_notify($1, $2)', [RUNNABLE_CHANNEL, `${tenantId} ${queue}`]);
+}
+
+/**
  * `LISTEN pm_queue_jobs` on one pooled connection held for as long as the process listens;
  * calls `onJobs(tenantId, queue)` for each notification and `onLost(err)` when the connection
  * breaks (the caller reconnects; notifications sent meanwhile are lost, so waiters also poll).

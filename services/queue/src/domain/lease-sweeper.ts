@@ -1,6 +1,6 @@
 import { PeriodicTask, defaultMetrics, withTransaction, type EventNames, type Logger, type Metrics } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { RUNNABLE_CHANNEL } from '../db/listen-runnable-jobs';
+import { notifyRunnable } from '../db/listen-runnable-jobs';
 import { queuesWithExpiredLeases } from '../db/queues-with-expired-leases';
 import { reclaimExpiredLeases } from '../db/reclaim-expired-leases';
 import { emitJobEvents } from './events';
@@ -55,7 +55,7 @@ export class LeaseSweeper extends PeriodicTask {
     const reclaimed = await withTransaction(this.opts.pool, async (client) => {
       const { reclaimed } = await reclaimExpiredLeases(client, { tenantId, queue, limit: this.opts.batchSize });
       await emitJobEvents(client, this.opts.names, reclaimed);
-      if (reclaimed.some((r) => r.status === 'failed')) await client.query('select pg_notify($1, $2)', [RUNNABLE_CHANNEL, `${tenantId} ${queue}`]);
+      if (reclaimed.some((r) => r.status === 'failed')) await notifyRunnable(client, tenantId, queue);
       return reclaimed;
     });
     const dead = reclaimed.filter((r) => r.status === 'dead').length;

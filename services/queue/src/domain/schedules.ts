@@ -1,5 +1,5 @@
 import { AlreadyExistsError, NotFoundError, PeriodicTask, defaultMetrics, listPage, withTransaction, type KeysetCursor, type Logger, type Metrics } from '@penguinmails/service-kit';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { deleteSchedule as deleteScheduleSql } from '../db/delete-schedule';
 import { fireSchedules } from '../db/fire-schedules';
 import { insertSchedule, type NewSchedule } from '../db/insert-schedule';
@@ -38,15 +38,21 @@ export async function deleteSchedule(deps: Deps, args: { tenantId: string; sched
   return row;
 }
 
+/** The tenant's schedule locked for this transaction, with the database's now; NOT_FOUND when it has none with that id. */
+async function lockedSchedule(client: PoolClient, args: { tenantId: string; scheduleId: string }): Promise<{ current: ScheduleRow; now: Date }> {
+  const row = await lockSchedule(client, args);
+  if (!row) throw new NotFoundError('schedule', args.scheduleId);
+  const { now, ...current } = row;
+  return { current, now };
+}
+
 /**
  * Pauses a schedule: it stops firing until ResumeSchedule (the scheduler's index holds only the
  * schedules that fire). A paused one is returned as it is, nothing written.
  */
 export async function pauseSchedule(deps: Deps, args: { tenantId: string; scheduleId: string }): Promise<ScheduleRow> {
   return withTransaction(deps.pool, async (client) => {
-    const row = await lockSchedule(client, args);
-    if (!row) throw new NotFoundError('schedule', args.scheduleId);
-    const { now: _, ...current } = row;
+    const { current } = await lockedSchedule(client, args);
     return current.pausedAt ? current : pauseScheduleSql(client, args.scheduleId);
   });
 }
@@ -58,9 +64,7 @@ export async function pauseSchedule(deps: Deps, args: { tenantId: string; schedu
  */
 export async function resumeSchedule(deps: Deps, args: { tenantId: string; scheduleId: string }): Promise<ScheduleRow> {
   return withTransaction(deps.pool, async (client) => {
-    const row = await lockSchedule(client, args);
-    if (!row) throw new NotFoundError('schedule', args.scheduleId);
-    const { now, ...current } = row;
+    const { current, now } = await lockedSchedule(client, args);
     if (!current.pausedAt) return current;
     const nextFireAt = nextFire(current.cron, current.timeZone, now) ?? PARKED;
     return resumeScheduleSql(client, { scheduleId: args.scheduleId, nextFireAt });

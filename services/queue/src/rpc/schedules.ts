@@ -6,6 +6,15 @@ import * as schedules from '../domain/schedules';
 import { toSchedule } from './mappers';
 import { CRON_SHAPE, jsonSize, name } from './validate';
 
+/** The schedule a Delete/Pause/ResumeSchedule names: both ids checked (INVALID_ARGUMENT naming them), nothing read yet. */
+function target(req: { tenantId: string; scheduleId: string }): { tenantId: string; scheduleId: string } {
+  const v = new Validator();
+  const tenantId = v.uuid('tenant_id', req.tenantId);
+  const scheduleId = v.uuid('schedule_id', req.scheduleId);
+  v.done();
+  return { tenantId, scheduleId };
+}
+
 /** CreateSchedule / DeleteSchedule / ListSchedules / PauseSchedule / ResumeSchedule: validate (INVALID_ARGUMENT naming fields, nothing written) → domain → proto. */
 export function scheduleHandlers(deps: ServerDeps): Pick<Handlers<queueV1.QueueServiceServer>, 'createSchedule' | 'deleteSchedule' | 'listSchedules' | 'pauseSchedule' | 'resumeSchedule'> {
   const { limits } = deps;
@@ -32,29 +41,11 @@ export function scheduleHandlers(deps: ServerDeps): Pick<Handlers<queueV1.QueueS
       return { schedule: toSchedule(row) };
     },
 
-    deleteSchedule: async (req) => {
-      const v = new Validator();
-      const tenantId = v.uuid('tenant_id', req.tenantId);
-      const scheduleId = v.uuid('schedule_id', req.scheduleId);
-      v.done();
-      return { schedule: toSchedule(await schedules.deleteSchedule(deps, { tenantId, scheduleId })) };
-    },
+    deleteSchedule: async (req) => ({ schedule: toSchedule(await schedules.deleteSchedule(deps, target(req))) }),
 
-    pauseSchedule: async (req) => {
-      const v = new Validator();
-      const tenantId = v.uuid('tenant_id', req.tenantId);
-      const scheduleId = v.uuid('schedule_id', req.scheduleId);
-      v.done();
-      return { schedule: toSchedule(await schedules.pauseSchedule(deps, { tenantId, scheduleId })) };
-    },
+    pauseSchedule: async (req) => ({ schedule: toSchedule(await schedules.pauseSchedule(deps, target(req))) }),
 
-    resumeSchedule: async (req) => {
-      const v = new Validator();
-      const tenantId = v.uuid('tenant_id', req.tenantId);
-      const scheduleId = v.uuid('schedule_id', req.scheduleId);
-      v.done();
-      return { schedule: toSchedule(await schedules.resumeSchedule(deps, { tenantId, scheduleId })) };
-    },
+    resumeSchedule: async (req) => ({ schedule: toSchedule(await schedules.resumeSchedule(deps, target(req))) }),
 
     listSchedules: async (req) => {
       const v = new Validator();
