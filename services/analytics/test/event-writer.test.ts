@@ -147,6 +147,50 @@ describe('EventWriter', () => {
   });
 });
 
+describe('EventWriter, batches larger than one statement can name', () => {
+  // ClickHouse refuses SQL over max_query_size (256 KiB): the writer's lookups and fetches of
+  // stored copies are split into chunks (src/db/event-keys.ts). Before, a redelivered batch of
+  // more than ~3,200 stored ids failed on every delivery.
+  const N = 8_000;
+
+  it('a redelivered batch of 8,000 stored events (memory filter: every id looked up) stores nothing twice', async () => {
+    const tenant = uuid();
+    const rows = Array.from({ length: N }, () => row(tenant));
+    const writer = new EventWriter(db.store, { filter: 'memory', maxRows: 20_000 });
+    await writer.load();
+    await writer.write(rows);
+    await writer.write(rows); // the redelivery: all 8,000 are "maybe" and looked up
+    expect(await count(tenant)).toEqual({ rows: N, net: N });
+  });
+
+  it('8,000 new events through the store filter (a server with several replicas looks every id up)', async () => {
+    const tenant = uuid();
+    const rows = Array.from({ length: N }, () => row(tenant));
+    const writer = new EventWriter(db.store, { filter: 'store', maxRows: 20_000 });
+    await writer.write(rows);
+    await writer.write(rows.slice(0, 4_000));
+    expect(await count(tenant)).toEqual({ rows: N, net: N });
+  });
+
+  it('2,000 copies that know more at once: each stored copy cancelled and replaced once', async () => {
+    const tenant = uuid();
+    const first = Array.from({ length: 2_000 }, () => row(tenant, { event_type: 'bounced', detail_rank: 1 }));
+    const writer = new EventWriter(db.store, { filter: 'memory', maxRows: 20_000 });
+    await writer.load();
+    await writer.write(first);
+    await writer.write(first.map((r) => ({ ...r, bounce_type: 'hard', detail_rank: 7 })));
+    expect((await count(tenant)).net).toBe(2_000);
+    const [r] = await (
+      await db.store.client.query({
+        query: `select countIf(bounce_type = 'hard') as hard, count() as n from ${db.store.table('events')} final where tenant_id = {t:UUID}`,
+        query_params: { t: tenant },
+        format: 'JSONEachRow',
+      })
+    ).json<{ hard: string | number; n: string | number }>();
+    expect({ hard: Number(r.hard), n: Number(r.n) }).toEqual({ hard: 2_000, n: 2_000 });
+  });
+});
+
 describe('repairRecent (a process killed inside an insert)', () => {
   it('puts a rollup that missed rows and event_keys that missed rows back in step with events, so a retry counts once', async () => {
     const tenant = uuid();

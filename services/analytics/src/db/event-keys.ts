@@ -28,11 +28,33 @@ function idTuples(ids: { tenant_id: string; event_id: string }[]): string {
 }
 
 /**
+ * How many ids one lookup query names, and how many copies one fetch names. ClickHouse refuses
+ * SQL longer than `max_query_size` (256 KiB by default, on chDB and on a server): a tuple of two
+ * ids is ~80 characters and a copy's condition ~230, so one statement for a whole batch failed
+ * past ~3,200 ids, exactly when a consumer batch was redelivered after a crash (every id stored,
+ * so every id looked up) and the redelivery then failed every time. Chunks keep each statement
+ * near 160 KiB whatever the batch (test/event-writer.test.ts, "batches larger than one statement can name").
+ */
+export const LOOKUP_CHUNK = 2_000;
+export const FETCH_CHUNK = 700;
+
+/** `fn` over consecutive slices of `items`, the results concatenated (one query at a time: chDB runs one anyway). */
+async function chunked<T, R>(items: T[], size: number, fn: (slice: T[]) => Promise<R[]>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) for (const r of await fn(items.slice(i, i + size))) out.push(r);
+  return out;
+}
+
+/**
  * Every event_keys row of these (tenant, event) ids: stored copies (+1) and their cancellations
  * (-1), not yet collapsed by a merge or already. Sorted by (tenant_id, event_id), so the primary
  * key finds them.
  */
-export async function lookupKeys(store: Store, ids: { tenant_id: string; event_id: string }[]): Promise<KeyRow[]> {
+export function lookupKeys(store: Store, ids: { tenant_id: string; event_id: string }[]): Promise<KeyRow[]> {
+  return chunked(ids, LOOKUP_CHUNK, (slice) => lookupKeysOnce(store, slice));
+}
+
+async function lookupKeysOnce(store: Store, ids: { tenant_id: string; event_id: string }[]): Promise<KeyRow[]> {
   if (ids.length === 0) return [];
   const result = await store.client.query({
     query: `select toString(tenant_id) as tenant_id, toString(event_id) as event_id, toString(campaign_id) as campaign_id,
@@ -44,7 +66,11 @@ export async function lookupKeys(store: Store, ids: { tenant_id: string; event_i
 }
 
 /** The full stored rows of these copies (to write their cancellations), found by the sorting key. */
-export async function fetchCopies(store: Store, keys: KeyRow[]): Promise<EventRow[]> {
+export function fetchCopies(store: Store, keys: KeyRow[]): Promise<EventRow[]> {
+  return chunked(keys, FETCH_CHUNK, (slice) => fetchCopiesOnce(store, slice));
+}
+
+async function fetchCopiesOnce(store: Store, keys: KeyRow[]): Promise<EventRow[]> {
   if (keys.length === 0) return [];
   const where = keys
     .map((k) => {
