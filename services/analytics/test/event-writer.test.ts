@@ -1,10 +1,14 @@
 // The event writer (src/domain/event-writer.ts) and its id filter, on the real chDB engine:
 // the filter never says "new" for a stored id, reads ClickHouse's RowBinary UUIDs as their
 // text, and the writer coalesces concurrent calls and de-duplicates in both filter modes.
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createStore } from '../src/db/client';
 import { EventWriter } from '../src/domain/event-writer';
 import { IdFilter } from '../src/domain/id-filter';
-import { insertEvents, type EventRow, type InsertEvents } from '../src/db/insert-events';
+import { INGEST_DIR, insertEvents, type EventRow, type InsertEvents } from '../src/db/insert-events';
 import { repairRecent } from '../src/db/repair-recent';
 import { freshStore, uuid, type TestStore } from './harness';
 
@@ -188,6 +192,35 @@ describe('EventWriter, batches larger than one statement can name', () => {
       })
     ).json<{ hard: string | number; n: string | number }>();
     expect({ hard: Number(r.hard), n: Number(r.n) }).toEqual({ hard: 2_000, n: 2_000 });
+  });
+});
+
+describe('insert bodies on chDB (src/db/insert-events.ts: a file the engine reads)', () => {
+  const chdbOnly = process.env.CLICKHOUSE_URL ? it.skip : it;
+
+  chdbOnly('leave no file behind after inserts that succeed or fail', async () => {
+    const dir = join(db.store.chdbPath!, INGEST_DIR);
+    const tenant = uuid();
+    await insertEvents(db.store, Array.from({ length: 50 }, () => row(tenant)));
+    await expect(insertEvents(db.store, [row(tenant, { event_id: 'not-a-uuid' })])).rejects.toThrow();
+    expect(readdirSync(dir).filter((f) => f.startsWith(`${process.pid}-`))).toEqual([]);
+    expect(await count(tenant)).toEqual({ rows: 50, net: 50 });
+  });
+
+  chdbOnly("a body a killed process left is removed when the folder is opened again; a live process's is kept", async () => {
+    const dir = join(db.store.chdbPath!, INGEST_DIR);
+    // A pid that is not running: the child's, after it exited.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    writeFileSync(join(dir, `${dead}-${randomUUID()}.tsv`), 'left by a killed process');
+    const mine = join(dir, `${process.pid}-${randomUUID()}.tsv`);
+    writeFileSync(mine, 'an insert of this process in progress');
+    createStore({ kind: 'chdb', path: db.store.chdbPath! }, db.store.database); // what a restart does first (not closed: it shares this process's engine)
+    try {
+      expect(readdirSync(dir).filter((f) => f.startsWith(`${dead}-`))).toEqual([]);
+      expect(existsSync(mine)).toBe(true);
+    } finally {
+      rmSync(mine, { force: true });
+    }
   });
 });
 

@@ -1,8 +1,9 @@
-import { resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
 import { UnavailableError } from '@penguinmails/service-kit';
 import { IDENTIFIER } from '../config';
+import { INGEST_DIR } from './insert-events';
 
 /** Where the data lives: a ClickHouse server, or chDB in this process. */
 export type StoreTarget =
@@ -46,12 +47,13 @@ export interface Store {
    * (RowBinary). Used where rows are many (src/db/insert-events.ts, src/db/event-keys.ts).
    */
   native?: ChdbNative;
+  /** chDB only: the data folder (absolute); its `ingest/` holds the bodies of inserts in progress (src/db/insert-events.ts). */
+  chdbPath?: string;
   close(): Promise<void>;
 }
 
 /** The part of chdb's `connection.chdb` extension this service uses. */
 export interface ChdbNative {
-  rawInsert(params: { table: string; values: Buffer; format: 'TabSeparated'; columns: readonly string[]; settings?: Record<string, string | number> }): Promise<unknown>;
   queryAsync(sql: string, opts: { format: string }): Promise<{ bytes(): Uint8Array }>;
 }
 
@@ -78,6 +80,7 @@ export function createStore(target: StoreTarget, database: string): Store {
   } else {
     const path = resolve(target.path);
     mkdirSync(path, { recursive: true });
+    removeDeadInsertBodies(join(path, INGEST_DIR));
     // Loaded only here: chdb is a ~540 MB native library a server deployment never needs.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { createChdbConnection } = require('chdb/connection') as typeof import('chdb/connection');
@@ -100,10 +103,33 @@ export function createStore(target: StoreTarget, database: string): Store {
   return {
     client,
     native,
+    chdbPath: target.kind === 'chdb' ? resolve(target.path) : undefined,
     database,
     table: (name) => `\`${database}\`.\`${name}\``,
     close: () => client.close(),
   };
+}
+
+/**
+ * Makes `dir` and removes the insert bodies (src/db/insert-events.ts, `<pid>-<uuid>.tsv`) of
+ * processes that are gone: a process killed between writing a body and removing it. Whether that
+ * insert happened or not, the caller's retry decides from what the tables hold; the file is only
+ * garbage. Bodies of live processes (this one: tests open several stores on one folder) stay.
+ */
+function removeDeadInsertBodies(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const name of readdirSync(dir)) {
+    const pid = Number(name.split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+      try {
+        process.kill(pid, 0); // alive (or not ours to signal): keep
+        continue;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EPERM') continue;
+      }
+    } else if (pid === process.pid) continue;
+    rmSync(join(dir, name), { force: true });
+  }
 }
 
 /** Fails with one clear sentence when the store does not answer (used at start-up). */
