@@ -201,7 +201,7 @@ async function run(url: string, admin: Client, variant: Variant, workers: number
         // before the sweep answered the question): a diagnostic row, --variants separate-groups-probe.
         if (variant.groupsProbe && (await lockRunnableGroups(db, { tenantId: TENANT, queue: QUEUE, limit: batch })).length)
           throw new Error('the bench backlog has no grouped jobs');
-        claimed = await claimJobs(db, { tenantId: TENANT, queue: QUEUE, workerId, limit: batch, leaseSeconds: 300 });
+        claimed = await claimJobs(db, { tenantId: TENANT, queue: QUEUE, workerId, limit: batch, leaseSeconds: 300, maxReplyBytes: 4_000_000 });
         await c.query('commit');
       } catch (e) {
         await c.query('rollback').catch(() => undefined);
@@ -274,7 +274,7 @@ async function explainClaim(url: string, batch: number): Promise<string> {
         return { rows: [] };
       },
     };
-    await claimJobs(capture as unknown as PoolClient, { tenantId: TENANT, queue: QUEUE, workerId: 'explain', limit: batch, leaseSeconds: 300 });
+    await claimJobs(capture as unknown as PoolClient, { tenantId: TENANT, queue: QUEUE, workerId: 'explain', limit: batch, leaseSeconds: 300, maxReplyBytes: 4_000_000 });
     return out;
   } finally {
     await c.end();

@@ -339,7 +339,7 @@ async function runOursDomain(o: PeersOptions, rows: Row[]): Promise<void> {
         Array.from({ length: workers }, async (_, k) => {
           let previous: { jobId: string; attempt: number }[] = [];
           for (;;) {
-            const res = await jobs.claimJobsLean(deps, { tenantId: TENANT, queue: QUEUE, workerId: `w-${k}`, limit: batch, leaseSeconds: 300, waitMs: 0, complete: previous });
+            const res = await jobs.claimJobsLean(deps, { tenantId: TENANT, queue: QUEUE, workerId: `w-${k}`, limit: batch, leaseSeconds: 300, waitMs: 0, complete: previous, maxReplyBytes: 4_000_000 }); // the gRPC handler's budget at the default 4 MiB
             if (res.completed.some((c) => c.outcome !== 'done')) throw new Error('completions refused');
             done += res.completed.length;
             for (const j of res.rows) JSON.parse(j.payload);

@@ -11,6 +11,7 @@ import {
   decodeStatus,
   ensureStream,
   type DecodedStatus,
+  type GrpcLimits,
 } from '@penguinmails/service-kit';
 import { freshDatabase, natsTestContext, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
 import type { Pool } from 'pg';
@@ -64,7 +65,7 @@ export interface Queue {
  * One queue service for a test file: a fresh migrated database, isolated JetStream names,
  * the real server on a free port, and a real gRPC client.
  */
-export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { authTokens?: string[] } = {}): Promise<Queue> {
+export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { authTokens?: string[]; grpcLimits?: Partial<GrpcLimits> } = {}): Promise<Queue> {
   const db = await freshDatabase({ migrationsDir });
   const nats = await natsTestContext();
   const pool = createPgPool(db.url, { max: 12 });
@@ -81,7 +82,7 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
     names: nats.names,
     pageTokens: new PageTokens('test-page-token-secret-0123456789'),
     limits: { ...defaultLimits, ...limits },
-    grpc: { authTokens: opts.authTokens ?? [] },
+    grpc: { authTokens: opts.authTokens ?? [], limits: opts.grpcLimits },
     wakeups,
   });
   const port = await server.listen('127.0.0.1', 0);

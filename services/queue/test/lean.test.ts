@@ -179,8 +179,10 @@ describe('ClaimJobs lean in one statement (pm_queue_claim_lean)', () => {
   });
 
   it('plans its statements with each call\'s values (a generic plan was 3-6x slower on a fresh backlog)', async () => {
-    const { rows } = await q.pool.query(`select proconfig from pg_proc where proname = 'pm_queue_claim_lean'`);
-    expect(rows).toEqual([{ proconfig: ['plan_cache_mode=force_custom_plan'] }]);
+    // Both overloads: the 13-argument one the service calls (20270102000000_claim_reply_budget)
+    // and the 12-argument one kept for replicas of the previous version.
+    const { rows } = await q.pool.query(`select pronargs, proconfig from pg_proc where proname = 'pm_queue_claim_lean' order by pronargs`);
+    expect(rows).toEqual([12, 13].map((pronargs) => ({ pronargs, proconfig: ['plan_cache_mode=force_custom_plan'] })));
   });
 
   it('explains the jobs its completion did not match: REPEATED, LEASE_LOST, NOT_FOUND next to DONE', async () => {

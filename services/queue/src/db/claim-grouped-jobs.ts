@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { LEAN_RETURNING, type LeanRow } from './claim-jobs';
+import { LEAN_RETURNING, candidateBytes, fitCte, type LeanRow } from './claim-jobs';
 import { jobColumns } from './job-columns';
 import type { JobRow } from './prisma';
 
@@ -78,7 +78,7 @@ export async function lockRunnableGroups(
  */
 export async function claimGroupedJobs<L extends boolean>(
   db: PoolClient,
-  args: { queue: string; workerId: string; limit: number; leaseSeconds: number; groups: LockedGroup[] },
+  args: { queue: string; workerId: string; limit: number; leaseSeconds: number; groups: LockedGroup[]; maxReplyBytes: number },
   lean: L,
 ): Promise<L extends true ? LeanRow[] : JobRow[]> {
   const { rows } = await db.query({
@@ -90,10 +90,10 @@ export async function claimGroupedJobs<L extends boolean>(
                   and r.status = 'running' and r.group_key is not null and r.locked_until > now()) as running
          from unnest($1::uuid[], $2::varchar[], $4::int[]) as t(tenant_id, group_key, lim)
      ), picked as (
-       select p.id
+       select p.id, p.priority, p.run_at, p.bytes
          from g
         cross join lateral (
-          select id, priority, run_at from jobs j
+          select j.id, j.priority, j.run_at, ${candidateBytes('j')} from jobs j
            where j.tenant_id = g.tenant_id and j.queue = $3 and j.group_key = g.group_key
              and j.status in ('queued', 'failed') and j.group_key is not null and j.run_at <= now()
            order by j.priority desc, j.run_at, j.id
@@ -102,7 +102,7 @@ export async function claimGroupedJobs<L extends boolean>(
         ) p
         order by p.priority desc, p.run_at, p.id
         limit $5
-     )
+     ), ${fitCte('picked', '$8', lean ? 1 : 4)}
      ${lean ? ', claimed as (' : ''}
      update jobs
         set status = 'running',
@@ -111,8 +111,8 @@ export async function claimGroupedJobs<L extends boolean>(
             locked_until = now() + make_interval(secs => $7),
             ended_by = null,
             updated = now()
-       from picked
-      where jobs.id = picked.id
+       from fit
+      where jobs.id = fit.id
      ${lean ? LEAN_RETURNING : `returning ${jobColumns()}`}`,
     values: [
       args.groups.map((x) => x.tenantId),
@@ -122,6 +122,7 @@ export async function claimGroupedJobs<L extends boolean>(
       args.limit,
       args.workerId,
       args.leaseSeconds,
+      args.maxReplyBytes,
     ],
   });
   return rows as L extends true ? LeanRow[] : JobRow[];

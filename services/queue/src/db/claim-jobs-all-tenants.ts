@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { jobColumns } from './job-columns';
-import { LEAN_RETURNING, type LeanRow } from './claim-jobs';
+import { LEAN_RETURNING, candidateBytes, fitCte, type LeanRow } from './claim-jobs';
 import type { JobRow } from './prisma';
 
 /**
@@ -22,7 +22,7 @@ import type { JobRow } from './prisma';
  */
 export async function claimJobsAllTenants(
   db: PoolClient,
-  args: { queue: string; workerId: string; limit: number; leaseSeconds: number },
+  args: { queue: string; workerId: string; limit: number; leaseSeconds: number; maxReplyBytes: number },
 ): Promise<JobRow[]> {
   return claimAs<JobRow>(db, args, false);
 }
@@ -30,14 +30,14 @@ export async function claimJobsAllTenants(
 /** claimJobsAllTenants with the lean reply's columns (claim-jobs.ts LEAN_RETURNING). */
 export async function claimJobsAllTenantsLean(
   db: PoolClient,
-  args: { queue: string; workerId: string; limit: number; leaseSeconds: number },
+  args: { queue: string; workerId: string; limit: number; leaseSeconds: number; maxReplyBytes: number },
 ): Promise<LeanRow[]> {
   return claimAs<LeanRow>(db, args, true);
 }
 
 async function claimAs<R extends JobRow | LeanRow>(
   db: PoolClient,
-  args: { queue: string; workerId: string; limit: number; leaseSeconds: number },
+  args: { queue: string; workerId: string; limit: number; leaseSeconds: number; maxReplyBytes: number },
   lean: boolean,
 ): Promise<R[]> {
   const { rows } = await db.query<R>({
@@ -55,21 +55,21 @@ async function claimAs<R extends JobRow | LeanRow>(
      ), cap as (
        select ceil($2::numeric / greatest(count(*), 1))::int as n from tenants where tenant_id is not null
      ), picked as (
-       select p.id
+       select p.id, p.priority, p.run_at, p.bytes
          from tenants t
         cross join cap
         cross join lateral (
-          select x.id, row_number() over () as rn
-            from (select id from jobs
-                   where tenant_id = t.tenant_id and queue = $1 and status in ('queued', 'failed') and group_key is null and run_at <= now()
-                   order by priority desc, run_at, id
+          select x.id, x.priority, x.run_at, x.bytes, row_number() over () as rn
+            from (select r.id, r.priority, r.run_at, ${candidateBytes('r')} from jobs r
+                   where r.tenant_id = t.tenant_id and r.queue = $1 and r.status in ('queued', 'failed') and r.group_key is null and r.run_at <= now()
+                   order by r.priority desc, r.run_at, r.id
                    limit cap.n
                      for update skip locked) x
         ) p
         where t.tenant_id is not null
         order by p.rn, random()
         limit $2
-     )${lean ? ', claimed as (' : ''}
+     ), ${fitCte('picked', '$5', lean ? 1 : 4)}${lean ? ', claimed as (' : ''}
      update jobs
         set status = 'running',
             attempts = jobs.attempts + 1,
@@ -77,10 +77,10 @@ async function claimAs<R extends JobRow | LeanRow>(
             locked_until = now() + make_interval(secs => $4),
             ended_by = null,
             updated = now()
-       from picked
-      where jobs.id = picked.id
+       from fit
+      where jobs.id = fit.id
      ${lean ? LEAN_RETURNING : `returning ${jobColumns()}`}`,
-    values: [args.queue, args.limit, args.workerId, args.leaseSeconds],
+    values: [args.queue, args.limit, args.workerId, args.leaseSeconds, args.maxReplyBytes],
   });
   if (lean) return rows;
   return (rows as JobRow[]).sort(

@@ -24,7 +24,42 @@ export const LEAN_RETURNING = `returning jobs.id, jobs.tenant_id as "tenantId", 
      ) select id, "tenantId", attempts, task, payload from claimed order by priority desc, run_at, id`;
 
 /**
- * Leases up to `limit` runnable jobs of one tenant's queue to `workerId`.
+ * Per job in a claim's reply, besides payload and task: ids, attempt, tags and lengths, and the
+ * full Job's timestamps and other fields.
+ */
+export const REPLY_JOB_OVERHEAD = 512;
+
+/**
+ * The CTE `fit` over a CTE `from` of locked candidates (id, priority, run_at, bytes): the
+ * candidates, in claim order, whose running total of estimated reply bytes stays within
+ * `budget` (a parameter reference), and always the first.
+ *
+ * Why: a claim's reply is one gRPC message, and grpc-js refuses to send one over
+ * GRPC_MAX_SEND_BYTES (RESOURCE_EXHAUSTED, "Sent message larger than max"). A claim of many
+ * large payloads used to lease jobs whose reply was then never sent: nobody got them, they
+ * stayed running until their lease ended, and each such claim cost every job an attempt.
+ * Every claim statement now takes jobs in claim order while their estimated encoded size fits
+ * (rpc/jobs.ts passes the budget): `bytes * weight + REPLY_JOB_OVERHEAD` per job, `bytes` being
+ * the jsonb payload's text plus the task name; `weight` 1 for the lean reply (the payload goes
+ * as that text), 4 for the full Job (a google.protobuf.Struct takes at most ~3.7x the JSON
+ * text: an array of small numbers). Pub/Sub's pull does the same: fewer messages than asked
+ * when they do not fit. The rest stay queued for the next claim.
+ */
+export const fitCte = (from: string, budget: string, weight: 1 | 4) => `fit as (
+       select f.id from (
+         select c.id, row_number() over w as n, sum(c.bytes::bigint * ${weight} + ${REPLY_JOB_OVERHEAD}) over w as total
+           from ${from} c
+         window w as (order by c.priority desc, c.run_at, c.id)
+       ) f
+      where f.n = 1 or f.total <= ${budget}
+     )`;
+
+/** The estimated bytes column of a candidate row of `jobs` (alias `t`): payload text and task. */
+export const candidateBytes = (t: string) => `octet_length(${t}.payload::text) + octet_length(${t}.task) as bytes`;
+
+/**
+ * Leases up to `limit` runnable jobs of one tenant's queue to `workerId`, as many as fit in
+ * the reply's budget (`maxReplyBytes`, fitCte).
  *
  * The shape is graphile-worker's (src/sql/getJobs.ts): a lowercase CTE that picks the rows
  * with `for update skip locked`, feeding an `update … returning`. Why this and not the others:
@@ -77,7 +112,7 @@ export const LEAN_RETURNING = `returning jobs.id, jobs.tenant_id as "tenantId", 
  */
 export async function claimJobs(
   db: PoolClient,
-  args: { tenantId: string; queue: string; workerId: string; limit: number; leaseSeconds: number },
+  args: { tenantId: string; queue: string; workerId: string; limit: number; leaseSeconds: number; maxReplyBytes: number },
 ): Promise<JobRow[]> {
   return claimJobsAs<JobRow>(db, args, false);
 }
@@ -85,30 +120,30 @@ export async function claimJobs(
 /** claimJobs with the lean reply's columns (LEAN_RETURNING), in claim order. */
 export async function claimJobsLean(
   db: PoolClient,
-  args: { tenantId: string; queue: string; workerId: string; limit: number; leaseSeconds: number },
+  args: { tenantId: string; queue: string; workerId: string; limit: number; leaseSeconds: number; maxReplyBytes: number },
 ): Promise<LeanRow[]> {
   return claimJobsAs<LeanRow>(db, args, true);
 }
 
 async function claimJobsAs<R extends JobRow | LeanRow>(
   db: PoolClient,
-  args: { tenantId: string; queue: string; workerId: string; limit: number; leaseSeconds: number },
+  args: { tenantId: string; queue: string; workerId: string; limit: number; leaseSeconds: number; maxReplyBytes: number },
   lean: boolean,
 ): Promise<R[]> {
   const { rows } = await db.query<R>({
     name: lean ? 'queue_claim_jobs_lean' : 'queue_claim_jobs',
     text: `with runnable as (
-       select id
-         from jobs
-        where tenant_id = $1
-          and queue = $2
-          and status in ('queued', 'failed')
-          and group_key is null
-          and run_at <= now()
-        order by priority desc, run_at, id
+       select r.id, r.priority, r.run_at, ${candidateBytes('r')}
+         from jobs r
+        where r.tenant_id = $1
+          and r.queue = $2
+          and r.status in ('queued', 'failed')
+          and r.group_key is null
+          and r.run_at <= now()
+        order by r.priority desc, r.run_at, r.id
         limit $3
           for update skip locked
-     )
+     ), ${fitCte('runnable', '$6', lean ? 1 : 4)}
      ${lean ? ', claimed as (' : ''}
      update jobs
         set status = 'running',
@@ -117,10 +152,10 @@ async function claimJobsAs<R extends JobRow | LeanRow>(
             locked_until = now() + make_interval(secs => $5),
             ended_by = null,
             updated = now()
-       from runnable
-      where jobs.id = runnable.id
+       from fit
+      where jobs.id = fit.id
      ${lean ? LEAN_RETURNING : `returning ${jobColumns()}`}`,
-    values: [args.tenantId, args.queue, args.limit, args.workerId, args.leaseSeconds],
+    values: [args.tenantId, args.queue, args.limit, args.workerId, args.leaseSeconds, args.maxReplyBytes],
   });
   if (lean) return rows;
   // update … returning has no order; hand them out in claim order.

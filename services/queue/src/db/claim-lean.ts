@@ -3,7 +3,8 @@ import type { LeanRow } from './claim-jobs';
 
 /**
  * The lean ack-and-fetch ClaimJobs of one tenant's queue in ONE round trip: the SQL function
- * `pm_queue_claim_lean` (migration 20261229000000_claim_lean_function) completes `complete`
+ * `pm_queue_claim_lean` (migration 20261229000000_claim_lean_function; its claim takes only the
+ * jobs that fit in the reply since 20270102000000_claim_reply_budget) completes `complete`
  * (fenced per job by worker + attempt, as complete-jobs.ts), writes its JobsSucceeded outbox row
  * (the envelope encoded in SQL, byte for byte what buildEnvelope writes), checks the queue for
  * expired leases and runnable grouped jobs, and — when there are none — claims up to `limit`
@@ -27,6 +28,8 @@ export async function claimLean(
     workerId: string;
     limit: number;
     leaseSeconds: number;
+    /** The reply's budget (claim-jobs.ts fitCte, weight 1). */
+    maxReplyBytes: number;
     complete: { jobId: string; attempt: number; output?: object }[];
     subject: string;
     trace?: { traceparent: string; tracestate?: string };
@@ -36,7 +39,7 @@ export async function claimLean(
   const { rows } = await db.query<{ kind: string; id: string | null; attempts: number | null; task: string | null; payload: string | null }>({
     name: 'queue_claim_lean_fn',
     text: `select kind, id, attempts, task, payload
-             from pm_queue_claim_lean($1, $2, $3, $4, $5, $6::uuid[], $7::int[], $8::jsonb[], $9, $10, $11, $12)`,
+             from pm_queue_claim_lean($1, $2, $3, $4, $5, $6::uuid[], $7::int[], $8::jsonb[], $9, $10, $11, $12, $13)`,
     values: [
       args.tenantId,
       args.queue,
@@ -50,6 +53,7 @@ export async function claimLean(
       args.trace?.traceparent ?? null,
       args.trace?.tracestate ?? null,
       args.deadline ?? null,
+      args.maxReplyBytes,
     ],
   });
   const out: LeanRow[] = [];

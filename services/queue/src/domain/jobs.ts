@@ -25,7 +25,7 @@ import { findJobs } from '../db/find-jobs';
 import { getQueueStats as getQueueStatsSql, type QueueStatsRow } from '../db/get-queue-stats';
 import { retryJob as retryJobSql } from '../db/retry-job';
 import { cancelJob as cancelJobSql } from '../db/cancel-job';
-import { claimJobs as claimJobsSql, claimJobsLean as claimJobsLeanSql, type LeanRow } from '../db/claim-jobs';
+import { REPLY_JOB_OVERHEAD, claimJobs as claimJobsSql, claimJobsLean as claimJobsLeanSql, type LeanRow } from '../db/claim-jobs';
 import { completeJob as completeJobSql } from '../db/complete-job';
 import { enqueueJob as enqueueJobSql, type NewJob } from '../db/enqueue-job';
 import { extendLease as extendLeaseSql } from '../db/extend-lease';
@@ -154,6 +154,22 @@ export interface ClaimArgs {
   waitMs?: number;
   /** Ack-and-fetch: attempts of this worker to complete first, in the claim's transaction. */
   complete?: (BatchAttempt & { output?: object })[];
+  /**
+   * The estimated reply bytes the claimed jobs may take (db/claim-jobs.ts fitCte): fewer jobs
+   * than `limit` when their payloads would not fit in one gRPC message. Always at least one.
+   */
+  maxReplyBytes: number;
+}
+
+/**
+ * What the claimed jobs of one ClaimJobs reply may take (ClaimArgs.maxReplyBytes,
+ * db/claim-jobs.ts fitCte): the largest message the server sends, less the `completed` list of
+ * an ack-and-fetch (~60 bytes an entry), less room for one job more than the estimate allows
+ * (a statement always takes one; a job's estimate is at most its payload limit, times 4 for a
+ * full Job).
+ */
+export function claimReplyBudget(a: { maxSendBytes: number; payloadMaxBytes: number; lean: boolean; completed: number }): number {
+  return a.maxSendBytes - 1024 - a.completed * 64 - (a.payloadMaxBytes + 200) * (a.lean ? 1 : 4) - REPLY_JOB_OVERHEAD;
 }
 
 export async function claimJobs(deps: Deps, args: ClaimArgs): Promise<{ rows: JobRow[]; completed: EndedJob[] }> {
@@ -274,6 +290,7 @@ async function claimLeanOnce(
         workerId: args.workerId,
         limit: args.limit,
         leaseSeconds: args.leaseSeconds,
+        maxReplyBytes: args.maxReplyBytes,
         complete: list,
         subject: deps.names.subject('queue', args.tenantId, 'jobs_succeeded'),
         trace: tc ? { traceparent: tc.traceparent, tracestate: tc.tracestate } : undefined,
@@ -318,8 +335,9 @@ async function claimInTransaction(
     const groups = groupedRunnable ? await lockRunnableGroups(client, { tenantId, queue: args.queue, limit: args.limit }) : [];
     const grouped = groups.length ? await claimGroupedJobs(client, { ...args, groups }, lean) : [];
     const rest = args.limit - grouped.length;
-    if (rest <= 0) return { rows: grouped, completed };
-    const claim = { ...args, limit: rest, complete: undefined };
+    const budget = args.maxReplyBytes - replyBytes(grouped, lean);
+    if (rest <= 0 || (grouped.length > 0 && budget <= 0)) return { rows: grouped, completed };
+    const claim = { ...args, limit: rest, complete: undefined, maxReplyBytes: budget };
     const rows =
       tenantId === undefined
         ? await (lean ? claimJobsAllTenantsLean : claimJobsAllTenants)(client, claim)
@@ -327,6 +345,16 @@ async function claimInTransaction(
     if (grouped.length === 0) return { rows, completed };
     return { rows: lean ? [...(grouped as LeanRow[]), ...(rows as LeanRow[])] : inClaimOrder([...(grouped as JobRow[]), ...(rows as JobRow[])]), completed };
   });
+}
+
+/** The reply bytes of claimed rows as the claim statements estimate them (db/claim-jobs.ts fitCte). */
+function replyBytes(rows: JobRow[] | LeanRow[], lean: boolean): number {
+  let n = 0;
+  for (const r of rows) {
+    const payload = lean ? (r as LeanRow).payload : JSON.stringify((r as JobRow).payload ?? {});
+    n += (Buffer.byteLength(payload) + Buffer.byteLength(r.task)) * (lean ? 1 : 4) + REPLY_JOB_OVERHEAD;
+  }
+  return n;
 }
 
 /** Full rows in claim order (priority, then run_at, then id). */

@@ -1,5 +1,5 @@
 import { queueV1 } from '@penguinmails/contracts';
-import { PermissionDeniedError, Validator, decodeCursor, defaultMetrics, encodeCursor, type CallContext, type Handlers } from '@penguinmails/service-kit';
+import { DEFAULT_GRPC_LIMITS, PermissionDeniedError, Validator, decodeCursor, defaultMetrics, encodeCursor, type CallContext, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { statusFromProto, statusToProto } from '../domain/enums';
 import * as jobs from '../domain/jobs';
@@ -62,6 +62,8 @@ const doneCount = (r: jobs.EndedJob[]) => r.reduce((n, e) => n + (e.outcome === 
 /** Thin handlers: validate (INVALID_ARGUMENT naming every wrong field, nothing written) → domain → proto. */
 export function jobHandlers(deps: ServerDeps): JobHandlers {
   const { limits } = deps;
+  const maxSendBytes = deps.grpc?.limits?.maxSendBytes ?? DEFAULT_GRPC_LIMITS.maxSendBytes;
+  const replyBudget = (lean: boolean, completed: number) => jobs.claimReplyBudget({ maxSendBytes, payloadMaxBytes: limits.payloadMaxBytes, lean, completed });
   const counted = throughputCounters();
 
   const leaseHolder = (v: Validator, req: { tenantId: string; jobId: string; workerId: string; attempt: number }): LeaseHolder => ({
@@ -163,7 +165,7 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
         return { jobId: j.jobId, attempt: j.attempt, output: j.raw.output };
       });
       v.done();
-      const args = { tenantId, queue, workerId, limit, leaseSeconds: lease, waitMs, complete };
+      const args = { tenantId, queue, workerId, limit, leaseSeconds: lease, waitMs, complete, maxReplyBytes: replyBudget(req.lean, complete.length) };
       if (!req.lean) {
         const { rows, completed } = await jobs.claimJobs(deps, args);
         counted.claimed.inc(rows.length);
