@@ -1,4 +1,4 @@
-import { InvalidArgumentError, PageTokens, Validator } from '../src';
+import { InvalidArgumentError, PageTokens, Validator, fitPage } from '../src';
 
 test('Validator collects every violation with the caller\'s field path', () => {
   const v = new Validator();
@@ -56,4 +56,26 @@ test('PageTokens round-trip and refuse tampering, other bindings and garbage', (
   }
   expect(() => t.decode(token, 'tenant-b|mailbox=1')).toThrow(/page.page_token/);
   expect(() => new PageTokens('another-secret-000000').decode(token, 'tenant-a|mailbox=1')).toThrow(InvalidArgumentError);
+});
+
+describe('fitPage (a list page within a byte budget)', () => {
+  const rows = [10, 20, 30, 40, 50].map((bytes, i) => ({ id: `r${i}`, bytes }));
+  const budget = (maxBytes: number) => ({ maxBytes, bytesOf: (r: { bytes: number }) => r.bytes });
+
+  it('cuts at page_size when the rows fit, and says a next page exists only when more were fetched', () => {
+    expect(fitPage(rows, 3)).toEqual({ rows: rows.slice(0, 3), last: rows[2] });
+    expect(fitPage(rows, 5)).toEqual({ rows, last: undefined });
+    expect(fitPage(rows, 3, budget(1000))).toEqual({ rows: rows.slice(0, 3), last: rows[2] });
+  });
+
+  it('cuts where the running total passes the budget, and the next page starts after the last row kept', () => {
+    expect(fitPage(rows, 5, budget(60))).toEqual({ rows: rows.slice(0, 3), last: rows[2] }); // 10 + 20 + 30
+    expect(fitPage(rows, 5, budget(59))).toEqual({ rows: rows.slice(0, 2), last: rows[1] });
+  });
+
+  it('always keeps one row, even one larger than the budget', () => {
+    expect(fitPage(rows, 5, budget(1))).toEqual({ rows: rows.slice(0, 1), last: rows[0] });
+    expect(fitPage([rows[0]], 5, budget(1))).toEqual({ rows: [rows[0]], last: undefined });
+    expect(fitPage([], 5, budget(1))).toEqual({ rows: [], last: undefined });
+  });
 });

@@ -2,6 +2,10 @@ import { queueV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
 import { NO_KEYS, type Queue, startQueue, tenant } from './harness';
 
+// The same for lists: ListJobs, ListJobLogs and ListSchedules pages hold fewer rows than
+// page_size when the rows would not fit (src/domain/reply-size.ts, the kit's listPage budget),
+// and next_page_token goes on from the last row returned.
+//
 // A ClaimJobs reply is one gRPC message, and grpc-js refuses to send one larger than
 // GRPC_MAX_SEND_BYTES. Every claim statement takes only the jobs whose reply fits
 // (src/db/claim-jobs.ts fitCte); before, a claim of many large payloads leased them all and
@@ -121,5 +125,65 @@ describe('ClaimJobs takes only the jobs whose reply fits in one message', () => 
     });
     const res = await call(q.client, 'claimJobs', { tenantId: t, queue: 'small', workerId: 'w', maxJobs: 100, leaseSeconds: 300, waitMs: 0, complete: [], lean: true });
     expect(res.claimed).toHaveLength(100);
+  });
+});
+
+/** Every page of a list until the last; returns each page's size and every id, in order. */
+async function pages(list: (token: string) => Promise<{ ids: string[]; next: string }>): Promise<{ sizes: number[]; ids: string[] }> {
+  const sizes: number[] = [];
+  const ids: string[] = [];
+  let token = '';
+  do {
+    const p = await list(token);
+    sizes.push(p.ids.length);
+    ids.push(...p.ids);
+    token = p.next;
+  } while (token !== '' && sizes.length < 100);
+  return { sizes, ids };
+}
+
+describe('List pages hold only the rows that fit in one message', () => {
+  it('ListJobs, with and without a status filter: every job listed once, pages of fewer than page_size', async () => {
+    const t = tenant();
+    await enqueue(t, 'listed', 40, false);
+    for (const status of [queueV1.JobStatus.JOB_STATUS_UNSPECIFIED, queueV1.JobStatus.JOB_STATUS_QUEUED]) {
+      const { sizes, ids } = await pages(async (pageToken) => {
+        const r = await call(q.client, 'listJobs', { tenantId: t, status, queue: 'listed', page: { pageSize: 40, pageToken } });
+        for (const j of r.jobs) expect((j.payload as { blob: string }).blob).toHaveLength(15_000);
+        return { ids: r.jobs.map((j) => j.id), next: r.page?.nextPageToken ?? '' };
+      });
+      expect(new Set(ids).size).toBe(40);
+      expect(ids).toHaveLength(40);
+      expect(Math.max(...sizes)).toBeLessThan(40);
+      expect(Math.min(...sizes)).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('ListJobLogs: 30 lines of ~15 KB data, all read back in order', async () => {
+    const t = tenant();
+    await enqueue(t, 'logged', 1, true);
+    const job = (await call(q.client, 'listJobs', { tenantId: t, status: 0, queue: 'logged', page: { pageSize: 1, pageToken: '' } })).jobs[0];
+    for (let i = 0; i < 30; i++) await call(q.client, 'appendJobLog', { tenantId: t, jobId: job.id, level: 0, message: `line ${i}`, data: big(i) });
+    const { sizes, ids } = await pages(async (pageToken) => {
+      const r = await call(q.client, 'listJobLogs', { tenantId: t, jobId: job.id, page: { pageSize: 30, pageToken } });
+      return { ids: r.logs.map((l) => l.message), next: r.page?.nextPageToken ?? '' };
+    });
+    expect(ids).toEqual(Array.from({ length: 30 }, (_, i) => `line ${i}`));
+    expect(Math.max(...sizes)).toBeLessThan(30);
+  });
+
+  it('ListSchedules: 20 schedules with ~15 KB payloads, all listed once', async () => {
+    const t = tenant();
+    for (let i = 0; i < 20; i++) {
+      await call(q.client, 'createSchedule', {
+        tenantId: t, name: `s${i}`, cron: '0 3 * * *', timeZone: 'UTC', queue: 'sched', task: 'big.payload', payload: big(i), priority: 0, maxAttempts: 0,
+      });
+    }
+    const { sizes, ids } = await pages(async (pageToken) => {
+      const r = await call(q.client, 'listSchedules', { tenantId: t, page: { pageSize: 20, pageToken } });
+      return { ids: r.schedules.map((x) => x.name), next: r.page?.nextPageToken ?? '' };
+    });
+    expect(new Set(ids).size).toBe(20);
+    expect(Math.max(...sizes)).toBeLessThan(20);
   });
 });

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { InvalidArgumentError } from '../errors';
-import { takePage, type PageTokens } from '../page-tokens';
+import type { PageTokens } from '../page-tokens';
 
 /**
  * Keyset ("seek") pagination on (created, id): the one way every List RPC of the platform pages.
@@ -27,7 +27,7 @@ export type KeysetOrder = 'asc' | 'desc';
 /** One equality filter of a list (`column = value`); an undefined value is ignored. */
 export type Filter = [column: string, value: unknown];
 
-export interface ListPageQuery {
+export interface ListPageQuery<R = unknown> {
   /** Table and select list come from the service's code, never from a request. */
   table: string;
   /** The select list (with camelCase aliases where the row type wants them). */
@@ -44,13 +44,48 @@ export interface ListPageQuery {
   cursor?: KeysetCursor;
   size: number;
   order?: KeysetOrder;
+  /**
+   * A page's byte budget: the rows are kept, in order, while their estimated encoded sizes
+   * (`bytesOf`) add up to at most `maxBytes` (always at least one row), and the next page starts
+   * after the last row kept. A list of large rows (job payloads, log data) otherwise asks for a
+   * reply larger than the server sends (GRPC_MAX_SEND_BYTES): grpc-js refuses it with
+   * RESOURCE_EXHAUSTED and the caller cannot page past it. A page may hold fewer rows than its
+   * page_size (AIP-158 allows it); next_page_token says whether more follow.
+   */
+  budget?: PageBudget<R>;
+}
+
+/** See ListPageQuery.budget. */
+export interface PageBudget<R> {
+  maxBytes: number;
+  bytesOf: (row: R) => number;
+}
+
+/**
+ * The first rows of `rows` (at most `size`) that fit in `budget`, at least one, and whether the
+ * page was cut: by `size` (more rows were fetched than a page holds) or by the budget.
+ */
+export function fitPage<R>(rows: R[], size: number, budget?: PageBudget<R>): { rows: R[]; last?: R } {
+  let n = Math.min(rows.length, size);
+  if (budget) {
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      total += budget.bytesOf(rows[i]);
+      if (total > budget.maxBytes && i > 0) {
+        n = i;
+        break;
+      }
+    }
+  }
+  const page = rows.slice(0, n);
+  return { rows: page, last: rows.length > n ? page[page.length - 1] : undefined };
 }
 
 /**
  * One page of a tenant's rows of `table`, and the cursor of the next page (undefined on the
  * last one). One query: `limit size + 1` tells whether there is a next page.
  */
-export async function listPage<R extends { id: string }>(pool: Pool, q: ListPageQuery): Promise<{ rows: R[]; next?: KeysetCursor }> {
+export async function listPage<R extends { id: string }>(pool: Pool, q: ListPageQuery<R>): Promise<{ rows: R[]; next?: KeysetCursor }> {
   const order = q.order ?? 'desc';
   const values: unknown[] = [q.tenantId];
   const where = ['tenant_id = $1', ...(q.where ?? [])];
@@ -78,7 +113,7 @@ export async function listPage<R extends { id: string }>(pool: Pool, q: ListPage
       limit $${values.length}`,
     values,
   );
-  const page = takePage(rows, q.size);
+  const page = fitPage<R & { cursor_us: string }>(rows, q.size, q.budget);
   return {
     rows: page.rows.map(({ cursor_us: _, ...r }) => r as unknown as R),
     next: page.last && { c: page.last.cursor_us, i: page.last.id },

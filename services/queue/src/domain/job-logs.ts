@@ -1,6 +1,7 @@
 import { NotFoundError, listPage, type KeysetCursor } from '@penguinmails/service-kit';
 import { JOB_LOG_COLUMNS } from '../db/job-log-columns';
 import type { JobLogRow } from '../db/prisma';
+import { JOB_LOG_BYTES, pageBudget } from './reply-size';
 import type { ServerDeps } from '../deps';
 import type { LogLevelValue } from './enums';
 
@@ -9,7 +10,7 @@ import type { LogLevelValue } from './enums';
 
 export type { JobLogRow };
 
-type Deps = Pick<ServerDeps, 'pool' | 'prisma'>;
+type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'grpc'>;
 
 export async function appendJobLog(
   deps: Deps,
@@ -47,5 +48,6 @@ export async function listJobLogs(
     cursor: args.cursor,
     size: args.size,
     order: 'asc',
+    budget: pageBudget(deps, JOB_LOG_BYTES),
   });
 }

@@ -4,6 +4,7 @@ import {
   DeadlineExceededError,
   FailedPreconditionError,
   NotFoundError,
+  fitPage,
   listPage,
   activeTraceHeaders,
   currentCall,
@@ -37,6 +38,7 @@ import type { JobRow } from '../db/prisma';
 import { reclaimExpiredLeases } from '../db/reclaim-expired-leases';
 import type { ServerDeps } from '../deps';
 import { retryDelayMs } from './backoff';
+import { JOB_BYTES, pageBudget } from './reply-size';
 import type { JobStatusValue } from './enums';
 import { emitJobEvents, emitJobsSucceeded } from './events';
 import { wakeKey } from './wake-ups';
@@ -46,7 +48,7 @@ import { wakeKey } from './wake-ups';
 
 export type { JobRow, LeanRow, LeaseHolder, NewJob, QueueStatsRow };
 
-type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'names' | 'limits' | 'wakeups'>;
+type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'names' | 'limits' | 'wakeups' | 'grpc'>;
 
 export async function enqueueJob(deps: Deps, job: NewJob): Promise<{ row: JobRow; created: boolean }> {
   return withClient(deps.pool, async (client) => {
@@ -104,6 +106,7 @@ export async function listJobs(
       ],
       cursor: args.cursor,
       size: args.size,
+      budget: pageBudget(deps, JOB_BYTES),
     });
   const values: unknown[] = [args.tenantId, args.size + 1];
   const where = ['tenant_id = $1'];
@@ -125,11 +128,10 @@ export async function listJobs(
       limit $2`,
     values,
   );
-  const page = rows.slice(0, args.size);
-  const last = page[page.length - 1];
+  const page = fitPage(rows, args.size, pageBudget(deps, JOB_BYTES));
   return {
-    rows: page.map(({ cursor_us: _, ...r }) => r as JobRow),
-    next: rows.length > args.size && last ? { c: last.cursor_us, i: last.id } : undefined,
+    rows: page.rows.map(({ cursor_us: _, ...r }) => r as JobRow),
+    next: page.last ? { c: page.last.cursor_us, i: page.last.id } : undefined,
   };
 }
 

@@ -1,4 +1,5 @@
 import { AlreadyExistsError, NotFoundError, PeriodicTask, defaultMetrics, listPage, withTransaction, type KeysetCursor, type Logger, type Metrics } from '@penguinmails/service-kit';
+import { SCHEDULE_BYTES, pageBudget } from './reply-size';
 import type { Pool, PoolClient } from 'pg';
 import { deleteSchedule as deleteScheduleSql } from '../db/delete-schedule';
 import { fireSchedules } from '../db/fire-schedules';
@@ -13,7 +14,7 @@ import { nextFire } from './cron';
 // The rules of the `schedules` table and the scheduler that fires them.
 
 export type { ScheduleRow };
-type Deps = Pick<ServerDeps, 'pool'>;
+type Deps = Pick<ServerDeps, 'pool' | 'grpc'>;
 
 /** Where a schedule whose expression stopped firing (a one-off date in the past) is parked. */
 const PARKED = new Date('9999-12-31T00:00:00Z');
@@ -80,6 +81,7 @@ export async function listSchedules(deps: Deps, args: { tenantId: string; cursor
     cursor: args.cursor,
     size: args.size,
     order: 'asc',
+    budget: pageBudget(deps, SCHEDULE_BYTES),
   });
 }
 
