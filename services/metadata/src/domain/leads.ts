@@ -73,6 +73,26 @@ export async function deleteLead(pool: Pool, tenantId: string, id: string): Prom
   if (!(await deleteLeadRow(pool, tenantId, id))) throw new NotFoundError('lead', id);
 }
 
-export function listLeads(pool: Pool, tenantId: string, f: { status?: string }, cursor: KeysetCursor | undefined, size: number) {
-  return listPage<LeadRow>(pool, { table: 'leads', columns: LEAD_COLUMNS, tenantId, filters: [['status', f.status]], cursor, size });
+/**
+ * A lead's upper bound in a reply: its custom fields (≤ 16 KiB of JSON) as a
+ * google.protobuf.Struct take at most ~3.7x their JSON text, so 4x, plus the short fields.
+ */
+const leadBytes = (r: LeadRow): number => 4 * Buffer.byteLength(JSON.stringify(r.customFields ?? {})) + 1536;
+
+/**
+ * Newest first, keyset-paged. `maxReplyBytes`: a page holds fewer than `size` leads when their
+ * custom fields would not fit in one reply (100 leads of 16 KiB fields are ~6 MB as Structs,
+ * over the 4 MiB GRPC_MAX_SEND_BYTES default; grpc-js refused such a page and nobody could list
+ * past it); next_page_token goes on after the last lead returned.
+ */
+export function listLeads(pool: Pool, tenantId: string, f: { status?: string }, cursor: KeysetCursor | undefined, size: number, maxReplyBytes: number) {
+  return listPage<LeadRow>(pool, {
+    table: 'leads',
+    columns: LEAD_COLUMNS,
+    tenantId,
+    filters: [['status', f.status]],
+    cursor,
+    size,
+    budget: { maxBytes: maxReplyBytes, bytesOf: leadBytes },
+  });
 }

@@ -4,7 +4,7 @@ import type { ServerDeps } from '../deps';
 import { leadStatus } from '../domain/enums';
 import * as leads from '../domain/leads';
 import { assertTenant } from '../domain/tenants';
-import { nullIfEmpty, pageSizeOf, tenantOf } from './fields';
+import { listReplyBytes, nullIfEmpty, pageSizeOf, tenantOf } from './fields';
 import { leadToProto } from './mappers';
 
 const MAX_CUSTOM_FIELDS_BYTES = 16 * 1024;
@@ -79,7 +79,7 @@ export function leadHandlers(deps: ServerDeps) {
       const size = pageSizeOf(v, deps, req.page);
       v.done();
       const cursor = decodeCursor(deps.pageTokens, req.page?.pageToken, binding);
-      const res = await leads.listLeads(deps.pool, tenantId, { status }, cursor, size);
+      const res = await leads.listLeads(deps.pool, tenantId, { status }, cursor, size, listReplyBytes(deps));
       return { leads: res.rows.map(leadToProto), page: { nextPageToken: encodeCursor(deps.pageTokens, res.next, binding) } };
     },
     async deleteLead(req: metadataV1.DeleteLeadRequest): Promise<metadataV1.DeleteLeadResponse> {
