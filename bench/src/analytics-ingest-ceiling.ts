@@ -1,5 +1,5 @@
 /**
- * `cd bench && npx tsx src/analytics-ingest-ceiling.ts [--events 400000] [--block 100000] [--rounds 2]`
+ * `cd bench && npx tsx src/analytics-ingest-ceiling.ts [--events 400000] [--block 100000] [--rounds 2] [--layers 1,3,4,5]`
  *
  * How fast chDB can take events on this machine, layer by layer (issue 10's "ingest at least
  * 100,000 events/s into chDB"). Each layer adds one cost to the one before:
@@ -43,6 +43,7 @@ async function main(): Promise<void> {
   const n = intArg(args, 'events', 400_000, 1_000, 5_000_000);
   const block = intArg(args, 'block', 100_000, 1_000, 1_000_000);
   const rounds = intArg(args, 'rounds', 2, 1, 10);
+  const layers = new Set((args.values.get('layers') ?? '1,3,4,5').split(',').map(Number)); // 1 = layers 1 and 2 (the engine's)
   const { createStore } = load('db/client');
   const { migrateClickHouse } = load('db/migrate');
   const { ingestEvents } = load('domain/events');
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
   try {
     for (let round = 1; round <= rounds; round++) {
       process.stdout.write(`round ${round}\n`);
-      for (const [views, pvp] of [[true, 0], [true, 1], [false, 0]] as const) {
+      for (const [views, pvp] of layers.has(1) ? ([[true, 0], [true, 1], [false, 0]] as const) : []) {
         const s = await fresh(views);
         await measure(`1${views ? '' : '/2'}. engine, generated rows (live), ${views ? `7 views${pvp ? ', parallel' : ''}` : 'no views'}`, n, async () => {
           await s.client.command({ query: `insert into ${s.database}.events ${COLUMNS} ${generated(n)} settings parallel_view_processing = ${pvp}` });
@@ -101,12 +102,13 @@ async function main(): Promise<void> {
       }
       for (const [shape, events] of Object.entries(shapes)) {
         const rows = asRows(events);
-        for (const views of [false, true]) {
+        for (const views of [false, true].filter((v) => layers.has(v ? 4 : 3))) {
           const s = await fresh(views);
           await measure(`${views ? 4 : 3}. TSV${views ? ' + 7 views' : ', no views'} (${shape})`, rows.length, async () => {
             for (let i = 0; i < rows.length; i += block) await insertEvents(s, rows.slice(i, i + block));
           });
         }
+        if (!layers.has(5)) continue;
         const s = await fresh(true);
         await measure(`5. writer (${shape})`, events.length, async () => {
           for (let i = 0; i < events.length; i += block) await ingestEvents(s, w.tenantId, events.slice(i, i + block));

@@ -29,7 +29,13 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-const key = (r: { tenant_id: string; event_id: string }) => `${r.tenant_id}/${r.event_id}`;
+/**
+ * The identity of a row, (tenant, event id), as a Map key. A batch is nearly always one
+ * tenant's (IngestEvents; a consumer batch mostly), so rows of the group's first tenant are keyed
+ * by their event id alone and others by `tenant/id`: a string with a `/` never equals a bare id,
+ * so the two kinds cannot collide, and the common case builds no string per row.
+ */
+const keyer = (first: string) => (r: { tenant_id: string; event_id: string }) => (r.tenant_id === first ? r.event_id : `${r.tenant_id}/${r.event_id}`);
 const UNIQUE_TYPES = new Set(['unique_opened', 'unique_clicked']);
 const MIN_FILTER_CAPACITY = 10_000_000;
 
@@ -134,6 +140,7 @@ export class EventWriter {
       this.dirty = false;
     }
     // The best copy of each id within the group.
+    const key = keyer(rows[0].tenant_id);
     const best = new Map<string, EventRow>();
     for (const r of rows) {
       const k = key(r);
@@ -141,7 +148,7 @@ export class EventWriter {
       if (!seen || better(r, seen)) best.set(k, r);
     }
     const candidates = this.filter ? [...best.values()].filter((r) => this.filter!.mightHaveText(r.event_id)) : [...best.values()];
-    const stored = currentCopies(await lookupKeys(this.store, candidates));
+    const stored = currentCopies(await lookupKeys(this.store, candidates), key);
 
     const out: EventRow[] = [];
     const cancel: KeyRow[] = [];
@@ -188,7 +195,7 @@ export class EventWriter {
  * repeat their copy's (campaign, time, rank), so the copies left with a positive count stand.
  * Normally one; if a race between two writers stored two, the highest rank is taken.
  */
-function currentCopies(rows: KeyRow[]): Map<string, KeyRow> {
+function currentCopies(rows: KeyRow[], key: (r: KeyRow) => string): Map<string, KeyRow> {
   const net = new Map<string, { row: KeyRow; n: number }>();
   for (const r of rows) {
     const sig = `${key(r)}|${r.campaign_id}|${r.occurred_at}|${r.detail_rank}`;

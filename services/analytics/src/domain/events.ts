@@ -45,10 +45,8 @@ const KNOWS_BOUNCE_TYPE = 4;
  * it held (after fact ids are derived, see {@link storeEvents}).
  */
 export async function ingestEvents(store: Store, tenantId: string, events: IngestEvent[]): Promise<number> {
-  return storeEvents(
-    store,
-    events.map((e) => ({ ...e, tenantId, source: 'ingest' as const })),
-  );
+  // No per-event copy with the tenant and source added: the batch has one of each.
+  return writeRows(store, events, () => tenantId, () => 'ingest');
 }
 
 /**
@@ -64,12 +62,29 @@ export async function ingestEvents(store: Store, tenantId: string, events: Inges
  * more than the stored copy, so every count is a plain sum.
  */
 export async function storeEvents(store: Store, events: TenantEvent[], insert?: InsertEvents): Promise<number> {
+  return writeRows(
+    store,
+    events,
+    (e) => e.tenantId,
+    (e) => e.source,
+    insert,
+  );
+}
+
+async function writeRows<E extends IngestEvent>(
+  store: Store,
+  events: E[],
+  tenantOf: (e: E) => string,
+  sourceOf: (e: E) => EventSource,
+  insert?: InsertEvents,
+): Promise<number> {
   const rows: EventRow[] = [];
   const ids = new Set<string>();
   for (const e of events) {
-    const row = toRow(e);
+    const row = toRow(e, tenantOf(e), sourceOf(e));
     rows.push(row);
-    ids.add(`${row.tenant_id}/${row.event_id}`);
+    // one tenant's batch (the usual case) builds no key string per row; `/` keeps the kinds apart
+    ids.add(row.tenant_id === rows[0].tenant_id ? row.event_id : `${row.tenant_id}/${row.event_id}`);
     const unique = UNIQUE_OF[row.event_type];
     if (unique && row.message_ref_id !== NIL_UUID) {
       rows.push({ ...row, event_id: factEventId(row.message_ref_id, unique), event_type: unique, detail_rank: SOURCE_RANK.ingest, bounce_type: '' });
@@ -83,13 +98,14 @@ export async function storeEvents(store: Store, events: TenantEvent[], insert?: 
 const UNIQUE_OF: Partial<Record<string, string>> = { opened: 'unique_opened', clicked: 'unique_clicked' };
 
 /** An event as its `events` row: absent ids are the nil UUID (see ids.ts); ids lower-case. */
-function toRow(e: TenantEvent): EventRow {
+const lower = (id: string | undefined): string => (id ?? NIL_UUID).toLowerCase();
+
+function toRow(e: IngestEvent, tenantId: string, source: EventSource): EventRow {
   const fact = e.messageRefId !== undefined && e.messageRefId !== NIL_UUID && FACT_TYPES.has(e.type);
   const bounceType = e.type === 'bounced' ? (e.bounceType ?? '') : '';
-  const lower = (id: string | undefined) => (id ?? NIL_UUID).toLowerCase();
   return {
     event_id: fact ? factEventId(e.messageRefId!, e.type) : e.eventId.toLowerCase(),
-    tenant_id: e.tenantId.toLowerCase(),
+    tenant_id: tenantId.toLowerCase(),
     occurred_at: toClickHouseTime(e.occurredAt),
     event_type: e.type,
     campaign_id: lower(e.campaignId),
@@ -99,7 +115,7 @@ function toRow(e: TenantEvent): EventRow {
     message_ref_id: lower(e.messageRefId),
     bounce_type: bounceType,
     variant: e.variant ?? '',
-    detail_rank: SOURCE_RANK[e.source] + (bounceType ? KNOWS_BOUNCE_TYPE : 0),
+    detail_rank: SOURCE_RANK[source] + (bounceType ? KNOWS_BOUNCE_TYPE : 0),
     sign: 1,
   };
 }
