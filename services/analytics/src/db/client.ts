@@ -41,10 +41,10 @@ export interface Store {
   /** `` `database`.`table` `` for SQL. */
   table(name: string): string;
   /**
-   * chDB only: the in-process engine's own calls, without @clickhouse/client's HTTP-shaped
-   * wrapping (which turns an insert into one SQL string with the rows appended, and a result into
-   * a stream): a raw insert hands a Buffer to the engine's parser as is, a query returns bytes
-   * (RowBinary). Used where rows are many (src/db/insert-events.ts, src/db/event-keys.ts).
+   * chDB only: the in-process engine's own query call, without @clickhouse/client's
+   * HTTP-shaped wrapping (which turns a result into a stream): a query returns bytes
+   * (RowBinary). Used where rows are many (src/db/event-keys.ts). Inserts go through a file
+   * instead (src/db/insert-events.ts, `chdbPath`).
    */
   native?: ChdbNative;
   /** chDB only: the data folder (absolute); its `ingest/` holds the bodies of inserts in progress (src/db/insert-events.ts). */
