@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createStore } from '../src/db/client';
 import { EventWriter } from '../src/domain/event-writer';
 import { IdFilter } from '../src/domain/id-filter';
-import { INGEST_DIR, insertEvents, type EventRow, type InsertEvents } from '../src/db/insert-events';
+import { INGEST_DIR, INSERT_BODY_PREFIX, insertEvents, type EventRow, type InsertEvents } from '../src/db/insert-events';
 import { repairRecent } from '../src/db/repair-recent';
 import { freshStore, uuid, type TestStore } from './harness';
 
@@ -203,20 +203,21 @@ describe('insert bodies on chDB (src/db/insert-events.ts: a file the engine read
     const tenant = uuid();
     await insertEvents(db.store, Array.from({ length: 50 }, () => row(tenant)));
     await expect(insertEvents(db.store, [row(tenant, { event_id: 'not-a-uuid' })])).rejects.toThrow();
-    expect(readdirSync(dir).filter((f) => f.startsWith(`${process.pid}-`))).toEqual([]);
+    expect(readdirSync(dir).filter((f) => f.startsWith(`${INSERT_BODY_PREFIX}-`))).toEqual([]);
     expect(await count(tenant)).toEqual({ rows: 50, net: 50 });
   });
 
-  chdbOnly("a body a killed process left is removed when the folder is opened again; a live process's is kept", async () => {
+  chdbOnly("a body an earlier process left is removed when the folder is opened again (also one with this pid: containers reuse pid 1); this process's is kept", async () => {
     const dir = join(db.store.chdbPath!, INGEST_DIR);
     // A pid that is not running: the child's, after it exited.
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-    writeFileSync(join(dir, `${dead}-${randomUUID()}.tsv`), 'left by a killed process');
-    const mine = join(dir, `${process.pid}-${randomUUID()}.tsv`);
+    const earlier = [`${dead}.0badf00d-${randomUUID()}.tsv`, `${process.pid}.0badf00d-${randomUUID()}.tsv`];
+    for (const f of earlier) writeFileSync(join(dir, f), 'left by a killed process');
+    const mine = join(dir, `${INSERT_BODY_PREFIX}-${randomUUID()}.tsv`);
     writeFileSync(mine, 'an insert of this process in progress');
     createStore({ kind: 'chdb', path: db.store.chdbPath! }, db.store.database); // what a restart does first (not closed: it shares this process's engine)
     try {
-      expect(readdirSync(dir).filter((f) => f.startsWith(`${dead}-`))).toEqual([]);
+      for (const f of earlier) expect(existsSync(join(dir, f))).toBe(false);
       expect(existsSync(mine)).toBe(true);
     } finally {
       rmSync(mine, { force: true });

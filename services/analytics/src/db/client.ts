@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
 import { UnavailableError } from '@penguinmails/service-kit';
 import { IDENTIFIER } from '../config';
-import { INGEST_DIR } from './insert-events';
+import { INGEST_DIR, INSERT_BODY_PREFIX } from './insert-events';
 
 /** Where the data lives: a ClickHouse server, or chDB in this process. */
 export type StoreTarget =
@@ -80,7 +80,6 @@ export function createStore(target: StoreTarget, database: string): Store {
   } else {
     const path = resolve(target.path);
     mkdirSync(path, { recursive: true });
-    removeDeadInsertBodies(join(path, INGEST_DIR));
     // Loaded only here: chdb is a ~540 MB native library a server deployment never needs.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { createChdbConnection } = require('chdb/connection') as typeof import('chdb/connection');
@@ -99,6 +98,8 @@ export function createStore(target: StoreTarget, database: string): Store {
     }
     client = createClient({ connection });
     native = (connection as unknown as { chdb: ChdbNative }).chdb;
+    // After the connection: libchdb now holds the folder's lock, so no other process uses it.
+    removeStaleInsertBodies(join(path, INGEST_DIR));
   }
   return {
     client,
@@ -111,25 +112,16 @@ export function createStore(target: StoreTarget, database: string): Store {
 }
 
 /**
- * Makes `dir` and removes the insert bodies (src/db/insert-events.ts, `<pid>-<uuid>.tsv`) of
- * processes that are gone: a process killed between writing a body and removing it. Whether that
- * insert happened or not, the caller's retry decides from what the tables hold; the file is only
- * garbage. Bodies of live processes (this one: tests open several stores on one folder) stay.
+ * Makes `dir` and removes the insert bodies (src/db/insert-events.ts) that this process did not
+ * write: left by a process killed between writing a body and removing it. Whether that insert
+ * happened or not, the caller's retry decides from what the tables hold; the file is only
+ * garbage. Called once libchdb holds the folder's lock, so no other live process writes here;
+ * bodies of this process (tests open several stores on one folder) stay. Names carry a random
+ * id of the process, not only its pid: in a container the service is pid 1 at every start.
  */
-function removeDeadInsertBodies(dir: string): void {
+function removeStaleInsertBodies(dir: string): void {
   mkdirSync(dir, { recursive: true });
-  for (const name of readdirSync(dir)) {
-    const pid = Number(name.split('-')[0]);
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-      try {
-        process.kill(pid, 0); // alive (or not ours to signal): keep
-        continue;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EPERM') continue;
-      }
-    } else if (pid === process.pid) continue;
-    rmSync(join(dir, name), { force: true });
-  }
+  for (const name of readdirSync(dir)) if (!name.startsWith(`${INSERT_BODY_PREFIX}-`)) rmSync(join(dir, name), { force: true });
 }
 
 /** Fails with one clear sentence when the store does not answer (used at start-up). */

@@ -101,6 +101,9 @@ const FILE_STRUCTURE =
 /** Where the bodies wait for the engine, inside the chDB data folder. */
 export const INGEST_DIR = 'ingest';
 
+/** This process's bodies are named `<pid>.<random>-<uuid>.tsv` (client.ts removes any other). */
+export const INSERT_BODY_PREFIX = `${process.pid}.${randomUUID().slice(0, 8)}`;
+
 const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /**
@@ -111,10 +114,10 @@ const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'
  * at about half the CPU per row; the engine reads a file with its parallel parser, inline data
  * through one thread. Not a library's job: chdb-node has no other way to hand the engine a file's worth of
  * rows. A file left by a process killed between the write and the delete is removed by the
- * next process that opens the folder (client.ts, removeDeadInsertBodies).
+ * next process that opens the folder (client.ts, removeStaleInsertBodies).
  */
 async function insertThroughFile(store: Store, chdbPath: string, body: Buffer): Promise<void> {
-  const file = join(chdbPath, INGEST_DIR, `${process.pid}-${randomUUID()}.tsv`);
+  const file = join(chdbPath, INGEST_DIR, `${INSERT_BODY_PREFIX}-${randomUUID()}.tsv`);
   await writeFile(file, body);
   try {
     await store.client.command({
