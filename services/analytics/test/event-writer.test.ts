@@ -207,6 +207,21 @@ describe('insert bodies on chDB (src/db/insert-events.ts: a file the engine read
     expect(await count(tenant)).toEqual({ rows: 50, net: 50 });
   });
 
+  it('a variant with a backslash and non-ASCII text is stored as given (TabSeparated escaping through the body)', async () => {
+    const tenant = uuid();
+    const variants = ['A\\B', 'é-ü', '💌 subject line', 'tab\\tnot-a-tab', ''];
+    const rows = variants.map((variant) => row(tenant, { variant }));
+    await insertEvents(db.store, rows);
+    const stored = await (
+      await db.store.client.query({
+        query: `select toString(event_id) as id, variant from ${db.store.table('events')} where tenant_id = {t:UUID}`,
+        query_params: { t: tenant },
+        format: 'JSONEachRow',
+      })
+    ).json<{ id: string; variant: string }>();
+    expect(new Map(stored.map((r) => [r.id, r.variant]))).toEqual(new Map(rows.map((r) => [r.event_id, r.variant])));
+  });
+
   chdbOnly("a body an earlier process left is removed when the folder is opened again (also one with this pid: containers reuse pid 1); this process's is kept", async () => {
     const dir = join(db.store.chdbPath!, INGEST_DIR);
     // A pid that is not running: the child's, after it exited.
