@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createStore } from '../src/db/client';
 import { EventWriter } from '../src/domain/event-writer';
 import { IdFilter } from '../src/domain/id-filter';
-import { INGEST_DIR, INSERT_BODY_PREFIX, insertEvents, type EventRow, type InsertEvents } from '../src/db/insert-events';
+import { INGEST_DIR, INSERT_BODY_PREFIX, insertEvents, toTsv, type EventRow, type InsertEvents } from '../src/db/insert-events';
 import { repairRecent } from '../src/db/repair-recent';
 import { freshStore, uuid, type TestStore } from './harness';
 
@@ -237,6 +237,29 @@ describe('insert bodies on chDB (src/db/insert-events.ts: a file the engine read
     } finally {
       rmSync(mine, { force: true });
     }
+  });
+});
+
+describe('toTsv (the insert body, written field by field)', () => {
+  it('writes the same bytes as one template string per row, also for escapes, non-ASCII variants, cancellations and a buffer that must grow', () => {
+    const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+    const reference = (rows: EventRow[]) =>
+      Buffer.from(
+        rows
+          .map((r) =>
+            [r.event_id, r.tenant_id, r.occurred_at, r.event_type, r.campaign_id, r.email_account_id, r.sequence_step_id, r.lead_id, r.message_ref_id, r.bounce_type, esc(r.variant), r.detail_rank, r.sign].join('\t') + '\n',
+          )
+          .join(''),
+      );
+    const variants = ['', 'A', 'é-ü', 'a\\b', 'tab\there', 'line\nbreak', '💌'.repeat(100), 'x'.repeat(100)];
+    const tenant = uuid();
+    for (const n of [1, 7, 500]) {
+      const rows = Array.from({ length: n }, (_, i) =>
+        row(tenant, { variant: variants[i % variants.length], event_type: i % 2 ? 'unique_opened' : 'sent', bounce_type: i % 3 ? '' : 'soft', detail_rank: 1 + (i % 7), sign: i % 4 ? 1 : -1 }),
+      );
+      expect(toTsv(rows).equals(reference(rows))).toBe(true);
+    }
+    expect(toTsv([]).length).toBe(0);
   });
 });
 

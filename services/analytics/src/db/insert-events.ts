@@ -60,13 +60,63 @@ const INSERT_SETTINGS = { optimize_on_insert: 0 } as const;
 /** TabSeparated escaping (ClickHouse's): backslash, tab, newline, carriage return. */
 const escapeTsv = (v: string) => (/[\\\t\n\r]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : v);
 
-/** The rows as one TabSeparated body: half the bytes of JSONEachRow and no JSON parsing in the engine. */
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+/** A row's bytes besides its variant: 7 UUIDs, the time, type, bounce type, rank, sign, tabs. */
+const FIXED_ROW_BYTES = 7 * 36 + 23 + 32 + 8 + 8 + 13;
+
+/**
+ * The rows as one TabSeparated body: half the bytes of JSONEachRow and no JSON parsing in the
+ * engine.
+ *
+ * Written field by field into one Buffer rather than as a template string per row joined into
+ * one string: 2.1 against 4.1 µs a row here (medians of 8 rounds of 100,000 rows, separate
+ * processes; bench/README.md "The writer's JavaScript, cut"), the largest single cost left in
+ * the writer. The fields other than the variant are ASCII by construction (lower-case UUIDs
+ * validated, derived or read back from ClickHouse; the time as toClickHouseTime formats it; the
+ * event and bounce types from fixed lists), so they are copied as Latin-1; a UUID or time that
+ * was not would fail the engine's parse, not be stored changed. The variant is caller text:
+ * escaped, then UTF-8 (test/event-writer.test.ts round-trips a backslash and non-ASCII text).
+ */
 export function toTsv(rows: EventRow[]): Buffer {
-  let out = '';
+  let buf = Buffer.allocUnsafe(Math.max(4096, rows.length * (FIXED_ROW_BYTES + 8)));
+  let o = 0;
   for (const r of rows) {
-    out += `${r.event_id}\t${r.tenant_id}\t${r.occurred_at}\t${r.event_type}\t${r.campaign_id}\t${r.email_account_id}\t${r.sequence_step_id}\t${r.lead_id}\t${r.message_ref_id}\t${r.bounce_type}\t${escapeTsv(r.variant)}\t${r.detail_rank}\t${r.sign}\n`;
+    const variant = escapeTsv(r.variant);
+    const need = FIXED_ROW_BYTES + r.event_type.length + r.bounce_type.length + variant.length * 3;
+    if (o + need > buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, o + need));
+      buf.copy(bigger, 0, 0, o);
+      buf = bigger;
+    }
+    o += buf.write(r.event_id, o, 'latin1');
+    buf[o++] = TAB;
+    o += buf.write(r.tenant_id, o, 'latin1');
+    buf[o++] = TAB;
+    o += buf.write(r.occurred_at, o, 'latin1');
+    buf[o++] = TAB;
+    o += buf.write(r.event_type, o, 'latin1');
+    buf[o++] = TAB;
+    o += buf.write(r.campaign_id, o, 'latin1');
+    buf[o++] = TAB;
+    o += buf.write(r.email_account_id, o, 'latin1');
+    buf[o++] = TAB;
+    o += buf.write(r.sequence_step_id, o, 'latin1');
+    buf[o++] = TAB;
+    o += buf.write(r.lead_id, o, 'latin1');
+    buf[o++] = TAB;
+    o += buf.write(r.message_ref_id, o, 'latin1');
+    buf[o++] = TAB;
+    o += buf.write(r.bounce_type, o, 'latin1');
+    buf[o++] = TAB;
+    o += buf.write(variant, o, 'utf8');
+    buf[o++] = TAB;
+    o += buf.write(String(r.detail_rank), o, 'latin1');
+    buf[o++] = TAB;
+    o += buf.write(String(r.sign), o, 'latin1');
+    buf[o++] = NEWLINE;
   }
-  return Buffer.from(out);
+  return buf.subarray(0, o);
 }
 
 /**
