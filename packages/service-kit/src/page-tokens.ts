@@ -44,13 +44,3 @@ export class PageTokens {
     return createHmac('sha256', this.secret).update(binding).update('\0').update(body).digest('base64url');
   }
 }
-
-/**
- * Splits rows fetched with `limit pageSize + 1` into the page and, when there is a next page,
- * the page's last row (the one the next cursor is made from). Shared by every keyset List.
- */
-export function takePage<R>(rows: R[], pageSize: number): { rows: R[]; last?: R } {
-  if (rows.length <= pageSize) return { rows };
-  const page = rows.slice(0, pageSize);
-  return { rows: page, last: page[page.length - 1] };
-}

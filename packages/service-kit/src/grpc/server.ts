@@ -123,6 +123,11 @@ export const DEFAULT_GRPC_LIMITS: GrpcLimits = {
   keepaliveTimeoutMs: 20_000,
 };
 
+/** The largest response message a server with these settings sends (GRPC_MAX_SEND_BYTES). */
+export function maxSendBytes(settings?: GrpcServerSettings): number {
+  return settings?.limits?.maxSendBytes ?? DEFAULT_GRPC_LIMITS.maxSendBytes;
+}
+
 /** grpc-js channel options for {@link GrpcLimits}. */
 function channelOptions(l: GrpcLimits): ChannelOptions {
   return {

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { InvalidArgumentError } from '../errors';
+import { maxSendBytes, type GrpcServerSettings } from '../grpc/server';
 import type { PageTokens } from '../page-tokens';
 
 /**
@@ -53,6 +54,14 @@ export interface ListPageQuery<R = unknown> {
    * page_size (AIP-158 allows it); next_page_token says whether more follow.
    */
   budget?: PageBudget<R>;
+}
+
+/**
+ * The byte budget of a list page on a server with these settings: the largest reply it sends
+ * (GRPC_MAX_SEND_BYTES), less room for the page token and the response's own fields.
+ */
+export function listReplyBytes(settings?: GrpcServerSettings): number {
+  return maxSendBytes(settings) - 8192;
 }
 
 /** See ListPageQuery.budget. */

@@ -1,5 +1,5 @@
 import type { commonV1 } from '@penguinmails/contracts';
-import { DEFAULT_GRPC_LIMITS, type Validator } from '@penguinmails/service-kit';
+import type { Validator } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 
 // Request fields every handler reads the same way. Each only adds violations to the handler's
@@ -13,14 +13,6 @@ export function tenantOf(v: Validator, tenantId: string): string {
 /** `page.page_size` of a List request: the default when unset, INVALID_ARGUMENT above the max. */
 export function pageSizeOf(v: Validator, deps: ServerDeps, page: commonV1.PageRequest | undefined): number {
   return v.pageSize('page.page_size', page?.pageSize, { default: deps.limits.pageSizeDefault, max: deps.limits.pageSizeMax });
-}
-
-/**
- * The byte budget of a list page: the largest reply this server sends (GRPC_MAX_SEND_BYTES),
- * less room for the page token and the message's own fields (the kit's listPage `budget`).
- */
-export function listReplyBytes(deps: ServerDeps): number {
-  return (deps.grpc?.limits?.maxSendBytes ?? DEFAULT_GRPC_LIMITS.maxSendBytes) - 8192;
 }
 
 /** `''` → NULL for optional text columns (proto3 strings have no absent value). */

@@ -1,10 +1,10 @@
 import { metadataV1 } from '@penguinmails/contracts';
-import { decodeCursor, encodeCursor, InvalidArgumentError, Validator } from '@penguinmails/service-kit';
+import { decodeCursor, encodeCursor, InvalidArgumentError, listReplyBytes, Validator } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { leadStatus } from '../domain/enums';
 import * as leads from '../domain/leads';
 import { assertTenant } from '../domain/tenants';
-import { listReplyBytes, nullIfEmpty, pageSizeOf, tenantOf } from './fields';
+import { nullIfEmpty, pageSizeOf, tenantOf } from './fields';
 import { leadToProto } from './mappers';
 
 const MAX_CUSTOM_FIELDS_BYTES = 16 * 1024;
@@ -79,7 +79,7 @@ export function leadHandlers(deps: ServerDeps) {
       const size = pageSizeOf(v, deps, req.page);
       v.done();
       const cursor = decodeCursor(deps.pageTokens, req.page?.pageToken, binding);
-      const res = await leads.listLeads(deps.pool, tenantId, { status }, cursor, size, listReplyBytes(deps));
+      const res = await leads.listLeads(deps.pool, tenantId, { status }, cursor, size, listReplyBytes(deps.grpc));
       return { leads: res.rows.map(leadToProto), page: { nextPageToken: encodeCursor(deps.pageTokens, res.next, binding) } };
     },
     async deleteLead(req: metadataV1.DeleteLeadRequest): Promise<metadataV1.DeleteLeadResponse> {

@@ -1,19 +1,6 @@
-import { DEFAULT_GRPC_LIMITS } from '@penguinmails/service-kit';
-import type { PageBudget } from '@penguinmails/service-kit';
+import { listReplyBytes, type PageBudget } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import type { JobLogRow, JobRow } from '../db/prisma';
-
-/**
- * How large a reply this server may send, less room for the page token and the message's own
- * fields: the byte budget of a list page (the kit's listPage `budget`). grpc-js refuses to send
- * a message over GRPC_MAX_SEND_BYTES (RESOURCE_EXHAUSTED, "Sent message larger than max"), and
- * a page of 500 jobs with 64 KiB payloads and outputs is far over the 4 MiB default: a caller
- * could not page past such rows. With the budget a page holds fewer rows than page_size and
- * next_page_token goes on from the last one.
- */
-export function listReplyBytes(deps: Pick<ServerDeps, 'grpc'>): number {
-  return (deps.grpc?.limits?.maxSendBytes ?? DEFAULT_GRPC_LIMITS.maxSendBytes) - 8192;
-}
 
 const json = (v: unknown): number => (v === null || v === undefined ? 0 : Buffer.byteLength(JSON.stringify(v)));
 const text = (v: string | null | undefined): number => (v ? Buffer.byteLength(v) : 0);
@@ -27,5 +14,11 @@ export const JOB_BYTES = (r: JobRow): number => 4 * (json(r.payload) + json(r.ou
 export const JOB_LOG_BYTES = (r: JobLogRow): number => 4 * json(r.data) + text(r.message) + 256;
 export const SCHEDULE_BYTES = (r: { payload: unknown }): number => 4 * json(r.payload) + 1536;
 
-/** A list page's budget for rows measured by `bytesOf`. */
-export const pageBudget = <R>(deps: Pick<ServerDeps, 'grpc'>, bytesOf: (row: R) => number): PageBudget<R> => ({ maxBytes: listReplyBytes(deps), bytesOf });
+/**
+ * A list page's budget for rows measured by `bytesOf` (the kit's listPage `budget`). grpc-js
+ * refuses to send a message over GRPC_MAX_SEND_BYTES (RESOURCE_EXHAUSTED, "Sent message larger
+ * than max"), and a page of 500 jobs with 64 KiB payloads and outputs is far over the 4 MiB
+ * default: a caller could not page past such rows. With the budget a page holds fewer rows than
+ * page_size and next_page_token goes on from the last one.
+ */
+export const pageBudget = <R>(deps: Pick<ServerDeps, 'grpc'>, bytesOf: (row: R) => number): PageBudget<R> => ({ maxBytes: listReplyBytes(deps.grpc), bytesOf });

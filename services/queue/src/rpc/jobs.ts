@@ -1,5 +1,5 @@
 import { queueV1 } from '@penguinmails/contracts';
-import { DEFAULT_GRPC_LIMITS, PermissionDeniedError, Validator, decodeCursor, defaultMetrics, encodeCursor, type CallContext, type Handlers } from '@penguinmails/service-kit';
+import { PermissionDeniedError, Validator, decodeCursor, defaultMetrics, encodeCursor, maxSendBytes, type CallContext, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { statusFromProto, statusToProto } from '../domain/enums';
 import * as jobs from '../domain/jobs';
@@ -62,8 +62,8 @@ const doneCount = (r: jobs.EndedJob[]) => r.reduce((n, e) => n + (e.outcome === 
 /** Thin handlers: validate (INVALID_ARGUMENT naming every wrong field, nothing written) → domain → proto. */
 export function jobHandlers(deps: ServerDeps): JobHandlers {
   const { limits } = deps;
-  const maxSendBytes = deps.grpc?.limits?.maxSendBytes ?? DEFAULT_GRPC_LIMITS.maxSendBytes;
-  const replyBudget = (lean: boolean, completed: number) => jobs.claimReplyBudget({ maxSendBytes, payloadMaxBytes: limits.payloadMaxBytes, lean, completed });
+  const maxSend = maxSendBytes(deps.grpc);
+  const replyBudget = (lean: boolean, completed: number) => jobs.claimReplyBudget({ maxSendBytes: maxSend, payloadMaxBytes: limits.payloadMaxBytes, lean, completed });
   const counted = throughputCounters();
 
   const leaseHolder = (v: Validator, req: { tenantId: string; jobId: string; workerId: string; attempt: number }): LeaseHolder => ({
