@@ -35,7 +35,7 @@ interface Pending {
  * by their event id alone and others by `tenant/id`: a string with a `/` never equals a bare id,
  * so the two kinds cannot collide, and the common case builds no string per row.
  */
-const keyer = (first: string) => (r: { tenant_id: string; event_id: string }) => (r.tenant_id === first ? r.event_id : `${r.tenant_id}/${r.event_id}`);
+export const keyer = (first: string) => (r: { tenant_id: string; event_id: string }) => (r.tenant_id === first ? r.event_id : `${r.tenant_id}/${r.event_id}`);
 const UNIQUE_TYPES = new Set(['unique_opened', 'unique_clicked']);
 const MIN_FILTER_CAPACITY = 10_000_000;
 

@@ -1,6 +1,6 @@
 import type { Store } from '../db/client';
 import type { EventRow, InsertEvents } from '../db/insert-events';
-import { writerFor } from './event-writer';
+import { keyer, writerFor } from './event-writer';
 import type { EventTypeName } from './event-types';
 import { FACT_TYPES, factEventId } from './fact-id';
 import { NIL_UUID, toClickHouseTime } from './ids';
@@ -80,11 +80,12 @@ async function writeRows<E extends IngestEvent>(
 ): Promise<number> {
   const rows: EventRow[] = [];
   const ids = new Set<string>();
+  let key: ReturnType<typeof keyer> | undefined;
   for (const e of events) {
     const row = toRow(e, tenantOf(e), sourceOf(e));
     rows.push(row);
-    // one tenant's batch (the usual case) builds no key string per row; `/` keeps the kinds apart
-    ids.add(row.tenant_id === rows[0].tenant_id ? row.event_id : `${row.tenant_id}/${row.event_id}`);
+    key ??= keyer(row.tenant_id);
+    ids.add(key(row));
     const unique = UNIQUE_OF[row.event_type];
     if (unique && row.message_ref_id !== NIL_UUID) {
       rows.push({ ...row, event_id: factEventId(row.message_ref_id, unique), event_type: unique, detail_rank: SOURCE_RANK.ingest, bounce_type: '' });
