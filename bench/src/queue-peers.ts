@@ -15,11 +15,15 @@
  * and ours: enqueue-to-claim latency p50/p99 with workers waiting in ClaimJobs wait_ms.
  * Every worker of pg-boss and ours fetches batches of min(--batch, jobs / (4 · workers)), so
  * 16 workers really share the backlog; graphile-worker gets the same number as localQueue.size.
+ * Each system first enqueues and processes --warmup jobs untimed, and starts each enqueue row
+ * from an empty queue. Where the time goes: CPU per job by process (lib/cpu-split.ts) for
+ * every row, and with --writes what PostgreSQL wrote per job.
  * Nothing here is a test: no figure is asserted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { freePort } from '@penguinmails/testkit';
+import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
@@ -29,6 +33,7 @@ import { call, connect } from '@penguinmails/service-kit';
 import { enqueueMany } from '@penguinmails/sdk';
 import { Client } from 'pg';
 import { createBenchDatabase, installInterruptCleanup, onInterrupt, type BenchDatabase } from './lib/pg';
+import { cpuBetween, cpuSnapshot, type CpuSplit } from './lib/cpu-split';
 import { perJob, WriteMeter, type Writes } from './lib/pg-writes';
 import { intArg, loadAverage, ms, parseArgs, percentile, table, type Args } from './lib/report';
 
@@ -50,6 +55,8 @@ export interface PeersOptions {
   cpuProf?: string;
   /** --writes: what PostgreSQL wrote per job in each phase (WAL records of the bench database, lib/pg-writes.ts). */
   writes: boolean;
+  /** --warmup N: jobs each system enqueues and processes before its first timed row (0: none). */
+  warmup: number;
 }
 
 export function peersOptions(args: Args): PeersOptions {
@@ -64,6 +71,7 @@ export function peersOptions(args: Args): PeersOptions {
     protocols: (args.values.get('protocols') ?? 'full,lean,domain').split(','),
     cpuProf: args.values.get('cpu-prof'),
     writes: args.flags.has('writes'),
+    warmup: intArg(args, 'warmup', quick ? 1_000 : 5_000, 0, 1_000_000),
   };
 }
 
@@ -75,17 +83,25 @@ interface Row {
   seconds: number;
   note: string;
   writes?: Writes;
+  /** CPU milliseconds of the phase by process group (lib/cpu-split.ts). */
+  cpu?: CpuSplit;
 }
 
-/** Starts a write meter on the phase's database when --writes asks for one (outside the timed part). */
-async function meter(o: PeersOptions, url: string): Promise<{ stop(): Promise<Writes | undefined> }> {
-  if (!o.writes) return { stop: async () => undefined };
-  const m = await WriteMeter.open(url);
-  await m.start();
+/**
+ * Meters a phase (started and stopped outside its timed part): the CPU of its processes by
+ * group (lib/cpu-split.ts; `service`: the queue service's pid, for ours), and, when --writes
+ * asks for it, what PostgreSQL wrote in the phase's database.
+ */
+async function meter(o: PeersOptions, url: string, service?: number): Promise<{ stop(): Promise<{ writes?: Writes; cpu: CpuSplit }> }> {
+  const m = o.writes ? await WriteMeter.open(url) : undefined;
+  await m?.start();
+  const cpu0 = cpuSnapshot(service);
   return {
     stop: async () => {
+      const cpu = cpuBetween(cpu0, cpuSnapshot(service));
+      if (!m) return { cpu };
       try {
-        return await m.stop();
+        return { writes: await m.stop(), cpu };
       } finally {
         await m.close();
       }
@@ -115,6 +131,16 @@ async function inFlight(n: number, batch: number, lanes: number, send: (from: nu
     }),
   );
 }
+/**
+ * Each system first enqueues and processes --warmup jobs, untimed: its first timed row (the
+ * enqueue at 1 in flight) would otherwise also pay for the JIT compilation of its code paths
+ * and for first connections — in our case in two processes, the service's and this one.
+ */
+async function warmUp(o: PeersOptions, enqueue: () => Promise<unknown>, drain: () => Promise<unknown>): Promise<void> {
+  if (o.warmup <= 0) return;
+  await enqueue();
+  await drain();
+}
 const inFlightNote = (k: number) => (k > 1 ? `, ${k} in flight` : '');
 
 /**
@@ -129,13 +155,14 @@ async function enqueueRows(
   how: (k: number) => string,
   enqueue: (k: number) => Promise<unknown>,
   after?: () => Promise<unknown>,
+  service?: number,
 ): Promise<void> {
   for (const k of o.inflight) {
-    const m = await meter(o, url);
+    const m = await meter(o, url, service);
     const t0 = performance.now();
     await enqueue(k);
     const seconds = (performance.now() - t0) / 1000;
-    rows.push({ system, what: 'enqueue', workers: k, jobs: o.jobs, seconds, note: how(k), writes: await m.stop() });
+    rows.push({ system, what: 'enqueue', workers: k, jobs: o.jobs, seconds, note: how(k), ...(await m.stop()) });
     await after?.();
   }
 }
@@ -223,6 +250,7 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
     // The full protocol first (the state before the lean one), then the lean one, same process.
     for (const lean of o.protocols.filter((p) => p !== 'domain').map((p) => p === 'lean')) {
       const system = lean ? 'ours (gRPC, lean)' : 'ours (gRPC, full)';
+      await warmUp(o, () => enqueue(o.warmup, lean), () => (lean ? drainLean : drain)(client, o, 4));
       await enqueueRows(
         o,
         rows,
@@ -231,12 +259,13 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
         (k) => (lean ? `EnqueueJobs of ${o.batch}, payload_json` : `EnqueueJobs of ${o.batch}, payload Struct`) + (k > 1 ? `, ${k} in flight (sdk enqueueMany)` : ''),
         (k) => enqueueInFlight(o.jobs, lean, k),
         () => (lean ? drainLean : drain)(client, o, 4), // the enqueue backlog out of the way
+        child.pid,
       );
 
       for (const w of o.workers) {
         await enqueue(o.jobs, lean);
         const b = perWorkerBatch(o, w);
-        const m = await meter(o, db.url);
+        const m = await meter(o, db.url, child.pid);
         const t0 = performance.now();
         const done = await (lean ? drainLean : drain)(client, o, w, b);
         const seconds = (performance.now() - t0) / 1000;
@@ -247,7 +276,7 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
           jobs: done,
           seconds,
           note: lean ? `ClaimJobs { lean, ${b}, complete: previous }` : `ClaimJobs ${b} → CompleteJobs`,
-          writes: await m.stop(),
+          ...(await m.stop()),
         });
       }
     }
@@ -350,6 +379,7 @@ async function runOursDomain(o: PeersOptions, rows: Row[]): Promise<void> {
       );
       return done;
     };
+    await warmUp(o, () => enqueue(o.warmup), () => drainDomain(4, o.batch));
     await enqueueRows(o, rows, db.url, system, (k) => `enqueueJobs(${o.batch} jobs, payload JSON text)${inFlightNote(k)}`, (k) => enqueue(o.jobs, k), () => drainDomain(4, o.batch));
     for (const w of o.workers) {
       await enqueue(o.jobs);
@@ -358,7 +388,7 @@ async function runOursDomain(o: PeersOptions, rows: Row[]): Promise<void> {
       const t0 = performance.now();
       const done = await drainDomain(w, b);
       const seconds = (performance.now() - t0) / 1000;
-      rows.push({ system, what: 'process', workers: w, jobs: done, seconds, note: `claimJobsLean({ ${b}, complete: previous })`, writes: await m.stop() });
+      rows.push({ system, what: 'process', workers: w, jobs: done, seconds, note: `claimJobsLean({ ${b}, complete: previous })`, ...(await m.stop()) });
     }
   } finally {
     await pool.end();
@@ -438,7 +468,6 @@ async function runPgBoss(o: PeersOptions, rows: Row[]): Promise<void> {
     await boss.createQueue(QUEUE);
     const enqueue = async (n: number, lanes = 1) =>
       inFlight(n, o.batch, lanes, (i, count) => boss.insert(QUEUE, Array.from({ length: count }, (_, k) => ({ data: payload(i + k) }))));
-    await enqueueRows(o, rows, db.url, 'pg-boss 12', (k) => `insert([${o.batch}])${inFlightNote(k)}`, (k) => enqueue(o.jobs, k));
     const drainBoss = async (workers: number, batch: number) => {
       let done = 0;
       await Promise.all(
@@ -453,7 +482,8 @@ async function runPgBoss(o: PeersOptions, rows: Row[]): Promise<void> {
       );
       return done;
     };
-    await drainBoss(4, o.batch);
+    await warmUp(o, () => enqueue(o.warmup), () => drainBoss(4, o.batch));
+    await enqueueRows(o, rows, db.url, 'pg-boss 12', (k) => `insert([${o.batch}])${inFlightNote(k)}`, (k) => enqueue(o.jobs, k), () => drainBoss(4, o.batch));
     for (const w of o.workers) {
       await enqueue(o.jobs);
       const b = perWorkerBatch(o, w);
@@ -461,7 +491,7 @@ async function runPgBoss(o: PeersOptions, rows: Row[]): Promise<void> {
       const t0 = performance.now();
       const done = await drainBoss(w, b);
       const seconds = (performance.now() - t0) / 1000;
-      rows.push({ system: 'pg-boss 12', what: 'process', workers: w, jobs: done, seconds, note: `fetch({ batchSize: ${b} }) → complete(ids)`, writes: await m.stop() });
+      rows.push({ system: 'pg-boss 12', what: 'process', workers: w, jobs: done, seconds, note: `fetch({ batchSize: ${b} }) → complete(ids)`, ...(await m.stop()) });
     }
   } finally {
     await boss.stop({ graceful: false }).catch(() => undefined);
@@ -481,7 +511,6 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
     await utils.migrate();
     const enqueue = async (n: number, lanes = 1) =>
       inFlight(n, o.batch, lanes, (i, count) => utils.addJobs(Array.from({ length: count }, (_, k) => ({ identifier: 'noop', payload: payload(i + k) }))));
-    await enqueueRows(o, rows, db.url, 'graphile-worker 0.18', (k) => `addJobs([${o.batch}])${inFlightNote(k)}`, (k) => enqueue(o.jobs, k));
     const left = async () => (await counter.query<{ n: number }>('select count(*)::int as n from graphile_worker._private_jobs')).rows[0].n;
     const drainGw = async (concurrency: number, size: number) => {
       const runner = await gw.run({
@@ -497,7 +526,8 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
       while ((await left()) > 0) await sleep(20);
       await runner.stop();
     };
-    await drainGw(4, o.batch);
+    await warmUp(o, () => enqueue(o.warmup), () => drainGw(4, o.batch));
+    await enqueueRows(o, rows, db.url, 'graphile-worker 0.18', (k) => `addJobs([${o.batch}])${inFlightNote(k)}`, (k) => enqueue(o.jobs, k), () => drainGw(4, o.batch));
     for (const w of o.workers) {
       await enqueue(o.jobs);
       const b = perWorkerBatch(o, w);
@@ -505,7 +535,7 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
       const t0 = performance.now();
       await drainGw(w, b);
       const seconds = (performance.now() - t0) / 1000;
-      rows.push({ system: 'graphile-worker 0.18', what: 'process', workers: w, jobs: o.jobs, seconds, note: `run({ concurrency: ${w}, localQueue.size: ${b} })`, writes: await m.stop() });
+      rows.push({ system: 'graphile-worker 0.18', what: 'process', workers: w, jobs: o.jobs, seconds, note: `run({ concurrency: ${w}, localQueue.size: ${b} })`, ...(await m.stop()) });
     }
   } finally {
     await counter.end();
@@ -555,6 +585,28 @@ export async function runPeers(o: PeersOptions): Promise<string> {
       `ours, enqueue-to-claim latency (4 workers waiting in a lean ClaimJobs wait_ms, one EnqueueJobs of 1 job every ~10 ms, n=${latency.length}): ` +
         `p50 ${ms(percentile(latency, 50))} ms, p99 ${ms(percentile(latency, 99))} ms, max ${ms(Math.max(...latency))} ms`,
     );
+  // Where the time goes: CPU per job by process, and how many of the machine's cores the phase kept busy.
+  const timed = rows.filter((r) => r.cpu && r.cpu.size > 0);
+  if (timed.length) {
+    const groups = ['postgres', 'service', 'bench', 'nats'];
+    const total = (r: Row) => [...r.cpu!.values()].reduce((a, b) => a + b, 0);
+    out.push(
+      '',
+      `CPU per job by process, µs (user + system time from /proc, lib/cpu-split.ts; postgres: every process of the server; bench: this process, where pg-boss and graphile-worker run; ${os.availableParallelism()} cores):`,
+      '',
+      table(
+        ['system', 'what', 'workers (enqueue: in flight)', ...groups, 'total', 'cores busy'],
+        timed.map((r) => [
+          r.system,
+          r.what,
+          r.workers,
+          ...groups.map((g) => (r.cpu!.has(g) ? ((r.cpu!.get(g)! * 1000) / r.jobs).toFixed(1) : '-')),
+          ((total(r) * 1000) / r.jobs).toFixed(1),
+          (total(r) / 1000 / r.seconds).toFixed(2),
+        ]),
+      ),
+    );
+  }
   const metered = rows.filter((r) => r.writes);
   if (metered.length) {
     const cols = Object.keys(perJob(metered[0].writes!, 1));
