@@ -98,6 +98,20 @@ describe('payload_json on EnqueueJobs', () => {
 });
 
 describe('ClaimJobs lean + complete (ack-and-fetch)', () => {
+  it('stores each completed job its own output, and none where a job gave none, in one ack-and-fetch', async () => {
+    const t = tenant();
+    await call(q.client, 'enqueueJobs', { tenantId: t, jobs: [1, 2, 3, 4].map((i) => newJob({ payloadJson: json({ i }) })) });
+    const first = await call(q.client, 'claimJobs', claimReq(t, 'w1', { maxJobs: 4 }));
+    expect(first.claimed).toHaveLength(4);
+    const outputs = [{ a: 1 }, undefined, { b: [2, { c: 'é' }] }, undefined];
+    const second = await call(q.client, 'claimJobs', claimReq(t, 'w1', { complete: first.claimed.map((j, i) => done(j.id, j.attempt, { output: outputs[i] })) }));
+    expect(second.completed.map((r) => r.outcome)).toEqual(outputs.map(() => EndOutcome.END_OUTCOME_DONE));
+    for (const [i, j] of first.claimed.entries()) {
+      const got = (await call(q.client, 'getJob', { tenantId: t, jobId: j.id })).job!;
+      expect([got.status, got.output]).toEqual([JobStatus.JOB_STATUS_SUCCEEDED, outputs[i]]);
+    }
+  });
+
   it('claims lean jobs in claim order with JSON payloads, then completes them with the next claim', async () => {
     const t = tenant();
     await call(q.client, 'enqueueJobs', {
