@@ -12,6 +12,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Pool } from 'pg';
+import { procStat } from './lib/cpu-split';
 import { intArg, parseArgs, percentile, table, type Args } from './lib/report';
 
 /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
@@ -55,12 +56,8 @@ export function legacyOptions(args: Args): LegacyOptions {
 
 /** CPU seconds so far (user + system) of a process, from /proc (children that exited included). */
 function procCpu(pid: number, withChildren = false): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    const tick = 100; // USER_HZ
-    return (Number(x[11]) + Number(x[12]) + (withChildren ? Number(x[13]) + Number(x[14]) : 0)) / tick;
-  } catch { return 0; }
+  const p = procStat(pid);
+  return p ? (p.ownMs + (withChildren ? p.reapedMs : 0)) / 1000 : 0;
 }
 /**
  * CPU seconds so far of this process (the migration tool runs in it, with the OLTP load's
@@ -84,7 +81,7 @@ function cpuNow(platform: any, legacyDb: string): Record<string, number> {
       comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
       if (comm !== 'postgres') continue;
       title = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      ppid = Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+      ppid = procStat(d)?.ppid ?? 0;
     } catch { continue; }
     const m = /^postgres: (?:[^ ]+: )?\S+ (\S+) /.exec(title);
     const key = (m && dbOf[m[1]]) ?? 'pg other (wal, checkpoints, exited, others)';

@@ -31,6 +31,25 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
+/**
+ * One process's name, parent and CPU milliseconds so far (user + system), and those of its
+ * children that exited and were reaped by it; undefined when it is gone or /proc is not there.
+ */
+export function procStat(pid: number | string): { comm: string; ppid: number; ownMs: number; reapedMs: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ')'.
+  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  // Fields 4 and 14-17 of proc(5): ppid, utime, stime, cutime, cstime (here 1 and 11-14, counted from `state`).
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const msPerTick = 1000 / clockTicks();
+  return { comm, ppid: Number(f[1]), ownMs: (Number(f[11]) + Number(f[12])) * msPerTick, reapedMs: (Number(f[13]) + Number(f[14])) * msPerTick };
+}
+
 /** CPU milliseconds so far of each group (empty where /proc is not there). */
 export function cpuSnapshot(servicePid?: number): CpuSplit {
   const out: CpuSplit = new Map();
@@ -40,24 +59,13 @@ export function cpuSnapshot(servicePid?: number): CpuSplit {
   } catch {
     return out;
   }
-  const msPerTick = 1000 / clockTicks();
   for (const d of pids) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-    } catch {
-      continue; // exited since the listing
-    }
-    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ')'.
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const p = procStat(d);
+    if (!p) continue; // exited since the listing
     const pid = Number(d);
-    const group = pid === process.pid ? 'bench' : pid === servicePid ? 'service' : comm === 'postgres' ? 'postgres' : comm === 'nats-server' ? 'nats' : undefined;
+    const group = pid === process.pid ? 'bench' : pid === servicePid ? 'service' : p.comm === 'postgres' ? 'postgres' : p.comm === 'nats-server' ? 'nats' : undefined;
     if (!group) continue;
-    // Fields 14-17 of proc(5): utime, stime, cutime, cstime (here 11-14, counted from `state`).
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const own = Number(f[11]) + Number(f[12]);
-    const reaped = group === 'postgres' ? Number(f[13]) + Number(f[14]) : 0;
-    out.set(group, (out.get(group) ?? 0) + (own + reaped) * msPerTick);
+    out.set(group, (out.get(group) ?? 0) + p.ownMs + (group === 'postgres' ? p.reapedMs : 0));
   }
   return out;
 }
