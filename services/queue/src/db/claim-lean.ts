@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { LeanRow } from './claim-jobs';
+import { joined } from './joined';
 
 /**
  * The lean ack-and-fetch ClaimJobs of one tenant's queue in ONE round trip: the SQL function
@@ -38,11 +39,9 @@ export async function claimLean(
 ): Promise<{ rows: LeanRow[]; missed: string[]; slow: boolean }> {
   const { rows } = await db.query<{ kind: string; id: string | null; attempts: number | null; task: string | null; payload: string | null }>({
     name: 'queue_claim_lean_fn',
-    // The completions travel as text, not as arrays: node-pg writes an array parameter element
-    // by element through two regex replaces each, the service's biggest JS cost per completed
-    // job (as for enqueue-jobs.ts's columns). Ids (uuids, checked by the rpc layer) and attempts
-    // (integers) cannot hold a comma; outputs go as one JSON array, and only when a job has one
-    // (unnest pads the shorter array with NULLs; a JSON null is no output).
+    // The completions travel as text, not as arrays (joined.ts): ids (uuids, checked by the rpc
+    // layer) and attempts (integers) cannot hold a comma; outputs go as one JSON array, and only
+    // when a job has one (unnest pads the shorter array with NULLs; a JSON null is no output).
     text: `select kind, id, attempts, task, payload
              from pm_queue_claim_lean($1, $2, $3, $4, $5, string_to_array($6::text, ',')::uuid[], string_to_array($7::text, ',')::int[],
                                       case when $8::jsonb is null then '{}'::jsonb[]
@@ -54,7 +53,7 @@ export async function claimLean(
       args.workerId,
       args.limit,
       args.leaseSeconds,
-      joinedIds(args.complete),
+      joined(args.complete.map((j) => j.jobId), 'job id'),
       args.complete.map((j) => j.attempt).join(','),
       args.complete.some((j) => j.output) ? JSON.stringify(args.complete.map((j) => j.output ?? null)) : null,
       args.subject,
@@ -73,12 +72,6 @@ export async function claimLean(
     else slow = true;
   }
   return { rows: out, missed, slow };
-}
-
-/** The completed jobs' ids joined for `string_to_array`: uuids, so never a comma (checked, as enqueue-jobs.ts's `joined`). */
-function joinedIds(complete: { jobId: string }[]): string {
-  if (complete.some((j) => j.jobId.includes(','))) throw new Error('claimLean: a job id contains a comma; ids are checked before they reach the store');
-  return complete.map((j) => j.jobId).join(',');
 }
 
 /** The SQLSTATE pm_queue_claim_lean raises when the call's deadline passed before it ended. */

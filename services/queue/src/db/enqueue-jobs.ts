@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { NewJob as NewJobRow } from './enqueue-job';
+import { joined } from './joined';
 
 /** A job of the batch; the tenant is the batch's (`$1`), not repeated per job. */
 type NewJob = Omit<NewJobRow, 'tenantId'>;
@@ -20,7 +21,7 @@ const SINGLETON_WAITING = `singleton_key is not null and throttle_slot is null a
  * The columns every insert of a batch gives, one parameter each ($2..$13). Columns whose values
  * cannot hold a comma travel as one comma-joined text split in SQL (`string_to_array`): ids
  * (uuids), queue and task (names: letters, digits and `. _ : -`, checked by the rpc layer and by
- * `joined` below), priority, max_attempts and the throttle window (integers); the payloads as
+ * `joined`, joined.ts), priority, max_attempts and the throttle window (integers); the payloads as
  * one JSON array of the payloads' own text, split by `jsonb_array_elements` in order. Only the
  * nullable free-text columns (run_at, the keys, group_limit) stay arrays, mostly of NULLs. node-pg
  * writes an array parameter element by element, each through two regex replaces (escaping
@@ -41,12 +42,6 @@ const INSERT_FROM_UNNEST = `insert into jobs (id, tenant_id, queue, task, payloa
                   with ordinality as i(id, queue, task, payload, priority, run_at, max_attempts, idempotency_key,
                                        group_key, group_limit, singleton_key, throttle, n)
             order by i.n`;
-
-/** Values that cannot contain a comma, joined for `string_to_array` (a name with one is refused, not split). */
-function joined(values: string[], column: string): string {
-  if (values.some((v) => v.includes(','))) throw new Error(`enqueue: a ${column} contains a comma; names are checked before they reach the store`);
-  return values.join(',');
-}
 
 const params = (tenantId: string, ids: string[], jobs: NewJob[]) => [
   tenantId,
