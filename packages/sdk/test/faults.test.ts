@@ -15,6 +15,18 @@ import { createPlatform, JobFailure, type PenguinMails, type SendJobsWorker } fr
 const ROUNDS = Number(process.env.PM_FAULT_ROUNDS ?? 1);
 const LOAD_MS = Number(process.env.PM_FAULT_LOAD_MS ?? 1500);
 const DOWN_MS = 1000;
+// How long the flows may take to be acknowledged again after a restore. A quiet 2-core machine
+// needs 2-8 s; under CI, where turbo runs this package beside analytics' and migrate-legacy's
+// suites on the same 2 cores, a service's restart alone took 10-25 s (fresh-clone CI of
+// 2026-11-27: 14-31 s from kill to every flow acknowledged).
+const RECOVER_MS = 45_000;
+// A call that keeps failing this long after its first failure is reported, not retried forever.
+const GIVE_UP_MS = 90_000;
+// The jest timeout is only a backstop above the test's own bounded waits, so a slow machine fails
+// on an assertion that names what did not recover rather than on a bare timeout: per round, six
+// faults of (restore + RECOVER_MS + LOAD_MS); then up to 60 s for the jobs, 60 s for analytics,
+// 30 s for the outboxes and 10 s for the workers to stop.
+const TEST_TIMEOUT_MS = ROUNDS * 6 * (20_000 + RECOVER_MS + LOAD_MS) + 180_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let pg: SpawnedPostgres;
@@ -67,10 +79,10 @@ test(`kill -9 of each service, NATS and PostgreSQL under load: nothing lost, not
   const failures: Record<Flow, number> = { enqueue: 0, outbound: 0, inbound: 0, tracking: 0, freshness: 0 };
   let handlerRuns = 0;
   let running = true;
-  const hardDeadline = Date.now() + 120_000 * ROUNDS;
 
   /** Repeats one operation (same keys) until it is acknowledged: what a careful client does. */
   const untilAcked = async <T>(flow: Flow, fn: () => Promise<T>): Promise<T> => {
+    let firstFailure: number | undefined;
     for (;;) {
       try {
         const v = await fn();
@@ -78,7 +90,8 @@ test(`kill -9 of each service, NATS and PostgreSQL under load: nothing lost, not
         return v;
       } catch (err) {
         failures[flow] += 1;
-        if (Date.now() > hardDeadline) throw err;
+        firstFailure ??= Date.now();
+        if (Date.now() - firstFailure > GIVE_UP_MS) throw err;
         await sleep(200);
       }
     }
@@ -200,7 +213,7 @@ test(`kill -9 of each service, NATS and PostgreSQL under load: nothing lost, not
       await fault.restore();
       const restoredAt = Date.now();
       let recoverS: number | null = null;
-      while (Date.now() - restoredAt < 30_000) {
+      while (Date.now() - restoredAt < RECOVER_MS) {
         if (FLOWS.every((f) => lastAck[f] >= restoredAt)) {
           recoverS = (Math.max(...FLOWS.map((f) => lastAck[f])) - killedAt) / 1000;
           break;
@@ -313,7 +326,7 @@ test(`kill -9 of each service, NATS and PostgreSQL under load: nothing lost, not
     `faults: ${ROUNDS} round(s), ${recoveries.length} faults injected, ${loadSeconds.toFixed(0)} s of load, settled in ${settleSeconds.toFixed(1)} s`,
     `faults: acknowledged ${acknowledged} operations: ${ackedJobs.size} jobs enqueued, ${outbound.size} messages sent by ${handlerRuns} handler runs (${reruns} job re-runs), ${inbound.size} inbound (${expected.replied} replies, ${expected.hardBounced} hard, ${expected.softBounced} soft bounces, ${expected.autoReplied} auto-replies), ${opens.size} opens`,
     `faults: calls that failed and were repeated: ${FLOWS.map((f) => `${f} ${failures[f]}`).join(', ')}`,
-    ...recoveries.map((r) => `faults: ${r.fault.padEnd(20)} down ${r.downS.toFixed(1)} s, every flow acknowledged again ${r.recoverS === null ? 'NOT within 30 s' : `${r.recoverS.toFixed(1)} s after the kill`}`),
+    ...recoveries.map((r) => `faults: ${r.fault.padEnd(20)} down ${r.downS.toFixed(1)} s, every flow acknowledged again ${r.recoverS === null ? `NOT within ${RECOVER_MS / 1000} s of the restore` : `${r.recoverS.toFixed(1)} s after the kill`}`),
     `faults: stores: ${refs.length} refs, ${objects.length} content objects, ${jobs.length} jobs (${JSON.stringify(statuses)}), analytics ${JSON.stringify(analytics)}`,
     `faults: outbox rows unpublished ${JSON.stringify(outbox)}; jobs stuck running ${stuck}`,
     `faults: lost ${lostList.length}, duplicated ${dupList.length}`,
@@ -328,4 +341,4 @@ test(`kill -9 of each service, NATS and PostgreSQL under load: nothing lost, not
   expect(outbox).toEqual({ metadata: 0, content: 0, queue: 0 });
   expect(recoveries.every((r) => r.recoverS !== null)).toBe(true);
   expect(acknowledged).toBeGreaterThan(100);
-}, 170_000 * Math.max(1, ROUNDS));
+}, TEST_TIMEOUT_MS);
