@@ -17,7 +17,9 @@
  * 16 workers really share the backlog; graphile-worker gets the same number as localQueue.size.
  * Each system first enqueues and processes --warmup jobs untimed, and starts each enqueue row
  * from an empty queue. Where the time goes: CPU per job by process (lib/cpu-split.ts) for
- * every row, and with --writes what PostgreSQL wrote per job.
+ * every row, and with --writes what PostgreSQL wrote per job; with the lean protocol, a
+ * `gRPC floor` row per worker count (lib/grpc-floor.ts): the same calls' bytes through grpc-js
+ * alone, the part of the hop's CPU no codec or query of ours adds.
  * Nothing here is a test: no figure is asserted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -34,6 +36,7 @@ import { enqueueMany } from '@penguinmails/sdk';
 import { Client } from 'pg';
 import { createBenchDatabase, installInterruptCleanup, onInterrupt, type BenchDatabase } from './lib/pg';
 import { cpuBetween, cpuSnapshot, type CpuSplit } from './lib/cpu-split';
+import { leanMessageSizes, startFloorServer } from './lib/grpc-floor';
 import { perJob, WriteMeter, type Writes } from './lib/pg-writes';
 import { intArg, loadAverage, ms, parseArgs, percentile, table, type Args } from './lib/report';
 
@@ -280,6 +283,7 @@ async function runOurs(o: PeersOptions, rows: Row[], latency: number[]): Promise
         });
       }
     }
+    if (o.protocols.includes('lean')) await floorRows(o, rows, db.url);
 
     // Enqueue-to-claim latency: 4 workers wait in ClaimJobs (wait_ms), one job enqueued at a time.
     let stop = false;
@@ -418,6 +422,37 @@ async function drain(client: queueV1.QueueServiceClient, o: PeersOptions, worker
     ),
   );
   return done;
+}
+
+/**
+ * The gRPC floor (lib/grpc-floor.ts): the lean rows' calls and replies as raw bytes of the same
+ * sizes between two Node processes, no codec and no database, at each worker count. Its CPU per
+ * job is what the hop cannot go below with grpc-js; ours (gRPC, lean) minus it is our own work.
+ */
+async function floorRows(o: PeersOptions, rows: Row[], url: string): Promise<void> {
+  for (const w of o.workers) {
+    const b = perWorkerBatch(o, w);
+    const sizes = leanMessageSizes(b, payload);
+    const floor = await startFloorServer(sizes);
+    try {
+      await floor.warm();
+      // At least 200,000 job slots: at 30,000 the row lasts ~0.1 s, and /proc counts CPU in 10 ms ticks.
+      const jobs = Math.max(o.jobs, 200_000);
+      const m = await meter({ ...o, writes: false }, url, floor.pid);
+      const seconds = await floor.run(jobs, b, w);
+      rows.push({
+        system: 'gRPC floor (bytes only)',
+        what: 'process',
+        workers: w,
+        jobs,
+        seconds,
+        note: `a lean call's ${sizes.request} B and its reply's ${sizes.reply} B (${b} jobs), grpc-js only`,
+        ...(await m.stop()),
+      });
+    } finally {
+      floor.close();
+    }
+  }
 }
 
 const attemptOf = (jobId: string, attempt: number): queueV1.JobAttempt => ({ jobId, attempt, output: undefined, error: '', permanent: false, retryAfterSeconds: 0 });
