@@ -247,6 +247,113 @@ describe('PauseSchedule / ResumeSchedule', () => {
   });
 });
 
+describe('UpdateSchedule', () => {
+  const update = (req: Partial<queueV1.UpdateScheduleRequest> & { tenantId: string; scheduleId: string }) => call(q.client, 'updateSchedule', req).then((r) => r.schedule!);
+  const row = async (id: string) => (await q.pool.query(`select * from schedules where id = $1`, [id])).rows[0] as Record<string, unknown>;
+
+  it('changes only the fields set; a new cron moves the next fire, and the next fire enqueues the new job', async () => {
+    const t = tenant();
+    const s = await schedule(t, { name: 'to-change' });
+    // nothing set, or only values it has: returned as it is, nothing written
+    const stored = await row(s.id);
+    expect(await update({ tenantId: t, scheduleId: s.id })).toEqual(s);
+    expect(await update({ tenantId: t, scheduleId: s.id, cron: '0 3 * * *', timeZone: 'Europe/Berlin', priority: 0 })).toEqual(s);
+    expect(await row(s.id)).toEqual(stored);
+
+    const before = Date.now();
+    const changed = await update({ tenantId: t, scheduleId: s.id, cron: '* * * * * *', timeZone: '', queue: 'changed', payload: { kind: 'hourly' }, priority: 5 });
+    expect(changed).toMatchObject({ id: s.id, name: 'to-change', cron: '* * * * * *', timeZone: 'UTC', queue: 'changed', task: 'digest.send', payload: { kind: 'hourly' }, priority: 5, maxAttempts: 5 });
+    expect(changed.created).toEqual(s.created);
+    // the first fire of the new expression after now, not the old one's 03:00
+    expect(changed.nextFireAt!.getTime()).toBeGreaterThan(before - 1000);
+    expect(changed.nextFireAt!.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+
+    await sleep(Math.max(0, changed.nextFireAt!.getTime() - Date.now()) + 100);
+    await new Scheduler({ pool: q.pool, intervalMs: 0, batchSize: 100, metrics: new Metrics() }).run();
+    const { rows } = await q.pool.query(`select queue, task, payload, priority, idempotency_key as key from jobs where tenant_id = $1`, [t]);
+    expect(rows[0]).toEqual({ queue: 'changed', task: 'digest.send', payload: { kind: 'hourly' }, priority: 5, key: fireKey(s.id, changed.nextFireAt!) });
+
+    // a rename alone leaves the rest, and a repeat of it writes nothing
+    const renamed = await update({ tenantId: t, scheduleId: s.id, name: 'changed-name' });
+    expect(renamed).toMatchObject({ name: 'changed-name', cron: '* * * * * *', queue: 'changed' });
+    const afterRename = await row(s.id);
+    expect(await update({ tenantId: t, scheduleId: s.id, name: 'changed-name' })).toEqual(renamed);
+    expect(await row(s.id)).toEqual(afterRename);
+    await call(q.client, 'deleteSchedule', { tenantId: t, scheduleId: s.id });
+  }, 20_000);
+
+  it('a paused schedule stays paused with its next fire; resumed, it fires by the new expression', async () => {
+    const t = tenant();
+    const s = await schedule(t, { name: 'paused-change' });
+    const paused = (await call(q.client, 'pauseSchedule', { tenantId: t, scheduleId: s.id })).schedule!;
+    const changed = await update({ tenantId: t, scheduleId: s.id, cron: '0 0 1 1 *', timeZone: 'UTC' });
+    expect(changed.pausedAt).toEqual(paused.pausedAt);
+    expect(changed.nextFireAt).toEqual(s.nextFireAt);
+    const resumed = (await call(q.client, 'resumeSchedule', { tenantId: t, scheduleId: s.id })).schedule!;
+    expect(resumed.nextFireAt!.toISOString()).toBe(`${new Date().getUTCFullYear() + 1}-01-01T00:00:00.000Z`);
+    await call(q.client, 'deleteSchedule', { tenantId: t, scheduleId: s.id });
+  });
+
+  it("refuses bad fields naming them, another schedule's name, and another tenant's or an unknown id, writing nothing", async () => {
+    const [t, other] = [tenant(), tenant()];
+    const s = await schedule(t, { name: 'kept' });
+    await schedule(t, { name: 'taken' });
+    const before = await q.snapshot();
+    const cases: [Partial<queueV1.UpdateScheduleRequest>, string][] = [
+      [{ scheduleId: 'not-a-uuid' }, 'schedule_id'],
+      [{ cron: 'bogus' }, 'cron:MALFORMED'],
+      [{ cron: '' }, 'cron:REQUIRED'],
+      [{ cron: '0 0 30 2 *' }, 'cron:MALFORMED'], // never fires
+      [{ timeZone: 'Mars/Olympus' }, 'time_zone:MALFORMED'],
+      [{ name: 'has space', queue: '', maxAttempts: 101, priority: 5000 }, 'max_attempts:OUT_OF_RANGE name:MALFORMED priority:OUT_OF_RANGE queue:REQUIRED'],
+    ];
+    for (const [req, expected] of cases) {
+      const st = await failure(update({ tenantId: t, scheduleId: s.id, ...req }));
+      expect(st.code).toBe(Status.INVALID_ARGUMENT);
+      const got = st.fieldViolations.map((v) => (expected.includes(':') ? `${v.field}:${v.reason}` : v.field)).sort().join(' ');
+      expect(got).toBe(expected);
+      if (expected.startsWith('time_zone')) expect(st.fieldViolations[0].description).toContain('IANA');
+    }
+    const taken = await failure(update({ tenantId: t, scheduleId: s.id, name: 'taken', cron: '* * * * *' }));
+    expect(taken.code).toBe(Status.ALREADY_EXISTS);
+    expect(taken.message).toContain('"taken"');
+    expect((await failure(update({ tenantId: other, scheduleId: s.id, name: 'theirs' }))).code).toBe(Status.NOT_FOUND);
+    expect((await failure(update({ tenantId: t, scheduleId: tenant(), name: 'nobody' }))).code).toBe(Status.NOT_FOUND);
+    expect(await q.snapshot()).toEqual(before);
+  });
+
+  it('waits for a fire of the schedule in progress to commit', async () => {
+    const t = tenant();
+    const s = await schedule(t, { name: 'racing-update', cron: '* * * * * *', timeZone: 'UTC', queue: 'urace', task: 'tick' });
+    await sleep(Math.max(0, s.nextFireAt!.getTime() - Date.now()) + 50);
+    const client = await q.pool.connect();
+    try {
+      await client.query('begin');
+      expect((await lockDueSchedules(client, 100)).filter((d) => d.id === s.id)).toHaveLength(1);
+      let updatedAt = 0;
+      const updating = update({ tenantId: t, scheduleId: s.id, task: 'tock' }).then((r) => {
+        updatedAt = Date.now();
+        return r;
+      });
+      await sleep(300);
+      expect(updatedAt).toBe(0); // waiting on the fire's row lock
+      const next = new Date(s.nextFireAt!.getTime() + 1000);
+      expect(await fireSchedules(client, [{ scheduleId: s.id, fireAt: s.nextFireAt!, nextFireAt: next, key: fireKey(s.id, s.nextFireAt!) }])).toBe(1);
+      await client.query('commit');
+      const committedAt = Date.now();
+      const changed = await updating;
+      expect(updatedAt).toBeGreaterThanOrEqual(committedAt);
+      expect(changed).toMatchObject({ task: 'tock', lastFireAt: s.nextFireAt, nextFireAt: next });
+    } finally {
+      client.release();
+    }
+    // the fire that committed first enqueued the old task
+    const { rows } = await q.pool.query(`select task from jobs where tenant_id = $1 and queue = 'urace'`, [t]);
+    expect(rows).toEqual([{ task: 'tick' }]);
+    await call(q.client, 'deleteSchedule', { tenantId: t, scheduleId: s.id });
+  }, 20_000);
+});
+
 describe('retention', () => {
   it('deletes old finished jobs with their logs in batches; keeps live and recent ones', async () => {
     const t = tenant();

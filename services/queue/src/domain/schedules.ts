@@ -8,16 +8,24 @@ import { lockDueSchedules } from '../db/lock-due-schedules';
 import { lockSchedule, pauseSchedule as pauseScheduleSql, resumeSchedule as resumeScheduleSql } from '../db/pause-schedule';
 import type { ScheduleRow } from '../db/prisma';
 import { scheduleColumns } from '../db/schedule-columns';
+import { updateSchedule as updateScheduleSql, type ScheduleFields } from '../db/update-schedule';
 import type { ServerDeps } from '../deps';
 import { nextFire } from './cron';
 
 // The rules of the `schedules` table and the scheduler that fires them.
 
-export type { ScheduleRow };
+export type { ScheduleRow, ScheduleFields };
 type Deps = Pick<ServerDeps, 'pool' | 'grpc'>;
 
 /** Where a schedule whose expression stopped firing (a one-off date in the past) is parked. */
 const PARKED = new Date('9999-12-31T00:00:00Z');
+
+const nameTaken = (name: string) =>
+  new AlreadyExistsError(
+    'schedule',
+    name,
+    `a schedule named "${name}" exists already; delete it first (DeleteSchedule) or choose another name — a retry after a lost reply finds it in ListSchedules`,
+  );
 
 /** Creates a schedule (input checked by the rpc layer, cron included); its first fire is the next one from now. */
 export async function createSchedule(deps: Deps, s: Omit<NewSchedule, 'nextFireAt'>): Promise<ScheduleRow> {
@@ -26,11 +34,34 @@ export async function createSchedule(deps: Deps, s: Omit<NewSchedule, 'nextFireA
   if (!nextFireAt) throw new Error(`cron ${s.cron} has no next fire`);
   const row = await insertSchedule(deps.pool, { ...s, nextFireAt });
   if (row) return row;
-  throw new AlreadyExistsError(
-    'schedule',
-    s.name,
-    `a schedule named "${s.name}" exists already; delete it first (DeleteSchedule) or choose another name — a retry after a lost reply finds it in ListSchedules`,
-  );
+  throw nameTaken(s.name);
+}
+
+/**
+ * Changes the fields given (checked by the rpc layer) of a tenant's schedule, locked so that a
+ * fire in progress commits first. A new cron or time zone moves the next fire to the new
+ * expression's first fire after the database's now, unless the schedule is paused (ResumeSchedule
+ * computes it then). Nothing given, or only values it has already (the payload excepted: it is
+ * written when given), returns the schedule as it is, nothing written.
+ */
+export async function updateSchedule(deps: Deps, args: { tenantId: string; scheduleId: string; changes: Partial<ScheduleFields> }): Promise<ScheduleRow> {
+  const given = Object.fromEntries(Object.entries(args.changes).filter(([, value]) => value !== undefined)) as Partial<ScheduleFields>;
+  try {
+    return await withTransaction(deps.pool, async (client) => {
+      const { current, now } = await lockedSchedule(client, args);
+      const changes = Object.fromEntries(
+        Object.entries(given).filter(([key, value]) => key === 'payload' || current[key as keyof ScheduleRow] !== value),
+      ) as Partial<ScheduleFields>;
+      if (Object.keys(changes).length === 0) return current;
+      const timing = changes.cron !== undefined || changes.timeZone !== undefined;
+      const nextFireAt = timing && !current.pausedAt ? (nextFire(changes.cron ?? current.cron, changes.timeZone ?? current.timeZone, now) ?? PARKED) : undefined;
+      return updateScheduleSql(client, { scheduleId: args.scheduleId, changes, nextFireAt });
+    });
+  } catch (e) {
+    // (tenant_id, name) is unique: another schedule of the tenant has the new name.
+    if ((e as { code?: string }).code === '23505' && given.name !== undefined) throw nameTaken(given.name);
+    throw e;
+  }
 }
 
 export async function deleteSchedule(deps: Deps, args: { tenantId: string; scheduleId: string }): Promise<ScheduleRow> {
