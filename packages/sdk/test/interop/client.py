@@ -19,7 +19,6 @@ import grpc  # noqa: E402
 from google.protobuf import json_format, struct_pb2, timestamp_pb2  # noqa: E402
 from google.rpc import error_details_pb2, status_pb2  # noqa: E402
 from penguinmails.analytics.v1 import analytics_service_pb2 as an, analytics_service_pb2_grpc as an_grpc  # noqa: E402
-from penguinmails.common.v1 import types_pb2  # noqa: E402,F401
 from penguinmails.content.v1 import content_service_pb2 as cs, content_service_pb2_grpc as cs_grpc, resources_pb2 as cr  # noqa: E402
 from penguinmails.metadata.v1 import metadata_service_pb2 as md, metadata_service_pb2_grpc as md_grpc  # noqa: E402
 from penguinmails.queue.v1 import queue_service_pb2 as qs, queue_service_pb2_grpc as qs_grpc, resources_pb2 as qr  # noqa: E402
