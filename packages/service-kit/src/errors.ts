@@ -64,6 +64,11 @@ export class FailedPreconditionError extends DomainError {
   }
 }
 
+/** UNAUTHENTICATED: no bearer token, or one the server does not accept. */
+export class UnauthenticatedError extends DomainError {
+  override name = 'UnauthenticatedError';
+}
+
 /** PERMISSION_DENIED: the caller is authenticated but may not act for this tenant or call this method. */
 export class PermissionDeniedError extends DomainError {
   override name = 'PermissionDeniedError';

@@ -16,6 +16,7 @@ export {
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
+  UnauthenticatedError,
   UnavailableError,
   asError,
 } from './errors';

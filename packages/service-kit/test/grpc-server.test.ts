@@ -96,6 +96,9 @@ test('missing or wrong token is UNAUTHENTICATED with a message saying what to se
   const c = client();
   await expect(echo(c, {})).rejects.toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringContaining('authorization') });
   await expect(echo(c, {}, 'wrong')).rejects.toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringContaining('AUTH_TOKENS') });
+  // the same google.rpc.Status as every other refusal: a generated client reads ErrorInfo's reason
+  const st = decodeStatus(await echo(c, {}).catch((e) => e));
+  expect(st).toMatchObject({ code: status.UNAUTHENTICATED, message: expect.stringContaining('authorization'), errorInfo: { reason: 'UNAUTHENTICATED', domain: 'penguinmails.probe' } });
   c.close();
 });
 

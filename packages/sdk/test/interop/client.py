@@ -3,7 +3,9 @@ path): unary calls, proto3 optional presence, Struct payloads, client and server
 error details read from grpc-status-details-bin with the google.rpc protos of proto/. Run by
 ../interop.test.ts; prints one JSON object of what it saw, which the test checks.
 
-    python3 client.py <generated code dir> '{"metadata": "host:port", ...}'
+    python3 client.py <generated code dir> '{"metadata": "host:port", ...}' '{"service": token, "tenant": token, "tenant_id": uuid}'
+
+Every call carries `authorization: Bearer <service token>` in its metadata unless it says otherwise.
 """
 import hashlib
 import json
@@ -14,6 +16,7 @@ import uuid
 
 sys.path.insert(0, sys.argv[1])
 ADDR = json.loads(sys.argv[2])
+AUTH = json.loads(sys.argv[3])
 
 import grpc  # noqa: E402
 from google.protobuf import json_format, struct_pb2, timestamp_pb2  # noqa: E402
@@ -26,10 +29,33 @@ from penguinmails.queue.v1 import queue_service_pb2 as qs, queue_service_pb2_grp
 T = 10  # seconds: every call's deadline
 
 
-def refusal(fn, request):
+def bearer(token):
+    return (('authorization', f'Bearer {token}'),)
+
+
+SERVICE = bearer(AUTH['service'])
+
+
+class Authed:
+    """A stub whose calls carry the service token unless a call passes its own metadata."""
+
+    def __init__(self, stub):
+        self._stub = stub
+
+    def __getattr__(self, method):
+        fn = getattr(self._stub, method)
+
+        def call(request, **kw):
+            kw.setdefault('metadata', SERVICE)
+            return fn(request, **kw)
+
+        return call
+
+
+def refusal(fn, request, **kw):
     """The status of a call that must fail: code, and the google.rpc.Status details it carries."""
     try:
-        fn(request, timeout=T)
+        fn(request, timeout=T, **kw)
     except grpc.RpcError as err:
         raw = dict(err.trailing_metadata() or ()).get('grpc-status-details-bin')
         status = status_pb2.Status()
@@ -58,15 +84,19 @@ def struct(d):
 out = {}
 
 # --- metadata: unary calls, a UTF-8 name, INVALID_ARGUMENT with its BadRequest ---------------
-meta = md_grpc.MetadataServiceStub(grpc.insecure_channel(ADDR['metadata']))
-tenant = meta.CreateTenant(md.CreateTenantRequest(name='Interop GmbH \u00fc \u2713'), timeout=T).tenant
+meta = Authed(md_grpc.MetadataServiceStub(grpc.insecure_channel(ADDR['metadata'])))
+tenant = meta.CreateTenant(md.CreateTenantRequest(tenant_id=AUTH['tenant_id'], name='Interop GmbH \u00fc \u2713'), timeout=T).tenant
 out['tenant_name'] = meta.GetTenant(md.GetTenantRequest(tenant_id=tenant.id), timeout=T).tenant.name
 campaign = meta.CreateCampaign(md.CreateCampaignRequest(tenant_id=tenant.id, name='From Python'), timeout=T).campaign
 out['campaign_name'] = campaign.name
+# bearer tokens: none is UNAUTHENTICATED; a tenant-bound one acts for its tenant only
+out['no_token'] = refusal(meta.GetTenant, md.GetTenantRequest(tenant_id=tenant.id), metadata=())
+out['tenant_token_own'] = meta.GetTenant(md.GetTenantRequest(tenant_id=tenant.id), timeout=T, metadata=bearer(AUTH['tenant'])).tenant.id == tenant.id
+out['tenant_token_other'] = refusal(meta.GetTenant, md.GetTenantRequest(tenant_id=str(uuid.uuid4())), metadata=bearer(AUTH['tenant']))
 out['bad_campaign'] = refusal(meta.CreateCampaign, md.CreateCampaignRequest(tenant_id='not-a-uuid', name=''))
 
 # --- queue: Struct payload in, JSON bytes out (lean claim), ack-and-fetch, optional presence --
-queue = qs_grpc.QueueServiceStub(grpc.insecure_channel(ADDR['queue']))
+queue = Authed(qs_grpc.QueueServiceStub(grpc.insecure_channel(ADDR['queue'])))
 enqueue = qs.EnqueueJobRequest(tenant_id=tenant.id, queue='py', task='interop.noop', payload=struct({'lead': 'l-1', 'n': 3, 'tags': ['a', 'b']}), idempotency_key='py-1')
 job = queue.EnqueueJob(enqueue, timeout=T).job
 out['enqueue_again_same_id'] = queue.EnqueueJob(enqueue, timeout=T).job.id == job.id
@@ -85,7 +115,7 @@ out['schedule_update'] = {'priority': updated.priority, 'cron': updated.cron, 't
 out['other_tenant_job'] = refusal(queue.GetJob, qs.GetJobRequest(tenant_id=str(uuid.uuid4()), job_id=job.id))
 
 # --- content: optional presence on a read, client streaming up, server streaming down ------
-content = cs_grpc.ContentServiceStub(grpc.insecure_channel(ADDR['content']))
+content = Authed(cs_grpc.ContentServiceStub(grpc.insecure_channel(ADDR['content'])))
 put = content.PutContent(cs.PutContentRequest(tenant_id=tenant.id, content_text='h\u00e9llo \u2713 \U0001F427', headers=struct({'Subject': 'Interop', 'Received': ['a', 'b']})), timeout=T)
 got = content.GetContent(cs.GetContentRequest(tenant_id=tenant.id, storage_key=put.content.storage_key), timeout=T)
 out['content'] = {'text': got.content_text, 'has_text': got.HasField('content_text'), 'has_html': got.HasField('content_html'), 'headers': json_format.MessageToDict(got.headers) if got.HasField('headers') else None}
@@ -105,7 +135,7 @@ downloaded = b''.join(m.chunk.data for m in stream[1:])
 out['attachment'] = {'sha256_matches': attachment.sha256 == digest, 'size': attachment.size_bytes, 'filename': attachment.filename, 'first_message_is_attachment': stream[0].HasField('attachment'), 'chunks': len(stream) - 1, 'bytes_match': downloaded == data}
 
 # --- analytics: Timestamps in, counts out --------------------------------------------------
-analytics = an_grpc.AnalyticsServiceStub(grpc.insecure_channel(ADDR['analytics']))
+analytics = Authed(an_grpc.AnalyticsServiceStub(grpc.insecure_channel(ADDR['analytics'])))
 now = timestamp_pb2.Timestamp()
 now.GetCurrentTime()
 events = [an.EmailEvent(event_id=str(uuid.uuid4()), event_type=t, occurred_at=now, campaign_id=campaign.id, email_account_id=str(uuid.uuid4()), lead_id=str(uuid.uuid4())) for t in (an.EMAIL_EVENT_TYPE_SENT, an.EMAIL_EVENT_TYPE_OPENED)]

@@ -25,7 +25,7 @@ import { BinaryReader, descriptorSetPath } from '@penguinmails/contracts';
 import type { Logger } from 'pino';
 import { runInCallScope } from '../call-scope';
 import { defaultMetrics, type Metrics } from '../metrics';
-import { InvalidArgumentError, PermissionDeniedError, asError } from '../errors';
+import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError, asError } from '../errors';
 import { bearerToken, parseAuthTokens, tokenKey, type Principal } from './auth';
 import { MessageShapes, guardRequest } from './request-guard';
 import { toServiceError } from './status';
@@ -190,7 +190,7 @@ const PUBLIC_PREFIXES = ['/grpc.health.v1.Health/', '/grpc.reflection.'];
  * the request message is even read. Registered once on the server, for every service.
  * Which tenants the token may act for is checked per call, once the request is decoded.
  */
-export function bearerAuthInterceptor(principals: ReadonlyMap<string, Principal>): ServerInterceptor {
+export function bearerAuthInterceptor(principals: ReadonlyMap<string, Principal>, errorDomain = 'penguinmails'): ServerInterceptor {
   return (methodDescriptor, call) =>
     new ServerInterceptingCall(call, {
       start: (next) => {
@@ -199,13 +199,16 @@ export function bearerAuthInterceptor(principals: ReadonlyMap<string, Principal>
             if (principals.size === 0 || PUBLIC_PREFIXES.some((p) => methodDescriptor.path.startsWith(p))) return mdNext(metadata);
             const token = bearerToken(metadata);
             if (token && principals.has(tokenKey(token))) return mdNext(metadata);
-            call.sendStatus({
-              code: Status.UNAUTHENTICATED,
-              details: token
-                ? 'the bearer token is not accepted; send `authorization: Bearer <token>` with a token from AUTH_TOKENS'
-                : 'missing `authorization: Bearer <token>` metadata',
-              metadata: new Metadata(),
-            });
+            // The same google.rpc.Status (ErrorInfo reason and domain) as every other refusal.
+            const err = toServiceError(
+              new UnauthenticatedError(
+                token
+                  ? 'the bearer token is not accepted; send `authorization: Bearer <token>` with a token from AUTH_TOKENS'
+                  : 'missing `authorization: Bearer <token>` metadata',
+              ),
+              errorDomain,
+            );
+            call.sendStatus({ code: err.code, details: err.details, metadata: err.metadata ?? new Metadata() });
           },
         });
       },
@@ -242,7 +245,7 @@ export class GrpcServer {
     this.pkg = protoLoader.loadFileDescriptorSetFromBuffer(readFileSync(descriptorSetPath));
     this.shapes = new MessageShapes(this.pkg);
     const limits = { ...DEFAULT_GRPC_LIMITS, ...opts.limits };
-    this.server = new Server({ ...channelOptions(limits), interceptors: [bearerAuthInterceptor(this.principals)] });
+    this.server = new Server({ ...channelOptions(limits), interceptors: [bearerAuthInterceptor(this.principals, this.errorDomain)] });
     // '' is the overall status probes ask for; NOT_SERVING until `setServing(true)`.
     this.health = new HealthImplementation({ '': 'NOT_SERVING' });
     this.health.addToServer(this.server);

@@ -9,6 +9,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
+  UnauthenticatedError,
   UnavailableError,
   asError,
 } from '../errors';
@@ -116,6 +117,9 @@ export function toServiceError(err: unknown, domain: string, requestId?: string)
   } else if (e instanceof PermissionDeniedError) {
     code = Status.PERMISSION_DENIED;
     reason = 'PERMISSION_DENIED';
+  } else if (e instanceof UnauthenticatedError) {
+    code = Status.UNAUTHENTICATED;
+    reason = 'UNAUTHENTICATED';
   } else if (e instanceof UnavailableError) {
     code = Status.UNAVAILABLE;
     reason = 'UNAVAILABLE';
