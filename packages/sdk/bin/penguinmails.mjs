@@ -17,6 +17,9 @@ commands:
   campaigns list --tenant <id> [--status draft|active|paused|completed|archived] [--limit n]
   message show --tenant <id> --id <message id>     ref, body and thread
   jobs list --tenant <id> [--queue <name>] [--status queued|running|succeeded|failed|dead|cancelled] [--limit n]
+  jobs retry --tenant <id> --id <job id>          a dead job queued again (RetryJob)
+  schedules list --tenant <id> [--limit n]
+  schedules pause|resume --tenant <id> --id <schedule id>
   metrics campaign --tenant <id> --id <campaign id> [--from <ISO time>] [--to <ISO time>]
   demo [--seed n] [--leads n] [--workers n]       the four tiers as one: sends, replies, bounces, opens; checks analytics
 
@@ -191,6 +194,28 @@ async function run(argv) {
         const status = enumName(queueV1.jobStatusToJSON, 'JOB_STATUS_');
         out({ jobs, nextPageToken: page?.nextPageToken ?? '' }, () =>
           printTable([['id', 'queue', 'task', 'status', 'attempts', 'run at', 'last error'], ...jobs.map((j) => [j.id, j.queue, j.task, status(j.status), `${j.attempts}/${j.maxAttempts}`, time(j.runAt), j.lastError])]),
+        );
+        return 0;
+      }
+      case 'jobs retry': {
+        const { job } = await pm.queue.retryJob({ tenantId: need(flags, 'tenant'), jobId: need(flags, 'id') });
+        const status = enumName(queueV1.jobStatusToJSON, 'JOB_STATUS_');
+        out({ job }, () => printTable([['id', 'queue', 'task', 'status', 'attempts', 'run at'], [job.id, job.queue, job.task, status(job.status), `${job.attempts}/${job.maxAttempts}`, time(job.runAt)]]));
+        return 0;
+      }
+      case 'schedules list':
+      case 'schedules pause':
+      case 'schedules resume': {
+        const tenantId = need(flags, 'tenant');
+        const schedules =
+          action === 'list'
+            ? (await pm.queue.listSchedules({ tenantId, page: { pageSize: limit } })).schedules
+            : [(await pm.queue[`${action}Schedule`]({ tenantId, scheduleId: need(flags, 'id') })).schedule];
+        out(action === 'list' ? { schedules } : { schedule: schedules[0] }, () =>
+          printTable([
+            ['id', 'name', 'cron', 'time zone', 'queue', 'task', 'next fire', 'last fire', 'paused'],
+            ...schedules.map((x) => [x.id, x.name, x.cron, x.timeZone, x.queue, x.task, time(x.nextFireAt), time(x.lastFireAt), x.pausedAt ? time(x.pausedAt) : '-']),
+          ]),
         );
         return 0;
       }

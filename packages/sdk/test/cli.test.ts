@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { startPlatform, type Platform } from '@penguinmails/testkit';
-import { createPlatform } from '../src';
+import { createPlatform, queueV1 } from '../src';
 
 const BIN = path.join(__dirname, '..', 'bin', 'penguinmails.mjs');
 
@@ -52,7 +52,7 @@ describe('without services', () => {
   });
 });
 
-describe('jobs (queue)', () => {
+describe('jobs and schedules (queue)', () => {
   let platform: Platform;
   beforeAll(async () => {
     platform = await startPlatform({ services: ['queue'] });
@@ -79,6 +79,39 @@ describe('jobs (queue)', () => {
     fs.writeFileSync(file, JSON.stringify({ version: 1, pid: process.pid, started: new Date().toISOString(), services: { ...platform.addresses, metadata: '127.0.0.1:1', content: '127.0.0.1:1', analytics: '127.0.0.1:1' } }));
     const viaStack = await cli(['jobs', 'list', '--tenant', tenantId], { PM_STACK_FILE: file });
     expect(viaStack.stdout).toContain(job!.id);
+  });
+
+  test('jobs retry queues a dead job again; schedules list, pause and resume; mistakes are one line', async () => {
+    const tenantId = randomUUID();
+    const pm = createPlatform({ addresses: platform.addresses }, { env: {} });
+    const { job } = await pm.queue.enqueueJob({ tenantId, queue: 'send', task: 'campaign.send_step', maxAttempts: 1 });
+    const [claimed] = (await pm.queue.claimJobs({ tenantId, queue: 'send', workerId: 'cli-test', maxJobs: 1 })).jobs;
+    await pm.queue.failJob({ tenantId, jobId: claimed.id, workerId: 'cli-test', attempt: claimed.attempts, error: 'provider said no' });
+    const { schedule } = await pm.queue.createSchedule({ tenantId, name: 'nightly', cron: '0 3 * * *', timeZone: 'Europe/Berlin', queue: 'digest', task: 'digest.send' });
+    const env = envFor(platform.addresses);
+
+    const retried = await cli(['jobs', 'retry', '--tenant', tenantId, '--id', job!.id], env);
+    expect(retried).toMatchObject({ code: 0, stderr: '' });
+    expect(retried.stdout).toMatch(new RegExp(`${job!.id}\\s+send\\s+campaign.send_step\\s+queued\\s+1/2`));
+    expect((await pm.queue.getJob({ tenantId, jobId: job!.id })).job).toMatchObject({ status: queueV1.JobStatus.JOB_STATUS_QUEUED, maxAttempts: 2 });
+    const again = await cli(['jobs', 'retry', '--tenant', tenantId, '--id', job!.id], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^error: FAILED_PRECONDITION: .*\n$/);
+
+    const list = await cli(['schedules', 'list', '--tenant', tenantId], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^id\s+name\s+cron\s+time zone/);
+    expect(list.stdout).toContain(`${schedule!.id}  nightly  0 3 * * *  Europe/Berlin  digest  digest.send`);
+    const paused = await cli(['schedules', 'pause', '--tenant', tenantId, '--id', schedule!.id, '--json'], env);
+    expect(JSON.parse(paused.stdout).schedule).toMatchObject({ id: schedule!.id, pausedAt: expect.any(String) });
+    expect((await pm.queue.listSchedules({ tenantId })).schedules[0].pausedAt).toBeInstanceOf(Date);
+    const resumed = await cli(['schedules', 'resume', '--tenant', tenantId, '--id', schedule!.id], env);
+    expect(resumed.stdout).toMatch(new RegExp(`${schedule!.id}.*-$`, 'm')); // the paused column is empty again
+    expect((await pm.queue.listSchedules({ tenantId })).schedules[0].pausedAt).toBeUndefined();
+    expect(await cli(['schedules', 'pause', '--tenant', tenantId], env)).toMatchObject({ code: 1, stderr: 'error: --id is required\n' });
+    const other = await cli(['schedules', 'pause', '--tenant', randomUUID(), '--id', schedule!.id], env);
+    expect(other.stderr).toMatch(/^error: NOT_FOUND: /);
+    pm.close();
   });
 });
 
