@@ -1,6 +1,10 @@
 import { Metadata, status, type ServiceError, credentials } from '@grpc/grpc-js';
 import { healthCheck, reflectionListServices } from '../../testkit/src';
-import { commonV1 } from '@penguinmails/contracts';
+import { readFileSync } from 'node:fs';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { commonV1, descriptorSetPath } from '@penguinmails/contracts';
 import {
   AbortedError,
   AlreadyExistsError,
@@ -18,6 +22,7 @@ import {
   type CallContext,
 } from '../src';
 
+import { reflectionFiles } from '../src/grpc/server';
 import { Probe, ProbeClient, type ProbeService } from './fixtures/probe-service';
 
 type Client = InstanceType<typeof ProbeClient> & Record<string, Function>;
@@ -218,17 +223,10 @@ test('shutdown lets in-flight calls finish, refuses new ones, and forces after t
 });
 
 test("reflection built from each file once answers every symbol and listing as the library's own indexing of the whole definition does", () => {
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const protoLoader = require('@grpc/proto-loader') as typeof import('@grpc/proto-loader');
-  const { ReflectionService } = require('@grpc/reflection') as typeof import('@grpc/reflection');
-  const { descriptorSetPath } = require('@penguinmails/contracts') as { descriptorSetPath: string };
-  const { protoPath } = require('grpc-health-check') as { protoPath: string };
-  /* eslint-enable @typescript-eslint/no-require-imports */
-  const { reflectionFiles } = jest.requireActual<typeof import('../src/grpc/server')>('../src/grpc/server');
-  const pkg = { ...protoLoader.loadFileDescriptorSetFromBuffer(require('node:fs').readFileSync(descriptorSetPath)), ...protoLoader.loadSync(protoPath) };
+  const pkg = { ...protoLoader.loadFileDescriptorSetFromBuffer(readFileSync(descriptorSetPath)), ...protoLoader.loadSync(healthProtoPath) };
   const services = Object.keys(pkg).filter((k) => !('format' in (pkg[k] as object)));
   expect(services.length).toBeGreaterThanOrEqual(5); // the four services and health
-  type V1 = { fileContainingSymbol(s: string): unknown; listServices(s: string): unknown; fileByFilename(f: string): unknown };
+  type V1 = { fileContainingSymbol(s: string): unknown; listServices(s: string): unknown };
   const v1 = (p: typeof pkg) => (new ReflectionService(p, { services }) as unknown as { v1: V1 }).v1;
   const whole = v1(pkg);
   const once = v1(reflectionFiles(pkg));

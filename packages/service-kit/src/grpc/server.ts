@@ -163,7 +163,6 @@ function decodeUtf8MarkingInvalid(bytes: Uint8Array): string {
   }
 }
 
-/** Methods that answer without a token: probes and tooling must work before auth is set up. */
 /**
  * The package definition reflection is built from, with each file's descriptor once.
  *
@@ -183,6 +182,7 @@ export function reflectionFiles(pkg: protoLoader.PackageDefinition): protoLoader
   return { '(reflection files)': { format: 'Protocol Buffer 3 DescriptorProto', type: {}, fileDescriptorProtos: [...files] } } as unknown as protoLoader.PackageDefinition;
 }
 
+/** Methods that answer without a token: probes and tooling must work before auth is set up. */
 const PUBLIC_PREFIXES = ['/grpc.health.v1.Health/', '/grpc.reflection.'];
 
 /**

@@ -46,13 +46,15 @@ function fields(v: Validator, req: ScheduleInput, limits: ServerDeps['limits']):
   if (req.priority !== undefined) out.priority = v.int('priority', req.priority, { min: -1000, max: 1000 });
   if (req.maxAttempts !== undefined) out.maxAttempts = req.maxAttempts === 0 ? limits.maxAttemptsDefault : v.int('max_attempts', req.maxAttempts, { min: 1, max: 100 });
   if (req.timeZone !== undefined) out.timeZone = v.string('time_zone', req.timeZone, { max: 100 }) || 'UTC';
+  let cronOk = true;
   if (req.cron !== undefined) {
     const cron = v.string('cron', req.cron, { max: 200, required: true });
     out.cron = cron;
-    if (cron && cron.length <= 200 && !CRON_SHAPE.test(cron))
+    const sized = cron.length > 0 && cron.length <= 200; // else REQUIRED / TOO_LONG, added above
+    cronOk = sized && CRON_SHAPE.test(cron);
+    if (sized && !cronOk)
       v.add('cron', 'MALFORMED', `cron must be 5 fields (minute hour day-of-month month day-of-week, e.g. "0 9 * * 1-5"), 6 with seconds first, or a nickname such as @daily; got "${cron.slice(0, 60)}"`);
   }
-  const cronOk = out.cron === undefined || (out.cron.length > 0 && out.cron.length <= 200 && CRON_SHAPE.test(out.cron));
   const zoneOk = out.timeZone === undefined || out.timeZone.length <= 100;
   if ((out.cron !== undefined || out.timeZone !== undefined) && cronOk && zoneOk) {
     const problem = cronProblem(out.cron ?? '* * * * *', out.timeZone ?? 'UTC');
