@@ -141,6 +141,50 @@ describe('concurrency groups', () => {
     expect((await runningPerGroup(a)).get('m')).toBe(2);
     expect((await runningPerGroup(b)).get('m')).toBe(2);
   });
+
+  it('a tenant with many mailboxes does not starve the others: tenants take turns over grouped and plain jobs', async () => {
+    const queue = `fair-groups-${Date.now()}`;
+    const [big, plain, mixed] = [tenant(), tenant(), tenant()];
+    // The big tenant's burst comes first (older run_at): 30 mailboxes with one send each.
+    await call(q.client, 'enqueueJobs', { tenantId: big, jobs: Array.from({ length: 30 }, (_, i) => newJob({ queue, groupKey: `mb-${i}`, payload: { i } })) });
+    await call(q.client, 'enqueueJobs', { tenantId: plain, jobs: Array.from({ length: 3 }, (_, i) => newJob({ queue, payload: { i } })) });
+    await call(q.client, 'enqueueJobs', {
+      tenantId: mixed,
+      jobs: [
+        ...Array.from({ length: 3 }, (_, i) => newJob({ queue, groupKey: `mb-${i}`, payload: { i } })),
+        ...Array.from({ length: 2 }, (_, i) => newJob({ queue, payload: { plain: i } })),
+      ],
+    });
+    const claimAll = (workerId: string, maxJobs: number) =>
+      call(q.client, 'claimJobs', { tenantId: '', queue, workerId, maxJobs, leaseSeconds: 30, waitMs: 0, complete: [], lean: true }).then((r) => r.claimed);
+    const per = (jobs: { tenantId: string }[], t: string) => jobs.filter((j) => j.tenantId === t).length;
+
+    // 3 tenants have runnable work: a claim of 12 takes at most ceil(12 / 3) = 4 of each,
+    // grouped and plain alike — the mixed tenant's 3 grouped jobs and 1 of its plain ones.
+    const first = await claimAll('p1', 12);
+    expect([per(first, big), per(first, plain), per(first, mixed)]).toEqual([4, 3, 4]);
+    const { rows } = await q.pool.query<{ t: string; grouped: number; plain: number }>(
+      `select tenant_id as t, count(*) filter (where group_key is not null)::int as grouped, count(*) filter (where group_key is null)::int as plain
+         from jobs where queue = $1 and status = 'running' group by tenant_id`,
+      [queue],
+    );
+    expect(new Map(rows.map((r) => [r.t, [r.grouped, r.plain]]))).toEqual(
+      new Map([
+        [big, [4, 0]],
+        [plain, [0, 3]],
+        [mixed, [3, 1]],
+      ]),
+    );
+    // Next claim: the big tenant and the mixed tenant's last plain job, turn by turn.
+    const second = await claimAll('p2', 12);
+    expect([per(second, big), per(second, plain), per(second, mixed)]).toEqual([6, 0, 1]);
+    // Then the rest goes to the big tenant alone, one job per mailbox (their limit is 1).
+    const third = await claimAll('p3', 50);
+    expect(third.map((j) => j.tenantId)).toEqual(Array(20).fill(big));
+    const running = await runningPerGroup(big);
+    expect(running.size).toBe(30);
+    expect([...running.values()].every((n) => n === 1)).toBe(true);
+  });
 });
 
 describe('singleton, debounce and throttle keys', () => {

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { LEAN_RETURNING, candidateBytes, fitCte, type LeanRow } from './claim-jobs';
+import { ungroupedTenants } from './claim-jobs-all-tenants';
 import { jobColumns } from './job-columns';
 import type { JobRow } from './prisma';
 
@@ -8,6 +9,12 @@ export interface LockedGroup {
   tenantId: string;
   groupKey: string;
   limit: number;
+  /**
+   * The most jobs of one tenant this claim may take: the claim's limit for a tenant's own claim;
+   * across tenants, ceil(limit / T) over the T tenants with claimable work of the queue, grouped
+   * or not (the same for every row).
+   */
+  tenantCap: number;
 }
 
 /**
@@ -32,6 +39,14 @@ export interface LockedGroup {
  * is released only after its holder's commit is visible). The count here is only a filter so
  * that full groups do not fill the `limit`.
  *
+ * Across tenants (a platform worker's claim, `tenantId` undefined) the tenants take turns, as
+ * in claim-jobs-all-tenants.ts: T counts the tenants with a group that has room or with
+ * ungrouped runnable jobs (a loose index scan of `jobs_runnable_idx`, one probe per tenant), each
+ * tenant may have at most cap = ceil(limit / T) groups here, and the groups are taken round-robin
+ * (every tenant's best group, then every tenant's second, ...). Before, the groups were taken in
+ * claim order alone: a tenant with a burst over many mailboxes filled every claim until its
+ * burst drained, and the ungrouped step after it got nothing (test/groups-keys.test.ts).
+ *
  * Cost: one index-only descent of `jobs_grouped_runnable_idx` when the queue has no grouped
  * jobs (the common case); otherwise one pass over its grouped backlog (distinct on group, in
  * index order) plus one probe of `jobs_group_running_idx` per group.
@@ -43,7 +58,7 @@ export async function lockRunnableGroups(
   const all = args.tenantId === undefined;
   const { rows } = await db.query<LockedGroup>({
     name: all ? 'queue_lock_runnable_groups_all' : 'queue_lock_runnable_groups',
-    text: `with cand as (
+    text: `with recursive ${all ? `${ungroupedTenants('$2')}, ` : ''}cand as (
        select distinct on (tenant_id, group_key) tenant_id, group_key, group_limit, priority, run_at, id
          from jobs
         where ${all ? '$1::uuid is null' : 'tenant_id = $1'}
@@ -53,16 +68,27 @@ export async function lockRunnableGroups(
           and run_at <= now()
         order by tenant_id, group_key, priority desc, run_at, id
      ), roomy as (
-       select c.tenant_id, c.group_key, coalesce(c.group_limit, 1) as lim, c.priority, c.run_at, c.id
+       select c.tenant_id, c.group_key, coalesce(c.group_limit, 1) as lim, c.priority, c.run_at, c.id,
+              row_number() over (partition by c.tenant_id order by c.priority desc, c.run_at, c.id) as turn
          from cand c
         where (select count(*) from jobs r
                 where r.tenant_id = c.tenant_id and r.queue = $2 and r.group_key = c.group_key
                   and r.status = 'running' and r.group_key is not null and r.locked_until > now()) < coalesce(c.group_limit, 1)
-        order by c.priority desc, c.run_at, c.id
+     ), cap as (
+       select ${
+         all
+           ? `ceil($3::numeric / greatest((select count(*) from (select tenant_id from tenants where tenant_id is not null union select tenant_id from roomy) u), 1))::int`
+           : '$3::int'
+       } as n
+     ), chosen as (
+       select roomy.*, cap.n as cap
+         from roomy cross join cap
+        where roomy.turn <= cap.n
+        order by roomy.turn, roomy.priority desc, roomy.run_at, roomy.id
         limit $3
      )
-     select tenant_id as "tenantId", group_key as "groupKey", lim as "limit"
-       from roomy
+     select tenant_id as "tenantId", group_key as "groupKey", lim as "limit", cap as "tenantCap"
+       from chosen
       where pg_try_advisory_xact_lock(hashtextextended('pm_queue_group ' || tenant_id::text || ' ' || $2 || ' ' || group_key, 0))`,
     values: [args.tenantId ?? null, args.queue, args.limit],
   });
@@ -73,7 +99,8 @@ export async function lockRunnableGroups(
  * Step 2 of the grouped claim, for the groups lockRunnableGroups locked: per group, counts its
  * running (leased, unexpired) jobs — now exact, see above — and leases at most `limit − running`
  * of its runnable jobs (claim order within the group, `for update skip locked`), then the best
- * `max` of all those in claim order. Returns the claimed rows (full or lean, as claim-jobs.ts).
+ * `max` of all those, at most `tenantCap` of a tenant, tenants taking turns (for one tenant's
+ * claim: claim order). Returns the claimed rows (full or lean, as claim-jobs.ts).
  * A job's `group_limit` is that of the group's next job: jobs of one group should share it.
  */
 export async function claimGroupedJobs<L extends boolean>(
@@ -90,17 +117,21 @@ export async function claimGroupedJobs<L extends boolean>(
                   and r.status = 'running' and r.group_key is not null and r.locked_until > now()) as running
          from unnest($1::uuid[], $2::varchar[], $4::int[]) as t(tenant_id, group_key, lim)
      ), picked as (
-       select p.id, p.priority, p.run_at, p.bytes
-         from g
-        cross join lateral (
-          select j.id, j.priority, j.run_at, ${candidateBytes('j')} from jobs j
-           where j.tenant_id = g.tenant_id and j.queue = $3 and j.group_key = g.group_key
-             and j.status in ('queued', 'failed') and j.group_key is not null and j.run_at <= now()
-           order by j.priority desc, j.run_at, j.id
-           limit greatest(g.lim - g.running, 0)
-             for update skip locked
-        ) p
-        order by p.priority desc, p.run_at, p.id
+       select q.id, q.priority, q.run_at, q.bytes from (
+         select p.id, p.priority, p.run_at, p.bytes,
+                row_number() over (partition by g.tenant_id order by p.priority desc, p.run_at, p.id) as turn
+           from g
+          cross join lateral (
+            select j.id, j.priority, j.run_at, ${candidateBytes('j')} from jobs j
+             where j.tenant_id = g.tenant_id and j.queue = $3 and j.group_key = g.group_key
+               and j.status in ('queued', 'failed') and j.group_key is not null and j.run_at <= now()
+             order by j.priority desc, j.run_at, j.id
+             limit greatest(g.lim - g.running, 0)
+               for update skip locked
+          ) p
+       ) q
+        where q.turn <= $9
+        order by q.turn, q.priority desc, q.run_at, q.id
         limit $5
      ), ${fitCte('picked', '$8', lean ? 1 : 4)}
      ${lean ? ', claimed as (' : ''}
@@ -123,6 +154,7 @@ export async function claimGroupedJobs<L extends boolean>(
       args.workerId,
       args.leaseSeconds,
       args.maxReplyBytes,
+      args.groups[0]?.tenantCap ?? args.limit,
     ],
   });
   return rows as L extends true ? LeanRow[] : JobRow[];

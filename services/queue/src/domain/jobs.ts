@@ -16,7 +16,7 @@ import {
 } from '@penguinmails/service-kit';
 import { uuid7 } from '../db/uuid7';
 import { claimJobsAllTenants, claimJobsAllTenantsLean } from '../db/claim-jobs-all-tenants';
-import { claimGroupedJobs, lockRunnableGroups } from '../db/claim-grouped-jobs';
+import { claimGroupedJobs, lockRunnableGroups, type LockedGroup } from '../db/claim-grouped-jobs';
 import { claimLean, DEADLINE_PASSED } from '../db/claim-lean';
 import { ClaimGates } from './claim-gate';
 import { completeJobs as completeJobsSql } from '../db/complete-jobs';
@@ -342,11 +342,18 @@ async function claimInTransaction(
     const claim = { ...args, limit: rest, complete: undefined, maxReplyBytes: budget };
     const rows =
       tenantId === undefined
-        ? await (lean ? claimJobsAllTenantsLean : claimJobsAllTenants)(client, claim)
+        ? await (lean ? claimJobsAllTenantsLean : claimJobsAllTenants)(client, { ...claim, share: groups.length ? share(groups, grouped) : undefined })
         : await (lean ? claimJobsLeanSql : claimJobsSql)(client, { ...claim, tenantId });
     if (grouped.length === 0) return { rows, completed };
     return { rows: lean ? [...(grouped as LeanRow[]), ...(rows as LeanRow[])] : inClaimOrder([...(grouped as JobRow[]), ...(rows as JobRow[])]), completed };
   });
+}
+
+/** What the grouped step of a claim across tenants took of each tenant, against the cap it computed. */
+function share(groups: LockedGroup[], grouped: (JobRow | LeanRow)[]): { cap: number; taken: Map<string, number> } {
+  const taken = new Map<string, number>();
+  for (const r of grouped) taken.set(r.tenantId, (taken.get(r.tenantId) ?? 0) + 1);
+  return { cap: groups[0].tenantCap, taken };
 }
 
 /** The reply bytes of claimed rows as the claim statements estimate them (db/claim-jobs.ts fitCte). */
