@@ -142,6 +142,76 @@ describe('concurrency groups', () => {
     expect((await runningPerGroup(b)).get('m')).toBe(2);
   });
 
+  it('platform workers claiming across tenants concurrently keep every (tenant, group) within its limit, and every job runs once', async () => {
+    const queue = `xt-race-${Date.now()}`;
+    const tenants = [tenant(), tenant(), tenant()];
+    const limits: Record<string, number> = { 'mailbox-a': 1, 'mailbox-b': 2, 'mailbox-c': 3 };
+    let total = 0;
+    for (const [k, t] of tenants.entries()) {
+      // Tenant k has k+1 times the jobs per group: unequal backlogs, as between real tenants.
+      const jobs = [
+        ...Object.entries(limits).flatMap(([g, n]) => Array.from({ length: 4 * (k + 1) }, (_, i) => newJob({ queue, groupKey: g, groupLimit: n, payload: { g, i } }))),
+        ...Array.from({ length: 4 }, (_, i) => newJob({ queue, payload: { plain: i } })),
+      ];
+      total += jobs.length;
+      await call(q.client, 'enqueueJobs', { tenantId: t, jobs });
+    }
+    const max = new Map<string, number>();
+    const observe = async () => {
+      const { rows } = await q.pool.query<{ k: string; n: number }>(
+        `select tenant_id || ' ' || group_key as k, count(*)::int as n from jobs
+          where queue = $1 and status = 'running' and locked_until > now() and group_key is not null group by tenant_id, group_key`,
+        [queue],
+      );
+      for (const r of rows) max.set(r.k, Math.max(max.get(r.k) ?? 0, r.n));
+    };
+    let done = false;
+    const sampler = (async () => {
+      while (!done) {
+        await observe();
+        await sleep(2);
+      }
+    })();
+    const completedBy = new Map<string, string>();
+    const worker = async (name: string) => {
+      let idle = 0;
+      while (idle < 5) {
+        const got = (await call(q.client, 'claimJobs', { tenantId: '', queue, workerId: name, maxJobs: 5, leaseSeconds: 30, waitMs: 0, complete: [], lean: true })).claimed;
+        await observe();
+        if (got.length === 0) {
+          idle++;
+          await sleep(20);
+          continue;
+        }
+        idle = 0;
+        await sleep(5 + Math.random() * 15);
+        const res = await call(q.client, 'completeJobs', {
+          tenantId: '',
+          workerId: name,
+          jobs: got.map((j) => ({ jobId: j.id, attempt: j.attempt, output: undefined, error: '', permanent: false, retryAfterSeconds: 0 })),
+        });
+        expect(res.results.every((x) => x.outcome === queueV1.EndOutcome.END_OUTCOME_DONE)).toBe(true);
+        for (const j of got) {
+          expect(completedBy.has(j.id)).toBe(false);
+          completedBy.set(j.id, name);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, (_, i) => worker(`p${i}`)));
+    done = true;
+    await sampler;
+
+    expect(completedBy.size).toBe(total);
+    for (const t of tenants) {
+      for (const [g, n] of Object.entries(limits)) {
+        expect(max.get(`${t} ${g}`) ?? 0).toBeGreaterThanOrEqual(1);
+        expect(max.get(`${t} ${g}`) ?? 0).toBeLessThanOrEqual(n);
+      }
+    }
+    const { rows } = await q.pool.query(`select count(*)::int as n from jobs where queue = $1 and status <> 'succeeded'`, [queue]);
+    expect(rows[0].n).toBe(0);
+  }, 60_000);
+
   it('a tenant with many mailboxes does not starve the others: tenants take turns over grouped and plain jobs', async () => {
     const queue = `fair-groups-${Date.now()}`;
     const [big, plain, mixed] = [tenant(), tenant(), tenant()];
