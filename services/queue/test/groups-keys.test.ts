@@ -44,6 +44,51 @@ async function runningPerGroup(tenantId: string): Promise<Map<string, number>> {
   return new Map(rows.map((r) => [r.g, r.n]));
 }
 
+/**
+ * `count` workers that claim, work 5-20 ms and complete until 5 claims in a row come back empty,
+ * while a sampler calls `observe` every 2 ms (and each worker right after each claim). Returns
+ * which worker completed each job; a job completed twice, or not DONE, fails the test.
+ */
+async function runWorkers<J extends { id: string }>(
+  count: number,
+  claimAs: (worker: string) => Promise<J[]>,
+  completeAs: (worker: string, jobs: J[]) => Promise<{ results: { outcome: queueV1.EndOutcome }[] }>,
+  observe: () => Promise<void>,
+): Promise<Map<string, string>> {
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      await observe();
+      await sleep(2);
+    }
+  })();
+  const completedBy = new Map<string, string>();
+  const worker = async (name: string) => {
+    let idle = 0;
+    while (idle < 5) {
+      const got = await claimAs(name);
+      await observe();
+      if (got.length === 0) {
+        idle++;
+        await sleep(20);
+        continue;
+      }
+      idle = 0;
+      await sleep(5 + Math.random() * 15); // the work
+      const res = await completeAs(name, got);
+      expect(res.results.every((x) => x.outcome === queueV1.EndOutcome.END_OUTCOME_DONE)).toBe(true);
+      for (const j of got) {
+        expect(completedBy.has(j.id)).toBe(false);
+        completedBy.set(j.id, name);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: count }, (_, i) => worker(`w${i}`)));
+  done = true;
+  await sampler;
+  return completedBy;
+}
+
 describe('concurrency groups', () => {
   it('never runs more than the group limit under 6 concurrent claimers, and every job runs', async () => {
     const t = tenant();
@@ -61,37 +106,12 @@ describe('concurrency groups', () => {
     const observe = async () => {
       for (const [g, n] of await runningPerGroup(t)) max.set(g, Math.max(max.get(g) ?? 0, n));
     };
-    let done = false;
-    const sampler = (async () => {
-      while (!done) {
-        await observe();
-        await sleep(2);
-      }
-    })();
-    const completedBy = new Map<string, string>();
-    const worker = async (name: string) => {
-      let idle = 0;
-      while (idle < 5) {
-        const got = await claim(t, name, 4);
-        await observe();
-        if (got.length === 0) {
-          idle++;
-          await sleep(20);
-          continue;
-        }
-        idle = 0;
-        await sleep(5 + Math.random() * 15); // the work
-        const res = await call(q.client, 'completeJobs', { tenantId: t, workerId: name, jobs: got.map(attempt) });
-        expect(res.results.every((x) => x.outcome === queueV1.EndOutcome.END_OUTCOME_DONE)).toBe(true);
-        for (const j of got) {
-          expect(completedBy.has(j.id)).toBe(false);
-          completedBy.set(j.id, name);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: 6 }, (_, i) => worker(`w${i}`)));
-    done = true;
-    await sampler;
+    const completedBy = await runWorkers(
+      6,
+      (name) => claim(t, name, 4),
+      (name, got) => call(q.client, 'completeJobs', { tenantId: t, workerId: name, jobs: got.map(attempt) }),
+      observe,
+    );
 
     expect(completedBy.size).toBe(jobs.length);
     for (const [g, n] of Object.entries(limits)) {
@@ -165,41 +185,17 @@ describe('concurrency groups', () => {
       );
       for (const r of rows) max.set(r.k, Math.max(max.get(r.k) ?? 0, r.n));
     };
-    let done = false;
-    const sampler = (async () => {
-      while (!done) {
-        await observe();
-        await sleep(2);
-      }
-    })();
-    const completedBy = new Map<string, string>();
-    const worker = async (name: string) => {
-      let idle = 0;
-      while (idle < 5) {
-        const got = (await call(q.client, 'claimJobs', { tenantId: '', queue, workerId: name, maxJobs: 5, leaseSeconds: 30, waitMs: 0, complete: [], lean: true })).claimed;
-        await observe();
-        if (got.length === 0) {
-          idle++;
-          await sleep(20);
-          continue;
-        }
-        idle = 0;
-        await sleep(5 + Math.random() * 15);
-        const res = await call(q.client, 'completeJobs', {
+    const completedBy = await runWorkers(
+      4,
+      async (name) => (await call(q.client, 'claimJobs', { tenantId: '', queue, workerId: name, maxJobs: 5, leaseSeconds: 30, waitMs: 0, complete: [], lean: true })).claimed,
+      (name, got) =>
+        call(q.client, 'completeJobs', {
           tenantId: '',
           workerId: name,
           jobs: got.map((j) => ({ jobId: j.id, attempt: j.attempt, output: undefined, error: '', permanent: false, retryAfterSeconds: 0 })),
-        });
-        expect(res.results.every((x) => x.outcome === queueV1.EndOutcome.END_OUTCOME_DONE)).toBe(true);
-        for (const j of got) {
-          expect(completedBy.has(j.id)).toBe(false);
-          completedBy.set(j.id, name);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: 4 }, (_, i) => worker(`p${i}`)));
-    done = true;
-    await sampler;
+        }),
+      observe,
+    );
 
     expect(completedBy.size).toBe(total);
     for (const t of tenants) {
