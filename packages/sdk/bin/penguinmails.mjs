@@ -18,6 +18,9 @@ commands:
   message show --tenant <id> --id <message id>     ref, body and thread
   jobs list --tenant <id> [--queue <name>] [--status queued|running|succeeded|failed|dead|cancelled] [--limit n]
   jobs retry --tenant <id> --id <job id>          a dead job queued again (RetryJob)
+  jobs stats [--tenant <id>] [--queue <name>]     depth per status, oldest runnable age, last minute's
+                                                  finishes per queue (GetQueueStats; no --tenant: every
+                                                  tenant summed, needs a service token)
   schedules list --tenant <id> [--limit n]
   schedules pause|resume --tenant <id> --id <schedule id>
   metrics campaign --tenant <id> --id <campaign id> [--from <ISO time>] [--to <ISO time>]
@@ -201,6 +204,17 @@ async function run(argv) {
         const { job } = await pm.queue.retryJob({ tenantId: need(flags, 'tenant'), jobId: need(flags, 'id') });
         const status = enumName(queueV1.jobStatusToJSON, 'JOB_STATUS_');
         out({ job }, () => printTable([['id', 'queue', 'task', 'status', 'attempts', 'run at'], [job.id, job.queue, job.task, status(job.status), `${job.attempts}/${job.maxAttempts}`, time(job.runAt)]]));
+        return 0;
+      }
+      case 'jobs stats': {
+        const { queues } = await pm.queue.getQueueStats({ tenantId: flags.tenant ?? '', queue: flags.queue ?? '' });
+        const age = (ms) => (ms === 0n ? '-' : `${(Number(ms) / 1000).toFixed(1)} s`);
+        out({ queues }, () =>
+          printTable([
+            ['queue', 'queued', 'running', 'failed', 'dead', 'succeeded', 'cancelled', 'oldest runnable', 'succeeded/min', 'dead/min'],
+            ...queues.map((x) => [x.queue, x.queued, x.running, x.failed, x.dead, x.succeeded, x.cancelled, age(x.oldestRunnableAgeMs), x.succeededLastMinute, x.deadLastMinute].map(String)),
+          ]),
+        );
         return 0;
       }
       case 'schedules list':

@@ -81,6 +81,25 @@ describe('jobs and schedules (queue)', () => {
     expect(viaStack.stdout).toContain(job!.id);
   });
 
+  test('jobs stats: one tenant, or every tenant summed per queue; a bad queue name is one line', async () => {
+    const [a, b] = [randomUUID(), randomUUID()];
+    const queue = `cli-stats-${Date.now()}`;
+    const pm = createPlatform({ addresses: platform.addresses }, { env: {} });
+    await pm.queue.enqueueJobs({ tenantId: a, jobs: [{ queue, task: 't' }, { queue, task: 't' }] });
+    await pm.queue.enqueueJob({ tenantId: b, queue, task: 't' });
+    pm.close();
+    const env = envFor(platform.addresses);
+    const all = await cli(['jobs', 'stats', '--queue', queue], env);
+    expect(all).toMatchObject({ code: 0, stderr: '' });
+    expect(all.stdout).toMatch(/^queue\s+queued\s+running\s+failed\s+dead/);
+    expect(all.stdout).toMatch(new RegExp(`\\n${queue}\\s+3\\s+0\\s+0\\s+0\\s+0\\s+0\\s+(\\d+\\.\\d s|-)\\s+0\\s+0\\s*\\n`));
+    const one = await cli(['jobs', 'stats', '--tenant', a, '--queue', queue, '--json'], env);
+    expect(JSON.parse(one.stdout).queues).toEqual([expect.objectContaining({ queue, queued: '2', running: '0' })]);
+    const bad = await cli(['jobs', 'stats', '--queue', 'a b'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: queue: .*\n$/);
+  });
+
   test('jobs retry queues a dead job again; schedules list, pause and resume; mistakes are one line', async () => {
     const tenantId = randomUUID();
     const pm = createPlatform({ addresses: platform.addresses }, { env: {} });

@@ -267,4 +267,34 @@ describe('RetryJob / GetQueueStats', () => {
     const badStats = await failure(call(q.client, 'getQueueStats', { tenantId: 'x', queue: 'a b' }));
     expect(badStats.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['queue:MALFORMED', 'tenant_id:NOT_A_UUID']);
   });
+
+  it('across tenants (empty tenant_id): every tenant of a queue summed, for service scope only', async () => {
+    const queue = `stats-all-${Date.now()}`;
+    const [a, b] = [tenant(), tenant()];
+    await enqueueJobs(a, [newJob({ queue }), newJob({ queue }), newJob({ queue, maxAttempts: 1 })]);
+    await enqueueJobs(b, [newJob({ queue }), newJob({ queue: `${queue}-other` })]);
+    const [job] = await claim(a, 'w1', 1, queue);
+    await call(q.client, 'failJobs', { tenantId: a, workerId: 'w1', jobs: [attempt(job, { error: 'boom', permanent: true })] });
+    const running = await claim(b, 'w2', 1, queue);
+    expect(running).toHaveLength(1);
+
+    const stats = await call(q.client, 'getQueueStats', { tenantId: '', queue });
+    expect(stats.queues).toEqual([
+      expect.objectContaining({ queue, queued: 2n, running: 1n, dead: 1n, deadLastMinute: 1n, succeeded: 0n }),
+    ]);
+    // Without a queue: every queue of every tenant, by name; these two among them.
+    const every = (await call(q.client, 'getQueueStats', { tenantId: '', queue: '' })).queues;
+    expect(every.map((s) => s.queue)).toEqual([...every.map((s) => s.queue)].sort());
+    expect(every.find((s) => s.queue === `${queue}-other`)).toMatchObject({ queued: 1n });
+    // One tenant's own view is unchanged: only its jobs.
+    expect((await call(q.client, 'getQueueStats', { tenantId: b, queue })).queues[0]).toMatchObject({ queued: 0n, running: 1n, dead: 0n });
+
+    const before = await q.snapshot();
+    const denied = await failure(call(bound, 'getQueueStats', { tenantId: '', queue }));
+    expect(denied.code).toBe(Status.PERMISSION_DENIED);
+    expect(denied.message).toContain('bound to tenants');
+    const bad = await failure(call(q.client, 'getQueueStats', { tenantId: '', queue: 'a b' }));
+    expect(bad.fieldViolations.map((v) => `${v.field}:${v.reason}`)).toEqual(['queue:MALFORMED']);
+    expect(await q.snapshot()).toEqual(before);
+  });
 });

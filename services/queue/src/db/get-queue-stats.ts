@@ -19,10 +19,17 @@ export interface QueueStatsRow {
  * tenant). Counts come back as text (bigint). A tenant's whole history is read: cheap while
  * retention keeps it bounded; a dashboard polling this every second for a tenant with millions
  * of finished jobs would want counters instead.
+ *
+ * Without `tenantId` (a service-scope caller's question about every tenant): the same figures
+ * per queue over all tenants' jobs, i.e. one pass over the whole table (no index leads with the
+ * queue) — an operator's or an autoscaler's question every few seconds at most; the Prometheus
+ * gauges (metrics.ts) are the cheap always-on view.
  */
-export async function getQueueStats(db: Pool, args: { tenantId: string; queue?: string }): Promise<QueueStatsRow[]> {
-  const { rows } = await db.query<QueueStatsRow>(
-    `select queue,
+export async function getQueueStats(db: Pool, args: { tenantId?: string; queue?: string }): Promise<QueueStatsRow[]> {
+  const all = args.tenantId === undefined;
+  const { rows } = await db.query<QueueStatsRow>({
+    name: all ? 'queue_stats_all_tenants' : 'queue_stats',
+    text: `select queue,
             count(*) filter (where status = 'queued')::text as queued,
             count(*) filter (where status = 'running')::text as running,
             count(*) filter (where status = 'succeeded')::text as succeeded,
@@ -34,10 +41,10 @@ export async function getQueueStats(db: Pool, args: { tenantId: string; queue?: 
             count(*) filter (where status = 'succeeded' and finished > now() - interval '1 minute')::text as "succeededLastMinute",
             count(*) filter (where status = 'dead' and finished > now() - interval '1 minute')::text as "deadLastMinute"
        from jobs
-      where tenant_id = $1 and ($2::varchar is null or queue = $2)
+      where ${all ? '$1::uuid is null' : 'tenant_id = $1'} and ($2::varchar is null or queue = $2)
       group by queue
       order by queue`,
-    [args.tenantId, args.queue ?? null],
-  );
+    values: [args.tenantId ?? null, args.queue ?? null],
+  });
   return rows;
 }

@@ -586,7 +586,7 @@ export async function retryJob(deps: Deps, args: { tenantId: string; jobId: stri
   });
 }
 
-export async function getQueueStats(deps: Deps, args: { tenantId: string; queue?: string }): Promise<QueueStatsRow[]> {
+export async function getQueueStats(deps: Deps, args: { tenantId?: string; queue?: string }): Promise<QueueStatsRow[]> {
   return getQueueStatsSql(deps.pool, args);
 }
 

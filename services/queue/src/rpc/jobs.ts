@@ -278,9 +278,11 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       return { job: toJob(await jobs.retryJob(deps, { tenantId, jobId, extraAttempts })) };
     },
 
-    getQueueStats: async (req) => {
+    getQueueStats: async (req, ctx) => {
       const v = new Validator();
-      const tenantId = v.uuid('tenant_id', req.tenantId);
+      // Empty: every tenant's jobs, per queue — what whoever runs platform workers (ClaimJobs
+      // across tenants) scales them by; service scope only, as that claim.
+      const tenantId = workerTenant(v, req.tenantId, ctx);
       const queue = name(v, 'queue', req.queue, { required: false }) || undefined;
       v.done();
       const rows = await jobs.getQueueStats(deps, { tenantId, queue });
