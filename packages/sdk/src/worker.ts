@@ -28,6 +28,11 @@ export interface JobContext {
 export type JobHandler = (job: queueV1.Job, ctx: JobContext) => Promise<void>;
 
 export interface SendJobsOptions {
+  /**
+   * The tenant whose queue this worker serves; `''` = every tenant's (a platform worker: the
+   * service takes each claim fairly across tenants; needs a token with service scope). Each job
+   * is completed, failed, extended and logged under its own tenant.
+   */
   tenantId: string;
   /** The queue to claim from, e.g. `send`. */
   queue: string;
@@ -37,7 +42,14 @@ export interface SendJobsOptions {
   batchSize?: number;
   /** Lease per claim; 0 = the queue's default (300 s). The worker extends it at half-time while a handler runs. */
   leaseSeconds?: number;
-  /** Wait when the queue is empty; default 1000 ms. */
+  /**
+   * How long a claim waits in the service while the queue is empty (ClaimJobs `wait_ms`): the
+   * service answers the moment a job is enqueued (its NOTIFY), so an idle worker is woken at once
+   * instead of finding the job at its next poll. Default 10,000; at most the service's
+   * CLAIM_WAIT_MAX_MS (30,000 by default). 0 = no wait: poll every `pollIntervalMs`.
+   */
+  waitMs?: number;
+  /** Wait between claims when the queue is empty and `waitMs` is 0 (or after a claim failed); default 1000 ms. */
   pollIntervalMs?: number;
   /** Called for failures that do not stop the worker (a claim that failed, a lease lost). */
   onError?: (err: unknown, job?: queueV1.Job) => void;
@@ -71,9 +83,10 @@ const LEVELS = {
 };
 
 /**
- * A worker loop over one queue of one tenant: ClaimJobs → the handler for each claimed job
- * (concurrently) → CompleteJob when it resolves, FailJob when it throws (`JobFailure` sets
- * `permanent` / `retryAfterSeconds`). Runs until `stop()`.
+ * A worker loop over one queue of one tenant (or of every tenant: `tenantId: ''`): ClaimJobs,
+ * waiting in the service up to `waitMs` for a job when the queue is empty → the handler for
+ * each claimed job (concurrently) → CompleteJob when it resolves, FailJob when it throws
+ * (`JobFailure` sets `permanent` / `retryAfterSeconds`). Runs until `stop()`.
  */
 export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler: JobHandler): SendJobsWorker {
   const tenantId = opts.tenantId;
@@ -82,6 +95,7 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
   const leaseSeconds = opts.leaseSeconds ?? 0;
   const heartbeatMs = ((leaseSeconds || 300) * 1000) / 2;
   const pollIntervalMs = opts.pollIntervalMs ?? 1000;
+  let waitMs = opts.waitMs ?? 10_000;
   const onError = opts.onError ?? (() => undefined);
   const stats: WorkerStats = { claimed: 0, succeeded: 0, failed: 0, errors: 0 };
 
@@ -96,7 +110,8 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
   };
 
   async function runOne(job: queueV1.Job): Promise<void> {
-    const fence = { tenantId, jobId: job.id, workerId, attempt: job.attempts };
+    // The job's own tenant: a platform worker (tenantId '') ends each job under its tenant.
+    const fence = { tenantId: job.tenantId, jobId: job.id, workerId, attempt: job.attempts };
     const heartbeat = setInterval(() => {
       queue.extendLease({ ...fence, leaseSeconds }).catch((err) => reportError(err, job));
     }, heartbeatMs);
@@ -104,7 +119,7 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
     const ctx: JobContext = {
       signal: abortHandlers.signal,
       log: async (message, level = 'info') => {
-        await queue.appendJobLog({ tenantId, jobId: job.id, level: LEVELS[level], message });
+        await queue.appendJobLog({ tenantId: job.tenantId, jobId: job.id, level: LEVELS[level], message });
       },
     };
     let failure: unknown;
@@ -142,10 +157,22 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
     let claimFailures = 0;
     while (!stopping.signal.aborted) {
       let jobs: queueV1.Job[];
+      const started = Date.now();
       try {
-        jobs = (await queue.claimJobs({ tenantId, queue: opts.queue, workerId, maxJobs: batchSize, leaseSeconds })).jobs;
+        // A long poll is cancelled by stop(): the service then stops waiting and claims nothing.
+        // (A reply already on its way when stop() cancels is lost with its leases: those jobs
+        // run again when their lease ends, as after a crash.)
+        const req = { tenantId, queue: opts.queue, workerId, maxJobs: batchSize, leaseSeconds, waitMs };
+        jobs = (await queue.claimJobs(req, waitMs > 0 ? { deadlineMs: waitMs + 10_000, signal: stopping.signal, retry: false } : {})).jobs;
         claimFailures = 0;
       } catch (err) {
+        if (stopping.signal.aborted) break;
+        if (err instanceof PenguinMailsError && err.fieldViolations.some((v) => v.field === 'wait_ms')) {
+          // A service whose CLAIM_WAIT_MAX_MS is below this worker's waitMs: poll instead of stopping.
+          reportError(err);
+          waitMs = 0;
+          continue;
+        }
         reportError(err);
         claimFailures += 1;
         // A bad request will not get better: stop instead of spinning.
@@ -155,7 +182,9 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
       }
       stats.claimed += jobs.length;
       if (jobs.length === 0) {
-        await idle(pollIntervalMs);
+        // After a long poll, claim again at once; an empty answer much faster than the wait
+        // (the service's deadline clamp, a wait it cut short) idles first, so it never spins.
+        if (waitMs === 0 || Date.now() - started < Math.min(waitMs, 1_000) / 2) await idle(pollIntervalMs);
         continue;
       }
       await Promise.all(jobs.map(runOne));

@@ -76,7 +76,7 @@ test('an idle worker polls again and again without piling up abort listeners on 
   // The platform's queue client, its claims counted (an empty queue: every claim is followed by an idle wait).
   const claimJobs: typeof pm.queue.claimJobs = (req, opts) => ((claims += 1), pm.queue.claimJobs(req, opts));
   const watched = Object.create(pm.queue, { claimJobs: { value: claimJobs } }) as typeof pm.queue;
-  const worker = processSendJobs(watched, { tenantId: randomUUID(), queue: 'empty', pollIntervalMs: 5 }, async () => undefined);
+  const worker = processSendJobs(watched, { tenantId: randomUUID(), queue: 'empty', pollIntervalMs: 5, waitMs: 0 }, async () => undefined);
   let pending: number;
   try {
     for (let i = 0; i < 400 && claims < 30; i++) await new Promise((r) => setTimeout(r, 10));
@@ -90,6 +90,54 @@ test('an idle worker polls again and again without piling up abort listeners on 
   expect(claims).toBeGreaterThanOrEqual(30);
   // At most the current wait's listener (and a call's in flight); before the fix one per idle wait stayed.
   expect(pending).toBeLessThanOrEqual(3);
+});
+
+test('an idle worker waits in the service and is woken by the enqueue, not by a poll; stop() cancels the wait at once', async () => {
+  const tenantId = randomUUID();
+  let claims = 0;
+  const claimJobs: typeof pm.queue.claimJobs = (req, opts) => ((claims += 1), pm.queue.claimJobs(req, opts));
+  const watched = Object.create(pm.queue, { claimJobs: { value: claimJobs } }) as typeof pm.queue;
+  const handled: number[] = [];
+  // A poll every 60 s: only the service's wake-up can run the job within this test's time.
+  const worker = processSendJobs(watched, { tenantId, queue: 'wake', pollIntervalMs: 60_000 }, async () => void handled.push(Date.now()));
+  await new Promise((r) => setTimeout(r, 500));
+  const enqueued = Date.now();
+  await pm.queue.enqueueJob({ tenantId, queue: 'wake', task: 'send' });
+  for (let i = 0; i < 200 && handled.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  expect(handled).toHaveLength(1);
+  expect(handled[0] - enqueued).toBeLessThan(3_000);
+  // One claim waiting before the enqueue, one after the job ran (waiting again now).
+  expect(claims).toBeLessThanOrEqual(3);
+  for (let i = 0; i < 100 && worker.stats.succeeded < 1; i++) await new Promise((r) => setTimeout(r, 20));
+  const stopping = Date.now();
+  const stats = await worker.stop({ timeoutMs: 5_000 });
+  expect(Date.now() - stopping).toBeLessThan(2_000); // not the 10 s of the wait in flight
+  expect(stats).toMatchObject({ claimed: 1, succeeded: 1, errors: 0 });
+  // The cancelled wait claimed nothing: a job enqueued now is queued, not leased to nobody.
+  const { job } = await pm.queue.enqueueJob({ tenantId, queue: 'wake', task: 'send' });
+  expect((await pm.queue.getJob({ tenantId, jobId: job!.id })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_QUEUED);
+});
+
+test("a platform worker (tenantId '') serves every tenant's jobs and ends, logs and fails each under its own tenant", async () => {
+  const queue = `platform-${randomUUID().slice(0, 8)}`;
+  const [a, b] = [randomUUID(), randomUUID()];
+  const ids = new Map<string, string>();
+  for (const [t, kind] of [[a, 'ok'], [b, 'ok'], [b, 'fail']] as const) {
+    const { job } = await pm.queue.enqueueJob({ tenantId: t, queue, task: 'send', payload: { kind }, maxAttempts: 1 });
+    ids.set(job!.id, t);
+  }
+  const worker = pm.processSendJobs({ tenantId: '', queue, batchSize: 5, waitMs: 1_000 }, async (job, ctx) => {
+    await ctx.log(`for ${job.tenantId}`);
+    if (job.payload?.kind === 'fail') throw new JobFailure('bounced', { permanent: true });
+  });
+  for (let i = 0; i < 200 && worker.stats.succeeded + worker.stats.failed < 3; i++) await new Promise((r) => setTimeout(r, 25));
+  const stats = await worker.stop({ timeoutMs: 5_000 });
+  expect(stats).toMatchObject({ claimed: 3, succeeded: 2, failed: 1, errors: 0 });
+  for (const [jobId, tenantId] of ids) {
+    const { job } = await pm.queue.getJob({ tenantId, jobId });
+    expect(job!.status).toBe(job!.payload?.kind === 'fail' ? queueV1.JobStatus.JOB_STATUS_DEAD : queueV1.JobStatus.JOB_STATUS_SUCCEEDED);
+    expect((await pm.queue.listJobLogs({ tenantId, jobId })).logs.map((l) => l.message)).toContain(`for ${tenantId}`);
+  }
 });
 
 test('a read and a keyed enqueue survive the service being killed and restarted (UNAVAILABLE is retried)', async () => {
