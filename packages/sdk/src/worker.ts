@@ -38,7 +38,10 @@ export interface SendJobsOptions {
   queue: string;
   /** Who holds the leases; default `<hostname>/pid-<pid>`. */
   workerId?: string;
-  /** Jobs claimed (and run concurrently) per ClaimJobs; default 10. */
+  /**
+   * At most this many jobs run at once (default 10). Each claim asks for the slots that are free,
+   * so the worker claims again as soon as any job ends instead of waiting for a whole batch.
+   */
   batchSize?: number;
   /** Lease per claim; 0 = the queue's default (300 s). The worker extends it at half-time while a handler runs. */
   leaseSeconds?: number;
@@ -154,15 +157,32 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
   }
 
   async function loop(): Promise<WorkerStats> {
+    // The jobs whose handlers run now: at most batchSize. A claim asks for the free slots, so a
+    // slow job (an SMTP timeout) holds one slot, not the whole batch.
+    const running = new Set<Promise<void>>();
+    try {
+      await claimLoop(running);
+    } finally {
+      await Promise.allSettled(running);
+    }
+    return stats;
+  }
+
+  async function claimLoop(running: Set<Promise<void>>): Promise<void> {
     let claimFailures = 0;
     while (!stopping.signal.aborted) {
+      const free = batchSize - running.size;
+      if (free <= 0) {
+        await Promise.race(running);
+        continue;
+      }
       let jobs: queueV1.Job[];
       const started = Date.now();
       try {
         // A long poll is cancelled by stop(): the service then stops waiting and claims nothing.
         // (A reply already on its way when stop() cancels is lost with its leases: those jobs
         // run again when their lease ends, as after a crash.)
-        const req = { tenantId, queue: opts.queue, workerId, maxJobs: batchSize, leaseSeconds, waitMs };
+        const req = { tenantId, queue: opts.queue, workerId, maxJobs: free, leaseSeconds, waitMs };
         jobs = (await queue.claimJobs(req, waitMs > 0 ? { deadlineMs: waitMs + 10_000, signal: stopping.signal, retry: false } : {})).jobs;
         claimFailures = 0;
       } catch (err) {
@@ -181,15 +201,16 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
         continue;
       }
       stats.claimed += jobs.length;
+      for (const job of jobs) {
+        const run: Promise<void> = runOne(job).finally(() => running.delete(run));
+        running.add(run);
+      }
       if (jobs.length === 0) {
         // After a long poll, claim again at once; an empty answer much faster than the wait
         // (the service's deadline clamp, a wait it cut short) idles first, so it never spins.
         if (waitMs === 0 || Date.now() - started < Math.min(waitMs, 1_000) / 2) await idle(pollIntervalMs);
-        continue;
       }
-      await Promise.all(jobs.map(runOne));
     }
-    return stats;
   }
 
   const done = loop();

@@ -118,6 +118,29 @@ test('an idle worker waits in the service and is woken by the enqueue, not by a 
   expect((await pm.queue.getJob({ tenantId, jobId: job!.id })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_QUEUED);
 });
 
+test('a slow job holds one slot, not the batch: the others keep being claimed and run, never more than batchSize at once', async () => {
+  const tenantId = randomUUID();
+  const queue = 'slots';
+  const { job: slow } = await pm.queue.enqueueJob({ tenantId, queue, task: 'send', payload: { ms: 2_000 }, priority: 10 });
+  await pm.queue.enqueueJobs({ tenantId, jobs: Array.from({ length: 8 }, (_, i) => ({ queue, task: 'send', payload: { ms: 20, i } })) });
+  let now = 0;
+  let most = 0;
+  const finished = new Map<string, number>();
+  const worker = pm.processSendJobs({ tenantId, queue, batchSize: 3, waitMs: 1_000 }, async (job) => {
+    most = Math.max(most, ++now);
+    await new Promise((r) => setTimeout(r, Number(job.payload?.ms)));
+    now -= 1;
+    finished.set(job.id, Date.now());
+  });
+  for (let i = 0; i < 200 && finished.size < 9; i++) await new Promise((r) => setTimeout(r, 25));
+  const stats = await worker.stop({ timeoutMs: 5_000 });
+  expect(stats).toMatchObject({ claimed: 9, succeeded: 9, errors: 0 });
+  expect(most).toBe(3);
+  // All eight short jobs ran in the two other slots while the slow one held its own.
+  const slowEnd = finished.get(slow!.id)!;
+  expect([...finished].filter(([id, at]) => id !== slow!.id && at < slowEnd)).toHaveLength(8);
+});
+
 test("a platform worker (tenantId '') serves every tenant's jobs and ends, logs and fails each under its own tenant", async () => {
   const queue = `platform-${randomUUID().slice(0, 8)}`;
   const [a, b] = [randomUUID(), randomUUID()];
