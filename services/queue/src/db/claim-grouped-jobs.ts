@@ -9,10 +9,15 @@ export interface LockedGroup {
   tenantId: string;
   groupKey: string;
   limit: number;
+}
+
+/** What lockRunnableGroups locked, and the per-tenant cap of the claim. */
+export interface LockedGroups {
+  groups: LockedGroup[];
   /**
    * The most jobs of one tenant this claim may take: the claim's limit for a tenant's own claim;
    * across tenants, ceil(limit / T) over the T tenants with claimable work of the queue, grouped
-   * or not (the same for every row).
+   * or not.
    */
   tenantCap: number;
 }
@@ -54,9 +59,9 @@ export interface LockedGroup {
 export async function lockRunnableGroups(
   db: PoolClient,
   args: { tenantId?: string; queue: string; limit: number },
-): Promise<LockedGroup[]> {
+): Promise<LockedGroups> {
   const all = args.tenantId === undefined;
-  const { rows } = await db.query<LockedGroup>({
+  const { rows } = await db.query<LockedGroup & { tenantCap: number }>({
     name: all ? 'queue_lock_runnable_groups_all' : 'queue_lock_runnable_groups',
     text: `with recursive ${all ? `${ungroupedTenants('$2')}, ` : ''}cand as (
        select distinct on (tenant_id, group_key) tenant_id, group_key, group_limit, priority, run_at, id
@@ -92,7 +97,8 @@ export async function lockRunnableGroups(
       where pg_try_advisory_xact_lock(hashtextextended('pm_queue_group ' || tenant_id::text || ' ' || $2 || ' ' || group_key, 0))`,
     values: [args.tenantId ?? null, args.queue, args.limit],
   });
-  return rows;
+  // The cap is the statement's, the same on every row; with no row locked nothing uses it.
+  return { groups: rows, tenantCap: rows[0]?.tenantCap ?? args.limit };
 }
 
 /**
@@ -105,7 +111,7 @@ export async function lockRunnableGroups(
  */
 export async function claimGroupedJobs<L extends boolean>(
   db: PoolClient,
-  args: { queue: string; workerId: string; limit: number; leaseSeconds: number; groups: LockedGroup[]; maxReplyBytes: number },
+  args: { queue: string; workerId: string; limit: number; leaseSeconds: number; groups: LockedGroup[]; tenantCap: number; maxReplyBytes: number },
   lean: L,
 ): Promise<L extends true ? LeanRow[] : JobRow[]> {
   const { rows } = await db.query({
@@ -154,7 +160,7 @@ export async function claimGroupedJobs<L extends boolean>(
       args.workerId,
       args.leaseSeconds,
       args.maxReplyBytes,
-      args.groups[0]?.tenantCap ?? args.limit,
+      args.tenantCap,
     ],
   });
   return rows as L extends true ? LeanRow[] : JobRow[];

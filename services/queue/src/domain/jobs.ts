@@ -16,7 +16,7 @@ import {
 } from '@penguinmails/service-kit';
 import { uuid7 } from '../db/uuid7';
 import { claimJobsAllTenants, claimJobsAllTenantsLean } from '../db/claim-jobs-all-tenants';
-import { claimGroupedJobs, lockRunnableGroups, type LockedGroup } from '../db/claim-grouped-jobs';
+import { claimGroupedJobs, lockRunnableGroups } from '../db/claim-grouped-jobs';
 import { claimLean, DEADLINE_PASSED } from '../db/claim-lean';
 import { ClaimGates } from './claim-gate';
 import { completeJobs as completeJobsSql } from '../db/complete-jobs';
@@ -334,15 +334,15 @@ async function claimInTransaction(
     // Jobs of concurrency groups first (each group locked, its running jobs counted, at most
     // its limit leased: db/claim-grouped-jobs.ts), then ungrouped jobs for the rest of the
     // batch. The sweep statement said whether there are grouped jobs: without, no extra statement.
-    const groups = groupedRunnable ? await lockRunnableGroups(client, { tenantId, queue: args.queue, limit: args.limit }) : [];
-    const grouped = groups.length ? await claimGroupedJobs(client, { ...args, groups }, lean) : [];
+    const locked = groupedRunnable ? await lockRunnableGroups(client, { tenantId, queue: args.queue, limit: args.limit }) : undefined;
+    const grouped = locked?.groups.length ? await claimGroupedJobs(client, { ...args, ...locked }, lean) : [];
     const rest = args.limit - grouped.length;
     const budget = args.maxReplyBytes - replyBytes(grouped, lean);
     if (rest <= 0 || (grouped.length > 0 && budget <= 0)) return { rows: grouped, completed };
     const claim = { ...args, limit: rest, complete: undefined, maxReplyBytes: budget };
     const rows =
       tenantId === undefined
-        ? await (lean ? claimJobsAllTenantsLean : claimJobsAllTenants)(client, { ...claim, share: groups.length ? share(groups, grouped) : undefined })
+        ? await (lean ? claimJobsAllTenantsLean : claimJobsAllTenants)(client, { ...claim, share: locked?.groups.length ? share(locked.tenantCap, grouped) : undefined })
         : await (lean ? claimJobsLeanSql : claimJobsSql)(client, { ...claim, tenantId });
     if (grouped.length === 0) return { rows, completed };
     return { rows: lean ? [...(grouped as LeanRow[]), ...(rows as LeanRow[])] : inClaimOrder([...(grouped as JobRow[]), ...(rows as JobRow[])]), completed };
@@ -350,10 +350,10 @@ async function claimInTransaction(
 }
 
 /** What the grouped step of a claim across tenants took of each tenant, against the cap it computed. */
-function share(groups: LockedGroup[], grouped: (JobRow | LeanRow)[]): { cap: number; taken: Map<string, number> } {
+function share(cap: number, grouped: (JobRow | LeanRow)[]): { cap: number; taken: Map<string, number> } {
   const taken = new Map<string, number>();
   for (const r of grouped) taken.set(r.tenantId, (taken.get(r.tenantId) ?? 0) + 1);
-  return { cap: groups[0].tenantCap, taken };
+  return { cap, taken };
 }
 
 /** The reply bytes of claimed rows as the claim statements estimate them (db/claim-jobs.ts fitCte). */

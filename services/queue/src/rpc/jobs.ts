@@ -74,11 +74,12 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
   });
 
   /**
-   * A worker's tenant: the request's, or undefined (any tenant) when it is empty and the token
-   * has service scope — a platform worker. The kit's guard already refuses an empty tenant_id
-   * from a tenant-bound token (PERMISSION_DENIED); this is the same rule said where it is used.
+   * The request's tenant, or undefined (every tenant) when it is empty and the token has service
+   * scope: a platform worker's claims and ends of jobs, and the queue-wide stats. The kit's guard
+   * already refuses an empty tenant_id from a tenant-bound token (PERMISSION_DENIED); this is the
+   * same rule said where it is used.
    */
-  const workerTenant = (v: Validator, tenantId: string, ctx: CallContext): string | undefined => {
+  const tenantOrEvery = (v: Validator, tenantId: string, ctx: CallContext): string | undefined => {
     if (tenantId !== '') return v.uuid('tenant_id', tenantId);
     if (ctx.principal.scope !== 'service')
       throw new PermissionDeniedError('an empty tenant_id (every tenant) needs a token with service scope; this token is bound to tenants');
@@ -150,7 +151,7 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
 
     claimJobs: async (req, ctx) => {
       const v = new Validator();
-      const tenantId = workerTenant(v, req.tenantId, ctx);
+      const tenantId = tenantOrEvery(v, req.tenantId, ctx);
       const queue = name(v, 'queue', req.queue);
       const workerId = v.string('worker_id', req.workerId, { max: 200, required: true });
       const limit = req.maxJobs === 0 ? 1 : v.int('max_jobs', req.maxJobs, { min: 1, max: limits.claimBatchMax });
@@ -240,7 +241,7 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
 
     completeJobs: async (req, ctx) => {
       const v = new Validator();
-      const tenantId = workerTenant(v, req.tenantId, ctx);
+      const tenantId = tenantOrEvery(v, req.tenantId, ctx);
       const workerId = v.string('worker_id', req.workerId, { max: 200, required: true });
       const list = attempts(v, req.jobs).map((j) => {
         jsonSize(v, `jobs[${j.i}].output`, j.raw.output, limits.payloadMaxBytes);
@@ -254,7 +255,7 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
 
     failJobs: async (req, ctx) => {
       const v = new Validator();
-      const tenantId = workerTenant(v, req.tenantId, ctx);
+      const tenantId = tenantOrEvery(v, req.tenantId, ctx);
       const workerId = v.string('worker_id', req.workerId, { max: 200, required: true });
       const list = attempts(v, req.jobs).map((j) => ({
         jobId: j.jobId,
@@ -282,7 +283,7 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       const v = new Validator();
       // Empty: every tenant's jobs, per queue — what whoever runs platform workers (ClaimJobs
       // across tenants) scales them by; service scope only, as that claim.
-      const tenantId = workerTenant(v, req.tenantId, ctx);
+      const tenantId = tenantOrEvery(v, req.tenantId, ctx);
       const queue = name(v, 'queue', req.queue, { required: false }) || undefined;
       v.done();
       const rows = await jobs.getQueueStats(deps, { tenantId, queue });
