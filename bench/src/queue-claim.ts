@@ -199,7 +199,7 @@ async function run(url: string, admin: Client, variant: Variant, workers: number
         }
         // The grouped claim's first statement as a round trip of its own (how ClaimJobs ran it
         // before the sweep answered the question): a diagnostic row, --variants separate-groups-probe.
-        if (variant.groupsProbe && (await lockRunnableGroups(db, { tenantId: TENANT, queue: QUEUE, limit: batch })).length)
+        if (variant.groupsProbe && (await lockRunnableGroups(db, { tenantId: TENANT, queue: QUEUE, limit: batch })).groups.length)
           throw new Error('the bench backlog has no grouped jobs');
         claimed = await claimJobs(db, { tenantId: TENANT, queue: QUEUE, workerId, limit: batch, leaseSeconds: 300, maxReplyBytes: 4_000_000 });
         await c.query('commit');
