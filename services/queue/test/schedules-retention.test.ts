@@ -339,10 +339,12 @@ describe('UpdateSchedule', () => {
       expect(updatedAt).toBe(0); // waiting on the fire's row lock
       const next = new Date(s.nextFireAt!.getTime() + 1000);
       expect(await fireSchedules(client, [{ scheduleId: s.id, fireAt: s.nextFireAt!, nextFireAt: next, key: fireKey(s.id, s.nextFireAt!) }])).toBe(1);
+      // PostgreSQL releases the row lock when it commits, which may be before this client has
+      // read the commit's reply: the update can only finish after the commit was sent.
+      const commitSentAt = Date.now();
       await client.query('commit');
-      const committedAt = Date.now();
       const changed = await updating;
-      expect(updatedAt).toBeGreaterThanOrEqual(committedAt);
+      expect(updatedAt).toBeGreaterThanOrEqual(commitSentAt);
       expect(changed).toMatchObject({ task: 'tock', lastFireAt: s.nextFireAt, nextFireAt: next });
     } finally {
       client.release();
