@@ -43,7 +43,7 @@ import { intArg, loadAverage, ms, parseArgs, percentile, table, type Args } from
 const TENANT = '3f1c2b0e-8d4a-4c1e-9b7a-2a6f0c5d9e11';
 const QUEUE = 'email';
 /** The job-feature fields of NewJob (groups, singleton / debounce / throttle) left unset: the bench measures plain jobs. */
-const NO_KEYS = { groupKey: '', groupLimit: 0, singletonKey: '', debounce: false, throttleSeconds: 0 } as const;
+const NO_KEYS = { groupKey: '', groupLimit: 0, singletonKey: '', debounce: false, throttleSeconds: 0, holdKey: '' } as const;
 
 export interface PeersOptions {
   jobs: number;

@@ -165,6 +165,7 @@ async function benchQueue(o: ReplicasOptions, figures: Figure[]): Promise<void> 
             singletonKey: '',
             debounce: false,
             throttleSeconds: 0,
+            holdKey: '',
           }));
           await call(clients[0], 'enqueueJobs', { tenantId: TENANT, jobs });
         }

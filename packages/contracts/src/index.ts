@@ -8,3 +8,4 @@ export * from './gen/index';
 export { descriptorSetPath } from './descriptors';
 /** The wire reader of the generated code (the same class), for servers that decode with their own options. */
 export { BinaryReader } from '@bufbuild/protobuf/wire';
+export { campaignHoldKey } from './hold-keys';

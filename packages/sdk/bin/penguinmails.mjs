@@ -16,11 +16,14 @@ commands:
   tenants create --name <name> [--id <uuid>]
   campaigns list --tenant <id> [--status draft|active|paused|completed|archived] [--limit n]
   message show --tenant <id> --id <message id>     ref, body and thread
-  jobs list --tenant <id> [--queue <name>] [--status queued|running|succeeded|failed|dead|cancelled] [--limit n]
+  jobs list --tenant <id> [--queue <name>] [--status queued|running|succeeded|failed|dead|cancelled|held] [--limit n]
   jobs retry --tenant <id> --id <job id>          a dead job queued again (RetryJob)
   jobs stats [--tenant <id>] [--queue <name>]     depth per status, oldest runnable age, last minute's
                                                   finishes per queue (GetQueueStats; no --tenant: every
                                                   tenant summed, needs a service token)
+  jobs hold|release --tenant <id> --key <hold key>  hold a key's waiting jobs (HELD, never claimed) or
+                                                  queue them again (HoldJobs / ReleaseJobs); a paused
+                                                  campaign's sends are held as campaign:<id> already
   schedules list --tenant <id> [--limit n]
   schedules pause|resume --tenant <id> --id <schedule id>
   metrics campaign --tenant <id> --id <campaign id> [--from <ISO time>] [--to <ISO time>]
@@ -211,9 +214,18 @@ async function run(argv) {
         const age = (ms) => (ms === 0n ? '-' : `${(Number(ms) / 1000).toFixed(1)} s`);
         out({ queues }, () =>
           printTable([
-            ['queue', 'queued', 'running', 'failed', 'dead', 'succeeded', 'cancelled', 'oldest runnable', 'succeeded/min', 'dead/min'],
-            ...queues.map((x) => [x.queue, x.queued, x.running, x.failed, x.dead, x.succeeded, x.cancelled, age(x.oldestRunnableAgeMs), x.succeededLastMinute, x.deadLastMinute].map(String)),
+            ['queue', 'queued', 'held', 'running', 'failed', 'dead', 'succeeded', 'cancelled', 'oldest runnable', 'succeeded/min', 'dead/min'],
+            ...queues.map((x) => [x.queue, x.queued, x.held, x.running, x.failed, x.dead, x.succeeded, x.cancelled, age(x.oldestRunnableAgeMs), x.succeededLastMinute, x.deadLastMinute].map(String)),
           ]),
+        );
+        return 0;
+      }
+      case 'jobs hold':
+      case 'jobs release': {
+        const req = { tenantId: need(flags, 'tenant'), holdKey: need(flags, 'key') };
+        const jobs = action === 'hold' ? (await pm.queue.holdJobs(req)).heldJobs : (await pm.queue.releaseJobs(req)).releasedJobs;
+        out({ holdKey: req.holdKey, [action === 'hold' ? 'heldJobs' : 'releasedJobs']: jobs }, () =>
+          process.stdout.write(`${action === 'hold' ? 'held' : 'released'} ${jobs} job(s) of key ${req.holdKey}\n`),
         );
         return 0;
       }

@@ -8,7 +8,7 @@
  * mailbox against what it simulated. Deterministic for a seed: the same seed, the same figures.
  */
 import { randomUUID } from 'node:crypto';
-import { analyticsV1, commonV1, metadataV1 } from '@penguinmails/contracts';
+import { analyticsV1, campaignHoldKey, commonV1, metadataV1 } from '@penguinmails/contracts';
 import type { PenguinMails } from './platform';
 
 /** The figures compared, in the order printed. */
@@ -202,6 +202,8 @@ export async function runDemo(pm: PenguinMails, opts: DemoOptions = {}): Promise
           queue: queueName,
           task: 'send_email',
           idempotencyKey: `${tag}:${p.providerMessageId}`,
+          // Held by the queue tier while the campaign is not ACTIVE.
+          holdKey: campaignHoldKey(campaignId),
           payload: {
             emailAccountId: mailboxes[p.mailbox].id,
             campaignId,

@@ -71,4 +71,4 @@ export type { JobContext, JobHandler, SendJobsOptions, SendJobsWorker, WorkerSta
 export { findStackFile, pidAlive, readStackFile } from './stack-file';
 export type { StackDiscovery, StackFile } from './stack-file';
 /** The generated messages and enums, for building requests and reading answers. */
-export { analyticsV1, commonV1, contentV1, metadataV1, queueV1 } from '@penguinmails/contracts';
+export { analyticsV1, campaignHoldKey, commonV1, contentV1, metadataV1, queueV1 } from '@penguinmails/contracts';

@@ -143,6 +143,8 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
   'queue.pauseSchedule': idempotent, // a repeat finds it paused: returned as it is, nothing written
   'queue.resumeSchedule': idempotent, // a repeat finds it firing: returned as it is, nothing written
   'queue.updateSchedule': idempotent, // a repeat finds the values set: returned as it is (a payload is written again, the same)
+  'queue.holdJobs': idempotent, // a repeat finds the key held: nothing moves (held_jobs 0)
+  'queue.releaseJobs': idempotent, // a repeat finds the key released: nothing moves (released_jobs 0)
 
   // analytics
   'analytics.ingestEvents': keyed((r) => Array.isArray(r.events) && r.events.length > 0 && r.events.every((e: Keyed | undefined) => Boolean(e?.eventId))),

@@ -91,13 +91,32 @@ describe('jobs and schedules (queue)', () => {
     const env = envFor(platform.addresses);
     const all = await cli(['jobs', 'stats', '--queue', queue], env);
     expect(all).toMatchObject({ code: 0, stderr: '' });
-    expect(all.stdout).toMatch(/^queue\s+queued\s+running\s+failed\s+dead/);
-    expect(all.stdout).toMatch(new RegExp(`\\n${queue}\\s+3\\s+0\\s+0\\s+0\\s+0\\s+0\\s+(\\d+\\.\\d s|-)\\s+0\\s+0\\s*\\n`));
+    expect(all.stdout).toMatch(/^queue\s+queued\s+held\s+running\s+failed\s+dead/);
+    expect(all.stdout).toMatch(new RegExp(`\\n${queue}\\s+3\\s+0\\s+0\\s+0\\s+0\\s+0\\s+0\\s+(\\d+\\.\\d s|-)\\s+0\\s+0\\s*\\n`));
     const one = await cli(['jobs', 'stats', '--tenant', a, '--queue', queue, '--json'], env);
     expect(JSON.parse(one.stdout).queues).toEqual([expect.objectContaining({ queue, queued: '2', running: '0' })]);
     const bad = await cli(['jobs', 'stats', '--queue', 'a b'], env);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^error: queue: .*\n$/);
+  });
+
+  test('jobs hold and jobs release move a key\'s waiting jobs; a missing --key is one line', async () => {
+    const tenantId = randomUUID();
+    const queue = `cli-hold-${Date.now()}`;
+    const pm = createPlatform({ addresses: platform.addresses }, { env: {} });
+    const { job } = await pm.queue.enqueueJob({ tenantId, queue, task: 't', holdKey: 'mailbox:42' });
+    const env = envFor(platform.addresses);
+    const held = await cli(['jobs', 'hold', '--tenant', tenantId, '--key', 'mailbox:42'], env);
+    expect(held).toMatchObject({ code: 0, stderr: '', stdout: 'held 1 job(s) of key mailbox:42\n' });
+    expect((await pm.queue.getJob({ tenantId, jobId: job!.id })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_HELD);
+    const stats = await cli(['jobs', 'stats', '--tenant', tenantId, '--queue', queue, '--json'], env);
+    expect(JSON.parse(stats.stdout).queues).toEqual([expect.objectContaining({ queue, queued: '0', held: '1' })]);
+    const released = await cli(['jobs', 'release', '--tenant', tenantId, '--key', 'mailbox:42', '--json'], env);
+    expect(JSON.parse(released.stdout)).toEqual({ holdKey: 'mailbox:42', releasedJobs: '1' });
+    expect((await pm.queue.getJob({ tenantId, jobId: job!.id })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_QUEUED);
+    pm.close();
+    const missing = await cli(['jobs', 'hold', '--tenant', tenantId], env);
+    expect(missing).toMatchObject({ code: 1, stderr: 'error: --key is required\n' });
   });
 
   test('jobs retry queues a dead job again; schedules list, pause and resume; mistakes are one line', async () => {

@@ -1,7 +1,7 @@
 // The message flows end to end against the four services. Needs metadata IngestMessage and
 // analytics GetFreshness (issue 8): these tests pass once the services implement them.
 import { randomUUID } from 'node:crypto';
-import { metadataV1, queueV1 } from '@penguinmails/contracts';
+import { campaignHoldKey, metadataV1, queueV1 } from '@penguinmails/contracts';
 import { startPlatform, type Platform } from '@penguinmails/testkit';
 import { createPlatform, type PenguinMails } from '../src';
 
@@ -106,4 +106,30 @@ test('analytics GetFreshness answers for the tenant', async () => {
   const res = await pm.analytics.getFreshness({ tenantId });
   expect(typeof res.pendingEvents).toBe('bigint');
   expect(res.lagSeconds).toBeGreaterThanOrEqual(0);
+});
+
+test('pausing a campaign in the metadata tier holds its queued sends in the queue tier (CampaignStatusChanged over JetStream); resuming releases them', async () => {
+  const { CAMPAIGN_STATUS_ACTIVE, CAMPAIGN_STATUS_PAUSED } = metadataV1.CampaignStatus;
+  const campaignId = (await pm.metadata.createCampaign({ tenantId, name: 'Paused mid-send' })).campaign!.id;
+  await pm.metadata.updateCampaignStatus({ tenantId, campaignId, status: CAMPAIGN_STATUS_ACTIVE });
+  const queue = `send-hold-${randomUUID().slice(0, 8)}`;
+  const send = (i: number) => ({ queue, task: 'send', holdKey: campaignHoldKey(campaignId), payload: { campaignId, i } });
+  const stats = () => pm.queue.getQueueStats({ tenantId, queue }).then((r) => r.queues[0]);
+  await pm.queue.enqueueJobs({ tenantId, jobs: [send(1), send(2), send(3)] });
+  // another campaign's send in the same queue is not held
+  const other = (await pm.queue.enqueueJob({ tenantId, queue, task: 'send', holdKey: campaignHoldKey(randomUUID()), payload: {} })).job!;
+
+  await pm.metadata.updateCampaignStatus({ tenantId, campaignId, status: CAMPAIGN_STATUS_PAUSED });
+  const paused = await waitFor(stats, (s) => Number(s?.held) === 3);
+  expect({ held: Number(paused.held), queued: Number(paused.queued) }).toEqual({ held: 3, queued: 1 });
+  // enqueued while paused: it waits too
+  await pm.queue.enqueueJobs({ tenantId, jobs: [send(4)] });
+  const claimed = await pm.queue.claimJobs({ tenantId, queue, workerId: 'w-hold', maxJobs: 10 });
+  expect(claimed.jobs.map((j) => j.id)).toEqual([other.id]);
+
+  await pm.metadata.updateCampaignStatus({ tenantId, campaignId, status: CAMPAIGN_STATUS_ACTIVE });
+  const resumed = await waitFor(stats, (s) => Number(s?.queued) === 4);
+  expect({ held: Number(resumed.held), queued: Number(resumed.queued) }).toEqual({ held: 0, queued: 4 });
+  const sends = await pm.queue.claimJobs({ tenantId, queue, workerId: 'w-hold', maxJobs: 10 });
+  expect(sends.jobs.map((j) => (j.payload as { i: number }).i).sort()).toEqual([1, 2, 3, 4]);
 });

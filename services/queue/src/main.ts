@@ -1,5 +1,6 @@
 // The queue service process. Wiring only: behaviour lives in server.ts and below.
 import { PageTokens, grpcServerSettings, openPostgresTier, runService } from '@penguinmails/service-kit';
+import { CAMPAIGN_HOLDS_CONSUMER, createCampaignHoldsConsumer, declareCampaignHoldsConsumer } from './consumers/campaign-holds';
 import { registerQueueMetrics } from './metrics';
 import { limitsFrom, loadSettings } from './config';
 import { createPrisma } from './db/prisma';
@@ -34,11 +35,15 @@ runService('queue', loadSettings, async (s, logger) => {
     succeededSeconds: s.QUEUE_RETENTION_SUCCEEDED_HOURS * 3600,
     deadSeconds: s.QUEUE_RETENTION_DEAD_DAYS * 86_400,
   });
+  // A campaign that leaves ACTIVE holds its queued sends (hold key campaign:<id>): the metadata
+  // tier's CampaignStatusChanged events.
+  await declareCampaignHoldsConsumer(tier.nc, tier.names, s);
+  const campaignHolds = createCampaignHoldsConsumer({ nc: tier.nc, names: tier.names, pool: tier.pool, logger: logger.child({ consumer: CAMPAIGN_HOLDS_CONSUMER }) });
   const leaseSweeper = new LeaseSweeper({ pool: tier.pool, names: tier.names, logger, intervalMs: s.LEASE_SWEEP_INTERVAL_MS, batchSize: s.CLAIM_BATCH_MAX });
   return {
     server,
     checks: tier.checks,
-    background: [wakeups, tier.relay, scheduler, retention, leaseSweeper],
+    background: [wakeups, tier.relay, scheduler, retention, leaseSweeper, campaignHolds],
     close: async () => {
       unregisterMetrics();
       await tier.close();

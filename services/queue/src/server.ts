@@ -1,6 +1,7 @@
 import { queueV1 } from '@penguinmails/contracts';
 import { createGrpcServer, type GrpcServer, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from './deps';
+import { holdHandlers } from './rpc/holds';
 import { jobLogHandlers } from './rpc/job-logs';
 import { jobHandlers } from './rpc/jobs';
 import { scheduleHandlers } from './rpc/schedules';
@@ -21,6 +22,7 @@ export function createServer(deps: ServerDeps): GrpcServer {
     ...jobHandlers(deps),
     ...jobLogHandlers(deps),
     ...scheduleHandlers(deps),
+    ...holdHandlers(deps),
   };
   return server.addService('penguinmails.queue.v1.QueueService', queueV1.QueueServiceService, handlers);
 }

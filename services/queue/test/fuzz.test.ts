@@ -27,6 +27,8 @@ beforeAll(async () => {
     }
     // a job of a concurrency group and a singleton, so grouped claims and key conflicts are reachable
     await call(q.client, 'enqueueJob', { tenantId, queue: 'email', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', ...NO_KEYS, groupKey: 'mailbox-1', singletonKey: 's1' });
+    // a job with a hold key, so holds and releases move a job and keyed enqueues ask job_holds
+    await call(q.client, 'enqueueJob', { tenantId, queue: 'email', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', ...NO_KEYS, holdKey: 'campaign:c1' });
     const { schedule } = await call(q.client, 'createSchedule', {
       tenantId, name: 'nightly', cron: '0 3 * * *', timeZone: 'Europe/Berlin', queue: 'email', task: 'campaign.send_step', payload: {}, priority: 0, maxAttempts: 0,
     });
@@ -51,6 +53,7 @@ beforeAll(async () => {
       time_zone: ['UTC', 'Europe/Berlin', 'America/New_York'],
       group_key: ['mailbox-1', 'mailbox-2'],
       singleton_key: ['s1', 's2'],
+      hold_key: ['campaign:c1', 'campaign:c2'],
     },
   });
 }, 60_000);

@@ -108,7 +108,7 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
     },
     snapshot: async () => {
       const { rows } = await pool.query<{ t: string; s: string }>(
-        ['jobs', 'job_logs', 'outbox_events']
+        ['jobs', 'job_logs', 'outbox_events', 'job_holds']
           .map((t) => `select '${t}' as t, count(*)::text || ':' || coalesce(md5(string_agg(x::text, '|' order by x::text)), '') as s from ${t} x`)
           .join(' union all '),
       );
@@ -145,4 +145,4 @@ export const tenant = (): string => randomUUID();
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The job-feature fields of EnqueueJobRequest / NewJob left unset (ts-proto wants every field). */
-export const NO_KEYS = { groupKey: '', groupLimit: 0, singletonKey: '', debounce: false, throttleSeconds: 0 } as const;
+export const NO_KEYS = { groupKey: '', groupLimit: 0, singletonKey: '', debounce: false, throttleSeconds: 0, holdKey: '' } as const;

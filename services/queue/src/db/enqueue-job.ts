@@ -22,6 +22,8 @@ export interface NewJob {
   singletonKey?: string;
   debounce?: boolean;
   throttleSeconds?: number;
+  /** While job_holds holds this key the job waits as `held` (db/holds.ts). */
+  holdKey?: string;
 }
 
 /**

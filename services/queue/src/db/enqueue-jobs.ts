@@ -14,11 +14,11 @@ export interface EnqueuedRow {
   debounced?: boolean;
 }
 
-/** The partial unique index a waiting singleton job is in (20261221000000_job_features). */
-const SINGLETON_WAITING = `singleton_key is not null and throttle_slot is null and status = 'queued' and attempts = 0`;
+/** The partial unique index a waiting singleton job is in (20261221000000_job_features, held jobs since 20270103000000_job_holds). */
+const SINGLETON_WAITING = `singleton_key is not null and throttle_slot is null and status in ('queued', 'held') and attempts = 0`;
 
 /**
- * The columns every insert of a batch gives, one parameter each ($2..$13). Columns whose values
+ * The columns every insert of a batch gives, one parameter each ($2..$13, and $14 for hold keys). Columns whose values
  * cannot hold a comma travel as one comma-joined text split in SQL (`string_to_array`): ids
  * (uuids), queue and task (names: letters, digits and `. _ : -`, checked by the rpc layer and by
  * `joined`, joined.ts), priority, max_attempts and the throttle window (integers); the payloads as
@@ -28,19 +28,31 @@ const SINGLETON_WAITING = `singleton_key is not null and throttle_slot is null a
  * quotes and backslashes): ~3 ms of the service's CPU per 1000 jobs for these columns, the
  * biggest JS cost of an EnqueueJobs (`--cpu-prof`, services/queue/README.md "Measured").
  */
-const INSERT_FROM_UNNEST = `insert into jobs (id, tenant_id, queue, task, payload, priority, run_at, max_attempts, idempotency_key,
-                             group_key, group_limit, singleton_key, throttle_slot)
+const insertFromUnnest = (holds: boolean) => `${
+  holds
+    ? `with hold as materialized (
+             -- Per distinct hold key of the batch, once: 'held' or 'queued', reading the key's
+             -- job_holds row FOR SHARE until this statement commits (db/holds.ts).
+             select k.key, pm_queue_hold_status($1, k.key, 'queued') as status
+               from (select distinct x.key from unnest($14::varchar[]) as x(key) where x.key is not null) k
+           )`
+    : ''
+}
+           insert into jobs (id, tenant_id, queue, task, payload, priority, run_at, max_attempts, idempotency_key,
+                             group_key, group_limit, singleton_key, throttle_slot${holds ? ', hold_key, status' : ''})
            select i.id, $1, i.queue, i.task, i.payload, i.priority, coalesce(i.run_at, now()), i.max_attempts, i.idempotency_key,
                   i.group_key, i.group_limit, i.singleton_key,
                   -- the throttle window this enqueue falls in, aligned to the epoch (pg-boss's singletonSeconds slot)
                   case when i.throttle > 0 then to_timestamp(floor(extract(epoch from now()) / i.throttle) * i.throttle) end
+                  ${holds ? ", i.hold_key, coalesce(h.status, 'queued')" : ''}
              from unnest(string_to_array($2::text, ',')::uuid[], string_to_array($3::text, ',')::varchar[],
                          string_to_array($4::text, ',')::varchar[],
                          array(select p.e from jsonb_array_elements($5::jsonb) with ordinality as p(e, n) order by p.n),
                          string_to_array($6::text, ',')::int[], $7::timestamptz[], string_to_array($8::text, ',')::int[], $9::varchar[],
-                         $10::varchar[], $11::int[], $12::varchar[], string_to_array($13::text, ',')::int[])
+                         $10::varchar[], $11::int[], $12::varchar[], string_to_array($13::text, ',')::int[]${holds ? ', $14::varchar[]' : ''})
                   with ordinality as i(id, queue, task, payload, priority, run_at, max_attempts, idempotency_key,
-                                       group_key, group_limit, singleton_key, throttle, n)
+                                       group_key, group_limit, singleton_key, throttle, ${holds ? 'hold_key, ' : ''}n)
+             ${holds ? 'left join hold h on h.key = i.hold_key' : ''}
             order by i.n`;
 
 const params = (tenantId: string, ids: string[], jobs: NewJob[]) => [
@@ -57,7 +69,17 @@ const params = (tenantId: string, ids: string[], jobs: NewJob[]) => [
   jobs.map((j) => (j.groupKey ? (j.groupLimit ?? 1) : null)),
   jobs.map((j) => j.singletonKey ?? null),
   jobs.map((j) => j.throttleSeconds ?? 0).join(','),
+  // $14 only in the statement of a batch with hold keys (insertFromUnnest(true)).
+  ...(hasHoldKeys(jobs) ? [jobs.map((j) => j.holdKey ?? null)] : []),
 ];
+
+/**
+ * A batch with hold keys asks job_holds (a CTE, a join, a 14th parameter); one without (the
+ * usual batch, and the bench's) keeps the statement it had before holds existed, so it pays
+ * nothing for them: with the CTE and join in every batch the bench measured PostgreSQL's CPU per
+ * enqueued job at 25.7-26.0 µs against 21.7-23.3 (two alternated runs each, 30,000 jobs).
+ */
+const hasHoldKeys = (jobs: NewJob[]) => jobs.some((j) => j.holdKey);
 
 /**
  * Inserts a batch of one tenant's jobs with ONE statement, honouring each job's idempotency,
@@ -116,8 +138,8 @@ async function insertPlain(db: Pool, tenantId: string, ids: string[], jobs: NewJ
   const keys = jobs.some((j) => j.singletonKey);
   const keyless = !keys && !jobs.some((j) => j.idempotencyKey);
   const inserted = await db.query<{ id: string }>({
-    name: keys ? 'queue_enqueue_jobs_keys' : keyless ? 'queue_enqueue_jobs_keyless' : 'queue_enqueue_jobs',
-    text: `${INSERT_FROM_UNNEST}
+    name: (keys ? 'queue_enqueue_jobs_keys' : keyless ? 'queue_enqueue_jobs_keyless' : 'queue_enqueue_jobs') + (hasHoldKeys(jobs) ? '_holds' : ''),
+    text: `${insertFromUnnest(hasHoldKeys(jobs))}
            ${keyless ? '' : `on conflict ${keys ? '' : '(tenant_id, queue, idempotency_key) where idempotency_key is not null '}do nothing`}
            returning id`,
     values: params(tenantId, ids, jobs),
@@ -203,14 +225,15 @@ async function debounceJobs(db: Pool, tenantId: string, ids: string[], jobs: New
   const last = new Map<string, number>();
   jobs.forEach((j, k) => last.set(`${j.queue}\u0000${j.singletonKey}`, k));
   const sent = [...last.values()].sort((a, b) => a - b);
+  const batch = sent.map((k) => jobs[k]);
   const { rows } = await db.query<{ id: string; queue: string; key: string }>({
-    name: 'queue_debounce_jobs',
-    text: `${INSERT_FROM_UNNEST}
+    name: hasHoldKeys(batch) ? 'queue_debounce_jobs_holds' : 'queue_debounce_jobs',
+    text: `${insertFromUnnest(hasHoldKeys(batch))}
            on conflict (tenant_id, queue, singleton_key) where ${SINGLETON_WAITING}
            do update set payload = excluded.payload, task = excluded.task, priority = excluded.priority,
                          run_at = excluded.run_at, max_attempts = excluded.max_attempts, updated = now()
            returning id, queue, singleton_key as key`,
-    values: params(tenantId, sent.map((k) => ids[k]), sent.map((k) => jobs[k])),
+    values: params(tenantId, sent.map((k) => ids[k]), batch),
   });
   const byKey = new Map(rows.map((r) => [`${r.queue}\u0000${r.key}`, r.id]));
   return jobs.map((j, k) => {

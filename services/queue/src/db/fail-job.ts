@@ -18,7 +18,10 @@ export async function failJob(
   const { rows } = await db.query<JobRow>(
     `with failed as (
        update jobs
-          set status = case when $6 or attempts >= max_attempts then 'dead' else 'failed' end,
+          set status = case when $6 or attempts >= max_attempts then 'dead'
+                            when hold_key is null then 'failed'
+                            -- the retry waits while its hold key is held (db/holds.ts)
+                            else pm_queue_hold_status(tenant_id, hold_key, 'failed') end,
               finished = case when $6 or attempts >= max_attempts then now() end,
               run_at = case when $6 or attempts >= max_attempts then run_at
                             else now() + make_interval(secs => $7::double precision / 1000) end,

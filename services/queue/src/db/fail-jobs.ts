@@ -17,7 +17,10 @@ export async function failJobs(
     name: 'queue_fail_jobs',
     text: `with failed as (
        update jobs
-          set status = case when i.permanent or jobs.attempts >= jobs.max_attempts then 'dead' else 'failed' end,
+          set status = case when i.permanent or jobs.attempts >= jobs.max_attempts then 'dead'
+                            when jobs.hold_key is null then 'failed'
+                            -- the retry waits while its hold key is held (db/holds.ts)
+                            else pm_queue_hold_status(jobs.tenant_id, jobs.hold_key, 'failed') end,
               finished = case when i.permanent or jobs.attempts >= jobs.max_attempts then now() end,
               run_at = case when i.permanent or jobs.attempts >= jobs.max_attempts then jobs.run_at
                             else now() + make_interval(secs => i.delay_ms::double precision / 1000) end,

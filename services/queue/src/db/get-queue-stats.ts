@@ -11,6 +11,7 @@ export interface QueueStatsRow {
   oldestRunnableAgeMs: string;
   succeededLastMinute: string;
   deadLastMinute: string;
+  held: string;
 }
 
 /**
@@ -39,7 +40,8 @@ export async function getQueueStats(db: Pool, args: { tenantId?: string; queue?:
             coalesce(floor(extract(epoch from now() - min(run_at) filter (where status in ('queued', 'failed') and run_at <= now())) * 1000), 0)::bigint::text
               as "oldestRunnableAgeMs",
             count(*) filter (where status = 'succeeded' and finished > now() - interval '1 minute')::text as "succeededLastMinute",
-            count(*) filter (where status = 'dead' and finished > now() - interval '1 minute')::text as "deadLastMinute"
+            count(*) filter (where status = 'dead' and finished > now() - interval '1 minute')::text as "deadLastMinute",
+            count(*) filter (where status = 'held')::text as held
        from jobs
       where ${all ? '$1::uuid is null' : 'tenant_id = $1'} and ($2::varchar is null or queue = $2)
       group by queue

@@ -29,5 +29,6 @@ export function jobColumns(alias = 'jobs'): string {
     `${a}group_limit as "groupLimit"`,
     `${a}singleton_key as "singletonKey"`,
     `${a}throttle_slot as "throttleSlot"`,
+    `${a}hold_key as "holdKey"`,
   ].join(', ');
 }

@@ -52,7 +52,10 @@ export async function reclaimExpiredLeases(
           for update skip locked
      ), reclaimed as (
        update jobs
-          set status = case when jobs.attempts >= jobs.max_attempts then 'dead' else 'failed' end,
+          set status = case when jobs.attempts >= jobs.max_attempts then 'dead'
+                            when jobs.hold_key is null then 'failed'
+                            -- the retry waits while its hold key is held (db/holds.ts)
+                            else pm_queue_hold_status(jobs.tenant_id, jobs.hold_key, 'failed') end,
               finished = case when jobs.attempts >= jobs.max_attempts then now() end,
               run_at = now(),
               locked_by = null,

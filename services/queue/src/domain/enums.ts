@@ -13,7 +13,7 @@ function enumMapping<V extends string, P extends number>(toProto: Record<V, P>, 
 }
 
 /** The `jobs.status` values (checked by jobs_status_check) and their proto enum. */
-export type JobStatusValue = 'queued' | 'running' | 'succeeded' | 'failed' | 'dead' | 'cancelled';
+export type JobStatusValue = 'queued' | 'running' | 'succeeded' | 'failed' | 'dead' | 'cancelled' | 'held';
 
 const STATUS = enumMapping<JobStatusValue, queueV1.JobStatus>(
   {
@@ -23,6 +23,7 @@ const STATUS = enumMapping<JobStatusValue, queueV1.JobStatus>(
     failed: queueV1.JobStatus.JOB_STATUS_FAILED,
     dead: queueV1.JobStatus.JOB_STATUS_DEAD,
     cancelled: queueV1.JobStatus.JOB_STATUS_CANCELLED,
+    held: queueV1.JobStatus.JOB_STATUS_HELD,
   },
   queueV1.JobStatus.JOB_STATUS_UNSPECIFIED,
 );

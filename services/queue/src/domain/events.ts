@@ -114,5 +114,6 @@ export function toJob(r: JobRow): queueV1.Job {
     groupKey: r.groupKey ?? '',
     groupLimit: r.groupLimit ?? 0,
     singletonKey: r.singletonKey ?? '',
+    holdKey: r.holdKey ?? '',
   };
 }

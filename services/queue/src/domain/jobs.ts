@@ -89,7 +89,7 @@ export async function getJob(deps: Deps, tenantId: string, jobId: string): Promi
  * (microseconds of `created`, id), so page tokens are those of listPage.
  */
 /** Every status, one part each in the unfiltered ListJobs (fixed literals, never caller input). */
-const LIST_STATUSES = ['queued', 'failed', 'running', 'succeeded', 'dead', 'cancelled'] as const;
+const LIST_STATUSES = ['queued', 'failed', 'running', 'succeeded', 'dead', 'cancelled', 'held'] as const;
 
 export async function listJobs(
   deps: Deps,
@@ -461,7 +461,7 @@ export async function enqueueJobs(
 export type EnqueueOutcome = 'created' | 'existing' | 'key_conflict' | 'debounced';
 
 /**
- * EnqueueJob of a job with a group, singleton, debounce or throttle key: the batch statement
+ * EnqueueJob of a job with a group, singleton, debounce, throttle or hold key: the batch statement
  * (db/enqueue-jobs.ts, which knows every key) for one job, then the job as it is. A job with
  * only an idempotency key keeps the single-row statement of enqueueJob.
  */
@@ -599,8 +599,8 @@ export async function cancelJob(deps: Deps, tenantId: string, jobId: string): Pr
     throw new FailedPreconditionError(
       `job/${jobId}`,
       current.status === 'running'
-        ? `job ${jobId} is running (leased to ${current.lockedBy}); only queued or failed jobs can be cancelled — let the worker finish or fail it`
-        : `job ${jobId} is ${current.status}, which is final; only queued or failed jobs can be cancelled`,
+        ? `job ${jobId} is running (leased to ${current.lockedBy}); only queued, failed or held jobs can be cancelled — let the worker finish or fail it`
+        : `job ${jobId} is ${current.status}, which is final; only queued, failed or held jobs can be cancelled`,
     );
   });
 }
@@ -608,11 +608,12 @@ export async function cancelJob(deps: Deps, tenantId: string, jobId: string): Pr
 /** The statuses a CompleteJob leaves the job in: only SUCCEEDED, which is final. */
 const COMPLETED: readonly string[] = ['succeeded'];
 /**
- * The statuses a FailJob leaves the job in: FAILED (retry scheduled) or DEAD, and CANCELLED —
+ * The statuses a FailJob leaves the job in: FAILED (retry scheduled) or DEAD, HELD (the retry
+ * waits for its hold key), and CANCELLED —
  * a failed job may be cancelled before its retry, which does not undo the recorded failure.
  * Not RUNNING: a retry that was claimed is a new attempt, and `attempts` no longer matches.
  */
-const FAILED: readonly string[] = ['failed', 'dead', 'cancelled'];
+const FAILED: readonly string[] = ['failed', 'dead', 'cancelled', 'held'];
 
 /**
  * Whether this lease holder's own CompleteJob (outcome COMPLETED) or FailJob (FAILED) already

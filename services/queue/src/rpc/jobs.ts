@@ -117,7 +117,7 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       const keys = jobKeys(v, '', req);
       v.done();
       const job = { tenantId, queue, task, payload: req.payload ?? {}, priority, runAt, maxAttempts, idempotencyKey, ...keys };
-      if (keys.groupKey || keys.singletonKey) {
+      if (keys.groupKey || keys.singletonKey || keys.holdKey) {
         const { row, outcome } = await jobs.enqueueKeyedJob(deps, job);
         if (outcome === 'created') counted.enqueued.inc();
         return { job: toJob(row), created: outcome === 'created', outcome: ENQUEUE_OUTCOME[outcome] };
@@ -299,6 +299,7 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
           oldestRunnableAgeMs: BigInt(r.oldestRunnableAgeMs),
           succeededLastMinute: BigInt(r.succeededLastMinute),
           deadLastMinute: BigInt(r.deadLastMinute),
+          held: BigInt(r.held),
         })),
       };
     },

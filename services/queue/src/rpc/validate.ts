@@ -112,10 +112,11 @@ export interface JobKeysInput {
   singletonKey: string;
   debounce: boolean;
   throttleSeconds: number;
+  holdKey: string;
 }
 
 /**
- * Concurrency group, singleton, debounce and throttle of one job (`prefix` = '' or 'jobs[i].'):
+ * Concurrency group, singleton, debounce, throttle and hold key of one job (`prefix` = '' or 'jobs[i].'):
  * each field checked on its own, then the combinations that mean nothing (a limit without a
  * group, debounce or a throttle window without a singleton key, debounce with a throttle
  * window or an idempotency key) are refused naming the field that should not be set.
@@ -124,7 +125,7 @@ export function jobKeys(
   v: Validator,
   prefix: string,
   j: JobKeysInput,
-): { groupKey?: string; groupLimit?: number; singletonKey?: string; debounce?: boolean; throttleSeconds?: number } {
+): { groupKey?: string; groupLimit?: number; singletonKey?: string; debounce?: boolean; throttleSeconds?: number; holdKey?: string } {
   const f = (field: string) => `${prefix}${field}`;
   // Keys are compared exactly: no trimming.
   const groupKey = v.string(f('group_key'), j.groupKey, { max: 200, trim: false }) || undefined;
@@ -143,7 +144,8 @@ export function jobKeys(
     if (j.idempotencyKey !== '')
       v.add(f('debounce'), 'CONFLICT', `${f('debounce')} replaces the waiting job, so it cannot be combined with ${f('idempotency_key')}; the singleton key already names the job`);
   }
-  return { groupKey, groupLimit, singletonKey, debounce: j.debounce || undefined, throttleSeconds };
+  const holdKey = v.string(f('hold_key'), j.holdKey, { max: 200, trim: false }) || undefined;
+  return { groupKey, groupLimit, singletonKey, debounce: j.debounce || undefined, throttleSeconds, holdKey };
 }
 
 /** A cron expression: 5 fields, 6 (seconds first) or a nickname (@daily, ...); croner checks the rest. */

@@ -1,0 +1,138 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { metadataV1 } from '@penguinmails/contracts';
+import {
+  EventConsumer,
+  ensureConsumer,
+  ensureStream,
+  isUuid,
+  type BatchOutcome,
+  type ConsumedEvent,
+  type EventNames,
+  type Logger,
+  type NatsConnection,
+} from '@penguinmails/service-kit';
+import type { Pool } from 'pg';
+import { campaignHoldKey, setHold } from '../domain/holds';
+
+/** The durable consumer on the metadata stream (and the `<consumer>` of its dead letters). */
+export const CAMPAIGN_HOLDS_CONSUMER = 'queue-campaign-holds';
+const EVENT_TYPE = 'penguinmails.metadata.v1.CampaignStatusChanged';
+const { CampaignStatus } = metadataV1;
+
+/**
+ * Whether a campaign in `status` may send: only an ACTIVE one. PAUSED, COMPLETED and ARCHIVED
+ * hold the sends still queued (a completed or archived campaign's leftovers wait as HELD for an
+ * operator's CancelJob rather than go out). DRAFT is never a new status (no transition leads to
+ * it), so it says nothing; undefined for a value the tier does not know.
+ */
+function holds(status: metadataV1.CampaignStatus): boolean | null | undefined {
+  switch (status) {
+    case CampaignStatus.CAMPAIGN_STATUS_ACTIVE:
+      return false;
+    case CampaignStatus.CAMPAIGN_STATUS_PAUSED:
+    case CampaignStatus.CAMPAIGN_STATUS_COMPLETED:
+    case CampaignStatus.CAMPAIGN_STATUS_ARCHIVED:
+      return true;
+    case CampaignStatus.CAMPAIGN_STATUS_DRAFT:
+      return null;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Declares what the consumer reads: the metadata tier's stream (created with the kit's settings
+ * when metadata has not started yet; an existing one is left as its owner configured it) and
+ * the durable consumer filtered on campaign_status_changed. Idempotent: every replica calls it
+ * at every start. (The same steps as the content tier's declareMessageRefsConsumer.)
+ */
+export async function declareCampaignHoldsConsumer(
+  nc: NatsConnection,
+  names: EventNames,
+  s: { EVENTS_DUPLICATE_WINDOW_MS: number; EVENTS_MAX_AGE_MS?: number; EVENTS_MAX_BYTES?: number },
+): Promise<void> {
+  const stream = names.stream('metadata');
+  const jsm = await jetstreamManager(nc);
+  const exists = await jsm.streams.info(stream).then(
+    () => true,
+    (err: Error) => {
+      if (/stream not found/i.test(err.message)) return false;
+      throw err;
+    },
+  );
+  if (!exists) {
+    await ensureStream(nc, {
+      name: stream,
+      subjects: [names.tierSubjects('metadata')],
+      duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS,
+      maxAgeMs: s.EVENTS_MAX_AGE_MS,
+      maxBytes: s.EVENTS_MAX_BYTES,
+    });
+  }
+  await ensureConsumer(nc, stream, { durable: CAMPAIGN_HOLDS_CONSUMER, filterSubjects: [names.eventFilter('metadata', 'campaign_status_changed')] });
+}
+
+/**
+ * The consumer of CampaignStatusChanged (not started: main runs it as background work): a
+ * campaign that leaves ACTIVE holds the key `campaign:<campaign_id>` of its tenant, one that
+ * becomes ACTIVE again releases it (domain/holds.ts). Each event is applied in its own
+ * transaction, in stream order, tagged with its stream sequence: a redelivered older event
+ * (after a crash between the apply and the ack, or a batch redelivered behind a newer one)
+ * changes nothing, so the last status the metadata tier published wins.
+ */
+export function createCampaignHoldsConsumer(opts: {
+  nc: NatsConnection;
+  names: EventNames;
+  pool: Pool;
+  logger: Logger;
+  maxBatch?: number;
+  maxWaitMs?: number;
+  retryDelayMs?: number;
+}): EventConsumer {
+  return new EventConsumer({
+    nc: opts.nc,
+    stream: opts.names.stream('metadata'),
+    durable: CAMPAIGN_HOLDS_CONSUMER,
+    names: opts.names,
+    logger: opts.logger,
+    maxBatch: opts.maxBatch,
+    maxWaitMs: opts.maxWaitMs,
+    retryDelayMs: opts.retryDelayMs,
+    handle: (events) => handleCampaignStatusChanged(opts.pool, opts.logger, events),
+  });
+}
+
+type Parsed = { tenantId: string; holdKey: string; held: boolean } | { skip: true } | { reason: string };
+
+function parse(e: ConsumedEvent): Parsed {
+  const env = e.envelope;
+  if (env.eventType !== EVENT_TYPE) return { reason: `unexpected event type "${env.eventType.slice(0, 200)}" (expected ${EVENT_TYPE})` };
+  if (!isUuid(env.tenantId)) return { reason: 'tenant_id is not a UUID' };
+  let payload: metadataV1.CampaignStatusChanged;
+  try {
+    payload = metadataV1.CampaignStatusChanged.decode(env.payload);
+  } catch (err) {
+    return { reason: `undecodable CampaignStatusChanged payload: ${(err as Error).message}` };
+  }
+  if (!isUuid(payload.campaignId)) return { reason: 'campaign_id is not a UUID' };
+  const held = holds(payload.newStatus);
+  if (held === undefined) return { reason: `new_status ${payload.newStatus} is not a campaign status this tier knows` };
+  if (held === null) return { skip: true };
+  return { tenantId: env.tenantId.toLowerCase(), holdKey: campaignHoldKey(payload.campaignId), held };
+}
+
+/** Applies a batch in stream order; malformed events are rejected (dead-lettered), the rest applied. */
+export async function handleCampaignStatusChanged(pool: Pool, logger: Logger, events: ConsumedEvent[]): Promise<BatchOutcome> {
+  const rejected: NonNullable<BatchOutcome['rejected']> = [];
+  for (const event of [...events].sort((a, b) => a.msg.seq - b.msg.seq)) {
+    const parsed = parse(event);
+    if ('reason' in parsed) {
+      rejected.push({ event, reason: parsed.reason });
+      continue;
+    }
+    if ('skip' in parsed) continue;
+    const change = await setHold(pool, { ...parsed, sourceSeq: event.msg.seq });
+    logger.info({ tenantId: parsed.tenantId, holdKey: parsed.holdKey, held: parsed.held, jobs: change.jobs, applied: change.applied, seq: event.msg.seq }, parsed.held ? 'campaign sends held' : 'campaign sends released');
+  }
+  return { rejected };
+}

@@ -1,0 +1,67 @@
+import type { PoolClient } from 'pg';
+
+/**
+ * Holds (HoldJobs / ReleaseJobs, and the tier's own hold of `campaign:<id>`, consumers/
+ * campaign-holds.ts). A job with a hold_key waits as `held` while job_holds holds its key.
+ *
+ * The two statements of a change must run in one transaction, in this order:
+ *  1. setHoldRow: the key's row gets the new `held`. Its row lock waits for every statement in
+ *     flight that asked pm_queue_hold_status about the key (they read the row FOR SHARE until
+ *     they commit), and every such statement that starts later waits for this transaction and
+ *     then reads the new value.
+ *  2. holdJobs / releaseJobs: moves the key's jobs. A new statement, so a new snapshot in READ
+ *     COMMITTED: it sees every job those waited-for statements committed.
+ * Together: when HoldJobs commits, no job of the key is runnable (and none can become so while
+ * it stays held); when ReleaseJobs commits, none is held. Why not a filter in the claim instead:
+ * a paused campaign's backlog would sit in front of every claim's index scan, read and skipped
+ * on every call; as HELD it is out of the claim indexes altogether (migration 20270103000000_job_holds).
+ */
+
+/**
+ * Step 1: sets the key's `held`. `sourceSeq` (the consumer's JetStream stream sequence) makes
+ * the change conditional: an event older than the one that set the row last changes nothing
+ * (a redelivery after a newer event). False when nothing changed for that reason.
+ */
+export async function setHoldRow(db: PoolClient, a: { tenantId: string; holdKey: string; held: boolean; sourceSeq?: number }): Promise<boolean> {
+  const { rowCount } = await db.query({
+    name: 'queue_set_hold_row',
+    text: `insert into job_holds (tenant_id, hold_key, held, source_seq, updated)
+           values ($1, $2, $3, $4, now())
+           on conflict (tenant_id, hold_key) do update
+              set held = excluded.held, source_seq = coalesce(excluded.source_seq, job_holds.source_seq), updated = now()
+            where excluded.source_seq is null or job_holds.source_seq is null or job_holds.source_seq < excluded.source_seq`,
+    values: [a.tenantId, a.holdKey, a.held, a.sourceSeq ?? null],
+  });
+  return rowCount === 1;
+}
+
+/** Step 2 of a hold: the key's queued and failed jobs → held. Returns how many. */
+export async function holdJobs(db: PoolClient, a: { tenantId: string; holdKey: string }): Promise<number> {
+  const { rowCount } = await db.query({
+    name: 'queue_hold_jobs',
+    text: `update jobs set status = 'held', updated = now()
+            where tenant_id = $1 and hold_key = $2 and status in ('queued', 'failed')`,
+    values: [a.tenantId, a.holdKey],
+  });
+  return rowCount ?? 0;
+}
+
+/**
+ * Step 2 of a release: the key's held jobs → queued (attempts and last_error kept; each runs at
+ * its run_at), and one NOTIFY per queue they are in, as an enqueue's, to wake long-polling
+ * claimers (the insert trigger does not see an update). Returns how many jobs per queue.
+ */
+export async function releaseJobs(db: PoolClient, a: { tenantId: string; holdKey: string }): Promise<{ queue: string; jobs: number }[]> {
+  const { rows } = await db.query<{ queue: string; jobs: number }>({
+    name: 'queue_release_jobs',
+    text: `with released as (
+             update jobs set status = 'queued', updated = now()
+              where tenant_id = $1 and hold_key = $2 and status = 'held'
+             returning queue
+           )
+           select queue, count(*)::int as jobs, pg_notify('pm_queue_jobs', $1::text || ' ' || queue) as notified
+             from released group by queue`,
+    values: [a.tenantId, a.holdKey],
+  });
+  return rows.map((r) => ({ queue: r.queue, jobs: r.jobs }));
+}
