@@ -40,8 +40,13 @@ export const analyticsSettings = {
   INGEST_MAX_FUTURE_MS: z.coerce.number().int().nonnegative().default(5 * 60_000),
   /** Most metadata events the consumer stores in one batch (one ClickHouse insert). */
   ANALYTICS_CONSUMER_MAX_BATCH: z.coerce.number().int().positive().max(10_000).default(5000),
-  /** Longest a batch waits to fill before it is stored anyway (the kit waits at least 1000 ms). */
+  /** Longest a batch waits to fill before it is stored anyway (the kit waits at least 1000 ms); both consumers. */
   ANALYTICS_CONSUMER_MAX_WAIT_MS: z.coerce.number().int().positive().max(60_000).default(1000),
+  /**
+   * Most IngestEvents calls answered ACCEPTED that the consumer of PM_ANALYTICS stores together
+   * (one writer call; the writer splits it into inserts of ANALYTICS_WRITE_MAX_ROWS rows).
+   */
+  ANALYTICS_ACCEPTED_MAX_BATCH: z.coerce.number().int().positive().max(1_000).default(50),
   /**
    * How the writer tells new events from stored ones (src/domain/event-writer.ts): `memory` (an
    * in-process filter of stored ids; exact only while this process is the store's one writer) or

@@ -1,5 +1,6 @@
 import type { GrpcServerSettings } from '@penguinmails/service-kit';
 import type { Logger } from 'pino';
+import type { AcceptedPublisher } from './consumers/accepted-ingest';
 import type { Store } from './db/client';
 import type { ConsumerStatus } from './domain/freshness';
 
@@ -28,6 +29,10 @@ export interface ServerDeps {
   queries?: QueryLimits;
   /** The metadata events consumer, for GetFreshness (absent: a process that does not consume). */
   consumer?: ConsumerStatus;
+  /** IngestEvents with durability ACCEPTED publishes here (absent: such calls are FAILED_PRECONDITION). */
+  accepted?: AcceptedPublisher;
+  /** The consumer of accepted batches, for GetFreshness' accepted_* (absent: none pending). */
+  acceptedConsumer?: ConsumerStatus;
   /** Auth tokens, deadline cap, TLS, reflection, transport limits (grpcServerSettings of the settings). */
   grpc?: GrpcServerSettings;
 }

@@ -1,6 +1,7 @@
 // The analytics service process. Wiring only: behaviour lives in server.ts and below.
 import { EventNames, connectNats, grpcServerSettings, runService } from '@penguinmails/service-kit';
 import { loadAnalyticsConfig } from './config';
+import { ACCEPTED_INGEST_CONSUMER, JetStreamAcceptedPublisher, createAcceptedIngestConsumer, declareAcceptedIngest } from './consumers/accepted-ingest';
 import { metadataEventsConsumer } from './consumers/metadata-events';
 import { applyRetention } from './db/apply-retention';
 import { migrateClickHouse } from './db/migrate';
@@ -35,12 +36,27 @@ runService('analytics', loadAnalyticsConfig, async (s, logger) => {
     maxWaitMs: s.ANALYTICS_CONSUMER_MAX_WAIT_MS,
     stream: { duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS, maxAgeMs: s.EVENTS_MAX_AGE_MS, maxBytes: s.EVENTS_MAX_BYTES },
   });
+  // IngestEvents with durability ACCEPTED: published to PM_ANALYTICS, stored by this consumer.
+  const names = new EventNames(s.EVENTS_SUBJECT_PREFIX, s.EVENTS_STREAM_PREFIX);
+  const limits = { maxBatch: s.INGEST_MAX_BATCH, maxFutureMs: s.INGEST_MAX_FUTURE_MS };
+  await declareAcceptedIngest(nc, names, s, { maxBatch: s.ANALYTICS_ACCEPTED_MAX_BATCH });
+  const acceptedConsumer = createAcceptedIngestConsumer({
+    nc,
+    names,
+    store,
+    logger: logger.child({ consumer: ACCEPTED_INGEST_CONSUMER }),
+    limits,
+    maxBatch: s.ANALYTICS_ACCEPTED_MAX_BATCH,
+    maxWaitMs: s.ANALYTICS_CONSUMER_MAX_WAIT_MS,
+  });
   const server = createServer({
     store,
     logger,
-    limits: { maxBatch: s.INGEST_MAX_BATCH, maxFutureMs: s.INGEST_MAX_FUTURE_MS },
+    limits,
     queries: { maxRangeDays: s.ANALYTICS_MAX_RANGE_DAYS, maxBuckets: s.ANALYTICS_MAX_BUCKETS },
     consumer,
+    accepted: new JetStreamAcceptedPublisher(nc, names),
+    acceptedConsumer,
     grpc: grpcServerSettings(s),
   });
   return {
@@ -58,7 +74,7 @@ runService('analytics', loadAnalyticsConfig, async (s, logger) => {
     ],
     // The kit's runService awaits an async start (EventConsumer.start declares the dead-letter
     // stream and binds the durable consumer) and stops it after the server stopped.
-    background: [consumer],
+    background: [consumer, acceptedConsumer],
     // chDB must be closed before exit, or its data folder may be left mid-write; in-flight
     // calls and the consumer's last batch are done by now (runService stops them first).
     close: async () => {

@@ -26,6 +26,7 @@ beforeAll(async () => {
   const T = analyticsV1.EmailEventType;
   for (let i = 0; i < tenants.length; i++) {
     await call(srv.client, 'ingestEvents', {
+      durability: 0,
       tenantId: tenants[i],
       events: [T.EMAIL_EVENT_TYPE_SENT, T.EMAIL_EVENT_TYPE_DELIVERED, T.EMAIL_EVENT_TYPE_OPENED].map((eventType) => ({
         eventId: uuid(),

@@ -274,6 +274,7 @@ describe('metadata events → email_events', () => {
     await publish([e], { msgId: () => uuid() });
     await publish([statusChanged(a, m.id, S.MESSAGE_STATUS_SENT, S.MESSAGE_STATUS_QUEUED)]);
     await call(srv.client, 'ingestEvents', {
+      durability: 0,
       tenantId: a.tenantId,
       events: [
         {

@@ -101,7 +101,7 @@ function world(seed: number): World {
 }
 
 async function ingest(srv: TestServer, w: World) {
-  for (let i = 0; i < w.events.length; i += 100) await call(srv.client, 'ingestEvents', { tenantId: w.tenantId, events: w.events.slice(i, i + 100) });
+  for (let i = 0; i < w.events.length; i += 100) await call(srv.client, 'ingestEvents', { durability: 0, tenantId: w.tenantId, events: w.events.slice(i, i + 100) });
 }
 
 /** Ranges in whole minutes from the world's base: whole hours, cut on one or both sides, inside one hour, one minute, and seeded random ones. */
@@ -189,7 +189,7 @@ describe('the minute level (migration 007)', () => {
     const c = w.campaigns[0];
     const t = (min: number, s: number) => new Date(w.base.getTime() + min * MIN + s * 1000);
     const ev = (occurredAt: Date) => ({ eventId: uuid(), eventType: T.EMAIL_EVENT_TYPE_SENT, occurredAt, campaignId: c, emailAccountId: w.mailboxes[0], sequenceStepId: '', leadId: '', messageRefId: '', bounceType: 0, variant: '' });
-    await call(srv.client, 'ingestEvents', { tenantId: w.tenantId, events: [ev(t(70, 10)), ev(t(70, 50)), ev(t(75, 20))] });
+    await call(srv.client, 'ingestEvents', { durability: 0, tenantId: w.tenantId, events: [ev(t(70, 10)), ev(t(70, 50)), ev(t(75, 20))] });
     const sent = async (start: Date, end: Date) => Number((await call(srv.client, 'getCampaignMetrics', { tenantId: w.tenantId, campaignId: c, timeRange: { start, end } })).report!.totals!.sent);
     expect(await sent(t(70, 0), t(76, 0))).toBe(3);
     // Minute 70 starts before 70:30: neither of its events counts; 71 onwards does.

@@ -75,7 +75,7 @@ function world() {
 let w: ReturnType<typeof world>;
 beforeAll(async () => {
   w = world();
-  for (let i = 0; i < w.events.length; i += 500) await call(srv.client, 'ingestEvents', { tenantId: w.tenantId, events: w.events.slice(i, i + 500) });
+  for (let i = 0; i < w.events.length; i += 500) await call(srv.client, 'ingestEvents', { durability: 0, tenantId: w.tenantId, events: w.events.slice(i, i + 500) });
 });
 
 const june = (from: number, to: number) => ({ start: at(from, 0), end: at(to, 0) });
@@ -276,6 +276,6 @@ describe('GetVariantMetrics', () => {
   });
   it('IngestEvents refuses an over-long variant', async () => {
     const e = { ...w.events[0], eventId: uuid(), variant: 'x'.repeat(65) };
-    expect(await refused(() => call(srv.client, 'ingestEvents', { tenantId: w.tenantId, events: [e] }))).toEqual(['events[0].variant']);
+    expect(await refused(() => call(srv.client, 'ingestEvents', { durability: 0, tenantId: w.tenantId, events: [e] }))).toEqual(['events[0].variant']);
   });
 });

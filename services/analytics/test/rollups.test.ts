@@ -80,7 +80,7 @@ describe('rollups and de-duplication agree', () => {
     const once = await freshStore();
     try {
       const onceSrv = await startServer(once.store);
-      await call(onceSrv.client, 'ingestEvents', { tenantId, events: s.events });
+      await call(onceSrv.client, 'ingestEvents', { durability: 0, tenantId, events: s.events });
       const expected = (await call(onceSrv.client, 'getCampaignMetrics', { tenantId, campaignId: s.campaignId })).report!;
       const expectedView = await viewCounts(once.store, tenantId, s.campaignId);
       await onceSrv.close();
@@ -88,8 +88,8 @@ describe('rollups and de-duplication agree', () => {
       // Hold merges: every row written stays a row of its own, so what is counted below is what
       // the writer wrote, not what a merge collapsed.
       for (const t of TABLES) await db.store.client.command({ query: `system stop merges ${db.store.table(t)}` });
-      await call(srv.client, 'ingestEvents', { tenantId, events: s.events });
-      await call(srv.client, 'ingestEvents', { tenantId, events: s.events }); // a redelivery
+      await call(srv.client, 'ingestEvents', { durability: 0, tenantId, events: s.events });
+      await call(srv.client, 'ingestEvents', { durability: 0, tenantId, events: s.events }); // a redelivery
       // The same facts again from the metadata tier's paths, other event ids, times 20 min later
       // (same hour): "sent" from a status change, the bounce without its type (both know less).
       await storeEvents(db.store, [
@@ -158,14 +158,14 @@ describe('rollups and de-duplication agree', () => {
     const fresh = await freshStore();
     try {
       const first = await startServer(fresh.store);
-      await call(first.client, 'ingestEvents', { tenantId, events: s.events });
+      await call(first.client, 'ingestEvents', { durability: 0, tenantId, events: s.events });
       const expected = (await call(first.client, 'getCampaignMetrics', { tenantId, campaignId: s.campaignId })).report!;
       await first.close();
       // Another Store object on the same database: another writer, whose filter starts empty
       // and is loaded from event_keys (what a restarted process does).
       const again = await freshStore({ database: fresh.store.database });
       const second = await startServer(again.store);
-      await call(second.client, 'ingestEvents', { tenantId, events: s.events });
+      await call(second.client, 'ingestEvents', { durability: 0, tenantId, events: s.events });
       expect((await call(second.client, 'getCampaignMetrics', { tenantId, campaignId: s.campaignId })).report).toEqual(expected);
       await second.close();
       await again.store.close();
@@ -177,7 +177,7 @@ describe('rollups and de-duplication agree', () => {
   it('a range that cuts hours counts exactly the events inside it (hourly rollup for whole hours, minute rollup for the cut parts)', async () => {
     const tenantId = uuid();
     const s = campaignEvents();
-    await call(srv.client, 'ingestEvents', { tenantId, events: s.events });
+    await call(srv.client, 'ingestEvents', { durability: 0, tenantId, events: s.events });
     const q = (start: Date, end: Date) => call(srv.client, 'getCampaignMetrics', { tenantId, campaignId: s.campaignId, timeRange: { start, end } });
     // [09:01, 11:30): the soft bounce at 09:05 and the opens at 10:00 and 11:00; not the sends at 09:00
     expect((await q(s.at(9, 1), s.at(11, 30))).report!.totals).toMatchObject({ sent: 0n, bounced: 1n, opened: 2n, uniqueOpened: 1n });
@@ -239,7 +239,7 @@ describe('migration 006 carries what was stored before it', () => {
           expect(Number(r.n)).toBe(s.events.length + 1);
           // And the writer knows them: a redelivery of the same events after the migration adds
           // nothing (the copied soft bounce got the rank of a copy that knows its type).
-          await call(oldSrv.client, 'ingestEvents', { tenantId: kept, events: s.events });
+          await call(oldSrv.client, 'ingestEvents', { durability: 0, tenantId: kept, events: s.events });
           expect((await call(oldSrv.client, 'getCampaignMetrics', { tenantId: kept, campaignId: s.campaignId })).report!.totals).toMatchObject({ sent: 3n, opened: 2n, uniqueOpened: 1n, softBounced: 1n });
           const [after] = await rows<{ n: string | number }>(old.store, `select count() as n from ${old.store.table('events')} where tenant_id = {t:UUID}`, { t: kept });
           expect(Number(after.n)).toBe(s.events.length + 1);
@@ -289,7 +289,7 @@ describe('retention', () => {
       const rSrv = await startServer(r.store);
       const tenantId = uuid();
       const s = campaignEvents(); // May 2025: older than 30 days
-      await call(rSrv.client, 'ingestEvents', { tenantId, events: s.events });
+      await call(rSrv.client, 'ingestEvents', { durability: 0, tenantId, events: s.events });
       await r.store.client.command({ query: `optimize table ${r.store.table('events')} final` });
       const [{ n }] = await rows<{ n: string | number }>(r.store, `select count() as n from ${r.store.table('events')}`);
       expect(Number(n)).toBe(0);

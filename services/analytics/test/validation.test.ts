@@ -62,7 +62,7 @@ describe('IngestEvents rejects bad input and writes nothing', () => {
   ])('%s', async (_name, spoil, field) => {
     const tenantId = uuid();
     // One good event before the bad one: the batch is all or nothing.
-    const fields = await rejected(call(srv.client, 'ingestEvents', { tenantId, events: [good(), spoil(good())] }));
+    const fields = await rejected(call(srv.client, 'ingestEvents', { durability: 0, tenantId, events: [good(), spoil(good())] }));
     expect(fields).toEqual([field]);
     expect(await rawRowCount(db.store, tenantId)).toBe(0);
   });
@@ -72,18 +72,18 @@ describe('IngestEvents rejects bad input and writes nothing', () => {
     ['a missing tenant id', ''],
   ])('%s (nothing written for any tenant)', async (_name, tenantId) => {
     const before = await totalRowCount(db.store);
-    expect(await rejected(call(srv.client, 'ingestEvents', { tenantId, events: [good()] }))).toEqual(['tenant_id']);
+    expect(await rejected(call(srv.client, 'ingestEvents', { durability: 0, tenantId, events: [good()] }))).toEqual(['tenant_id']);
     expect(await totalRowCount(db.store)).toBe(before);
   });
 
   it('an empty batch', async () => {
-    expect(await rejected(call(srv.client, 'ingestEvents', { tenantId: uuid(), events: [] }))).toEqual(['events']);
+    expect(await rejected(call(srv.client, 'ingestEvents', { durability: 0, tenantId: uuid(), events: [] }))).toEqual(['events']);
   });
 
   it('too many events in one batch', async () => {
     const tenantId = uuid();
     const events = Array.from({ length: MAX_BATCH + 1 }, good);
-    const err = await call(srv.client, 'ingestEvents', { tenantId, events }).catch((e: ServiceError) => e);
+    const err = await call(srv.client, 'ingestEvents', { durability: 0, tenantId, events }).catch((e: ServiceError) => e);
     const decoded = decodeStatus(err as ServiceError);
     expect(decoded.code).toBe(status.INVALID_ARGUMENT);
     expect(decoded.fieldViolations).toEqual([expect.objectContaining({ field: 'events', reason: 'OUT_OF_RANGE' })]);
@@ -95,6 +95,7 @@ describe('IngestEvents rejects bad input and writes nothing', () => {
     const tenantId = uuid();
     const fields = await rejected(
       call(srv.client, 'ingestEvents', {
+        durability: 0,
         tenantId,
         events: [{ ...good(), eventId: 'x' }, good(), { ...good(), eventType: 42 as analyticsV1.EmailEventType, leadId: 'nope' }],
       }),

@@ -14,6 +14,9 @@ export interface Freshness {
   lastBatchAt?: Date;
   deadLettered: number;
   tenantNewest?: Date;
+  /** Accepted IngestEvents batches not stored yet, and the oldest one's age. */
+  acceptedPending: number;
+  acceptedLagSeconds: number;
 }
 
 /**
@@ -21,20 +24,21 @@ export interface Freshness {
  * every tenant) and the tenant's newest stored event. Without a consumer (a process that does
  * not consume, as in some tests) nothing is pending. NATS not answering is UNAVAILABLE.
  */
-export async function freshness(store: Store, consumer: ConsumerStatus | undefined, tenantId: string): Promise<Freshness> {
-  const [lag, tenantNewest] = await Promise.all([
-    consumer
-      ? consumer.lag().catch((err: Error) => {
+export async function freshness(store: Store, consumer: ConsumerStatus | undefined, tenantId: string, acceptedConsumer?: ConsumerStatus): Promise<Freshness> {
+  const lagOf = (c: ConsumerStatus | undefined) =>
+    c
+      ? c.lag().catch((err: Error) => {
           throw new UnavailableError(`the event stream does not answer (${err.message}); try again`, { cause: err });
         })
-      : { pending: 0, lagSeconds: 0 },
-    queryNewestEvent(store, tenantId),
-  ]);
+      : { pending: 0, lagSeconds: 0 };
+  const [lag, accepted, tenantNewest] = await Promise.all([lagOf(consumer), lagOf(acceptedConsumer), queryNewestEvent(store, tenantId)]);
   return {
     pending: lag.pending,
     lagSeconds: lag.lagSeconds,
     lastBatchAt: consumer?.stats.lastBatchAt,
     deadLettered: consumer?.stats.deadLettered ?? 0,
     tenantNewest,
+    acceptedPending: accepted.pending,
+    acceptedLagSeconds: accepted.lagSeconds,
   };
 }

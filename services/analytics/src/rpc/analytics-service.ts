@@ -3,6 +3,7 @@ import { Validator, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { analyticsV1 as pb } from '@penguinmails/contracts';
 import { DEFAULT_QUERY_LIMITS } from '../deps';
+import { NO_ACCEPTED_INGEST } from '../consumers/accepted-ingest';
 import { ingestEvents } from '../domain/events';
 import { freshness } from '../domain/freshness';
 import { replyTiming, stepFunnel, timeSeries, topCampaigns, variantMetrics, type RankMetric } from '../domain/insights';
@@ -30,9 +31,13 @@ const METRICS: Record<number, RankMetric> = {
   [pb.CampaignMetric.CAMPAIGN_METRIC_BOUNCE_RATE]: 'bounce_rate',
 };
 const MAX_DAILY_LIMITS = 1000;
+const DURABILITY: Record<number, 'stored' | 'accepted'> = {
+  [pb.IngestDurability.INGEST_DURABILITY_STORED]: 'stored',
+  [pb.IngestDurability.INGEST_DURABILITY_ACCEPTED]: 'accepted',
+};
 
 /** penguinmails.analytics.v1.AnalyticsService: validate → domain → response, nothing else. */
-export function analyticsHandlers(deps: Pick<ServerDeps, 'store' | 'limits' | 'consumer' | 'queries'>): Handlers<analyticsV1.AnalyticsServiceServer> {
+export function analyticsHandlers(deps: Pick<ServerDeps, 'store' | 'limits' | 'consumer' | 'queries' | 'accepted' | 'acceptedConsumer'>): Handlers<analyticsV1.AnalyticsServiceServer> {
   const { store, limits } = deps;
   const queries = deps.queries ?? DEFAULT_QUERY_LIMITS;
   return {
@@ -40,7 +45,15 @@ export function analyticsHandlers(deps: Pick<ServerDeps, 'store' | 'limits' | 'c
       const v = new Validator();
       const tenantId = v.uuid('tenant_id', req.tenantId);
       const events = ingestBatch(v, req.events ?? [], limits);
+      // UNSPECIFIED (0) is STORED, the behaviour from before the field existed.
+      const durability = req.durability ? enumChoice(v, 'durability', req.durability, DURABILITY, 'INGEST_DURABILITY_') : 'stored';
       v.done();
+      if (durability === 'accepted') {
+        // Published as the caller sent them (the consumer validates the message again); the count
+        // is of distinct event ids, as STORED's is before fact ids are derived.
+        await (deps.accepted ?? NO_ACCEPTED_INGEST).publish(tenantId, req.events);
+        return { acceptedCount: new Set(events.map((e) => e.eventId.toLowerCase())).size };
+      }
       return { acceptedCount: await ingestEvents(store, tenantId, events) };
     },
 
@@ -69,7 +82,7 @@ export function analyticsHandlers(deps: Pick<ServerDeps, 'store' | 'limits' | 'c
       const v = new Validator();
       const tenantId = v.uuid('tenant_id', req.tenantId);
       v.done();
-      return toFreshnessResponse(await freshness(store, deps.consumer, tenantId));
+      return toFreshnessResponse(await freshness(store, deps.consumer, tenantId, deps.acceptedConsumer));
     },
 
     getTimeSeries: async (req) => {

@@ -46,6 +46,8 @@ export function toFreshnessResponse(f: Freshness): analyticsV1.GetFreshnessRespo
     lastBatchAt: f.lastBatchAt,
     deadLettered: BigInt(f.deadLettered),
     tenantNewestEvent: f.tenantNewest,
+    acceptedPendingBatches: BigInt(f.acceptedPending),
+    acceptedLagSeconds: f.acceptedLagSeconds,
   };
 }
 
