@@ -60,7 +60,7 @@ export { MigrationError, pendingMigrations, readMigrations } from './migrations/
 export type { MigrationFile } from './migrations/files';
 export { connectNats } from './nats/connect';
 export type { ConnectNatsOptions, NatsConnection } from './nats/connect';
-export { ensureConsumer, ensureStream } from './nats/streams';
+export { ensureConsumer, ensureConsumerOnTier, ensureStream } from './nats/streams';
 export { EventConsumer } from './nats/consumer';
 export type { BatchOutcome, ConsumedEvent, ConsumerLag, EventConsumerOptions } from './nats/consumer';
 export { EventNames, buildEnvelope, decodeEnvelope } from './events';

@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, jetstreamManager, type ConsumerConfig, type StreamConfig } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { DEFAULT_EVENTS_MAX_AGE_MS } from '../config';
+import type { Tier } from '../events';
 
 /**
  * Creates the stream, or updates it to the given subjects/limits when it exists: safe to call
@@ -86,4 +87,38 @@ export async function ensureConsumer(
     if (!/consumer not found/i.test((err as Error).message)) throw err;
     await jsm.consumers.add(stream, config);
   }
+}
+
+/**
+ * Declares a durable consumer on another tier's stream (`tier`'s, named by `names`). The stream
+ * is created with the kit's settings only when its owner has not started yet (either tier may
+ * start first); an existing one is left as its owner configured it (its limits are the owner's
+ * EVENTS_* settings, not this consumer's). Idempotent: every replica calls it at every start.
+ */
+export async function ensureConsumerOnTier(
+  nc: NatsConnection,
+  names: { stream(tier: Tier): string; tierSubjects(tier: Tier): string },
+  tier: Tier,
+  s: { EVENTS_DUPLICATE_WINDOW_MS: number; EVENTS_MAX_AGE_MS?: number; EVENTS_MAX_BYTES?: number },
+  consumer: Parameters<typeof ensureConsumer>[2],
+): Promise<void> {
+  const stream = names.stream(tier);
+  const jsm = await jetstreamManager(nc);
+  const exists = await jsm.streams.info(stream).then(
+    () => true,
+    (err: Error) => {
+      if (/stream not found/i.test(err.message)) return false;
+      throw err;
+    },
+  );
+  if (!exists) {
+    await ensureStream(nc, {
+      name: stream,
+      subjects: [names.tierSubjects(tier)],
+      duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS,
+      maxAgeMs: s.EVENTS_MAX_AGE_MS,
+      maxBytes: s.EVENTS_MAX_BYTES,
+    });
+  }
+  await ensureConsumer(nc, stream, consumer);
 }

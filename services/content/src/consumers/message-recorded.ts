@@ -1,9 +1,7 @@
-import { jetstreamManager } from '@nats-io/jetstream';
 import { metadataV1 } from '@penguinmails/contracts';
 import {
   EventConsumer,
-  ensureConsumer,
-  ensureStream,
+  ensureConsumerOnTier,
   firstSeen,
   isUuid,
   withTransaction,
@@ -35,25 +33,7 @@ export async function declareMessageRefsConsumer(
   names: EventNames,
   s: { EVENTS_DUPLICATE_WINDOW_MS: number; EVENTS_MAX_AGE_MS?: number; EVENTS_MAX_BYTES?: number },
 ): Promise<void> {
-  const stream = names.stream('metadata');
-  const jsm = await jetstreamManager(nc);
-  const exists = await jsm.streams.info(stream).then(
-    () => true,
-    (err: Error) => {
-      if (/stream not found/i.test(err.message)) return false;
-      throw err;
-    },
-  );
-  if (!exists) {
-    await ensureStream(nc, {
-      name: stream,
-      subjects: [names.tierSubjects('metadata')],
-      duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS,
-      maxAgeMs: s.EVENTS_MAX_AGE_MS,
-      maxBytes: s.EVENTS_MAX_BYTES,
-    });
-  }
-  await ensureConsumer(nc, stream, { durable: MESSAGE_REFS_CONSUMER, filterSubjects: [names.eventFilter('metadata', 'message_recorded')] });
+  await ensureConsumerOnTier(nc, names, 'metadata', s, { durable: MESSAGE_REFS_CONSUMER, filterSubjects: [names.eventFilter('metadata', 'message_recorded')] });
 }
 
 /** The consumer of MessageRecorded (not started: main runs it as background work). */

@@ -1,9 +1,7 @@
-import { jetstreamManager } from '@nats-io/jetstream';
 import { metadataV1 } from '@penguinmails/contracts';
 import {
   EventConsumer,
-  ensureConsumer,
-  ensureStream,
+  ensureConsumerOnTier,
   isUuid,
   type BatchOutcome,
   type ConsumedEvent,
@@ -44,32 +42,14 @@ function holds(status: metadataV1.CampaignStatus): boolean | null | undefined {
  * Declares what the consumer reads: the metadata tier's stream (created with the kit's settings
  * when metadata has not started yet; an existing one is left as its owner configured it) and
  * the durable consumer filtered on campaign_status_changed. Idempotent: every replica calls it
- * at every start. (The same steps as the content tier's declareMessageRefsConsumer.)
+ * at every start (the kit's ensureConsumerOnTier).
  */
 export async function declareCampaignHoldsConsumer(
   nc: NatsConnection,
   names: EventNames,
   s: { EVENTS_DUPLICATE_WINDOW_MS: number; EVENTS_MAX_AGE_MS?: number; EVENTS_MAX_BYTES?: number },
 ): Promise<void> {
-  const stream = names.stream('metadata');
-  const jsm = await jetstreamManager(nc);
-  const exists = await jsm.streams.info(stream).then(
-    () => true,
-    (err: Error) => {
-      if (/stream not found/i.test(err.message)) return false;
-      throw err;
-    },
-  );
-  if (!exists) {
-    await ensureStream(nc, {
-      name: stream,
-      subjects: [names.tierSubjects('metadata')],
-      duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS,
-      maxAgeMs: s.EVENTS_MAX_AGE_MS,
-      maxBytes: s.EVENTS_MAX_BYTES,
-    });
-  }
-  await ensureConsumer(nc, stream, { durable: CAMPAIGN_HOLDS_CONSUMER, filterSubjects: [names.eventFilter('metadata', 'campaign_status_changed')] });
+  await ensureConsumerOnTier(nc, names, 'metadata', s, { durable: CAMPAIGN_HOLDS_CONSUMER, filterSubjects: [names.eventFilter('metadata', 'campaign_status_changed')] });
 }
 
 /**
