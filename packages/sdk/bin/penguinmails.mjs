@@ -21,6 +21,7 @@ commands:
   jobs stats [--tenant <id>] [--queue <name>]     depth per status, oldest runnable age, last minute's
                                                   finishes per queue (GetQueueStats; no --tenant: every
                                                   tenant summed, needs a service token)
+  jobs holds --tenant <id> [--limit n]            the held keys (ListHolds): since when, jobs waiting
   jobs hold|release --tenant <id> --key <hold key>  hold a key's waiting jobs (HELD, never claimed) or
                                                   queue them again (HoldJobs / ReleaseJobs); a paused
                                                   campaign's sends are held as campaign:<id> already
@@ -217,6 +218,13 @@ async function run(argv) {
             ['queue', 'queued', 'held', 'running', 'failed', 'dead', 'succeeded', 'cancelled', 'oldest runnable', 'succeeded/min', 'dead/min'],
             ...queues.map((x) => [x.queue, x.queued, x.held, x.running, x.failed, x.dead, x.succeeded, x.cancelled, age(x.oldestRunnableAgeMs), x.succeededLastMinute, x.deadLastMinute].map(String)),
           ]),
+        );
+        return 0;
+      }
+      case 'jobs holds': {
+        const { holds, page } = await pm.queue.listHolds({ tenantId: need(flags, 'tenant'), page: { pageSize: limit } });
+        out({ holds, nextPageToken: page?.nextPageToken ?? '' }, () =>
+          printTable([['hold key', 'held since', 'held jobs'], ...holds.map((h) => [h.holdKey, time(h.heldSince), String(h.heldJobs)])]),
         );
         return 0;
       }

@@ -145,6 +145,7 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
   'queue.updateSchedule': idempotent, // a repeat finds the values set: returned as it is (a payload is written again, the same)
   'queue.holdJobs': idempotent, // a repeat finds the key held: nothing moves (held_jobs 0)
   'queue.releaseJobs': idempotent, // a repeat finds the key released: nothing moves (released_jobs 0)
+  'queue.listHolds': read,
 
   // analytics
   'analytics.ingestEvents': keyed((r) => Array.isArray(r.events) && r.events.length > 0 && r.events.every((e: Keyed | undefined) => Boolean(e?.eventId))),

@@ -109,6 +109,9 @@ describe('jobs and schedules (queue)', () => {
     const held = await cli(['jobs', 'hold', '--tenant', tenantId, '--key', 'mailbox:42'], env);
     expect(held).toMatchObject({ code: 0, stderr: '', stdout: 'held 1 job(s) of key mailbox:42\n' });
     expect((await pm.queue.getJob({ tenantId, jobId: job!.id })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_HELD);
+    const holds = await cli(['jobs', 'holds', '--tenant', tenantId], env);
+    expect(holds.stdout).toMatch(/^hold key\s+held since\s+held jobs\n/);
+    expect(holds.stdout).toMatch(/\nmailbox:42\s+\S+\s+1\s*\n/);
     const stats = await cli(['jobs', 'stats', '--tenant', tenantId, '--queue', queue, '--json'], env);
     expect(JSON.parse(stats.stdout).queues).toEqual([expect.objectContaining({ queue, queued: '0', held: '1' })]);
     const released = await cli(['jobs', 'release', '--tenant', tenantId, '--key', 'mailbox:42', '--json'], env);

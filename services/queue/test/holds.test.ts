@@ -168,6 +168,33 @@ describe('HoldJobs / ReleaseJobs', () => {
   });
 });
 
+describe('ListHolds', () => {
+  test('the tenant\'s held keys in key order with their held jobs, paged; released keys and other tenants\' keys are not listed; a bad token or size is INVALID_ARGUMENT', async () => {
+    const t = tenant();
+    await enqueue(t, [newJob({ holdKey: 'campaign:b' }), newJob({ holdKey: 'campaign:b' }), newJob({ holdKey: 'campaign:c' })]);
+    for (const k of ['campaign:c', 'campaign:a', 'campaign:b', 'mailbox:z']) await hold(t, k);
+    await release(t, 'mailbox:z');
+    await hold(tenant(), 'campaign:a2');
+    const page = (pageSize: number, pageToken = '') => call(q.client, 'listHolds', { tenantId: t, page: { pageSize, pageToken } });
+    const all = await page(10);
+    expect(all.holds.map((h) => [h.holdKey, Number(h.heldJobs)])).toEqual([['campaign:a', 0], ['campaign:b', 2], ['campaign:c', 1]]);
+    expect(all.holds.every((h) => h.heldSince instanceof Date)).toBe(true);
+    expect(all.page!.nextPageToken).toBe('');
+    const first = await page(2);
+    expect(first.holds.map((h) => h.holdKey)).toEqual(['campaign:a', 'campaign:b']);
+    const second = await page(2, first.page!.nextPageToken);
+    expect(second.holds.map((h) => h.holdKey)).toEqual(['campaign:c']);
+    expect(second.page!.nextPageToken).toBe('');
+    // a token of another tenant's list, a forged token, a size over the maximum
+    const other = await failure(call(q.client, 'listHolds', { tenantId: tenant(), page: { pageSize: 2, pageToken: first.page!.nextPageToken } }));
+    expect(other.fieldViolations.map((v) => v.field)).toEqual(['page.page_token']);
+    const forged = await failure(call(q.client, 'listHolds', { tenantId: t, page: { pageSize: 2, pageToken: 'abc.def' } }));
+    expect(forged.code).toBe(Status.INVALID_ARGUMENT);
+    const big = await failure(call(q.client, 'listHolds', { tenantId: t, page: { pageSize: 100_000, pageToken: '' } }));
+    expect(big.fieldViolations.map((v) => v.field)).toEqual(['page.page_size']);
+  });
+});
+
 describe('a hold and the writes racing with it', () => {
   test('once HoldJobs returns no job of the key is runnable and no claim started after it takes one; once ReleaseJobs returns none is held (3 rounds, 4 producers, 2 claimers)', async () => {
     const t = tenant();

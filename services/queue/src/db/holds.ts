@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 
 /**
  * Holds (HoldJobs / ReleaseJobs, and the tier's own hold of `campaign:<id>`, consumers/
@@ -64,4 +64,29 @@ export async function releaseJobs(db: PoolClient, a: { tenantId: string; holdKey
     values: [a.tenantId, a.holdKey],
   });
   return rows.map((r) => ({ queue: r.queue, jobs: r.jobs }));
+}
+
+export interface HoldRow {
+  holdKey: string;
+  heldSince: Date;
+  heldJobs: number;
+}
+
+/**
+ * A page of the tenant's held keys in key order, after `afterKey` (job_holds_held_idx), each with
+ * its count of HELD jobs (jobs_hold_key_idx). `limit` rows at most; the caller asks for one more
+ * than the page to know whether another follows.
+ */
+export async function listHolds(db: Pool, a: { tenantId: string; afterKey?: string; limit: number }): Promise<HoldRow[]> {
+  const { rows } = await db.query<{ holdKey: string; heldSince: Date; heldJobs: string }>({
+    name: 'queue_list_holds',
+    text: `select h.hold_key as "holdKey", h.updated as "heldSince",
+                  (select count(*) from jobs j where j.tenant_id = h.tenant_id and j.hold_key = h.hold_key and j.status = 'held')::text as "heldJobs"
+             from job_holds h
+            where h.tenant_id = $1 and h.held and ($2::varchar is null or h.hold_key > $2)
+            order by h.hold_key
+            limit $3`,
+    values: [a.tenantId, a.afterKey ?? null, a.limit],
+  });
+  return rows.map((r) => ({ holdKey: r.holdKey, heldSince: r.heldSince, heldJobs: Number(r.heldJobs) }));
 }

@@ -1,6 +1,6 @@
 import { withTransaction } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { holdJobs as holdJobsSql, releaseJobs as releaseJobsSql, setHoldRow } from '../db/holds';
+import { holdJobs as holdJobsSql, listHolds as listHoldsSql, releaseJobs as releaseJobsSql, setHoldRow, type HoldRow } from '../db/holds';
 
 // Hold keys: a tenant's jobs tagged with a key wait (HELD) while the key is held. The rules of
 // how a hold and the enqueues, failures and expired leases racing with it agree are in db/holds.ts.
@@ -24,4 +24,11 @@ export async function setHold(pool: Pool, a: { tenantId: string; holdKey: string
     const released = await releaseJobsSql(client, a);
     return { applied, jobs: released.reduce((n, q) => n + q.jobs, 0) };
   });
+}
+
+/** A page of the tenant's held keys in key order; `next` is the last key when another page follows. */
+export async function listHolds(pool: Pool, a: { tenantId: string; afterKey?: string; size: number }): Promise<{ rows: HoldRow[]; next?: string }> {
+  const rows = await listHoldsSql(pool, { tenantId: a.tenantId, afterKey: a.afterKey, limit: a.size + 1 });
+  const page = rows.slice(0, a.size);
+  return { rows: page, next: rows.length > a.size ? page[page.length - 1].holdKey : undefined };
 }

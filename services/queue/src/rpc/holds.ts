@@ -1,9 +1,9 @@
 import type { queueV1 } from '@penguinmails/contracts';
-import { Validator, type Handlers } from '@penguinmails/service-kit';
+import { InvalidArgumentError, Validator, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
-import { setHold } from '../domain/holds';
+import { listHolds, setHold } from '../domain/holds';
 
-type HoldHandlers = Pick<Handlers<queueV1.QueueServiceServer>, 'holdJobs' | 'releaseJobs'>;
+type HoldHandlers = Pick<Handlers<queueV1.QueueServiceServer>, 'holdJobs' | 'releaseJobs' | 'listHolds'>;
 
 /** The key a HoldJobs / ReleaseJobs names: both fields checked (INVALID_ARGUMENT naming them), nothing read yet. */
 function target(req: { tenantId: string; holdKey: string }): { tenantId: string; holdKey: string } {
@@ -24,6 +24,23 @@ export function holdHandlers(deps: ServerDeps): HoldHandlers {
     releaseJobs: async (req) => {
       const { jobs } = await setHold(deps.pool, { ...target(req), held: false });
       return { releasedJobs: BigInt(jobs) };
+    },
+    listHolds: async (req) => {
+      const v = new Validator();
+      const tenantId = v.uuid('tenant_id', req.tenantId);
+      const size = v.pageSize('page.page_size', req.page?.pageSize, { default: deps.limits.pageSizeDefault, max: deps.limits.pageSizeMax });
+      v.done();
+      // The cursor is the last key of the page (keys are unique per tenant), in a signed token
+      // bound to the tenant, as the other lists' tokens are.
+      const binding = JSON.stringify(['holds', tenantId]);
+      const cursor = deps.pageTokens.decode<{ k: string }>(req.page?.pageToken, binding, 'page.page_token');
+      if (cursor !== undefined && (typeof cursor !== 'object' || cursor === null || typeof cursor.k !== 'string'))
+        throw new InvalidArgumentError([{ field: 'page.page_token', reason: 'MALFORMED', description: 'page.page_token is not a page token of this list; pass next_page_token unchanged' }]);
+      const page = await listHolds(deps.pool, { tenantId, afterKey: cursor?.k, size });
+      return {
+        holds: page.rows.map((h) => ({ holdKey: h.holdKey, heldSince: h.heldSince, heldJobs: BigInt(h.heldJobs) })),
+        page: { nextPageToken: page.next === undefined ? '' : deps.pageTokens.encode({ k: page.next }, binding) },
+      };
     },
   };
 }
