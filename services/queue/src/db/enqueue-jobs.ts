@@ -32,9 +32,12 @@ const insertFromUnnest = (holds: boolean) => `${
   holds
     ? `with hold as materialized (
              -- Per distinct hold key of the batch, once: 'held' or 'queued', reading the key's
-             -- job_holds row FOR SHARE until this statement commits (db/holds.ts).
+             -- job_holds row FOR SHARE until this statement commits (db/holds.ts). In key order
+             -- (the subquery's sort, kept by offset 0): a key's first use inserts its row, and two
+             -- batches inserting the same new keys in different orders deadlocked (ABORTED, seen
+             -- in test/holds.test.ts before the order).
              select k.key, pm_queue_hold_status($1, k.key, 'queued') as status
-               from (select distinct x.key from unnest($14::varchar[]) as x(key) where x.key is not null) k
+               from (select distinct x.key from unnest($14::varchar[]) as x(key) where x.key is not null order by x.key offset 0) k
            )`
     : ''
 }
