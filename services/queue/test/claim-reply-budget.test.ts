@@ -176,7 +176,7 @@ describe('List pages hold only the rows that fit in one message', () => {
     const t = tenant();
     for (let i = 0; i < 20; i++) {
       await call(q.client, 'createSchedule', {
-        tenantId: t, name: `s${i}`, cron: '0 3 * * *', timeZone: 'UTC', queue: 'sched', task: 'big.payload', payload: big(i), priority: 0, maxAttempts: 0,
+        tenantId: t, name: `s${i}`, cron: '0 3 * * *', timeZone: 'UTC', queue: 'sched', task: 'big.payload', payload: big(i), priority: 0, maxAttempts: 0, holdKey: '',
       });
     }
     const { sizes, ids } = await pages(async (pageToken) => {

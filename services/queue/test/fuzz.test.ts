@@ -30,7 +30,7 @@ beforeAll(async () => {
     // a job with a hold key, so holds and releases move a job and keyed enqueues ask job_holds
     await call(q.client, 'enqueueJob', { tenantId, queue: 'email', task: 'campaign.send_step', priority: 0, maxAttempts: 0, idempotencyKey: '', ...NO_KEYS, holdKey: 'campaign:c1' });
     const { schedule } = await call(q.client, 'createSchedule', {
-      tenantId, name: 'nightly', cron: '0 3 * * *', timeZone: 'Europe/Berlin', queue: 'email', task: 'campaign.send_step', payload: {}, priority: 0, maxAttempts: 0,
+      tenantId, name: 'nightly', cron: '0 3 * * *', timeZone: 'Europe/Berlin', queue: 'email', task: 'campaign.send_step', payload: {}, priority: 0, maxAttempts: 0, holdKey: 'campaign:c1',
     });
     schedules.push(schedule!.id);
     // one running job, so lease/complete/fail calls with the right worker can get through

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
 import { jetstream } from '@nats-io/jetstream';
 import { commonV1, metadataV1, queueV1 } from '@penguinmails/contracts';
-import { buildEnvelope, call, createLogger, ensureConsumer, type EventConsumer } from '@penguinmails/service-kit';
+import { Metrics, buildEnvelope, call, createLogger, ensureConsumer, type EventConsumer } from '@penguinmails/service-kit';
 import { CAMPAIGN_HOLDS_CONSUMER, createCampaignHoldsConsumer, declareCampaignHoldsConsumer } from '../src/consumers/campaign-holds';
 import { campaignHoldKey, setHold } from '../src/domain/holds';
+import { Scheduler } from '../src/domain/schedules';
 import { NO_KEYS, failure, sleep, startQueue, tenant, type Queue } from './harness';
 
 // Holds: jobs with a hold_key wait as HELD while their key is held (HoldJobs / ReleaseJobs, and
@@ -180,6 +181,46 @@ describe('enqueues of new hold keys at once', () => {
       expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
     }
   }, 60_000);
+});
+
+describe('schedules with a hold key', () => {
+  test('a fire while the key is held enqueues a HELD job; UpdateSchedule sets and removes the key; a bad key is INVALID_ARGUMENT with nothing written', async () => {
+    const t = tenant();
+    const key = campaignHoldKey(randomUUID());
+    const create = (o: Partial<queueV1.CreateScheduleRequest>) =>
+      call(q.client, 'createSchedule', { tenantId: t, name: 'daily-batch', cron: '* * * * * *', timeZone: 'UTC', queue: 'sched-hold', task: 'send_batch', payload: {}, priority: 0, maxAttempts: 0, holdKey: '', ...o });
+    const { schedule } = await create({ holdKey: key });
+    expect(schedule!.holdKey).toBe(key);
+    // the key's row exists from now on (fires only read it)
+    expect((await q.pool.query('select held from job_holds where tenant_id = $1 and hold_key = $2', [t, key])).rows).toEqual([{ held: false }]);
+    await hold(t, key);
+    const scheduler = new Scheduler({ pool: q.pool, intervalMs: 0, batchSize: 10, metrics: new Metrics() });
+    const fire = async () => {
+      await q.pool.query(`update schedules set next_fire_at = now() - interval '1 second' where id = $1`, [schedule!.id]);
+      await scheduler.fireOnce();
+    };
+    await fire();
+    const jobsOf = async () =>
+      (await q.pool.query<{ status: string; hold_key: string | null }>(`select status, hold_key from jobs where tenant_id = $1 and queue = 'sched-hold' order by created`, [t])).rows;
+    expect(await jobsOf()).toEqual([{ status: 'held', hold_key: key }]);
+    expect(await release(t, key)).toBe(1);
+
+    // removed: later fires' jobs carry no key and run even while it is held
+    const cleared = await call(q.client, 'updateSchedule', { tenantId: t, scheduleId: schedule!.id, holdKey: '', payload: undefined });
+    expect(cleared.schedule!.holdKey).toBe('');
+    await hold(t, key);
+    await new Promise((r) => setTimeout(r, 1_100)); // the next fire's idempotency key is per second
+    await fire();
+    // (the first fire's job carries the key, so the new hold took it back; the second's does not)
+    expect(await jobsOf()).toEqual([{ status: 'held', hold_key: key }, { status: 'queued', hold_key: null }]);
+
+    const before = await q.snapshot();
+    const bad = await failure(create({ name: 'other', holdKey: 'k'.repeat(201) }));
+    expect(bad.fieldViolations.map((v) => v.field)).toEqual(['hold_key']);
+    const badUpdate = await failure(call(q.client, 'updateSchedule', { tenantId: t, scheduleId: schedule!.id, holdKey: 'k'.repeat(201), payload: undefined }));
+    expect(badUpdate.fieldViolations.map((v) => v.field)).toEqual(['hold_key']);
+    expect(await q.snapshot()).toEqual(before);
+  });
 });
 
 describe('ListHolds', () => {

@@ -30,6 +30,7 @@ const schedule = (tenantId: string, req: Partial<queueV1.CreateScheduleRequest> 
     payload: { kind: 'daily' },
     priority: 0,
     maxAttempts: 0,
+    holdKey: '',
     ...req,
   }).then((r) => r.schedule!);
 

@@ -17,8 +17,11 @@ export async function fireSchedules(
     text: `with f as (
        select * from unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::varchar[]) as f(id, fire_at, next_fire_at, key)
      ), enqueued as (
-       insert into jobs (tenant_id, queue, task, payload, priority, run_at, max_attempts, idempotency_key)
-       select s.tenant_id, s.queue, s.task, s.payload, s.priority, now(), s.max_attempts, f.key
+       insert into jobs (tenant_id, queue, task, payload, priority, run_at, max_attempts, idempotency_key, hold_key, status)
+       select s.tenant_id, s.queue, s.task, s.payload, s.priority, now(), s.max_attempts, f.key, s.hold_key,
+              -- HELD while the schedule's hold key is held (db/holds.ts); its job_holds row exists
+              -- since the schedule was given the key (domain/schedules.ts), so this only reads it.
+              case when s.hold_key is null then 'queued' else pm_queue_hold_status(s.tenant_id, s.hold_key, 'queued') end
          from f join schedules s on s.id = f.id
        on conflict do nothing
        returning id

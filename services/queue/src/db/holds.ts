@@ -90,3 +90,16 @@ export async function listHolds(db: Pool, a: { tenantId: string; afterKey?: stri
   });
   return rows.map((r) => ({ holdKey: r.holdKey, heldSince: r.heldSince, heldJobs: Number(r.heldJobs) }));
 }
+
+/**
+ * Makes sure the key has its job_holds row (not held when new), so that statements enqueueing
+ * jobs of the key later only read it FOR SHARE and never insert it: a schedule's fires, which
+ * take several keys in one statement in no particular order, cannot deadlock on new rows.
+ */
+export async function ensureHoldRow(db: Pool | PoolClient, a: { tenantId: string; holdKey: string }): Promise<void> {
+  await db.query({
+    name: 'queue_ensure_hold_row',
+    text: `insert into job_holds (tenant_id, hold_key) values ($1, $2) on conflict do nothing`,
+    values: [a.tenantId, a.holdKey],
+  });
+}

@@ -15,6 +15,7 @@ export function scheduleColumns(alias = 'schedules'): string {
     `${a}next_fire_at as "nextFireAt"`,
     `${a}last_fire_at as "lastFireAt"`,
     `${a}paused_at as "pausedAt"`,
+    `${a}hold_key as "holdKey"`,
     `${a}created`,
     `${a}updated`,
   ].join(', ');

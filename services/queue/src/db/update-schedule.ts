@@ -15,6 +15,7 @@ const COLUMNS: { [K in keyof ScheduleFields]-?: string } = {
   payload: 'payload',
   priority: 'priority',
   maxAttempts: 'max_attempts',
+  holdKey: 'hold_key',
 };
 
 /**

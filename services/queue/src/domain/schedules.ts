@@ -8,6 +8,7 @@ import { lockDueSchedules } from '../db/lock-due-schedules';
 import { lockSchedule, pauseSchedule as pauseScheduleSql, resumeSchedule as resumeScheduleSql } from '../db/pause-schedule';
 import type { ScheduleRow } from '../db/prisma';
 import { scheduleColumns } from '../db/schedule-columns';
+import { ensureHoldRow } from '../db/holds';
 import { updateSchedule as updateScheduleSql, type ScheduleFields } from '../db/update-schedule';
 import type { ServerDeps } from '../deps';
 import { nextFire } from './cron';
@@ -32,9 +33,20 @@ export async function createSchedule(deps: Deps, s: Omit<NewSchedule, 'nextFireA
   const nextFireAt = nextFire(s.cron, s.timeZone, new Date());
   // The rpc layer refused expressions that never fire; this only guards the invariant.
   if (!nextFireAt) throw new Error(`cron ${s.cron} has no next fire`);
-  const row = await insertSchedule(deps.pool, { ...s, nextFireAt });
-  if (row) return row;
-  throw nameTaken(s.name);
+  if (!s.holdKey) {
+    const row = await insertSchedule(deps.pool, { ...s, nextFireAt });
+    if (row) return row;
+    throw nameTaken(s.name);
+  }
+  // With its key's job_holds row, in one transaction: a name already taken leaves no row behind
+  // (the fuzz suite caught exactly that: ALREADY_EXISTS with the store changed).
+  const holdKey = s.holdKey;
+  return withTransaction(deps.pool, async (client) => {
+    await ensureHoldRow(client, { tenantId: s.tenantId, holdKey });
+    const row = await insertSchedule(client, { ...s, nextFireAt });
+    if (row) return row;
+    throw nameTaken(s.name);
+  });
 }
 
 /**
@@ -53,6 +65,7 @@ export async function updateSchedule(deps: Deps, args: { tenantId: string; sched
         Object.entries(given).filter(([key, value]) => key === 'payload' || current[key as keyof ScheduleRow] !== value),
       ) as Partial<ScheduleFields>;
       if (Object.keys(changes).length === 0) return current;
+      if (changes.holdKey) await ensureHoldRow(client, { tenantId: args.tenantId, holdKey: changes.holdKey });
       const timing = changes.cron !== undefined || changes.timeZone !== undefined;
       const nextFireAt = timing && !current.pausedAt ? (nextFire(changes.cron ?? current.cron, changes.timeZone ?? current.timeZone, now) ?? PARKED) : undefined;
       return updateScheduleSql(client, { scheduleId: args.scheduleId, changes, nextFireAt });

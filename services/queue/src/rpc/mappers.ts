@@ -37,5 +37,6 @@ export function toSchedule(r: ScheduleRow): queueV1.Schedule {
     lastFireAt: r.lastFireAt ?? undefined,
     created: r.created,
     pausedAt: r.pausedAt ?? undefined,
+    holdKey: r.holdKey ?? '',
   };
 }

@@ -25,6 +25,7 @@ interface ScheduleInput {
   payload?: { [key: string]: unknown };
   priority?: number;
   maxAttempts?: number;
+  holdKey?: string;
 }
 
 /**
@@ -46,6 +47,8 @@ function fields(v: Validator, req: ScheduleInput, limits: ServerDeps['limits']):
   if (req.priority !== undefined) out.priority = v.int('priority', req.priority, { min: -1000, max: 1000 });
   if (req.maxAttempts !== undefined) out.maxAttempts = req.maxAttempts === 0 ? limits.maxAttemptsDefault : v.int('max_attempts', req.maxAttempts, { min: 1, max: 100 });
   if (req.timeZone !== undefined) out.timeZone = v.string('time_zone', req.timeZone, { max: 100 }) || 'UTC';
+  // Compared exactly, as EnqueueJobRequest.hold_key; empty = none.
+  if (req.holdKey !== undefined) out.holdKey = v.string('hold_key', req.holdKey, { max: 200, trim: false }) || null;
   let cronOk = true;
   if (req.cron !== undefined) {
     const cron = v.string('cron', req.cron, { max: 200, required: true });
