@@ -27,9 +27,10 @@ runService('analytics', loadAnalyticsConfig, async (s, logger) => {
   await writer.load();
   logger.info({ filter: writer.options.filter, ms: Date.now() - loadStarted }, 'event writer ready');
   const nc = await connectNats({ url: s.NATS_URL, name: s.SERVICE_NAME, logger });
+  const names = new EventNames(s.EVENTS_SUBJECT_PREFIX, s.EVENTS_STREAM_PREFIX);
   const consumer = await metadataEventsConsumer({
     nc,
-    names: new EventNames(s.EVENTS_SUBJECT_PREFIX, s.EVENTS_STREAM_PREFIX),
+    names,
     store,
     logger,
     maxBatch: s.ANALYTICS_CONSUMER_MAX_BATCH,
@@ -37,7 +38,6 @@ runService('analytics', loadAnalyticsConfig, async (s, logger) => {
     stream: { duplicateWindowMs: s.EVENTS_DUPLICATE_WINDOW_MS, maxAgeMs: s.EVENTS_MAX_AGE_MS, maxBytes: s.EVENTS_MAX_BYTES },
   });
   // IngestEvents with durability ACCEPTED: published to PM_ANALYTICS, stored by this consumer.
-  const names = new EventNames(s.EVENTS_SUBJECT_PREFIX, s.EVENTS_STREAM_PREFIX);
   const limits = { maxBatch: s.INGEST_MAX_BATCH, maxFutureMs: s.INGEST_MAX_FUTURE_MS };
   await declareAcceptedIngest(nc, names, s, { maxBatch: s.ANALYTICS_ACCEPTED_MAX_BATCH });
   const acceptedConsumer = createAcceptedIngestConsumer({

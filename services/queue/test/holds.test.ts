@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
 import { jetstream } from '@nats-io/jetstream';
-import { commonV1, metadataV1, queueV1 } from '@penguinmails/contracts';
+import { campaignHoldKey, commonV1, metadataV1, queueV1 } from '@penguinmails/contracts';
 import { Metrics, buildEnvelope, call, createLogger, ensureConsumer, type EventConsumer } from '@penguinmails/service-kit';
 import { CAMPAIGN_HOLDS_CONSUMER, createCampaignHoldsConsumer, declareCampaignHoldsConsumer } from '../src/consumers/campaign-holds';
-import { campaignHoldKey, setHold } from '../src/domain/holds';
+import { setHold } from '../src/domain/holds';
 import { Scheduler } from '../src/domain/schedules';
 import { NO_KEYS, failure, sleep, startQueue, tenant, type Queue } from './harness';
 

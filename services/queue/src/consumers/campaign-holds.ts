@@ -1,4 +1,4 @@
-import { metadataV1 } from '@penguinmails/contracts';
+import { campaignHoldKey, metadataV1 } from '@penguinmails/contracts';
 import {
   EventConsumer,
   ensureConsumerOnTier,
@@ -10,7 +10,7 @@ import {
   type NatsConnection,
 } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { campaignHoldKey, setHold } from '../domain/holds';
+import { setHold } from '../domain/holds';
 
 /** The durable consumer on the metadata stream (and the `<consumer>` of its dead letters). */
 export const CAMPAIGN_HOLDS_CONSUMER = 'queue-campaign-holds';

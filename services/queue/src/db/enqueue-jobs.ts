@@ -58,7 +58,7 @@ const insertFromUnnest = (holds: boolean) => `${
              ${holds ? 'left join hold h on h.key = i.hold_key' : ''}
             order by i.n`;
 
-const params = (tenantId: string, ids: string[], jobs: NewJob[]) => [
+const params = (tenantId: string, ids: string[], jobs: NewJob[], holds: boolean) => [
   tenantId,
   ids.join(','),
   joined(jobs.map((j) => j.queue), 'queue'),
@@ -73,7 +73,7 @@ const params = (tenantId: string, ids: string[], jobs: NewJob[]) => [
   jobs.map((j) => j.singletonKey ?? null),
   jobs.map((j) => j.throttleSeconds ?? 0).join(','),
   // $14 only in the statement of a batch with hold keys (insertFromUnnest(true)).
-  ...(hasHoldKeys(jobs) ? [jobs.map((j) => j.holdKey ?? null)] : []),
+  ...(holds ? [jobs.map((j) => j.holdKey ?? null)] : []),
 ];
 
 /**
@@ -140,12 +140,13 @@ async function insertPlain(db: Pool, tenantId: string, ids: string[], jobs: NewJ
   // error with the arbiter named too.
   const keys = jobs.some((j) => j.singletonKey);
   const keyless = !keys && !jobs.some((j) => j.idempotencyKey);
+  const holds = hasHoldKeys(jobs);
   const inserted = await db.query<{ id: string }>({
-    name: (keys ? 'queue_enqueue_jobs_keys' : keyless ? 'queue_enqueue_jobs_keyless' : 'queue_enqueue_jobs') + (hasHoldKeys(jobs) ? '_holds' : ''),
-    text: `${insertFromUnnest(hasHoldKeys(jobs))}
+    name: (keys ? 'queue_enqueue_jobs_keys' : keyless ? 'queue_enqueue_jobs_keyless' : 'queue_enqueue_jobs') + (holds ? '_holds' : ''),
+    text: `${insertFromUnnest(holds)}
            ${keyless ? '' : `on conflict ${keys ? '' : '(tenant_id, queue, idempotency_key) where idempotency_key is not null '}do nothing`}
            returning id`,
-    values: params(tenantId, ids, jobs),
+    values: params(tenantId, ids, jobs, holds),
   });
   const created = new Set(inserted.rows.map((r) => r.id));
   const out: EnqueuedRow[] = ids.map((id) => ({ id, created: true, sameWork: true }));
@@ -229,14 +230,15 @@ async function debounceJobs(db: Pool, tenantId: string, ids: string[], jobs: New
   jobs.forEach((j, k) => last.set(`${j.queue}\u0000${j.singletonKey}`, k));
   const sent = [...last.values()].sort((a, b) => a - b);
   const batch = sent.map((k) => jobs[k]);
+  const holds = hasHoldKeys(batch);
   const { rows } = await db.query<{ id: string; queue: string; key: string }>({
-    name: hasHoldKeys(batch) ? 'queue_debounce_jobs_holds' : 'queue_debounce_jobs',
-    text: `${insertFromUnnest(hasHoldKeys(batch))}
+    name: holds ? 'queue_debounce_jobs_holds' : 'queue_debounce_jobs',
+    text: `${insertFromUnnest(holds)}
            on conflict (tenant_id, queue, singleton_key) where ${SINGLETON_WAITING}
            do update set payload = excluded.payload, task = excluded.task, priority = excluded.priority,
                          run_at = excluded.run_at, max_attempts = excluded.max_attempts, updated = now()
            returning id, queue, singleton_key as key`,
-    values: params(tenantId, sent.map((k) => ids[k]), batch),
+    values: params(tenantId, sent.map((k) => ids[k]), batch, holds),
   });
   const byKey = new Map(rows.map((r) => [`${r.queue}\u0000${r.key}`, r.id]));
   return jobs.map((j, k) => {

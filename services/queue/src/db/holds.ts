@@ -49,9 +49,9 @@ export async function holdJobs(db: PoolClient, a: { tenantId: string; holdKey: s
 /**
  * Step 2 of a release: the key's held jobs → queued (attempts and last_error kept; each runs at
  * its run_at), and one NOTIFY per queue they are in, as an enqueue's, to wake long-polling
- * claimers (the insert trigger does not see an update). Returns how many jobs per queue.
+ * claimers (the insert trigger does not see an update). Returns how many.
  */
-export async function releaseJobs(db: PoolClient, a: { tenantId: string; holdKey: string }): Promise<{ queue: string; jobs: number }[]> {
+export async function releaseJobs(db: PoolClient, a: { tenantId: string; holdKey: string }): Promise<number> {
   const { rows } = await db.query<{ queue: string; jobs: number }>({
     name: 'queue_release_jobs',
     text: `with released as (
@@ -63,7 +63,7 @@ export async function releaseJobs(db: PoolClient, a: { tenantId: string; holdKey
              from released group by queue`,
     values: [a.tenantId, a.holdKey],
   });
-  return rows.map((r) => ({ queue: r.queue, jobs: r.jobs }));
+  return rows.reduce((n, r) => n + r.jobs, 0);
 }
 
 export interface HoldRow {

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import type { PoolClient } from 'pg';
 import type { ScheduleRow } from './prisma';
 import { scheduleColumns } from './schedule-columns';
 
@@ -21,7 +21,7 @@ export interface NewSchedule {
  * Inserts the schedule; undefined when the tenant has one of that name already (`on conflict
  * do nothing` on (tenant_id, name): two concurrent creates of one name make one schedule).
  */
-export async function insertSchedule(db: Pool | PoolClient, s: NewSchedule): Promise<ScheduleRow | undefined> {
+export async function insertSchedule(db: PoolClient, s: NewSchedule): Promise<ScheduleRow | undefined> {
   const { rows } = await db.query<ScheduleRow>(
     `insert into schedules (tenant_id, name, cron, time_zone, queue, task, payload, priority, max_attempts, next_fire_at, hold_key)
      values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11)

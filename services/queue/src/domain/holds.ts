@@ -5,9 +5,6 @@ import { holdJobs as holdJobsSql, listHolds as listHoldsSql, releaseJobs as rele
 // Hold keys: a tenant's jobs tagged with a key wait (HELD) while the key is held. The rules of
 // how a hold and the enqueues, failures and expired leases racing with it agree are in db/holds.ts.
 
-/** The key the tier holds while a campaign is not ACTIVE (consumers/campaign-holds.ts); the contract's spelling. */
-export { campaignHoldKey } from '@penguinmails/contracts';
-
 export interface HoldChange {
   /** False: an older event than the one that set the key last (nothing changed). */
   applied: boolean;
@@ -20,9 +17,7 @@ export async function setHold(pool: Pool, a: { tenantId: string; holdKey: string
   return withTransaction(pool, async (client) => {
     const applied = await setHoldRow(client, a);
     if (!applied) return { applied, jobs: 0 };
-    if (a.held) return { applied, jobs: await holdJobsSql(client, a) };
-    const released = await releaseJobsSql(client, a);
-    return { applied, jobs: released.reduce((n, q) => n + q.jobs, 0) };
+    return { applied, jobs: await (a.held ? holdJobsSql : releaseJobsSql)(client, a) };
   });
 }
 

@@ -33,16 +33,10 @@ export async function createSchedule(deps: Deps, s: Omit<NewSchedule, 'nextFireA
   const nextFireAt = nextFire(s.cron, s.timeZone, new Date());
   // The rpc layer refused expressions that never fire; this only guards the invariant.
   if (!nextFireAt) throw new Error(`cron ${s.cron} has no next fire`);
-  if (!s.holdKey) {
-    const row = await insertSchedule(deps.pool, { ...s, nextFireAt });
-    if (row) return row;
-    throw nameTaken(s.name);
-  }
-  // With its key's job_holds row, in one transaction: a name already taken leaves no row behind
-  // (the fuzz suite caught exactly that: ALREADY_EXISTS with the store changed).
-  const holdKey = s.holdKey;
+  // With its hold key's job_holds row, in one transaction: a name already taken leaves no row
+  // behind (the fuzz suite caught exactly that: ALREADY_EXISTS with the store changed).
   return withTransaction(deps.pool, async (client) => {
-    await ensureHoldRow(client, { tenantId: s.tenantId, holdKey });
+    if (s.holdKey) await ensureHoldRow(client, { tenantId: s.tenantId, holdKey: s.holdKey });
     const row = await insertSchedule(client, { ...s, nextFireAt });
     if (row) return row;
     throw nameTaken(s.name);
