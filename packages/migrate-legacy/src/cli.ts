@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { createPlatform } from '@penguinmails/sdk';
-import { catchUp, runMigration, type RunOptions } from './migrate';
+import { catchUp, listenForErrors, runMigration, type RunOptions } from './migrate';
 import { archive, readState, restore, rollback, switchOver } from './phases';
 import { verifyMigration } from './verify';
 import { applyLegacySchema, generateLegacy } from './generate';
@@ -39,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!cmd || cmd === 'help' || cmd === '--help') { console.log(USAGE); return cmd ? 0 : 2; }
   if (!url) { console.error('error: LEGACY_DATABASE_URL is not set'); return 2; }
   if (cmd === 'schema') { console.log(`applied: ${(await applyLegacySchema(url)).join(', ') || 'nothing'}`); return 0; }
-  const db = new Client({ connectionString: url });
+  const db = listenForErrors(new Client({ connectionString: url }));
   await db.connect();
   const pm = createPlatform();
   try {

@@ -176,6 +176,7 @@ test('driver errors are classified: pg and Prisma unique violations, lost connec
   expect(classifyError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBeInstanceOf(UnavailableError);
   expect(classifyError(Object.assign(new Error('x'), { code: '40001' }))).toBeInstanceOf(AbortedError);
   expect(classifyError(new Error('Connection terminated unexpectedly'))).toBeInstanceOf(UnavailableError);
+  expect(classifyError(new Error('Client has encountered a connection error and is not queryable'))).toBeInstanceOf(UnavailableError);
   expect(classifyError(new TypeError('bug'))).toBeInstanceOf(TypeError);
 });
 

@@ -54,7 +54,11 @@ export function classifyError(err: unknown): Error {
     if (UNAVAILABLE_PG_CODES.has(code) || UNAVAILABLE_NODE_CODES.has(code))
       return new UnavailableError('the database is unavailable; retry with backoff', { cause: e });
   }
-  if (/Connection terminated|timeout exceeded when trying to connect/i.test(e.message))
+  // pg's own messages: the socket closed under a query, no connection within the pool's
+  // connectionTimeoutMillis, and a query sent on a client whose connection had already failed
+  // (a database restart between two statements of one transaction; seen as INTERNAL in the
+  // kill -9 PostgreSQL fault test).
+  if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable/i.test(e.message))
     return new UnavailableError('the database is unavailable; retry with backoff', { cause: e });
   return e;
 }

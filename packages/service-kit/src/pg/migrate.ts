@@ -26,6 +26,9 @@ export interface MigrateOptions {
 export async function migratePostgres(opts: MigrateOptions): Promise<{ applied: string[] }> {
   const files = readMigrations(opts.migrationsDir);
   const client = new Client({ connectionString: opts.databaseUrl, connectionTimeoutMillis: 10_000 });
+  // A connection that dies between two statements emits 'error'; unheard, that crashes the
+  // process instead of failing the migration's next statement (which reports it).
+  client.on('error', (err) => opts.logger?.warn({ err: err.message }, 'migration connection failed'));
   try {
     await client.connect();
   } catch (err) {

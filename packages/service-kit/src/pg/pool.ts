@@ -29,6 +29,18 @@ export function createPgPool(
   pool.on('error', (err) =>
     logger?.warn({ err: err.message, code: (err as { code?: string }).code }, 'idle PostgreSQL connection failed; it will be replaced'),
   );
+  // Every client hears its own 'error' for its whole life, checked out or idle. pg-pool
+  // listens only while a client is idle, and withTransaction/withClient from when their await
+  // of pool.connect() resumes. Between the two there is a gap: a new connection's ReadyForQuery
+  // hands the client over (removing the pool's listener) in the middle of parsing a socket read,
+  // and a FATAL in that same read (a backend seeing its postmaster die just after it started)
+  // is emitted before the caller's await resumes. Unheard, it crashed the service (kill -9
+  // PostgreSQL fault test, about 1 kill in 20; pg-client.test.ts makes it happen every time).
+  // The failure still reaches the caller: the client is marked not queryable, its next query
+  // fails (classified UNAVAILABLE), and the pool destroys it on release.
+  pool.on('connect', (client) =>
+    client.on('error', (err) => logger?.debug({ err: err.message, code: (err as { code?: string }).code }, 'PostgreSQL connection failed while checked out')),
+  );
   return pool;
 }
 
