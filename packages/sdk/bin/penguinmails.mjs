@@ -25,6 +25,8 @@ commands:
   jobs hold|release --tenant <id> --key <hold key>  hold a key's waiting jobs (HELD, never claimed) or
                                                   queue them again (HoldJobs / ReleaseJobs); a paused
                                                   campaign's sends are held as campaign:<id> already
+  jobs hold ... --cancel-waiting                  hold the key and cancel its waiting jobs (a completed
+                                                  or archived campaign's are cancelled already)
   schedules list --tenant <id> [--limit n]
   schedules pause|resume --tenant <id> --id <schedule id>
   metrics campaign --tenant <id> --id <campaign id> [--from <ISO time>] [--to <ISO time>]
@@ -45,7 +47,7 @@ function parseArgs(argv) {
   const flags = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--json' || a === '-h' || a === '--help') flags[a.replace(/^-+/, '')] = true;
+    if (a === '--json' || a === '-h' || a === '--help' || a === '--cancel-waiting') flags[a.replace(/^-+/, '')] = true;
     else if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       if (eq > 0) flags[a.slice(2, eq)] = a.slice(eq + 1);
@@ -231,6 +233,12 @@ async function run(argv) {
       case 'jobs hold':
       case 'jobs release': {
         const req = { tenantId: need(flags, 'tenant'), holdKey: need(flags, 'key') };
+        if (flags['cancel-waiting'] && action !== 'hold') throw new UsageError('--cancel-waiting goes with jobs hold');
+        if (flags['cancel-waiting']) {
+          const { cancelledJobs } = await pm.queue.holdJobs({ ...req, cancelWaiting: true });
+          out({ holdKey: req.holdKey, cancelledJobs }, () => process.stdout.write(`cancelled ${cancelledJobs} waiting job(s) of key ${req.holdKey}; the key is held\n`));
+          return 0;
+        }
         const jobs = action === 'hold' ? (await pm.queue.holdJobs(req)).heldJobs : (await pm.queue.releaseJobs(req)).releasedJobs;
         out({ holdKey: req.holdKey, [action === 'hold' ? 'heldJobs' : 'releasedJobs']: jobs }, () =>
           process.stdout.write(`${action === 'hold' ? 'held' : 'released'} ${jobs} job(s) of key ${req.holdKey}\n`),

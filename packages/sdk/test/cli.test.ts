@@ -117,9 +117,15 @@ describe('jobs and schedules (queue)', () => {
     const released = await cli(['jobs', 'release', '--tenant', tenantId, '--key', 'mailbox:42', '--json'], env);
     expect(JSON.parse(released.stdout)).toEqual({ holdKey: 'mailbox:42', releasedJobs: '1' });
     expect((await pm.queue.getJob({ tenantId, jobId: job!.id })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_QUEUED);
+    // --cancel-waiting: the key's waiting job is cancelled, the key held
+    const cancelled = await cli(['jobs', 'hold', '--tenant', tenantId, '--key', 'mailbox:42', '--cancel-waiting'], env);
+    expect(cancelled).toMatchObject({ code: 0, stderr: '', stdout: 'cancelled 1 waiting job(s) of key mailbox:42; the key is held\n' });
+    expect((await pm.queue.getJob({ tenantId, jobId: job!.id })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_CANCELLED);
     pm.close();
     const missing = await cli(['jobs', 'hold', '--tenant', tenantId], env);
     expect(missing).toMatchObject({ code: 1, stderr: 'error: --key is required\n' });
+    const wrong = await cli(['jobs', 'release', '--tenant', tenantId, '--key', 'k', '--cancel-waiting'], env);
+    expect(wrong).toMatchObject({ code: 1, stderr: 'error: --cancel-waiting goes with jobs hold\n' });
   });
 
   test('jobs retry queues a dead job again; schedules list, pause and resume; mistakes are one line', async () => {

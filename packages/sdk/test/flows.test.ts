@@ -133,3 +133,21 @@ test('pausing a campaign in the metadata tier holds its queued sends in the queu
   const sends = await pm.queue.claimJobs({ tenantId, queue, workerId: 'w-hold', maxJobs: 10 });
   expect(sends.jobs.map((j) => (j.payload as { i: number }).i).sort()).toEqual([1, 2, 3, 4]);
 });
+
+test('completing a campaign cancels its waiting sends in the queue tier; the sends already running finish', async () => {
+  const { CAMPAIGN_STATUS_ACTIVE, CAMPAIGN_STATUS_COMPLETED } = metadataV1.CampaignStatus;
+  const campaignId = (await pm.metadata.createCampaign({ tenantId, name: 'Completed mid-send' })).campaign!.id;
+  await pm.metadata.updateCampaignStatus({ tenantId, campaignId, status: CAMPAIGN_STATUS_ACTIVE });
+  const queue = `send-end-${randomUUID().slice(0, 8)}`;
+  const send = (i: number) => ({ queue, task: 'send', holdKey: campaignHoldKey(campaignId), payload: { campaignId, i } });
+  const stats = () => pm.queue.getQueueStats({ tenantId, queue }).then((r) => r.queues[0]);
+  await pm.queue.enqueueJobs({ tenantId, jobs: [send(1)] });
+  const [running] = (await pm.queue.claimJobs({ tenantId, queue, workerId: 'w-end', maxJobs: 10 })).jobs;
+  await pm.queue.enqueueJobs({ tenantId, jobs: [send(2), send(3)] });
+
+  await pm.metadata.updateCampaignStatus({ tenantId, campaignId, status: CAMPAIGN_STATUS_COMPLETED });
+  const ended = await waitFor(stats, (s) => Number(s?.cancelled) === 2);
+  expect({ cancelled: Number(ended.cancelled), queued: Number(ended.queued), held: Number(ended.held), running: Number(ended.running) }).toEqual({ cancelled: 2, queued: 0, held: 0, running: 1 });
+  const done = await pm.queue.completeJob({ tenantId, jobId: running.id, workerId: 'w-end', attempt: running.attempts });
+  expect(done.job!.status).toBe(queueV1.JobStatus.JOB_STATUS_SUCCEEDED);
+});

@@ -42,7 +42,11 @@ const claim = (t: string, o: { maxJobs?: number; waitMs?: number; workerId?: str
   call(q.client, 'claimJobs', { tenantId: t, queue: QUEUE, workerId: o.workerId ?? 'w1', maxJobs: o.maxJobs ?? 100, leaseSeconds: 0, waitMs: o.waitMs ?? 0, complete: [], lean: false }).then((r) =>
     r.jobs,
   );
-const hold = async (t: string, key: string) => Number((await call(q.client, 'holdJobs', { tenantId: t, holdKey: key })).heldJobs);
+const hold = async (t: string, key: string) => Number((await call(q.client, 'holdJobs', { tenantId: t, holdKey: key, cancelWaiting: false })).heldJobs);
+const holdAndCancel = async (t: string, key: string) => {
+  const r = await call(q.client, 'holdJobs', { tenantId: t, holdKey: key, cancelWaiting: true });
+  return { held: Number(r.heldJobs), cancelled: Number(r.cancelledJobs) };
+};
 const release = async (t: string, key: string) => Number((await call(q.client, 'releaseJobs', { tenantId: t, holdKey: key })).releasedJobs);
 const statusOf = async (t: string, id: string) => (await call(q.client, 'getJob', { tenantId: t, jobId: id })).job!.status;
 async function statuses(t: string, key: string): Promise<Record<string, number>> {
@@ -155,7 +159,7 @@ describe('HoldJobs / ReleaseJobs', () => {
     const t = tenant();
     await enqueue(t, [newJob({ holdKey: 'campaign:bad' })]);
     const before = await q.snapshot();
-    const empty = await failure(call(q.client, 'holdJobs', { tenantId: t, holdKey: '' }));
+    const empty = await failure(call(q.client, 'holdJobs', { tenantId: t, holdKey: '', cancelWaiting: false }));
     expect(empty.code).toBe(Status.INVALID_ARGUMENT);
     expect(empty.fieldViolations.map((v) => `${v.field}:${v.reason}`)).toEqual(['hold_key:REQUIRED']);
     const long = await failure(call(q.client, 'releaseJobs', { tenantId: 'not-a-uuid', holdKey: 'k'.repeat(201) }));
@@ -165,7 +169,54 @@ describe('HoldJobs / ReleaseJobs', () => {
     expect(enq.fieldViolations.map((v) => v.field)).toEqual(['hold_key']);
     const batch = await failure(call(q.client, 'enqueueJobs', { tenantId: t, jobs: [newJob({ holdKey: 'campaign:bad' }), newJob({ holdKey: 'k'.repeat(201) })] }));
     expect(batch.fieldViolations.map((v) => v.field)).toEqual(['jobs[1].hold_key']);
+    // a cancelling hold of a bad key or tenant cancels nothing
+    const cancelling = await failure(call(q.client, 'holdJobs', { tenantId: 'nope', holdKey: 'campaign:bad', cancelWaiting: true }));
+    expect(cancelling.fieldViolations.map((v) => v.field)).toEqual(['tenant_id']);
+    const cancellingLong = await failure(call(q.client, 'holdJobs', { tenantId: t, holdKey: 'k'.repeat(201), cancelWaiting: true }));
+    expect(cancellingLong.fieldViolations.map((v) => v.field)).toEqual(['hold_key']);
     expect(await q.snapshot()).toEqual(before);
+  });
+
+  test('cancel_waiting: the key\'s queued, failed and held jobs are CANCELLED (finished), running ones finish and a failed retry waits HELD; later enqueues wait HELD and another call cancels them; other keys and tenants untouched', async () => {
+    const t = tenant();
+    const other = tenant();
+    const key = 'campaign:ended';
+    const [run1, run2] = await enqueue(t, [newJob({ holdKey: key, maxAttempts: 3 }), newJob({ holdKey: key, maxAttempts: 3 })]);
+    const running = await claim(t);
+    expect(running.map((j) => j.id).sort()).toEqual([run1, run2].sort());
+    // `failing` fails once and waits for its retry (FAILED)
+    const [failing] = await enqueue(t, [newJob({ holdKey: key, maxAttempts: 3 })]);
+    const [f] = await claim(t);
+    expect(f.id).toBe(failing);
+    const [queued] = await enqueue(t, [newJob({ holdKey: key })]);
+    await call(q.client, 'failJob', { tenantId: t, jobId: failing, workerId: 'w1', attempt: f.attempts, error: 'smtp 421', permanent: false, retryAfterSeconds: 3600 });
+    expect(await statusOf(t, failing)).toBe(JobStatus.JOB_STATUS_FAILED);
+    expect(await statusOf(t, queued)).toBe(JobStatus.JOB_STATUS_QUEUED);
+    // a held one too: hold, enqueue while held
+    expect(await hold(t, key)).toBe(2);
+    const [heldLate] = await enqueue(t, [newJob({ holdKey: key })]);
+    const [freeJob] = await enqueue(t, [newJob({ holdKey: 'campaign:running-on' })]);
+    const [theirs] = await enqueue(other, [newJob({ holdKey: key })]);
+
+    expect(await holdAndCancel(t, key)).toEqual({ held: 0, cancelled: 3 });
+    for (const id of [queued, failing, heldLate]) expect(await statusOf(t, id)).toBe(JobStatus.JOB_STATUS_CANCELLED);
+    const { rows } = await q.pool.query<{ unfinished: number }>(`select count(*)::int as unfinished from jobs where tenant_id = $1 and status = 'cancelled' and finished is null`, [t]);
+    expect(rows[0].unfinished).toBe(0);
+    expect(await statusOf(t, freeJob)).toBe(JobStatus.JOB_STATUS_QUEUED);
+    expect(await statusOf(other, theirs)).toBe(JobStatus.JOB_STATUS_QUEUED);
+    // the two running at the call finish their attempt: one completes, the other's retry waits HELD
+    const byId = new Map(running.map((j) => [j.id, j]));
+    expect((await call(q.client, 'completeJob', { tenantId: t, jobId: run1, workerId: 'w1', attempt: byId.get(run1)!.attempts })).job!.status).toBe(JobStatus.JOB_STATUS_SUCCEEDED);
+    expect((await call(q.client, 'failJob', { tenantId: t, jobId: run2, workerId: 'w1', attempt: byId.get(run2)!.attempts, error: 'smtp 421', permanent: false, retryAfterSeconds: 0 })).job!.status).toBe(JobStatus.JOB_STATUS_HELD);
+    // a send enqueued after: HELD (the key stays held), and the next cancelling hold ends it too
+    const [afterwards] = await enqueue(t, [newJob({ holdKey: key })]);
+    expect(await statusOf(t, afterwards)).toBe(JobStatus.JOB_STATUS_HELD);
+    expect(await holdAndCancel(t, key)).toEqual({ held: 0, cancelled: 2 });
+    expect(await statuses(t, key)).toEqual({ cancelled: 5, succeeded: 1 });
+    expect((await claim(t, { maxJobs: 10 })).map((j) => j.id)).toEqual([freeJob]);
+    // releasing the key later does not bring cancelled jobs back (RetryJob does, one by one)
+    expect(await release(t, key)).toBe(0);
+    expect(await statuses(t, key)).toEqual({ cancelled: 5, succeeded: 1 });
   });
 });
 
@@ -329,7 +380,7 @@ describe('holds from CampaignStatusChanged (the metadata tier)', () => {
     throw new Error(`timed out waiting for ${what}`);
   }
 
-  test('PAUSED holds campaign:<id>, ACTIVE releases it, ARCHIVED holds it again; other campaigns and tenants run on', async () => {
+  test('PAUSED holds campaign:<id>, ACTIVE releases it, ARCHIVED cancels its waiting sends and holds the key; other campaigns and tenants run on', async () => {
     const t = tenant();
     const campaign = randomUUID();
     const key = campaignHoldKey(campaign);
@@ -347,7 +398,24 @@ describe('holds from CampaignStatusChanged (the metadata tier)', () => {
 
     const [late] = await enqueue(t, [newJob({ holdKey: key })]);
     await publish(t, changed(t, campaign, metadataV1.CampaignStatus.CAMPAIGN_STATUS_ARCHIVED).bytes);
-    await until('the late send held', async () => (await statusOf(t, late)) === JobStatus.JOB_STATUS_HELD);
+    await until('the waiting send cancelled', async () => (await statusOf(t, late)) === JobStatus.JOB_STATUS_CANCELLED);
+    // the two claimed before still run; a send enqueued after the archive waits HELD
+    expect(await statuses(t, key)).toEqual({ running: 2, cancelled: 1 });
+    const [afterwards] = await enqueue(t, [newJob({ holdKey: key })]);
+    expect(await statusOf(t, afterwards)).toBe(JobStatus.JOB_STATUS_HELD);
+    expect((await claim(t)).map((j) => j.id)).toEqual([]);
+  });
+
+  test('COMPLETED after PAUSED cancels the sends the pause held', async () => {
+    const t = tenant();
+    const campaign = randomUUID();
+    const key = campaignHoldKey(campaign);
+    const sends = await enqueue(t, [newJob({ holdKey: key }), newJob({ holdKey: key }), newJob({ holdKey: key })]);
+    await publish(t, changed(t, campaign, metadataV1.CampaignStatus.CAMPAIGN_STATUS_PAUSED).bytes);
+    await until('the sends held', async () => (await statuses(t, key)).held === 3);
+    await publish(t, changed(t, campaign, metadataV1.CampaignStatus.CAMPAIGN_STATUS_COMPLETED).bytes);
+    await until('the sends cancelled', async () => (await statuses(t, key)).cancelled === 3);
+    for (const id of sends) expect(await statusOf(t, id)).toBe(JobStatus.JOB_STATUS_CANCELLED);
   });
 
   test('an older event applied after a newer one changes nothing (stream sequence); a malformed one is dead-lettered and the next applied', async () => {

@@ -18,19 +18,22 @@ const EVENT_TYPE = 'penguinmails.metadata.v1.CampaignStatusChanged';
 const { CampaignStatus } = metadataV1;
 
 /**
- * Whether a campaign in `status` may send: only an ACTIVE one. PAUSED, COMPLETED and ARCHIVED
- * hold the sends still queued (a completed or archived campaign's leftovers wait as HELD for an
- * operator's CancelJob rather than go out). DRAFT is never a new status (no transition leads to
- * it), so it says nothing; undefined for a value the tier does not know.
+ * What a campaign's new `status` does to its sends: only an ACTIVE campaign sends ('release').
+ * PAUSED holds the sends still waiting ('hold'), until ACTIVE releases them. COMPLETED and
+ * ARCHIVED are final (no transition leads back to ACTIVE): their waiting sends are cancelled
+ * ('cancel'), finished jobs that retention removes, instead of HELD for ever; a send enqueued
+ * after that waits as HELD. DRAFT is never a new status (no transition leads to it), so it says
+ * nothing (null); undefined for a value the tier does not know.
  */
-function holds(status: metadataV1.CampaignStatus): boolean | null | undefined {
+function action(status: metadataV1.CampaignStatus): 'release' | 'hold' | 'cancel' | null | undefined {
   switch (status) {
     case CampaignStatus.CAMPAIGN_STATUS_ACTIVE:
-      return false;
+      return 'release';
     case CampaignStatus.CAMPAIGN_STATUS_PAUSED:
+      return 'hold';
     case CampaignStatus.CAMPAIGN_STATUS_COMPLETED:
     case CampaignStatus.CAMPAIGN_STATUS_ARCHIVED:
-      return true;
+      return 'cancel';
     case CampaignStatus.CAMPAIGN_STATUS_DRAFT:
       return null;
     default:
@@ -55,7 +58,8 @@ export async function declareCampaignHoldsConsumer(
 /**
  * The consumer of CampaignStatusChanged (not started: main runs it as background work): a
  * campaign that leaves ACTIVE holds the key `campaign:<campaign_id>` of its tenant, one that
- * becomes ACTIVE again releases it (domain/holds.ts). Each event is applied in its own
+ * becomes ACTIVE again releases it, one that is COMPLETED or ARCHIVED has its waiting sends
+ * cancelled (domain/holds.ts). Each event is applied in its own
  * transaction, in stream order, tagged with its stream sequence: a redelivered older event
  * (after a crash between the apply and the ack, or a batch redelivered behind a newer one)
  * changes nothing, so the last status the metadata tier published wins.
@@ -82,7 +86,7 @@ export function createCampaignHoldsConsumer(opts: {
   });
 }
 
-type Parsed = { tenantId: string; holdKey: string; held: boolean } | { skip: true } | { reason: string };
+type Parsed = { tenantId: string; holdKey: string; held: boolean; cancel: boolean } | { skip: true } | { reason: string };
 
 function parse(e: ConsumedEvent): Parsed {
   const env = e.envelope;
@@ -95,10 +99,10 @@ function parse(e: ConsumedEvent): Parsed {
     return { reason: `undecodable CampaignStatusChanged payload: ${(err as Error).message}` };
   }
   if (!isUuid(payload.campaignId)) return { reason: 'campaign_id is not a UUID' };
-  const held = holds(payload.newStatus);
-  if (held === undefined) return { reason: `new_status ${payload.newStatus} is not a campaign status this tier knows` };
-  if (held === null) return { skip: true };
-  return { tenantId: env.tenantId.toLowerCase(), holdKey: campaignHoldKey(payload.campaignId), held };
+  const act = action(payload.newStatus);
+  if (act === undefined) return { reason: `new_status ${payload.newStatus} is not a campaign status this tier knows` };
+  if (act === null) return { skip: true };
+  return { tenantId: env.tenantId.toLowerCase(), holdKey: campaignHoldKey(payload.campaignId), held: act !== 'release', cancel: act === 'cancel' };
 }
 
 /** Applies a batch in stream order; malformed events are rejected (dead-lettered), the rest applied. */
@@ -112,7 +116,10 @@ export async function handleCampaignStatusChanged(pool: Pool, logger: Logger, ev
     }
     if ('skip' in parsed) continue;
     const change = await setHold(pool, { ...parsed, sourceSeq: event.msg.seq });
-    logger.info({ tenantId: parsed.tenantId, holdKey: parsed.holdKey, held: parsed.held, jobs: change.jobs, applied: change.applied, seq: event.msg.seq }, parsed.held ? 'campaign sends held' : 'campaign sends released');
+    logger.info(
+      { tenantId: parsed.tenantId, holdKey: parsed.holdKey, held: parsed.held, jobs: change.jobs, applied: change.applied, seq: event.msg.seq },
+      parsed.cancel ? 'campaign ended: waiting sends cancelled' : parsed.held ? 'campaign sends held' : 'campaign sends released',
+    );
   }
   return { rejected };
 }

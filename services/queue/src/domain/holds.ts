@@ -1,6 +1,6 @@
 import { withTransaction } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { holdJobs as holdJobsSql, listHolds as listHoldsSql, releaseJobs as releaseJobsSql, setHoldRow, type HoldRow } from '../db/holds';
+import { cancelWaitingJobs, holdJobs as holdJobsSql, listHolds as listHoldsSql, releaseJobs as releaseJobsSql, setHoldRow, type HoldRow } from '../db/holds';
 
 // Hold keys: a tenant's jobs tagged with a key wait (HELD) while the key is held. The rules of
 // how a hold and the enqueues, failures and expired leases racing with it agree are in db/holds.ts.
@@ -8,16 +8,21 @@ import { holdJobs as holdJobsSql, listHolds as listHoldsSql, releaseJobs as rele
 export interface HoldChange {
   /** False: an older event than the one that set the key last (nothing changed). */
   applied: boolean;
-  /** Jobs moved: to HELD by a hold, to QUEUED by a release. */
+  /** Jobs moved: to HELD by a hold, to QUEUED by a release, to CANCELLED by a hold that cancels. */
   jobs: number;
 }
 
-/** Holds or releases a key of a tenant in one transaction (see db/holds.ts for the order). */
-export async function setHold(pool: Pool, a: { tenantId: string; holdKey: string; held: boolean; sourceSeq?: number }): Promise<HoldChange> {
+/**
+ * Holds or releases a key of a tenant in one transaction (see db/holds.ts for the order). A hold
+ * with `cancel` cancels the key's waiting jobs instead of holding them: the row is held first,
+ * so nothing of the key becomes runnable meanwhile, and jobs enqueued later wait as HELD.
+ */
+export async function setHold(pool: Pool, a: { tenantId: string; holdKey: string; held: boolean; cancel?: boolean; sourceSeq?: number }): Promise<HoldChange> {
   return withTransaction(pool, async (client) => {
     const applied = await setHoldRow(client, a);
     if (!applied) return { applied, jobs: 0 };
-    return { applied, jobs: await (a.held ? holdJobsSql : releaseJobsSql)(client, a) };
+    const move = !a.held ? releaseJobsSql : a.cancel ? cancelWaitingJobs : holdJobsSql;
+    return { applied, jobs: await move(client, a) };
   });
 }
 

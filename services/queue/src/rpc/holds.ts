@@ -18,8 +18,9 @@ function target(req: { tenantId: string; holdKey: string }): { tenantId: string;
 export function holdHandlers(deps: ServerDeps): HoldHandlers {
   return {
     holdJobs: async (req) => {
-      const { jobs } = await setHold(deps.pool, { ...target(req), held: true });
-      return { heldJobs: BigInt(jobs) };
+      const cancel = req.cancelWaiting === true;
+      const { jobs } = await setHold(deps.pool, { ...target(req), held: true, cancel });
+      return cancel ? { heldJobs: 0n, cancelledJobs: BigInt(jobs) } : { heldJobs: BigInt(jobs), cancelledJobs: 0n };
     },
     releaseJobs: async (req) => {
       const { jobs } = await setHold(deps.pool, { ...target(req), held: false });
