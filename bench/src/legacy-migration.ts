@@ -135,7 +135,10 @@ export async function runLegacy(o: LegacyOptions): Promise<string> {
   // --cpu-prof DIR: each service writes a V8 CPU profile there at its exit (platform.stop());
   // NODE_OPTIONS takes no --cpu-prof, so a preload does it through the inspector.
   if (o.cpuProf) mkdirSync(o.cpuProf, { recursive: true });
-  const platform = await startPlatform(o.cpuProf ? { env: { NODE_OPTIONS: `--require ${path.join(__dirname, 'lib', 'cpu-prof-preload.cjs')}`, CPU_PROF_DIR: path.resolve(o.cpuProf) } } : {});
+  // Analytics keeps raw events for ever during the migration, as the tool asks of an operator
+  // (migrate-legacy README, "History older than analytics keeps raw events").
+  const serviceEnv = { analytics: { ANALYTICS_RAW_TTL_DAYS: '0' } };
+  const platform = await startPlatform(o.cpuProf ? { serviceEnv, env: { NODE_OPTIONS: `--require ${path.join(__dirname, 'lib', 'cpu-prof-preload.cjs')}`, CPU_PROF_DIR: path.resolve(o.cpuProf) } } : { serviceEnv });
   const legacy = await freshDatabase({ migrationsDir: LEGACY_MIGRATIONS, prefix: 'pm_legacy_bench' });
   const pm = createPlatform({ addresses: platform.addresses }, { env: {} });
   const db = new Client({ connectionString: legacy.url });

@@ -9,12 +9,14 @@ const USAGE = `usage: migrate-legacy <command> [options]
   schema                       apply legacy/*.sql to LEGACY_DATABASE_URL
   generate --rows N [--tenants T] [--seed S]   fill the legacy tables (bench/'s generator)
   run [--batch N] [--in-flight B] [--throttle rows/s] [--adaptive F] [--concurrency C] [--rejects file.jsonl] [--max-body-bytes B] [--no-catch-up]
-      [--attempts 8] [--call-deadline-ms 120000]
+      [--attempts 8] [--call-deadline-ms 120000] [--allow-recount]
                                keyset pass from the checkpoint, then the catch-up; a bar on a terminal, lines otherwise
                                (--in-flight: batches written at once, default 3; --adaptive 0.2: back off while a probe
                                of the legacy table is more than 20% slower than before the run; --throttle is then the ceiling;
                                --attempts / --call-deadline-ms: each write to a tier is repeated on UNAVAILABLE, DEADLINE_EXCEEDED,
-                               RESOURCE_EXHAUSTED or ABORTED, with backoff, each attempt given that deadline)
+                               RESOURCE_EXHAUSTED or ABORTED, with backoff, each attempt given that deadline;
+                               refused while the legacy rows are older than the analytics tier's ANALYTICS_RAW_TTL_DAYS,
+                               where a resent event would count twice: raise it or pass --allow-recount)
   catch-up [same options] [--full]   only the catch-up pass (rows inserted behind the checkpoint or updated since
                                migrated, from the first run's start; --full: every row)
   verify                       counts per tenant + per-row comparison; exit 0 only when they agree
@@ -59,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
         adaptive: f.adaptive ? Number(f.adaptive) : undefined, catchUp: f['no-catch-up'] !== 'true',
         rejectsFile: f.rejects ?? 'migrate-legacy.rejects.jsonl', maxBodyBytes: f['max-body-bytes'] ? Number(f['max-body-bytes']) : undefined,
         attempts: f.attempts ? Number(f.attempts) : undefined, callDeadlineMs: f['call-deadline-ms'] ? Number(f['call-deadline-ms']) : undefined,
+        allowRecount: f['allow-recount'] === 'true',
         progress: (l) => process.stderr.write(tty ? l : l + '\n'), tty, signal: ac.signal,
       };
     };

@@ -69,6 +69,8 @@ export interface RunOptions {
   callDeadlineMs?: number;
   /** Run the catch-up pass after the keyset pass (default true). */
   catchUp?: boolean;
+  /** Go on although the legacy rows go back further than the analytics tier's raw retention (see checkAnalyticsRetention). */
+  allowRecount?: boolean;
   /** Test hook (keyset pass only), called after a batch is written to the tiers (content, refs, events) and before its commit; other batches may be in flight. */
   afterBatchWritten?: (batch: number) => void | Promise<void>;
   signal?: AbortSignal;
@@ -442,7 +444,33 @@ async function commitBatch(db: Client, b: BatchResult, checkpoint?: { last: Lega
   return fresh;
 }
 
+/**
+ * Refuses to start (nothing written) when the legacy rows go back further than the analytics
+ * tier keeps raw events (GetFreshness' raw_retention_days, ANALYTICS_RAW_TTL_DAYS). Analytics
+ * counts an event once by its id only while it keeps the event: an older one counts again each
+ * time it is sent again, and this tool sends a batch's events again whenever it resumes or redoes
+ * the batch (at least once, on purpose: a crash between the write and the checkpoint). So a
+ * resumed migration of such history would count some of it twice. The operator raises the
+ * setting (or sets 0, keep for ever) for the migration, or accepts the risk (`allowRecount`).
+ * A day of margin, for a migration that runs across midnight.
+ */
+export async function checkAnalyticsRetention(db: Client, pm: PenguinMails, opts: Pick<RunOptions, 'allowRecount'> = {}): Promise<void> {
+  if (opts.allowRecount) return;
+  const oldest = (await db.query<{ tenant_id: string; created: Date }>('select tenant_id, created from emails order by created, id limit 1')).rows[0];
+  if (!oldest) return;
+  const days = (await pm.analytics.getFreshness({ tenantId: oldest.tenant_id })).rawRetentionDays;
+  if (!days) return;
+  const age = Math.floor((Date.now() - oldest.created.getTime()) / 86_400_000);
+  if (age + 1 < days) return;
+  throw new Error(
+    `the legacy emails go back ${age} days (to ${oldest.created.toISOString().slice(0, 10)}), and the analytics tier keeps raw events ${days} days ` +
+      `(ANALYTICS_RAW_TTL_DAYS): an event older than that counts again each time it is sent again, which a resumed or redone batch does. ` +
+      `Set ANALYTICS_RAW_TTL_DAYS=0 (or above ${age + 30}) on the analytics tier for the migration and restart it, or pass --allow-recount to go on anyway. Nothing was written`,
+  );
+}
+
 async function contextOf(db: Client, pm: PenguinMails, opts: RunOptions): Promise<Ctx> {
+  await checkAnalyticsRetention(db, pm, opts);
   await ensureControlTables(db);
   await migrateReferences(db, pm);
   const refMap = new Map<string, string>();

@@ -10,6 +10,14 @@ export async function countRefs(db: Client, pm: PenguinMails): Promise<number> {
   return n;
 }
 
+/**
+ * The platform of a migration test: analytics keeps raw events for ever, as the README tells an
+ * operator to set it during a migration. The generated history (bench/'s dataset, April-October
+ * 2026) would otherwise pass the default 400 days of ANALYTICS_RAW_TTL_DAYS in May 2027, and the
+ * tool would refuse it (checkAnalyticsRetention; test/retention.test.ts).
+ */
+export const FOR_HISTORY = { serviceEnv: { analytics: { ANALYTICS_RAW_TTL_DAYS: '0' } } };
+
 type Kind = 'campaign' | 'mailbox' | 'step';
 const COLUMN: Record<Kind, string> = { campaign: 'campaign_id', mailbox: 'email_account_id', step: 'sequence_step_id' };
 interface History { tenant: string; sent: number; replied: number; bounced: number; autoReplied: number; days: Record<string, number> }

@@ -7,7 +7,7 @@ import { freshDatabase, startPlatform, type FreshDatabase, type Platform } from 
 import { generateLegacy, LEGACY_MIGRATIONS } from '../src/generate';
 import { runMigration, Throttle } from '../src/migrate';
 import { verifyMigration } from '../src/verify';
-import { countRefs, historyAgrees } from './history';
+import { countRefs, historyAgrees, FOR_HISTORY } from './history';
 
 let platform: Platform;
 let pm: PenguinMails;
@@ -15,7 +15,7 @@ let legacy: FreshDatabase;
 let db: Client;
 
 beforeAll(async () => {
-  [platform, legacy] = await Promise.all([startPlatform(), freshDatabase({ migrationsDir: LEGACY_MIGRATIONS, prefix: 'pm_legacy_inflight' })]);
+  [platform, legacy] = await Promise.all([startPlatform(FOR_HISTORY), freshDatabase({ migrationsDir: LEGACY_MIGRATIONS, prefix: 'pm_legacy_inflight' })]);
   pm = createPlatform({ addresses: platform.addresses }, { env: {} });
   db = new Client({ connectionString: legacy.url });
   await db.connect();

@@ -10,7 +10,7 @@ import { generateLegacy, LEGACY_MIGRATIONS } from '../src/generate';
 import { catchUp, runMigration, storageKeyOf } from '../src/migrate';
 import { archive, readState, restore, rollback, switchOver } from '../src/phases';
 import { verifyMigration } from '../src/verify';
-import { countRefs, historyAgrees } from './history';
+import { countRefs, historyAgrees, FOR_HISTORY } from './history';
 
 let platform: Platform;
 let pm: PenguinMails;
@@ -34,7 +34,7 @@ async function copy(change: Record<string, unknown>): Promise<string> {
 }
 
 beforeAll(async () => {
-  [platform, legacy] = await Promise.all([startPlatform(), freshDatabase({ migrationsDir: LEGACY_MIGRATIONS, prefix: 'pm_legacy' })]);
+  [platform, legacy] = await Promise.all([startPlatform(FOR_HISTORY), freshDatabase({ migrationsDir: LEGACY_MIGRATIONS, prefix: 'pm_legacy' })]);
   pm = createPlatform({ addresses: platform.addresses }, { env: {} });
   db = new Client({ connectionString: legacy.url });
   await db.connect();

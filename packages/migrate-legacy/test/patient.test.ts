@@ -8,7 +8,7 @@ import { freshDatabase, startPlatform, type FreshDatabase, type Platform } from 
 import { generateLegacy, LEGACY_MIGRATIONS } from '../src/generate';
 import { runMigration } from '../src/migrate';
 import { verifyMigration } from '../src/verify';
-import { countRefs, historyAgrees } from './history';
+import { countRefs, historyAgrees, FOR_HISTORY } from './history';
 
 let platform: Platform;
 let pm: PenguinMails;
@@ -16,7 +16,7 @@ let legacy: FreshDatabase;
 let db2: Client;
 
 beforeAll(async () => {
-  [platform, legacy] = await Promise.all([startPlatform(), freshDatabase({ migrationsDir: LEGACY_MIGRATIONS, prefix: 'pm_legacy_patient' })]);
+  [platform, legacy] = await Promise.all([startPlatform(FOR_HISTORY), freshDatabase({ migrationsDir: LEGACY_MIGRATIONS, prefix: 'pm_legacy_patient' })]);
   pm = createPlatform({ addresses: platform.addresses }, { env: {} });
   db2 = new Client({ connectionString: legacy.url });
   await db2.connect();

@@ -1,5 +1,6 @@
 import { ConfigError, commonSettings, loadConfig, natsSettings, url } from '@penguinmails/service-kit';
 import { z } from 'zod';
+import { DEFAULT_RAW_TTL_DAYS } from './deps';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -57,7 +58,7 @@ export const analyticsSettings = {
   /** Most rows the writer puts in one insert when it coalesces concurrent calls and batches. */
   ANALYTICS_WRITE_MAX_ROWS: z.coerce.number().int().positive().max(1_000_000).default(20_000),
   /** Raw events (the events table) older than this many days are deleted by TTL; 0 = keep forever. */
-  ANALYTICS_RAW_TTL_DAYS: z.coerce.number().int().nonnegative().max(36_500).default(400),
+  ANALYTICS_RAW_TTL_DAYS: z.coerce.number().int().nonnegative().max(36_500).default(DEFAULT_RAW_TTL_DAYS),
   /** The hourly rollups are kept this long (longer than the raw events); 0 = keep forever. */
   ANALYTICS_ROLLUP_TTL_DAYS: z.coerce.number().int().nonnegative().max(36_500).default(1830),
   /** Longest time_range the query RPCs accept. */

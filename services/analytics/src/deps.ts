@@ -20,6 +20,9 @@ export interface QueryLimits {
 
 export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxRangeDays: 400, maxBuckets: 1000 };
 
+/** ANALYTICS_RAW_TTL_DAYS' default (config.ts), and what GetFreshness reports when a test passes none. */
+export const DEFAULT_RAW_TTL_DAYS = 400;
+
 /** Everything the server needs; built by main.ts (or a test) and passed to createServer. */
 export interface ServerDeps {
   store: Store;
@@ -35,4 +38,6 @@ export interface ServerDeps {
   acceptedConsumer?: ConsumerStatus;
   /** Auth tokens, deadline cap, TLS, reflection, transport limits (grpcServerSettings of the settings). */
   grpc?: GrpcServerSettings;
+  /** ANALYTICS_RAW_TTL_DAYS, reported by GetFreshness (absent: DEFAULT_RAW_TTL_DAYS). */
+  rawTtlDays?: number;
 }

@@ -58,6 +58,7 @@ runService('analytics', loadAnalyticsConfig, async (s, logger) => {
     accepted: new JetStreamAcceptedPublisher(nc, names),
     acceptedConsumer,
     grpc: grpcServerSettings(s),
+    rawTtlDays: s.ANALYTICS_RAW_TTL_DAYS,
   });
   return {
     server,

@@ -124,6 +124,8 @@ describe('IngestEvents durability ACCEPTED', () => {
     const fresh = await call(client, 'getFreshness', { tenantId: accepted });
     expect(Number(fresh.acceptedPendingBatches)).toBe(0);
     expect(fresh.acceptedLagSeconds).toBe(0);
+    // the raw retention (ANALYTICS_RAW_TTL_DAYS), here its default
+    expect(fresh.rawRetentionDays).toBe(400);
   });
 
   test('bad input: INVALID_ARGUMENT naming the field, nothing published and nothing stored', async () => {

@@ -2,7 +2,7 @@ import type { analyticsV1 } from '@penguinmails/contracts';
 import { Validator, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { analyticsV1 as pb } from '@penguinmails/contracts';
-import { DEFAULT_QUERY_LIMITS } from '../deps';
+import { DEFAULT_QUERY_LIMITS, DEFAULT_RAW_TTL_DAYS } from '../deps';
 import { NO_ACCEPTED_INGEST } from '../consumers/accepted-ingest';
 import { ingestEvents } from '../domain/events';
 import { freshness } from '../domain/freshness';
@@ -37,7 +37,7 @@ const DURABILITY: Record<number, 'stored' | 'accepted'> = {
 };
 
 /** penguinmails.analytics.v1.AnalyticsService: validate → domain → response, nothing else. */
-export function analyticsHandlers(deps: Pick<ServerDeps, 'store' | 'limits' | 'consumer' | 'queries' | 'accepted' | 'acceptedConsumer'>): Handlers<analyticsV1.AnalyticsServiceServer> {
+export function analyticsHandlers(deps: Pick<ServerDeps, 'store' | 'limits' | 'consumer' | 'queries' | 'accepted' | 'acceptedConsumer' | 'rawTtlDays'>): Handlers<analyticsV1.AnalyticsServiceServer> {
   const { store, limits } = deps;
   const queries = deps.queries ?? DEFAULT_QUERY_LIMITS;
   return {
@@ -82,7 +82,7 @@ export function analyticsHandlers(deps: Pick<ServerDeps, 'store' | 'limits' | 'c
       const v = new Validator();
       const tenantId = v.uuid('tenant_id', req.tenantId);
       v.done();
-      return toFreshnessResponse(await freshness(store, deps.consumer, tenantId, deps.acceptedConsumer));
+      return toFreshnessResponse(await freshness(store, deps.consumer, tenantId, deps.acceptedConsumer), deps.rawTtlDays ?? DEFAULT_RAW_TTL_DAYS);
     },
 
     getTimeSeries: async (req) => {

@@ -39,8 +39,9 @@ export function toMetricsReport(m: MetricsCounts): analyticsV1.MetricsReport {
   };
 }
 
-export function toFreshnessResponse(f: Freshness): analyticsV1.GetFreshnessResponse {
+export function toFreshnessResponse(f: Freshness, rawRetentionDays: number): analyticsV1.GetFreshnessResponse {
   return {
+    rawRetentionDays,
     pendingEvents: BigInt(f.pending),
     lagSeconds: f.lagSeconds,
     lastBatchAt: f.lastBatchAt,
