@@ -587,8 +587,7 @@ async function deleteSuperseded(pm: PenguinMails, list: { tenant: string; key: s
   }
 }
 
-/** A new connection to the database `db` is connected to. */
-/** A new connection to `db`'s database. Its 'error' event is heard: a connection that dies between
+/** A new connection to the database `db` is connected to. Its 'error' event is heard: a connection that dies between
  * two statements (a database restart) then fails the run through its next statement, which
  * says so and leaves the checkpoint to resume from, instead of crashing the process. */
 const connectionLike = (db: Client) => () => listenForErrors(new Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, ssl: db.ssl }));
