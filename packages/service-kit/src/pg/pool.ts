@@ -37,7 +37,10 @@ export function createPgPool(
   // is emitted before the caller's await resumes. Unheard, it crashed the service (kill -9
   // PostgreSQL fault test, about 1 kill in 20; pg-client.test.ts makes it happen every time).
   // The failure still reaches the caller: the client is marked not queryable, its next query
-  // fails (classified UNAVAILABLE), and the pool destroys it on release.
+  // fails (classified UNAVAILABLE), and the pool destroys it on release. pg-pool has no option
+  // for this (brianc/node-postgres#3202, open: errors of checked-out clients do not reach the
+  // pool's listener); mastra-ai/mastra#21765 guards its pool the same way.
+  // The pool's 'connect' fires before pg-pool removes its idle listener, so no gap is left.
   pool.on('connect', (client) =>
     client.on('error', (err) => logger?.debug({ err: err.message, code: (err as { code?: string }).code }, 'PostgreSQL connection failed while checked out')),
   );
