@@ -47,21 +47,6 @@ export async function holdJobs(db: PoolClient, a: { tenantId: string; holdKey: s
 }
 
 /**
- * Step 2 of a hold that cancels (HoldJobs cancel_waiting, a COMPLETED or ARCHIVED campaign): the
- * key's queued, failed and held jobs → cancelled, finished now (retention removes them as any
- * finished job). Returns how many.
- */
-export async function cancelWaitingJobs(db: PoolClient, a: { tenantId: string; holdKey: string }): Promise<number> {
-  const { rowCount } = await db.query({
-    name: 'queue_cancel_waiting_jobs',
-    text: `update jobs set status = 'cancelled', finished = now(), updated = now()
-            where tenant_id = $1 and hold_key = $2 and status in ('queued', 'failed', 'held')`,
-    values: [a.tenantId, a.holdKey],
-  });
-  return rowCount ?? 0;
-}
-
-/**
  * Step 2 of a release: the key's held jobs → queued (attempts and last_error kept; each runs at
  * its run_at), and one NOTIFY per queue they are in, as an enqueue's, to wake long-polling
  * claimers (the insert trigger does not see an update). Returns how many.

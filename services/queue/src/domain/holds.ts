@@ -1,6 +1,7 @@
 import { withTransaction } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
-import { cancelWaitingJobs, holdJobs as holdJobsSql, listHolds as listHoldsSql, releaseJobs as releaseJobsSql, setHoldRow, type HoldRow } from '../db/holds';
+import { cancelWaitingJobs } from '../db/cancel-job';
+import { holdJobs as holdJobsSql, listHolds as listHoldsSql, releaseJobs as releaseJobsSql, setHoldRow, type HoldRow } from '../db/holds';
 
 // Hold keys: a tenant's jobs tagged with a key wait (HELD) while the key is held. The rules of
 // how a hold and the enqueues, failures and expired leases racing with it agree are in db/holds.ts.
