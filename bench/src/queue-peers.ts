@@ -60,6 +60,12 @@ export interface PeersOptions {
   writes: boolean;
   /** --warmup N: jobs each system enqueues and processes before its first timed row (0: none). */
   warmup: number;
+  /**
+   * --rounds N: every system N times in the same invocation, the order rotated each round (a
+   * checkpoint or a neighbour's burst then hits a different system each time). The tables show
+   * each row's median round; the goals line gives every round's ratios and their median.
+   */
+  rounds: number;
 }
 
 export function peersOptions(args: Args): PeersOptions {
@@ -75,6 +81,7 @@ export function peersOptions(args: Args): PeersOptions {
     cpuProf: args.values.get('cpu-prof'),
     writes: args.flags.has('writes'),
     warmup: intArg(args, 'warmup', quick ? 1_000 : 5_000, 0, 1_000_000),
+    rounds: intArg(args, 'rounds', 1, 1, 50),
   };
 }
 
@@ -581,33 +588,84 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
 
 // ---------------------------------------------------------------------------------------- main
 
+const rate = (r: Row) => r.jobs / r.seconds;
+const median = (xs: number[]) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : NaN;
+};
+const rateAt = (rows: Row[], system: string, what: Row['what'], k: number | string) =>
+  rate(rows.find((r) => r.system === system && r.what === what && r.workers === k) ?? ({ jobs: 0, seconds: 1 } as Row));
+
+/**
+ * Each row of the first round replaced by the same row's median round (by jobs/s; the lower of
+ * the two middle ones for an even count), with that round's CPU and writes: a whole measured
+ * row, not an average of rows.
+ */
+function medianRows(rounds: Row[][]): Row[] {
+  if (rounds.length === 1) return rounds[0];
+  return rounds[0].map((r) => {
+    const same = rounds.map((rr) => rr.find((x) => x.system === r.system && x.what === r.what && x.workers === r.workers)).filter((x): x is Row => !!x);
+    return same.sort((a, b) => rate(a) - rate(b))[Math.floor((same.length - 1) / 2)];
+  });
+}
+
+/** The issue's goals for each of ours in `rows` (one round, or the median rows). */
+function goals(o: PeersOptions, rows: Row[]): { system: string; line: string; boss: number; graphile: number; enqueue: number[] }[] {
+  const best = (system: string, what: string) => Math.max(0, ...rows.filter((r) => r.system === system && r.what === what).map(rate));
+  const bossProc = best('pg-boss 12', 'process');
+  const gwProc = best('graphile-worker 0.18', 'process');
+  const out = [];
+  for (const system of ['ours (gRPC, full)', 'ours (gRPC, lean)', 'ours (in-process, domain)']) {
+    const ours = best(system, 'process');
+    if (!ours || !bossProc || !gwProc) continue;
+    const enqueue = o.inflight.map((k) => rateAt(rows, system, 'enqueue', k) / (rateAt(rows, 'pg-boss 12', 'enqueue', k) || NaN));
+    out.push({
+      system,
+      boss: ours / bossProc,
+      graphile: ours / gwProc,
+      enqueue,
+      line:
+        `goals, ${system}: processing ≥ 1.5x pg-boss's best (${(ours / bossProc).toFixed(2)}x) and ≥ 0.5x graphile-worker's (${(ours / gwProc).toFixed(2)}x); ` +
+        `enqueue ≥ pg-boss's batch insert (${o.inflight.map((k, i) => `${k} in flight ${enqueue[i].toFixed(2)}x`).join(', ')}); ` +
+        // The other reading of "1.5x pg-boss": each worker count against pg-boss at the same count.
+        `processing vs pg-boss at the same workers (${o.workers.map((w) => `${w}: ${(rateAt(rows, system, 'process', w) / (rateAt(rows, 'pg-boss 12', 'process', w) || NaN)).toFixed(2)}x`).join(', ')})`,
+    });
+  }
+  return out;
+}
+
 export async function runPeers(o: PeersOptions): Promise<string> {
   installInterruptCleanup();
-  const rows: Row[] = [];
   const latency: number[] = [];
   const want = (p: string) => !o.only || o.only.includes(p);
-  log(`queue-peers: ${o.jobs} jobs, batch ${o.batch}, workers ${o.workers.join('/')}; load ${loadAverage()}`);
-  if (want('pg-boss')) await runPgBoss(o, rows);
-  if (want('graphile')) await runGraphile(o, rows);
-  if (want('ours') && o.protocols.some((p) => p !== 'domain')) await runOurs(o, rows, latency);
-  if (want('ours') && o.protocols.includes('domain')) await runOursDomain(o, rows);
+  log(`queue-peers: ${o.jobs} jobs, batch ${o.batch}, workers ${o.workers.join('/')}, ${o.rounds} round(s); load ${loadAverage()}`);
+  const systems: ((rows: Row[]) => Promise<void>)[] = [];
+  if (want('pg-boss')) systems.push((rows) => runPgBoss(o, rows));
+  if (want('graphile')) systems.push((rows) => runGraphile(o, rows));
+  if (want('ours') && o.protocols.some((p) => p !== 'domain')) systems.push((rows) => runOurs(o, rows, latency));
+  if (want('ours') && o.protocols.includes('domain')) systems.push((rows) => runOursDomain(o, rows));
+  const rounds: Row[][] = [];
+  for (let r = 0; r < o.rounds; r++) {
+    const rows: Row[] = [];
+    for (let k = 0; k < systems.length; k++) await systems[(k + r) % systems.length](rows);
+    rounds.push(rows);
+    if (o.rounds > 1) for (const g of goals(o, rows)) log(`round ${r + 1} (load ${loadAverage()}): ${g.line}`);
+  }
+  const rows = medianRows(rounds);
 
-  const rate = (r: Row) => r.jobs / r.seconds;
   const best = (system: string, what: string) => Math.max(0, ...rows.filter((r) => r.system === system && r.what === what).map(rate));
   const boss = { enq: best('pg-boss 12', 'enqueue'), proc: best('pg-boss 12', 'process') };
   const gwk = { enq: best('graphile-worker 0.18', 'enqueue'), proc: best('graphile-worker 0.18', 'process') };
   // Enqueue rows compare with the peer's enqueue at the same number of batches in flight.
-  const rateAt = (system: string, what: Row['what'], k: number | string) =>
-    rate(rows.find((r) => r.system === system && r.what === what && r.workers === k) ?? ({ jobs: 0, seconds: 1 } as Row));
-  const enqAt = (system: string, k: number | string) => rateAt(system, 'enqueue', k);
-  const procAt = (system: string, w: number) => rateAt(system, 'process', w);
+  const enqAt = (system: string, k: number | string) => rateAt(rows, system, 'enqueue', k);
   const vs = (r: Row) => {
     if (!r.system.startsWith('ours')) return '';
     const ref = r.what === 'enqueue' ? [enqAt('pg-boss 12', r.workers), enqAt('graphile-worker 0.18', r.workers)] : [boss.proc, gwk.proc];
     return `${ref[0] ? (rate(r) / ref[0]).toFixed(2) + 'x' : '-'} / ${ref[1] ? (rate(r) / ref[1]).toFixed(2) + 'x' : '-'}`;
   };
   const out = [
-    `Queue peers, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${o.jobs} no-op jobs per row, one tenant, one queue, load ${loadAverage()}`,
+    `Queue peers, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${o.jobs} no-op jobs per row, one tenant, one queue, load ${loadAverage()}` +
+      (o.rounds > 1 ? `; each row is its median round of ${o.rounds} (jobs/s and CPU of that round)` : ''),
     '',
     table(
       ['system', 'what', 'workers (enqueue: in flight)', 'jobs', 'seconds', 'jobs/s', 'ours vs pg-boss / graphile-worker (process: their best; enqueue: same in flight)', 'how'],
@@ -659,15 +717,17 @@ export async function runPeers(o: PeersOptions): Promise<string> {
       out.push(`- ${r.system} ${r.what}${r.what === 'process' ? ` (${r.workers} workers)` : ''}: ${parts.join(', ')}`);
     }
   }
-  for (const system of ['ours (gRPC, full)', 'ours (gRPC, lean)', 'ours (in-process, domain)']) {
-    const ours = best(system, 'process');
-    if (ours && boss.proc && gwk.proc)
-      out.push(
-        `goals, ${system}: processing ≥ 1.5x pg-boss's best (${(ours / boss.proc).toFixed(2)}x) and ≥ 0.5x graphile-worker's (${(ours / gwk.proc).toFixed(2)}x); ` +
-          `enqueue ≥ pg-boss's batch insert (${o.inflight.map((k) => `${k} in flight ${(enqAt(system, k) / (enqAt('pg-boss 12', k) || NaN)).toFixed(2)}x`).join(', ')}); ` +
-          // The other reading of "1.5x pg-boss": each worker count against pg-boss at the same count.
-          `processing vs pg-boss at the same workers (${o.workers.map((w) => `${w}: ${(procAt(system, w) / (procAt('pg-boss 12', w) || NaN)).toFixed(2)}x`).join(', ')})`,
-      );
+  for (const g of goals(o, rows)) {
+    // With rounds: the ratios of each round (same invocation, same machine), and their median.
+    const each = rounds.map((rr) => goals(o, rr).find((x) => x.system === g.system)!);
+    out.push(
+      o.rounds > 1
+        ? `${g.line}\n  each round (processing vs pg-boss's best / graphile-worker's best; enqueue vs pg-boss at ${o.inflight.join(' / ')} in flight): ` +
+            each.map((x) => `${x.boss.toFixed(2)}x / ${x.graphile.toFixed(2)}x; ${x.enqueue.map((e) => e.toFixed(2) + 'x').join(' / ')}`).join(' | ') +
+            `\n  median of the rounds: processing ${median(each.map((x) => x.boss)).toFixed(2)}x pg-boss's best, ${median(each.map((x) => x.graphile)).toFixed(2)}x graphile-worker's; ` +
+            `enqueue ${o.inflight.map((k, i) => `${k} in flight ${median(each.map((x) => x.enqueue[i])).toFixed(2)}x`).join(', ')}`
+        : g.line,
+    );
   }
   const report = out.join('\n');
   log('\n' + report);
