@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { queueV1 } from '@penguinmails/contracts';
 import type { QueueApi } from './client';
 import { PenguinMailsError } from './errors';
@@ -56,6 +57,19 @@ export interface SendJobsOptions {
   pollIntervalMs?: number;
   /** Called for failures that do not stop the worker (a claim that failed, a lease lost). */
   onError?: (err: unknown, job?: queueV1.Job) => void;
+  /**
+   * How the end of each job is sent (graphile-worker's completeJobBatchDelay, the same idea):
+   * - `0` (default): the successes ride on the worker's next ClaimJobs (`complete`: one round
+   *   trip ends them and claims the next jobs), and what is still unsent when the event loop
+   *   turns goes as one CompleteJobs / FailJobs per tenant;
+   * - `> 0`: the same, but the batch waits up to this many milliseconds for more jobs to end
+   *   (fewer calls, each job's end stored that much later);
+   * - `-1`: one CompleteJob / FailJob per job as it ends (no batching).
+   * A job's slot is free as soon as its handler returns; `stop()` sends every end before it
+   * resolves. An end whose call fails is reported to `onError`; the job runs again when its
+   * lease ends, as when a worker dies.
+   */
+  ackDelayMs?: number;
 }
 
 export interface WorkerStats {
@@ -76,6 +90,19 @@ export interface SendJobsWorker {
   stop(opts?: { timeoutMs?: number }): Promise<WorkerStats>;
   /** Resolves when the worker has stopped. */
   readonly done: Promise<WorkerStats>;
+}
+
+/**
+ * At most this many ends per CompleteJobs / FailJobs / claim `complete`: far below the service's
+ * BATCH_MAX (1000 by default), so an operator's smaller setting is still met; more go in more calls.
+ */
+const ACK_BATCH = 100;
+
+/** A job whose handler ended, waiting to be sent. */
+interface Ack {
+  job: queueV1.Job;
+  /** null: completed; else the FailJobs fields. */
+  failure: { error: string; permanent: boolean; retryAfterSeconds: number } | null;
 }
 
 const LEVELS = {
@@ -99,6 +126,8 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
   const heartbeatMs = ((leaseSeconds || 300) * 1000) / 2;
   const pollIntervalMs = opts.pollIntervalMs ?? 1000;
   let waitMs = opts.waitMs ?? 10_000;
+  const ackDelayMs = opts.ackDelayMs ?? 0;
+  if (!Number.isInteger(ackDelayMs) || ackDelayMs < -1) throw new RangeError(`ackDelayMs must be -1, 0 or a positive integer of milliseconds, not ${ackDelayMs}`);
   const onError = opts.onError ?? (() => undefined);
   const stats: WorkerStats = { claimed: 0, succeeded: 0, failed: 0, errors: 0 };
 
@@ -135,24 +164,98 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
     } finally {
       clearInterval(heartbeat);
     }
+    const jf = failure instanceof JobFailure ? failure : undefined;
+    const text = failure instanceof Error ? failure.message : String(failure);
+    const ack: Ack = {
+      job,
+      failure: ok ? null : { error: (text || 'the handler failed').slice(0, 10_000), permanent: jf?.permanent ?? false, retryAfterSeconds: jf?.retryAfterSeconds ?? 0 },
+    };
+    if (ackDelayMs >= 0) return queueAck(ack);
     try {
-      if (ok) {
+      if (ack.failure) {
+        await queue.failJob({ ...fence, ...ack.failure });
+        stats.failed += 1;
+      } else {
         await queue.completeJob(fence);
         stats.succeeded += 1;
-      } else {
-        const jf = failure instanceof JobFailure ? failure : undefined;
-        const text = failure instanceof Error ? failure.message : String(failure);
-        await queue.failJob({
-          ...fence,
-          error: (text || 'the handler failed').slice(0, 10_000),
-          permanent: jf?.permanent ?? false,
-          retryAfterSeconds: jf?.retryAfterSeconds ?? 0,
-        });
-        stats.failed += 1;
       }
     } catch (err) {
       // Typically FAILED_PRECONDITION: the lease ran out and another worker holds the job now.
       reportError(err, job);
+    }
+  }
+
+  // ------------------------------------------------------------------ batched ends (ackDelayMs >= 0)
+  const pending: Ack[] = [];
+  const sending = new Set<Promise<void>>();
+  let flushTimer: NodeJS.Timeout | undefined;
+  let flushSoon: NodeJS.Immediate | undefined;
+
+  function queueAck(ack: Ack): void {
+    pending.push(ack);
+    if (pending.length >= ACK_BATCH) flush();
+    else if (ackDelayMs === 0) flushSoon ??= setImmediate(flush);
+    else flushTimer ??= setTimeout(flush, ackDelayMs);
+  }
+
+  /** The counts and errors of ends the service answered, one result per ack, in order. */
+  function settle(acks: Ack[], results: queueV1.EndedJob[], rpc: string): void {
+    acks.forEach((ack, i) => {
+      const r = results[i];
+      if (r?.outcome === queueV1.EndOutcome.END_OUTCOME_DONE || r?.outcome === queueV1.EndOutcome.END_OUTCOME_REPEATED) {
+        if (ack.failure) stats.failed += 1;
+        else stats.succeeded += 1;
+      } else {
+        const notFound = r?.outcome === queueV1.EndOutcome.END_OUTCOME_NOT_FOUND;
+        reportError(
+          new PenguinMailsError({
+            code: notFound ? grpcStatus.NOT_FOUND : grpcStatus.FAILED_PRECONDITION,
+            message: r?.message || (notFound ? `job ${ack.job.id} not found` : `job ${ack.job.id}: this worker no longer holds attempt ${ack.job.attempts}`),
+            rpc,
+          }),
+          ack.job,
+        );
+      }
+    });
+  }
+
+  /** Sends every pending end now: one CompleteJobs / FailJobs per tenant and kind, ACK_BATCH at a time. */
+  function flush(): void {
+    clearTimeout(flushTimer);
+    if (flushSoon) clearImmediate(flushSoon);
+    flushTimer = flushSoon = undefined;
+    const groups = new Map<string, Ack[]>();
+    for (const ack of pending.splice(0)) {
+      const key = `${ack.failure ? 'f' : 'c'} ${ack.job.tenantId}`;
+      const g = groups.get(key) ?? [];
+      g.push(ack);
+      groups.set(key, g);
+    }
+    for (const acks of groups.values()) {
+      for (let i = 0; i < acks.length; i += ACK_BATCH) {
+        const part = acks.slice(i, i + ACK_BATCH);
+        const req = {
+          // The jobs' own tenant: a platform worker ends each tenant's jobs under it.
+          tenantId: part[0].job.tenantId,
+          workerId,
+          jobs: part.map((a) => ({ jobId: a.job.id, attempt: a.job.attempts, ...(a.failure ?? {}) })),
+        };
+        const failing = part[0].failure !== null;
+        const call = (failing ? queue.failJobs(req) : queue.completeJobs(req)).then(
+          (res) => settle(part, res.results, failing ? 'queue.failJobs' : 'queue.completeJobs'),
+          (err) => part.forEach((a) => reportError(err, a.job)),
+        );
+        const tracked: Promise<void> = call.finally(() => sending.delete(tracked));
+        sending.add(tracked);
+      }
+    }
+  }
+
+  /** At stop: every end sent and answered. */
+  async function drainAcks(): Promise<void> {
+    while (pending.length > 0 || sending.size > 0) {
+      flush();
+      await Promise.allSettled(sending);
     }
   }
 
@@ -164,8 +267,20 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
       await claimLoop(running);
     } finally {
       await Promise.allSettled(running);
+      await drainAcks();
     }
     return stats;
+  }
+
+  /** The pending successes (up to ACK_BATCH), taken out to ride on a claim. */
+  function takeSuccesses(): Ack[] {
+    if (ackDelayMs < 0 || pending.length === 0) return [];
+    const out: Ack[] = [];
+    for (let i = 0; i < pending.length && out.length < ACK_BATCH; ) {
+      if (pending[i].failure === null) out.push(...pending.splice(i, 1));
+      else i += 1;
+    }
+    return out;
   }
 
   async function claimLoop(running: Set<Promise<void>>): Promise<void> {
@@ -178,14 +293,21 @@ export function processSendJobs(queue: QueueApi, opts: SendJobsOptions, handler:
       }
       let jobs: queueV1.Job[];
       const started = Date.now();
+      // Ack-and-fetch: the successes not sent yet end in this claim's transaction (for a tenant
+      // worker they are all its tenant's; a platform worker's claim takes any tenant's).
+      const riding = takeSuccesses();
       try {
         // A long poll is cancelled by stop(): the service then stops waiting and claims nothing.
         // (A reply already on its way when stop() cancels is lost with its leases: those jobs
         // run again when their lease ends, as after a crash.)
-        const req = { tenantId, queue: opts.queue, workerId, maxJobs: free, leaseSeconds, waitMs };
-        jobs = (await queue.claimJobs(req, waitMs > 0 ? { deadlineMs: waitMs + 10_000, signal: stopping.signal, retry: false } : {})).jobs;
+        const req = { tenantId, queue: opts.queue, workerId, maxJobs: free, leaseSeconds, waitMs, complete: riding.map((a) => ({ jobId: a.job.id, attempt: a.job.attempts })) };
+        const res = await queue.claimJobs(req, waitMs > 0 ? { deadlineMs: waitMs + 10_000, signal: stopping.signal, retry: false } : {});
+        jobs = res.jobs;
+        settle(riding, res.completed, 'queue.claimJobs');
         claimFailures = 0;
       } catch (err) {
+        // Whether the claim ended them is unknown: CompleteJobs again (a repeat answers REPEATED).
+        for (const ack of riding) queueAck(ack);
         if (stopping.signal.aborted) break;
         if (err instanceof PenguinMailsError && err.fieldViolations.some((v) => v.field === 'wait_ms')) {
           // A service whose CLAIM_WAIT_MAX_MS is below this worker's waitMs: poll instead of stopping.

@@ -193,6 +193,147 @@ test('a write without a key is not retried: it fails with UNAVAILABLE while the 
   expect(jobs).toHaveLength(1);
 });
 
+describe('processSendJobs: the ends of jobs are sent in batches', () => {
+  /** The platform's queue client, every call of the ends counted (and the claims' `complete`). */
+  function watch(over: Partial<Record<'claimJobs', typeof pm.queue.claimJobs>> = {}) {
+    const calls = { claims: 0, riding: 0, completeJob: 0, failJob: 0, completeJobs: 0, completed: 0, failJobs: 0, failed: 0 };
+    const q = pm.queue;
+    const api = Object.create(q, {
+      claimJobs: {
+        value: ((req, o) => {
+          calls.claims += 1;
+          calls.riding += req?.complete?.length ?? 0;
+          return (over.claimJobs ?? q.claimJobs.bind(q))(req, o);
+        }) as typeof q.claimJobs,
+      },
+      completeJob: { value: ((req, o) => ((calls.completeJob += 1), q.completeJob(req, o))) as typeof q.completeJob },
+      failJob: { value: ((req, o) => ((calls.failJob += 1), q.failJob(req, o))) as typeof q.failJob },
+      completeJobs: { value: ((req, o) => ((calls.completeJobs += 1), (calls.completed += req?.jobs?.length ?? 0), q.completeJobs(req, o))) as typeof q.completeJobs },
+      failJobs: { value: ((req, o) => ((calls.failJobs += 1), (calls.failed += req?.jobs?.length ?? 0), q.failJobs(req, o))) as typeof q.failJobs },
+    }) as typeof pm.queue;
+    return { api, calls };
+  }
+  const statusesOf = async (tenantId: string, ids: string[]) => Promise.all(ids.map(async (jobId) => (await pm.queue.getJob({ tenantId, jobId })).job!.status));
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 400 && !done(); i++) await new Promise((r) => setTimeout(r, 25));
+  };
+
+  test('successes ride on the next claim and the rest go as one CompleteJobs / FailJobs per batch: fewer calls than jobs, every job ended once', async () => {
+    const tenantId = randomUUID();
+    const queue = 'acks';
+    const { results } = await pm.queue.enqueueJobs({
+      tenantId,
+      jobs: Array.from({ length: 40 }, (_, i) => ({ queue, task: 'send', payload: { fail: i % 4 === 0 }, maxAttempts: 1 })),
+    });
+    const ids = results.map((r) => r.jobId);
+    const { api, calls } = watch();
+    const worker = processSendJobs(api, { tenantId, queue, batchSize: 10, waitMs: 200 }, async (job) => {
+      if (job.payload?.fail) throw new JobFailure('bounced', { permanent: true });
+    });
+    await until(() => worker.stats.succeeded + worker.stats.failed >= 40);
+    const stats = await worker.stop({ timeoutMs: 5_000 });
+    expect(stats).toMatchObject({ claimed: 40, succeeded: 30, failed: 10, errors: 0 });
+    // No job ended by a call of its own; each success sent once (on a claim or in CompleteJobs), each failure once.
+    expect(calls).toMatchObject({ completeJob: 0, failJob: 0, failed: 10 });
+    expect(calls.riding + calls.completed).toBe(30);
+    expect(calls.riding).toBeGreaterThan(0);
+    expect(calls.completeJobs + calls.failJobs).toBeLessThan(40);
+    const statuses = await statusesOf(tenantId, ids);
+    expect(statuses.filter((s) => s === queueV1.JobStatus.JOB_STATUS_SUCCEEDED)).toHaveLength(30);
+    expect(statuses.filter((s) => s === queueV1.JobStatus.JOB_STATUS_DEAD)).toHaveLength(10);
+  });
+
+  test('ackDelayMs -1 ends each job with its own CompleteJob / FailJob, as before batching', async () => {
+    const tenantId = randomUUID();
+    const queue = 'acks-single';
+    const { results } = await pm.queue.enqueueJobs({ tenantId, jobs: Array.from({ length: 6 }, (_, i) => ({ queue, task: 'send', payload: { fail: i < 2 }, maxAttempts: 1 })) });
+    const { api, calls } = watch();
+    const worker = processSendJobs(api, { tenantId, queue, batchSize: 3, waitMs: 200, ackDelayMs: -1 }, async (job) => {
+      if (job.payload?.fail) throw new JobFailure('bounced', { permanent: true });
+    });
+    await until(() => worker.stats.succeeded + worker.stats.failed >= 6);
+    expect(await worker.stop({ timeoutMs: 5_000 })).toMatchObject({ claimed: 6, succeeded: 4, failed: 2, errors: 0 });
+    expect(calls).toMatchObject({ completeJob: 4, failJob: 2, riding: 0, completeJobs: 0, failJobs: 0 });
+    expect(await statusesOf(tenantId, results.map((r) => r.jobId))).toEqual([
+      ...Array(2).fill(queueV1.JobStatus.JOB_STATUS_DEAD),
+      ...Array(4).fill(queueV1.JobStatus.JOB_STATUS_SUCCEEDED),
+    ]);
+  });
+
+  test('stop() sends the ends still waiting for their batch before it resolves', async () => {
+    const tenantId = randomUUID();
+    const queue = 'acks-stop';
+    const { results } = await pm.queue.enqueueJobs({ tenantId, jobs: Array.from({ length: 5 }, () => ({ queue, task: 'send' })) });
+    const ran: string[] = [];
+    // A batch that would wait a minute; a success that rides on the next claim is answered only
+    // when that claim returns, and it waits 30 s in the service for a job that never comes.
+    const worker = processSendJobs(pm.queue, { tenantId, queue, batchSize: 5, waitMs: 30_000, ackDelayMs: 60_000 }, async (job) => {
+      await new Promise((r) => setTimeout(r, 300));
+      ran.push(job.id);
+    });
+    await until(() => ran.length >= 5);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(worker.stats.succeeded).toBe(0); // no end answered yet
+    const stopping = Date.now();
+    const stats = await worker.stop({ timeoutMs: 5_000 });
+    expect(Date.now() - stopping).toBeLessThan(5_000);
+    expect(stats).toMatchObject({ claimed: 5, succeeded: 5, errors: 0 });
+    expect(new Set(await statusesOf(tenantId, results.map((r) => r.jobId)))).toEqual(new Set([queueV1.JobStatus.JOB_STATUS_SUCCEEDED]));
+  });
+
+  test('a claim whose answer is lost after it ended its riders: they are sent again, answered REPEATED, and each job counts once', async () => {
+    const tenantId = randomUUID();
+    const queue = 'acks-lost';
+    const { results } = await pm.queue.enqueueJobs({ tenantId, jobs: Array.from({ length: 8 }, () => ({ queue, task: 'send' })) });
+    let lost = 0;
+    const { api, calls } = watch({
+      // The first claim that carries ends reaches the service (which ends them) and its answer is lost.
+      claimJobs: async (req, o) => {
+        const res = await pm.queue.claimJobs(req, o);
+        if ((req?.complete?.length ?? 0) > 0 && lost === 0) {
+          lost = req!.complete!.length;
+          // The jobs it claimed stay leased to nobody until their lease ends: give them back.
+          if (res.jobs.length) await pm.queue.failJobs({ tenantId, workerId: req!.workerId!, jobs: res.jobs.map((j) => ({ jobId: j.id, attempt: j.attempts, error: 'answer lost', retryAfterSeconds: 0 })) });
+          throw new PenguinMailsError({ code: 14, message: 'the answer was lost', rpc: 'queue.claimJobs' });
+        }
+        return res;
+      },
+    });
+    const errors: unknown[] = [];
+    const worker = processSendJobs(api, { tenantId, queue, batchSize: 4, waitMs: 200, pollIntervalMs: 20, onError: (e) => errors.push(e) }, async () => undefined);
+    await until(() => worker.stats.succeeded >= 8);
+    const stats = await worker.stop({ timeoutMs: 5_000 });
+    expect(lost).toBeGreaterThan(0);
+    expect(calls.completed).toBeGreaterThanOrEqual(lost); // sent again with CompleteJobs
+    expect(stats).toMatchObject({ succeeded: 8, errors: 1 });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ codeName: 'UNAVAILABLE', rpc: 'queue.claimJobs' });
+    expect(new Set(await statusesOf(tenantId, results.map((r) => r.jobId)))).toEqual(new Set([queueV1.JobStatus.JOB_STATUS_SUCCEEDED]));
+  });
+
+  test("an end the service refuses (this attempt was already failed) reaches onError as FAILED_PRECONDITION, and is not counted", async () => {
+    const tenantId = randomUUID();
+    const queue = 'acks-refused';
+    const { job } = await pm.queue.enqueueJob({ tenantId, queue, task: 'send', maxAttempts: 1 });
+    const errors: { err: unknown; job?: queueV1.Job }[] = [];
+    const worker = processSendJobs(pm.queue, { tenantId, queue, workerId: 'w-refused', batchSize: 1, waitMs: 200, onError: (err, j) => errors.push({ err, job: j }) }, async (j) => {
+      // The attempt ends another way first: the worker's batched completion comes second.
+      await pm.queue.failJob({ tenantId, jobId: j.id, workerId: 'w-refused', attempt: j.attempts, error: 'ended elsewhere', permanent: true });
+    });
+    await until(() => errors.length >= 1);
+    const stats = await worker.stop({ timeoutMs: 5_000 });
+    expect(stats).toMatchObject({ claimed: 1, succeeded: 0, failed: 0, errors: 1 });
+    expect(errors[0].job?.id).toBe(job!.id);
+    expect(errors[0].err).toMatchObject({ codeName: 'FAILED_PRECONDITION' });
+    expect((await pm.queue.getJob({ tenantId, jobId: job!.id })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_DEAD);
+  });
+
+  test('ackDelayMs other than -1, 0 or a positive integer is refused at once', () => {
+    expect(() => processSendJobs(pm.queue, { tenantId: randomUUID(), queue: 'q', ackDelayMs: -2 }, async () => undefined)).toThrow(/ackDelayMs/);
+    expect(() => processSendJobs(pm.queue, { tenantId: randomUUID(), queue: 'q', ackDelayMs: 1.5 }, async () => undefined)).toThrow(/ackDelayMs/);
+  });
+});
+
 describe('enqueueMany', () => {
   const job = (i: number) => ({ queue: 'bulk', task: 'campaign.send_step', payloadJson: Buffer.from(JSON.stringify({ leadId: `l${i}` })) });
 
