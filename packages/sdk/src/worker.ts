@@ -63,7 +63,8 @@ export interface SendJobsOptions {
    *   trip ends them and claims the next jobs), and what is still unsent when the event loop
    *   turns goes as one CompleteJobs / FailJobs per tenant;
    * - `> 0`: the same, but the batch waits up to this many milliseconds for more jobs to end
-   *   (fewer calls, each job's end stored that much later);
+   *   (fewer calls, each job's end stored that much later; the lease is no longer extended
+   *   once the handler returned, so keep it well below `leaseSeconds`);
    * - `-1`: one CompleteJob / FailJob per job as it ends (no batching).
    * A job's slot is free as soon as its handler returns; `stop()` sends every end before it
    * resolves. An end whose call fails is reported to `onError`; the job runs again when its
