@@ -66,6 +66,8 @@ export type {
 } from './flows';
 export { EnqueueManyError, enqueueMany } from './enqueue';
 export type { EnqueueManyOptions, EnqueueManyResult } from './enqueue';
+export { createEventBatcher } from './event-batcher';
+export type { EventBatcher, EventBatcherOptions } from './event-batcher';
 export { JobFailure, processSendJobs } from './worker';
 export type { JobContext, JobHandler, SendJobsOptions, SendJobsWorker, WorkerStats } from './worker';
 export { findStackFile, pidAlive, readStackFile } from './stack-file';

@@ -21,6 +21,7 @@ import {
 } from './flows';
 import { SERVICE_NAMES, mergeSettings, resolveSettings, settingsFromEnv, type PlatformSettings, type ResolvedSettings, type ServiceName } from './settings';
 import { enqueueMany, type EnqueueManyOptions, type EnqueueManyResult } from './enqueue';
+import { createEventBatcher, type EventBatcher, type EventBatcherOptions } from './event-batcher';
 import { processSendJobs, type JobHandler, type SendJobsOptions, type SendJobsWorker } from './worker';
 
 /** One service's answer to a health check. */
@@ -74,6 +75,11 @@ export class PenguinMails {
   /** Enqueues any number of one tenant's jobs, `batchSize` per EnqueueJobs call and `inFlight` calls at once; see {@link enqueueMany}. */
   enqueueMany(opts: EnqueueManyOptions): Promise<EnqueueManyResult> {
     return enqueueMany(this.queue, opts);
+  }
+
+  /** Batches single events (opens, clicks, ...) into IngestEvents calls; `track` resolves once stored. See {@link createEventBatcher}. */
+  eventBatcher(opts?: EventBatcherOptions): EventBatcher {
+    return createEventBatcher(this.analytics, opts);
   }
 
   /** Starts a worker loop that claims, runs and completes/fails the jobs of one queue; see {@link processSendJobs}. */
