@@ -2,7 +2,8 @@
 // inbound (receiveMessage, IngestEvents) flows while each service is kill -9'd and restarted in
 // turn, then NATS and then PostgreSQL are killed and restarted (the platform runs on its own
 // nats-server and its own embedded PostgreSQL, never the shared ones). After the load, every
-// acknowledged operation must be in every store exactly once.
+// acknowledged operation must be in every store exactly once. Every other open goes through the
+// SDK's event batcher (acknowledged when its track() resolved), the others as IngestEvents calls.
 //
 // CI size: one round of the six faults, 1.5 s of load between them. Longer:
 // PM_FAULT_ROUNDS=5 PM_FAULT_LOAD_MS=5000 npm test -- sdk   (or `npm run faults`); one fault
@@ -172,6 +173,7 @@ test(`kill -9 of each service, NATS and PostgreSQL under load: nothing lost, not
     }
   })();
 
+  const batcher = pm.eventBatcher({ maxDelayMs: 10 });
   const tracker = (async () => {
     for (let i = 0; running; ) {
       if (i >= outboundOrder.length) {
@@ -180,12 +182,10 @@ test(`kill -9 of each service, NATS and PostgreSQL under load: nothing lost, not
       }
       const refId = outbound.get(outboundOrder[i])!;
       const eventId = randomUUID();
-      await untilAcked('tracking', () =>
-        pm.analytics.ingestEvents({
-          tenantId,
-          events: [{ eventId, eventType: analyticsV1.EmailEventType.EMAIL_EVENT_TYPE_OPENED, occurredAt: new Date(), campaignId, emailAccountId: mailbox.id, sequenceStepId: stepId, leadId, messageRefId: refId }],
-        }),
-      );
+      const open = { eventId, eventType: analyticsV1.EmailEventType.EMAIL_EVENT_TYPE_OPENED, occurredAt: new Date(), campaignId, emailAccountId: mailbox.id, sequenceStepId: stepId, leadId, messageRefId: refId };
+      // Every other open through the SDK's event batcher: an open counts as acknowledged when
+      // its track() resolved, as when its own IngestEvents call returned.
+      await untilAcked<unknown>('tracking', () => (i % 2 === 0 ? pm.analytics.ingestEvents({ tenantId, events: [open] }) : batcher.track(tenantId, { ...open })));
       opens.add(eventId);
       i++;
       await sleep(50);
@@ -247,6 +247,7 @@ test(`kill -9 of each service, NATS and PostgreSQL under load: nothing lost, not
   // --- the load ends; the system settles ------------------------------------------------------
   running = false;
   await Promise.all([producer, answerer, tracker, freshness]);
+  await batcher.close();
   const loadSeconds = (Date.now() - started) / 1000;
   const dbs = { metadata: platform.env.metadata.DATABASE_URL!, content: platform.env.content.DATABASE_URL!, queue: platform.env.queue.DATABASE_URL! };
   const jobStatuses = async () =>
