@@ -2,6 +2,7 @@
 # Before/after of bench:queue-peers: alternates another build of the queue service (MAIN_QUEUE,
 # default /work/main/services/queue/dist/main.js, passed as QUEUE_PEERS_MAIN) and this checkout's
 # build, ROUNDS times, same flags, printing each run's summary and the load average around it.
+# Each invocation is one round of the bench's own (--rounds 1; a later --rounds in the flags wins).
 #   bench/queue-peers-ab.sh 4 --peers ours --protocols lean
 set -u
 cd "$(dirname "$0")/.."
@@ -12,9 +13,9 @@ for r in $(seq 1 "$rounds"); do
   for who in main this; do
     echo "=== round $r $who $(date -u +%H:%M:%S) load: $(cat /proc/loadavg)"
     if [ "$who" = main ]; then
-      QUEUE_PEERS_MAIN=$main npm run bench -- --only queue-peers "$@" > "$out" 2>&1
+      QUEUE_PEERS_MAIN=$main npm run bench -- --only queue-peers --rounds 1 "$@" > "$out" 2>&1
     else
-      npm run bench -- --only queue-peers "$@" > "$out" 2>&1
+      npm run bench -- --only queue-peers --rounds 1 "$@" > "$out" 2>&1
     fi
     if grep -q "=== summary ===" "$out"; then sed -n '/=== summary ===/,$p' "$out"; else tail -15 "$out"; fi
     echo "=== end $(date -u +%H:%M:%S) load: $(cat /proc/loadavg)"
