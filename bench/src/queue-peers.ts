@@ -38,7 +38,7 @@ import { createBenchDatabase, installInterruptCleanup, onInterrupt, type BenchDa
 import { cpuBetween, cpuSnapshot, type CpuSplit } from './lib/cpu-split';
 import { leanMessageSizes, startFloorServer } from './lib/grpc-floor';
 import { perJob, WriteMeter, type Writes } from './lib/pg-writes';
-import { intArg, loadAverage, ms, parseArgs, percentile, table, type Args } from './lib/report';
+import { intArg, loadAverage, median, ms, parseArgs, percentile, table, type Args } from './lib/report';
 
 const TENANT = '3f1c2b0e-8d4a-4c1e-9b7a-2a6f0c5d9e11';
 const QUEUE = 'email';
@@ -590,10 +590,6 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
 // ---------------------------------------------------------------------------------------- main
 
 const rate = (r: Row) => r.jobs / r.seconds;
-const median = (xs: number[]) => {
-  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : NaN;
-};
 const rateAt = (rows: Row[], system: string, what: Row['what'], k: number | string) =>
   rate(rows.find((r) => r.system === system && r.what === what && r.workers === k) ?? ({ jobs: 0, seconds: 1 } as Row));
 
@@ -719,7 +715,8 @@ export async function runPeers(o: PeersOptions): Promise<string> {
     }
   }
   for (const g of goals(o, rows)) {
-    // With rounds: the ratios of each round (same invocation, same machine), and their median.
+    // With rounds: the ratios of each round (same invocation, same machine), and their median
+    // (lib/report's: the lower middle one for an even count, as medianRows picks rows).
     const each = rounds.map((rr) => goals(o, rr).find((x) => x.system === g.system)!);
     out.push(
       o.rounds > 1

@@ -21,7 +21,7 @@ import { createPlatform, processSendJobs, type PenguinMails } from '@penguinmail
 import { startPlatform } from '@penguinmails/testkit';
 import { cpuBetween, cpuSnapshot } from './lib/cpu-split';
 import { installInterruptCleanup, onInterrupt } from './lib/pg';
-import { intArg, loadAverage, parseArgs, table } from './lib/report';
+import { intArg, loadAverage, median, parseArgs, table } from './lib/report';
 
 const MODES = [-1, 0, 10];
 const log = (s: string) => process.stdout.write(s + '\n');
@@ -108,7 +108,6 @@ async function main(): Promise<void> {
   }
   const groups = ['postgres', 'service', 'bench'];
   const rate = (r: Row) => jobs / r.seconds;
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
   const out: string[][] = [];
   for (const h of handlerMs)
     for (const mode of MODES) {
