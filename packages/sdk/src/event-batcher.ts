@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { analyticsV1 } from '@penguinmails/contracts';
 import type { AnalyticsApi, DeepPartial } from './client';
-import { PenguinMailsError } from './errors';
+import { PenguinMailsError, type FieldViolation } from './errors';
 
 export interface EventBatcherOptions {
   /** Events per IngestEvents call, at most; default 1000 (the analytics service's maximum per call). */
@@ -69,7 +69,8 @@ export function createEventBatcher(analytics: Pick<AnalyticsApi, 'ingestEvents'>
 
   /** Moves a tenant's waiting events (or every tenant's) into ready batches. */
   function cut(tenantId?: string): void {
-    for (const [t, items] of tenantId === undefined ? [...waiting] : [[tenantId, waiting.get(tenantId) ?? []] as const]) {
+    for (const t of tenantId === undefined ? [...waiting.keys()] : [tenantId]) {
+      const items = waiting.get(t) ?? [];
       waiting.delete(t);
       waitingCount -= items.length;
       for (let i = 0; i < items.length; i += maxBatch) ready.push({ tenantId: t, items: items.slice(i, i + maxBatch) });
@@ -149,8 +150,8 @@ export function createEventBatcher(analytics: Pick<AnalyticsApi, 'ingestEvents'>
 }
 
 /** INVALID_ARGUMENT's violations by event index (`events[3].…`); empty when it names no event. */
-function refusedEvents(err: unknown): Map<number, { field: string; description: string; reason: string }[]> {
-  const out = new Map<number, { field: string; description: string; reason: string }[]>();
+function refusedEvents(err: unknown): Map<number, FieldViolation[]> {
+  const out = new Map<number, FieldViolation[]>();
   if (!(err instanceof PenguinMailsError) || err.code !== grpcStatus.INVALID_ARGUMENT) return out;
   for (const v of err.fieldViolations) {
     const m = /^events\[(\d+)\](.*)$/.exec(v.field);
@@ -161,7 +162,7 @@ function refusedEvents(err: unknown): Map<number, { field: string; description: 
   return out;
 }
 
-function eventError(err: PenguinMailsError, violations: { field: string; description: string; reason: string }[]): PenguinMailsError {
+function eventError(err: PenguinMailsError, violations: FieldViolation[]): PenguinMailsError {
   return new PenguinMailsError({
     code: err.code,
     message: violations.map((v) => `${v.field}: ${v.description}`).join('; '),
