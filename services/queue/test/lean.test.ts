@@ -193,10 +193,15 @@ describe('ClaimJobs lean in one statement (pm_queue_claim_lean)', () => {
   });
 
   it('plans its statements with each call\'s values (a generic plan was 3-6x slower on a fresh backlog)', async () => {
-    // Both overloads: the 13-argument one the service calls (20270102000000_claim_reply_budget)
-    // and the 12-argument one kept for replicas of the previous version.
+    // Both overloads: the 13-argument one the service calls (20270102000000_claim_reply_budget,
+    // its completion by primary key since 20270104000000_completion_by_primary_key:
+    // lease-plans.test.ts) and the 12-argument one kept for replicas of the previous version.
     const { rows } = await q.pool.query(`select pronargs, proconfig from pg_proc where proname = 'pm_queue_claim_lean' order by pronargs`);
-    expect(rows).toEqual([12, 13].map((pronargs) => ({ pronargs, proconfig: ['plan_cache_mode=force_custom_plan'] })));
+    const custom = 'plan_cache_mode=force_custom_plan';
+    expect(rows).toEqual([
+      { pronargs: 12, proconfig: [custom] },
+      { pronargs: 13, proconfig: [custom, 'enable_seqscan=off', 'enable_hashjoin=off', 'enable_mergejoin=off'] },
+    ]);
   });
 
   it('explains the jobs its completion did not match: REPEATED, LEASE_LOST, NOT_FOUND next to DONE', async () => {

@@ -6,7 +6,8 @@ import { joined } from './joined';
  * The lean ack-and-fetch ClaimJobs of one tenant's queue in ONE round trip: the SQL function
  * `pm_queue_claim_lean` (migration 20261229000000_claim_lean_function; its claim takes only the
  * jobs that fit in the reply since 20270102000000_claim_reply_budget) completes `complete`
- * (fenced per job by worker + attempt, as complete-jobs.ts), writes its JobsSucceeded outbox row
+ * (fenced per job by worker + attempt, as complete-jobs.ts; by primary key, not through the
+ * index of running jobs, since 20270104000000_completion_by_primary_key: see lease.ts), writes its JobsSucceeded outbox row
  * (the envelope encoded in SQL, byte for byte what buildEnvelope writes), checks the queue for
  * expired leases and runnable grouped jobs, and — when there are none — claims up to `limit`
  * ungrouped jobs (claim-jobs.ts), all as one statement, i.e. one transaction.

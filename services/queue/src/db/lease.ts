@@ -10,7 +10,21 @@ export interface LeaseHolder {
   attempt: number;
 }
 
-/** The where clause of every lease-holder transition ($1..$4 = tenant, job, worker, attempt). */
-export const HOLDS_LEASE = `tenant_id = $1 and id = $2 and status = 'running' and locked_by = $3 and attempts = $4`;
+/**
+ * The where clause of every lease-holder transition ($1..$4 = tenant, job, worker, attempt).
+ *
+ * RUNNING_AND_HELD_BY, not `status = 'running' and …`: a plain status test lets the planner
+ * prove the predicate of the partial index jobs_leased_idx (where status = 'running'), and with
+ * statistics that count almost no running jobs (the usual case: ANALYZE sees jobs waiting or
+ * done) it estimated one row there and read EVERY running job of the tenant through that index
+ * to find this one (EXPLAIN: `Index Scan using jobs_leased_idx … Index Cond: (tenant_id = $1)
+ * Filter: (id = $2 …)`), so each CompleteJob, FailJob and ExtendLease cost grew with the
+ * tenant's running jobs. A `case` is opaque to that proof: no partial index is a candidate and
+ * the job is one probe of jobs_pkey. Same rows: null (false) for any status but running.
+ */
+export const runningAndHeldBy = (table: string, worker: string, attempt: string) =>
+  `case ${table}.status when 'running' then ${table}.locked_by = ${worker} and ${table}.attempts = ${attempt} end`;
+
+export const HOLDS_LEASE = `tenant_id = $1 and id = $2 and ${runningAndHeldBy('jobs', '$3', '$4')}`;
 
 export const leaseParams = (l: LeaseHolder) => [l.tenantId, l.jobId, l.workerId, l.attempt];
