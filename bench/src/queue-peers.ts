@@ -646,7 +646,13 @@ export async function runPeers(o: PeersOptions): Promise<string> {
     const rows: Row[] = [];
     for (let k = 0; k < systems.length; k++) await systems[(k + r) % systems.length](rows);
     rounds.push(rows);
-    if (o.rounds > 1) for (const g of goals(o, rows)) log(`round ${r + 1} (load ${loadAverage()}): ${g.line}`);
+    if (o.rounds > 1) {
+      // Each system's best processing rate of the round: which side of a ratio moved.
+      const bestOf = [...new Set(rows.filter((x) => x.what === 'process' && !x.system.startsWith('gRPC floor')).map((x) => x.system))].map(
+        (sys) => `${sys} ${Math.max(...rows.filter((x) => x.system === sys && x.what === 'process').map(rate)).toFixed(0)}`,
+      );
+      for (const g of goals(o, rows)) log(`round ${r + 1} (load ${loadAverage()}): ${g.line}; best processing jobs/s: ${bestOf.join(', ')}`);
+    }
   }
   const rows = medianRows(rounds);
 
