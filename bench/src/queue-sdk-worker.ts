@@ -6,6 +6,7 @@
  *   ackDelayMs -1   one CompleteJob / FailJob per job as it ends (the worker before batching)
  *   ackDelayMs 0    successes ride on the next ClaimJobs; the rest, one CompleteJobs per turn
  *   ackDelayMs 10   the same, a batch waiting up to 10 ms for more ends
+ *   lean            ackDelayMs 0 with lean claims (`lean: true`: the handler gets a LeanJob)
  *
  * Each row: --jobs jobs enqueued (untimed), then one worker of --batch slots runs them with a
  * handler that waits --handler-ms (0: a no-op; 5: an I/O-bound job such as a send), timed until
@@ -23,11 +24,19 @@ import { cpuBetween, cpuSnapshot } from './lib/cpu-split';
 import { installInterruptCleanup, onInterrupt } from './lib/pg';
 import { intArg, loadAverage, median, parseArgs, table } from './lib/report';
 
-const MODES = [-1, 0, 10];
+/** The ways the worker runs, the first the baseline of every ratio. */
+const MODES = [
+  { name: '-1', ackDelayMs: -1, lean: false },
+  { name: '0', ackDelayMs: 0, lean: false },
+  { name: '10', ackDelayMs: 10, lean: false },
+  { name: '0, lean', ackDelayMs: 0, lean: true },
+] as const;
+type Mode = (typeof MODES)[number];
+const workerOptions = (m: Mode) => ({ ackDelayMs: m.ackDelayMs, lean: m.lean });
 const log = (s: string) => process.stdout.write(s + '\n');
 
 interface Row {
-  mode: number;
+  mode: string;
   handlerMs: number;
   round: number;
   seconds: number;
@@ -75,7 +84,7 @@ async function main(): Promise<void> {
     // Warm-up: every mode once over a few jobs (JIT of both processes), untimed.
     for (const mode of MODES) {
       await pm.enqueueMany({ tenantId, jobs: Array.from({ length: 500 }, () => ({ queue: 'warm', task: 'noop' })), batchSize: 500 });
-      const w = processSendJobs(pm.queue, { tenantId, queue: 'warm', batchSize: batch, waitMs: 0, pollIntervalMs: 10, ackDelayMs: mode }, async () => undefined);
+      const w = processSendJobs(pm.queue, { tenantId, queue: 'warm', batchSize: batch, waitMs: 0, pollIntervalMs: 10, ...workerOptions(mode) }, async () => undefined);
       while (w.stats.succeeded < 500) await new Promise((r) => setTimeout(r, 10));
       await w.stop();
     }
@@ -91,13 +100,13 @@ async function main(): Promise<void> {
           const cpu0 = cpuSnapshot(pid);
           const t0 = performance.now();
           const handler = h > 0 ? () => new Promise<void>((r) => setTimeout(r, h)) : async () => undefined;
-          const w = processSendJobs(api, { tenantId, queue, batchSize: batch, waitMs: 0, pollIntervalMs: 10, ackDelayMs: mode }, handler);
+          const w = processSendJobs(api, { tenantId, queue, batchSize: batch, waitMs: 0, pollIntervalMs: 10, ...workerOptions(mode) }, handler);
           while (w.stats.succeeded + w.stats.errors < jobs) await new Promise((r) => setTimeout(r, 2));
           const seconds = (performance.now() - t0) / 1000;
           const cpu = cpuBetween(cpu0, cpuSnapshot(pid));
           const stats = await w.stop();
-          if (stats.errors > 0 || stats.succeeded !== jobs) throw new Error(`mode ${mode}: ${JSON.stringify(stats)}`);
-          rows.push({ mode, handlerMs: h, round, seconds, calls: { ...calls }, cpu });
+          if (stats.errors > 0 || stats.succeeded !== jobs) throw new Error(`mode ${mode.name}: ${JSON.stringify(stats)}`);
+          rows.push({ mode: mode.name, handlerMs: h, round, seconds, calls: { ...calls }, cpu });
         }
       }
     }
@@ -110,17 +119,17 @@ async function main(): Promise<void> {
   const rate = (r: Row) => jobs / r.seconds;
   const out: string[][] = [];
   for (const h of handlerMs)
-    for (const mode of MODES) {
+    for (const { name: mode } of MODES) {
       const rs = rows.filter((r) => r.mode === mode && r.handlerMs === h);
-      const base = rows.filter((r) => r.mode === -1 && r.handlerMs === h);
+      const base = rows.filter((r) => r.mode === MODES[0].name && r.handlerMs === h);
       // The ratio of each round against the same round's ackDelayMs -1 row, then their median.
       const ratios = rs.map((r) => rate(r) / rate(base.find((b) => b.round === r.round)!));
       const mid = rs.slice().sort((a, b) => rate(a) - rate(b))[Math.floor((rs.length - 1) / 2)];
       out.push([
         String(h),
-        String(mode),
+        mode,
         rs.map((r) => rate(r).toFixed(0)).join(' / '),
-        mode === -1 ? '' : `${median(ratios).toFixed(2)}x (${ratios.map((x) => x.toFixed(2)).join(', ')})`,
+        mode === MODES[0].name ? '' : `${median(ratios).toFixed(2)}x (${ratios.map((x) => x.toFixed(2)).join(', ')})`,
         (mid.calls.claims / jobs).toFixed(3),
         (mid.calls.ends / jobs).toFixed(3),
         ...groups.map((g) => (((mid.cpu.get(g) ?? 0) * 1000) / jobs).toFixed(1)),

@@ -3,6 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { contentV1, metadataV1, queueV1 } from '@penguinmails/contracts';
 import type { CallOptions, ContentApi, DeepPartial, MetadataApi } from './client';
 import { PenguinMailsError } from './errors';
+import type { LeanJob } from './worker';
 
 /** What sendMessage and receiveMessage need: the two services they call. */
 export interface FlowServices {
@@ -30,7 +31,7 @@ export interface SendMessageArgs {
    * fields `message` leaves empty, and `client_key` defaults to `job:<job id>`, so a job that runs
    * twice (at-least-once delivery) records one message.
    */
-  job?: queueV1.Job;
+  job?: LeanJob;
   /** The ref's fields; `direction` is always OUTBOUND here. */
   message?: MessageInputPartial;
   body?: MessageBodyPartial;
@@ -70,7 +71,7 @@ const PAYLOAD_FIELDS: [keyof metadataV1.MessageInput, string][] = [
 ];
 
 /** The message fields a send job's payload carries (strings only; anything else is ignored). */
-export function messageFieldsFromJob(job: queueV1.Job): MessageInputPartial {
+export function messageFieldsFromJob(job: LeanJob): MessageInputPartial {
   const payload = (job.payload ?? {}) as Record<string, unknown>;
   const out: Record<string, string> = {};
   for (const [camel, snake] of PAYLOAD_FIELDS) {

@@ -69,7 +69,7 @@ export type { EnqueueManyOptions, EnqueueManyResult } from './enqueue';
 export { createEventBatcher } from './event-batcher';
 export type { EventBatcher, EventBatcherOptions } from './event-batcher';
 export { JobFailure, processSendJobs } from './worker';
-export type { JobContext, JobHandler, SendJobsOptions, SendJobsWorker, WorkerStats } from './worker';
+export type { JobContext, JobHandler, LeanJob, LeanJobHandler, SendJobsOptions, SendJobsWorker, WorkerStats } from './worker';
 export { findStackFile, pidAlive, readStackFile } from './stack-file';
 export type { StackDiscovery, StackFile } from './stack-file';
 /** The generated messages and enums, for building requests and reading answers. */

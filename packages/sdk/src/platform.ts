@@ -22,7 +22,7 @@ import {
 import { SERVICE_NAMES, mergeSettings, resolveSettings, settingsFromEnv, type PlatformSettings, type ResolvedSettings, type ServiceName } from './settings';
 import { enqueueMany, type EnqueueManyOptions, type EnqueueManyResult } from './enqueue';
 import { createEventBatcher, type EventBatcher, type EventBatcherOptions } from './event-batcher';
-import { processSendJobs, type JobHandler, type SendJobsOptions, type SendJobsWorker } from './worker';
+import { sendJobsLoop, type JobHandler, type LeanJob, type LeanJobHandler, type SendJobsOptions, type SendJobsWorker } from './worker';
 
 /** One service's answer to a health check. */
 export interface ServiceHealth {
@@ -83,8 +83,10 @@ export class PenguinMails {
   }
 
   /** Starts a worker loop that claims, runs and completes/fails the jobs of one queue; see {@link processSendJobs}. */
-  processSendJobs(opts: SendJobsOptions, handler: JobHandler): SendJobsWorker {
-    return processSendJobs(this.queue, opts, handler);
+  processSendJobs(opts: SendJobsOptions & { lean?: false }, handler: JobHandler): SendJobsWorker;
+  processSendJobs(opts: SendJobsOptions<LeanJob>, handler: LeanJobHandler): SendJobsWorker;
+  processSendJobs(opts: SendJobsOptions<LeanJob> | SendJobsOptions, handler: LeanJobHandler | JobHandler): SendJobsWorker {
+    return sendJobsLoop(this.queue, opts, handler);
   }
 
   /** grpc.health.v1 Check of each service (or the ones named); never rejects. */

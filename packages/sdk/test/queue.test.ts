@@ -163,6 +163,61 @@ test("a platform worker (tenantId '') serves every tenant's jobs and ends, logs 
   }
 });
 
+describe('processSendJobs { lean: true }: lean claims, the handler gets a LeanJob', () => {
+  test("a tenant's worker: each job's id, tenant, queue, task, attempt and payload; ends, logs, failures and retries as with whole jobs", async () => {
+    const tenantId = randomUUID();
+    const queue = `lean-${randomUUID().slice(0, 8)}`;
+    const ids: string[] = [];
+    for (const kind of ['ok', 'ok', 'permanent', 'retry']) {
+      const { job } = await pm.queue.enqueueJob({ tenantId, queue, task: `send.${kind}`, payload: { kind, lead: { id: 'l-1', tags: ['a', 'é'] } }, maxAttempts: 2 });
+      ids.push(job!.id);
+    }
+    const seen = new Map<string, unknown>();
+    const worker = pm.processSendJobs({ tenantId, queue, batchSize: 3, waitMs: 1_000, lean: true }, async (job, ctx) => {
+      seen.set(`${job.id} ${job.attempts}`, { ...job });
+      await ctx.log(`lean ${job.payload?.kind}`);
+      if (job.payload?.kind === 'permanent') throw new JobFailure('no such lead', { permanent: true });
+      if (job.payload?.kind === 'retry' && job.attempts === 1) throw new JobFailure('smtp timeout', { retryAfterSeconds: 1 });
+    });
+    // 4 first attempts and the retry's second one, a second later.
+    for (let i = 0; i < 400 && worker.stats.succeeded + worker.stats.failed < 5; i++) await new Promise((r) => setTimeout(r, 25));
+    const stats = await worker.stop({ timeoutMs: 5_000 });
+    expect(stats).toMatchObject({ claimed: 5, succeeded: 3, failed: 2, errors: 0 });
+    const kinds = ['ok', 'ok', 'permanent', 'retry'];
+    for (const [i, id] of ids.entries())
+      expect(seen.get(`${id} 1`)).toEqual({ id, tenantId, queue, task: `send.${kinds[i]}`, attempts: 1, payload: { kind: kinds[i], lead: { id: 'l-1', tags: ['a', 'é'] } } });
+    expect(seen.get(`${ids[3]} 2`)).toMatchObject({ id: ids[3], attempts: 2 });
+    const jobs = await Promise.all(ids.map(async (jobId) => (await pm.queue.getJob({ tenantId, jobId })).job!));
+    expect(jobs.map((j) => j.status)).toEqual([
+      queueV1.JobStatus.JOB_STATUS_SUCCEEDED,
+      queueV1.JobStatus.JOB_STATUS_SUCCEEDED,
+      queueV1.JobStatus.JOB_STATUS_DEAD,
+      queueV1.JobStatus.JOB_STATUS_SUCCEEDED,
+    ]);
+    expect(jobs[2].lastError).toBe('no such lead');
+    expect((await pm.queue.listJobLogs({ tenantId, jobId: ids[0] })).logs.map((l) => l.message)).toContain('lean ok');
+    // Types: a handler of whole Jobs is refused with lean claims (never called: compile time only).
+    const wholeJobHandler = async (job: queueV1.Job) => void job.priority;
+    // @ts-expect-error a LeanJob has no priority
+    const refused = () => pm.processSendJobs({ tenantId, queue, lean: true }, wholeJobHandler);
+    expect(typeof refused).toBe('function');
+  });
+
+  test("a platform worker (tenantId ''): each LeanJob carries its own tenant, and is ended under it", async () => {
+    const queue = `lean-platform-${randomUUID().slice(0, 8)}`;
+    const tenants = [randomUUID(), randomUUID(), randomUUID()];
+    const owner = new Map<string, string>();
+    for (const t of tenants)
+      for (const { jobId } of (await pm.queue.enqueueJobs({ tenantId: t, jobs: [0, 1].map((n) => ({ queue, task: 'send', payload: { n } })) })).results) owner.set(jobId, t);
+    const saw = new Map<string, string>();
+    const worker = pm.processSendJobs({ tenantId: '', queue, batchSize: 4, waitMs: 1_000, lean: true }, async (job) => void saw.set(job.id, job.tenantId));
+    for (let i = 0; i < 200 && worker.stats.succeeded < 6; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await worker.stop({ timeoutMs: 5_000 })).toMatchObject({ claimed: 6, succeeded: 6, failed: 0, errors: 0 });
+    expect(saw).toEqual(owner);
+    for (const [jobId, tenantId] of owner) expect((await pm.queue.getJob({ tenantId, jobId })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_SUCCEEDED);
+  });
+});
+
 test('a read and a keyed enqueue survive the service being killed and restarted (UNAVAILABLE is retried)', async () => {
   const tenantId = randomUUID();
   await platform.kill('queue', 'SIGKILL');
