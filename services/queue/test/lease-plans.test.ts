@@ -6,6 +6,7 @@ import { completeJobs } from '../src/db/complete-jobs';
 import { extendLease } from '../src/db/extend-lease';
 import { failJob } from '../src/db/fail-job';
 import { failJobs } from '../src/db/fail-jobs';
+import { QUEUE_POOL_OPTIONS } from '../src/db/pool-options';
 import { type Queue, startQueue, tenant } from './harness';
 
 // A worker's call on its own jobs (complete, fail, extend; one job or a batch; the lean
@@ -42,26 +43,39 @@ async function claim(t: string, worker: string, n: number): Promise<{ jobId: str
   return rows.map((r) => ({ jobId: r.id, attempt: r.attempts }));
 }
 
+/** Index scans and entries read on jobs_leased_idx and jobs_pkey, and seq scans of jobs. */
+interface Scans {
+  leased: number;
+  leasedRead: number;
+  pkey: number;
+  seq: number;
+}
+
+const COUNTERS = `select pg_stat_get_xact_numscans('jobs_leased_idx'::regclass) as leased,
+                          pg_stat_get_xact_tuples_returned('jobs_leased_idx'::regclass) as "leasedRead",
+                          pg_stat_get_xact_numscans('jobs_pkey'::regclass) as pkey,
+                          pg_stat_get_xact_numscans('jobs'::regclass) as seq`;
+
 /**
- * Index scans and entries read on jobs_leased_idx and jobs_pkey by `work`, in one transaction
- * of a new connection (PostgreSQL 15's pg_stat_get_xact_* also count a backend's earlier
- * transactions until it flushes its statistics, so a pooled connection would not start at 0).
+ * What `work` read, in one transaction on `c` (default: a new connection of the service's pool
+ * settings): the counters before and after, both read inside that transaction. PostgreSQL 15's
+ * pg_stat_get_xact_* also count a backend's earlier transactions until it flushes its
+ * statistics, which it only does between transactions, so the difference is `work`'s alone.
  */
-async function scans(work: (c: PoolClient) => Promise<unknown>): Promise<{ leased: number; leasedRead: number; pkey: number }> {
-  const c = new Client({ connectionString: q.db.url });
-  await c.connect();
+async function scans(work: (c: PoolClient) => Promise<unknown>, c?: PoolClient): Promise<Scans> {
+  const own = c ? undefined : new Client({ connectionString: q.db.url, ...QUEUE_POOL_OPTIONS });
+  const client = c ?? (own as unknown as PoolClient);
+  await own?.connect();
   try {
-    await c.query('begin');
-    await work(c as unknown as PoolClient);
-    const { rows } = await c.query<{ leased: string; leased_read: string; pkey: string }>(
-      `select pg_stat_get_xact_numscans('jobs_leased_idx'::regclass) as leased,
-              pg_stat_get_xact_tuples_returned('jobs_leased_idx'::regclass) as leased_read,
-              pg_stat_get_xact_numscans('jobs_pkey'::regclass) as pkey`,
-    );
-    await c.query('commit');
-    return { leased: Number(rows[0].leased), leasedRead: Number(rows[0].leased_read), pkey: Number(rows[0].pkey) };
+    await client.query('begin');
+    const before = (await client.query<Record<keyof Scans, string>>(COUNTERS)).rows[0];
+    await work(client);
+    const after = (await client.query<Record<keyof Scans, string>>(COUNTERS)).rows[0];
+    await client.query('commit');
+    const d = (k: keyof Scans) => Number(after[k]) - Number(before[k]);
+    return { leased: d('leased'), leasedRead: d('leasedRead'), pkey: d('pkey'), seq: d('seq') };
   } finally {
-    await c.end();
+    await own?.end();
   }
 }
 
@@ -86,7 +100,7 @@ it('CompleteJob, FailJob and ExtendLease read the job by jobs_pkey', async () =>
     ['fail', (c: PoolClient) => failJob(c, lease(mine[1]), { error: 'x', permanent: true, retryDelayMs: 0 })],
   ] as const) {
     const s = await scans(async (c) => expect(await work(c)).toBeDefined());
-    expect({ what, ...s }).toEqual({ what, leased: 0, leasedRead: 0, pkey: expect.any(Number) });
+    expect({ what, ...s }).toEqual({ what, leased: 0, leasedRead: 0, pkey: expect.any(Number), seq: 0 });
     expect(s.pkey).toBeGreaterThan(0);
   }
   expect([await status(mine[0].jobId), await status(mine[1].jobId)]).toEqual(['succeeded', 'dead']);
@@ -144,4 +158,30 @@ it("the lean claim's completion does not read the running jobs of the tenant", a
   // The function probes jobs_pkey per id (its planner settings rule out a seq scan).
   expect(s.pkey).toBeGreaterThan(0);
   expect(await Promise.all(mine.map((j) => status(j.jobId)))).toEqual(mine.map(() => 'succeeded'));
+});
+
+it("a named statement is planned for the table it runs on, not the table it first ran on (the service's connections: force_custom_plan)", async () => {
+  const c = await q.pool.connect();
+  try {
+    expect((await c.query<{ plan_cache_mode: string }>('show plan_cache_mode')).rows[0].plan_cache_mode).toBe('force_custom_plan');
+    const batch = (k: number) => mine.slice(k * 10, k * 10 + 10);
+    const complete = (k: number) => (cc: PoolClient) =>
+      completeJobs(cc, { tenantId: t, workerId: 'w', ids: batch(k).map((j) => j.jobId), attempts: batch(k).map((j) => j.attempt), outputs: batch(k).map(() => null) }).then((rows) =>
+        expect(rows).toHaveLength(10),
+      );
+    // Six completions of 10 on this connection while the table holds a few hundred jobs (the
+    // sixth execution of a named statement is where PostgreSQL may switch to a cached plan)...
+    for (let k = 0; k < 6; k++) await complete(k)(c);
+    // ...then the table grows by 40,000 finished jobs of another tenant, and nothing re-plans
+    // (no ANALYZE, no DDL).
+    await c.query(
+      `insert into jobs (id, tenant_id, queue, task, payload, status, finished) select gen_random_uuid(), $1, 'send', 'noop', '{}', 'succeeded', now() from generate_series(1, 40000)`,
+      [randomUUID()],
+    );
+    const s = await scans(complete(6), c);
+    expect(s).toMatchObject({ seq: 0, leasedRead: 0 });
+    expect(s.pkey).toBeGreaterThan(0);
+  } finally {
+    c.release();
+  }
 });
