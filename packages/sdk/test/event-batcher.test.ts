@@ -11,7 +11,10 @@ let platform: Platform;
 let pm: PenguinMails;
 beforeAll(async () => {
   platform = await startPlatform({ services: ['analytics'] });
-  pm = createPlatform({ addresses: platform.addresses, retry: { maxAttempts: 200, initialBackoffMs: 100, maxBackoffMs: 500 } }, { env: {} });
+  // Each call retried until 60 s have passed, not the default 10 s: the restart test's calls wait
+  // out a killed analytics service, whose restart (a fresh process, chDB, migrations) took
+  // longer than 9 s under the full suite's load once (fresh-clone CI, 2026-11-28 03:35 UTC).
+  pm = createPlatform({ addresses: platform.addresses, deadlineMs: 60_000, retry: { maxAttempts: 1_000, initialBackoffMs: 100, maxBackoffMs: 500 } }, { env: {} });
 }, 120_000);
 afterAll(async () => {
   pm?.close();
