@@ -222,7 +222,7 @@ export async function runDemo(pm: PenguinMails, opts: DemoOptions = {}): Promise
     const allDone = new Promise<void>((resolve) => (allSent = resolve));
     if (sends.length === 0) allSent();
     const workers = Array.from({ length: workerCount }, (_, w) =>
-      pm.processSendJobs({ tenantId, queue: queueName, workerId: `demo-worker-${w + 1}`, batchSize: 10, pollIntervalMs: 100 }, async (job) => {
+      pm.processSendJobs({ tenantId, queue: queueName, workerId: `demo-worker-${w + 1}`, batchSize: 10, pollIntervalMs: 100, lean: true }, async (job) => {
         const payload = job.payload as Record<string, string>;
         const sent = await pm.sendMessage({
           job,
