@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Pool, PoolConfig } from 'pg';
+import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { ConfigError } from './config';
 import type { GrpcServerSettings } from './grpc/server';
@@ -59,16 +59,11 @@ export interface PostgresTier {
 export async function openPostgresTier(
   tier: Tier,
   s: PostgresTierSettings,
-  opts: {
-    migrationsDir: string;
-    logger: Logger;
-    /** More pg pool settings for this tier's connections (e.g. `options: '-c name=value'`, settings sent at connect). */
-    pool?: Partial<PoolConfig>;
-  },
+  opts: { migrationsDir: string; logger: Logger },
 ): Promise<PostgresTier> {
   const { logger } = opts;
   if (s.MIGRATE_ON_START) await migratePostgres({ databaseUrl: s.DATABASE_URL, migrationsDir: opts.migrationsDir, logger });
-  const pool = createPgPool(s.DATABASE_URL, { max: s.DATABASE_POOL_MAX, logger, statementTimeoutMs: s.GRPC_MAX_CALL_MS, ...opts.pool });
+  const pool = createPgPool(s.DATABASE_URL, { max: s.DATABASE_POOL_MAX, logger, statementTimeoutMs: s.GRPC_MAX_CALL_MS });
   try {
     await pool.query('select 1');
   } catch (err) {

@@ -100,3 +100,46 @@ test('a connection that fails in the same read as its ReadyForQuery: withClient 
     await server.close();
   }
 });
+
+test("a pool's named statements are planned for the table they run on, not the table of their first runs (plan_cache_mode = force_custom_plan)", async () => {
+  // The content tier's GetContent shape: a lookup by a wide text primary key that also names the
+  // tenant and skips expired rows, on a table with a (tenant_id, created) index. Prepared while
+  // the table held 5 rows, PostgreSQL's cached generic plan (plan_cache_mode auto) reads the
+  // tenant's index and filters the key: every row of the tenant for one. Planned per call it is
+  // one primary-key probe.
+  const admin = new Client({ connectionString: db.url });
+  await admin.connect();
+  const pool = createPgPool(db.url, { max: 1 });
+  try {
+    await admin.query(
+      `create table plan_cache_probe (key varchar(500) primary key, tenant_id uuid not null, body text, created timestamptz not null default now(), expires timestamptz)`,
+    );
+    await admin.query(`create index plan_cache_probe_tenant_idx on plan_cache_probe (tenant_id, created)`);
+    const tenant = '00000000-0000-0000-0000-000000000001';
+    await admin.query(`insert into plan_cache_probe (key, tenant_id, body) select $1::text || '/k' || g, $2::uuid, 'x' from generate_series(1, 5) g`, [tenant, tenant]);
+    const get = (c: { query: typeof admin.query }, key: string) =>
+      c.query({
+        name: 'probe-get',
+        text: 'select key, body from plan_cache_probe where key = $1 and tenant_id = $2 and (expires is null or expires > now())',
+        values: [`${tenant}/${key}`, tenant],
+      });
+    const read = await withClient(pool, async (c) => {
+      expect((await c.query<{ plan_cache_mode: string }>('show plan_cache_mode')).rows[0].plan_cache_mode).toBe('force_custom_plan');
+      for (let i = 1; i <= 8; i++) expect((await get(c, `k${(i % 5) + 1}`)).rowCount).toBe(1);
+      await admin.query(`insert into plan_cache_probe (key, tenant_id, body) select $1::text || '/m' || g, $2::uuid, 'x' from generate_series(1, 20000) g`, [tenant, tenant]);
+      // The entries the lookup read through each index, in one transaction (see lease-plans.test.ts in the queue).
+      await c.query('begin');
+      const counters = `select pg_stat_get_xact_tuples_returned('plan_cache_probe_tenant_idx'::regclass) as tenant_idx,
+                               pg_stat_get_xact_tuples_returned('plan_cache_probe_pkey'::regclass) as pkey`;
+      const before = (await c.query<{ tenant_idx: string; pkey: string }>(counters)).rows[0];
+      expect((await get(c, 'k1')).rowCount).toBe(1);
+      const after = (await c.query<{ tenant_idx: string; pkey: string }>(counters)).rows[0];
+      await c.query('commit');
+      return { tenantIdx: Number(after.tenant_idx) - Number(before.tenant_idx), pkey: Number(after.pkey) - Number(before.pkey) };
+    });
+    expect(read).toEqual({ tenantIdx: 0, pkey: 1 });
+  } finally {
+    await pool.end();
+    await admin.end();
+  }
+});

@@ -3,7 +3,6 @@ import { PageTokens, grpcServerSettings, openPostgresTier, runService } from '@p
 import { CAMPAIGN_HOLDS_CONSUMER, createCampaignHoldsConsumer, declareCampaignHoldsConsumer } from './consumers/campaign-holds';
 import { registerQueueMetrics } from './metrics';
 import { limitsFrom, loadSettings } from './config';
-import { QUEUE_POOL_OPTIONS } from './db/pool-options';
 import { createPrisma } from './db/prisma';
 import { LeaseSweeper } from './domain/lease-sweeper';
 import { JobRetention } from './domain/retention';
@@ -13,7 +12,7 @@ import { MIGRATIONS_DIR } from './migrations-dir';
 import { createServer } from './server';
 
 runService('queue', loadSettings, async (s, logger) => {
-  const tier = await openPostgresTier('queue', s, { migrationsDir: MIGRATIONS_DIR, logger, pool: QUEUE_POOL_OPTIONS });
+  const tier = await openPostgresTier('queue', s, { migrationsDir: MIGRATIONS_DIR, logger });
   const prisma = createPrisma(tier.pool);
   const wakeups = new RunnableWakeups(tier.pool, logger);
   const server = createServer({

@@ -16,7 +16,6 @@ import {
 import { freshDatabase, natsTestContext, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
 import type { Pool } from 'pg';
 import type { QueueLimits } from '../src/config';
-import { QUEUE_POOL_OPTIONS } from '../src/db/pool-options';
 import { createPrisma, type PrismaClient } from '../src/db/prisma';
 import { MIGRATIONS_DIR as migrationsDir } from '../src/migrations-dir';
 import { RunnableWakeups } from '../src/domain/wake-ups';
@@ -69,7 +68,7 @@ export interface Queue {
 export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { authTokens?: string[]; grpcLimits?: Partial<GrpcLimits> } = {}): Promise<Queue> {
   const db = await freshDatabase({ migrationsDir });
   const nats = await natsTestContext();
-  const pool = createPgPool(db.url, { max: 12, ...QUEUE_POOL_OPTIONS });
+  const pool = createPgPool(db.url, { max: 12 });
   const prisma = createPrisma(pool);
   const logger = createLogger({ service: 'queue-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const stream = nats.names.stream('queue');

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { PG_CONNECTION_OPTIONS } from '@penguinmails/service-kit';
 import { Client, type Pool, type PoolClient } from 'pg';
 import { claimLean } from '../src/db/claim-lean';
 import { completeJob } from '../src/db/complete-job';
@@ -6,7 +7,6 @@ import { completeJobs } from '../src/db/complete-jobs';
 import { extendLease } from '../src/db/extend-lease';
 import { failJob } from '../src/db/fail-job';
 import { failJobs } from '../src/db/fail-jobs';
-import { QUEUE_POOL_OPTIONS } from '../src/db/pool-options';
 import { type Queue, startQueue, tenant } from './harness';
 
 // A worker's call on its own jobs (complete, fail, extend; one job or a batch; the lean
@@ -63,7 +63,7 @@ const COUNTERS = `select pg_stat_get_xact_numscans('jobs_leased_idx'::regclass) 
  * statistics, which it only does between transactions, so the difference is `work`'s alone.
  */
 async function scans(work: (c: PoolClient) => Promise<unknown>, c?: PoolClient): Promise<Scans> {
-  const own = c ? undefined : new Client({ connectionString: q.db.url, ...QUEUE_POOL_OPTIONS });
+  const own = c ? undefined : new Client({ connectionString: q.db.url, options: PG_CONNECTION_OPTIONS });
   const client = c ?? (own as unknown as PoolClient);
   await own?.connect();
   try {
@@ -160,7 +160,7 @@ it("the lean claim's completion does not read the running jobs of the tenant", a
   expect(await Promise.all(mine.map((j) => status(j.jobId)))).toEqual(mine.map(() => 'succeeded'));
 });
 
-it("a named statement is planned for the table it runs on, not the table it first ran on (the service's connections: force_custom_plan)", async () => {
+it("a named statement is planned for the table it runs on, not the table it first ran on (the platform's pools: force_custom_plan)", async () => {
   const c = await q.pool.connect();
   try {
     expect((await c.query<{ plan_cache_mode: string }>('show plan_cache_mode')).rows[0].plan_cache_mode).toBe('force_custom_plan');
