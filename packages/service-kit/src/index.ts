@@ -35,7 +35,7 @@ export { classifyError, decodeStatus, toServiceError } from './grpc/status';
 export type { DecodedStatus } from './grpc/status';
 export { bearerTokenInterceptor, call, connect } from './grpc/client';
 export type { ClientOptions } from './grpc/client';
-export { PG_CONNECTION_OPTIONS, createPgPool, inStatementTransactionSpan, registerPoolMetrics, withClient, withTransaction } from './pg/pool';
+export { createPgPool, inStatementTransactionSpan, registerPoolMetrics, withClient, withTransaction } from './pg/pool';
 export { Metrics, defaultMetrics, startMetricsServer } from './metrics';
 export type { Collector, MetricsServer, Sample } from './metrics';
 export { decodeCursor, encodeCursor, fitPage, listPage, listReplyBytes } from './pg/keyset';

@@ -7,29 +7,8 @@ import { inChildSpan, tracingEnabled } from '../tracing';
 import { SpanKind } from '@opentelemetry/api';
 
 /**
- * Sent at connect by every pool of the platform (`options`, libpq's command-line settings).
- *
- * `plan_cache_mode = force_custom_plan`: a named statement (`query({ name, … })`) is still parsed
- * once per connection, but planned at each execution with its values. PostgreSQL otherwise
- * switches a named statement to a cached generic plan after five executions when that plan
- * costs no more than the custom ones, and keeps it until something invalidates it (an ANALYZE,
- * a DDL). A table that grows from a few rows faster than ANALYZE runs (never, with autovacuum
- * off) keeps the plan made for a few rows:
- * - the queue's CompleteJobs cached `Nested Loop → Materialize → Seq Scan on jobs` (every job
- *   read once per id of the batch: 95-100 ms a call of 50 at ~60k rows; auto_explain, in
- *   bench:queue-sdk-worker, where it made 3 rounds of 12 5-7x slower);
- * - the content tier's GetContent cached an index scan of the tenant's rows filtered by
- *   storage key (`content_objects_tenant_created_idx`, 100,004 rows read for one, 12 ms at
- *   100k objects; psql, the same statement prepared on 5 rows).
- * A plan costs ~0.05-0.5 ms per call here. Unnamed statements (Prisma's, most of ours) were
- * planned per call already.
- */
-export const PG_CONNECTION_OPTIONS = '-c plan_cache_mode=force_custom_plan';
-
-/**
  * A pg pool whose idle-client errors are logged instead of crashing the process (a
- * restarted database kills idle connections; the pool replaces them on next use). Its
- * connections run with PG_CONNECTION_OPTIONS unless `options` says otherwise.
+ * restarted database kills idle connections; the pool replaces them on next use).
  */
 export function createPgPool(
   connectionString: string,
@@ -41,7 +20,6 @@ export function createPgPool(
     max: 10,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
-    options: PG_CONNECTION_OPTIONS,
     // A cap on every statement of this pool (sent once at connect), so no query outlives the
     // longest call it can serve; transactions inside a call lower it to the call's deadline.
     ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),

@@ -11,7 +11,8 @@ import type { Pool } from 'pg';
  */
 export async function readAttachmentSlice(pool: Pool, tenantId: string, id: string, offset: number, length: number): Promise<Buffer | undefined> {
   const { rows } = await pool.query<{ data: Buffer }>({
-    name: 'content-read-attachment-slice',
+    // Unnamed, as get-content.ts: a generic plan cached on a few rows could read the tenant's
+    // (tenant_id, sha256) index instead of the primary key.
     text: `select case when a.sha256 is null then substring(a.content from $3::int + 1 for $4::int)
                        else (select substring(b.content from $3::int + 1 for $4::int) from blobs b
                               where b.tenant_id = a.tenant_id and b.sha256 = a.sha256) end as data

@@ -92,10 +92,9 @@ export const candidateBytes = (t: string) => `octet_length(${t}.payload::text) +
  *
  * A named statement (parsed and analysed once per connection): preparing this UPDATE costs more
  * than running it — EXPLAIN on 20k runnable jobs: planning 1.1-1.2 ms (294 catalog buffers),
- * execution 0.5-0.7 ms. PostgreSQL still plans it per call with the real parameters (then:
- * pg_prepared_statements showed 0 generic, 8 custom plans after 8 runs; since, every pool of the
- * platform sets plan_cache_mode = force_custom_plan, service-kit's PG_CONNECTION_OPTIONS), so the
- * index scan above is kept for any limit; what is saved is the parse, analysis and rewrite of each call.
+ * execution 0.5-0.7 ms. PostgreSQL still plans it per call with the real parameters
+ * (pg_prepared_statements: 0 generic, 8 custom plans after 8 runs), so the index scan above is
+ * kept for any limit; what is saved is the parse, analysis and rewrite of each call.
  * Measured with `bench:queue` (database only, workers on their own connections looping
  * sweep + claim → complete + outbox row, 20k backlog, 10 s per row, named and unnamed
  * interleaved in one run; PostgreSQL 15, 2 cores, ±20 % noise per row; batch 10 at 1 worker

@@ -10,11 +10,11 @@ import type { JobRow } from './prisma';
  * A lease that has run out but was not yet taken back still counts: the work is done and no
  * one else has the job, so refusing would only cause a needless re-run.
  *
- * Named statement (plan cached per connection): one per job handed out; see claim-jobs.ts.
+ * An unnamed statement, planned at each call (lease.ts, "a plan per call").
  */
 export async function completeJob(db: PoolClient, lease: LeaseHolder, output?: object): Promise<JobRow | undefined> {
   const { rows } = await db.query<JobRow>({
-    name: 'queue_complete_job',
+    // Unnamed: planned at each call with its values (see lease.ts, "a plan per call").
     text: `update jobs
         set status = 'succeeded', finished = now(), locked_by = null, locked_until = null, ended_by = $3, output = $5::jsonb, updated = now()
       where ${HOLDS_LEASE}

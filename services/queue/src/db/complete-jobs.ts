@@ -34,7 +34,7 @@ export async function completeJobs(
   args: { tenantId?: string; workerId: string; ids: string[]; attempts: number[]; outputs: (object | null)[] },
 ): Promise<CompletedRow[]> {
   const { rows } = await db.query<CompletedRow>({
-    name: 'queue_complete_jobs',
+    // Unnamed: planned at each call with its values (see lease.ts, "a plan per call").
     text: `update jobs
               set status = 'succeeded', finished = now(), locked_by = null, locked_until = null,
                   ended_by = $2, output = i.output, updated = now()

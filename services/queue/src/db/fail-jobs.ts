@@ -15,7 +15,7 @@ export async function failJobs(
   args: { tenantId?: string; workerId: string; ids: string[]; attempts: number[]; errors: string[]; permanent: boolean[]; delaysMs: number[] },
 ): Promise<JobRow[]> {
   const { rows } = await db.query<JobRow>({
-    name: 'queue_fail_jobs',
+    // Unnamed: planned at each call with its values (see lease.ts, "a plan per call").
     text: `with failed as (
        update jobs
           set status = case when i.permanent or jobs.attempts >= jobs.max_attempts then 'dead'

@@ -25,6 +25,18 @@ export interface LeaseHolder {
 export const runningAndHeldBy = (table: string, worker: string, attempt: string) =>
   `case ${table}.status when 'running' then ${table}.locked_by = ${worker} and ${table}.attempts = ${attempt} end`;
 
+/**
+ * A plan per call: the statements that find a worker's jobs by id (HOLDS_LEASE, completeJobs,
+ * failJobs) are unnamed, so PostgreSQL plans each execution with its values. A named statement
+ * switches to a cached generic plan after five executions when that plan costs no more than the
+ * custom ones, and keeps it until an ANALYZE or a DDL invalidates it. The jobs table grows from
+ * empty faster than ANALYZE runs (never, with autovacuum off), so a plan cached on a few rows
+ * stayed a seq scan: CompleteJobs cached `Nested Loop → Materialize → Seq Scan on jobs` (every
+ * job read once per id of the batch, 95-100 ms a call of 50 at ~60k rows; auto_explain in
+ * bench:queue-sdk-worker, where it made 3 of 12 rounds 5-7x slower). Planning each call costs
+ * ~0.1 ms. The enqueue statements stay named: an insert from `unnest` has one plan whatever the
+ * table's size, and planning it with its 1000-row arrays cost ~3 µs a job (A/B, 2026-11-28).
+ */
 export const HOLDS_LEASE = `tenant_id = $1 and id = $2 and ${runningAndHeldBy('jobs', '$3', '$4')}`;
 
 export const leaseParams = (l: LeaseHolder) => [l.tenantId, l.jobId, l.workerId, l.attempt];
