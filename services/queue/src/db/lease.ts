@@ -13,7 +13,7 @@ export interface LeaseHolder {
 /**
  * The where clause of every lease-holder transition ($1..$4 = tenant, job, worker, attempt).
  *
- * RUNNING_AND_HELD_BY, not `status = 'running' and …`: a plain status test lets the planner
+ * runningAndHeldBy, not `status = 'running' and …`: a plain status test lets the planner
  * prove the predicate of the partial index jobs_leased_idx (where status = 'running'), and with
  * statistics that count almost no running jobs (the usual case: ANALYZE sees jobs waiting or
  * done) it estimated one row there and read EVERY running job of the tenant through that index
