@@ -3,7 +3,7 @@
  * PostgreSQL databases cloned from a migrated template, isolated JetStream names, and the
  * shared jest preset (`@penguinmails/testkit/jest-preset`).
  */
-export { adminUrl, freshDatabase, outboxPublished } from './postgres';
+export { adminUrl, freshDatabase, outboxPublished, statDeltas } from './postgres';
 export type { FreshDatabase } from './postgres';
 export { natsTestContext, natsUrl } from './nats';
 export type { NatsTestContext } from './nats';

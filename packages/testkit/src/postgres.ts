@@ -96,3 +96,32 @@ export async function outboxPublished(url: string, timeoutMs = 10_000): Promise<
     await pg.end();
   }
 }
+
+/**
+ * What `work` did to PostgreSQL's statistics counters: each of `counters` (a name → a SQL
+ * expression such as `pg_stat_get_xact_tuples_returned('jobs_pkey'::regclass)`) read before and
+ * after `work`, both inside ONE transaction on `client`, and returned as differences. Inside one
+ * transaction because PostgreSQL 15's pg_stat_get_xact_* also count a backend's earlier
+ * transactions until it flushes its statistics, which it does only between transactions; the
+ * difference is then `work`'s alone, on a fresh connection or a pooled one. `work` must run its
+ * statements on `client`.
+ */
+export async function statDeltas<K extends string>(
+  client: Pick<Client, 'query'>,
+  counters: Record<K, string>,
+  work: () => Promise<unknown>,
+): Promise<Record<K, number>> {
+  const names = Object.keys(counters) as K[];
+  const read = `select ${names.map((k) => `${counters[k]} as "${k}"`).join(', ')}`;
+  await client.query('begin');
+  try {
+    const before = (await client.query<Record<K, string>>(read)).rows[0];
+    await work();
+    const after = (await client.query<Record<K, string>>(read)).rows[0];
+    await client.query('commit');
+    return Object.fromEntries(names.map((k) => [k, Number(after[k]) - Number(before[k])])) as Record<K, number>;
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { freshDatabase, type FreshDatabase } from '@penguinmails/testkit';
+import { freshDatabase, statDeltas, type FreshDatabase } from '@penguinmails/testkit';
 import { Client, type Pool } from 'pg';
 import { getContent } from '../src/db/get-content';
 import { MIGRATIONS_DIR as migrationsDir } from '../src/migrations-dir';
@@ -34,16 +34,15 @@ test('GetContent reads one primary-key entry after the table grew, whatever it r
     await insert('k', 5);
     for (let i = 1; i <= 8; i++) expect((await getContent(pool, tenant, `${tenant}/k${(i % 5) + 1}`))?.contentText).toBe('hi');
     await insert('m', 20_000);
-    const counters = `select pg_stat_get_xact_tuples_returned('content_objects_tenant_created_idx'::regclass) as tenant_idx,
-                             pg_stat_get_xact_tuples_returned('content_objects_pkey'::regclass) as pkey`;
-    // Both readings inside one transaction: PostgreSQL 15 counts a backend's earlier
-    // transactions too until it flushes its statistics, which it does only between transactions.
-    await c.query('begin');
-    const before = (await c.query<{ tenant_idx: string; pkey: string }>(counters)).rows[0];
-    expect((await getContent(pool, tenant, `${tenant}/k1`))?.contentText).toBe('hi');
-    const after = (await c.query<{ tenant_idx: string; pkey: string }>(counters)).rows[0];
-    await c.query('commit');
-    expect({ tenantIdx: Number(after.tenant_idx) - Number(before.tenant_idx), pkey: Number(after.pkey) - Number(before.pkey) }).toEqual({ tenantIdx: 0, pkey: 1 });
+    const read = await statDeltas(
+      c,
+      {
+        tenantIdx: `pg_stat_get_xact_tuples_returned('content_objects_tenant_created_idx'::regclass)`,
+        pkey: `pg_stat_get_xact_tuples_returned('content_objects_pkey'::regclass)`,
+      },
+      async () => expect((await getContent(pool, tenant, `${tenant}/k1`))?.contentText).toBe('hi'),
+    );
+    expect(read).toEqual({ tenantIdx: 0, pkey: 1 });
   } finally {
     await c.end();
   }

@@ -6,14 +6,16 @@ import { completeJobs } from '../src/db/complete-jobs';
 import { extendLease } from '../src/db/extend-lease';
 import { failJob } from '../src/db/fail-job';
 import { failJobs } from '../src/db/fail-jobs';
+import { statDeltas } from '@penguinmails/testkit';
 import { type Queue, startQueue, tenant } from './harness';
 
 // A worker's call on its own jobs (complete, fail, extend; one job or a batch; the lean
 // claim's completion) never reads the partial index of running jobs to find them (one job: by
-// its primary key; a batch: by primary key or, on a small table, one seq scan): with statistics that count almost no running jobs, PostgreSQL used to estimate
-// one row there and read every running job of the tenant for each call (src/db/lease.ts,
-// migration 20270104000000_completion_by_primary_key). Measured here by the index scans of the
-// call's own transaction (pg_stat_get_xact_*), with another worker holding 300 running jobs.
+// its primary key; a batch: by primary key or, on a small table, one seq scan). With
+// statistics that count almost no running jobs, PostgreSQL used to estimate one row there and
+// read every running job of the tenant for each call (src/db/lease.ts, migration
+// 20270104000000_completion_by_primary_key). Measured here by the index scans of the call's
+// own transaction (pg_stat_get_xact_*), with another worker holding 300 running jobs.
 
 let q: Queue;
 beforeAll(async () => {
@@ -43,36 +45,20 @@ async function claim(t: string, worker: string, n: number): Promise<{ jobId: str
 }
 
 /** Index scans and entries read on jobs_leased_idx and jobs_pkey, and seq scans of jobs. */
-interface Scans {
-  leased: number;
-  leasedRead: number;
-  pkey: number;
-  seq: number;
-}
+const COUNTERS = {
+  leased: `pg_stat_get_xact_numscans('jobs_leased_idx'::regclass)`,
+  leasedRead: `pg_stat_get_xact_tuples_returned('jobs_leased_idx'::regclass)`,
+  pkey: `pg_stat_get_xact_numscans('jobs_pkey'::regclass)`,
+  seq: `pg_stat_get_xact_numscans('jobs'::regclass)`,
+};
 
-const COUNTERS = `select pg_stat_get_xact_numscans('jobs_leased_idx'::regclass) as leased,
-                          pg_stat_get_xact_tuples_returned('jobs_leased_idx'::regclass) as "leasedRead",
-                          pg_stat_get_xact_numscans('jobs_pkey'::regclass) as pkey,
-                          pg_stat_get_xact_numscans('jobs'::regclass) as seq`;
-
-/**
- * What `work` read, in one transaction on `c` (default: a new connection of the service's pool
- * settings): the counters before and after, both read inside that transaction. PostgreSQL 15's
- * pg_stat_get_xact_* also count a backend's earlier transactions until it flushes its
- * statistics, which it only does between transactions, so the difference is `work`'s alone.
- */
-async function scans(work: (c: PoolClient) => Promise<unknown>, c?: PoolClient): Promise<Scans> {
+/** What `work` read (testkit's statDeltas), on `c` or else on a new connection of its own. */
+async function scans(work: (c: PoolClient) => Promise<unknown>, c?: PoolClient): Promise<Record<keyof typeof COUNTERS, number>> {
   const own = c ? undefined : new Client({ connectionString: q.db.url });
   const client = c ?? (own as unknown as PoolClient);
   await own?.connect();
   try {
-    await client.query('begin');
-    const before = (await client.query<Record<keyof Scans, string>>(COUNTERS)).rows[0];
-    await work(client);
-    const after = (await client.query<Record<keyof Scans, string>>(COUNTERS)).rows[0];
-    await client.query('commit');
-    const d = (k: keyof Scans) => Number(after[k]) - Number(before[k]);
-    return { leased: d('leased'), leasedRead: d('leasedRead'), pkey: d('pkey'), seq: d('seq') };
+    return await statDeltas(client, COUNTERS, () => work(client));
   } finally {
     await own?.end();
   }
