@@ -176,18 +176,17 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
     onError(err, job);
   };
 
-  /** A lean job's payload bytes, parsed when its handler starts (a bad payload fails that attempt, not the claim). */
-  const payloadBytes = new WeakMap<LeanJob, Uint8Array>();
+  /**
+   * A claimed job as the handler sees it, and for a lean claim its payload's JSON bytes, parsed
+   * when its handler starts (a bad payload fails that attempt, not the claim); `tenantId` is set
+   * even for a tenant worker's claim.
+   */
+  const leanJob = (c: queueV1.ClaimedJob): { job: LeanJob; payloadJson: Uint8Array } => ({
+    job: { id: c.id, tenantId: c.tenantId || tenantId, queue: opts.queue, task: c.task, attempts: c.attempt, payload: undefined },
+    payloadJson: c.payloadJson,
+  });
 
-  /** A lean claim's jobs as the handler sees them; `tenantId` is set even for a tenant worker's claim. */
-  const leanJobs = (claimed: queueV1.ClaimedJob[]): LeanJob[] =>
-    claimed.map((c) => {
-      const job: LeanJob = { id: c.id, tenantId: c.tenantId || tenantId, queue: opts.queue, task: c.task, attempts: c.attempt, payload: undefined };
-      payloadBytes.set(job, c.payloadJson);
-      return job;
-    });
-
-  async function runOne(job: LeanJob): Promise<void> {
+  async function runOne(job: LeanJob, payloadJson?: Uint8Array): Promise<void> {
     // The job's own tenant: a platform worker (tenantId '') ends each job under its tenant.
     const fence = { tenantId: job.tenantId, jobId: job.id, workerId, attempt: job.attempts };
     const heartbeat = setInterval(() => {
@@ -203,11 +202,7 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
     let failure: unknown;
     let ok = false;
     try {
-      const bytes = payloadBytes.get(job);
-      if (bytes) {
-        payloadBytes.delete(job);
-        job.payload = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as LeanJob['payload'];
-      }
+      if (payloadJson) job.payload = JSON.parse(Buffer.from(payloadJson.buffer, payloadJson.byteOffset, payloadJson.byteLength).toString('utf8')) as LeanJob['payload'];
       await handler(job, ctx);
       ok = true;
     } catch (err) {
@@ -342,7 +337,7 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
         await Promise.race(running);
         continue;
       }
-      let jobs: LeanJob[];
+      let jobs: { job: LeanJob; payloadJson?: Uint8Array }[];
       const started = Date.now();
       // Ack-and-fetch: the successes not sent yet end in this claim's transaction (for a tenant
       // worker they are all its tenant's; a platform worker's claim takes any tenant's).
@@ -353,7 +348,7 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
         // run again when their lease ends, as after a crash.)
         const req = { tenantId, queue: opts.queue, workerId, maxJobs: free, leaseSeconds, waitMs, lean, complete: riding.map((a) => ({ jobId: a.job.id, attempt: a.job.attempts })) };
         const res = await queue.claimJobs(req, waitMs > 0 ? { deadlineMs: waitMs + 10_000, signal: stopping.signal, retry: false } : {});
-        jobs = lean ? leanJobs(res.claimed) : res.jobs;
+        jobs = lean ? res.claimed.map(leanJob) : res.jobs.map((job) => ({ job }));
         settle(riding, res.completed, 'queue.claimJobs');
         claimFailures = 0;
       } catch (err) {
@@ -374,8 +369,8 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
         continue;
       }
       stats.claimed += jobs.length;
-      for (const job of jobs) {
-        const run: Promise<void> = runOne(job).finally(() => running.delete(run));
+      for (const { job, payloadJson } of jobs) {
+        const run: Promise<void> = runOne(job, payloadJson).finally(() => running.delete(run));
         running.add(run);
       }
       if (jobs.length === 0) {
