@@ -14,7 +14,6 @@ import type { JobRow } from './prisma';
  */
 export async function completeJob(db: PoolClient, lease: LeaseHolder, output?: object): Promise<JobRow | undefined> {
   const { rows } = await db.query<JobRow>({
-    // Unnamed: planned at each call with its values (see lease.ts, "a plan per call").
     text: `update jobs
         set status = 'succeeded', finished = now(), locked_by = null, locked_until = null, ended_by = $3, output = $5::jsonb, updated = now()
       where ${HOLDS_LEASE}

@@ -41,7 +41,7 @@ export async function completeJobs(
              from unnest($3::uuid[], $4::int[], $5::jsonb[]) as i(id, attempt, output)
             where jobs.id = i.id
               and ($1::uuid is null or jobs.tenant_id = $1)
-              and ${runningAndHeldBy('jobs', '$2', 'i.attempt')} -- by jobs_pkey, see lease.ts
+              and ${runningAndHeldBy('$2', 'i.attempt')} -- by jobs_pkey, see lease.ts
            returning jobs.id, jobs.tenant_id as "tenantId", jobs.queue, jobs.task, jobs.attempts, jobs.finished`,
     values: [args.tenantId ?? null, args.workerId, args.ids, args.attempts, args.outputs.map((o) => (o ? JSON.stringify(o) : null))],
   });

@@ -33,7 +33,7 @@ export async function failJobs(
          from unnest($3::uuid[], $4::int[], $5::text[], $6::boolean[], $7::bigint[]) as i(id, attempt, error, permanent, delay_ms)
         where jobs.id = i.id
           and ($1::uuid is null or jobs.tenant_id = $1)
-          and ${runningAndHeldBy('jobs', '$2', 'i.attempt')} -- by jobs_pkey, see lease.ts
+          and ${runningAndHeldBy('$2', 'i.attempt')} -- by jobs_pkey, see lease.ts
        returning ${jobColumns()}
      ), logged as (
        insert into job_logs (job_id, tenant_id, attempt, level, message)

@@ -22,8 +22,8 @@ export interface LeaseHolder {
  * tenant's running jobs. A `case` is opaque to that proof: no partial index is a candidate and
  * the job is one probe of jobs_pkey. Same rows: null (false) for any status but running.
  */
-export const runningAndHeldBy = (table: string, worker: string, attempt: string) =>
-  `case ${table}.status when 'running' then ${table}.locked_by = ${worker} and ${table}.attempts = ${attempt} end`;
+export const runningAndHeldBy = (worker: string, attempt: string) =>
+  `case jobs.status when 'running' then jobs.locked_by = ${worker} and jobs.attempts = ${attempt} end`;
 
 /**
  * A plan per call: the statements that find a worker's jobs by id (HOLDS_LEASE, completeJobs,
@@ -37,6 +37,6 @@ export const runningAndHeldBy = (table: string, worker: string, attempt: string)
  * ~0.1 ms. The enqueue statements stay named: an insert from `unnest` has one plan whatever the
  * table's size, and planning it with its 1000-row arrays cost ~3 µs a job (A/B, 2026-11-28).
  */
-export const HOLDS_LEASE = `tenant_id = $1 and id = $2 and ${runningAndHeldBy('jobs', '$3', '$4')}`;
+export const HOLDS_LEASE = `tenant_id = $1 and id = $2 and ${runningAndHeldBy('$3', '$4')}`;
 
 export const leaseParams = (l: LeaseHolder) => [l.tenantId, l.jobId, l.workerId, l.attempt];
