@@ -590,6 +590,8 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
 // ---------------------------------------------------------------------------------------- main
 
 const rate = (r: Row) => r.jobs / r.seconds;
+/** A system's best rate over its rows of one kind (0 when it has none). */
+const bestRate = (rows: Row[], system: string, what: Row['what']) => Math.max(0, ...rows.filter((r) => r.system === system && r.what === what).map(rate));
 const rateAt = (rows: Row[], system: string, what: Row['what'], k: number | string) =>
   rate(rows.find((r) => r.system === system && r.what === what && r.workers === k) ?? ({ jobs: 0, seconds: 1 } as Row));
 
@@ -608,7 +610,7 @@ function medianRows(rounds: Row[][]): Row[] {
 
 /** The issue's goals for each of ours in `rows` (one round, or the median rows). */
 function goals(o: PeersOptions, rows: Row[]): { system: string; line: string; boss: number; graphile: number; enqueue: number[] }[] {
-  const best = (system: string, what: string) => Math.max(0, ...rows.filter((r) => r.system === system && r.what === what).map(rate));
+  const best = (system: string, what: Row['what']) => bestRate(rows, system, what);
   const bossProc = best('pg-boss 12', 'process');
   const gwProc = best('graphile-worker 0.18', 'process');
   const out = [];
@@ -649,14 +651,14 @@ export async function runPeers(o: PeersOptions): Promise<string> {
     if (o.rounds > 1) {
       // Each system's best processing rate of the round: which side of a ratio moved.
       const bestOf = [...new Set(rows.filter((x) => x.what === 'process' && !x.system.startsWith('gRPC floor')).map((x) => x.system))].map(
-        (sys) => `${sys} ${Math.max(...rows.filter((x) => x.system === sys && x.what === 'process').map(rate)).toFixed(0)}`,
+        (sys) => `${sys} ${bestRate(rows, sys, 'process').toFixed(0)}`,
       );
       for (const g of goals(o, rows)) log(`round ${r + 1} (load ${loadAverage()}): ${g.line}; best processing jobs/s: ${bestOf.join(', ')}`);
     }
   }
   const rows = medianRows(rounds);
 
-  const best = (system: string, what: string) => Math.max(0, ...rows.filter((r) => r.system === system && r.what === what).map(rate));
+  const best = (system: string, what: Row['what']) => bestRate(rows, system, what);
   const boss = { enq: best('pg-boss 12', 'enqueue'), proc: best('pg-boss 12', 'process') };
   const gwk = { enq: best('graphile-worker 0.18', 'enqueue'), proc: best('graphile-worker 0.18', 'process') };
   // Enqueue rows compare with the peer's enqueue at the same number of batches in flight.
