@@ -72,3 +72,12 @@ test('passwords never reach the output', () => {
   assert.equal(redact('postgres//u:secret@h/db').includes('secret'), false);
   assert.throws(() => parseUrl('postgres//u:secret@h/db', 'PM_POSTGRES_URL', ['postgres:']), (e) => e instanceof UserError && !e.message.includes('secret'));
 });
+
+test('npm test arguments: names become turbo filters; what follows `--` reaches jest, not the lint', async () => {
+  const { filterArgs, lintArgs } = await import('../src/commands/test.mjs');
+  const args = ['queue', '@penguinmails/sdk', '--', '--testPathPatterns=fuzz\\.test'];
+  assert.deepEqual(filterArgs(args), ['--filter=@penguinmails/queue', '--filter=@penguinmails/sdk', '--', '--testPathPatterns=fuzz\\.test']);
+  assert.deepEqual(lintArgs(args), ['--filter=@penguinmails/queue', '--filter=@penguinmails/sdk']);
+  assert.deepEqual(lintArgs(['metadata']), ['--filter=@penguinmails/metadata']);
+  assert.deepEqual(lintArgs([]), []);
+});

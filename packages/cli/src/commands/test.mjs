@@ -1,7 +1,8 @@
 // `npm test`: set-up, the lint (tsc --noEmit + eslint, through turbo), then every package's jest
 // through turbo, then one summary whose last line is `N passed, N failed, N skipped` (CI reads
 // it); a failed lint is one failed row. Extra args narrow the run:
-// `npm test -- metadata` lints and tests @penguinmails/metadata only (any turbo --filter works too).
+// `npm test -- metadata` lints and tests @penguinmails/metadata only (any turbo --filter works too);
+// after a second `--`, arguments for jest alone (`npm test -- queue -- --testPathPatterns=fuzz`).
 import fs from 'node:fs';
 import path from 'node:path';
 import { asError } from '../errors.mjs';
@@ -20,6 +21,16 @@ export function filterArgs(args) {
     const name = arg.includes('/') || arg.includes('...') || arg.startsWith('@') || arg.startsWith('.') ? arg : `@penguinmails/${arg}`;
     return `--filter=${name}`;
   });
+}
+
+/**
+ * The lint's turbo arguments: the packages' filters only. What follows `--` is for jest
+ * (`npm run fuzz` passes `-- --testPathPatterns=fuzz\.test`); turbo hands it to every task's
+ * script, and eslint refuses a jest flag (its exit 2 was a failed lint row).
+ */
+export function lintArgs(args) {
+  const end = args.indexOf('--');
+  return filterArgs(end === -1 ? args : args.slice(0, end));
 }
 
 /** The run summaries (.turbo/runs/<id>.json) there are now. */
@@ -57,7 +68,7 @@ export async function lint(args) {
   say('linting (turbo run lint: tsc --noEmit and eslint)');
   const started = Date.now();
   const before = runSummaries();
-  const code = await turbo('lint', ['--concurrency=2', '--continue', '--summarize', '--output-logs=errors-only', ...filterArgs(args)]);
+  const code = await turbo('lint', ['--concurrency=2', '--continue', '--summarize', '--output-logs=errors-only', ...lintArgs(args)]);
   const exits = taskExits(before, 'lint') ?? new Map(code === 0 ? [] : [['turbo', code]]);
   const failed = [...exits].filter(([, c]) => c !== 0).map(([pkg]) => pkg.replace('@penguinmails/', ''));
   const seconds = `${Math.round((Date.now() - started) / 1000)}s`;

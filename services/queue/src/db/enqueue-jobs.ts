@@ -141,15 +141,21 @@ async function insertPlain(db: Pool, tenantId: string, ids: string[], jobs: NewJ
   const keys = jobs.some((j) => j.singletonKey);
   const keyless = !keys && !jobs.some((j) => j.idempotencyKey);
   const holds = hasHoldKeys(jobs);
+  // The keyless insert has no `returning`: it inserts every row or fails as a whole, so the ids
+  // it would return are `ids`, and PostgreSQL need not send (nor pg parse) a row per job.
   const inserted = await db.query<{ id: string }>({
     name: (keys ? 'queue_enqueue_jobs_keys' : keyless ? 'queue_enqueue_jobs_keyless' : 'queue_enqueue_jobs') + (holds ? '_holds' : ''),
     text: `${insertFromUnnest(holds)}
-           ${keyless ? '' : `on conflict ${keys ? '' : '(tenant_id, queue, idempotency_key) where idempotency_key is not null '}do nothing`}
-           returning id`,
+           ${keyless ? '' : `on conflict ${keys ? '' : '(tenant_id, queue, idempotency_key) where idempotency_key is not null '}do nothing
+           returning id`}`,
     values: params(tenantId, ids, jobs, holds),
   });
-  const created = new Set(inserted.rows.map((r) => r.id));
   const out: EnqueuedRow[] = ids.map((id) => ({ id, created: true, sameWork: true }));
+  if (keyless) {
+    if (inserted.rowCount !== ids.length) throw new Error(`enqueue: the keyless insert stored ${inserted.rowCount} of ${ids.length} jobs`);
+    return out;
+  }
+  const created = new Set(inserted.rows.map((r) => r.id));
   const missed = jobs.map((j, i) => ({ j, i })).filter(({ i }) => !created.has(ids[i]));
   if (missed.length === 0) return out;
 
