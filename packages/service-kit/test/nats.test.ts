@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { commonV1 } from '@penguinmails/contracts';
-import { DEFAULT_EVENTS_MAX_AGE_MS, EventConsumer, buildEnvelope, connectNats, createLogger, ensureConsumer, ensureStream } from '../src';
+import { DEFAULT_EVENTS_MAX_AGE_MS, EventConsumer, buildEnvelope, connectNats, createLogger, ensureConsumer, ensureStream, tierEventConsumer } from '../src';
 import { natsTestContext, type NatsTestContext } from '../../testkit/src';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
@@ -128,6 +128,39 @@ test('EventConsumer handles batches, acks after the handler, redelivers a failed
   expect(letters.map((l) => l.reason).sort()).toEqual([expect.stringMatching(/^not an event/), expect.stringMatching(/^undecodable envelope/)].sort());
   expect(consumer.stats.deadLettered).toBe(2);
   await jsm.streams.delete(nats.names.deadLetterStream());
+});
+
+test("tierEventConsumer: declare creates the other tier's stream when its owner has not started, and the consumer gets only its event", async () => {
+  const own = await natsTestContext(); // fresh names: no stream of this context exists yet
+  try {
+    const spec = tierEventConsumer({ tier: 'content', event: 'wanted', durable: 'probe-tier' });
+    const settings = { EVENTS_DUPLICATE_WINDOW_MS: 45_000 };
+    await Promise.all([spec.declare(own.nc, own.names, settings), spec.declare(own.nc, own.names, settings)]); // replicas at start
+    const jsm = await jetstreamManager(own.nc);
+    const stream = own.names.stream('content');
+    expect((await jsm.streams.info(stream)).config.duplicate_window).toBe(45_000 * 1_000_000);
+    expect((await jsm.consumers.info(stream, 'probe-tier')).config.filter_subject).toBe(own.names.eventFilter('content', 'wanted'));
+
+    const tenant = randomUUID();
+    const js = jetstream(own.nc);
+    const publish = async (eventType: string) => {
+      const e = buildEnvelope({ tenantId: tenant, source: 'content', eventType, type: commonV1.PageResponse, payload: { nextPageToken: eventType } });
+      await js.publish(own.names.subject('content', tenant, eventType), e.bytes, { msgID: e.eventId });
+      return e.eventId;
+    };
+    await publish('other');
+    const wanted = await publish('wanted');
+    const seen: string[] = [];
+    const consumer = spec.create({ nc: own.nc, names: own.names, logger, maxWaitMs: 200 }, async (batch) => {
+      seen.push(...batch.map((e) => e.envelope.eventId));
+    });
+    await consumer.start();
+    await waitFor(() => seen.length >= 1);
+    await consumer.stop();
+    expect(seen).toEqual([wanted]);
+  } finally {
+    await own.cleanup();
+  }
 });
 
 test('connectNats gives one clear error naming the URL when nothing answers', async () => {

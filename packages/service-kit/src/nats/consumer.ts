@@ -2,9 +2,9 @@ import { jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { commonV1 } from '@penguinmails/contracts';
-import { decodeEnvelope, type EventNames } from '../events';
+import { decodeEnvelope, type EventNames, type Tier } from '../events';
 import { defaultMetrics, type Metrics } from '../metrics';
-import { ensureStream } from './streams';
+import { ensureConsumerOnTier, ensureStream } from './streams';
 import { startProcessSpans, tracingEnabled } from '../tracing';
 
 /** One event of a batch: the decoded envelope and the JetStream message it came in. */
@@ -231,4 +231,28 @@ export class EventConsumer {
       msg.nak(this.opts.retryDelayMs ?? 1_000);
     }
   }
+}
+
+/** The stream settings a consumer uses when it creates another tier's stream (ensureConsumerOnTier). */
+export type TierStreamSettings = { EVENTS_DUPLICATE_WINDOW_MS: number; EVENTS_MAX_AGE_MS?: number; EVENTS_MAX_BYTES?: number };
+
+/** What a service passes to create its consumer: the connection, its names, and the batch settings. */
+export type TierConsumerOptions = Pick<EventConsumerOptions, 'nc' | 'names' | 'logger' | 'maxBatch' | 'maxWaitMs' | 'retryDelayMs' | 'metrics'>;
+
+/**
+ * One durable consumer of one kind of event on another tier's stream (the queue's campaign
+ * holds, the content tier's message refs): `declare` at every start (idempotent: creates the
+ * stream with the kit's settings when its owner has not started yet, and the durable consumer
+ * filtered on `<prefix>.<tier>.*.<event>`), `create` the EventConsumer that reads it (not
+ * started: main runs it as background work). Each service keeps its own parsing and handler.
+ */
+export function tierEventConsumer(spec: { tier: Tier; event: string; durable: string }): {
+  declare(nc: NatsConnection, names: EventNames, s: TierStreamSettings): Promise<void>;
+  create(opts: TierConsumerOptions, handle: EventConsumerOptions['handle']): EventConsumer;
+} {
+  return {
+    declare: (nc, names, s) =>
+      ensureConsumerOnTier(nc, names, spec.tier, s, { durable: spec.durable, filterSubjects: [names.eventFilter(spec.tier, spec.event)] }),
+    create: (opts, handle) => new EventConsumer({ ...opts, stream: opts.names.stream(spec.tier), durable: spec.durable, handle }),
+  };
 }

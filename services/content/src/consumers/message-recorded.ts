@@ -1,15 +1,14 @@
 import { metadataV1 } from '@penguinmails/contracts';
 import {
-  EventConsumer,
-  ensureConsumerOnTier,
   firstSeen,
   isUuid,
+  tierEventConsumer,
   withTransaction,
   type BatchOutcome,
   type ConsumedEvent,
-  type EventNames,
+  type EventConsumer,
   type Logger,
-  type NatsConnection,
+  type TierConsumerOptions,
 } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
 import { insertContentRefs, type NewContentRef } from '../db/insert-content-refs';
@@ -23,40 +22,19 @@ const STORAGE_KEY_MAX = 500;
 const KEY_CHARS = /^[\x21-\x7e]+$/;
 
 /**
- * Declares what the consumer reads: the metadata tier's stream (created with the settings the
- * kit gives every tier's stream when metadata has not started yet; an existing one is left as
- * its owner configured it) and the durable consumer filtered on message_recorded. Idempotent:
- * every replica calls it at every start.
+ * What the consumer reads: the metadata tier's stream (created with the settings the kit gives
+ * every tier's stream when metadata has not started yet; an existing one is left as its owner
+ * configured it) and the durable consumer filtered on message_recorded (the kit's
+ * tierEventConsumer).
  */
-export async function declareMessageRefsConsumer(
-  nc: NatsConnection,
-  names: EventNames,
-  s: { EVENTS_DUPLICATE_WINDOW_MS: number; EVENTS_MAX_AGE_MS?: number; EVENTS_MAX_BYTES?: number },
-): Promise<void> {
-  await ensureConsumerOnTier(nc, names, 'metadata', s, { durable: MESSAGE_REFS_CONSUMER, filterSubjects: [names.eventFilter('metadata', 'message_recorded')] });
-}
+const messageRefs = tierEventConsumer({ tier: 'metadata', event: 'message_recorded', durable: MESSAGE_REFS_CONSUMER });
+
+/** Declares the stream and durable consumer. Idempotent: every replica calls it at every start. */
+export const declareMessageRefsConsumer = messageRefs.declare;
 
 /** The consumer of MessageRecorded (not started: main runs it as background work). */
-export function createMessageRefsConsumer(opts: {
-  nc: NatsConnection;
-  names: EventNames;
-  pool: Pool;
-  logger: Logger;
-  maxBatch?: number;
-  maxWaitMs?: number;
-  retryDelayMs?: number;
-}): EventConsumer {
-  return new EventConsumer({
-    nc: opts.nc,
-    stream: opts.names.stream('metadata'),
-    durable: MESSAGE_REFS_CONSUMER,
-    names: opts.names,
-    logger: opts.logger,
-    maxBatch: opts.maxBatch,
-    maxWaitMs: opts.maxWaitMs,
-    retryDelayMs: opts.retryDelayMs,
-    handle: (events) => handleMessageRecorded(opts.pool, opts.logger, events),
-  });
+export function createMessageRefsConsumer(opts: TierConsumerOptions & { pool: Pool }): EventConsumer {
+  return messageRefs.create(opts, (events) => handleMessageRecorded(opts.pool, opts.logger, events));
 }
 
 /** What one event says: a ref to record, nothing (no key of ours), or why it is rejected. */

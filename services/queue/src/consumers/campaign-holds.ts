@@ -1,13 +1,12 @@
 import { campaignHoldKey, metadataV1 } from '@penguinmails/contracts';
 import {
-  EventConsumer,
-  ensureConsumerOnTier,
   isUuid,
+  tierEventConsumer,
   type BatchOutcome,
   type ConsumedEvent,
-  type EventNames,
+  type EventConsumer,
   type Logger,
-  type NatsConnection,
+  type TierConsumerOptions,
 } from '@penguinmails/service-kit';
 import type { Pool } from 'pg';
 import { setHold } from '../domain/holds';
@@ -42,18 +41,14 @@ function action(status: metadataV1.CampaignStatus): 'release' | 'hold' | 'cancel
 }
 
 /**
- * Declares what the consumer reads: the metadata tier's stream (created with the kit's settings
- * when metadata has not started yet; an existing one is left as its owner configured it) and
- * the durable consumer filtered on campaign_status_changed. Idempotent: every replica calls it
- * at every start (the kit's ensureConsumerOnTier).
+ * What the consumer reads: the metadata tier's stream (created with the kit's settings when
+ * metadata has not started yet; an existing one is left as its owner configured it) and the
+ * durable consumer filtered on campaign_status_changed (the kit's tierEventConsumer).
  */
-export async function declareCampaignHoldsConsumer(
-  nc: NatsConnection,
-  names: EventNames,
-  s: { EVENTS_DUPLICATE_WINDOW_MS: number; EVENTS_MAX_AGE_MS?: number; EVENTS_MAX_BYTES?: number },
-): Promise<void> {
-  await ensureConsumerOnTier(nc, names, 'metadata', s, { durable: CAMPAIGN_HOLDS_CONSUMER, filterSubjects: [names.eventFilter('metadata', 'campaign_status_changed')] });
-}
+const campaignHolds = tierEventConsumer({ tier: 'metadata', event: 'campaign_status_changed', durable: CAMPAIGN_HOLDS_CONSUMER });
+
+/** Declares the stream and durable consumer. Idempotent: every replica calls it at every start. */
+export const declareCampaignHoldsConsumer = campaignHolds.declare;
 
 /**
  * The consumer of CampaignStatusChanged (not started: main runs it as background work): a
@@ -64,26 +59,8 @@ export async function declareCampaignHoldsConsumer(
  * (after a crash between the apply and the ack, or a batch redelivered behind a newer one)
  * changes nothing, so the last status the metadata tier published wins.
  */
-export function createCampaignHoldsConsumer(opts: {
-  nc: NatsConnection;
-  names: EventNames;
-  pool: Pool;
-  logger: Logger;
-  maxBatch?: number;
-  maxWaitMs?: number;
-  retryDelayMs?: number;
-}): EventConsumer {
-  return new EventConsumer({
-    nc: opts.nc,
-    stream: opts.names.stream('metadata'),
-    durable: CAMPAIGN_HOLDS_CONSUMER,
-    names: opts.names,
-    logger: opts.logger,
-    maxBatch: opts.maxBatch,
-    maxWaitMs: opts.maxWaitMs,
-    retryDelayMs: opts.retryDelayMs,
-    handle: (events) => handleCampaignStatusChanged(opts.pool, opts.logger, events),
-  });
+export function createCampaignHoldsConsumer(opts: TierConsumerOptions & { pool: Pool }): EventConsumer {
+  return campaignHolds.create(opts, (events) => handleCampaignStatusChanged(opts.pool, opts.logger, events));
 }
 
 type Parsed = { tenantId: string; holdKey: string; held: boolean; cancel: boolean } | { skip: true } | { reason: string };
