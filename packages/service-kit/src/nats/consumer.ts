@@ -253,6 +253,8 @@ export function tierEventConsumer(spec: { tier: Tier; event: string; durable: st
   return {
     declare: (nc, names, s) =>
       ensureConsumerOnTier(nc, names, spec.tier, s, { durable: spec.durable, filterSubjects: [names.eventFilter(spec.tier, spec.event)] }),
-    create: (opts, handle) => new EventConsumer({ ...opts, stream: opts.names.stream(spec.tier), durable: spec.durable, handle }),
+    // Only the EventConsumer's own options: a service's extra ones (its pool) stay with it.
+    create: ({ nc, names, logger, maxBatch, maxWaitMs, retryDelayMs, metrics }, handle) =>
+      new EventConsumer({ nc, names, logger, maxBatch, maxWaitMs, retryDelayMs, metrics, stream: names.stream(spec.tier), durable: spec.durable, handle }),
   };
 }
