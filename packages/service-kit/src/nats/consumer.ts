@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { commonV1 } from '@penguinmails/contracts';
 import { decodeEnvelope, type EventNames, type Tier } from '../events';
 import { defaultMetrics, type Metrics } from '../metrics';
-import { ensureConsumerOnTier, ensureStream } from './streams';
+import { ensureConsumerOnTier, ensureStream, type TierStreamSettings } from './streams';
 import { startProcessSpans, tracingEnabled } from '../tracing';
 
 /** One event of a batch: the decoded envelope and the JetStream message it came in. */
@@ -232,9 +232,6 @@ export class EventConsumer {
     }
   }
 }
-
-/** The stream settings a consumer uses when it creates another tier's stream (ensureConsumerOnTier). */
-export type TierStreamSettings = { EVENTS_DUPLICATE_WINDOW_MS: number; EVENTS_MAX_AGE_MS?: number; EVENTS_MAX_BYTES?: number };
 
 /** What a service passes to create its consumer: the connection, its names, and the batch settings. */
 export type TierConsumerOptions = Pick<EventConsumerOptions, 'nc' | 'names' | 'logger' | 'maxBatch' | 'maxWaitMs' | 'retryDelayMs' | 'metrics'>;

@@ -89,6 +89,9 @@ export async function ensureConsumer(
   }
 }
 
+/** The stream settings a consumer uses when it creates another tier's stream (ensureConsumerOnTier). */
+export type TierStreamSettings = { EVENTS_DUPLICATE_WINDOW_MS: number; EVENTS_MAX_AGE_MS?: number; EVENTS_MAX_BYTES?: number };
+
 /**
  * Declares a durable consumer on another tier's stream (`tier`'s, named by `names`). The stream
  * is created with the kit's settings only when its owner has not started yet (either tier may
@@ -99,7 +102,7 @@ export async function ensureConsumerOnTier(
   nc: NatsConnection,
   names: { stream(tier: Tier): string; tierSubjects(tier: Tier): string },
   tier: Tier,
-  s: { EVENTS_DUPLICATE_WINDOW_MS: number; EVENTS_MAX_AGE_MS?: number; EVENTS_MAX_BYTES?: number },
+  s: TierStreamSettings,
   consumer: Parameters<typeof ensureConsumer>[2],
 ): Promise<void> {
   const stream = names.stream(tier);
