@@ -64,7 +64,7 @@ export interface Platform {
   nats: NatsTestContext;
   /** Everything one service printed so far. */
   output(service: PlatformService): string;
-  /** Sends `signal` (default SIGKILL) and resolves when the process has exited. The port stays reserved for restart(). */
+  /** Sends `signal` (default SIGKILL) and resolves when the process has exited. restart() binds the same port again. */
   kill(service: PlatformService, signal?: NodeJS.Signals): Promise<void>;
   /** Stops the service if it runs (SIGTERM), starts it again on the same port and store, and waits for SERVING. */
   restart(service: PlatformService): Promise<void>;
@@ -123,7 +123,7 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
   const nats = await natsTestContext(opts.natsUrl);
   const databases: FreshDatabase[] = [];
   const tempDirs: string[] = [];
-  const children = {} as Record<PlatformService, PlatformChild & { buffer: string[]; size: number; exited?: Promise<void> }>;
+  const children = {} as Record<PlatformService, PlatformChild & { buffer: string[]; size: number; exited?: Promise<void>; bound?: number }>;
 
   const cleanupStores = async () => {
     await Promise.all(databases.map((d) => d.drop().catch(() => undefined)));
@@ -132,6 +132,8 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
   };
 
   const launch = (child: (typeof children)[PlatformService]) => {
+    child.bound = undefined;
+    let partial = '';
     const proc = spawn(process.execPath, [path.join(root, 'services', child.name, 'dist', 'main.js')], {
       cwd: path.join(root, 'services', child.name),
       env: child.env,
@@ -144,6 +146,20 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
       child.size += text.length;
       while (child.size > MAX_OUTPUT && child.buffer.length > 1) child.size -= child.buffer.shift()!.length;
       if (opts.echo) process.stderr.write(text.replace(/^/gm, `[${child.name}] `));
+      // The port this process bound, from its "gRPC server listening" line (JSON logs at info).
+      if (child.bound === undefined && child.process === proc) {
+        const lines = (partial + text).split('\n');
+        partial = lines.pop()!.slice(-64 * 1024);
+        for (const line of lines) {
+          if (!line.includes('gRPC server listening')) continue;
+          try {
+            const entry = JSON.parse(line) as { msg?: string; port?: number };
+            if (entry.msg === 'gRPC server listening' && typeof entry.port === 'number') child.bound = entry.port;
+          } catch {
+            // not a JSON log line
+          }
+        }
+      }
     };
     proc.stdout!.on('data', collect);
     proc.stderr!.on('data', collect);
@@ -156,8 +172,33 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
     });
   };
 
+  /**
+   * Waits for the current process's "gRPC server listening" line and takes its port as the
+   * child's address. Services start on GRPC_PORT=0 (the OS picks the port when the server binds)
+   * and a restart binds the same port again, so no other process (a concurrent platform in
+   * another jest worker) can take the port between choosing it and binding it, and a health
+   * check never reaches someone else's server.
+   */
+  const waitBound = async (child: (typeof children)[PlatformService], deadline: number) => {
+    while (child.bound === undefined) {
+      if (!child.process) {
+        throw new Error(
+          `${child.name} exited (${child.lastExit?.signal ?? `code ${child.lastExit?.code}`}) before it was listening:\n${tail(child.output())}`,
+        );
+      }
+      if (Date.now() > deadline) throw new Error(`${child.name} was not listening within ${readyTimeoutMs} ms:\n${tail(child.output())}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (child.port !== child.bound) {
+      child.port = child.bound;
+      child.address = `127.0.0.1:${child.bound}`;
+      child.env.GRPC_PORT = String(child.bound);
+    }
+  };
+
   const waitServing = async (child: (typeof children)[PlatformService]) => {
     const deadline = Date.now() + readyTimeoutMs;
+    await waitBound(child, deadline);
     for (;;) {
       if (!child.process) {
         throw new Error(
@@ -182,23 +223,19 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
   };
 
   try {
-    // Ports first: metadata's IngestMessage calls content, so it must know content's address.
-    const ports = {} as Record<PlatformService, number>;
-    for (const name of names) ports[name] = await freePort();
     for (const name of names) {
-      const port = ports[name];
       const env: NodeJS.ProcessEnv = {
         ...process.env,
         NODE_ENV: 'test',
         GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: String(port),
+        GRPC_PORT: '0',
         NATS_URL: nats.url,
         EVENTS_SUBJECT_PREFIX: nats.subjectPrefix,
         EVENTS_STREAM_PREFIX: nats.streamPrefix,
+        // The harness reads each service's port from its "gRPC server listening" line (info).
         LOG_LEVEL: process.env.PM_PLATFORM_LOG_LEVEL ?? 'info',
         LOG_PRETTY: 'false',
         AUTH_TOKENS: (opts.authTokens ?? []).join(','),
-        ...(name === 'metadata' && ports.content ? { CONTENT_URL: `127.0.0.1:${ports.content}` } : {}),
         // Tokens the services use to call each other (metadata → content).
         ...(name === 'metadata' && opts.authTokens?.length ? { CONTENT_TOKEN: opts.authTokens[0] } : {}),
       };
@@ -215,17 +252,26 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
       }
       Object.assign(env, opts.env, opts.serviceEnv?.[name]);
       const buffer: string[] = [];
-      const child = {
+      children[name] = {
         name,
-        port,
-        address: `127.0.0.1:${port}`,
+        port: 0,
+        address: '',
         env,
         buffer,
         size: 0,
         output: () => buffer.join(''),
       } as (typeof children)[PlatformService];
-      children[name] = child;
-      launch(child);
+    }
+    // Metadata's IngestMessage calls content, so metadata starts once content's port is known.
+    const deadline = Date.now() + readyTimeoutMs;
+    for (const name of names) if (name !== 'metadata') launch(children[name]);
+    const metadata = children.metadata;
+    if (metadata) {
+      if (children.content && opts.env?.CONTENT_URL === undefined && opts.serviceEnv?.metadata?.CONTENT_URL === undefined) {
+        await waitBound(children.content, deadline);
+        metadata.env.CONTENT_URL = children.content.address;
+      }
+      launch(metadata);
     }
     await Promise.all(names.map((n) => waitServing(children[n])));
   } catch (err) {
