@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freshDatabase, type FreshDatabase } from './postgres';
 import { healthCheck } from './grpc';
+import { eachLine, parseListeningLine } from './listening';
 import { natsTestContext, type NatsTestContext } from './nats';
 
 export type PlatformService = 'metadata' | 'content' | 'queue' | 'analytics';
@@ -44,6 +45,8 @@ export interface PlatformChild {
   name: PlatformService;
   address: string;
   port: number;
+  /** The port of its /metrics when METRICS_PORT is set (0: the OS picks it) and bound, from its ready line. */
+  metricsPort?: number;
   /** The service's env (DATABASE_URL, NATS_URL, EVENTS_*_PREFIX, CHDB_PATH, GRPC_PORT, ...). */
   env: NodeJS.ProcessEnv;
   /** Everything the service printed (stdout and stderr, across restarts). */
@@ -123,7 +126,7 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
   const nats = await natsTestContext(opts.natsUrl);
   const databases: FreshDatabase[] = [];
   const tempDirs: string[] = [];
-  const children = {} as Record<PlatformService, PlatformChild & { buffer: string[]; size: number; exited?: Promise<void>; bound?: number }>;
+  const children = {} as Record<PlatformService, PlatformChild & { buffer: string[]; size: number; exited?: Promise<void>; bound?: number; ready?: boolean }>;
 
   const cleanupStores = async () => {
     await Promise.all(databases.map((d) => d.drop().catch(() => undefined)));
@@ -133,7 +136,7 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
 
   const launch = (child: (typeof children)[PlatformService]) => {
     child.bound = undefined;
-    let partial = '';
+    child.ready = false;
     const proc = spawn(process.execPath, [path.join(root, 'services', child.name, 'dist', 'main.js')], {
       cwd: path.join(root, 'services', child.name),
       env: child.env,
@@ -146,22 +149,17 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
       child.size += text.length;
       while (child.size > MAX_OUTPUT && child.buffer.length > 1) child.size -= child.buffer.shift()!.length;
       if (opts.echo) process.stderr.write(text.replace(/^/gm, `[${child.name}] `));
-      // The port this process bound, from its "gRPC server listening" line (JSON logs at info).
-      if (child.bound === undefined && child.process === proc) {
-        const lines = (partial + text).split('\n');
-        partial = lines.pop()!.slice(-64 * 1024);
-        for (const line of lines) {
-          if (!line.includes('gRPC server listening')) continue;
-          try {
-            const entry = JSON.parse(line) as { msg?: string; port?: number };
-            if (entry.msg === 'gRPC server listening' && typeof entry.port === 'number') child.bound = entry.port;
-          } catch {
-            // not a JSON log line
-          }
-        }
-      }
     };
     proc.stdout!.on('data', collect);
+    // The ports this process bound, from its "… listening" lines (JSON logs at info).
+    eachLine(proc.stdout!, (line) => {
+      const l = parseListeningLine(line);
+      if (l?.kind === 'grpc') child.bound = l.port;
+      else if (l?.kind === 'ready') {
+        child.metricsPort = l.metricsPort;
+        child.ready = true;
+      }
+    });
     proc.stderr!.on('data', collect);
     child.exited = new Promise<void>((resolve) => {
       proc.once('exit', (code, signal) => {
@@ -205,8 +203,9 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
           `${child.name} exited (${child.lastExit?.signal ?? `code ${child.lastExit?.code}`}) before it was SERVING:\n${tail(child.output())}`,
         );
       }
+      // SERVING, and its "service ready" line: its consumers and relays have started too.
       const state = await healthCheck(child.address).catch(() => 'DOWN');
-      if (state === 'SERVING') return;
+      if (state === 'SERVING' && child.ready) return;
       if (Date.now() > deadline) throw new Error(`${child.name} was not SERVING within ${readyTimeoutMs} ms (last: ${state}):\n${tail(child.output())}`);
       await new Promise((r) => setTimeout(r, 150));
     }

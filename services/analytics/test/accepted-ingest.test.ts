@@ -6,7 +6,7 @@ import { status } from '@grpc/grpc-js';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { analyticsV1, commonV1 } from '@penguinmails/contracts';
 import { call, connect, createLogger, decodeStatus, type EventConsumer } from '@penguinmails/service-kit';
-import { freePort, natsTestContext, type NatsTestContext } from '@penguinmails/testkit';
+import { listeningPorts, natsTestContext, type NatsTestContext } from '@penguinmails/testkit';
 import type { ServiceError } from '@grpc/grpc-js';
 import { ACCEPTED_INGEST_CONSUMER, JetStreamAcceptedPublisher, createAcceptedIngestConsumer, declareAcceptedIngest } from '../src/consumers/accepted-ingest';
 import { createServer } from '../src/server';
@@ -176,12 +176,13 @@ describe('IngestEvents durability ACCEPTED', () => {
 describe('ACCEPTED and kill -9', () => {
   const MAIN = path.join(__dirname, '..', 'dist', 'main.js');
   let dir: string;
-  let port: number;
+  // 0 until the first start binds a port the OS picks (read from its ready line); the restart binds it again.
+  let port = 0;
   let child: ChildProcess | undefined;
   let own: NatsTestContext;
 
-  const start = () =>
-    spawn(process.execPath, [MAIN], {
+  const start = () => {
+    const c = spawn(process.execPath, [MAIN], {
       env: {
         ...process.env,
         CHDB_PATH: dir,
@@ -191,17 +192,19 @@ describe('ACCEPTED and kill -9', () => {
         EVENTS_SUBJECT_PREFIX: own.subjectPrefix,
         EVENTS_STREAM_PREFIX: own.streamPrefix,
         ANALYTICS_CONSUMER_MAX_WAIT_MS: '3000',
-        LOG_LEVEL: 'error',
+        LOG_LEVEL: 'info',
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
+    c.stdout!.resume(); // drained: only the first start's ready line is read (listeningPorts)
+    return c;
+  };
   async function ready(c: analyticsV1.AnalyticsServiceClient): Promise<void> {
     await until('the service answering', async () => call(c, 'getFreshness', { tenantId: uuid() }).then(() => true, () => false), 90_000);
   }
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'pm-accepted-kill9-'));
-    port = await freePort();
     own = await natsTestContext();
   });
   afterAll(async () => {
@@ -218,6 +221,7 @@ describe('ACCEPTED and kill -9', () => {
     'every acknowledged batch is stored exactly once after the service is killed with SIGKILL right after its answers and restarted',
     async () => {
       child = start();
+      port = (await listeningPorts(child, { timeoutMs: 90_000 })).grpc;
       const c1 = connect(analyticsV1.AnalyticsServiceClient, `127.0.0.1:${port}`);
       await ready(c1);
       const tenantId = uuid();

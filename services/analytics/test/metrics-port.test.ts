@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, healthCheck, natsTestContext, type NatsTestContext } from '@penguinmails/testkit';
+import { healthCheck, listeningPorts, natsTestContext, type NatsTestContext } from '@penguinmails/testkit';
 
 // Bad input at the process level: METRICS_PORT taken by something else. The service logs one
 // line saying so and serves gRPC anyway (the kit's unit test covers the function; this one the
@@ -32,13 +32,12 @@ afterAll(async () => {
 
 (existsSync(MAIN) ? it : it.skip)('a METRICS_PORT in use: one clear log line, and the service serves', async () => {
   const metricsPort = (blocker.address() as { port: number }).port;
-  const grpcPort = await freePort();
   proc = spawn(process.execPath, [MAIN], {
     env: {
       ...process.env,
       CHDB_PATH: path.join(folder, 'chdb'),
       GRPC_HOST: '127.0.0.1',
-      GRPC_PORT: String(grpcPort),
+      GRPC_PORT: '0', // the OS picks it (read from the ready line)
       METRICS_PORT: String(metricsPort),
       NATS_URL: ctx.url,
       EVENTS_SUBJECT_PREFIX: ctx.subjectPrefix,
@@ -50,6 +49,9 @@ afterAll(async () => {
   let output = '';
   proc.stdout!.on('data', (b) => (output += b));
   proc.stderr!.on('data', (b) => (output += b));
+  const bound = await listeningPorts(proc);
+  expect(bound.metrics).toBeUndefined(); // its ready line: no /metrics
+  const grpcPort = bound.grpc;
   let state = '';
   for (let i = 0; i < 300 && state !== 'SERVING'; i++) {
     if (proc.exitCode !== null) throw new Error(`the service exited (${proc.exitCode}):\n${output}`);

@@ -1,4 +1,4 @@
-import { freePort, startPlatform, type Platform } from '@penguinmails/testkit';
+import { startPlatform, type Platform } from '@penguinmails/testkit';
 
 // The tiers' own gauges through real processes (dist/main.js via startPlatform): content's stored
 // bytes and its MessageRecorded consumer's lag; analytics' freshness (its consumer's lag).
@@ -7,12 +7,12 @@ let platform: Platform;
 const ports: Record<string, number> = {};
 
 beforeAll(async () => {
-  ports.content = await freePort();
-  ports.analytics = await freePort();
-  platform = await startPlatform({
-    services: ['content', 'analytics'],
-    serviceEnv: { content: { METRICS_PORT: String(ports.content) }, analytics: { METRICS_PORT: String(ports.analytics) } },
-  });
+  // METRICS_PORT=0: the OS picks each port; the platform reads it from the service's ready line.
+  platform = await startPlatform({ services: ['content', 'analytics'], env: { METRICS_PORT: '0' } });
+  ports.content = platform.services.content.metricsPort!;
+  ports.analytics = platform.services.analytics.metricsPort!;
+  expect(ports.content).toBeGreaterThan(0);
+  expect(ports.analytics).toBeGreaterThan(0);
 }, 120_000);
 afterAll(async () => {
   await platform?.stop();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { metadataV1 } from '@penguinmails/contracts';
 import { call, connect } from '@penguinmails/service-kit';
-import { freePort, freshDatabase, natsTestContext, outboxPublished, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
+import { freshDatabase, listeningPorts, natsTestContext, outboxPublished, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
 
 // Three metadata processes (dist/main.js) on one database and one stream: writes spread over
 // them; their three outbox relays together publish every event exactly once. Proved by the
@@ -20,7 +20,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let db: FreshDatabase;
 let nats: NatsTestContext;
-const children: { proc: ChildProcess; port: number; metricsPort: number }[] = [];
+const children: { proc: ChildProcess; port: number; metricsPort: number; ready: Promise<{ grpc: number; metrics?: number }> }[] = [];
 
 beforeAll(async () => {
   db = await freshDatabase();
@@ -46,24 +46,28 @@ function value(text: string, name: string): number {
 
 (existsSync(MAIN) ? it : it.skip)('three metadata replicas: their relays publish each event exactly once', async () => {
   for (let i = 0; i < REPLICAS; i++) {
-    const port = await freePort();
-    const metricsPort = await freePort();
     const proc = spawn(process.execPath, [MAIN], {
       env: {
         ...process.env,
         DATABASE_URL: db.url,
         GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: String(port),
-        METRICS_PORT: String(metricsPort),
+        // Port 0: the OS picks each port when the replica binds it (read from its ready line).
+        GRPC_PORT: '0',
+        METRICS_PORT: '0',
         NATS_URL: nats.url,
         EVENTS_SUBJECT_PREFIX: nats.subjectPrefix,
         EVENTS_STREAM_PREFIX: nats.streamPrefix,
         CONTENT_URL: '127.0.0.1:1',
-        LOG_LEVEL: 'error',
+        LOG_LEVEL: 'info',
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
-    children.push({ proc, port, metricsPort });
+    children.push({ proc, port: 0, metricsPort: 0, ready: listeningPorts(proc, { timeoutMs: 90_000 }) });
+  }
+  // All three start at once (they migrate the empty database together); then their ports.
+  for (const c of children) {
+    const bound = await c.ready;
+    Object.assign(c, { port: bound.grpc, metricsPort: bound.metrics! });
   }
   const clients = children.map((c) => connect(metadataV1.MetadataServiceClient, `127.0.0.1:${c.port}`));
   try {

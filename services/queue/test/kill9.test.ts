@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { queueV1 } from '@penguinmails/contracts';
 import { call, connect } from '@penguinmails/service-kit';
-import { freePort, freshDatabase, natsTestContext, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
+import { freshDatabase, listeningPorts, natsTestContext, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
 import { Client } from 'pg';
 import { MIGRATIONS_DIR as migrationsDir } from '../src/migrations-dir';
 import { NO_KEYS, sleep, tenant } from './harness';
@@ -24,7 +24,8 @@ const { EndOutcome } = queueV1;
 let db: FreshDatabase;
 let nats: NatsTestContext;
 let child: ChildProcess | undefined;
-let port: number;
+// 0 until the first start binds a port the OS picks (read from its ready line); the restart binds it again.
+let port = 0;
 
 function start(): ChildProcess {
   const c = spawn(process.execPath, [MAIN], {
@@ -37,17 +38,23 @@ function start(): ChildProcess {
       EVENTS_SUBJECT_PREFIX: nats.subjectPrefix,
       EVENTS_STREAM_PREFIX: nats.streamPrefix,
       CLAIM_BATCH_MAX: '100',
-      LOG_LEVEL: 'error',
+      LOG_LEVEL: 'info',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  c.stdout!.resume(); // drained: only the first start's ready line is read (listeningPorts)
+  return c;
+}
+
+async function startFirst(): Promise<ChildProcess> {
+  const c = start();
+  port = (await listeningPorts(c)).grpc;
   return c;
 }
 
 beforeAll(async () => {
   db = await freshDatabase({ migrationsDir });
   nats = await natsTestContext();
-  port = await freePort();
 });
 afterAll(async () => {
   if (child && child.exitCode === null && child.signalCode === null) {
@@ -59,14 +66,14 @@ afterAll(async () => {
 });
 
 (existsSync(MAIN) ? it : it.skip)('kill -9 mid-stream: no acknowledged enqueue lost, each job completed exactly once', async () => {
-  const client = connect(queueV1.QueueServiceClient, `127.0.0.1:${port}`);
   const t = tenant();
   const acked = new Set<string>(); // job ids whose EnqueueJobs reply came back
   const completions = new Map<string, number>(); // job id → acknowledged completions
   const errors: string[] = [];
   let stop = false;
+  child = await startFirst();
+  const client = connect(queueV1.QueueServiceClient, `127.0.0.1:${port}`);
   try {
-    child = start();
     const up = async () => {
       for (let i = 0; i < 200; i++) {
         try {

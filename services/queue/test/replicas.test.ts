@@ -5,7 +5,7 @@ import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { queueV1 } from '@penguinmails/contracts';
 import { call, connect, readMigrations } from '@penguinmails/service-kit';
-import { freePort, freshDatabase, natsTestContext, outboxPublished, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
+import { freshDatabase, listeningPorts, natsTestContext, outboxPublished, type FreshDatabase, type NatsTestContext } from '@penguinmails/testkit';
 import { Client } from 'pg';
 import { MIGRATIONS_DIR as migrationsDir } from '../src/migrations-dir';
 import { NO_KEYS, sleep, tenant } from './harness';
@@ -23,7 +23,7 @@ const JOBS = 600;
 
 let db: FreshDatabase;
 let nats: NatsTestContext;
-const children: { proc: ChildProcess; port: number; metricsPort: number; out: string[] }[] = [];
+const children: { proc: ChildProcess; port: number; metricsPort: number; out: string[]; ready: Promise<{ grpc: number; metrics?: number }> }[] = [];
 let blocker: Server;
 
 beforeAll(async () => {
@@ -64,15 +64,15 @@ function value(text: string, name: string, labels: Record<string, string>): numb
 (existsSync(MAIN) ? it : it.skip)('three replicas on one database: migrate once, claim once, relay once, /metrics each', async () => {
   const taken = (blocker.address() as { port: number }).port;
   for (let i = 0; i < REPLICAS; i++) {
-    const port = await freePort();
-    const metricsPort = i === 2 ? taken : await freePort();
+    // Port 0: the OS picks each port when the replica binds it (read from its ready line).
+    const metricsPort = i === 2 ? taken : 0;
     const out: string[] = [];
     const proc = spawn(process.execPath, [MAIN], {
       env: {
         ...process.env,
         DATABASE_URL: db.url,
         GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: String(port),
+        GRPC_PORT: '0',
         METRICS_PORT: String(metricsPort),
         NATS_URL: nats.url,
         EVENTS_SUBJECT_PREFIX: nats.subjectPrefix,
@@ -83,8 +83,14 @@ function value(text: string, name: string, labels: Record<string, string>): numb
     });
     proc.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
     proc.stderr!.on('data', (d: Buffer) => out.push(d.toString()));
-    children.push({ proc, port, metricsPort, out });
+    children.push({ proc, port: 0, metricsPort, out, ready: listeningPorts(proc, { timeoutMs: 90_000 }) });
   }
+  for (const c of children) {
+    const bound = await c.ready;
+    c.port = bound.grpc;
+    if (c.metricsPort === 0) c.metricsPort = bound.metrics!;
+  }
+  expect(children[2].metricsPort).toBe(taken);
   const clients = children.map((c) => connect(queueV1.QueueServiceClient, `127.0.0.1:${c.port}`));
   const t = tenant();
   try {
