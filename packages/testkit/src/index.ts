@@ -29,6 +29,7 @@ export {
 export type { ArbitraryOptions, FuzzInput, FuzzMethod, FuzzSettings, FuzzValue, FuzzerOptions, MethodStats, RawResult, ServiceSpec } from './fuzz';
 export { PLATFORM_SERVICES, freePort, repoRoot, startPlatform } from './platform';
 export { listeningPorts, parseListeningLine } from './listening';
+export { undocumentedSettings } from './settings-doc';
 export type { ListeningLine } from './listening';
 export { mulberry32 } from './prng';
 export type { Platform, PlatformChild, PlatformService, StartPlatformOptions } from './platform';

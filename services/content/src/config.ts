@@ -4,7 +4,7 @@ import { commonSettings, loadConfig, natsSettings, paginationSettings, postgresS
 const MiB = 1024 * 1024;
 
 /** Every setting of the content service (environment variables); see README "Settings". */
-const settingsShape = {
+export const settingsShape = {
   ...commonSettings('content', 50052),
   ...postgresSettings,
   ...natsSettings,
