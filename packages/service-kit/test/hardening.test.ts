@@ -158,8 +158,9 @@ describe('the server refuses what would crash, hang or poison it', () => {
     const e = await failure(echo({ pageToken: 'a\u0000b' }));
     expect(e.code).toBe(status.INVALID_ARGUMENT);
     expect(decodeStatus(e).fieldViolations.map((v) => v.field)).toEqual(['page_token']);
-    // ED A0 BD is U+D83D written as UTF-8 (CESU): a lone surrogate a careless client can send.
-    for (const bytes of [[0x61, 0xed, 0xa0, 0xbd, 0x62], [0xff], [0x61, 0xc3]]) {
+    // ED A0 BD is U+D83D written as UTF-8 (CESU): a lone surrogate a careless client can send;
+    // C0 AF an overlong '/'; F4 90 80 80 beyond U+10FFFF; a lone byte; a cut sequence.
+    for (const bytes of [[0x61, 0xed, 0xa0, 0xbd, 0x62], [0xc0, 0xaf], [0xf4, 0x90, 0x80, 0x80], [0xff], [0x61, 0xc3]]) {
       const bad = await rawEcho(pageToken(bytes));
       expect(bad.code).toBe(status.INVALID_ARGUMENT);
       expect(decodeStatus(bad).fieldViolations.map((v) => [v.field, v.reason])).toEqual([['page_token', 'MALFORMED_TEXT']]);

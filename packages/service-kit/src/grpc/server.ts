@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
@@ -147,20 +148,21 @@ const UNDECODABLE = Symbol('undecodable request');
 type Undecodable = { [UNDECODABLE]: string };
 const isUndecodable = (r: unknown): r is Undecodable => typeof r === 'object' && r !== null && UNDECODABLE in r;
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const lenientUtf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 /**
  * Protobuf strings must be UTF-8. The generated decoder would quietly turn a malformed byte
  * sequence (or an encoded lone surrogate) into U+FFFD and store text the caller never sent.
  * Instead each replacement becomes a lone surrogate, which no decoded text can otherwise hold,
  * and the request guard refuses it naming the field.
+ *
+ * `isUtf8` (node:buffer, simdutf) instead of a `fatal: true` TextDecoder in a try: the fatal
+ * decoder throws per malformed string, and a hostile 6.5 MB BatchPutContent of 24,000 such
+ * strings (fuzz seed 1128) took 550-650 ms to decode that way against 200-350 ms (scratch
+ * measurement, 5 rounds); valid text decodes at the same speed either way (~1 ms for an
+ * EnqueueJobs of 1,000 jobs).
  */
 function decodeUtf8MarkingInvalid(bytes: Uint8Array): string {
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    return lenientUtf8.decode(bytes).replaceAll('\uFFFD', '\uDFFF');
-  }
+  return isUtf8(bytes) ? utf8.decode(bytes) : utf8.decode(bytes).replaceAll('\uFFFD', '\uDFFF');
 }
 
 /**
