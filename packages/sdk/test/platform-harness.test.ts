@@ -36,3 +36,8 @@ test('two platforms started at once: distinct ports, each address serves its own
   await expect(healthCheck(before, NAMES.queue)).resolves.toBe('SERVING');
   expect(a.output('queue').match(/gRPC server listening/g)).toHaveLength(2);
 });
+
+test('a LOG_LEVEL that hides the info lines the harness reads is refused before any service starts, naming the setting', async () => {
+  // (Not "was not listening within 60000 ms": the refusal comes before the launch.)
+  await expect(startPlatform({ services: ['queue'], env: { LOG_LEVEL: 'warn' } })).rejects.toThrow(/^startPlatform reads each service's port .* LOG_LEVEL of queue must be info, debug or trace, not warn$/);
+});

@@ -250,6 +250,8 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
         env.CHDB_PATH = dir;
       }
       Object.assign(env, opts.env, opts.serviceEnv?.[name]);
+      if (['warn', 'error', 'fatal', 'silent'].includes(String(env.LOG_LEVEL)))
+        throw new Error(`startPlatform reads each service's port from its info-level log lines: LOG_LEVEL of ${name} must be info, debug or trace, not ${env.LOG_LEVEL}`);
       const buffer: string[] = [];
       children[name] = {
         name,
