@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './platform';
 
 /** Where nats-server is looked for: NATS_SERVER_BIN, else the Debian package's path, else PATH. */
 function natsServerBin(): string {
@@ -30,7 +29,10 @@ export interface SpawnedNatsServer {
  * restarts it on the same port and store directory, as a crashed and restarted server would be.
  */
 export async function spawnNatsServer(opts: { port?: number; storeDir?: string } = {}): Promise<SpawnedNatsServer> {
-  const port = opts.port ?? (await freePort());
+  // Without opts.port the server picks one (`-p -1`, RANDOM_PORT) and its log says which: a port
+  // chosen here first could be taken by another jest worker before the server bound it. A
+  // restart binds that same port again.
+  let port = opts.port ?? -1;
   const ownDir = !opts.storeDir;
   const storeDir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'pm-nats-'));
   let child: ChildProcess | undefined;
@@ -46,8 +48,11 @@ export async function spawnNatsServer(opts: { port?: number; storeDir?: string }
       const timer = setTimeout(() => reject(new Error(`nats-server on port ${port} did not start within 10 s:\n${log}`)), 10_000);
       proc.stderr!.on('data', (chunk: Buffer) => {
         log += chunk.toString();
+        const listening = /Listening for client connections on [^\s]*:(\d+)/.exec(log);
+        if (listening && port === -1) port = Number(listening[1]);
         if (log.includes('Server is ready')) {
           clearTimeout(timer);
+          if (port === -1) return reject(new Error(`nats-server did not say which port it listens on:\n${log}`));
           resolve();
         }
       });
@@ -73,8 +78,12 @@ export async function spawnNatsServer(opts: { port?: number; storeDir?: string }
 
   await start();
   return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
+    get url() {
+      return `nats://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
     storeDir,
     kill,
     start,
