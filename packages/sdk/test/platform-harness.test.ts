@@ -2,7 +2,7 @@
 // the harness reads it from each one's "gRPC server listening" line, so two platforms started at
 // once (as jest workers do) never share a port, each address answers the service it names, and a
 // restart comes back on the same address.
-import { healthCheck, startPlatform, type Platform } from '@penguinmails/testkit';
+import { healthCheck, spawnPostgres, startPlatform, type Platform } from '@penguinmails/testkit';
 
 const NAMES = {
   queue: 'penguinmails.queue.v1.QueueService',
@@ -40,4 +40,11 @@ test('two platforms started at once: distinct ports, each address serves its own
 test('a LOG_LEVEL that hides the info lines the harness reads is refused before any service starts, naming the setting', async () => {
   // (Not "was not listening within 60000 ms": the refusal comes before the launch.)
   await expect(startPlatform({ services: ['queue'], env: { LOG_LEVEL: 'warn' } })).rejects.toThrow(/^startPlatform reads each service's port .* LOG_LEVEL of queue must be info, debug or trace, not warn$/);
+});
+
+test('spawnPostgres on a port another PostgreSQL already holds fails, instead of handing out that server', async () => {
+  // The shared server (PG_ADMIN_URL, else 5432) lets postgres in here: before the data-folder
+  // check, a start on its port "succeeded" with someone else's server.
+  const shared = new URL(process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  await expect(spawnPostgres({ port: Number(shared.port || 5432) })).rejects.toThrow(/exited at start; log: .*(could not bind|already in use)/s);
 });

@@ -49,15 +49,16 @@ function serverUser(dataDir: string): { uid?: number; gid?: number } {
   return { uid, gid };
 }
 
-async function canLogin(url: string): Promise<boolean> {
+/** The data folder of the server at `url` when it lets us in (so a test knows it is its own server), else undefined. */
+async function serverDataDir(url: string): Promise<string | undefined> {
   const c = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   c.on('error', () => undefined);
   try {
     await c.connect();
-    await c.query('select 1');
-    return true;
+    const { rows } = await c.query<{ dir: string }>(`select current_setting('data_directory') as dir`);
+    return rows[0]?.dir;
   } catch {
-    return false;
+    return undefined;
   } finally {
     await c.end().catch(() => undefined);
   }
@@ -70,7 +71,9 @@ async function canLogin(url: string): Promise<boolean> {
  */
 export async function spawnPostgres(opts: { port?: number } = {}): Promise<SpawnedPostgres> {
   const bin = binaries();
-  const port = opts.port ?? (await freePort());
+  // PostgreSQL cannot listen on port 0, so a free port is chosen first; if another process takes it
+  // before the server binds it, the first start tries another (below).
+  let port = opts.port ?? (await freePort());
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pm-pg-'));
   fs.chmodSync(dataDir, 0o700);
   const user = serverUser(dataDir);
@@ -81,7 +84,8 @@ export async function spawnPostgres(opts: { port?: number } = {}): Promise<Spawn
     env: { ...process.env, LC_MESSAGES: 'C' },
   });
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.error?.message}`);
-  const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const url = () => `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const ownDir = fs.realpathSync(dataDir);
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 
@@ -99,7 +103,10 @@ export async function spawnPostgres(opts: { port?: number } = {}): Promise<Spawn
     let gone = false;
     exited = new Promise((resolve) => proc.once('exit', () => ((gone = true), resolve())));
     const deadline = Date.now() + 60_000;
-    while (!(await canLogin(adminUrl))) {
+    // Our server, not one that holds the port already (its data folder says so).
+    for (;;) {
+      const dir = await serverDataDir(url());
+      if (dir !== undefined && (dir === dataDir || dir === ownDir)) break;
       if (gone) throw new Error(`PostgreSQL on port ${port} exited at start; log: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
       if (Date.now() > deadline) throw new Error(`PostgreSQL on port ${port} did not accept connections within 60 s (log ${logFile})`);
       await new Promise((r) => setTimeout(r, 100));
@@ -127,10 +134,30 @@ export async function spawnPostgres(opts: { port?: number } = {}): Promise<Spawn
     child = undefined;
   };
 
-  await start();
+  // The first start: a port taken between choosing and binding it is chosen again (3 tries).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      const taken = /could not bind|Address already in use/i.test(fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '');
+      await kill();
+      if (opts.port !== undefined || !taken || attempt >= 3) {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+        fs.rmSync(logFile, { force: true });
+        throw err;
+      }
+      fs.rmSync(logFile, { force: true });
+      port = await freePort();
+    }
+  }
   return {
-    adminUrl,
-    port,
+    get adminUrl() {
+      return url();
+    },
+    get port() {
+      return port;
+    },
     dataDir,
     kill,
     start,
