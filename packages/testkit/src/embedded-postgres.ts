@@ -108,7 +108,7 @@ export async function spawnPostgres(opts: { port?: number } = {}): Promise<Spawn
       const dir = await serverDataDir(url());
       if (dir !== undefined && (dir === dataDir || dir === ownDir)) break;
       if (gone) throw new Error(`PostgreSQL on port ${port} exited at start; log: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
-      if (Date.now() > deadline) throw new Error(`PostgreSQL on port ${port} did not accept connections within 60 s (log ${logFile})`);
+      if (Date.now() > deadline) throw new Error(`PostgreSQL on port ${port} did not accept connections within 60 s; log: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };
@@ -142,12 +142,12 @@ export async function spawnPostgres(opts: { port?: number } = {}): Promise<Spawn
     } catch (err) {
       const taken = /could not bind|Address already in use/i.test(fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '');
       await kill();
+      // The error carries the log's tail; the next try's "taken" reads only its own log.
+      fs.rmSync(logFile, { force: true });
       if (opts.port !== undefined || !taken || attempt >= 3) {
         fs.rmSync(dataDir, { recursive: true, force: true });
-        fs.rmSync(logFile, { force: true });
         throw err;
       }
-      fs.rmSync(logFile, { force: true });
       port = await freePort();
     }
   }
