@@ -48,8 +48,10 @@ export async function spawnNatsServer(opts: { port?: number; storeDir?: string }
       const timer = setTimeout(() => reject(new Error(`nats-server on port ${port} did not start within 10 s:\n${log}`)), 10_000);
       proc.stderr!.on('data', (chunk: Buffer) => {
         log += chunk.toString();
-        const listening = /Listening for client connections on [^\s]*:(\d+)/.exec(log);
-        if (listening && port === -1) port = Number(listening[1]);
+        if (port === -1) {
+          const listening = /Listening for client connections on [^\s]*:(\d+)/.exec(log);
+          if (listening) port = Number(listening[1]);
+        }
         if (log.includes('Server is ready')) {
           clearTimeout(timer);
           if (port === -1) return reject(new Error(`nats-server did not say which port it listens on:\n${log}`));

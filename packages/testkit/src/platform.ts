@@ -170,6 +170,9 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
     });
   };
 
+  const exitedBefore = (child: (typeof children)[PlatformService], state: string) =>
+    new Error(`${child.name} exited (${child.lastExit?.signal ?? `code ${child.lastExit?.code}`}) before it was ${state}:\n${tail(child.output())}`);
+
   /**
    * Waits for the current process's "gRPC server listening" line and takes its port as the
    * child's address. Services start on GRPC_PORT=0 (the OS picks the port when the server binds)
@@ -179,11 +182,7 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
    */
   const waitBound = async (child: (typeof children)[PlatformService], deadline: number) => {
     while (child.bound === undefined) {
-      if (!child.process) {
-        throw new Error(
-          `${child.name} exited (${child.lastExit?.signal ?? `code ${child.lastExit?.code}`}) before it was listening:\n${tail(child.output())}`,
-        );
-      }
+      if (!child.process) throw exitedBefore(child, 'listening');
       if (Date.now() > deadline) throw new Error(`${child.name} was not listening within ${readyTimeoutMs} ms:\n${tail(child.output())}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -198,11 +197,7 @@ export async function startPlatform(opts: StartPlatformOptions = {}): Promise<Pl
     const deadline = Date.now() + readyTimeoutMs;
     await waitBound(child, deadline);
     for (;;) {
-      if (!child.process) {
-        throw new Error(
-          `${child.name} exited (${child.lastExit?.signal ?? `code ${child.lastExit?.code}`}) before it was SERVING:\n${tail(child.output())}`,
-        );
-      }
+      if (!child.process) throw exitedBefore(child, 'SERVING');
       // SERVING, and its "service ready" line: its consumers and relays have started too.
       const state = await healthCheck(child.address).catch(() => 'DOWN');
       if (state === 'SERVING' && child.ready) return;

@@ -162,7 +162,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
  * EnqueueJobs of 1,000 jobs).
  */
 function decodeUtf8MarkingInvalid(bytes: Uint8Array): string {
-  return isUtf8(bytes) ? utf8.decode(bytes) : utf8.decode(bytes).replaceAll('\uFFFD', '\uDFFF');
+  const text = utf8.decode(bytes);
+  return isUtf8(bytes) ? text : text.replaceAll('\uFFFD', '\uDFFF');
 }
 
 /**
