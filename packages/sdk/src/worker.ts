@@ -20,7 +20,12 @@ export class JobFailure extends Error {
 }
 
 export interface JobContext {
-  /** Aborted when the worker is stopped and its grace period is over: give up, the job is retried later. */
+  /**
+   * Aborted when this attempt should stop: the worker was stopped and its grace period is over
+   * (the job is retried later), or the job's lease is lost — its heartbeat (ExtendLease, at
+   * half the lease) was refused with FAILED_PRECONDITION or NOT_FOUND, e.g. because the job was
+   * cancelled while it ran (CancelJob include_running). `signal.reason` is the error then.
+   */
   signal: AbortSignal;
   /** Appends a line to the job's log (AppendJobLog). */
   log(message: string, level?: 'debug' | 'info' | 'warn' | 'error'): Promise<void>;
@@ -170,6 +175,15 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
   const abortHandlers = new AbortController(); // the handlers' signal, after the grace period
 
   const idle = (ms: number) => sleep(ms, stopping.signal);
+  /**
+   * Each running job's own controller (its ctx.signal): aborted when its lease is lost, or with
+   * the rest when the grace period ends. One controller per job and this set, not
+   * AbortSignal.any([job's, abortHandlers.signal]): a signal made by `any` from a long-lived
+   * one stays tied to it (nodejs/node#55351, a leak fixed only in later releases), and a
+   * worker makes one per job for as long as it runs.
+   */
+  const running = new Set<AbortController>();
+  abortHandlers.signal.addEventListener('abort', () => running.forEach((c) => c.abort(abortHandlers.signal.reason)), { once: true });
 
   const reportError = (err: unknown, job?: LeanJob) => {
     stats.errors += 1;
@@ -189,12 +203,23 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
   async function runOne(job: LeanJob, payloadJson?: Uint8Array): Promise<void> {
     // The job's own tenant: a platform worker (tenantId '') ends each job under its tenant.
     const fence = { tenantId: job.tenantId, jobId: job.id, workerId, attempt: job.attempts };
+    const lost = new AbortController();
+    if (abortHandlers.signal.aborted) lost.abort(abortHandlers.signal.reason);
+    running.add(lost);
     const heartbeat = setInterval(() => {
-      queue.extendLease({ ...fence, leaseSeconds }).catch((err) => reportError(err, job));
+      queue.extendLease({ ...fence, leaseSeconds }).catch((err) => {
+        reportError(err, job);
+        // The lease is gone for good (cancelled, taken over, the job removed): stop the handler.
+        // Anything else (UNAVAILABLE, a deadline) may pass; the next heartbeat tries again.
+        if (err instanceof PenguinMailsError && (err.codeName === 'FAILED_PRECONDITION' || err.codeName === 'NOT_FOUND')) {
+          clearInterval(heartbeat);
+          lost.abort(err);
+        }
+      });
     }, heartbeatMs);
     heartbeat.unref();
     const ctx: JobContext = {
-      signal: abortHandlers.signal,
+      signal: lost.signal,
       log: async (message, level = 'info') => {
         await queue.appendJobLog({ tenantId: job.tenantId, jobId: job.id, level: LEVELS[level], message });
       },
@@ -209,6 +234,7 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
       failure = err;
     } finally {
       clearInterval(heartbeat);
+      running.delete(lost);
     }
     const jf = failure instanceof JobFailure ? failure : undefined;
     const text = failure instanceof Error ? failure.message : String(failure);

@@ -67,6 +67,60 @@ test('processSendJobs claims, runs and completes or fails each job, and stops gr
   expect(logs.map((l) => l.message)).toContain('handling ok');
 });
 
+/** Resolves with the signal's reason once it aborts (at most `ms`; then with 'not aborted'). */
+const aborted = (signal: AbortSignal, ms: number) =>
+  new Promise<unknown>((resolve) => {
+    const timer = setTimeout(() => resolve('not aborted'), ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve(signal.reason)), { once: true });
+  });
+
+test("a job cancelled while it runs aborts its handler's ctx.signal at the next heartbeat, with the refusal as the reason", async () => {
+  const tenantId = randomUUID();
+  const { job } = await pm.queue.enqueueJob({ tenantId, queue: 'cancel', task: 'send', idempotencyKey: randomUUID() });
+  let started!: () => void;
+  const running = new Promise<void>((r) => (started = r));
+  let reason: unknown;
+  const errors: unknown[] = [];
+  // A 2 s lease: the worker's heartbeat (ExtendLease) runs every second.
+  const worker = pm.processSendJobs({ tenantId, queue: 'cancel', leaseSeconds: 2, pollIntervalMs: 50, onError: (e) => errors.push(e) }, async (_job, ctx) => {
+    started();
+    reason = await aborted(ctx.signal, 10_000);
+    throw new Error('stopped: the job was cancelled');
+  });
+  try {
+    await running;
+    const { job: cancelled } = await pm.queue.cancelJob({ tenantId, jobId: job!.id, includeRunning: true });
+    expect(cancelled!.status).toBe(queueV1.JobStatus.JOB_STATUS_CANCELLED);
+    for (let i = 0; i < 200 && reason === undefined; i++) await new Promise((r) => setTimeout(r, 25));
+  } finally {
+    await worker.stop({ timeoutMs: 5_000 });
+  }
+  expect(reason).toBeInstanceOf(PenguinMailsError);
+  expect(reason).toMatchObject({ codeName: 'FAILED_PRECONDITION', rpc: 'queue.extendLease' });
+  expect((reason as Error).message).toMatch(/cancelled while attempt 1 ran/);
+  // The handler's failure afterwards is refused as well (reported, not retried); the job stays cancelled.
+  expect(errors.length).toBeGreaterThanOrEqual(2);
+  expect((await pm.queue.getJob({ tenantId, jobId: job!.id })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_CANCELLED);
+});
+
+test("stop() aborts a running handler's ctx.signal once its grace period is over", async () => {
+  const tenantId = randomUUID();
+  await pm.queue.enqueueJob({ tenantId, queue: 'grace', task: 'send', idempotencyKey: randomUUID() });
+  let started!: () => void;
+  const running = new Promise<void>((r) => (started = r));
+  let reason: unknown;
+  const worker = pm.processSendJobs({ tenantId, queue: 'grace', pollIntervalMs: 50 }, async (_job, ctx) => {
+    started();
+    reason = await aborted(ctx.signal, 10_000);
+  });
+  await running;
+  const stoppedAt = Date.now();
+  await worker.stop({ timeoutMs: 300 });
+  expect(reason).not.toBe('not aborted');
+  expect(reason).toBeDefined();
+  expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+});
+
 test('an idle worker polls again and again without piling up abort listeners on its stop signal', async () => {
   // Abort listeners added and removed while the worker idles (a listener added with { once } and
   // never removed stays on its signal until the signal aborts).

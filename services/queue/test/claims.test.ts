@@ -385,12 +385,74 @@ describe('CompleteJob / FailJob repeated for the same attempt (a lost reply)', (
     expect(await q.snapshot()).toEqual(after);
   });
 
+  it('cancels a running job only with include_running; its worker is then refused on every path, nothing written', async () => {
+    const t = tenant();
+    await enqueue(t);
+    const job = await claimOne(t, 'w1');
+    // Without include_running: FAILED_PRECONDITION naming the flag, and the job keeps running.
+    const before = await q.snapshot();
+    const refused = await failure(call(q.client, 'cancelJob', { tenantId: t, jobId: job.id, includeRunning: false }));
+    expect(refused.code).toBe(Status.FAILED_PRECONDITION);
+    expect(refused.message).toMatch(/is running \(leased to w1\); set include_running/);
+    expect(await q.snapshot()).toEqual(before);
+    // Another tenant's running job: NOT_FOUND, nothing written.
+    const other = await failure(call(q.client, 'cancelJob', { tenantId: tenant(), jobId: job.id, includeRunning: true }));
+    expect(other.code).toBe(Status.NOT_FOUND);
+    expect(await q.snapshot()).toEqual(before);
+
+    const { job: cancelled } = await call(q.client, 'cancelJob', { tenantId: t, jobId: job.id, includeRunning: true });
+    expect(cancelled).toMatchObject({ status: JobStatus.JOB_STATUS_CANCELLED, lockedBy: '', attempts: 1 });
+    expect(cancelled!.lockedUntil).toBeUndefined();
+    expect(cancelled!.finished).toBeInstanceOf(Date);
+    const after = await q.snapshot();
+    // The worker's every call for the attempt: refused as cancelled (not as an expired lease), writing nothing.
+    const said = /cancelled while attempt 1 ran \(CancelJob with include_running\)/;
+    for (const st of [
+      await failure(complete(job)),
+      await failure(fail(job, 'smtp 451')),
+      await failure(call(q.client, 'extendLease', { ...lease(job), leaseSeconds: 0 })),
+    ]) {
+      expect(st.code).toBe(Status.FAILED_PRECONDITION);
+      expect(st.message).toMatch(said);
+    }
+    const batch = await call(q.client, 'completeJobs', { tenantId: t, workerId: 'w1', jobs: [{ jobId: job.id, attempt: 1, error: '', permanent: false, retryAfterSeconds: 0 }] });
+    expect(batch.results).toEqual([
+      expect.objectContaining({ jobId: job.id, outcome: queueV1.EndOutcome.END_OUTCOME_LEASE_LOST, status: JobStatus.JOB_STATUS_CANCELLED, message: expect.stringMatching(said) }),
+    ]);
+    const lean = await call(q.client, 'claimJobs', { tenantId: t, queue: 'send', workerId: 'w1', maxJobs: 1, leaseSeconds: 0, waitMs: 0, complete: [{ jobId: job.id, attempt: 1, error: '', permanent: false, retryAfterSeconds: 0 }], lean: true });
+    expect(lean.completed).toEqual([expect.objectContaining({ outcome: queueV1.EndOutcome.END_OUTCOME_LEASE_LOST, message: expect.stringMatching(said) })]);
+    expect(lean.claimed).toEqual([]); // a cancelled job is never claimed
+    expect(await q.snapshot()).toEqual(after);
+    expect(await written(t)).toEqual({ logs: 0, outbox: 0 }); // no JobSucceeded, no JobDead
+    // A repeated cancel: the job is final now.
+    expect((await failure(call(q.client, 'cancelJob', { tenantId: t, jobId: job.id, includeRunning: true }))).message).toMatch(/cancelled, which is final/);
+    // RetryJob puts it back; the next attempt is 2, and the cancelled attempt's worker stays fenced.
+    await call(q.client, 'retryJob', { tenantId: t, jobId: job.id, extraAttempts: 1 });
+    const again = await claimOne(t, 'w2');
+    expect(again).toMatchObject({ id: job.id, attempts: 2, lockedBy: 'w2' });
+    expect((await failure(complete(job))).code).toBe(Status.FAILED_PRECONDITION);
+    expect((await complete(again)).status).toBe(JobStatus.JOB_STATUS_SUCCEEDED);
+  });
+
+  it('frees the concurrency group slot of a running job it cancels', async () => {
+    const t = tenant();
+    const keys = { groupKey: 'mailbox:1', groupLimit: 1 };
+    const first = await enqueue(t, keys);
+    const second = await enqueue(t, keys);
+    const running = await claimOne(t, 'w1');
+    expect(running.id).toBe(first.id);
+    expect(await claim(t, 'w2', 5)).toEqual([]); // the group's one slot is taken
+    await call(q.client, 'cancelJob', { tenantId: t, jobId: first.id, includeRunning: true });
+    const next = await claim(t, 'w2', 5);
+    expect(next.map((j) => j.id)).toEqual([second.id]);
+  });
+
   it('answers a repeated FailJob after the failed job was cancelled with the cancelled job', async () => {
     const t = tenant();
     await enqueue(t);
     const job = await claimOne(t, 'w1');
     await fail(job, 'smtp 451', { retryAfterSeconds: 120 });
-    const { job: cancelled } = await call(q.client, 'cancelJob', { tenantId: t, jobId: job.id });
+    const { job: cancelled } = await call(q.client, 'cancelJob', { tenantId: t, jobId: job.id, includeRunning: false });
     const after = await q.snapshot();
     expect(await fail(job, 'smtp 451', { retryAfterSeconds: 120 })).toEqual(cancelled);
     expect((await failure(complete(job))).code).toBe(Status.FAILED_PRECONDITION);

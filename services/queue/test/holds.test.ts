@@ -143,7 +143,7 @@ describe('HoldJobs / ReleaseJobs', () => {
     expect(await statusOf(a, mine)).toBe(JobStatus.JOB_STATUS_HELD);
     expect(await claim(a)).toEqual([]);
 
-    expect((await call(q.client, 'cancelJob', { tenantId: a, jobId: mine })).job!.status).toBe(JobStatus.JOB_STATUS_CANCELLED);
+    expect((await call(q.client, 'cancelJob', { tenantId: a, jobId: mine, includeRunning: false })).job!.status).toBe(JobStatus.JOB_STATUS_CANCELLED);
 
     const [s1] = await enqueue(a, [newJob({ holdKey: 'campaign:x', singletonKey: 'lead-7' })]);
     expect(await statusOf(a, s1)).toBe(JobStatus.JOB_STATUS_HELD);

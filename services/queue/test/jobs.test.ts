@@ -214,12 +214,12 @@ describe('CancelJob', () => {
   it('cancels a queued job once; a final job is FAILED_PRECONDITION; another tenant NOT_FOUND', async () => {
     const t = tenant();
     const { job } = await enqueue({ tenantId: t });
-    const other = await failure(call(q.client, 'cancelJob', { tenantId: tenant(), jobId: job!.id }));
+    const other = await failure(call(q.client, 'cancelJob', { tenantId: tenant(), jobId: job!.id, includeRunning: false }));
     expect(other.code).toBe(Status.NOT_FOUND);
-    const { job: cancelled } = await call(q.client, 'cancelJob', { tenantId: t, jobId: job!.id });
+    const { job: cancelled } = await call(q.client, 'cancelJob', { tenantId: t, jobId: job!.id, includeRunning: false });
     expect(cancelled!.status).toBe(JobStatus.JOB_STATUS_CANCELLED);
     expect(cancelled!.finished).toBeInstanceOf(Date);
-    const again = await failure(call(q.client, 'cancelJob', { tenantId: t, jobId: job!.id }));
+    const again = await failure(call(q.client, 'cancelJob', { tenantId: t, jobId: job!.id, includeRunning: false }));
     expect(again.code).toBe(Status.FAILED_PRECONDITION);
     expect(again.message).toMatch(/cancelled, which is final/);
     // A cancelled job is never claimed.

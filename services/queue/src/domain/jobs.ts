@@ -590,17 +590,22 @@ export async function getQueueStats(deps: Deps, args: { tenantId?: string; queue
   return getQueueStatsSql(deps.pool, args);
 }
 
-export async function cancelJob(deps: Deps, tenantId: string, jobId: string): Promise<JobRow> {
+/**
+ * QUEUED, FAILED or HELD → CANCELLED, and RUNNING with `includeRunning` (its lease ends now; its
+ * worker is refused at its next call for the attempt: leaseRefusal).
+ */
+export async function cancelJob(deps: Deps, args: { tenantId: string; jobId: string; includeRunning: boolean }): Promise<JobRow> {
+  const { tenantId, jobId } = args;
   return withTransaction(deps.pool, async (client) => {
-    const row = await cancelJobSql(client, { tenantId, jobId });
+    const row = await cancelJobSql(client, args);
     if (row) return row;
     const current = await findJob(client, { tenantId, jobId });
     if (!current) throw new NotFoundError('job', jobId);
     throw new FailedPreconditionError(
       `job/${jobId}`,
       current.status === 'running'
-        ? `job ${jobId} is running (leased to ${current.lockedBy}); only queued, failed or held jobs can be cancelled — let the worker finish or fail it`
-        : `job ${jobId} is ${current.status}, which is final; only queued, failed or held jobs can be cancelled`,
+        ? `job ${jobId} is running (leased to ${current.lockedBy}); set include_running to cancel it anyway (its worker is told at its next call for the attempt), or let the worker finish or fail it`
+        : `job ${jobId} is ${current.status}, which is final; only queued, failed, held or (with include_running) running jobs can be cancelled`,
     );
   });
 }
@@ -648,6 +653,14 @@ function leaseRefusal(job: JobRow | undefined, lease: LeaseHolder, action: strin
       subject,
       `cannot ${action} job ${lease.jobId}: its lease ran out at ${job.lockedUntil?.toISOString()} and it belongs to concurrency group "${job.groupKey}", ` +
         'whose slot was freed when the lease expired (another job of the group may hold it now); complete or fail the attempt, or drop it',
+      'LEASE',
+    );
+  }
+  if (job.status === 'cancelled' && job.attempts === lease.attempt && job.endedBy === '') {
+    // CancelJob include_running while this attempt ran (db/cancel-job.ts): the lease ended there.
+    return new FailedPreconditionError(
+      subject,
+      `cannot ${action} job ${lease.jobId}: it was cancelled while attempt ${lease.attempt} ran (CancelJob with include_running) — stop the work and drop this attempt`,
       'LEASE',
     );
   }

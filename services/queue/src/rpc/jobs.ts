@@ -309,7 +309,7 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
       const tenantId = v.uuid('tenant_id', req.tenantId);
       const jobId = v.uuid('job_id', req.jobId);
       v.done();
-      return { job: toJob(await jobs.cancelJob(deps, tenantId, jobId)) };
+      return { job: toJob(await jobs.cancelJob(deps, { tenantId, jobId, includeRunning: req.includeRunning })) };
     },
   };
 }
