@@ -193,15 +193,13 @@ describe('ClaimJobs lean in one statement (pm_queue_claim_lean)', () => {
   });
 
   it('plans its statements with each call\'s values (a generic plan was 3-6x slower on a fresh backlog)', async () => {
-    // Both overloads: the 13-argument one the service calls (20270102000000_claim_reply_budget,
+    // The one function: the 13-argument one the service calls (20270102000000_claim_reply_budget,
     // its completion by primary key since 20270104000000_completion_by_primary_key:
-    // lease-plans.test.ts) and the 12-argument one kept for replicas of the previous version.
+    // lease-plans.test.ts); the 12-argument one of the version before is gone since
+    // 20270105000000_drop_claim_lean_12_args.
     const { rows } = await q.pool.query(`select pronargs, proconfig from pg_proc where proname = 'pm_queue_claim_lean' order by pronargs`);
     const custom = 'plan_cache_mode=force_custom_plan';
-    expect(rows).toEqual([
-      { pronargs: 12, proconfig: [custom] },
-      { pronargs: 13, proconfig: [custom, 'enable_seqscan=off', 'enable_hashjoin=off', 'enable_mergejoin=off'] },
-    ]);
+    expect(rows).toEqual([{ pronargs: 13, proconfig: [custom, 'enable_seqscan=off', 'enable_hashjoin=off', 'enable_mergejoin=off'] }]);
   });
 
   it('explains the jobs its completion did not match: REPEATED, LEASE_LOST, NOT_FOUND next to DONE', async () => {
@@ -230,7 +228,7 @@ describe('ClaimJobs lean in one statement (pm_queue_claim_lean)', () => {
     await call(q.client, 'enqueueJobs', { tenantId: t, jobs: [newJob()] });
     const { claimed } = await call(q.client, 'claimJobs', claimReq(t, 'w1'));
     const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    await q.pool.query(`select * from pm_queue_claim_lean($1, 'send', 'w1', 10, 60, $2::uuid[], $3::int[], $4::jsonb[], 'pm.queue.t.jobs_succeeded', $5, 'k=v', null)`, [
+    await q.pool.query(`select * from pm_queue_claim_lean($1, 'send', 'w1', 10, 60, $2::uuid[], $3::int[], $4::jsonb[], 'pm.queue.t.jobs_succeeded', $5, 'k=v', null, 4194304)`, [
       t,
       [claimed[0].id],
       [1],
@@ -297,7 +295,7 @@ describe('ClaimJobs lean in one statement (pm_queue_claim_lean)', () => {
     const { claimed } = await call(q.client, 'claimJobs', claimReq(t, 'w1', { maxJobs: 1 }));
     const before = await q.snapshot();
     const err = await q.pool
-      .query(`select * from pm_queue_claim_lean($1, 'send', 'w1', 10, 60, $2::uuid[], $3::int[], $4::jsonb[], 'x', null, null, now() - interval '1 second')`, [
+      .query(`select * from pm_queue_claim_lean($1, 'send', 'w1', 10, 60, $2::uuid[], $3::int[], $4::jsonb[], 'x', null, null, now() - interval '1 second', 4194304)`, [
         t,
         [claimed[0].id],
         [1],

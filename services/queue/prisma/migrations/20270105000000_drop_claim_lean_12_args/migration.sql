@@ -1,0 +1,11 @@
+-- The contract step of 20270102000000_claim_reply_budget (expand, then contract). Never edit once
+-- applied: add a new migration folder instead.
+--
+-- That migration added the 13-argument pm_queue_claim_lean (with the reply's budget) next to the
+-- 12-argument one, so that replicas of the version before it kept claiming during a rolling
+-- deploy. Every version since calls only the 13-argument function (src/db/claim-lean.ts), so the
+-- 12-argument one is dead code in the database that nobody tests against the current tables.
+-- A deploy that still runs a replica older than 20270102000000 must finish rolling that version
+-- out before this migration applies: such a replica's lean claims would get "function does not
+-- exist" (its other calls keep working) until it is replaced.
+drop function if exists pm_queue_claim_lean(uuid, varchar, varchar, int, double precision, uuid[], int[], jsonb[], varchar, text, text, timestamptz);
