@@ -146,6 +146,8 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
   'queue.holdJobs': idempotent, // a repeat finds the key held: nothing moves (held_jobs 0)
   'queue.releaseJobs': idempotent, // a repeat finds the key released: nothing moves (released_jobs 0)
   'queue.listHolds': read,
+  'queue.setGroupLimit': idempotent, // a repeat sets the value the setting has: nothing written
+  'queue.listGroupLimits': read,
 
   // analytics
   'analytics.ingestEvents': keyed((r) => Array.isArray(r.events) && r.events.length > 0 && r.events.every((e: Keyed | undefined) => Boolean(e?.eventId))),

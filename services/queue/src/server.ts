@@ -1,6 +1,7 @@
 import { queueV1 } from '@penguinmails/contracts';
 import { createGrpcServer, type GrpcServer, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from './deps';
+import { groupLimitHandlers } from './rpc/group-limits';
 import { holdHandlers } from './rpc/holds';
 import { jobLogHandlers } from './rpc/job-logs';
 import { jobHandlers } from './rpc/jobs';
@@ -23,6 +24,7 @@ export function createServer(deps: ServerDeps): GrpcServer {
     ...jobLogHandlers(deps),
     ...scheduleHandlers(deps),
     ...holdHandlers(deps),
+    ...groupLimitHandlers(deps),
   };
   return server.addService('penguinmails.queue.v1.QueueService', queueV1.QueueServiceService, handlers);
 }

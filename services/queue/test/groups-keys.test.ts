@@ -357,3 +357,112 @@ describe('singleton, debounce and throttle keys', () => {
     expect(await q.snapshot()).toEqual(before);
   });
 });
+
+describe('group limits (SetGroupLimit / ListGroupLimits)', () => {
+  const setLimit = (tenantId: string, groupKey: string, limit: number, queue = 'send') => call(q.client, 'setGroupLimit', { tenantId, queue, groupKey, limit }).then((r) => r.groupLimit!);
+  const list = (tenantId: string, queue = '', pageSize = 0, pageToken = '') => call(q.client, 'listGroupLimits', { tenantId, queue, page: { pageSize, pageToken } });
+
+  it("a group's setting beats its jobs' limit, the queue's default covers the other groups, and removing a setting falls back", async () => {
+    const t = tenant();
+    const u = tenant();
+    for (const g of ['mb-1', 'mb-2']) await call(q.client, 'enqueueJobs', { tenantId: t, jobs: Array.from({ length: 6 }, () => newJob({ groupKey: g })) });
+    await call(q.client, 'enqueueJobs', { tenantId: u, jobs: Array.from({ length: 3 }, () => newJob({ groupKey: 'mb-1' })) });
+    // The jobs' own limit (1).
+    expect(await claim(t, 'w', 20)).toHaveLength(2);
+    expect(await runningPerGroup(t)).toEqual(new Map([['mb-1', 1], ['mb-2', 1]]));
+
+    const set = await setLimit(t, 'mb-1', 3);
+    expect(set).toMatchObject({ queue: 'send', groupKey: 'mb-1', limit: 3 });
+    expect(set.updated).toBeInstanceOf(Date);
+    expect(await claim(t, 'w', 20)).toHaveLength(2);
+    expect(await runningPerGroup(t)).toEqual(new Map([['mb-1', 3], ['mb-2', 1]]));
+
+    // The queue's default: mb-2 (no setting of its own) may run 2; mb-1 keeps its own 3.
+    await setLimit(t, '', 2);
+    expect(await claim(t, 'w', 20)).toHaveLength(1);
+    expect(await runningPerGroup(t)).toEqual(new Map([['mb-1', 3], ['mb-2', 2]]));
+
+    // Another tenant's group of the same name keeps its jobs' limit.
+    expect(await claim(u, 'w', 20)).toHaveLength(1);
+
+    // Removed: mb-1 falls back to the queue's default (2). Its 3 running jobs finish their attempts;
+    // no new one starts until fewer than 2 run.
+    const removed = await setLimit(t, 'mb-1', 0);
+    expect(removed).toEqual({ queue: 'send', groupKey: 'mb-1', limit: 0, updated: undefined });
+    expect(await claim(t, 'w', 20)).toEqual([]);
+    const { jobs } = await call(q.client, 'listJobs', { tenantId: t, status: JobStatus.JOB_STATUS_RUNNING, queue: 'send' });
+    const mb1 = jobs.filter((j) => j.groupKey === 'mb-1');
+    await call(q.client, 'completeJobs', { tenantId: t, workerId: 'w', jobs: mb1.slice(0, 2).map(attempt) });
+    expect((await claim(t, 'w', 20)).map((j) => j.groupKey)).toEqual(['mb-1']);
+    expect(await runningPerGroup(t)).toEqual(new Map([['mb-1', 2], ['mb-2', 2]]));
+  });
+
+  it("a platform worker's claim across tenants applies each tenant's own settings", async () => {
+    const [a, b] = [tenant(), tenant()];
+    for (const t of [a, b]) await call(q.client, 'enqueueJobs', { tenantId: t, jobs: [1, 2, 3, 4].map((i) => newJob({ queue: 'xt-limits', groupKey: 'm', groupLimit: 2, payload: { i } })) });
+    await setLimit(a, 'm', 3, 'xt-limits');
+    const got = (await call(q.client, 'claimJobs', { tenantId: '', queue: 'xt-limits', workerId: 'p', maxJobs: 10, leaseSeconds: 30, waitMs: 0, complete: [], lean: true })).claimed;
+    expect(got.filter((j) => j.tenantId === a)).toHaveLength(3);
+    expect(got.filter((j) => j.tenantId === b)).toHaveLength(2);
+  });
+
+  it("lists the tenant's settings by queue then group key, paged and by queue; setting a value again writes nothing", async () => {
+    const t = tenant();
+    const other = tenant();
+    await setLimit(t, '', 2);
+    await setLimit(t, 'b', 3);
+    const a = await setLimit(t, 'a', 1);
+    await setLimit(t, 'x', 5, 'other');
+    await setLimit(other, 'z', 4);
+
+    const first = await list(t, '', 2);
+    expect(first.groupLimits.map((l) => `${l.queue}/${l.groupKey}=${l.limit}`)).toEqual(['other/x=5', 'send/=2']);
+    expect(first.page!.nextPageToken).not.toBe('');
+    const second = await list(t, '', 2, first.page!.nextPageToken);
+    expect(second.groupLimits.map((l) => `${l.queue}/${l.groupKey}=${l.limit}`)).toEqual(['send/a=1', 'send/b=3']);
+    expect(second.page!.nextPageToken).toBe('');
+    const send = await list(t, 'send');
+    expect(send.groupLimits.map((l) => l.groupKey)).toEqual(['', 'a', 'b']);
+    expect((await list(other)).groupLimits.map((l) => l.groupKey)).toEqual(['z']);
+
+    const before = await q.snapshot();
+    expect(await setLimit(t, 'a', 1)).toEqual(a);
+    expect(await q.snapshot()).toEqual(before);
+    // A token of the filtered list is not one of the whole list (nor of another tenant's).
+    const filtered = await list(t, 'send', 1);
+    for (const [tenantId, queue] of [[t, ''], [other, 'send']]) {
+      const st = await failure(list(tenantId, queue, 1, filtered.page!.nextPageToken));
+      expect(st.code).toBe(Status.INVALID_ARGUMENT);
+      expect(st.fieldViolations.map((f) => f.field)).toEqual(['page.page_token']);
+    }
+  });
+
+  it('wakes a long-polling claimer when a raised limit makes a job claimable', async () => {
+    const t = tenant();
+    await call(q.client, 'enqueueJobs', { tenantId: t, jobs: [newJob({ groupKey: 'mb' }), newJob({ groupKey: 'mb' })] });
+    expect(await claim(t, 'w', 5)).toHaveLength(1);
+    const started = Date.now();
+    const waiting = call(q.client, 'claimJobs', { tenantId: t, queue: 'send', workerId: 'w2', maxJobs: 5, leaseSeconds: 30, waitMs: 20_000, complete: [], lean: false });
+    await sleep(300);
+    await setLimit(t, 'mb', 2);
+    const { jobs } = await waiting;
+    expect(jobs).toHaveLength(1);
+    // Woken by the NOTIFY, not by the wait's end (nor a poll of several seconds).
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('refuses bad input naming each field, and writes nothing', async () => {
+    const t = tenant();
+    await setLimit(t, 'mb', 2);
+    const before = await q.snapshot();
+    const set = await failure(call(q.client, 'setGroupLimit', { tenantId: 'acme', queue: 'a b', groupKey: 'g'.repeat(201), limit: -1 }));
+    expect(set.code).toBe(Status.INVALID_ARGUMENT);
+    expect(set.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['group_key:TOO_LONG', 'limit:OUT_OF_RANGE', 'queue:MALFORMED', 'tenant_id:NOT_A_UUID']);
+    const over = await failure(call(q.client, 'setGroupLimit', { tenantId: t, queue: '', groupKey: 'mb', limit: 1001 }));
+    expect(over.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['limit:OUT_OF_RANGE', 'queue:REQUIRED']);
+    const listed = await failure(call(q.client, 'listGroupLimits', { tenantId: '', queue: 'a/b', page: { pageSize: 501, pageToken: '' } }));
+    expect(listed.code).toBe(Status.INVALID_ARGUMENT);
+    expect(listed.fieldViolations.map((v) => v.field).sort()).toEqual(['page.page_size', 'queue', 'tenant_id']);
+    expect(await q.snapshot()).toEqual(before);
+  });
+});

@@ -4,7 +4,7 @@ import { ungroupedTenants } from './claim-jobs-all-tenants';
 import { jobColumns } from './job-columns';
 import type { JobRow } from './prisma';
 
-/** A concurrency group this transaction holds the lock of, with the limit of its next job. */
+/** A concurrency group this transaction holds the lock of, with its limit (its setting's, else its next job's). */
 export interface LockedGroup {
   tenantId: string;
   groupKey: string;
@@ -72,13 +72,22 @@ export async function lockRunnableGroups(
           and group_key is not null
           and run_at <= now()
         order by tenant_id, group_key, priority desc, run_at, id
-     ), roomy as (
-       select c.tenant_id, c.group_key, coalesce(c.group_limit, 1) as lim, c.priority, c.run_at, c.id,
-              row_number() over (partition by c.tenant_id order by c.priority desc, c.run_at, c.id) as turn
+     ), limited as (
+       -- The group's limit: its own SetGroupLimit setting, else the queue's default (group_key
+       -- ''), else its next job's group_limit, else 1 (two probes of group_limits_pkey).
+       select c.*,
+              coalesce((select l.max_running from group_limits l
+                         where l.tenant_id = c.tenant_id and l.queue = $2 and l.group_key in (c.group_key, '')
+                         order by l.group_key = '' limit 1),
+                       c.group_limit, 1) as lim
          from cand c
+     ), roomy as (
+       select c.tenant_id, c.group_key, c.lim, c.priority, c.run_at, c.id,
+              row_number() over (partition by c.tenant_id order by c.priority desc, c.run_at, c.id) as turn
+         from limited c
         where (select count(*) from jobs r
                 where r.tenant_id = c.tenant_id and r.queue = $2 and r.group_key = c.group_key
-                  and r.status = 'running' and r.group_key is not null and r.locked_until > now()) < coalesce(c.group_limit, 1)
+                  and r.status = 'running' and r.group_key is not null and r.locked_until > now()) < c.lim
      ), cap as (
        select ${
          all
@@ -107,7 +116,8 @@ export async function lockRunnableGroups(
  * of its runnable jobs (claim order within the group, `for update skip locked`), then the best
  * `max` of all those, at most `tenantCap` of a tenant, tenants taking turns (for one tenant's
  * claim: claim order). Returns the claimed rows (full or lean, as claim-jobs.ts).
- * A job's `group_limit` is that of the group's next job: jobs of one group should share it.
+ * The limit (lockRunnableGroups) is the group's SetGroupLimit setting, else the queue's default
+ * setting, else the `group_limit` of the group's next job (jobs of one group should share it).
  */
 export async function claimGroupedJobs<L extends boolean>(
   db: PoolClient,
