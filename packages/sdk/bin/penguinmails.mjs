@@ -18,6 +18,8 @@ commands:
   message show --tenant <id> --id <message id>     ref, body and thread
   jobs list --tenant <id> [--queue <name>] [--status queued|running|succeeded|failed|dead|cancelled|held] [--limit n]
   jobs retry --tenant <id> --id <job id>          a dead job queued again (RetryJob)
+  jobs cancel --tenant <id> --id <job id> [--running]  cancel a waiting job (CancelJob); --running also
+                                                  a running one (its worker is refused at its next call)
   jobs stats [--tenant <id>] [--queue <name>]     depth per status, oldest runnable age, last minute's
                                                   finishes per queue (GetQueueStats; no --tenant: every
                                                   tenant summed, needs a service token)
@@ -27,6 +29,10 @@ commands:
                                                   campaign's sends are held as campaign:<id> already
   jobs hold ... --cancel-waiting                  hold the key and cancel its waiting jobs (a completed
                                                   or archived campaign's are cancelled already)
+  jobs limits --tenant <id> [--queue <name>] [--limit n]  the group limits set (ListGroupLimits)
+  jobs limit --tenant <id> --queue <name> [--group <key>] --max <n>  at most n running jobs of the
+                                                  group (no --group: the queue's default for every group;
+                                                  --max 0 removes the setting) (SetGroupLimit)
   schedules list --tenant <id> [--limit n]
   schedules pause|resume --tenant <id> --id <schedule id>
   metrics campaign --tenant <id> --id <campaign id> [--from <ISO time>] [--to <ISO time>]
@@ -47,7 +53,7 @@ function parseArgs(argv) {
   const flags = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--json' || a === '-h' || a === '--help' || a === '--cancel-waiting') flags[a.replace(/^-+/, '')] = true;
+    if (a === '--json' || a === '-h' || a === '--help' || a === '--cancel-waiting' || a === '--running') flags[a.replace(/^-+/, '')] = true;
     else if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       if (eq > 0) flags[a.slice(2, eq)] = a.slice(eq + 1);
@@ -210,6 +216,27 @@ async function run(argv) {
         const { job } = await pm.queue.retryJob({ tenantId: need(flags, 'tenant'), jobId: need(flags, 'id') });
         const status = enumName(queueV1.jobStatusToJSON, 'JOB_STATUS_');
         out({ job }, () => printTable([['id', 'queue', 'task', 'status', 'attempts', 'run at'], [job.id, job.queue, job.task, status(job.status), `${job.attempts}/${job.maxAttempts}`, time(job.runAt)]]));
+        return 0;
+      }
+      case 'jobs cancel': {
+        const { job } = await pm.queue.cancelJob({ tenantId: need(flags, 'tenant'), jobId: need(flags, 'id'), includeRunning: flags.running === true });
+        const status = enumName(queueV1.jobStatusToJSON, 'JOB_STATUS_');
+        out({ job }, () => printTable([['id', 'queue', 'task', 'status', 'attempts', 'finished'], [job.id, job.queue, job.task, status(job.status), `${job.attempts}/${job.maxAttempts}`, time(job.finished)]]));
+        return 0;
+      }
+      case 'jobs limits': {
+        const { groupLimits, page } = await pm.queue.listGroupLimits({ tenantId: need(flags, 'tenant'), queue: flags.queue ?? '', page: { pageSize: limit } });
+        out({ groupLimits, nextPageToken: page?.nextPageToken ?? '' }, () =>
+          printTable([['queue', 'group', 'max running', 'updated'], ...groupLimits.map((l) => [l.queue, l.groupKey || '(every group)', String(l.limit), time(l.updated)])]),
+        );
+        return 0;
+      }
+      case 'jobs limit': {
+        const max = Number(need(flags, 'max'));
+        if (!Number.isInteger(max)) throw new UsageError(`--max must be a whole number (0 removes the setting), not ${flags.max}`);
+        const { groupLimit } = await pm.queue.setGroupLimit({ tenantId: need(flags, 'tenant'), queue: need(flags, 'queue'), groupKey: flags.group ?? '', limit: max });
+        const what = groupLimit.groupKey ? `group ${groupLimit.groupKey} of queue ${groupLimit.queue}` : `every group of queue ${groupLimit.queue} without its own limit`;
+        out({ groupLimit }, () => process.stdout.write(groupLimit.limit === 0 ? `removed the limit of ${what}\n` : `at most ${groupLimit.limit} running job(s) in ${what}\n`));
         return 0;
       }
       case 'jobs stats': {

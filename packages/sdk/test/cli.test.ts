@@ -128,6 +128,43 @@ describe('jobs and schedules (queue)', () => {
     expect(wrong).toMatchObject({ code: 1, stderr: 'error: --cancel-waiting goes with jobs hold\n' });
   });
 
+  test('jobs cancel: a waiting job, a running one only with --running; jobs limit and jobs limits', async () => {
+    const tenantId = randomUUID();
+    const queue = `cli-cancel-${Date.now()}`;
+    const pm = createPlatform({ addresses: platform.addresses }, { env: {} });
+    const { job: waiting } = await pm.queue.enqueueJob({ tenantId, queue, task: 't' });
+    const { job: running } = await pm.queue.enqueueJob({ tenantId, queue, task: 't', priority: 5 });
+    const [claimed] = (await pm.queue.claimJobs({ tenantId, queue, workerId: 'cli-test', maxJobs: 1 })).jobs;
+    expect(claimed.id).toBe(running!.id);
+    const env = envFor(platform.addresses);
+    const one = await cli(['jobs', 'cancel', '--tenant', tenantId, '--id', waiting!.id], env);
+    expect(one.code).toBe(0);
+    expect(one.stdout).toMatch(new RegExp(`\\n${waiting!.id}\\s+${queue}\\s+t\\s+cancelled\\s+0/5\\s+\\S+`));
+    const refused = await cli(['jobs', 'cancel', '--tenant', tenantId, '--id', running!.id], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: .*is running \(leased to cli-test\); set include_running.*\n$/);
+    const forced = await cli(['jobs', 'cancel', '--tenant', tenantId, '--id', running!.id, '--running', '--json'], env);
+    expect(JSON.parse(forced.stdout).job).toMatchObject({ id: running!.id, attempts: 1 });
+    expect((await pm.queue.getJob({ tenantId, jobId: running!.id })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_CANCELLED);
+
+    const set = await cli(['jobs', 'limit', '--tenant', tenantId, '--queue', queue, '--group', 'mailbox:7', '--max', '3'], env);
+    expect(set).toMatchObject({ code: 0, stderr: '', stdout: `at most 3 running job(s) in group mailbox:7 of queue ${queue}\n` });
+    const dflt = await cli(['jobs', 'limit', '--tenant', tenantId, '--queue', queue, '--max', '2'], env);
+    expect(dflt.stdout).toBe(`at most 2 running job(s) in every group of queue ${queue} without its own limit\n`);
+    const listed = await cli(['jobs', 'limits', '--tenant', tenantId], env);
+    expect(listed.stdout).toMatch(/^queue\s+group\s+max running\s+updated\n/);
+    expect(listed.stdout).toMatch(new RegExp(`\\n${queue}\\s+\\(every group\\)\\s+2\\s+\\S+\\s*\\n${queue}\\s+mailbox:7\\s+3\\s+\\S+`));
+    const removed = await cli(['jobs', 'limit', '--tenant', tenantId, '--queue', queue, '--group', 'mailbox:7', '--max', '0', '--json'], env);
+    expect(JSON.parse(removed.stdout).groupLimit).toMatchObject({ groupKey: 'mailbox:7', limit: 0 });
+    expect((await pm.queue.listGroupLimits({ tenantId })).groupLimits.map((l) => l.groupKey)).toEqual(['']);
+    pm.close();
+    const notNumber = await cli(['jobs', 'limit', '--tenant', tenantId, '--queue', queue, '--max', 'many'], env);
+    expect(notNumber).toMatchObject({ code: 1, stderr: 'error: --max must be a whole number (0 removes the setting), not many\n' });
+    const tooMany = await cli(['jobs', 'limit', '--tenant', tenantId, '--queue', queue, '--max', '5000'], env);
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toMatch(/^error: limit: .*\n$/);
+  });
+
   test('jobs retry queues a dead job again; schedules list, pause and resume; mistakes are one line', async () => {
     const tenantId = randomUUID();
     const pm = createPlatform({ addresses: platform.addresses }, { env: {} });
