@@ -72,13 +72,18 @@ export async function lockRunnableGroups(
           and group_key is not null
           and run_at <= now()
         order by tenant_id, group_key, priority desc, run_at, id
-     ), limited as (
+     ), limited as materialized (
        -- The group's limit: its own SetGroupLimit setting, else the queue's default (group_key
-       -- ''), else its next job's group_limit, else 1 (two probes of group_limits_pkey).
+       -- ''), else its next job's group_limit, else 1. One probe of group_limits_pkey per
+       -- group, a second only when the first finds nothing (coalesce stops at the first value).
+       -- Materialized, so lim is computed once per group: inlined, roomy's select and filter
+       -- each evaluated it. This statement with 1,000 candidate groups (20,000 grouped jobs, one
+       -- connection, 35 calls each, alternated): 17.5 ms before group limits, 18.1 ms without
+       -- settings, 19.4 ms with 500 of the groups set (one "in (key, '')" probe, not
+       -- materialized: 23.9 ms); with 20 groups 0.47 ms either way.
        select c.*,
-              coalesce((select l.max_running from group_limits l
-                         where l.tenant_id = c.tenant_id and l.queue = $2 and l.group_key in (c.group_key, '')
-                         order by l.group_key = '' limit 1),
+              coalesce((select l.max_running from group_limits l where l.tenant_id = c.tenant_id and l.queue = $2 and l.group_key = c.group_key),
+                       (select l.max_running from group_limits l where l.tenant_id = c.tenant_id and l.queue = $2 and l.group_key = ''),
                        c.group_limit, 1) as lim
          from cand c
      ), roomy as (
