@@ -21,8 +21,9 @@ commands:
   jobs cancel --tenant <id> --id <job id> [--running]  cancel a waiting job (CancelJob); --running also
                                                   a running one (its worker is refused at its next call)
   jobs stats [--tenant <id>] [--queue <name>]     depth per status, oldest runnable age, last minute's
-                                                  finishes per queue (GetQueueStats; no --tenant: every
-                                                  tenant summed, needs a service token)
+                                                  finishes, jobs waiting for a group slot per queue
+                                                  (GetQueueStats; no --tenant: every tenant summed,
+                                                  needs a service token)
   jobs holds --tenant <id> [--limit n]            the held keys (ListHolds): since when, jobs waiting
   jobs hold|release --tenant <id> --key <hold key>  hold a key's waiting jobs (HELD, never claimed) or
                                                   queue them again (HoldJobs / ReleaseJobs); a paused
@@ -244,8 +245,8 @@ async function run(argv) {
         const age = (ms) => (ms === 0n ? '-' : `${(Number(ms) / 1000).toFixed(1)} s`);
         out({ queues }, () =>
           printTable([
-            ['queue', 'queued', 'held', 'running', 'failed', 'dead', 'succeeded', 'cancelled', 'oldest runnable', 'succeeded/min', 'dead/min'],
-            ...queues.map((x) => [x.queue, x.queued, x.held, x.running, x.failed, x.dead, x.succeeded, x.cancelled, age(x.oldestRunnableAgeMs), x.succeededLastMinute, x.deadLastMinute].map(String)),
+            ['queue', 'queued', 'held', 'running', 'failed', 'dead', 'succeeded', 'cancelled', 'oldest runnable', 'succeeded/min', 'dead/min', 'group waiting'],
+            ...queues.map((x) => [x.queue, x.queued, x.held, x.running, x.failed, x.dead, x.succeeded, x.cancelled, age(x.oldestRunnableAgeMs), x.succeededLastMinute, x.deadLastMinute, x.groupWaiting].map(String)),
           ]),
         );
         return 0;

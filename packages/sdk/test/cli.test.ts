@@ -92,7 +92,7 @@ describe('jobs and schedules (queue)', () => {
     const all = await cli(['jobs', 'stats', '--queue', queue], env);
     expect(all).toMatchObject({ code: 0, stderr: '' });
     expect(all.stdout).toMatch(/^queue\s+queued\s+held\s+running\s+failed\s+dead/);
-    expect(all.stdout).toMatch(new RegExp(`\\n${queue}\\s+3\\s+0\\s+0\\s+0\\s+0\\s+0\\s+0\\s+(\\d+\\.\\d s|-)\\s+0\\s+0\\s*\\n`));
+    expect(all.stdout).toMatch(new RegExp(`\\n${queue}\\s+3\\s+0\\s+0\\s+0\\s+0\\s+0\\s+0\\s+(\\d+\\.\\d s|-)\\s+0\\s+0\\s+0\\s*\\n`));
     const one = await cli(['jobs', 'stats', '--tenant', a, '--queue', queue, '--json'], env);
     expect(JSON.parse(one.stdout).queues).toEqual([expect.objectContaining({ queue, queued: '2', running: '0' })]);
     const bad = await cli(['jobs', 'stats', '--queue', 'a b'], env);

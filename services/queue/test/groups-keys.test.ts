@@ -451,6 +451,36 @@ describe('group limits (SetGroupLimit / ListGroupLimits)', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it('GetQueueStats counts the runnable jobs that group limits keep waiting', async () => {
+    const t = tenant();
+    const stats = async (tenantId: string) => (await call(q.client, 'getQueueStats', { tenantId, queue: 'gw' })).queues[0];
+    const later = new Date(Date.now() + 3_600_000);
+    await call(q.client, 'enqueueJobs', {
+      tenantId: t,
+      jobs: [
+        ...[1, 2, 3, 4].map(() => newJob({ queue: 'gw', groupKey: 'a' })), // limit 1
+        newJob({ queue: 'gw', groupKey: 'b', groupLimit: 3 }),
+        newJob({ queue: 'gw', groupKey: 'a', runAt: later }), // not due: not counted
+        newJob({ queue: 'gw' }), // ungrouped
+      ],
+    });
+    // Nothing runs yet: a has 1 free slot for its 4 due jobs, b 3 for 1.
+    expect(await stats(t)).toMatchObject({ queued: 7n, groupWaiting: 3n });
+    expect(await claim(t, 'w', 10, 30, 'gw')).toHaveLength(3); // a's one, b's one, the ungrouped one
+    expect(await stats(t)).toMatchObject({ queued: 4n, running: 3n, groupWaiting: 3n });
+    // The group's setting as the claim reads it: 3 slots for a, 1 running → 2 of its 3 due may run.
+    await setLimit(t, 'a', 3, 'gw');
+    expect((await stats(t)).groupWaiting).toBe(1n);
+    // The queue's default does not apply to a group with its own setting.
+    await setLimit(t, '', 1, 'gw');
+    expect((await stats(t)).groupWaiting).toBe(1n);
+    // Every tenant summed (service scope; only this test uses queue gw): another tenant's group a
+    // at its jobs' limit adds its 2 waiting jobs, and this tenant's settings are not its.
+    const u = tenant();
+    await call(q.client, 'enqueueJobs', { tenantId: u, jobs: [1, 2, 3].map(() => newJob({ queue: 'gw', groupKey: 'a' })) });
+    expect((await call(q.client, 'getQueueStats', { tenantId: '', queue: 'gw' })).queues[0]).toMatchObject({ groupWaiting: 3n });
+  });
+
   it('refuses bad input naming each field, and writes nothing', async () => {
     const t = tenant();
     await setLimit(t, 'mb', 2);

@@ -12,6 +12,7 @@ export interface QueueStatsRow {
   succeededLastMinute: string;
   deadLastMinute: string;
   held: string;
+  groupWaiting: string;
 }
 
 /**
@@ -20,6 +21,10 @@ export interface QueueStatsRow {
  * tenant). Counts come back as text (bigint). A tenant's whole history is read: cheap while
  * retention keeps it bounded; a dashboard polling this every second for a tenant with millions
  * of finished jobs would want counters instead.
+ *
+ * `groupWaiting`: runnable jobs of concurrency groups beyond their groups' free slots, from a
+ * second pass over the grouped runnable jobs only (`jobs_grouped_runnable_idx`; one probe of
+ * `jobs_group_running_idx` and of `group_limits_pkey` per group): none without grouped jobs.
  *
  * Without `tenantId` (a service-scope caller's question about every tenant): the same figures
  * per queue over all tenants' jobs, i.e. one pass over the whole table (no index leads with the
@@ -30,7 +35,8 @@ export async function getQueueStats(db: Pool, args: { tenantId?: string; queue?:
   const all = args.tenantId === undefined;
   const { rows } = await db.query<QueueStatsRow>({
     name: all ? 'queue_stats_all_tenants' : 'queue_stats',
-    text: `select queue,
+    text: `with stats as (
+     select queue,
             count(*) filter (where status = 'queued')::text as queued,
             count(*) filter (where status = 'running')::text as running,
             count(*) filter (where status = 'succeeded')::text as succeeded,
@@ -45,7 +51,32 @@ export async function getQueueStats(db: Pool, args: { tenantId?: string; queue?:
        from jobs
       where ${all ? '$1::uuid is null' : 'tenant_id = $1'} and ($2::varchar is null or queue = $2)
       group by queue
-      order by queue`,
+     ), groups as materialized (
+       -- Each concurrency group with runnable jobs: how many, and the group_limit of its next
+       -- job in claim order (what the claim falls back to: db/claim-grouped-jobs.ts).
+       select tenant_id, queue, group_key, count(*) as due,
+              (array_agg(group_limit order by priority desc, run_at, id))[1] as job_limit
+         from jobs
+        where ${all ? '$1::uuid is null' : 'tenant_id = $1'} and ($2::varchar is null or queue = $2)
+          and status in ('queued', 'failed') and group_key is not null and run_at <= now()
+        group by tenant_id, queue, group_key
+     ), waiting as (
+       -- Per group, its runnable jobs beyond its free slots: limit (as the claim reads it)
+       -- minus running (leased, unexpired) jobs.
+       select g.queue,
+              sum(greatest(g.due - greatest(
+                coalesce((select l.max_running from group_limits l where l.tenant_id = g.tenant_id and l.queue = g.queue and l.group_key = g.group_key),
+                         (select l.max_running from group_limits l where l.tenant_id = g.tenant_id and l.queue = g.queue and l.group_key = ''),
+                         g.job_limit, 1)
+                - (select count(*) from jobs r
+                    where r.tenant_id = g.tenant_id and r.queue = g.queue and r.group_key = g.group_key
+                      and r.status = 'running' and r.group_key is not null and r.locked_until > now()), 0), 0)) as n
+         from groups g
+        group by g.queue
+     )
+     select s.*, coalesce(w.n, 0)::text as "groupWaiting"
+       from stats s left join waiting w on w.queue = s.queue
+      order by s.queue`,
     values: [args.tenantId ?? null, args.queue ?? null],
   });
   return rows;

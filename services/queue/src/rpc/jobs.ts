@@ -300,6 +300,7 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
           succeededLastMinute: BigInt(r.succeededLastMinute),
           deadLastMinute: BigInt(r.deadLastMinute),
           held: BigInt(r.held),
+          groupWaiting: BigInt(r.groupWaiting),
         })),
       };
     },
