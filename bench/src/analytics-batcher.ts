@@ -61,7 +61,7 @@ async function main(): Promise<void> {
    * leaves ClickHouse merging them for a while, and that CPU must not land on the next row.
    */
   const run = async (mode: Mode) => {
-    const platform = await startPlatform({ services: ['analytics'], env: { LOG_LEVEL: 'warn' } });
+    const platform = await startPlatform({ services: ['analytics'] });
     const unregister = onInterrupt(() => platform.stop());
     const pm = createPlatform({ addresses: platform.addresses }, { env: {} });
     try {

@@ -45,7 +45,7 @@ const mib = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '-');
 export async function runMemory(o: MemoryOptions): Promise<string> {
   const started = new Date().toISOString();
   process.stdout.write(`memory: demo ${o.rounds} x ${o.leads} leads; load ${loadAverage()}\n`);
-  const platform = await startPlatform({ env: { LOG_LEVEL: 'warn' } });
+  const platform = await startPlatform();
   const pm = createPlatform({ addresses: platform.addresses });
   try {
     const pids = Object.fromEntries(PLATFORM_SERVICES.map((s) => [s, platform.services[s].process!.pid!])) as Record<PlatformService, number>;

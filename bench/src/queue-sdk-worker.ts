@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const handlerMs = (args.values.get('handler-ms') ?? '0,5').split(',').map(Number);
   installInterruptCleanup();
   log(`queue-sdk-worker: ${jobs} jobs per row, ${batch} slots, handler ${handlerMs.join('/')} ms, ${rounds} rounds; load ${loadAverage()}`);
-  const platform = await startPlatform({ services: ['queue'], env: { LOG_LEVEL: 'warn' }, serviceEnv: { queue: { CLAIM_BATCH_MAX: '1000' } } });
+  const platform = await startPlatform({ services: ['queue'], serviceEnv: { queue: { CLAIM_BATCH_MAX: '1000' } } });
   const unregister = onInterrupt(() => platform.stop());
   const pm = createPlatform({ addresses: platform.addresses }, { env: {} });
   const rows: Row[] = [];

@@ -52,9 +52,12 @@ export interface LockedGroups {
  * claim order alone: a tenant with a burst over many mailboxes filled every claim until its
  * burst drained, and the ungrouped step after it got nothing (test/groups-keys.test.ts).
  *
- * Cost: one index-only descent of `jobs_grouped_runnable_idx` when the queue has no grouped
- * jobs (the common case); otherwise one pass over its grouped backlog (distinct on group, in
- * index order) plus one probe of `jobs_group_running_idx` per group.
+ * Cost: one index descent of `jobs_grouped_runnable_idx` when the queue has no grouped jobs
+ * (the common case); otherwise one descent per group with due jobs (a loose index scan: the
+ * recursive `cand`), one probe of `jobs_group_running_idx` and one or two of `group_limits_pkey`
+ * per group. Before the loose scan, `cand` was a `distinct on` over the whole grouped backlog:
+ * every claim read every waiting grouped job (bench:queue-groups, 20,000 jobs in 200 groups:
+ * grouped claims at 0.33x the ungrouped rate, PostgreSQL 154-176 µs a job against 43.5).
  */
 export async function lockRunnableGroups(
   db: PoolClient,
@@ -64,14 +67,25 @@ export async function lockRunnableGroups(
   const { rows } = await db.query<LockedGroup & { tenantCap: number }>({
     name: all ? 'queue_lock_runnable_groups_all' : 'queue_lock_runnable_groups',
     text: `with recursive ${all ? `${ungroupedTenants('$2')}, ` : ''}cand as (
-       select distinct on (tenant_id, group_key) tenant_id, group_key, group_limit, priority, run_at, id
-         from jobs
-        where ${all ? '$1::uuid is null' : 'tenant_id = $1'}
-          and queue = $2
-          and status in ('queued', 'failed')
-          and group_key is not null
-          and run_at <= now()
-        order by tenant_id, group_key, priority desc, run_at, id
+       -- Each group's next due job, by a loose index scan of jobs_grouped_runnable_idx: the first
+       -- due entry (index order is claim order), then from each group the first due entry of the
+       -- next one — one descent per group, not a read of every waiting job.
+       (select j.tenant_id, j.group_key, j.group_limit, j.priority, j.run_at, j.id
+          from jobs j
+         where ${all ? '$1::uuid is null' : 'j.tenant_id = $1'}
+           and j.queue = $2 and j.status in ('queued', 'failed') and j.group_key is not null and j.run_at <= now()
+         order by j.tenant_id, j.queue, j.group_key, j.priority desc, j.run_at, j.id
+         limit 1)
+       union all
+       select n.*
+         from cand c
+        cross join lateral (
+          select j.tenant_id, j.group_key, j.group_limit, j.priority, j.run_at, j.id
+            from jobs j
+           where ${all ? '(j.tenant_id, j.queue, j.group_key) > (c.tenant_id, $2, c.group_key)' : 'j.tenant_id = $1 and j.group_key > c.group_key'}
+             and j.queue = $2 and j.status in ('queued', 'failed') and j.group_key is not null and j.run_at <= now()
+           order by j.tenant_id, j.queue, j.group_key, j.priority desc, j.run_at, j.id
+           limit 1) n
      ), limited as materialized (
        -- The group's limit: its own SetGroupLimit setting, else the queue's default (group_key
        -- ''), else its next job's group_limit, else 1. One probe of group_limits_pkey per
