@@ -40,7 +40,9 @@ test('killed while batches 2-4 are in flight (3 and 4 written to the tiers): res
       if (written.has(3) && written.has(4)) later();
       // Batch 2 dies only once the two batches behind it have reached the tiers.
       if (b === 2) {
-        await Promise.race([laterWritten, new Promise((r) => setTimeout(r, 30_000))]);
+        // The fallback timer is unref'd: once batches 3 and 4 win the race it must not keep the
+        // jest worker alive (it did: "A worker process has failed to exit gracefully").
+        await Promise.race([laterWritten, new Promise((r) => setTimeout(r, 30_000).unref())]);
         throw new Error('killed');
       }
     },
