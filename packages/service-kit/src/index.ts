@@ -38,7 +38,7 @@ export type { ClientOptions } from './grpc/client';
 export { createPgPool, inStatementTransactionSpan, registerPoolMetrics, withClient, withTransaction } from './pg/pool';
 export { Metrics, defaultMetrics, startMetricsServer } from './metrics';
 export type { Collector, MetricsServer, Sample } from './metrics';
-export { decodeCursor, encodeCursor, fitPage, listPage, listReplyBytes } from './pg/keyset';
+export { decodeCursor, decodeKeyCursor, encodeCursor, fitPage, listPage, listReplyBytes } from './pg/keyset';
 export { firstSeen, pruneConsumedEvents } from './pg/inbox';
 export type { Filter, KeysetCursor, KeysetOrder, ListPageQuery, PageBudget } from './pg/keyset';
 export { runMigrations, runService } from './service';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, PageTokens, Validator, fitPage } from '../src';
+import { InvalidArgumentError, PageTokens, Validator, decodeKeyCursor, fitPage } from '../src';
 
 test('Validator collects every violation with the caller\'s field path', () => {
   const v = new Validator();
@@ -56,6 +56,18 @@ test('PageTokens round-trip and refuse tampering, other bindings and garbage', (
   }
   expect(() => t.decode(token, 'tenant-b|mailbox=1')).toThrow(/page.page_token/);
   expect(() => new PageTokens('another-secret-000000').decode(token, 'tenant-a|mailbox=1')).toThrow(InvalidArgumentError);
+});
+
+test('decodeKeyCursor: a text-keyed cursor back, none for no token, INVALID_ARGUMENT for another shape or binding', () => {
+  const t = new PageTokens('0123456789abcdef0123');
+  const token = t.encode({ q: 'send', g: '' }, 'list|tenant-a');
+  expect(decodeKeyCursor(t, token, 'list|tenant-a', ['q', 'g'])).toEqual({ q: 'send', g: '' });
+  expect(decodeKeyCursor(t, '', 'list|tenant-a', ['q', 'g'])).toBeUndefined();
+  // A genuine token of another shape (a key missing, a number, not an object): refused, naming the field.
+  for (const other of [{ q: 'send' }, { q: 'send', g: 7 }, 'send', null]) {
+    expect(() => decodeKeyCursor(t, t.encode(other, 'list|tenant-a'), 'list|tenant-a', ['q', 'g'])).toThrow(/page.page_token is not a page token of this list/);
+  }
+  expect(() => decodeKeyCursor(t, token, 'list|tenant-b', ['q', 'g'])).toThrow(InvalidArgumentError);
 });
 
 describe('fitPage (a list page within a byte budget)', () => {

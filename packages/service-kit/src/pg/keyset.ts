@@ -141,6 +141,25 @@ export function decodeCursor(tokens: PageTokens, token: string | undefined, bind
   return cursor;
 }
 
+/**
+ * decodeCursor for a list paged by text keys instead of (created, id): the cursor is an object
+ * whose `keys` are strings (e.g. `{ k: <last hold key> }`). Undefined for no token;
+ * INVALID_ARGUMENT naming `field` for a token of another list or shape, as decodeCursor.
+ */
+export function decodeKeyCursor<K extends string>(
+  tokens: PageTokens,
+  token: string | undefined,
+  binding: string,
+  keys: readonly K[],
+  field = 'page.page_token',
+): Record<K, string> | undefined {
+  const cursor = tokens.decode<Record<K, string>>(token, binding, field);
+  if (cursor === undefined) return undefined;
+  if (typeof cursor !== 'object' || cursor === null || keys.some((k) => typeof cursor[k] !== 'string'))
+    throw new InvalidArgumentError([{ field, reason: 'MALFORMED', description: `${field} is not a page token of this list; pass next_page_token unchanged` }]);
+  return cursor;
+}
+
 /** The next page token of a page (empty on the last page). */
 export function encodeCursor(tokens: PageTokens, next: KeysetCursor | undefined, binding: string): string {
   return next ? tokens.encode(next, binding) : '';

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { groupLimitSql, groupRunningSql } from './claim-grouped-jobs';
 
 export interface QueueStatsRow {
   queue: string;
@@ -65,12 +66,8 @@ export async function getQueueStats(db: Pool, args: { tenantId?: string; queue?:
        -- minus running (leased, unexpired) jobs.
        select g.queue,
               sum(greatest(g.due - greatest(
-                coalesce((select l.max_running from group_limits l where l.tenant_id = g.tenant_id and l.queue = g.queue and l.group_key = g.group_key),
-                         (select l.max_running from group_limits l where l.tenant_id = g.tenant_id and l.queue = g.queue and l.group_key = ''),
-                         g.job_limit, 1)
-                - (select count(*) from jobs r
-                    where r.tenant_id = g.tenant_id and r.queue = g.queue and r.group_key = g.group_key
-                      and r.status = 'running' and r.group_key is not null and r.locked_until > now()), 0), 0)) as n
+                ${groupLimitSql('g.tenant_id', 'g.queue', 'g.group_key', 'g.job_limit')}
+                - ${groupRunningSql('g.tenant_id', 'g.queue', 'g.group_key')}, 0), 0)) as n
          from groups g
         group by g.queue
      )

@@ -1,5 +1,5 @@
 import type { queueV1 } from '@penguinmails/contracts';
-import { InvalidArgumentError, Validator, type Handlers } from '@penguinmails/service-kit';
+import { Validator, decodeKeyCursor, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { listGroupLimits, setGroupLimit } from '../domain/group-limits';
 import { name } from './validate';
@@ -28,9 +28,7 @@ export function groupLimitHandlers(deps: ServerDeps): GroupLimitHandlers {
       // The cursor is the last (queue, group key) of the page, in a signed token bound to the
       // tenant and the queue filter, as the other lists' tokens are.
       const binding = JSON.stringify(['group_limits', tenantId, queue ?? null]);
-      const cursor = deps.pageTokens.decode<{ q: string; g: string }>(req.page?.pageToken, binding, 'page.page_token');
-      if (cursor !== undefined && (typeof cursor !== 'object' || cursor === null || typeof cursor.q !== 'string' || typeof cursor.g !== 'string'))
-        throw new InvalidArgumentError([{ field: 'page.page_token', reason: 'MALFORMED', description: 'page.page_token is not a page token of this list; pass next_page_token unchanged' }]);
+      const cursor = decodeKeyCursor(deps.pageTokens, req.page?.pageToken, binding, ['q', 'g']);
       const page = await listGroupLimits(deps.pool, { tenantId, queue, after: cursor && { queue: cursor.q, groupKey: cursor.g }, size });
       return {
         groupLimits: page.rows.map((r) => ({ queue: r.queue, groupKey: r.groupKey, limit: r.maxRunning, updated: r.updated })),

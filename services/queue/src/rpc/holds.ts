@@ -1,5 +1,5 @@
 import type { queueV1 } from '@penguinmails/contracts';
-import { InvalidArgumentError, Validator, type Handlers } from '@penguinmails/service-kit';
+import { Validator, decodeKeyCursor, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { listHolds, setHold } from '../domain/holds';
 
@@ -34,9 +34,7 @@ export function holdHandlers(deps: ServerDeps): HoldHandlers {
       // The cursor is the last key of the page (keys are unique per tenant), in a signed token
       // bound to the tenant, as the other lists' tokens are.
       const binding = JSON.stringify(['holds', tenantId]);
-      const cursor = deps.pageTokens.decode<{ k: string }>(req.page?.pageToken, binding, 'page.page_token');
-      if (cursor !== undefined && (typeof cursor !== 'object' || cursor === null || typeof cursor.k !== 'string'))
-        throw new InvalidArgumentError([{ field: 'page.page_token', reason: 'MALFORMED', description: 'page.page_token is not a page token of this list; pass next_page_token unchanged' }]);
+      const cursor = decodeKeyCursor(deps.pageTokens, req.page?.pageToken, binding, ['k']);
       const page = await listHolds(deps.pool, { tenantId, afterKey: cursor?.k, size });
       return {
         holds: page.rows.map((h) => ({ holdKey: h.holdKey, heldSince: h.heldSince, heldJobs: BigInt(h.heldJobs) })),
