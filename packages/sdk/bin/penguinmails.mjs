@@ -34,6 +34,9 @@ commands:
   jobs limit --tenant <id> --queue <name> [--group <key>] --max <n>  at most n running jobs of the
                                                   group (no --group: the queue's default for every group;
                                                   --max 0 removes the setting) (SetGroupLimit)
+  jobs limit|limits --every-tenant ...            the platform's default of a queue for every tenant's
+                                                  groups without a setting of their tenant (no --group;
+                                                  a token with service scope)
   schedules list --tenant <id> [--limit n]
   schedules pause|resume --tenant <id> --id <schedule id>
   metrics campaign --tenant <id> --id <campaign id> [--from <ISO time>] [--to <ISO time>]
@@ -54,7 +57,7 @@ function parseArgs(argv) {
   const flags = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--json' || a === '-h' || a === '--help' || a === '--cancel-waiting' || a === '--running') flags[a.replace(/^-+/, '')] = true;
+    if (a === '--json' || a === '-h' || a === '--help' || a === '--cancel-waiting' || a === '--running' || a === '--every-tenant') flags[a.replace(/^-+/, '')] = true;
     else if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       if (eq > 0) flags[a.slice(2, eq)] = a.slice(eq + 1);
@@ -73,6 +76,13 @@ function need(flags, name) {
   const v = flags[name];
   if (v === undefined || v === '') throw new UsageError(`--${name} is required`);
   return v;
+}
+
+/** --tenant <id>, or '' (the platform's, every tenant) with --every-tenant: never by leaving --tenant out. */
+function tenantOrEvery(flags) {
+  if (!flags['every-tenant']) return need(flags, 'tenant');
+  if (flags.tenant !== undefined) throw new UsageError('--tenant or --every-tenant, not both');
+  return '';
 }
 
 function loadSdk() {
@@ -226,7 +236,7 @@ async function run(argv) {
         return 0;
       }
       case 'jobs limits': {
-        const { groupLimits, page } = await pm.queue.listGroupLimits({ tenantId: need(flags, 'tenant'), queue: flags.queue ?? '', page: { pageSize: limit } });
+        const { groupLimits, page } = await pm.queue.listGroupLimits({ tenantId: tenantOrEvery(flags), queue: flags.queue ?? '', page: { pageSize: limit } });
         out({ groupLimits, nextPageToken: page?.nextPageToken ?? '' }, () =>
           printTable([['queue', 'group', 'max running', 'updated'], ...groupLimits.map((l) => [l.queue, l.groupKey || '(every group)', String(l.limit), time(l.updated)])]),
         );
@@ -235,8 +245,13 @@ async function run(argv) {
       case 'jobs limit': {
         const max = Number(need(flags, 'max'));
         if (!Number.isInteger(max)) throw new UsageError(`--max must be a whole number (0 removes the setting), not ${flags.max}`);
-        const { groupLimit } = await pm.queue.setGroupLimit({ tenantId: need(flags, 'tenant'), queue: need(flags, 'queue'), groupKey: flags.group ?? '', limit: max });
-        const what = groupLimit.groupKey ? `group ${groupLimit.groupKey} of queue ${groupLimit.queue}` : `every group of queue ${groupLimit.queue} without its own limit`;
+        const tenantId = tenantOrEvery(flags);
+        const { groupLimit } = await pm.queue.setGroupLimit({ tenantId, queue: need(flags, 'queue'), groupKey: flags.group ?? '', limit: max });
+        const what = groupLimit.groupKey
+          ? `group ${groupLimit.groupKey} of queue ${groupLimit.queue}`
+          : tenantId === ''
+            ? `every group of queue ${groupLimit.queue}, in every tenant, without a limit of its tenant`
+            : `every group of queue ${groupLimit.queue} without its own limit`;
         out({ groupLimit }, () => process.stdout.write(groupLimit.limit === 0 ? `removed the limit of ${what}\n` : `at most ${groupLimit.limit} running job(s) in ${what}\n`));
         return 0;
       }

@@ -157,6 +157,18 @@ describe('jobs and schedules (queue)', () => {
     const removed = await cli(['jobs', 'limit', '--tenant', tenantId, '--queue', queue, '--group', 'mailbox:7', '--max', '0', '--json'], env);
     expect(JSON.parse(removed.stdout).groupLimit).toMatchObject({ groupKey: 'mailbox:7', limit: 0 });
     expect((await pm.queue.listGroupLimits({ tenantId })).groupLimits.map((l) => l.groupKey)).toEqual(['']);
+    // The platform's default for the queue: asked for by name, never by leaving --tenant out.
+    const every = await cli(['jobs', 'limit', '--every-tenant', '--queue', queue, '--max', '4'], env);
+    expect(every).toMatchObject({ code: 0, stderr: '', stdout: `at most 4 running job(s) in every group of queue ${queue}, in every tenant, without a limit of its tenant\n` });
+    const everyListed = await cli(['jobs', 'limits', '--every-tenant', '--queue', queue, '--json'], env);
+    expect(JSON.parse(everyListed.stdout).groupLimits).toMatchObject([{ queue, groupKey: '', limit: 4 }]);
+    expect((await pm.queue.listGroupLimits({ tenantId: '', queue })).groupLimits.map((l) => l.limit)).toEqual([4]);
+    expect((await cli(['jobs', 'limit', '--every-tenant', '--queue', queue, '--max', '0'], env)).code).toBe(0);
+    expect((await pm.queue.listGroupLimits({ tenantId: '', queue })).groupLimits).toEqual([]);
+    const both = await cli(['jobs', 'limit', '--every-tenant', '--tenant', tenantId, '--queue', queue, '--max', '4'], env);
+    expect(both).toMatchObject({ code: 1, stderr: 'error: --tenant or --every-tenant, not both\n' });
+    const noTenant = await cli(['jobs', 'limit', '--queue', queue, '--max', '4'], env);
+    expect(noTenant).toMatchObject({ code: 1, stderr: 'error: --tenant is required\n' });
     pm.close();
     const notNumber = await cli(['jobs', 'limit', '--tenant', tenantId, '--queue', queue, '--max', 'many'], env);
     expect(notNumber).toMatchObject({ code: 1, stderr: 'error: --max must be a whole number (0 removes the setting), not many\n' });

@@ -105,13 +105,17 @@ test('every stored row can be read back through the API', async () => {
     }
   };
   const { rows: tenants } = await q.pool.query<{ t: string }>(
-    'select tenant_id::text as t from jobs union select tenant_id::text from schedules order by 1',
+    'select tenant_id::text as t from jobs union select tenant_id::text from schedules union select tenant_id::text from group_limits order by 1',
   );
   for (const { t } of tenants) {
     await pages(`listJobs(${t})`, (page) => call(q.client, 'listJobs', { tenantId: t, status: 0, queue: '', page }));
     await pages(`listSchedules(${t})`, (page) => call(q.client, 'listSchedules', { tenantId: t, page }));
     await read(`getQueueStats(${t})`, () => call(q.client, 'getQueueStats', { tenantId: t, queue: '' }));
+    await pages(`listGroupLimits(${t})`, (page) => call(q.client, 'listGroupLimits', { tenantId: t, queue: '', page }));
   }
+  // The platform's group limits (an empty tenant_id) and the stats of every tenant, which read them.
+  await pages('listGroupLimits(platform)', (page) => call(q.client, 'listGroupLimits', { tenantId: '', queue: '', page }));
+  await read('getQueueStats(every tenant)', () => call(q.client, 'getQueueStats', { tenantId: '', queue: '' }));
   const { rows: scheduleCount } = await q.pool.query<{ n: number }>('select count(*)::int as n from schedules');
   const { rows: jobs } = await q.pool.query<{ tenant_id: string; id: string }>('select tenant_id::text, id::text from jobs order by created desc limit 300');
   for (const r of jobs) {

@@ -490,9 +490,104 @@ describe('group limits (SetGroupLimit / ListGroupLimits)', () => {
     expect(set.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['group_key:TOO_LONG', 'limit:OUT_OF_RANGE', 'queue:MALFORMED', 'tenant_id:NOT_A_UUID']);
     const over = await failure(call(q.client, 'setGroupLimit', { tenantId: t, queue: '', groupKey: 'mb', limit: 1001 }));
     expect(over.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['limit:OUT_OF_RANGE', 'queue:REQUIRED']);
-    const listed = await failure(call(q.client, 'listGroupLimits', { tenantId: '', queue: 'a/b', page: { pageSize: 501, pageToken: '' } }));
+    const listed = await failure(call(q.client, 'listGroupLimits', { tenantId: 'acme', queue: 'a/b', page: { pageSize: 501, pageToken: '' } }));
     expect(listed.code).toBe(Status.INVALID_ARGUMENT);
     expect(listed.fieldViolations.map((v) => v.field).sort()).toEqual(['page.page_size', 'queue', 'tenant_id']);
+    // The platform's setting (no tenant) is a queue's default: a group key is refused, named.
+    const platform = await failure(call(q.client, 'setGroupLimit', { tenantId: '', queue: 'send', groupKey: 'mb', limit: 2 }));
+    expect(platform.code).toBe(Status.INVALID_ARGUMENT);
+    expect(platform.fieldViolations.map((v) => `${v.field}:${v.reason}`)).toEqual(['group_key:NOT_ALLOWED']);
+    expect(platform.fieldViolations[0].description).toMatch(/set it with that tenant_id/);
+    const platformOver = await failure(call(q.client, 'setGroupLimit', { tenantId: '', queue: '', groupKey: '', limit: 1001 }));
+    expect(platformOver.fieldViolations.map((v) => `${v.field}:${v.reason}`).sort()).toEqual(['limit:OUT_OF_RANGE', 'queue:REQUIRED']);
     expect(await q.snapshot()).toEqual(before);
+  });
+
+  describe("the platform's default for a queue (empty tenant_id, service scope)", () => {
+    const setPlatform = (queue: string, limit: number) => setLimit('', '', limit, queue);
+
+    it("applies to every tenant's groups without a setting of their own, below a tenant's settings and above the jobs' limit", async () => {
+      const queue = 'pl-send';
+      const [t, u, w] = [tenant(), tenant(), tenant()];
+      for (const x of [t, u, w]) {
+        await call(q.client, 'enqueueJobs', { tenantId: x, jobs: ['a', 'b'].flatMap((g) => Array.from({ length: 6 }, () => newJob({ queue, groupKey: g, groupLimit: 4 }))) });
+      }
+      const set = await setPlatform(queue, 2);
+      expect(set).toMatchObject({ queue, groupKey: '', limit: 2 });
+      expect(set.updated).toBeInstanceOf(Date);
+      // t: group a has its own setting (3); u: a queue default of its own (1); w: only the platform's (2).
+      await setLimit(t, 'a', 3, queue);
+      await setLimit(u, '', 1, queue);
+      for (const x of [t, u, w]) await claim(x, 'w', 50, 30, queue);
+      expect(await runningPerGroup(t)).toEqual(new Map([['a', 3], ['b', 2]]));
+      expect(await runningPerGroup(u)).toEqual(new Map([['a', 1], ['b', 1]]));
+      expect(await runningPerGroup(w)).toEqual(new Map([['a', 2], ['b', 2]]));
+      // A platform worker's claim across tenants reads the same limits: nothing more may run.
+      expect((await call(q.client, 'claimJobs', { tenantId: '', queue, workerId: 'p', maxJobs: 50, leaseSeconds: 30, waitMs: 0, complete: [], lean: true })).claimed).toEqual([]);
+      // GetQueueStats' group_waiting reads them too: w's groups keep 4 of 6 each waiting.
+      expect((await call(q.client, 'getQueueStats', { tenantId: w, queue })).queues[0]).toMatchObject({ running: 4n, groupWaiting: 8n });
+
+      // Removed: the groups without a tenant setting fall back to their jobs' limit (4).
+      expect(await setPlatform(queue, 0)).toEqual({ queue, groupKey: '', limit: 0, updated: undefined });
+      await claim(w, 'w', 50, 30, queue);
+      expect(await runningPerGroup(w)).toEqual(new Map([['a', 4], ['b', 4]]));
+      await claim(t, 'w', 50, 30, queue);
+      expect(await runningPerGroup(t)).toEqual(new Map([['a', 3], ['b', 4]]));
+    });
+
+    it('is listed with an empty tenant_id by queue, paged, and not in any tenant\'s list; setting it again writes nothing', async () => {
+      const queues = ['pl-list-a', 'pl-list-b', 'pl-list-c'];
+      for (const [i, queue] of queues.entries()) await setPlatform(queue, i + 1);
+      const t = tenant();
+      await setLimit(t, '', 9, 'pl-list-a');
+      const mine = async () => {
+        const rows: string[] = [];
+        let token = '';
+        do {
+          const page = await list('', '', 1, token);
+          rows.push(...page.groupLimits.filter((l) => l.queue.startsWith('pl-list-')).map((l) => `${l.queue}/${l.groupKey}=${l.limit}`));
+          token = page.page!.nextPageToken;
+        } while (token);
+        return rows;
+      };
+      expect(await mine()).toEqual(['pl-list-a/=1', 'pl-list-b/=2', 'pl-list-c/=3']);
+      expect((await list('', 'pl-list-b')).groupLimits.map((l) => `${l.queue}=${l.limit}`)).toEqual(['pl-list-b=2']);
+      expect((await list(t)).groupLimits.map((l) => `${l.queue}=${l.limit}`)).toEqual(['pl-list-a=9']);
+      // A platform page token is not a tenant's, nor the other way round.
+      const platformPage = await list('', '', 1);
+      const tenantPage = await list(t, '', 1);
+      expect((await failure(list(t, '', 1, platformPage.page!.nextPageToken))).fieldViolations.map((f) => f.field)).toEqual(['page.page_token']);
+      await setLimit(t, '', 8, 'pl-list-b');
+      const second = await list(t, '', 1);
+      expect((await failure(list('', '', 1, second.page!.nextPageToken))).fieldViolations.map((f) => f.field)).toEqual(['page.page_token']);
+      expect(tenantPage.groupLimits).toHaveLength(1);
+
+      const before = await q.snapshot();
+      const again = await setPlatform('pl-list-b', 2);
+      expect(again.limit).toBe(2);
+      expect(await q.snapshot()).toEqual(before);
+    });
+
+    it("wakes every tenant's long-polling claimers of the queue", async () => {
+      const queue = 'pl-wake';
+      const [t, u] = [tenant(), tenant()];
+      for (const x of [t, u]) {
+        await call(q.client, 'enqueueJobs', { tenantId: x, jobs: [newJob({ queue, groupKey: 'mb' }), newJob({ queue, groupKey: 'mb' })] });
+        expect(await claim(x, 'w', 5, 30, queue)).toHaveLength(1);
+      }
+      // The waiters also re-claim every claimWaitPollMs (1 s here): the limit is raised just after
+      // their first poll, so a waiter answered before the second one (~2 s) was woken by the NOTIFY.
+      const started = Date.now();
+      const waiting = [t, u].map((x) =>
+        call(q.client, 'claimJobs', { tenantId: x, queue, workerId: 'w2', maxJobs: 5, leaseSeconds: 30, waitMs: 20_000, complete: [], lean: false }).then((r) => ({ r, ms: Date.now() - started })),
+      );
+      await sleep(1_150);
+      await setPlatform(queue, 2);
+      for (const w of waiting) {
+        const { r, ms } = await w;
+        expect(r.jobs).toHaveLength(1);
+        expect(ms).toBeLessThan(1_900);
+      }
+    });
   });
 });

@@ -58,6 +58,9 @@ it('a tenant-bound token works its own tenant only: PERMISSION_DENIED and nothin
     () => call(a, 'enqueueJob', queueV1.EnqueueJobRequest.fromPartial({ tenantId: other, queue: 'q', task: 't' })),
     () => call(a, 'claimJobs', queueV1.ClaimJobsRequest.fromPartial({ tenantId: other, queue: 'q', workerId: 'w' })),
     () => call(a, 'getJob', queueV1.GetJobRequest.fromPartial({ tenantId: other, jobId: job!.id })),
+    // Every tenant at once is the platform's: its group limit default and the list of them.
+    () => call(a, 'setGroupLimit', queueV1.SetGroupLimitRequest.fromPartial({ tenantId: '', queue: 'q', limit: 3 })),
+    () => call(a, 'listGroupLimits', queueV1.ListGroupLimitsRequest.fromPartial({ tenantId: '' })),
   ]) {
     expect((await failure(p())).code).toBe(status.PERMISSION_DENIED);
   }

@@ -108,7 +108,7 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
     },
     snapshot: async () => {
       const { rows } = await pool.query<{ t: string; s: string }>(
-        ['jobs', 'job_logs', 'outbox_events', 'job_holds', 'group_limits']
+        ['jobs', 'job_logs', 'outbox_events', 'job_holds', 'group_limits', 'platform_group_limits']
           .map((t) => `select '${t}' as t, count(*)::text || ':' || coalesce(md5(string_agg(x::text, '|' order by x::text)), '') as s from ${t} x`)
           .join(' union all '),
       );

@@ -6,13 +6,17 @@ import type { JobRow } from './prisma';
 
 /**
  * The limit a claim applies to the group (`tenant`, `queue`, `group`: SQL expressions), first
- * found: its SetGroupLimit setting, the queue's default (group_key ''), `jobLimit` (the group_limit
- * of its next job), 1. One probe of group_limits_pkey, a second only when the first finds nothing
- * (coalesce stops at the first value). GetQueueStats' group_waiting reads the same expression.
+ * found: its SetGroupLimit setting, its tenant's default for the queue (group_key ''), the
+ * queue's platform-wide default (platform_group_limits), `jobLimit` (the group_limit of its next
+ * job), 1. One probe of group_limits_pkey, a second only when the first finds nothing (coalesce
+ * stops at the first value), then the platform row: when `queue` is a parameter (the claim's $2)
+ * that subquery is uncorrelated and PostgreSQL runs it once per statement (an InitPlan), not per
+ * group. GetQueueStats' group_waiting reads the same expression.
  */
 export const groupLimitSql = (tenant: string, queue: string, group: string, jobLimit: string) =>
   `coalesce((select l.max_running from group_limits l where l.tenant_id = ${tenant} and l.queue = ${queue} and l.group_key = ${group}),
                        (select l.max_running from group_limits l where l.tenant_id = ${tenant} and l.queue = ${queue} and l.group_key = ''),
+                       (select p.max_running from platform_group_limits p where p.queue = ${queue}),
                        ${jobLimit}, 1)`;
 
 /** The group's running (leased, unexpired) jobs as a SQL expression: a probe of jobs_group_running_idx. */

@@ -6,7 +6,8 @@ export const RUNNABLE_CHANNEL = 'pm_queue_jobs';
 /**
  * Tells the listeners (delivered when the caller's transaction commits) that `queue` of
  * `tenantId` has runnable jobs, in the trigger's payload format `<tenant> <queue>`, for writes
- * the insert trigger does not see (an update that makes jobs runnable again).
+ * the insert trigger does not see (an update that makes jobs runnable again). Tenant `*`: the
+ * queue of every tenant (a platform-wide group limit).
  */
 export async function notifyRunnable(db: PoolClient, tenantId: string, queue: string): Promise<void> {
   await db.query('select pg_notify($1, $2)', [RUNNABLE_CHANNEL, `${tenantId} ${queue}`]);

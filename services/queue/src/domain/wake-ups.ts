@@ -77,8 +77,15 @@ export class RunnableWakeups implements BackgroundWork {
     };
   }
 
-  /** Wakes the waiters of (tenant, queue) in this process; the NOTIFY handler calls it. */
+  /**
+   * Wakes the waiters of (tenant, queue) in this process; the NOTIFY handler calls it. Tenant
+   * '*' (a platform-wide group limit changed) wakes the queue's waiters of every tenant.
+   */
   notify(tenantId: string, queue: string): void {
+    if (tenantId === '*') {
+      for (const key of [...this.waiters.keys()]) if (key.slice(key.indexOf(' ') + 1) === queue) this.fire(key);
+      return;
+    }
     this.fire(wakeKey(tenantId, queue));
     this.fire(wakeKey(undefined, queue));
   }

@@ -1,11 +1,11 @@
 import { queueV1 } from '@penguinmails/contracts';
-import { PermissionDeniedError, Validator, decodeCursor, defaultMetrics, encodeCursor, maxSendBytes, type CallContext, type Handlers } from '@penguinmails/service-kit';
+import { Validator, decodeCursor, defaultMetrics, encodeCursor, maxSendBytes, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { statusFromProto, statusToProto } from '../domain/enums';
 import * as jobs from '../domain/jobs';
 import type { LeaseHolder } from '../domain/jobs';
 import { toJob } from './mappers';
-import { jobKeys, jsonBytes, jsonSize, name, optionalTime } from './validate';
+import { jobKeys, jsonBytes, jsonSize, name, optionalTime, tenantOrEvery } from './validate';
 
 type JobHandlers = Pick<
   Handlers<queueV1.QueueServiceServer>,
@@ -72,19 +72,6 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
     workerId: v.string('worker_id', req.workerId, { max: 200, required: true }),
     attempt: v.int('attempt', req.attempt, { min: 1, max: 100 }),
   });
-
-  /**
-   * The request's tenant, or undefined (every tenant) when it is empty and the token has service
-   * scope: a platform worker's claims and ends of jobs, and the queue-wide stats. The kit's guard
-   * already refuses an empty tenant_id from a tenant-bound token (PERMISSION_DENIED); this is the
-   * same rule said where it is used.
-   */
-  const tenantOrEvery = (v: Validator, tenantId: string, ctx: CallContext): string | undefined => {
-    if (tenantId !== '') return v.uuid('tenant_id', tenantId);
-    if (ctx.principal.scope !== 'service')
-      throw new PermissionDeniedError('an empty tenant_id (every tenant) needs a token with service scope; this token is bound to tenants');
-    return undefined;
-  };
 
   /** The jobs of a CompleteJobs / FailJobs call: 1..batchMax, each once, each a lease holder's attempt. */
   const attempts = (v: Validator, list: queueV1.JobAttempt[], field = 'jobs', required = true) => {

@@ -1,9 +1,22 @@
-import type { Validator } from '@penguinmails/service-kit';
+import { PermissionDeniedError, type CallContext, type Validator } from '@penguinmails/service-kit';
 import { isUtf8 } from 'node:buffer';
 
 // Checks shared by the queue's RPCs, on top of the kit's Validator.
 
 const NAME_RE = /^[A-Za-z0-9._:-]+$/;
+
+/**
+ * The request's tenant, or undefined (every tenant) when it is empty and the token has service
+ * scope: a platform worker's claims and ends of jobs, the queue-wide stats, the platform's group
+ * limits. The kit's guard already refuses an empty tenant_id from a tenant-bound token
+ * (PERMISSION_DENIED); this is the same rule said where it is used.
+ */
+export function tenantOrEvery(v: Validator, tenantId: string, ctx: CallContext): string | undefined {
+  if (tenantId !== '') return v.uuid('tenant_id', tenantId);
+  if (ctx.principal.scope !== 'service')
+    throw new PermissionDeniedError('an empty tenant_id (every tenant) needs a token with service scope; this token is bound to tenants');
+  return undefined;
+}
 
 /** A queue or task name: 1..100 characters of letters, digits and `._:-`. */
 export function name(v: Validator, field: string, value: string | undefined, opts: { required?: boolean } = {}): string {
