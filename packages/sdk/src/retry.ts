@@ -131,6 +131,7 @@ export const IDEMPOTENCY: Readonly<Record<string, Idempotency>> = Object.freeze(
   'queue.listJobs': read,
   'queue.claimJobs': unsafe, // a lost answer would lease jobs nobody works on until the lease ends
   'queue.extendLease': idempotent,
+  'queue.checkLeases': read, // writes nothing
   'queue.completeJob': idempotent, // fenced by (worker_id, attempt)
   'queue.failJob': idempotent, // fenced by (worker_id, attempt): a repeat cannot count a second failure
   'queue.cancelJob': idempotent,

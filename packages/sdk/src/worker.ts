@@ -22,9 +22,10 @@ export class JobFailure extends Error {
 export interface JobContext {
   /**
    * Aborted when this attempt should stop: the worker was stopped and its grace period is over
-   * (the job is retried later), or the job's lease is lost — its heartbeat (ExtendLease, at
-   * half the lease) was refused with FAILED_PRECONDITION or NOT_FOUND, e.g. because the job was
-   * cancelled while it ran (CancelJob include_running). `signal.reason` is the error then.
+   * (the job is retried later), or the job's lease is lost — it was cancelled while it ran
+   * (CancelJob include_running), which the worker hears within a moment once the job has run
+   * `cancelCheckAfterMs` (CheckLeases), or its heartbeat (ExtendLease, at half the lease) was
+   * refused with FAILED_PRECONDITION or NOT_FOUND. `signal.reason` is the error then.
    */
   signal: AbortSignal;
   /** Appends a line to the job's log (AppendJobLog). */
@@ -95,6 +96,15 @@ export interface SendJobsOptions<J extends LeanJob = queueV1.Job> {
    * lease ends, as when a worker dies.
    */
   ackDelayMs?: number;
+  /**
+   * A job that has run this long (default 1,000 ms) is watched for a cancel: the worker keeps one
+   * CheckLeases call waiting in the service for all its watched jobs, and a CancelJob with
+   * include_running (or a lease lost otherwise) aborts the job's `ctx.signal` within a moment
+   * instead of at its next heartbeat (half the lease: 150 s by default). Shorter jobs are not
+   * watched: they end before a cancel could stop them. The watch call is started again at most
+   * once a second as watched jobs come and go. -1: no watch (the heartbeat only).
+   */
+  cancelCheckAfterMs?: number;
 }
 
 export interface WorkerStats {
@@ -169,6 +179,9 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
   const ackDelayMs = opts.ackDelayMs ?? 0;
   if (!Number.isInteger(ackDelayMs) || ackDelayMs < -1) throw new RangeError(`ackDelayMs must be -1, 0 or a positive integer of milliseconds, not ${ackDelayMs}`);
   const onError = opts.onError ?? (() => undefined);
+  const cancelCheckAfterMs = opts.cancelCheckAfterMs ?? 1_000;
+  if (!Number.isInteger(cancelCheckAfterMs) || cancelCheckAfterMs < -1)
+    throw new RangeError(`cancelCheckAfterMs must be -1 or a whole number of milliseconds, not ${cancelCheckAfterMs}`);
   const stats: WorkerStats = { claimed: 0, succeeded: 0, failed: 0, errors: 0 };
 
   const stopping = new AbortController(); // wakes the idle wait, stops claiming
@@ -189,6 +202,64 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
     stats.errors += 1;
     onError(err, job);
   };
+
+  // ------------------------------------------------------------------ the cancel watch (CheckLeases)
+  /** The jobs that ran cancelCheckAfterMs and still run, by id, each with its ctx.signal's controller. */
+  const watched = new Map<string, { job: LeanJob; lost: AbortController }>();
+  let watching: Promise<void> | undefined;
+  let watchCall: AbortController | undefined;
+  let watchStarted = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let watchOff = cancelCheckAfterMs < 0;
+  stopping.signal.addEventListener('abort', () => watchCall?.abort(), { once: true });
+
+  function watch(job: LeanJob, lost: AbortController): void {
+    if (watchOff || stopping.signal.aborted) return;
+    watched.set(job.id, { job, lost });
+    if (!watching) {
+      watching = watchLoop().finally(() => (watching = undefined));
+      return;
+    }
+    // The call in flight does not name this job: start it again, at most once a second.
+    restartTimer ??= setTimeout(() => {
+      restartTimer = undefined;
+      watchCall?.abort();
+    }, Math.max(0, watchStarted + 1_000 - Date.now()));
+  }
+
+  async function watchLoop(): Promise<void> {
+    let failures = 0;
+    while (watched.size > 0 && !stopping.signal.aborted && !watchOff) {
+      const call = (watchCall = new AbortController());
+      watchStarted = Date.now();
+      // At most 1000 jobs per call (the service's default batch maximum); a worker rarely runs more.
+      const jobs = [...watched.values()].slice(0, 1_000).map(({ job }) => ({ jobId: job.id, attempt: job.attempts }));
+      try {
+        const { lost } = await queue.checkLeases({ tenantId, workerId, jobs, waitMs: 25_000 }, { deadlineMs: 35_000, signal: call.signal, retry: false });
+        failures = 0;
+        for (const l of lost) {
+          const entry = watched.get(l.jobId);
+          if (!entry || entry.job.attempts !== l.attempt) continue;
+          watched.delete(l.jobId);
+          const err = new PenguinMailsError({ code: grpcStatus.FAILED_PRECONDITION, message: l.detail, rpc: 'queue.checkLeases' });
+          reportError(err, entry.job);
+          entry.lost.abort(err);
+        }
+      } catch (err) {
+        if (call.signal.aborted) continue; // restarted with the current jobs, or stopping
+        if (err instanceof PenguinMailsError && err.codeName === 'UNIMPLEMENTED') {
+          // A service older than CheckLeases: the heartbeat alone, as before.
+          watchOff = true;
+          break;
+        }
+        reportError(err);
+        failures += 1;
+        await idle(Math.min(pollIntervalMs * 2 ** Math.min(failures, 5), 30_000));
+      }
+    }
+    clearTimeout(restartTimer);
+    restartTimer = undefined;
+  }
 
   /**
    * A claimed job as the handler sees it, and for a lean claim its payload's JSON bytes, parsed
@@ -218,6 +289,8 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
       });
     }, heartbeatMs);
     heartbeat.unref();
+    const watchTimer = cancelCheckAfterMs >= 0 ? setTimeout(() => watch(job, lost), cancelCheckAfterMs) : undefined;
+    watchTimer?.unref();
     const ctx: JobContext = {
       signal: lost.signal,
       log: async (message, level = 'info') => {
@@ -234,6 +307,8 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
       failure = err;
     } finally {
       clearInterval(heartbeat);
+      clearTimeout(watchTimer);
+      watched.delete(job.id);
       running.delete(lost);
     }
     const jf = failure instanceof JobFailure ? failure : undefined;
@@ -340,6 +415,8 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
     } finally {
       await Promise.allSettled(running);
       await drainAcks();
+      watchCall?.abort();
+      await watching;
     }
     return stats;
   }

@@ -81,8 +81,9 @@ test("a job cancelled while it runs aborts its handler's ctx.signal at the next 
   const running = new Promise<void>((r) => (started = r));
   let reason: unknown;
   const errors: unknown[] = [];
-  // A 2 s lease: the worker's heartbeat (ExtendLease) runs every second.
-  const worker = pm.processSendJobs({ tenantId, queue: 'cancel', leaseSeconds: 2, pollIntervalMs: 50, onError: (e) => errors.push(e) }, async (_job, ctx) => {
+  // A 2 s lease: the worker's heartbeat (ExtendLease) runs every second. No cancel watch
+  // (CheckLeases, the next test): this one is about the heartbeat.
+  const worker = pm.processSendJobs({ tenantId, queue: 'cancel', leaseSeconds: 2, pollIntervalMs: 50, cancelCheckAfterMs: -1, onError: (e) => errors.push(e) }, async (_job, ctx) => {
     started();
     reason = await aborted(ctx.signal, 10_000);
     throw new Error('stopped: the job was cancelled');
@@ -101,6 +102,42 @@ test("a job cancelled while it runs aborts its handler's ctx.signal at the next 
   // The handler's failure afterwards is refused as well (reported, not retried); the job stays cancelled.
   expect(errors.length).toBeGreaterThanOrEqual(2);
   expect((await pm.queue.getJob({ tenantId, jobId: job!.id })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_CANCELLED);
+});
+
+test("a long job cancelled while it runs hears it through the cancel watch (CheckLeases), long before its heartbeat; a job started later is watched too", async () => {
+  const tenantId = randomUUID();
+  const queue = 'cancel-watch';
+  const first = (await pm.queue.enqueueJob({ tenantId, queue, task: 'import', idempotencyKey: randomUUID() })).job!;
+  const reasons = new Map<string, unknown>();
+  const started = new Map<string, () => void>();
+  const running = (id: string) => new Promise<void>((r) => started.set(id, r));
+  const firstRunning = running(first.id);
+  const errors: unknown[] = [];
+  // The default lease (300 s): the heartbeat would come after 150 s.
+  const worker = pm.processSendJobs({ tenantId, queue, batchSize: 2, pollIntervalMs: 50, cancelCheckAfterMs: 200, onError: (e) => errors.push(e) }, async (job, ctx) => {
+    started.get(job.id)?.();
+    reasons.set(job.id, await aborted(ctx.signal, 20_000));
+  });
+  try {
+    await firstRunning;
+    // A second job starts while the watch call of the first one waits: the watch starts again with both.
+    const second = (await pm.queue.enqueueJob({ tenantId, queue, task: 'import', idempotencyKey: randomUUID() })).job!;
+    await running(second.id);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const cancelledAt = Date.now();
+    await pm.queue.cancelJob({ tenantId, jobId: second.id, includeRunning: true });
+    for (let i = 0; i < 400 && !reasons.has(second.id); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(Date.now() - cancelledAt).toBeLessThan(5_000);
+    expect(reasons.get(second.id)).toBeInstanceOf(PenguinMailsError);
+    expect(reasons.get(second.id)).toMatchObject({ codeName: 'FAILED_PRECONDITION', rpc: 'queue.checkLeases' });
+    expect((reasons.get(second.id) as Error).message).toMatch(/cancelled while attempt 1 ran/);
+    // The other job runs on, unaborted.
+    expect(reasons.has(first.id)).toBe(false);
+    expect(errors.filter((e) => e instanceof PenguinMailsError && e.rpc === 'queue.checkLeases')).toHaveLength(1);
+  } finally {
+    await worker.stop({ timeoutMs: 300 });
+  }
+  expect((await pm.queue.getJob({ tenantId, jobId: first.id })).job!.status).not.toBe(queueV1.JobStatus.JOB_STATUS_CANCELLED);
 });
 
 test("stop() aborts a running handler's ctx.signal once its grace period is over", async () => {

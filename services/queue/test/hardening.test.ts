@@ -61,6 +61,7 @@ it('a tenant-bound token works its own tenant only: PERMISSION_DENIED and nothin
     // Every tenant at once is the platform's: its group limit default and the list of them.
     () => call(a, 'setGroupLimit', queueV1.SetGroupLimitRequest.fromPartial({ tenantId: '', queue: 'q', limit: 3 })),
     () => call(a, 'listGroupLimits', queueV1.ListGroupLimitsRequest.fromPartial({ tenantId: '' })),
+    () => call(a, 'checkLeases', queueV1.CheckLeasesRequest.fromPartial({ tenantId: '', workerId: 'w', jobs: [{ jobId: job!.id, attempt: 1 }] })),
   ]) {
     expect((await failure(p())).code).toBe(status.PERMISSION_DENIED);
   }

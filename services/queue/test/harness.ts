@@ -132,6 +132,40 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
 }
 
 /** Awaits a call expected to fail and returns its decoded status. */
+/**
+ * A second replica of `q`'s service: its own pool, LISTEN connection and port on the same
+ * database and NATS names, as a second container would be (cross-replica wake-ups).
+ */
+export async function startReplica(q: Queue, limits: Partial<QueueLimits> = {}): Promise<{ client: queueV1.QueueServiceClient; stop(): Promise<void> }> {
+  const pool = createPgPool(q.db.url, { max: 6 });
+  const prisma = createPrisma(pool);
+  const logger = createLogger({ service: 'queue-test-replica', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const wakeups = new RunnableWakeups(pool, logger);
+  await wakeups.started();
+  const server = createServer({
+    pool,
+    prisma,
+    logger,
+    names: q.nats.names,
+    pageTokens: new PageTokens('test-page-token-secret-0123456789'),
+    limits: { ...defaultLimits, ...limits },
+    grpc: { authTokens: [] },
+    wakeups,
+  });
+  const port = await server.listen('127.0.0.1', 0);
+  const client = connect(queueV1.QueueServiceClient, `127.0.0.1:${port}`);
+  return {
+    client,
+    stop: async () => {
+      client.close();
+      await wakeups.stop();
+      await server.shutdown(1000);
+      await prisma.$disconnect().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    },
+  };
+}
+
 export async function failure(p: Promise<unknown>): Promise<DecodedStatus> {
   try {
     await p;

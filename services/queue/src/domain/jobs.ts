@@ -32,6 +32,7 @@ import { enqueueJob as enqueueJobSql, type NewJob } from '../db/enqueue-job';
 import { extendLease as extendLeaseSql } from '../db/extend-lease';
 import { failJob as failJobSql } from '../db/fail-job';
 import { findJob } from '../db/find-job';
+import { notifyCancelled } from '../db/listen-runnable-jobs';
 import { jobColumns } from '../db/job-columns';
 import type { LeaseHolder } from '../db/lease';
 import type { JobRow } from '../db/prisma';
@@ -371,7 +372,8 @@ function inClaimOrder(rows: JobRow[]): JobRow[] {
   return rows.sort((a, b) => b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-function wakeOrTimeout(fired: Promise<void> | undefined, ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolves when `fired` does, after `ms`, or when `signal` aborts, whichever is first (never rejects). */
+export function wakeOrTimeout(fired: Promise<void> | undefined, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve) => {
     const done = () => {
       clearTimeout(timer);
@@ -598,6 +600,9 @@ export async function cancelJob(deps: Deps, args: { tenantId: string; jobId: str
   const { tenantId, jobId } = args;
   return withTransaction(deps.pool, async (client) => {
     const row = await cancelJobSql(client, args);
+    // A running attempt ended here (ended_by ''): wake the CheckLeases calls waiting on it, on
+    // every replica, when this commits.
+    if (row && args.includeRunning && row.endedBy === '') await notifyCancelled(client, jobId);
     if (row) return row;
     const current = await findJob(client, { tenantId, jobId });
     if (!current) throw new NotFoundError('job', jobId);
@@ -634,7 +639,7 @@ function endedByThisAttempt(job: JobRow, lease: LeaseHolder, outcome: readonly s
 }
 
 /** Why a lease holder's call matched no row (`job` as findJob read it): NOT_FOUND, or the state that forbids it. */
-function leaseRefusal(job: JobRow | undefined, lease: LeaseHolder, action: string): Error {
+export function leaseRefusal(job: JobRow | undefined, lease: LeaseHolder, action: string): Error {
   if (!job) return new NotFoundError('job', lease.jobId);
   const subject = `job/${lease.jobId}`;
   if (job.status !== 'running' && job.endedBy === lease.workerId && job.attempts === lease.attempt) {

@@ -2,6 +2,7 @@ import { queueV1 } from '@penguinmails/contracts';
 import { Validator, decodeCursor, defaultMetrics, encodeCursor, maxSendBytes, type Handlers } from '@penguinmails/service-kit';
 import type { ServerDeps } from '../deps';
 import { statusFromProto, statusToProto } from '../domain/enums';
+import { checkLeases } from '../domain/check-leases';
 import * as jobs from '../domain/jobs';
 import type { LeaseHolder } from '../domain/jobs';
 import { toJob } from './mappers';
@@ -14,6 +15,7 @@ type JobHandlers = Pick<
   | 'listJobs'
   | 'claimJobs'
   | 'extendLease'
+  | 'checkLeases'
   | 'completeJob'
   | 'failJob'
   | 'cancelJob'
@@ -168,6 +170,30 @@ export function jobHandlers(deps: ServerDeps): JobHandlers {
         jobs: [],
         claimed: rows.map((r) => ({ id: r.id, attempt: r.attempts, task: r.task, payloadJson: Buffer.from(r.payload), tenantId: cross ? r.tenantId : '' })),
         completed: completed.map(toEnded),
+      };
+    },
+
+    checkLeases: async (req, ctx) => {
+      const v = new Validator();
+      const tenantId = tenantOrEvery(v, req.tenantId, ctx);
+      const workerId = v.string('worker_id', req.workerId, { max: 200, required: true });
+      const held = attempts(v, req.jobs).map((j) => {
+        const f = `jobs[${j.i}]`;
+        // Only job_id and attempt are read: an outcome here would be silently dropped, so say so.
+        for (const [field, set] of [['output', j.raw.output !== undefined], ['error', j.raw.error !== ''], ['permanent', j.raw.permanent], ['retry_after_seconds', j.raw.retryAfterSeconds !== 0]] as const)
+          if (set) v.add(`${f}.${field}`, 'NOT_ALLOWED', `${f}.${field} must be unset: CheckLeases reads job_id and attempt only (end attempts with CompleteJobs / FailJobs)`);
+        return { jobId: j.jobId, attempt: j.attempt };
+      });
+      const waitMs = v.int('wait_ms', req.waitMs, { min: 0, max: limits.claimWaitMaxMs });
+      v.done();
+      const lost = await checkLeases(deps, { tenantId, workerId, jobs: held, waitMs });
+      return {
+        lost: lost.map((l) => ({
+          jobId: l.jobId,
+          attempt: l.attempt,
+          reason: l.reason === 'cancelled' ? queueV1.LeaseLoss.LEASE_LOSS_CANCELLED : queueV1.LeaseLoss.LEASE_LOSS_LOST,
+          detail: l.detail,
+        })),
       };
     },
 

@@ -1,0 +1,71 @@
+import { currentCall, remainingMs } from '@penguinmails/service-kit';
+import { leaseStates, type LeaseState } from '../db/lease-states';
+import type { JobRow } from '../db/prisma';
+import type { ServerDeps } from '../deps';
+import { leaseRefusal, wakeOrTimeout } from './jobs';
+import { cancelKey } from './wake-ups';
+
+type Deps = Pick<ServerDeps, 'pool' | 'limits' | 'wakeups'>;
+
+/** An attempt its worker no longer holds, and why (CheckLeases' LostLease). */
+export interface LostLease {
+  jobId: string;
+  attempt: number;
+  /** cancelled: CancelJob (include_running) ended it; lost: anything else (LeaseLoss). */
+  reason: 'cancelled' | 'lost';
+  /** What leaseRefusal would tell the worker's next call for the attempt. */
+  detail: string;
+}
+
+/**
+ * Which of `jobs` (attempts `workerId` claimed) it no longer holds, in request order. Held means
+ * what lets the worker still complete the attempt: running, leased to it, the same attempt — a
+ * lease that ran out but was not taken back still counts, except in a concurrency group, whose
+ * slot is free once the lease runs out (leaseRefusal says the same to its ExtendLease).
+ *
+ * `waitMs` > 0 and every attempt held: waits — never past the call's deadline — until a cancel of
+ * one of them wakes it (CancelJob's NOTIFY, wake-ups.ts cancelKey, on whichever replica serves
+ * this call) or, as a fallback, every `claimWaitPollMs` (a lease taken back after it ran out
+ * sends no notification), and checks again; answers with what it found, possibly nothing, when
+ * the wait ends. It subscribes before each check, so a cancel committed between the check and
+ * the wait is not missed. A read: no transaction, no lock, nothing written.
+ */
+export async function checkLeases(
+  deps: Deps,
+  args: { tenantId?: string; workerId: string; jobs: { jobId: string; attempt: number }[]; waitMs: number },
+): Promise<LostLease[]> {
+  const left = remainingMs();
+  // Answer a little before the deadline, as a long-polling claim does (domain/jobs.ts claimLoop).
+  const until = Date.now() + Math.max(0, Math.min(args.waitMs, left === undefined ? Infinity : left - 250));
+  const signal = currentCall()?.signal;
+  for (;;) {
+    const subs = until > Date.now() && deps.wakeups ? args.jobs.map((j) => deps.wakeups!.subscribe(cancelKey(j.jobId))) : [];
+    try {
+      const lost = lostOf(args, await leaseStates(deps.pool, { tenantId: args.tenantId, ids: args.jobs.map((j) => j.jobId) }));
+      const wait = until - Date.now();
+      if (lost.length > 0 || wait <= 0 || signal?.aborted) return lost;
+      await wakeOrTimeout(subs.length ? Promise.race(subs.map((s) => s.fired)) : undefined, Math.min(wait, deps.limits.claimWaitPollMs), signal);
+    } finally {
+      for (const s of subs) s.cancel();
+    }
+  }
+}
+
+function lostOf(args: { tenantId?: string; workerId: string; jobs: { jobId: string; attempt: number }[] }, rows: LeaseState[]): LostLease[] {
+  const byId = new Map(rows.map((r) => [r.id.toLowerCase(), r]));
+  const out: LostLease[] = [];
+  for (const { jobId, attempt } of args.jobs) {
+    const row = byId.get(jobId.toLowerCase());
+    const held = row && row.status === 'running' && row.lockedBy === args.workerId && row.attempts === attempt && !(row.groupKey !== null && row.expired);
+    if (held) continue;
+    const lease = { tenantId: args.tenantId ?? '', jobId, workerId: args.workerId, attempt };
+    out.push({
+      jobId,
+      attempt,
+      reason: row?.status === 'cancelled' && row.attempts === attempt ? 'cancelled' : 'lost',
+      // The partial row has every column leaseRefusal reads.
+      detail: leaseRefusal(row as JobRow | undefined, lease, 'keep working on').message,
+    });
+  }
+  return out;
+}
