@@ -227,16 +227,23 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
     }, Math.max(0, watchStarted + 1_000 - Date.now()));
   }
 
+  // What a call asks for, lowered when the service refuses it (its BATCH_MAX or CLAIM_WAIT_MAX_MS
+  // set below the defaults): at most this many jobs (those watched longest), waiting this long.
+  let watchMax = 1_000;
+  let watchWaitMs = 25_000;
+
   async function watchLoop(): Promise<void> {
     let failures = 0;
     while (watched.size > 0 && !stopping.signal.aborted && !watchOff) {
       const call = (watchCall = new AbortController());
       watchStarted = Date.now();
-      // At most 1000 jobs per call (the service's default batch maximum); a worker rarely runs more.
-      const jobs = [...watched.values()].slice(0, 1_000).map(({ job }) => ({ jobId: job.id, attempt: job.attempts }));
+      const jobs = [...watched.values()].slice(0, watchMax).map(({ job }) => ({ jobId: job.id, attempt: job.attempts }));
       try {
-        const { lost } = await queue.checkLeases({ tenantId, workerId, jobs, waitMs: 25_000 }, { deadlineMs: 35_000, signal: call.signal, retry: false });
+        const { lost } = await queue.checkLeases({ tenantId, workerId, jobs, waitMs: watchWaitMs }, { deadlineMs: watchWaitMs + 10_000, signal: call.signal, retry: false });
         failures = 0;
+        // An answer with nothing much sooner than the wait (a short wait, a service that cut it):
+        // pause, so the loop never spins.
+        if (lost.length === 0 && Date.now() - watchStarted < Math.min(watchWaitMs, 1_000) / 2) await idle(1_000);
         for (const l of lost) {
           const entry = watched.get(l.jobId);
           if (!entry || entry.job.attempts !== l.attempt) continue;
@@ -247,12 +254,27 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
         }
       } catch (err) {
         if (call.signal.aborted) continue; // restarted with the current jobs, or stopping
+        reportError(err);
         if (err instanceof PenguinMailsError && err.codeName === 'UNIMPLEMENTED') {
           // A service older than CheckLeases: the heartbeat alone, as before.
           watchOff = true;
           break;
         }
-        reportError(err);
+        if (err instanceof PenguinMailsError && err.codeName === 'INVALID_ARGUMENT') {
+          const fields = new Set(err.fieldViolations.map((v) => v.field));
+          if (fields.has('jobs') && watchMax > 1) watchMax = Math.max(1, Math.floor(watchMax / 2));
+          else if (fields.has('wait_ms') && watchWaitMs > 0) watchWaitMs = watchWaitMs > 1_000 ? Math.floor(watchWaitMs / 2) : 0;
+          else {
+            // Nothing this worker can change (e.g. its worker id): the heartbeat alone.
+            watchOff = true;
+            break;
+          }
+          continue;
+        }
+        if (err instanceof PenguinMailsError && (err.codeName === 'PERMISSION_DENIED' || err.codeName === 'UNAUTHENTICATED')) {
+          watchOff = true;
+          break;
+        }
         failures += 1;
         await idle(Math.min(pollIntervalMs * 2 ** Math.min(failures, 5), 30_000));
       }

@@ -140,6 +140,41 @@ test("a long job cancelled while it runs hears it through the cancel watch (Chec
   expect((await pm.queue.getJob({ tenantId, jobId: first.id })).job!.status).not.toBe(queueV1.JobStatus.JOB_STATUS_CANCELLED);
 });
 
+test('the cancel watch fits a service whose BATCH_MAX and CLAIM_WAIT_MAX_MS are below its defaults', async () => {
+  const small = await startPlatform({ services: ['queue'], serviceEnv: { queue: { BATCH_MAX: '2', CLAIM_WAIT_MAX_MS: '2000' } } });
+  const client = createPlatform({ addresses: small.addresses }, { env: {} });
+  const tenantId = randomUUID();
+  const queue = 'cancel-watch-small';
+  const reasons = new Map<string, unknown>();
+  const errors: unknown[] = [];
+  let startedCount = 0;
+  const worker = client.processSendJobs({ tenantId, queue, batchSize: 3, pollIntervalMs: 50, cancelCheckAfterMs: 100, onError: (e) => errors.push(e) }, async (job, ctx) => {
+    startedCount += 1;
+    reasons.set(job.id, await aborted(ctx.signal, 20_000));
+  });
+  try {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await client.queue.enqueueJob({ tenantId, queue, task: 'import', idempotencyKey: randomUUID() })).job!.id);
+    for (let i = 0; i < 200 && startedCount < 3; i++) await new Promise((r) => setTimeout(r, 25));
+    // The watch's first calls are refused (3 jobs > BATCH_MAX 2, then wait_ms > 2000): it asks
+    // for fewer jobs and a shorter wait until the service takes the call.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const refusedFields = errors.filter((e) => e instanceof PenguinMailsError && e.rpc === 'queue.checkLeases').flatMap((e) => (e as PenguinMailsError).fieldViolations.map((v) => v.field));
+    expect(new Set(refusedFields)).toEqual(new Set(['jobs', 'wait_ms']));
+    // It watches the two jobs that ran longest; a cancel of one of them is heard within moments.
+    const watchedOne = ids[0];
+    const cancelledAt = Date.now();
+    await client.queue.cancelJob({ tenantId, jobId: watchedOne, includeRunning: true });
+    for (let i = 0; i < 400 && !reasons.has(watchedOne); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(reasons.get(watchedOne)).toMatchObject({ codeName: 'FAILED_PRECONDITION', rpc: 'queue.checkLeases' });
+    expect(Date.now() - cancelledAt).toBeLessThan(5_000);
+  } finally {
+    await worker.stop({ timeoutMs: 300 });
+    client.close();
+    await small.stop();
+  }
+});
+
 test("stop() aborts a running handler's ctx.signal once its grace period is over", async () => {
   const tenantId = randomUUID();
   await pm.queue.enqueueJob({ tenantId, queue: 'grace', task: 'send', idempotencyKey: randomUUID() });
