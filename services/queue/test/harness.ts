@@ -68,25 +68,9 @@ export interface Queue {
 export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { authTokens?: string[]; grpcLimits?: Partial<GrpcLimits> } = {}): Promise<Queue> {
   const db = await freshDatabase({ migrationsDir });
   const nats = await natsTestContext();
-  const pool = createPgPool(db.url, { max: 12 });
-  const prisma = createPrisma(pool);
-  const logger = createLogger({ service: 'queue-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const stream = nats.names.stream('queue');
   await ensureStream(nats.nc, { name: stream, subjects: [nats.names.tierSubjects('queue')], duplicateWindowMs: 60_000 });
-  const wakeups = new RunnableWakeups(pool, logger);
-  await wakeups.started();
-  const server = createServer({
-    pool,
-    prisma,
-    logger,
-    names: nats.names,
-    pageTokens: new PageTokens('test-page-token-secret-0123456789'),
-    limits: { ...defaultLimits, ...limits },
-    grpc: { authTokens: opts.authTokens ?? [], limits: opts.grpcLimits },
-    wakeups,
-  });
-  const port = await server.listen('127.0.0.1', 0);
-  const address = `127.0.0.1:${port}`;
+  const { pool, prisma, logger, address, stop } = await serve(db.url, nats.names, limits, { authTokens: opts.authTokens ?? [], limits: opts.grpcLimits }, 12, 'queue-test');
   const client = connect(queueV1.QueueServiceClient, address, { token: opts.authTokens?.[0] });
   const relay = new OutboxRelay({ pool, nc: nats.nc, logger });
 
@@ -121,43 +105,40 @@ export async function startQueue(limits: Partial<QueueLimits> = {}, opts: { auth
     },
     stop: async () => {
       client.close();
-      await wakeups.stop();
-      await server.shutdown(1000);
-      await prisma.$disconnect().catch(() => undefined);
-      await pool.end().catch(() => undefined);
+      await stop();
       await nats.cleanup();
       await db.drop();
     },
   };
 }
 
-/** Awaits a call expected to fail and returns its decoded status. */
 /**
- * A second replica of `q`'s service: its own pool, LISTEN connection and port on the same
- * database and NATS names, as a second container would be (cross-replica wake-ups).
+ * What one service process holds on `dbUrl`: its pool, Prisma client, LISTEN connection
+ * (RunnableWakeups) and gRPC server on a free port, and `stop` for them all.
  */
-export async function startReplica(q: Queue, limits: Partial<QueueLimits> = {}): Promise<{ client: queueV1.QueueServiceClient; stop(): Promise<void> }> {
-  const pool = createPgPool(q.db.url, { max: 6 });
+async function serve(dbUrl: string, names: NatsTestContext['names'], limits: Partial<QueueLimits>, grpc: { authTokens: string[]; limits?: Partial<GrpcLimits> }, poolMax: number, service: string) {
+  const pool = createPgPool(dbUrl, { max: poolMax });
   const prisma = createPrisma(pool);
-  const logger = createLogger({ service: 'queue-test-replica', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = createLogger({ service, level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const wakeups = new RunnableWakeups(pool, logger);
   await wakeups.started();
   const server = createServer({
     pool,
     prisma,
     logger,
-    names: q.nats.names,
+    names,
     pageTokens: new PageTokens('test-page-token-secret-0123456789'),
     limits: { ...defaultLimits, ...limits },
-    grpc: { authTokens: [] },
+    grpc,
     wakeups,
   });
   const port = await server.listen('127.0.0.1', 0);
-  const client = connect(queueV1.QueueServiceClient, `127.0.0.1:${port}`);
   return {
-    client,
+    pool,
+    prisma,
+    logger,
+    address: `127.0.0.1:${port}`,
     stop: async () => {
-      client.close();
       await wakeups.stop();
       await server.shutdown(1000);
       await prisma.$disconnect().catch(() => undefined);
@@ -166,6 +147,23 @@ export async function startReplica(q: Queue, limits: Partial<QueueLimits> = {}):
   };
 }
 
+/**
+ * A second replica of `q`'s service: its own pool, LISTEN connection and port on the same
+ * database and NATS names, as a second container would be (cross-replica wake-ups).
+ */
+export async function startReplica(q: Queue, limits: Partial<QueueLimits> = {}): Promise<{ client: queueV1.QueueServiceClient; stop(): Promise<void> }> {
+  const replica = await serve(q.db.url, q.nats.names, limits, { authTokens: [] }, 6, 'queue-test-replica');
+  const client = connect(queueV1.QueueServiceClient, replica.address);
+  return {
+    client,
+    stop: async () => {
+      client.close();
+      await replica.stop();
+    },
+  };
+}
+
+/** Awaits a call expected to fail and returns its decoded status. */
 export async function failure(p: Promise<unknown>): Promise<DecodedStatus> {
   try {
     await p;
