@@ -211,10 +211,12 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
   let watchStarted = 0;
   let restartTimer: NodeJS.Timeout | undefined;
   let watchOff = cancelCheckAfterMs < 0;
-  stopping.signal.addEventListener('abort', () => watchCall?.abort(), { once: true });
+  // Not `stopping`: the jobs still running in stop()'s grace period stay watched until they end.
+  const watchDone = new AbortController();
+  watchDone.signal.addEventListener('abort', () => watchCall?.abort(), { once: true });
 
   function watch(job: LeanJob, lost: AbortController): void {
-    if (watchOff || stopping.signal.aborted) return;
+    if (watchOff || watchDone.signal.aborted) return;
     watched.set(job.id, { job, lost });
     if (!watching) {
       watching = watchLoop().finally(() => (watching = undefined));
@@ -234,7 +236,7 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
 
   async function watchLoop(): Promise<void> {
     let failures = 0;
-    while (watched.size > 0 && !stopping.signal.aborted && !watchOff) {
+    while (watched.size > 0 && !watchDone.signal.aborted && !watchOff) {
       const call = (watchCall = new AbortController());
       watchStarted = Date.now();
       const jobs = [...watched.values()].slice(0, watchMax).map(({ job }) => ({ jobId: job.id, attempt: job.attempts }));
@@ -243,7 +245,7 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
         failures = 0;
         // An answer with nothing much sooner than the wait (a short wait, a service that cut it):
         // pause, so the loop never spins.
-        if (lost.length === 0 && Date.now() - watchStarted < Math.min(watchWaitMs, 1_000) / 2) await idle(1_000);
+        if (lost.length === 0 && Date.now() - watchStarted < Math.min(watchWaitMs, 1_000) / 2) await sleep(1_000, watchDone.signal);
         for (const l of lost) {
           const entry = watched.get(l.jobId);
           if (!entry || entry.job.attempts !== l.attempt) continue;
@@ -253,7 +255,7 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
           entry.lost.abort(err);
         }
       } catch (err) {
-        if (call.signal.aborted) continue; // restarted with the current jobs, or stopping
+        if (call.signal.aborted) continue; // restarted with the current jobs, or the worker is done
         reportError(err);
         if (err instanceof PenguinMailsError && err.codeName === 'UNIMPLEMENTED') {
           // A service older than CheckLeases: the heartbeat alone, as before.
@@ -276,7 +278,7 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
           break;
         }
         failures += 1;
-        await idle(Math.min(pollIntervalMs * 2 ** Math.min(failures, 5), 30_000));
+        await sleep(Math.min(pollIntervalMs * 2 ** Math.min(failures, 5), 30_000), watchDone.signal);
       }
     }
     clearTimeout(restartTimer);
@@ -437,7 +439,7 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
     } finally {
       await Promise.allSettled(running);
       await drainAcks();
-      watchCall?.abort();
+      watchDone.abort();
       await watching;
     }
     return stats;

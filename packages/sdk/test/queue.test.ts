@@ -104,7 +104,7 @@ test("a job cancelled while it runs aborts its handler's ctx.signal at the next 
   expect((await pm.queue.getJob({ tenantId, jobId: job!.id })).job!.status).toBe(queueV1.JobStatus.JOB_STATUS_CANCELLED);
 });
 
-test("a long job cancelled while it runs hears it through the cancel watch (CheckLeases), long before its heartbeat; a job started later is watched too", async () => {
+test("a long job cancelled while it runs hears it through the cancel watch (CheckLeases), long before its heartbeat; a job started later is watched too, and a job in stop()'s grace period still is", async () => {
   const tenantId = randomUUID();
   const queue = 'cancel-watch';
   const first = (await pm.queue.enqueueJob({ tenantId, queue, task: 'import', idempotencyKey: randomUUID() })).job!;
@@ -134,10 +134,18 @@ test("a long job cancelled while it runs hears it through the cancel watch (Chec
     // The other job runs on, unaborted.
     expect(reasons.has(first.id)).toBe(false);
     expect(errors.filter((e) => e instanceof PenguinMailsError && e.rpc === 'queue.checkLeases')).toHaveLength(1);
+    // stop(): no more claims, but the job still running in the grace period stays watched.
+    const stopping = worker.stop({ timeoutMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(reasons.has(first.id)).toBe(false);
+    const cancelledFirstAt = Date.now();
+    await pm.queue.cancelJob({ tenantId, jobId: first.id, includeRunning: true });
+    await stopping;
+    expect(Date.now() - cancelledFirstAt).toBeLessThan(5_000);
+    expect(reasons.get(first.id)).toMatchObject({ codeName: 'FAILED_PRECONDITION', rpc: 'queue.checkLeases' });
   } finally {
     await worker.stop({ timeoutMs: 300 });
   }
-  expect((await pm.queue.getJob({ tenantId, jobId: first.id })).job!.status).not.toBe(queueV1.JobStatus.JOB_STATUS_CANCELLED);
 });
 
 test('the cancel watch fits a service whose BATCH_MAX and CLAIM_WAIT_MAX_MS are below its defaults', async () => {
