@@ -177,6 +177,24 @@ describe('HoldJobs / ReleaseJobs', () => {
     expect(await q.snapshot()).toEqual(before);
   });
 
+  test('an EnqueueJob refused ALREADY_EXISTS (its idempotency key names other work) writes nothing, not even the job_holds row of a new hold key', async () => {
+    const t = tenant();
+    const base = { tenantId: t, queue: QUEUE, task: 'send_email', priority: 0, maxAttempts: 0, ...NO_KEYS };
+    await call(q.client, 'enqueueJob', { ...base, payload: { n: 1 }, idempotencyKey: 'k-conflict' });
+    const before = await q.snapshot();
+    // Found by the fuzz campaign (seed 28112611): the statement made the key's row, then the call was refused.
+    const refused = await failure(call(q.client, 'enqueueJob', { ...base, payload: { n: 2 }, idempotencyKey: 'k-conflict', holdKey: 'campaign:never-seen', singletonKey: 's', throttleSeconds: 60 }));
+    expect(refused.code).toBe(Status.ALREADY_EXISTS);
+    expect(await q.snapshot()).toEqual(before);
+    // The same call with the same work answers the job, and a new key still makes its row.
+    const same = await call(q.client, 'enqueueJob', { ...base, payload: { n: 1 }, idempotencyKey: 'k-conflict', holdKey: 'campaign:never-seen' });
+    expect(same.created).toBe(false);
+    const created = await call(q.client, 'enqueueJob', { ...base, payload: { n: 3 }, idempotencyKey: 'k-new', holdKey: 'campaign:never-seen' });
+    expect(created.created).toBe(true);
+    const { rows } = await q.pool.query('select held from job_holds where tenant_id = $1 and hold_key = $2', [t, 'campaign:never-seen']);
+    expect(rows).toEqual([{ held: false }]);
+  });
+
   test('cancel_waiting: the key\'s queued, failed and held jobs are CANCELLED (finished), running ones finish and a failed retry waits HELD; later enqueues wait HELD and another call cancels them; other keys and tenants untouched', async () => {
     const t = tenant();
     const other = tenant();

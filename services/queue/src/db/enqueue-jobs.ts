@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { NewJob as NewJobRow } from './enqueue-job';
 import { joined } from './joined';
 
@@ -112,7 +112,7 @@ const hasHoldKeys = (jobs: NewJob[]) => jobs.some((j) => j.holdKey);
  * Measured (`npm run bench -- --only queue-peers`, 20k jobs, batches of 1000): see the README,
  * "Measured". `jsonb[]` travels as text; the payloads were size-checked by the rpc layer.
  */
-export async function enqueueJobs(db: Pool, tenantId: string, ids: string[], jobs: NewJob[]): Promise<EnqueuedRow[]> {
+export async function enqueueJobs(db: Pool | PoolClient, tenantId: string, ids: string[], jobs: NewJob[]): Promise<EnqueuedRow[]> {
   const out: EnqueuedRow[] = ids.map((id) => ({ id, created: true, sameWork: true }));
   const plain = jobs.map((j, i) => ({ j, i })).filter(({ j }) => !j.debounce);
   const debounced = jobs.map((j, i) => ({ j, i })).filter(({ j }) => j.debounce);
@@ -128,7 +128,7 @@ export async function enqueueJobs(db: Pool, tenantId: string, ids: string[], job
   return out;
 }
 
-async function insertPlain(db: Pool, tenantId: string, ids: string[], jobs: NewJob[], tries = 0): Promise<EnqueuedRow[]> {
+async function insertPlain(db: Pool | PoolClient, tenantId: string, ids: string[], jobs: NewJob[], tries = 0): Promise<EnqueuedRow[]> {
   // A batch without singleton or throttle keys (the common case, and the bench's) names its one
   // arbiter, the idempotency key, as before these keys existed: no other unique index can refuse
   // its rows, and each row skips the speculative probe of the others.
@@ -231,7 +231,7 @@ async function insertPlain(db: Pool, tenantId: string, ids: string[], jobs: NewJ
  * in a statement), the earlier ones answer the same job as DEBOUNCED. A debounced run_at that
  * moves earlier wakes no waiting claimer (the NOTIFY is on insert): their 1 s re-claim finds it.
  */
-async function debounceJobs(db: Pool, tenantId: string, ids: string[], jobs: NewJob[]): Promise<EnqueuedRow[]> {
+async function debounceJobs(db: Pool | PoolClient, tenantId: string, ids: string[], jobs: NewJob[]): Promise<EnqueuedRow[]> {
   const last = new Map<string, number>();
   jobs.forEach((j, k) => last.set(`${j.queue}\u0000${j.singletonKey}`, k));
   const sent = [...last.values()].sort((a, b) => a - b);

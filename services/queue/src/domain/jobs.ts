@@ -457,8 +457,11 @@ export async function enqueueJobs(
   const now = Date.now();
   const ids = jobs.map(() => uuid7(now));
   const rows = await enqueueJobsSql(deps.pool, tenantId, ids, jobs);
-  return rows.map((r) => ({ id: r.id, outcome: r.created ? 'created' : r.debounced ? 'debounced' : r.sameWork ? 'existing' : 'key_conflict' }));
+  return rows.map((r) => ({ id: r.id, outcome: outcomeOf(r) }));
 }
+
+const outcomeOf = (r: { created: boolean; debounced?: boolean; sameWork: boolean }): EnqueueOutcome =>
+  r.created ? 'created' : r.debounced ? 'debounced' : r.sameWork ? 'existing' : 'key_conflict';
 
 export type EnqueueOutcome = 'created' | 'existing' | 'key_conflict' | 'debounced';
 
@@ -466,20 +469,30 @@ export type EnqueueOutcome = 'created' | 'existing' | 'key_conflict' | 'debounce
  * EnqueueJob of a job with a group, singleton, debounce, throttle or hold key: the batch statement
  * (db/enqueue-jobs.ts, which knows every key) for one job, then the job as it is. A job with
  * only an idempotency key keeps the single-row statement of enqueueJob.
+ *
+ * In a transaction, so that a refusal writes nothing: the statement creates the job_holds row of
+ * a hold key's first use even when the job itself is not inserted (its idempotency key names
+ * other work), and that row must not outlive the ALREADY_EXISTS (found by the fuzz campaign,
+ * seed 28112611: "refused with ALREADY_EXISTS but the store changed").
  */
 export async function enqueueKeyedJob(deps: Deps, job: NewJob): Promise<{ row: JobRow; outcome: EnqueueOutcome }> {
-  const [{ id, outcome }] = await enqueueJobs(deps, job.tenantId, [job]);
+  const ids = [uuid7()];
+  const { id, outcome } = await withTransaction(deps.pool, async (client) => {
+    const [r] = await enqueueJobsSql(client, job.tenantId, ids, [job]);
+    const result = { id: r.id, outcome: outcomeOf(r) };
+    if (result.outcome === 'key_conflict') {
+      throw new AlreadyExistsError(
+        'job',
+        r.id,
+        `idempotency_key "${job.idempotencyKey}" of queue "${job.queue}" already names job ${r.id} with another task or payload; ` +
+          'use a new key for different work, or resend the same task and payload to get that job back',
+      );
+    }
+    return result;
+  });
   const row = await deps.prisma.job.findFirst({ where: { id, tenantId: job.tenantId } });
   // Only reachable if the job was removed between the two statements (retention of a job that finished at once).
   if (!row) throw new NotFoundError('job', id);
-  if (outcome === 'key_conflict') {
-    throw new AlreadyExistsError(
-      'job',
-      id,
-      `idempotency_key "${job.idempotencyKey}" of queue "${job.queue}" already names job ${id} with another task or payload; ` +
-        'use a new key for different work, or resend the same task and payload to get that job back',
-    );
-  }
   return { row, outcome };
 }
 
