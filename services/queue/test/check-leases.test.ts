@@ -1,6 +1,8 @@
 import { status as Status } from '@grpc/grpc-js';
 import { queueV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
+import { randomUUID } from 'node:crypto';
+import { LEASE_ENDED_CHANNEL, notifyLeasesEnded } from '../src/db/listen-runnable-jobs';
 import { failure, NO_KEYS, type Queue, sleep, startQueue, startReplica, tenant } from './harness';
 
 // CheckLeases: which of a worker's running attempts it no longer holds, answered at once or, with
@@ -115,6 +117,49 @@ it('with wait_ms, answers as soon as one of the attempts is cancelled, also when
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
   } finally {
     await replica.stop();
+  }
+});
+
+it("with wait_ms, answers as soon as another worker's claim takes back the expired lease (a hung handler's worker hears it)", async () => {
+  const t = tenant();
+  const job = await enqueue(t, { queue: 'long-expiry' });
+  const claimIn = async (workerId: string, leaseSeconds: number) =>
+    (await call(q.client, 'claimJobs', { tenantId: t, queue: 'long-expiry', workerId, maxJobs: 1, leaseSeconds, waitMs: 0, complete: [], lean: false })).jobs;
+  expect(await claimIn('w1', 1)).toHaveLength(1);
+  const started = Date.now();
+  // Ran out after 1 s but not taken back: still held, so the call waits.
+  const waiting = check(t, 'w1', [attempt(job, 1)], 20_000).then((lost) => ({ lost, ms: Date.now() - started }));
+  await sleep(1_500);
+  const takenAt = Date.now();
+  expect((await claimIn('w2', 300)).map((j) => j.attempts)).toEqual([2]);
+  const { lost, ms } = await waiting;
+  expect(lost.map((l) => [l.jobId, l.reason])).toEqual([[job, LeaseLoss.LEASE_LOSS_LOST]]);
+  expect(lost[0].detail).toMatch(/held by worker "w2" for attempt 2/);
+  // Answered by the claim's NOTIFY, not by the 20 s wait's end (the fallback poll is a minute off).
+  expect(ms - (takenAt - started)).toBeLessThan(3_000);
+});
+
+it('a sweep of many leases is announced in notifications of at most 200 ids (NOTIFY payloads stop at 8000 bytes)', async () => {
+  const listener = await q.pool.connect();
+  const heard: string[] = [];
+  listener.on('notification', (m) => m.channel === LEASE_ENDED_CHANNEL && heard.push(m.payload ?? ''));
+  try {
+    await listener.query(`listen ${LEASE_ENDED_CHANNEL}`);
+    const ids = Array.from({ length: 450 }, () => randomUUID());
+    const client = await q.pool.connect();
+    try {
+      await client.query('begin');
+      await notifyLeasesEnded(client, ids);
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    for (let i = 0; i < 100 && heard.length < 3; i++) await sleep(20);
+    expect(heard.map((p) => p.split(',').length)).toEqual([200, 200, 50]);
+    expect(heard.join(',').split(',')).toEqual(ids);
+  } finally {
+    await listener.query(`unlisten ${LEASE_ENDED_CHANNEL}`);
+    listener.release();
   }
 });
 

@@ -13,21 +13,28 @@ export async function notifyRunnable(db: PoolClient, tenantId: string, queue: st
   await db.query('select pg_notify($1, $2)', [RUNNABLE_CHANNEL, `${tenantId} ${queue}`]);
 }
 
-/** The channel a cancel of a running job (CancelJob include_running) notifies, with the job id. */
-export const CANCELLED_CHANNEL = 'pm_queue_cancelled';
+/**
+ * The channel a running attempt's end by anyone but its worker notifies — a cancel (CancelJob
+ * include_running), a lease taken back after it ran out — with the job ids, comma-separated.
+ */
+export const LEASE_ENDED_CHANNEL = 'pm_queue_lease_ended';
+
+/** Job ids per notification: 200 uuids and their commas fit NOTIFY's 8000-byte payload. */
+const IDS_PER_NOTIFY = 200;
 
 /**
- * Tells the listeners (when the caller's transaction commits) that the running attempt of
- * `jobId` was cancelled: CheckLeases calls waiting on it answer (domain/check-leases.ts).
+ * Tells the listeners (when the caller's transaction commits) that the running attempts of these
+ * jobs ended without their worker: CheckLeases calls waiting on them answer (domain/check-leases.ts).
  */
-export async function notifyCancelled(db: PoolClient, jobId: string): Promise<void> {
-  await db.query('select pg_notify($1, $2)', [CANCELLED_CHANNEL, jobId]);
+export async function notifyLeasesEnded(db: PoolClient, jobIds: string[]): Promise<void> {
+  for (let i = 0; i < jobIds.length; i += IDS_PER_NOTIFY)
+    await db.query('select pg_notify($1, $2)', [LEASE_ENDED_CHANNEL, jobIds.slice(i, i + IDS_PER_NOTIFY).join(',')]);
 }
 
 /**
- * `LISTEN pm_queue_jobs` and `LISTEN pm_queue_cancelled` on one pooled connection held for as
- * long as the process listens; calls `onJobs(tenantId, queue)` or `onCancelled(jobId)` for each
- * notification and `onLost(err)` when the connection breaks (the caller reconnects;
+ * `LISTEN pm_queue_jobs` and `LISTEN pm_queue_lease_ended` on one pooled connection held for as
+ * long as the process listens; calls `onJobs(tenantId, queue)` or `onLeaseEnded(jobId)` (per id)
+ * for each notification and `onLost(err)` when the connection breaks (the caller reconnects;
  * notifications sent meanwhile are lost, so waiters also poll). Returns the function that
  * unlistens and gives the connection back.
  * One connection per process, fanned out in-process: a LISTEN per waiting ClaimJobs (or
@@ -37,12 +44,12 @@ export async function listenRunnableJobs(
   pool: Pool,
   onJobs: (tenantId: string, queue: string) => void,
   onLost: (err: Error) => void,
-  onCancelled: (jobId: string) => void = () => undefined,
+  onLeaseEnded: (jobId: string) => void = () => undefined,
 ): Promise<() => Promise<void>> {
   const client: PoolClient = await pool.connect();
   const onNotification = (msg: { channel: string; payload?: string }) => {
     if (!msg.payload) return;
-    if (msg.channel === CANCELLED_CHANNEL) return onCancelled(msg.payload);
+    if (msg.channel === LEASE_ENDED_CHANNEL) return msg.payload.split(',').forEach(onLeaseEnded);
     if (msg.channel !== RUNNABLE_CHANNEL) return;
     const space = msg.payload.indexOf(' ');
     if (space > 0) onJobs(msg.payload.slice(0, space), msg.payload.slice(space + 1));
@@ -58,7 +65,7 @@ export async function listenRunnableJobs(
   client.on('notification', onNotification);
   client.on('error', onError);
   try {
-    await client.query(`listen ${RUNNABLE_CHANNEL}; listen ${CANCELLED_CHANNEL}`);
+    await client.query(`listen ${RUNNABLE_CHANNEL}; listen ${LEASE_ENDED_CHANNEL}`);
   } catch (err) {
     onError(err as Error);
     throw err;
@@ -71,7 +78,7 @@ export async function listenRunnableJobs(
     // the unlisten emits 'error' besides failing the query, and an unheard 'error' crashes the
     // process (onError ignores it now that `closed` is set).
     try {
-      await client.query(`unlisten ${RUNNABLE_CHANNEL}; unlisten ${CANCELLED_CHANNEL}`);
+      await client.query(`unlisten ${RUNNABLE_CHANNEL}; unlisten ${LEASE_ENDED_CHANNEL}`);
       client.off('error', onError);
       client.release();
     } catch (err) {

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { jobColumns } from './job-columns';
+import { notifyLeasesEnded } from './listen-runnable-jobs';
 import type { JobRow } from './prisma';
 
 /**
@@ -25,6 +26,8 @@ import type { JobRow } from './prisma';
  * The answer is read in this statement's snapshot: a grouped job enqueued a moment later is
  * seen by the next claim. Every reclaimed row comes with the flag; with none reclaimed, one row
  * of nulls carries it (`left join`).
+ *
+ * Taken-back attempts are announced on `pm_queue_lease_ended` (CheckLeases of their workers).
  *
  * Named statement (parsed once per connection): it runs before every claim, and when nothing
  * expired (the usual case) it runs in 0.1 ms but takes 0.7 ms to prepare (EXPLAIN, 220k jobs);
@@ -79,5 +82,8 @@ export async function reclaimExpiredLeases(
   });
   const groupedRunnable = rows[0]?.groupedRunnable ?? false;
   const reclaimed = rows.filter((r) => r.id !== null).map(({ groupedRunnable: _, ...row }) => row as JobRow);
+  // Their workers may be alive and waiting in CheckLeases (a hung handler, a lost heartbeat): tell
+  // them when this commits. Only when something expired, i.e. not on the claim's usual path.
+  if (reclaimed.length) await notifyLeasesEnded(db, reclaimed.map((r) => r.id));
   return { reclaimed, groupedRunnable };
 }

@@ -3,7 +3,7 @@ import { leaseStates, type LeaseState } from '../db/lease-states';
 import type { JobRow } from '../db/prisma';
 import type { ServerDeps } from '../deps';
 import { leaseRefusal, wakeOrTimeout } from './jobs';
-import { cancelKey } from './wake-ups';
+import { leaseKey } from './wake-ups';
 
 type Deps = Pick<ServerDeps, 'pool' | 'limits' | 'wakeups'>;
 
@@ -23,11 +23,12 @@ export interface LostLease {
  * lease that ran out but was not taken back still counts, except in a concurrency group, whose
  * slot is free once the lease runs out (leaseRefusal says the same to its ExtendLease).
  *
- * `waitMs` > 0 and every attempt held: waits — never past the call's deadline — until a cancel of
- * one of them wakes it (CancelJob's NOTIFY, wake-ups.ts cancelKey, on whichever replica serves
- * this call) or, as a fallback, every `claimWaitPollMs` (a lease taken back after it ran out
- * sends no notification), and checks again; answers with what it found, possibly nothing, when
- * the wait ends. It subscribes before each check, so a cancel committed between the check and
+ * `waitMs` > 0 and every attempt held: waits — never past the call's deadline — until the end
+ * of one of them by a cancel or by a claim or sweep taking back its expired lease wakes it
+ * (their NOTIFY, db/listen-runnable-jobs.ts notifyLeasesEnded, wake-ups.ts leaseKey, on
+ * whichever replica serves this call) or, as a fallback, every `claimWaitPollMs` (notifications
+ * are lost while the LISTEN connection is down; a grouped lease that merely ran out sends none),
+ * and checks again; answers with what it found, possibly nothing, when the wait ends. It subscribes before each check, so a cancel committed between the check and
  * the wait is not missed. A read: no transaction, no lock, nothing written.
  */
 export async function checkLeases(
@@ -39,7 +40,7 @@ export async function checkLeases(
   const until = Date.now() + Math.max(0, Math.min(args.waitMs, left === undefined ? Infinity : left - 250));
   const signal = currentCall()?.signal;
   for (;;) {
-    const subs = until > Date.now() && deps.wakeups ? args.jobs.map((j) => deps.wakeups!.subscribe(cancelKey(j.jobId))) : [];
+    const subs = until > Date.now() && deps.wakeups ? args.jobs.map((j) => deps.wakeups!.subscribe(leaseKey(j.jobId))) : [];
     try {
       const lost = lostOf(args, await leaseStates(deps.pool, { tenantId: args.tenantId, ids: args.jobs.map((j) => j.jobId) }));
       const wait = until - Date.now();

@@ -32,7 +32,7 @@ import { enqueueJob as enqueueJobSql, type NewJob } from '../db/enqueue-job';
 import { extendLease as extendLeaseSql } from '../db/extend-lease';
 import { failJob as failJobSql } from '../db/fail-job';
 import { findJob } from '../db/find-job';
-import { notifyCancelled } from '../db/listen-runnable-jobs';
+import { notifyLeasesEnded } from '../db/listen-runnable-jobs';
 import { jobColumns } from '../db/job-columns';
 import type { LeaseHolder } from '../db/lease';
 import type { JobRow } from '../db/prisma';
@@ -615,7 +615,7 @@ export async function cancelJob(deps: Deps, args: { tenantId: string; jobId: str
     const row = await cancelJobSql(client, args);
     // A running attempt ended here (ended_by ''): wake the CheckLeases calls waiting on it, on
     // every replica, when this commits.
-    if (row && args.includeRunning && row.endedBy === '') await notifyCancelled(client, jobId);
+    if (row && args.includeRunning && row.endedBy === '') await notifyLeasesEnded(client, [row.id]);
     if (row) return row;
     const current = await findJob(client, { tenantId, jobId });
     if (!current) throw new NotFoundError('job', jobId);

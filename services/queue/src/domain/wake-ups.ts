@@ -4,8 +4,8 @@ import { listenRunnableJobs } from '../db/listen-runnable-jobs';
 
 /** What a waiting claimer waits for: `<tenant_id> <queue>`, or `* <queue>` for a claim across tenants. */
 export const wakeKey = (tenantId: string | undefined, queue: string): string => `${tenantId ?? '*'} ${queue}`;
-/** What a waiting CheckLeases waits for: a cancel of the job's running attempt (no space: never a claimer's key). */
-export const cancelKey = (jobId: string): string => `cancelled:${jobId.toLowerCase()}`;
+/** What a waiting CheckLeases waits for: the end of the job's running attempt by a cancel or a lease taken back (no space: never a claimer's key). */
+export const leaseKey = (jobId: string): string => `lease:${jobId.toLowerCase()}`;
 
 export interface Subscription {
   /** Resolves at the first notification for the key after subscribe() (never rejects). */
@@ -21,8 +21,8 @@ export interface Subscription {
  * between its empty claim and its wait is not lost. Every waiter of the key is woken (they all
  * try to claim; `skip locked` splits the jobs, the ones that got none wait again).
  *
- * The same connection hears `pm_queue_cancelled` (a running job cancelled): a CheckLeases call
- * waiting on that job (key cancelKey(job id)) is woken the same way.
+ * The same connection hears `pm_queue_lease_ended` (a running attempt cancelled, or its lease
+ * taken back): a CheckLeases call waiting on that job (key leaseKey(job id)) is woken the same way.
  *
  * Notifications are lost while the connection is down (it is re-opened every `retryMs`), and
  * jobs also become runnable by time alone (retries, run_at in the future): waiters therefore
@@ -114,7 +114,7 @@ export class RunnableWakeups implements BackgroundWork {
           this.logger.warn({ err: err.message }, 'queue: LISTEN connection lost; waiting claimers poll until it is back');
           this.schedule();
         },
-        (jobId) => this.fire(cancelKey(jobId)),
+        (jobId) => this.fire(leaseKey(jobId)),
       );
       this.listening = true;
       if (!this.running) await this.stop();
