@@ -1,9 +1,8 @@
-import { currentCall, remainingMs } from '@penguinmails/service-kit';
 import { leaseStates, type LeaseState } from '../db/lease-states';
 import type { JobRow } from '../db/prisma';
 import type { ServerDeps } from '../deps';
-import { leaseRefusal, wakeOrTimeout } from './jobs';
-import { leaseKey } from './wake-ups';
+import { leaseRefusal } from './jobs';
+import { leaseKey, longPoll } from './wake-ups';
 
 type Deps = Pick<ServerDeps, 'pool' | 'limits' | 'wakeups'>;
 
@@ -28,28 +27,19 @@ export interface LostLease {
  * (their NOTIFY, db/listen-runnable-jobs.ts notifyLeasesEnded, wake-ups.ts leaseKey, on
  * whichever replica serves this call) or, as a fallback, every `claimWaitPollMs` (notifications
  * are lost while the LISTEN connection is down; a grouped lease that merely ran out sends none),
- * and checks again; answers with what it found, possibly nothing, when the wait ends. It subscribes before each check, so a cancel committed between the check and
- * the wait is not missed. A read: no transaction, no lock, nothing written.
+ * and checks again (wake-ups.ts longPoll, as a waiting ClaimJobs); answers with what it found,
+ * possibly nothing, when the wait ends. A read: no transaction, no lock, nothing written.
  */
 export async function checkLeases(
   deps: Deps,
   args: { tenantId?: string; workerId: string; jobs: { jobId: string; attempt: number }[]; waitMs: number },
 ): Promise<LostLease[]> {
-  const left = remainingMs();
-  // Answer a little before the deadline, as a long-polling claim does (domain/jobs.ts claimLoop).
-  const until = Date.now() + Math.max(0, Math.min(args.waitMs, left === undefined ? Infinity : left - 250));
-  const signal = currentCall()?.signal;
-  for (;;) {
-    const subs = until > Date.now() && deps.wakeups ? args.jobs.map((j) => deps.wakeups!.subscribe(leaseKey(j.jobId))) : [];
-    try {
-      const lost = lostOf(args, await leaseStates(deps.pool, { tenantId: args.tenantId, ids: args.jobs.map((j) => j.jobId) }));
-      const wait = until - Date.now();
-      if (lost.length > 0 || wait <= 0 || signal?.aborted) return lost;
-      await wakeOrTimeout(subs.length ? Promise.race(subs.map((s) => s.fired)) : undefined, Math.min(wait, deps.limits.claimWaitPollMs), signal);
-    } finally {
-      for (const s of subs) s.cancel();
-    }
-  }
+  return longPoll(
+    deps.wakeups,
+    { waitMs: args.waitMs, pollMs: deps.limits.claimWaitPollMs, keys: args.jobs.map((j) => leaseKey(j.jobId)) },
+    async () => lostOf(args, await leaseStates(deps.pool, { tenantId: args.tenantId, ids: args.jobs.map((j) => j.jobId) })),
+    (lost) => lost.length > 0,
+  );
 }
 
 function lostOf(args: { tenantId?: string; workerId: string; jobs: { jobId: string; attempt: number }[] }, rows: LeaseState[]): LostLease[] {

@@ -9,7 +9,6 @@ import {
   activeTraceHeaders,
   currentCall,
   inStatementTransactionSpan,
-  remainingMs,
   withClient,
   withTransaction,
   type KeysetCursor,
@@ -42,7 +41,7 @@ import { retryDelayMs } from './backoff';
 import { JOB_BYTES, pageBudget } from './reply-size';
 import type { JobStatusValue } from './enums';
 import { emitJobEvents, emitJobsSucceeded } from './events';
-import { wakeKey } from './wake-ups';
+import { longPoll, wakeKey } from './wake-ups';
 
 // The rules of the `jobs` table. Every function here gets input the rpc layer validated;
 // everything that changes a status runs in one transaction with the events it causes.
@@ -54,16 +53,19 @@ type Deps = Pick<ServerDeps, 'pool' | 'prisma' | 'names' | 'limits' | 'wakeups' 
 export async function enqueueJob(deps: Deps, job: NewJob): Promise<{ row: JobRow; created: boolean }> {
   return withClient(deps.pool, async (client) => {
     const { row, created, sameWork } = await enqueueJobSql(client, job);
-    if (!sameWork) {
-      throw new AlreadyExistsError(
-        'job',
-        row.id,
-        `idempotency_key "${job.idempotencyKey}" of queue "${job.queue}" already names job ${row.id} with another task or payload; ` +
-          'use a new key for different work, or resend the same task and payload to get that job back',
-      );
-    }
+    if (!sameWork) throw keyConflict(job, row.id);
     return { row, created };
   });
+}
+
+/** ALREADY_EXISTS: the job's idempotency key names `existingId`, a job with another task or payload. */
+function keyConflict(job: Pick<NewJob, 'idempotencyKey' | 'queue'>, existingId: string): AlreadyExistsError {
+  return new AlreadyExistsError(
+    'job',
+    existingId,
+    `idempotency_key "${job.idempotencyKey}" of queue "${job.queue}" already names job ${existingId} with another task or payload; ` +
+      'use a new key for different work, or resend the same task and payload to get that job back',
+  );
 }
 
 export async function getJob(deps: Deps, tenantId: string, jobId: string): Promise<JobRow> {
@@ -144,7 +146,7 @@ export async function listJobs(
  * service scope), fair between tenants (db/claim-jobs-all-tenants.ts).
  *
  * `waitMs` > 0 is a long poll: when nothing is runnable the call waits — never past its
- * deadline — until the enqueue's NOTIFY wakes it (wake-ups.ts) or, as a fallback, every
+ * deadline — until the enqueue's NOTIFY wakes it (wake-ups.ts longPoll) or, as a fallback, every
  * `claimWaitPollMs`, and claims again. It subscribes before each claim, so a wake-up that
  * lands between an empty claim and the wait is not missed. No transaction is held while it waits.
  */
@@ -196,26 +198,21 @@ async function claimLoop<L extends boolean>(
   lean: L,
 ): Promise<{ rows: L extends true ? LeanRow[] : JobRow[]; completed: EndedJob[] }> {
   type Rows = L extends true ? LeanRow[] : JobRow[];
-  const left = remainingMs();
-  // Answer a little before the deadline: a reply after it is lost, and its leases with it.
-  const until = Date.now() + Math.max(0, Math.min(args.waitMs ?? 0, left === undefined ? Infinity : left - 250));
-  const signal = currentCall()?.signal;
+  // The attempts complete with the first claim only: a wait afterwards does not complete them again.
   let complete = args.complete?.length ? args.complete : undefined;
   let completed: EndedJob[] = [];
-  for (;;) {
-    const sub = until > Date.now() ? deps.wakeups?.subscribe(wakeKey(args.tenantId, args.queue)) : undefined;
-    try {
+  const rows = await longPoll(
+    deps.wakeups,
+    { waitMs: args.waitMs ?? 0, pollMs: deps.limits.claimWaitPollMs, keys: [wakeKey(args.tenantId, args.queue)] },
+    async () => {
       const once = await claimOnce(deps, args, lean, complete);
       if (complete) completed = once.completed;
       complete = undefined;
-      const rows = once.rows as Rows;
-      const wait = until - Date.now();
-      if (rows.length > 0 || wait <= 0 || signal?.aborted) return { rows, completed };
-      await wakeOrTimeout(sub?.fired, Math.min(wait, deps.limits.claimWaitPollMs), signal);
-    } finally {
-      sub?.cancel();
-    }
-  }
+      return once.rows as Rows;
+    },
+    (claimed) => claimed.length > 0,
+  );
+  return { rows, completed };
 }
 
 async function claimOnce(
@@ -372,20 +369,6 @@ function inClaimOrder(rows: JobRow[]): JobRow[] {
   return rows.sort((a, b) => b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** Resolves when `fired` does, after `ms`, or when `signal` aborts, whichever is first (never rejects). */
-export function wakeOrTimeout(fired: Promise<void> | undefined, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-    void fired?.then(done);
-  });
-}
-
 export async function extendLease(deps: Deps, lease: LeaseHolder, leaseSeconds: number): Promise<JobRow> {
   return withTransaction(deps.pool, async (client) => {
     const row = await extendLeaseSql(client, lease, leaseSeconds);
@@ -480,14 +463,7 @@ export async function enqueueKeyedJob(deps: Deps, job: NewJob): Promise<{ row: J
   const { id, outcome } = await withTransaction(deps.pool, async (client) => {
     const [r] = await enqueueJobsSql(client, job.tenantId, ids, [job]);
     const result = { id: r.id, outcome: outcomeOf(r) };
-    if (result.outcome === 'key_conflict') {
-      throw new AlreadyExistsError(
-        'job',
-        r.id,
-        `idempotency_key "${job.idempotencyKey}" of queue "${job.queue}" already names job ${r.id} with another task or payload; ` +
-          'use a new key for different work, or resend the same task and payload to get that job back',
-      );
-    }
+    if (result.outcome === 'key_conflict') throw keyConflict(job, r.id);
     return result;
   });
   const row = await deps.prisma.job.findFirst({ where: { id, tenantId: job.tenantId } });

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { BackgroundWork, Logger } from '@penguinmails/service-kit';
+import { currentCall, remainingMs, type BackgroundWork, type Logger } from '@penguinmails/service-kit';
 import { listenRunnableJobs } from '../db/listen-runnable-jobs';
 
 /** What a waiting claimer waits for: `<tenant_id> <queue>`, or `* <queue>` for a claim across tenants. */
@@ -130,4 +130,49 @@ export class RunnableWakeups implements BackgroundWork {
     this.retry = setTimeout(() => void this.connect(), this.retryMs);
     this.retry.unref();
   }
+}
+
+/**
+ * A long poll, ClaimJobs' and CheckLeases' `wait_ms`: runs `attempt` now, and again each time one
+ * of `keys` is notified (RunnableWakeups) or `pollMs` passed, until `done(result)`, until
+ * `waitMs` passed — never past the call's deadline, less 250 ms: an answer after it is lost (a
+ * claim's leases with it) — or until the call is cancelled; answers the last result. It
+ * subscribes before each attempt, so a notification that lands between an attempt and the wait
+ * is not missed. Nothing is held while it waits (no transaction, no connection).
+ */
+export async function longPoll<T>(
+  wakeups: RunnableWakeups | undefined,
+  o: { waitMs: number; pollMs: number; keys: readonly string[] },
+  attempt: () => Promise<T>,
+  done: (result: T) => boolean,
+): Promise<T> {
+  const left = remainingMs();
+  const until = Date.now() + Math.max(0, Math.min(o.waitMs, left === undefined ? Infinity : left - 250));
+  const signal = currentCall()?.signal;
+  for (;;) {
+    const subs = until > Date.now() && wakeups ? o.keys.map((k) => wakeups.subscribe(k)) : [];
+    try {
+      const result = await attempt();
+      const wait = until - Date.now();
+      if (done(result) || wait <= 0 || signal?.aborted) return result;
+      const fired = subs.length > 1 ? Promise.race(subs.map((sub) => sub.fired)) : subs[0]?.fired;
+      await wakeOrTimeout(fired, Math.min(wait, o.pollMs), signal);
+    } finally {
+      for (const sub of subs) sub.cancel();
+    }
+  }
+}
+
+/** Resolves when `fired` does, after `ms`, or when `signal` aborts, whichever is first (never rejects). */
+function wakeOrTimeout(fired: Promise<void> | undefined, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    void fired?.then(done);
+  });
 }
