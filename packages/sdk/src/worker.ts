@@ -188,6 +188,8 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
   const abortHandlers = new AbortController(); // the handlers' signal, after the grace period
 
   const idle = (ms: number) => sleep(ms, stopping.signal);
+  /** The wait after the `n`th failed call in a row (a claim's, a cancel watch's): doubling from pollIntervalMs, at most 30 s. */
+  const backoffMs = (n: number) => Math.min(pollIntervalMs * 2 ** Math.min(n, 5), 30_000);
   /**
    * Each running job's own controller (its ctx.signal): aborted when its lease is lost, or with
    * the rest when the grace period ends. One controller per job and this set, not
@@ -278,7 +280,7 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
           break;
         }
         failures += 1;
-        await sleep(Math.min(pollIntervalMs * 2 ** Math.min(failures, 5), 30_000), watchDone.signal);
+        await sleep(backoffMs(failures), watchDone.signal);
       }
     }
     clearTimeout(restartTimer);
@@ -492,7 +494,7 @@ export function sendJobsLoop(queue: QueueApi, options: SendJobsOptions<LeanJob> 
         claimFailures += 1;
         // A bad request will not get better: stop instead of spinning.
         if (err instanceof PenguinMailsError && (err.codeName === 'INVALID_ARGUMENT' || err.codeName === 'PERMISSION_DENIED' || err.codeName === 'UNAUTHENTICATED')) throw err;
-        await idle(Math.min(pollIntervalMs * 2 ** Math.min(claimFailures, 5), 30_000));
+        await idle(backoffMs(claimFailures));
         continue;
       }
       stats.claimed += jobs.length;
