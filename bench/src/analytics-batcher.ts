@@ -23,7 +23,7 @@ import { createEventBatcher, createPlatform } from '@penguinmails/sdk';
 import { startPlatform } from '@penguinmails/testkit';
 import { cpuBetween, cpuSnapshot } from './lib/cpu-split';
 import { installInterruptCleanup, onInterrupt } from './lib/pg';
-import { intArg, loadAverage, parseArgs, table } from './lib/report';
+import { intArg, loadAverage, parseArgs, table, utcMinute } from './lib/report';
 
 const log = (s: string) => process.stdout.write(s + '\n');
 const MODES = ['one call per event', 'accepted, per event', "the SDK's batcher"] as const;
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   const base = (round: number) => rows.find((r) => r.mode === 'one call per event' && r.round === round)!;
   log(
     '\n' +
-      `Single events into analytics, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${events} events per row, ${concurrency} at once, ${os.availableParallelism()} cores, load ${loadAverage()}\n\n` +
+      `Single events into analytics, ${utcMinute()} UTC: ${events} events per row, ${concurrency} at once, ${os.availableParallelism()} cores, load ${loadAverage()}\n\n` +
       table(
         ['mode', 'round', 'events/s', 'vs one call per event (same round)', 'IngestEvents calls', ...groups.map((g) => `${g} µs/event`)],
         rows.map((r) => [

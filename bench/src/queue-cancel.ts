@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { createPlatform, processSendJobs, type PenguinMails, type QueueApi } from '@penguinmails/sdk';
 import { startPlatform } from '@penguinmails/testkit';
 import { installInterruptCleanup, onInterrupt } from './lib/pg';
-import { intArg, loadAverage, median, parseArgs, percentile, table } from './lib/report';
+import { intArg, loadAverage, median, ms, parseArgs, percentile, table, utcMinute } from './lib/report';
 
 const log = (s: string) => process.stdout.write(s + '\n');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
         all[way].push(...latencies);
         if (way === 'watch') checkRates.push(checksPerSecond);
         const s = [...latencies].sort((a, b) => a - b);
-        perRound.push([String(r), way, ms(median(s)), ms(percentile(s, 99)), ms(s[s.length - 1]), way === 'watch' ? checksPerSecond.toFixed(2) : '-']);
+        perRound.push([String(r), way, ms(median(s)), ms(percentile(s, 99)), ms(s[s.length - 1] ?? NaN), way === 'watch' ? checksPerSecond.toFixed(2) : '-']);
       }
     }
   } finally {
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     unregister();
   }
   log('');
-  log(`Cancel to abort, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ms from CancelJob's answer to the handler's ctx.signal aborting; load ${loadAverage()}`);
+  log(`Cancel to abort, ${utcMinute()} UTC: ms from CancelJob's answer to the handler's ctx.signal aborting; load ${loadAverage()}`);
   log('');
   log(table(['round', 'way', 'p50 ms', 'p99 ms', 'max ms', 'CheckLeases calls/s, all watched, nothing cancelled'], perRound));
   const hb = [...all.heartbeat].sort((a, b) => a - b);
@@ -130,8 +130,6 @@ async function main(): Promise<void> {
       `its cost while idle: ${median(checkRates).toFixed(2)} CheckLeases calls/s for ${o.jobs} watched jobs`,
   );
 }
-
-const ms = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(1));
 
 main().catch((err) => {
   console.error(err);

@@ -23,7 +23,7 @@ import { createPlatform, type PenguinMails } from '@penguinmails/sdk';
 import { startPlatform } from '@penguinmails/testkit';
 import { cpuBetween, cpuSnapshot } from './lib/cpu-split';
 import { installInterruptCleanup, onInterrupt } from './lib/pg';
-import { intArg, loadAverage, median, parseArgs, table } from './lib/report';
+import { intArg, loadAverage, median, parseArgs, table, utcMinute } from './lib/report';
 
 const MODES = ['ungrouped', 'job limits', 'SetGroupLimit'] as const;
 type Mode = (typeof MODES)[number];
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   });
   log(
     '\n' +
-      `Concurrency groups, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${s.jobs} no-op jobs per row, ${s.groups} groups of limit ${s.limit}, ${s.workers} workers (lean ClaimJobs of ${s.batch}, complete: previous), ${os.availableParallelism()} cores, load ${loadAverage()}\n\n` +
+      `Concurrency groups, ${utcMinute()} UTC: ${s.jobs} no-op jobs per row, ${s.groups} groups of limit ${s.limit}, ${s.workers} workers (lean ClaimJobs of ${s.batch}, complete: previous), ${os.availableParallelism()} cores, load ${loadAverage()}\n\n` +
       table(['mode', 'jobs/s, each round', 'vs ungrouped, median (each round)', 'jobs / claim', 'postgres µs/job', 'service µs/job', 'bench µs/job'], out) +
       '\n(jobs / claim and CPU: the median round of the row)',
   );

@@ -38,7 +38,7 @@ import { createBenchDatabase, installInterruptCleanup, onInterrupt, type BenchDa
 import { cpuBetween, cpuSnapshot, type CpuSplit } from './lib/cpu-split';
 import { leanMessageSizes, startFloorServer } from './lib/grpc-floor';
 import { perJob, WriteMeter, type Writes } from './lib/pg-writes';
-import { intArg, loadAverage, median, ms, parseArgs, percentile, table, type Args } from './lib/report';
+import { intArg, loadAverage, median, ms, parseArgs, percentile, table, utcMinute, type Args } from './lib/report';
 
 const TENANT = '3f1c2b0e-8d4a-4c1e-9b7a-2a6f0c5d9e11';
 const QUEUE = 'email';
@@ -669,7 +669,7 @@ export async function runPeers(o: PeersOptions): Promise<string> {
     return `${ref[0] ? (rate(r) / ref[0]).toFixed(2) + 'x' : '-'} / ${ref[1] ? (rate(r) / ref[1]).toFixed(2) + 'x' : '-'}`;
   };
   const out = [
-    `Queue peers, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${o.jobs} no-op jobs per row, one tenant, one queue, load ${loadAverage()}` +
+    `Queue peers, ${utcMinute()} UTC: ${o.jobs} no-op jobs per row, one tenant, one queue, load ${loadAverage()}` +
       (o.rounds > 1 ? `; each row is its median round of ${o.rounds} (jobs/s and CPU of that round)` : ''),
     '',
     table(

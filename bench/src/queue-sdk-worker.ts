@@ -22,7 +22,7 @@ import { createPlatform, processSendJobs, type PenguinMails } from '@penguinmail
 import { startPlatform } from '@penguinmails/testkit';
 import { cpuBetween, cpuSnapshot } from './lib/cpu-split';
 import { installInterruptCleanup, onInterrupt } from './lib/pg';
-import { intArg, loadAverage, median, parseArgs, table } from './lib/report';
+import { intArg, loadAverage, median, parseArgs, table, utcMinute } from './lib/report';
 
 /** The ways the worker runs, the first the baseline of every ratio. */
 const MODES = [
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     }
   log(
     '\n' +
-      `SDK worker (processSendJobs), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${jobs} jobs per row, ${batch} slots, one worker, ${os.availableParallelism()} cores, load ${loadAverage()}\n\n` +
+      `SDK worker (processSendJobs), ${utcMinute()} UTC: ${jobs} jobs per row, ${batch} slots, one worker, ${os.availableParallelism()} cores, load ${loadAverage()}\n\n` +
       table(
         ['handler ms', 'ackDelayMs', 'jobs/s, each round', 'vs -1, median (each round)', 'claims / job', 'end calls / job', 'postgres µs/job', 'service µs/job', 'bench µs/job'],
         out,

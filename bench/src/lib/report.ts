@@ -64,6 +64,9 @@ export function intArg(args: Args, name: string, def: number, min: number, max: 
   return n;
 }
 
+/** `YYYY-MM-DD HH:MM` (UTC) of `d`: when a run's table was measured. */
+export const utcMinute = (d = new Date()): string => d.toISOString().slice(0, 16).replace('T', ' ');
+
 export function loadAverage(): string {
   const os = require('node:os') as typeof import('node:os');
   return os.loadavg().map((x) => x.toFixed(2)).join(' ');
