@@ -33,7 +33,7 @@ import { queueV1 } from '@penguinmails/contracts';
 import { credentials } from '@grpc/grpc-js';
 import { call, connect } from '@penguinmails/service-kit';
 import { enqueueMany } from '@penguinmails/sdk';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import { createBenchDatabase, installInterruptCleanup, onInterrupt, type BenchDatabase } from './lib/pg';
 import { cpuBetween, cpuSnapshot, type CpuSplit } from './lib/cpu-split';
 import { leanMessageSizes, startFloorServer } from './lib/grpc-floor';
@@ -547,7 +547,12 @@ async function runPgBoss(o: PeersOptions, rows: Row[]): Promise<void> {
 async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
   const gw = await import('graphile-worker');
   const db = await createBenchDatabase('pm_bench_peers_graphile');
-  const utils = await gw.makeWorkerUtils({ connectionString: db.url });
+  // Our own pool for the utils: graphile-worker's release() drops its error listeners and then
+  // ends the pool it made without waiting, so dropping the database right after (with force) could
+  // end a still-open client with no listener left, and the bench died of the 'error' event.
+  const utilsPool = new Pool({ connectionString: db.url, max: 4 });
+  utilsPool.on('error', () => undefined);
+  const utils = await gw.makeWorkerUtils({ pgPool: utilsPool });
   const counter = new Client({ connectionString: db.url });
   await counter.connect();
   try {
@@ -583,6 +588,7 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
   } finally {
     await counter.end();
     await utils.release();
+    await utilsPool.end();
     await db.drop();
   }
 }

@@ -242,6 +242,13 @@ export interface ArbitraryOptions {
    * test seeded.
    */
   pools?: Record<string, readonly string[]>;
+  /**
+   * Plausible values of integer fields by exact field name ("attempt"), drawn as often as a
+   * pooled string: without them a field like a job's attempt number is 1 in ~1 of 60 draws, so
+   * requests that must name the right attempt (completions, lease checks) are almost never valid
+   * and the success paths behind them never see hostile values in their other fields.
+   */
+  numberPools?: Record<string, readonly number[]>;
   /** Longest hostile string (code units). Default 100_000. */
   maxStringLength?: number;
   /** Most elements of a repeated field. Default 6_000. */
@@ -365,9 +372,9 @@ interface ArbContext {
   cache: Map<string, fc.Arbitrary<FuzzValue>>;
 }
 
-function fieldArb(f: protobuf.Field, ctx: ArbContext, depth: number, small: boolean): fc.Arbitrary<unknown> {
+function fieldArb(f: protobuf.Field, ctx: ArbContext, depth: number, small: boolean, plausible = false): fc.Arbitrary<unknown> {
   const t = f.resolvedType;
-  if (t instanceof protobuf.Type) return messageArb(t, ctx, depth + 1, small);
+  if (t instanceof protobuf.Type) return messageArb(t, ctx, depth + 1, small, plausible);
   if (t instanceof protobuf.Enum) return enumArb(t);
   switch (f.type) {
     case 'string':
@@ -387,10 +394,24 @@ function fieldArb(f: protobuf.Field, ctx: ArbContext, depth: number, small: bool
     case 'sfixed32':
     case 'uint32':
     case 'fixed32':
-      return int32Arb();
+      return pooledNumber(f, ctx.o, int32Arb());
     default:
-      return int64Arb();
+      return pooledNumber(f, ctx.o, int64Arb());
   }
+}
+
+/** The pool of a string or integer field, if it has one. */
+function pooledValues(f: protobuf.Field, o: Required<ArbitraryOptions>): readonly (string | number)[] | undefined {
+  if (f.resolvedType) return undefined;
+  const pool = f.type === 'string' ? poolFor(f, o.pools) : f.type === 'bool' || f.type === 'bytes' || f.type === 'double' || f.type === 'float' ? undefined : o.numberPools[f.name];
+  return pool && pool.length ? pool : undefined;
+}
+
+/** `hostile`, or (as often as a pooled string is) one of the field's plausible numbers, if it has a pool. */
+function pooledNumber(f: protobuf.Field, o: Required<ArbitraryOptions>, hostile: fc.Arbitrary<number | bigint>): fc.Arbitrary<number | bigint> {
+  const pool = o.numberPools[f.name];
+  if (!pool || pool.length === 0) return hostile;
+  return fc.oneof({ weight: 10, arbitrary: hostile }, { weight: 8, arbitrary: fc.constantFrom(...pool) });
 }
 
 function repeatedArb(elem: fc.Arbitrary<unknown>, smallElem: fc.Arbitrary<unknown>, depth: number, max: number): fc.Arbitrary<{ packed: boolean; items: unknown[] }> {
@@ -410,8 +431,8 @@ function repeatedArb(elem: fc.Arbitrary<unknown>, smallElem: fc.Arbitrary<unknow
   return fc.tuple(fc.oneof(...variants), fc.boolean()).map(([items, packed]) => ({ packed, items }));
 }
 
-function messageArb(type: protobuf.Type, ctx: ArbContext, depth: number, small: boolean): fc.Arbitrary<FuzzValue> {
-  const key = `${type.fullName}|${depth}|${small}`;
+function messageArb(type: protobuf.Type, ctx: ArbContext, depth: number, small: boolean, plausible = false): fc.Arbitrary<FuzzValue> {
+  const key = `${type.fullName}|${depth}|${small}|${plausible}`;
   const cached = ctx.cache.get(key);
   if (cached) return cached;
   if (depth > ctx.o.maxDepth) return fc.constant({});
@@ -419,22 +440,38 @@ function messageArb(type: protobuf.Type, ctx: ArbContext, depth: number, small: 
   // Placeholder for recursion through fc.constant would be wrong; build eagerly (depth bounds it).
   const model: Record<string, fc.Arbitrary<unknown>> = {};
   for (const f of type.fieldsArray) {
+    const pool = pooledValues(f, ctx.o);
     let arb: fc.Arbitrary<unknown>;
     if (f.map) {
       const mf = f as unknown as protobuf.MapField;
       const keyField = { name: f.name + '_key', type: mf.keyType, resolvedType: null } as unknown as protobuf.Field;
-      const entry = fc.tuple(fieldArb(keyField, ctx, depth, small), fieldArb(f, ctx, depth, small));
-      const smallEntry = fc.tuple(fieldArb(keyField, ctx, depth, true), fieldArb(f, ctx, depth, true));
+      const entry = fc.tuple(fieldArb(keyField, ctx, depth, small, plausible), fieldArb(f, ctx, depth, small, plausible));
+      const smallEntry = fc.tuple(fieldArb(keyField, ctx, depth, true, plausible), fieldArb(f, ctx, depth, true, plausible));
       arb = repeatedArb(entry, smallEntry, depth, ctx.o.maxRepeated).map((r) => r.items);
+    } else if (f.repeated && plausible) {
+      const elem = pool ? fc.constantFrom(...pool) : fieldArb(f, ctx, depth, true, true);
+      arb = fc.array(elem, { minLength: 1, maxLength: 3 }).map((items) => ({ packed: false, items }));
     } else if (f.repeated) {
       arb = repeatedArb(fieldArb(f, ctx, depth, small), fieldArb(f, ctx, depth, true), depth, ctx.o.maxRepeated);
+    } else if (pool && plausible) {
+      arb = fc.constantFrom(...pool);
     } else {
-      arb = fieldArb(f, ctx, depth, small);
+      arb = fieldArb(f, ctx, depth, small, plausible);
     }
-    const pooled = f.type === 'string' && poolFor(f, ctx.o.pools) !== undefined;
-    model[f.name] = fc.option(arb, { freq: pooled ? 12 : 3, nil: undefined });
+    if (plausible) {
+      // Every pooled field set; the others (hostile values) in one message of three, so a
+      // request is not refused for a field it did not need to set.
+      model[f.name] = pool || f.repeated ? arb : fc.oneof({ weight: 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+    } else {
+      model[f.name] = fc.option(arb, { freq: pool ? 12 : 3, nil: undefined });
+    }
   }
-  const arb = fc.record(model) as fc.Arbitrary<FuzzValue>;
+  let arb = fc.record(model) as fc.Arbitrary<FuzzValue>;
+  // A third of the messages are plausible instead: every pooled field one of its
+  // pool's values, nested messages plausible too. With each pooled field hostile on its own, a
+  // request that must name a real tenant, job, worker AND attempt was almost never drawn, so the
+  // paths behind those checks (a stored output, a failure's retry) never met hostile values.
+  if (!plausible) arb = fc.oneof({ weight: 2, arbitrary: arb }, { weight: 1, arbitrary: messageArb(type, ctx, depth, small, true) });
   ctx.cache.set(key, arb);
   return arb;
 }
@@ -448,7 +485,7 @@ export interface FuzzInput {
 
 /** Requests for `type`: mostly generated messages, some corrupted encodings, some random bytes. */
 export function requestArbitrary(type: protobuf.Type, options: ArbitraryOptions = {}): fc.Arbitrary<FuzzInput> {
-  const o: Required<ArbitraryOptions> = { pools: {}, maxStringLength: 100_000, maxRepeated: 6_000, maxDepth: 4, ...options };
+  const o: Required<ArbitraryOptions> = { pools: {}, numberPools: {}, maxStringLength: 100_000, maxRepeated: 6_000, maxDepth: 4, ...options };
   const ctx: ArbContext = { o, cache: new Map() };
   const message = messageArb(type, ctx, 0, false);
   const encoded = message.map((value): FuzzInput => withDescription({ kind: 'message', value, bytes: encodeFuzzValue(type, value) }));

@@ -36,16 +36,36 @@ beforeAll(async () => {
     // one running job, so lease/complete/fail calls with the right worker can get through
     await call(q.client, 'claimJobs', { tenantId, queue: 'email', workerId: 'worker-1', maxJobs: 1, leaseSeconds: 0, waitMs: 0, complete: [], lean: false });
   }
+  // A supply of running jobs (tenant 0, worker-1, attempt 1), most of the job_id pool, with
+  // tenant, worker and attempt pooled to match below: completions, failures, lease extensions and
+  // checks that name a held attempt get through to their success paths with hostile outputs,
+  // errors and retry times, and the read-back test then reads what they stored. Without them a
+  // valid attempt was ~1 draw in 3,000 and the first one used the single running job up.
+  // About two per run of a method: a long run (FUZZ_RUNS=1000) still has running jobs at its end.
+  const supplyCount = Math.min(1000, Math.max(80, settings.runs * 2));
+  const { results: supply } = await call(q.client, 'enqueueJobs', {
+    tenantId: tenants[0],
+    jobs: Array.from({ length: supplyCount }, (_, n) => ({ queue: 'supply', task: 'campaign.send_step', priority: 0, maxAttempts: 3, idempotencyKey: '', ...NO_KEYS, payload: { n }, payloadJson: Buffer.alloc(0) })),
+  });
+  const held: string[] = [];
+  for (let got = -1; got !== 0 && held.length < supply.length; ) {
+    const { jobs: claimed } = await call(q.client, 'claimJobs', { tenantId: tenants[0], queue: 'supply', workerId: 'worker-1', maxJobs: 100, leaseSeconds: 0, waitMs: 0, complete: [], lean: false });
+    held.push(...claimed.map((j) => j.id));
+    got = claimed.length;
+  }
+  if (held.length !== supply.length) throw new Error(`claimed ${held.length} of the ${supply.length} supply jobs`);
+  jobs.push(...held);
   fuzz = new ServiceFuzzer(spec, {
     address: q.address,
     settings,
     digest: () => pgDigest(q.pool),
+    numberPools: { attempt: [1, 1, 1, 2] },
     pools: {
-      tenant_id: [tenants[0], tenants[0], tenants[1]],
+      tenant_id: [tenants[0], tenants[0], tenants[0], tenants[1]],
       job_id: jobs,
       queue: ['email', 'default'],
       task: ['campaign.send_step'],
-      worker_id: ['worker-1', 'worker-2'],
+      worker_id: ['worker-1', 'worker-1', 'worker-1', 'worker-2'],
       idempotency_key: ['k1', 'k2'],
       schedule_id: schedules,
       name: ['nightly', 'hourly'],
@@ -122,6 +142,10 @@ test('every stored row can be read back through the API', async () => {
     await read(`getJob(${r.tenant_id}, ${r.id})`, () => call(q.client, 'getJob', { tenantId: r.tenant_id, jobId: r.id }));
     await pages(`listJobLogs(${r.tenant_id}, ${r.id})`, (page) => call(q.client, 'listJobLogs', { tenantId: r.tenant_id, jobId: r.id, page }));
   }
-  process.stdout.write(`queue read-back: ${tenants.length} tenants, ${jobs.length} jobs, ${scheduleCount[0].n} schedules, ${calls} calls, ${bad.length} unreadable\n`);
+  // How far the fuzzed worker calls got: the supply jobs each started running under worker-1.
+  const { rows: supply } = await q.pool.query<{ s: string; n: number; outputs: number }>(
+    "select status::text as s, count(*)::int as n, count(output)::int as outputs from jobs where queue = 'supply' group by 1 order by 1",
+  );
+  process.stdout.write(`queue read-back: ${tenants.length} tenants, ${jobs.length} jobs, ${scheduleCount[0].n} schedules, ${calls} calls, ${bad.length} unreadable; supply jobs ${supply.map((r) => `${r.s} ${r.n}${r.outputs ? ` (${r.outputs} with output)` : ''}`).join(', ')}\n`);
   expect(bad).toEqual([]);
 }, 300_000);
