@@ -552,6 +552,7 @@ async function runGraphile(o: PeersOptions, rows: Row[]): Promise<void> {
   // end a still-open client with no listener left, and the bench died of the 'error' event.
   const utilsPool = new Pool({ connectionString: db.url, max: 4 });
   utilsPool.on('error', () => undefined);
+  utilsPool.on('connect', (c) => c.on('error', () => undefined));
   const utils = await gw.makeWorkerUtils({ pgPool: utilsPool });
   const counter = new Client({ connectionString: db.url });
   await counter.connect();
