@@ -7,7 +7,10 @@
  * thousands of elements, maps, nested messages, bytes), encoded on the wire with our own
  * protobufjs Writer walk (independent of ts-proto: any value a foreign client could put on the
  * wire gets there), and sent as raw bytes through a generic grpc-js client. Some inputs are
- * random bytes or a valid encoding corrupted.
+ * random bytes or a valid encoding corrupted. A third of the generated messages are plausible:
+ * every field the test gave a pool of values (`pools`, `numberPools`: real tenant and job ids,
+ * an attempt number) takes one of them, so calls get past the existence and fencing checks and
+ * the paths that store something meet the hostile values of the other fields.
  *
  * Per call: the status is one a client can act on (never UNKNOWN, INTERNAL, UNAVAILABLE,
  * UNIMPLEMENTED, or DEADLINE_EXCEEDED = a hang), the answer arrives within the bound, health
@@ -244,7 +247,7 @@ export interface ArbitraryOptions {
   pools?: Record<string, readonly string[]>;
   /**
    * Plausible values of integer fields by exact field name ("attempt"), drawn as often as a
-   * pooled string: without them a field like a job's attempt number is 1 in ~1 of 60 draws, so
+   * pooled string: without them a job's attempt number is 1 in about one draw of 60, so
    * requests that must name the right attempt (completions, lease checks) are almost never valid
    * and the success paths behind them never see hostile values in their other fields.
    */
@@ -459,8 +462,8 @@ function messageArb(type: protobuf.Type, ctx: ArbContext, depth: number, small: 
       arb = fieldArb(f, ctx, depth, small, plausible);
     }
     if (plausible) {
-      // Every pooled field set; the others (hostile values) in one message of three, so a
-      // request is not refused for a field it did not need to set.
+      // Every pooled field set; each other field (hostile values) in half the messages, so a
+      // request is not always refused for a field it did not need to set.
       model[f.name] = pool || f.repeated ? arb : fc.oneof({ weight: 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
     } else {
       model[f.name] = fc.option(arb, { freq: pool ? 12 : 3, nil: undefined });
