@@ -349,6 +349,25 @@ function enumArb(e: protobuf.Enum): fc.Arbitrary<number | bigint> {
   );
 }
 
+/** A plausible message's enum: a known value, not the zero UNSPECIFIED one (refused by every RPC that needs the field). */
+function plausibleEnumArb(e: protobuf.Enum): fc.Arbitrary<number> {
+  const known = Object.values(e.values);
+  const set = known.filter((v) => v !== 0);
+  return fc.constantFrom(...(set.length ? set : known));
+}
+
+/**
+ * A plausible message's Timestamp: an instant within 30 days of the current hour (a replay within
+ * the hour draws the same values), so ranges, event times and expiries can pass; or one of
+ * `seconds` (numberPools.seconds).
+ */
+function plausibleTimestampArb(seconds?: readonly number[]): fc.Arbitrary<FuzzValue> {
+  const hour = Math.floor(Date.now() / 3_600_000) * 3_600;
+  // numberPools.seconds, when the test gives it, replaces the window (e.g. past instants only).
+  const s = seconds?.length ? fc.constantFrom(...seconds) : fc.integer({ min: hour - 30 * 86_400, max: hour + 30 * 86_400 });
+  return fc.record({ seconds: s, nanos: fc.integer({ min: 0, max: 999_999_999 }) });
+}
+
 /** google.protobuf.Timestamp: valid instants and every kind of out-of-range. */
 function timestampArb(): fc.Arbitrary<FuzzValue> {
   const now = 1_750_000_000;
@@ -378,7 +397,13 @@ interface ArbContext {
 function fieldArb(f: protobuf.Field, ctx: ArbContext, depth: number, small: boolean, plausible = false): fc.Arbitrary<unknown> {
   const t = f.resolvedType;
   if (t instanceof protobuf.Type) return messageArb(t, ctx, depth + 1, small, plausible);
-  if (t instanceof protobuf.Enum) return enumArb(t);
+  if (t instanceof protobuf.Enum) {
+    if (!plausible) return enumArb(t);
+    // numberPools name an enum's plausible values when the zero is the right one (a bounce type
+    // only on bounces).
+    const pool = ctx.o.numberPools[f.name];
+    return pool?.length ? fc.constantFrom(...pool) : plausibleEnumArb(t);
+  }
   switch (f.type) {
     case 'string':
       return stringArb(f, ctx.o, small);
@@ -403,10 +428,15 @@ function fieldArb(f: protobuf.Field, ctx: ArbContext, depth: number, small: bool
   }
 }
 
-/** The pool of a string or integer field, if it has one. */
-function pooledValues(f: protobuf.Field, o: Required<ArbitraryOptions>): readonly (string | number)[] | undefined {
+/** The pool of a string, bytes or integer field, if it has one. */
+function pooledValues(f: protobuf.Field, o: Required<ArbitraryOptions>): readonly (string | number | Uint8Array)[] | undefined {
   if (f.resolvedType) return undefined;
-  const pool = f.type === 'string' ? poolFor(f, o.pools) : f.type === 'bool' || f.type === 'bytes' || f.type === 'double' || f.type === 'float' ? undefined : o.numberPools[f.name];
+  // A bytes field's pool is strings too (their UTF-8): a `payload_json`'s JSON texts.
+  const pool =
+    f.type === 'string' ? poolFor(f, o.pools)
+    : f.type === 'bytes' ? poolFor(f, o.pools)?.map((t) => Buffer.from(t))
+    : f.type === 'bool' || f.type === 'double' || f.type === 'float' ? undefined
+    : o.numberPools[f.name];
   return pool && pool.length ? pool : undefined;
 }
 
@@ -434,12 +464,14 @@ function repeatedArb(elem: fc.Arbitrary<unknown>, smallElem: fc.Arbitrary<unknow
   return fc.tuple(fc.oneof(...variants), fc.boolean()).map(([items, packed]) => ({ packed, items }));
 }
 
+const PLAUSIBLE = Symbol('plausible');
+
 function messageArb(type: protobuf.Type, ctx: ArbContext, depth: number, small: boolean, plausible = false): fc.Arbitrary<FuzzValue> {
   const key = `${type.fullName}|${depth}|${small}|${plausible}`;
   const cached = ctx.cache.get(key);
   if (cached) return cached;
   if (depth > ctx.o.maxDepth) return fc.constant({});
-  if (type.fullName === '.google.protobuf.Timestamp') return timestampArb();
+  if (type.fullName === '.google.protobuf.Timestamp') return plausible ? plausibleTimestampArb(ctx.o.numberPools.seconds) : timestampArb();
   // Placeholder for recursion through fc.constant would be wrong; build eagerly (depth bounds it).
   const model: Record<string, fc.Arbitrary<unknown>> = {};
   for (const f of type.fieldsArray) {
@@ -462,9 +494,16 @@ function messageArb(type: protobuf.Type, ctx: ArbContext, depth: number, small: 
       arb = fieldArb(f, ctx, depth, small, plausible);
     }
     if (plausible) {
-      // Every pooled field set; each other field (hostile values) in half the messages, so a
-      // request is not always refused for a field it did not need to set.
-      model[f.name] = pool || f.repeated ? arb : fc.oneof({ weight: 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+      // Every pooled, repeated and enum field set (an unset enum is its UNSPECIFIED zero), every
+      // Timestamp and every nested message of our own (a request's `message`, `lead`,
+      // `time_range`); each other field (scalars, Structs) in half the messages, so a request is
+      // not always refused for a field it did not need to set.
+      const always =
+        pool ||
+        f.repeated ||
+        f.resolvedType instanceof protobuf.Enum ||
+        (f.resolvedType instanceof protobuf.Type && (!f.resolvedType.fullName.startsWith('.google.protobuf.') || f.resolvedType.fullName === '.google.protobuf.Timestamp'));
+      model[f.name] = always ? arb : fc.oneof({ weight: 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
     } else {
       model[f.name] = fc.option(arb, { freq: pool ? 12 : 3, nil: undefined });
     }
@@ -474,14 +513,19 @@ function messageArb(type: protobuf.Type, ctx: ArbContext, depth: number, small: 
   // pool's values, nested messages plausible too. With each pooled field hostile on its own, a
   // request that must name a real tenant, job, worker AND attempt was almost never drawn, so the
   // paths behind those checks (a stored output, a failure's retry) never met hostile values.
-  if (!plausible) arb = fc.oneof({ weight: 2, arbitrary: arb }, { weight: 1, arbitrary: messageArb(type, ctx, depth, small, true) });
+  if (!plausible) {
+    // The top level's plausible messages are marked (not enumerable, not encoded), so the stats
+    // can tell what still refuses them.
+    const p = messageArb(type, ctx, depth, small, true);
+    arb = fc.oneof({ weight: 2, arbitrary: arb }, { weight: 1, arbitrary: depth === 0 ? p.map((v) => Object.defineProperty({ ...v }, PLAUSIBLE, { value: true })) : p });
+  }
   ctx.cache.set(key, arb);
   return arb;
 }
 
 /** One fuzz input: a generated message, a corrupted encoding of one, or random bytes. */
 export interface FuzzInput {
-  kind: 'message' | 'corrupted' | 'random';
+  kind: 'message' | 'plausible' | 'corrupted' | 'random';
   bytes: Uint8Array;
   value?: FuzzValue;
 }
@@ -491,7 +535,7 @@ export function requestArbitrary(type: protobuf.Type, options: ArbitraryOptions 
   const o: Required<ArbitraryOptions> = { pools: {}, numberPools: {}, maxStringLength: 100_000, maxRepeated: 6_000, maxDepth: 4, ...options };
   const ctx: ArbContext = { o, cache: new Map() };
   const message = messageArb(type, ctx, 0, false);
-  const encoded = message.map((value): FuzzInput => withDescription({ kind: 'message', value, bytes: encodeFuzzValue(type, value) }));
+  const encoded = message.map((value): FuzzInput => withDescription({ kind: PLAUSIBLE in value ? 'plausible' : 'message', value, bytes: encodeFuzzValue(type, value) }));
   const corrupted = fc
     .tuple(message, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('truncate', 'flip', 'append', 'length'))
     .map(([value, at, byte, how]): FuzzInput => {
@@ -656,6 +700,8 @@ export interface MethodStats {
   /** Uncaught exceptions in this process while a call of the method was in flight. */
   crashes: number;
   failures: string[];
+  /** Refusals of plausible inputs by code and the field (or first words) their details name: what keeps them off the success path. */
+  refusals: Record<string, number>;
 }
 
 interface FailureClass {
@@ -675,6 +721,11 @@ function signatureOf(message: string): string {
 
 export interface FuzzerOptions extends ArbitraryOptions {
   address: string;
+  /**
+   * Pools for one method only, over `pools` / `numberPools` (e.g. GetTimeSeries takes one of
+   * three ids: the others pooled as '' so its plausible requests name just one).
+   */
+  methodPools?: Record<string, { pools?: Record<string, readonly string[]>; numberPools?: Record<string, readonly number[]> }>;
   /** Digest of the whole store; unchanged by every refused call. */
   digest: () => Promise<string>;
   settings?: FuzzSettings;
@@ -709,7 +760,7 @@ export class ServiceFuzzer {
   private statsFor(method: string): MethodStats {
     let s = this.stats.get(method);
     if (!s) {
-      s = { method, inputs: 0, byKind: {}, codes: {}, maxMs: 0, totalMs: 0, hangs: 0, bad: 0, crashes: 0, failures: [] };
+      s = { method, inputs: 0, byKind: {}, codes: {}, maxMs: 0, totalMs: 0, hangs: 0, bad: 0, crashes: 0, failures: [], refusals: {} };
       this.stats.set(method, s);
     }
     return s;
@@ -738,6 +789,10 @@ export class ServiceFuzzer {
     st.byKind[input.kind] = (st.byKind[input.kind] ?? 0) + 1;
     const code = Status[r.code] ?? String(r.code);
     st.codes[code] = (st.codes[code] ?? 0) + 1;
+    if (r.code !== Status.OK && input.kind === 'plausible') {
+      const why = `${code} ${refusalKey(r.details)}`;
+      st.refusals[why] = (st.refusals[why] ?? 0) + 1;
+    }
     st.maxMs = Math.max(st.maxMs, r.ms);
     st.totalMs += r.ms;
     const problems: string[] = [];
@@ -780,7 +835,11 @@ export class ServiceFuzzer {
     if (!method) throw new Error(`${this.spec.service} has no method ${name}`);
     const st = this.statsFor(name);
     if (this.unhealthy) throw new Error(`${name}: not fuzzed, the server stopped SERVING during an earlier method`);
-    const arb = requestArbitrary(method.requestType, this.opts);
+    const arb = requestArbitrary(method.requestType, {
+      ...this.opts,
+      pools: { ...this.opts.pools, ...this.opts.methodPools?.[method.name]?.pools },
+      numberPools: { ...this.opts.numberPools, ...this.opts.methodPools?.[method.name]?.numberPools },
+    });
     const seed = methodSeed(this.settings.seed, name);
     const replay = this.settings.replay?.method === name ? this.settings.replay.path : undefined;
     const keepGoing = this.settings.keepGoing && !replay && !this.settings.shrink;
@@ -866,10 +925,19 @@ export class ServiceFuzzer {
     ]);
     const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
     const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    // Methods whose calls (almost) never succeed: their success paths met few hostile values,
+    // and the refusals say which pool the test could add.
+    const rare = rows
+      .filter((r) => (r.byKind.plausible ?? 0) > 0 && (r.codes.OK ?? 0) < Math.max(1, r.inputs / 100))
+      .map((r) => {
+        const top = Object.entries(r.refusals).sort((a, b) => b[1] - a[1]).slice(0, 3);
+        return `  ${r.method}: ${r.codes.OK ?? 0} OK of ${r.inputs}; its ${r.byKind.plausible} plausible inputs refused most for ${top.map(([k, n]) => `${k} (${n})`).join(', ')}`;
+      });
     return [
       `fuzz ${label} (seed ${this.settings.seed}, ${this.settings.runs} runs per method, bound ${this.settings.timeoutMs} ms)`,
       fmt(head),
       ...lines.map(fmt),
+      ...(rare.length ? ['methods that (almost) never got through:', ...rare] : []),
     ].join('\n');
   }
 
@@ -885,6 +953,14 @@ export class ServiceFuzzer {
   close(): void {
     this.client.close();
   }
+}
+
+/** The part of a refusal's details that names what was wrong: the field before the first ':', else its first words. */
+function refusalKey(details: string): string {
+  const first = details.split('\n')[0];
+  const colon = first.indexOf(':');
+  const key = colon > 0 && colon <= 80 ? first.slice(0, colon) : first.split(' ').slice(0, 6).join(' ');
+  return key.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<uuid>').replace(/\[\d+\]/g, '[N]').slice(0, 80);
 }
 
 function truncate(s: string, n: number): string {

@@ -24,6 +24,7 @@ beforeAll(async () => {
   const mailboxes = [uuid(), uuid()];
   const steps = [uuid(), uuid()];
   const T = analyticsV1.EmailEventType;
+  const redelivered = [uuid(), uuid(), uuid()];
   for (let i = 0; i < tenants.length; i++) {
     await call(srv.client, 'ingestEvents', {
       durability: 0,
@@ -45,7 +46,26 @@ beforeAll(async () => {
     address: srv.address,
     settings,
     digest: () => storeDigest(db.store),
-    pools: { tenant_id: [tenants[0], tenants[0], tenants[1]], campaign_id: campaigns, email_account_id: mailboxes, sequence_step_id: steps },
+    pools: {
+      tenant_id: [tenants[0], tenants[0], tenants[1]],
+      campaign_id: campaigns,
+      email_account_id: mailboxes,
+      sequence_step_id: steps,
+      // fresh event ids (and some of a few, so redelivered events happen), leads and message refs
+      event_id: [...Array.from({ length: 40 }, () => uuid()), ...redelivered],
+      lead_id: [uuid(), uuid(), uuid()],
+      message_ref_id: [uuid(), uuid(), uuid()],
+      variant: ['', 'A', 'B'],
+      time_zone: ['UTC', 'Europe/Berlin', 'America/New_York'],
+    },
+    // Events and ranges of the past week (ingest refuses future events); a bounce type only
+    // where the zero is not always refused by a non-bounce event.
+    numberPools: {
+      seconds: [7, 3, 1, 0.25].map((days) => Math.floor(Date.now() / 3_600_000) * 3_600 - days * 86_400),
+      bounce_type: [0, 0, 1],
+    },
+    // The series is of one campaign, step or mailbox: its plausible requests name just one.
+    methodPools: { GetTimeSeries: { pools: { sequence_step_id: [''], email_account_id: [''] } } },
   });
 }, 60_000);
 

@@ -78,9 +78,20 @@ beforeAll(async () => {
       filename: ['report.pdf', 'a.txt'],
       transactional_email_id: emailIds,
       notification_id: notificationIds,
+      subject: ['Reset your password', 'Your invoice'],
+      recipient_user_id: [...users, ''],
+      title: ['Done'],
+      body: ['It finished'],
+      content_text: ['Hi', 'Hello again'],
       user_id: users,
       recipient_email: ['ada@example.com', 'bob@example.com'],
       kind: ['password_reset', 'receipt'],
+    },
+    // A create's plausible id is a new one (or none); a batch's items are new contents.
+    methodPools: {
+      CreateTransactionalEmail: { pools: { transactional_email_id: ['', randomUUID(), randomUUID(), randomUUID()] } },
+      BatchPutContent: { pools: { storage_key: Array.from({ length: 20 }, () => `${tenants[0]}/2026/11/${randomUUID()}`) } },
+      PutContent: { pools: { storage_key: ['', `${tenants[0]}/2026/11/${randomUUID()}`] } },
     },
   });
 }, 60_000);

@@ -77,7 +77,29 @@ beforeAll(async () => {
       content_storage_key: [`${a.tenantId}/2026/11/${randomUUID()}`, `${b.tenantId}/2026/11/${randomUUID()}`, ''],
       timezone: ['UTC', 'Europe/Paris', 'America/New_York'],
       name: ['Acme renamed', 'Q4 outreach'],
+      email: Array.from({ length: 30 }, (_, i) => `lead${i}@example.com`),
+      to_email: ['ada@example.com', 'grace@example.org'],
+      from_email: ['sender@acme.example'],
+      first_name: ['Ada', 'Grace'],
+      last_name: ['Lovelace', 'Hopper'],
+      subject: ['Quick question', 'Re: Quick question'],
+      subject_template_key: ['intro-1', 'follow-up-2'],
+      body_template_key: ['intro-body-1', 'follow-up-body-2'],
+      provider_message_id: Array.from({ length: 30 }, () => `<${randomUUID()}@mail.example>`),
+      client_key: Array.from({ length: 30 }, () => `send-${randomUUID()}`),
+      content_text: ['Hi Ada, a quick question.'],
+      content_html: ['<p>Hi Ada, a quick question.</p>'],
     },
+    numberPools: {
+      step_number: [1, 2, 3, 4, 5],
+      delay_minutes: [0, 60, 1440],
+      // instants of the past week, so ranges (ListMessages' created, updated) can be valid
+      seconds: [7, 3, 1, 0.25].map((days) => Math.floor(Date.now() / 3_600_000) * 3_600 - days * 86_400),
+    },
+    // A new message's status and bounce type are their defaults unless the type calls for them.
+    methodPools: Object.fromEntries(
+      ['RecordMessage', 'BatchRecordMessages', 'IngestMessage', 'ImportMessages'].map((m) => [m, { numberPools: { status: [0], bounce_type: [0] } }]),
+    ),
   });
 }, 60_000);
 

@@ -10,7 +10,8 @@ import { NO_KEYS, type Queue, startQueue } from './harness';
 
 const spec = loadServiceSpec('penguinmails.queue.v1.QueueService');
 const settings = fuzzSettings({ runs: 45 });
-const order = spec.methods.map((m) => m.name);
+// Deletes last: a schedule deleted early would leave Pause/Resume/UpdateSchedule nothing to find.
+const order = [...spec.methods.filter((m) => !m.name.startsWith('Delete')), ...spec.methods.filter((m) => m.name.startsWith('Delete'))].map((m) => m.name);
 
 let q: Queue;
 let fuzz: ServiceFuzzer;
@@ -55,11 +56,32 @@ beforeAll(async () => {
   }
   if (held.length !== supply.length) throw new Error(`claimed ${held.length} of the ${supply.length} supply jobs`);
   jobs.push(...held);
+  // Dead jobs (tenant 0), so RetryJob's plausible calls find one to retry.
+  const { results: doomed } = await call(q.client, 'enqueueJobs', {
+    tenantId: tenants[0],
+    jobs: Array.from({ length: 6 }, (_, n) => ({ queue: 'doomed', task: 'campaign.send_step', priority: 0, maxAttempts: 1, idempotencyKey: '', ...NO_KEYS, payload: { n }, payloadJson: Buffer.alloc(0) })),
+  });
+  const { jobs: dying } = await call(q.client, 'claimJobs', { tenantId: tenants[0], queue: 'doomed', workerId: 'worker-1', maxJobs: 6, leaseSeconds: 0, waitMs: 0, complete: [], lean: false });
+  const { results: died } = await call(q.client, 'failJobs', {
+    tenantId: tenants[0],
+    workerId: 'worker-1',
+    jobs: dying.map((j) => ({ jobId: j.id, attempt: j.attempts, error: 'mailbox does not exist', permanent: true, retryAfterSeconds: 0, output: undefined })),
+  });
+  if (doomed.length !== 6 || died.filter((r) => r.status === queueV1.JobStatus.JOB_STATUS_DEAD).length !== 6) throw new Error('the dead jobs were not seeded');
+  jobs.push(...dying.map((j) => j.id));
   fuzz = new ServiceFuzzer(spec, {
     address: q.address,
     settings,
     digest: () => pgDigest(q.pool),
-    numberPools: { attempt: [1, 1, 1, 2] },
+    numberPools: { attempt: [1, 1, 1, 2], extra_attempts: [1, 3], max_attempts: [0, 3] },
+    // A failure needs an error; a completion or a lease check must leave the outcome fields unset.
+    methodPools: {
+      FailJob: { pools: { error: ['smtp 421 4.7.0 try again later', 'mailbox full'] }, numberPools: { retry_after_seconds: [0, 30] } },
+      FailJobs: { pools: { error: ['smtp 421 4.7.0 try again later', 'mailbox full'] }, numberPools: { retry_after_seconds: [0, 30] } },
+      CompleteJobs: { pools: { error: [''] }, numberPools: { retry_after_seconds: [0] } },
+      CheckLeases: { pools: { error: [''] }, numberPools: { retry_after_seconds: [0], wait_ms: [0, 10] } },
+      ClaimJobs: { pools: { error: [''] }, numberPools: { retry_after_seconds: [0], max_jobs: [1, 5], wait_ms: [0] } },
+    },
     pools: {
       tenant_id: [tenants[0], tenants[0], tenants[0], tenants[1]],
       job_id: jobs,
@@ -74,6 +96,7 @@ beforeAll(async () => {
       group_key: ['mailbox-1', 'mailbox-2'],
       singleton_key: ['s1', 's2'],
       hold_key: ['campaign:c1', 'campaign:c2'],
+      payload_json: ['{"n":1}', '{"to":"ada@example.com","step":2,"tags":["a","b"]}'],
     },
   });
 }, 60_000);
