@@ -40,6 +40,7 @@ beforeAll(async () => {
   h = await startContent();
   const tenants = [randomUUID(), randomUUID()];
   const keys: string[] = [];
+  const deletable: string[] = [];
   const attachments: string[] = [];
   const emailIds: string[] = [];
   const notificationIds: string[] = [];
@@ -47,6 +48,10 @@ beforeAll(async () => {
   for (const tenantId of tenants) {
     const put = await call(h.client, 'putContent', { tenantId, storageKey: '', contentText: 'Hi', contentHtml: '<p>Hi</p>', headers: { Subject: 'x' }, rawSizeBytes: 0n });
     keys.push(put.content!.storageKey);
+    // A content of its own for DeleteContent's pool: the pooled parents (and the attachments the
+    // fuzzed AddAttachment calls put on them) stay, so the read-back test reads them.
+    const doomed = await call(h.client, 'putContent', { tenantId, storageKey: '', contentText: 'Bye', contentHtml: '', headers: {}, rawSizeBytes: 0n });
+    deletable.push(doomed.content!.storageKey);
     const att = await call(h.client, 'addAttachment', {
       tenantId,
       parentStorageKey: put.content!.storageKey,
@@ -92,6 +97,7 @@ beforeAll(async () => {
       CreateTransactionalEmail: { pools: { transactional_email_id: ['', randomUUID(), randomUUID(), randomUUID()] } },
       BatchPutContent: { pools: { storage_key: Array.from({ length: 20 }, () => `${tenants[0]}/2026/11/${randomUUID()}`) } },
       PutContent: { pools: { storage_key: ['', `${tenants[0]}/2026/11/${randomUUID()}`] } },
+      DeleteContent: { pools: { storage_key: [...deletable, `${tenants[0]}/2025/01/${randomUUID()}`] } },
     },
   });
 }, 60_000);
