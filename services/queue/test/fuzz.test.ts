@@ -81,6 +81,8 @@ beforeAll(async () => {
       CompleteJobs: { pools: { error: [''] }, numberPools: { retry_after_seconds: [0] } },
       CheckLeases: { pools: { error: [''] }, numberPools: { retry_after_seconds: [0], wait_ms: [0, 10] } },
       ClaimJobs: { pools: { error: [''] }, numberPools: { retry_after_seconds: [0], max_jobs: [1, 5], wait_ms: [0] } },
+      // new names, so a long run's creates do not all meet the two names taken
+      CreateSchedule: { pools: { name: ['nightly', ...Array.from({ length: 40 }, (_, i) => `schedule-${i}`)] } },
     },
     pools: {
       tenant_id: [tenants[0], tenants[0], tenants[0], tenants[1]],
