@@ -58,8 +58,8 @@ beforeAll(async () => {
       variant: ['', 'A', 'B'],
       time_zone: ['UTC', 'Europe/Berlin', 'America/New_York'],
     },
-    // Events and ranges of the past week (ingest refuses future events); a bounce type only
-    // where the zero is not always refused by a non-bounce event.
+    // Events and ranges of the past week (ingest refuses future events); bounce types mostly
+    // unspecified (an event that is not a bounce is refused with one).
     numberPools: {
       seconds: [7, 3, 1, 0.25].map((days) => Math.floor(Date.now() / 3_600_000) * 3_600 - days * 86_400),
       bounce_type: [0, 0, 1],
