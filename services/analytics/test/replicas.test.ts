@@ -110,7 +110,9 @@ describe('analytics replicas', () => {
     expect(existsSync(folder)).toBe(true);
     const started = Date.now();
     const proc = spawn(process.execPath, [MAIN], {
-      env: { ...process.env, CHDB_PATH: folder, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', NATS_URL: ctx.url, LOG_LEVEL: 'error' },
+      // The test's own stream and subject names, as every other process the tests start: a
+      // process on the defaults could touch the platform's PM_* streams on the shared NATS.
+      env: { ...process.env, CHDB_PATH: folder, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', NATS_URL: ctx.url, EVENTS_SUBJECT_PREFIX: ctx.subjectPrefix, EVENTS_STREAM_PREFIX: ctx.streamPrefix, LOG_LEVEL: 'error' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
