@@ -195,7 +195,18 @@ describe('with PostgreSQL', () => {
       metadata: run('metadata', { ...common, GRPC_PORT: String(ports[0]), DATABASE_URL: withPassword(dbs[0].url, secrets.dbPassword) }),
       content: run('content', { ...common, GRPC_PORT: String(ports[1]), DATABASE_URL: withPassword(dbs[1].url, secrets.dbPassword) }),
       queue: run('queue', { ...common, GRPC_PORT: String(ports[2]), DATABASE_URL: withPassword(dbs[2].url, secrets.dbPassword) }),
-      analytics: run('analytics', { AUTH_TOKENS: common.AUTH_TOKENS, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(ports[3]), CHDB_PATH: chdbPath, CLICKHOUSE_PASSWORD: secrets.chPassword }),
+      // The test's NATS names too: on the defaults, analytics declared the platform's PM_* streams
+      // on the shared NATS (and left them there).
+      analytics: run('analytics', {
+        AUTH_TOKENS: common.AUTH_TOKENS,
+        NATS_URL: common.NATS_URL,
+        EVENTS_SUBJECT_PREFIX: nats.subjectPrefix,
+        EVENTS_STREAM_PREFIX: nats.streamPrefix,
+        GRPC_HOST: '127.0.0.1',
+        GRPC_PORT: String(ports[3]),
+        CHDB_PATH: chdbPath,
+        CLICKHOUSE_PASSWORD: secrets.chPassword,
+      }),
     };
     try {
       await Promise.all(Object.values(runs).map((r) => r.waitFor(/gRPC server listening/, 45_000)));
