@@ -21,6 +21,7 @@
  *   npx tsx src/queue-sql.ts [--jobs 30000] [--batch 1000] [--rounds 3]
  */
 import path from 'node:path';
+import { createLogger, migratePostgres } from '@penguinmails/service-kit';
 import { Client } from 'pg';
 import { createBenchDatabase, installInterruptCleanup } from './lib/pg';
 import { procStat } from './lib/cpu-split';
@@ -28,6 +29,8 @@ import { intArg, loadAverage, median, parseArgs, table, utcMinute } from './lib/
 
 const log = (s: string) => process.stdout.write(s + '\n');
 const TENANT = '00000000-0000-4000-8000-000000000001';
+/** The queue service's migrations (as bench:queue reads them). */
+const MIGRATIONS_DIR = path.join(path.dirname(require.resolve('@penguinmails/queue/package.json')), 'prisma', 'migrations');
 const SIGNATURE = 'pm_queue_claim_lean(uuid,varchar,varchar,int,double precision,uuid[],int[],jsonb[],varchar,text,text,timestamptz,bigint)';
 
 interface Variant {
@@ -124,14 +127,10 @@ async function main(): Promise<void> {
   const batch = intArg(args, 'batch', 1_000, 1, 1_000);
   const rounds = intArg(args, 'rounds', 3, 1, 50);
   log(`queue-sql: ${jobs} jobs, claims of ${batch}, ${rounds} round(s), one connection; load ${loadAverage()}`);
-  const kit = await import('@penguinmails/service-kit');
-  const dist = path.join(path.dirname(require.resolve('@penguinmails/queue/package.json')), 'dist');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the built service's migrations, by path
-  const { MIGRATIONS_DIR } = require(path.join(dist, 'migrations-dir.js')) as typeof import('@penguinmails/queue/dist/migrations-dir');
   const db = await createBenchDatabase('pm_bench_queue_sql');
   const c = new Client({ connectionString: db.url });
   try {
-    await kit.migratePostgres({ databaseUrl: db.url, migrationsDir: MIGRATIONS_DIR, logger: kit.createLogger({ service: 'bench-queue-sql', level: 'warn' }) });
+    await migratePostgres({ databaseUrl: db.url, migrationsDir: MIGRATIONS_DIR, logger: createLogger({ service: 'bench-queue-sql', level: 'warn' }) });
     await c.connect();
     await c.query('create table bench_finished_jobs (like jobs including defaults)');
     await c.query('alter table bench_finished_jobs add primary key (id)');

@@ -955,12 +955,14 @@ export class ServiceFuzzer {
   }
 }
 
-/** The part of a refusal's details that names what was wrong: the field before the first ':', else its first words. */
+/**
+ * The part of a refusal's details that names what was wrong (the field before the first ':',
+ * else its first words), made a signature as failures are (signatureOf: ids and numbers out).
+ */
 function refusalKey(details: string): string {
   const first = details.split('\n')[0];
   const colon = first.indexOf(':');
-  const key = colon > 0 && colon <= 80 ? first.slice(0, colon) : first.split(' ').slice(0, 6).join(' ');
-  return key.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<uuid>').replace(/\[\d+\]/g, '[N]').slice(0, 80);
+  return signatureOf(colon > 0 && colon <= 80 ? first.slice(0, colon) : first.split(' ').slice(0, 6).join(' ')).slice(0, 80);
 }
 
 function truncate(s: string, n: number): string {

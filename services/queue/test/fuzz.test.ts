@@ -69,6 +69,8 @@ beforeAll(async () => {
   });
   if (doomed.length !== 6 || died.filter((r) => r.status === queueV1.JobStatus.JOB_STATUS_DEAD).length !== 6) throw new Error('the dead jobs were not seeded');
   jobs.push(...dying.map((j) => j.id));
+  const failing = { pools: { error: ['smtp 421 4.7.0 try again later', 'mailbox full'] }, numberPools: { retry_after_seconds: [0, 30] } };
+  const noOutcome = { pools: { error: [''] }, numberPools: { retry_after_seconds: [0] } };
   fuzz = new ServiceFuzzer(spec, {
     address: q.address,
     settings,
@@ -76,11 +78,11 @@ beforeAll(async () => {
     numberPools: { attempt: [1, 1, 1, 2], extra_attempts: [1, 3], max_attempts: [0, 3] },
     // A failure needs an error; a completion or a lease check must leave the outcome fields unset.
     methodPools: {
-      FailJob: { pools: { error: ['smtp 421 4.7.0 try again later', 'mailbox full'] }, numberPools: { retry_after_seconds: [0, 30] } },
-      FailJobs: { pools: { error: ['smtp 421 4.7.0 try again later', 'mailbox full'] }, numberPools: { retry_after_seconds: [0, 30] } },
-      CompleteJobs: { pools: { error: [''] }, numberPools: { retry_after_seconds: [0] } },
-      CheckLeases: { pools: { error: [''] }, numberPools: { retry_after_seconds: [0], wait_ms: [0, 10] } },
-      ClaimJobs: { pools: { error: [''] }, numberPools: { retry_after_seconds: [0], max_jobs: [1, 5], wait_ms: [0] } },
+      FailJob: failing,
+      FailJobs: failing,
+      CompleteJobs: noOutcome,
+      CheckLeases: { pools: noOutcome.pools, numberPools: { ...noOutcome.numberPools, wait_ms: [0, 10] } },
+      ClaimJobs: { pools: noOutcome.pools, numberPools: { ...noOutcome.numberPools, max_jobs: [1, 5], wait_ms: [0] } },
       // new names, so a long run's creates do not all meet the two names taken
       CreateSchedule: { pools: { name: ['nightly', ...Array.from({ length: 40 }, (_, i) => `schedule-${i}`)] } },
     },
