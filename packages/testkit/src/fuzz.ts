@@ -252,6 +252,14 @@ export interface ArbitraryOptions {
    * and the success paths behind them never see hostile values in their other fields.
    */
   numberPools?: Record<string, readonly number[]>;
+  /**
+   * Pools that take the place of `pools` in plausible messages only (by field name, as `pools`):
+   * values that belong together, typically one tenant's ids. `pools` mixing two tenants' ids
+   * probe the tenant checks, but a plausible request drawing each id from them names the same
+   * tenant in every field once in 2^k draws for k ids, so the write behind those checks (a
+   * message ref naming a mailbox, a campaign, a lead and a step) was almost never reached.
+   */
+  plausiblePools?: Record<string, readonly string[]>;
   /** Longest hostile string (code units). Default 100_000. */
   maxStringLength?: number;
   /** Most elements of a repeated field. Default 6_000. */
@@ -359,13 +367,14 @@ function plausibleEnumArb(e: protobuf.Enum): fc.Arbitrary<number> {
 /**
  * A plausible message's Timestamp: an instant within 30 days of the current hour (a replay within
  * the hour draws the same values), so ranges, event times and expiries can pass; or one of
- * `seconds` (numberPools.seconds).
+ * `seconds` (numberPools.seconds), with one of `nanos` (numberPools.nanos) when given.
  */
-function plausibleTimestampArb(seconds?: readonly number[]): fc.Arbitrary<FuzzValue> {
+function plausibleTimestampArb(seconds?: readonly number[], nanos?: readonly number[]): fc.Arbitrary<FuzzValue> {
   const hour = Math.floor(Date.now() / 3_600_000) * 3_600;
-  // numberPools.seconds, when the test gives it, replaces the window (e.g. past instants only).
+  // numberPools.seconds, when the test gives it, replaces the window (e.g. past instants only);
+  // numberPools.nanos the fraction (one instant for two fields that must be in order).
   const s = seconds?.length ? fc.constantFrom(...seconds) : fc.integer({ min: hour - 30 * 86_400, max: hour + 30 * 86_400 });
-  return fc.record({ seconds: s, nanos: fc.integer({ min: 0, max: 999_999_999 }) });
+  return fc.record({ seconds: s, nanos: nanos?.length ? fc.constantFrom(...nanos) : fc.integer({ min: 0, max: 999_999_999 }) });
 }
 
 /** google.protobuf.Timestamp: valid instants and every kind of out-of-range. */
@@ -392,6 +401,8 @@ function timestampArb(): fc.Arbitrary<FuzzValue> {
 interface ArbContext {
   o: Required<ArbitraryOptions>;
   cache: Map<string, fc.Arbitrary<FuzzValue>>;
+  /** The context of plausible messages: `o` with `plausiblePools` over `pools` (the cache is shared: its keys say plausible or not). */
+  plausible?: ArbContext;
 }
 
 function fieldArb(f: protobuf.Field, ctx: ArbContext, depth: number, small: boolean, plausible = false): fc.Arbitrary<unknown> {
@@ -467,11 +478,12 @@ function repeatedArb(elem: fc.Arbitrary<unknown>, smallElem: fc.Arbitrary<unknow
 const PLAUSIBLE = Symbol('plausible');
 
 function messageArb(type: protobuf.Type, ctx: ArbContext, depth: number, small: boolean, plausible = false): fc.Arbitrary<FuzzValue> {
+  if (plausible && ctx.plausible) ctx = ctx.plausible;
   const key = `${type.fullName}|${depth}|${small}|${plausible}`;
   const cached = ctx.cache.get(key);
   if (cached) return cached;
   if (depth > ctx.o.maxDepth) return fc.constant({});
-  if (type.fullName === '.google.protobuf.Timestamp') return plausible ? plausibleTimestampArb(ctx.o.numberPools.seconds) : timestampArb();
+  if (type.fullName === '.google.protobuf.Timestamp') return plausible ? plausibleTimestampArb(ctx.o.numberPools.seconds, ctx.o.numberPools.nanos) : timestampArb();
   // Placeholder for recursion through fc.constant would be wrong; build eagerly (depth bounds it).
   const model: Record<string, fc.Arbitrary<unknown>> = {};
   for (const f of type.fieldsArray) {
@@ -532,8 +544,9 @@ export interface FuzzInput {
 
 /** Requests for `type`: mostly generated messages, some corrupted encodings, some random bytes. */
 export function requestArbitrary(type: protobuf.Type, options: ArbitraryOptions = {}): fc.Arbitrary<FuzzInput> {
-  const o: Required<ArbitraryOptions> = { pools: {}, numberPools: {}, maxStringLength: 100_000, maxRepeated: 6_000, maxDepth: 4, ...options };
+  const o: Required<ArbitraryOptions> = { pools: {}, numberPools: {}, plausiblePools: {}, maxStringLength: 100_000, maxRepeated: 6_000, maxDepth: 4, ...options };
   const ctx: ArbContext = { o, cache: new Map() };
+  ctx.plausible = { o: { ...o, pools: { ...o.pools, ...o.plausiblePools } }, cache: ctx.cache };
   const message = messageArb(type, ctx, 0, false);
   const encoded = message.map((value): FuzzInput => withDescription({ kind: PLAUSIBLE in value ? 'plausible' : 'message', value, bytes: encodeFuzzValue(type, value) }));
   const corrupted = fc
@@ -722,10 +735,15 @@ function signatureOf(message: string): string {
 export interface FuzzerOptions extends ArbitraryOptions {
   address: string;
   /**
-   * Pools for one method only, over `pools` / `numberPools` (e.g. GetTimeSeries takes one of
-   * three ids: the others pooled as '' so its plausible requests name just one).
+   * Pools for one method only, over `pools` / `numberPools` / `plausiblePools` (e.g.
+   * GetTimeSeries takes one of three ids: the others pooled as '' so its plausible requests name
+   * just one). A field in the method's `pools` is no longer in the suite's `plausiblePools` for
+   * that method: what the method names wins.
    */
-  methodPools?: Record<string, { pools?: Record<string, readonly string[]>; numberPools?: Record<string, readonly number[]> }>;
+  methodPools?: Record<
+    string,
+    { pools?: Record<string, readonly string[]>; numberPools?: Record<string, readonly number[]>; plausiblePools?: Record<string, readonly string[]> }
+  >;
   /** Digest of the whole store; unchanged by every refused call. */
   digest: () => Promise<string>;
   settings?: FuzzSettings;
@@ -835,10 +853,15 @@ export class ServiceFuzzer {
     if (!method) throw new Error(`${this.spec.service} has no method ${name}`);
     const st = this.statsFor(name);
     if (this.unhealthy) throw new Error(`${name}: not fuzzed, the server stopped SERVING during an earlier method`);
+    const own = this.opts.methodPools?.[method.name];
+    // The method's own pools win over the suite-wide plausiblePools too: a create's pool of new
+    // ids must not give way to the existing rows plausible requests name elsewhere.
+    const plausiblePools = Object.fromEntries(Object.entries(this.opts.plausiblePools ?? {}).filter(([field]) => !own?.pools?.[field]));
     const arb = requestArbitrary(method.requestType, {
       ...this.opts,
-      pools: { ...this.opts.pools, ...this.opts.methodPools?.[method.name]?.pools },
-      numberPools: { ...this.opts.numberPools, ...this.opts.methodPools?.[method.name]?.numberPools },
+      pools: { ...this.opts.pools, ...own?.pools },
+      numberPools: { ...this.opts.numberPools, ...own?.numberPools },
+      plausiblePools: { ...plausiblePools, ...own?.plausiblePools },
     });
     const seed = methodSeed(this.settings.seed, name);
     const replay = this.settings.replay?.method === name ? this.settings.replay.path : undefined;

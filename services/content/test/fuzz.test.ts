@@ -50,8 +50,11 @@ beforeAll(async () => {
     keys.push(put.content!.storageKey);
     // A content of its own for DeleteContent's pool: the pooled parents (and the attachments the
     // fuzzed AddAttachment calls put on them) stay, so the read-back test reads them.
-    const doomed = await call(h.client, 'putContent', { tenantId, storageKey: '', contentText: 'Bye', contentHtml: '', headers: {}, rawSizeBytes: 0n });
-    deletable.push(doomed.content!.storageKey);
+    // Several for the first tenant, the one plausible requests name: one delete each.
+    for (let i = 0; i < (tenantId === tenants[0] ? 12 : 1); i++) {
+      const doomed = await call(h.client, 'putContent', { tenantId, storageKey: '', contentText: 'Bye', contentHtml: '', headers: {}, rawSizeBytes: 0n });
+      deletable.push(doomed.content!.storageKey);
+    }
     const att = await call(h.client, 'addAttachment', {
       tenantId,
       parentStorageKey: put.content!.storageKey,
@@ -92,12 +95,29 @@ beforeAll(async () => {
       recipient_email: ['ada@example.com', 'bob@example.com'],
       kind: ['password_reset', 'receipt'],
     },
+    // Plausible requests name the first tenant's rows only (the pools above mix both tenants to
+    // probe the tenant checks), so they reach the writes behind those checks.
+    plausiblePools: {
+      tenant_id: [tenants[0]],
+      storage_key: [keys[0]],
+      storage_keys: [keys[0]],
+      parent_storage_key: [keys[0]],
+      attachment_id: [attachments[0]],
+      transactional_email_id: [emailIds[0]],
+      notification_id: [notificationIds[0]],
+    },
     // A create's plausible id is a new one (or none); a batch's items are new contents.
     methodPools: {
+      // New ids; small bodies: plausible calls now store, and every refused call's digest hashes
+      // what they stored (megabytes per attachment made the suite 6x slower).
+      AddAttachment: { plausiblePools: { attachment_id: ['', ...Array.from({ length: 30 }, () => randomUUID())], content: ['%PDF-1.7 tiny', 'a,b\n1,2\n'] } },
       CreateTransactionalEmail: { pools: { transactional_email_id: ['', randomUUID(), randomUUID(), randomUUID()] } },
       BatchPutContent: { pools: { storage_key: Array.from({ length: 20 }, () => `${tenants[0]}/2026/11/${randomUUID()}`) } },
       PutContent: { pools: { storage_key: ['', `${tenants[0]}/2026/11/${randomUUID()}`] } },
-      DeleteContent: { pools: { storage_key: [...deletable, `${tenants[0]}/2025/01/${randomUUID()}`] } },
+      DeleteContent: {
+        pools: { storage_key: [...deletable, `${tenants[0]}/2025/01/${randomUUID()}`] },
+        plausiblePools: { storage_key: deletable.filter((k) => k.startsWith(`${tenants[0]}/`)) },
+      },
     },
   });
 }, 60_000);

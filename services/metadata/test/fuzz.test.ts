@@ -11,8 +11,18 @@ import { M, Status, seedTenant, startHarness, type Harness, type Method, type Pa
 
 const spec = loadServiceSpec('penguinmails.metadata.v1.MetadataService');
 const settings = fuzzSettings({ runs: 25 });
-// Deletes last, so the seeded rows the other methods aim at are there while they run.
-const order = [...spec.methods.filter((m) => !m.name.startsWith('Delete')), ...spec.methods.filter((m) => m.name.startsWith('Delete'))].map((m) => m.name);
+// Deletes late, so the seeded rows the other methods aim at are there while they run; after them
+// UpdateCampaignStatus, whose calls end campaigns (archived is for good, active locks the steps):
+// the step methods (DeleteSequenceStep too) and the message methods need an editable campaign.
+const LAST = ['UpdateCampaignStatus'];
+const order = [
+  ...spec.methods.filter((m) => !m.name.startsWith('Delete') && !LAST.includes(m.name)),
+  ...spec.methods.filter((m) => m.name.startsWith('Delete')),
+  ...spec.methods.filter((m) => LAST.includes(m.name)),
+].map((m) => m.name);
+
+/** Rows per tenant for the Delete methods (users, leads, steps). */
+const SPARES = 12;
 
 let h: Harness;
 let fuzz: ServiceFuzzer;
@@ -43,8 +53,21 @@ async function seed(name: string) {
     });
     more.push(r.message!.id as string);
   }
+  // Rows for the Delete methods alone (one delete each): without them every delete after the
+  // first of a pooled id answers NOT_FOUND, and the delete path meets few hostile requests.
+  const spare = { users: [] as string[], leads: [] as string[], steps: [] as string[] };
+  for (let i = 0; i < SPARES; i++) {
+    const u = await h.rpc('createUser', { tenantId: s.tenantId, email: `spare${i}@${name.toLowerCase()}.example` });
+    spare.users.push(u.user!.id as string);
+    const l = await h.rpc('createLead', { tenantId: s.tenantId, lead: { email: `spare${i}@${name.toLowerCase()}-lead.example`, status: 0 } });
+    spare.leads.push(l.lead!.id as string);
+    // step numbers above the step_number pool (1-5), so CreateSequenceStep's plausible calls find them free
+    const st = await h.rpc('createSequenceStep', { tenantId: s.tenantId, campaignId: s.campaignId, stepNumber: 10 + i, subjectTemplateKey: 'tpl/s', bodyTemplateKey: 'tpl/b' });
+    spare.steps.push(st.step!.id as string);
+  }
   return {
     ...s,
+    spare,
     userId: user!.id as string,
     stepId: step!.id as string,
     messageId: message!.id as string,
@@ -90,6 +113,21 @@ beforeAll(async () => {
       content_text: ['Hi Ada, a quick question.'],
       content_html: ['<p>Hi Ada, a quick question.</p>'],
     },
+    // Plausible requests name tenant Acme's rows only, in every field, so they pass the tenant
+    // checks and reach the writes; the pools above mix both tenants to probe those checks.
+    plausiblePools: {
+      tenant_id: [a.tenantId],
+      email_account_id: [a.mailboxId],
+      campaign_id: [a.campaignId],
+      lead_id: [a.leadId],
+      user_id: [a.userId],
+      sequence_step_id: [a.stepId],
+      message_id: a.messageIds,
+      parent_message_id: [a.messageId],
+      in_reply_to: [a.providerMessageId, '<unknown@mail.example>', ''],
+      references: [a.providerMessageId, ''],
+      content_storage_key: [`${a.tenantId}/2026/11/${randomUUID()}`, ''],
+    },
     numberPools: {
       step_number: [1, 2, 3, 4, 5],
       delay_minutes: [0, 60, 1440],
@@ -97,9 +135,24 @@ beforeAll(async () => {
       seconds: [7, 3, 1, 0.25].map((days) => Math.floor(Date.now() / 3_600_000) * 3_600 - days * 86_400),
     },
     // A new message's status and bounce type are their defaults unless the type calls for them.
-    methodPools: Object.fromEntries(
-      ['RecordMessage', 'BatchRecordMessages', 'IngestMessage', 'ImportMessages'].map((m) => [m, { numberPools: { status: [0], bounce_type: [0] } }]),
-    ),
+    methodPools: {
+      ...Object.fromEntries(
+        ['RecordMessage', 'BatchRecordMessages', 'IngestMessage', 'ImportMessages'].map((m) => [m, { numberPools: { status: [0], bounce_type: [0] } }]),
+      ),
+      // IngestMessage chooses the storage key itself; an import names its parent by id, not by Message-ID.
+      IngestMessage: { numberPools: { status: [0], bounce_type: [0] }, plausiblePools: { content_storage_key: [''] } },
+      // One instant for created and processed (processed may not precede created), fresh ids.
+      ImportMessages: {
+        numberPools: { status: [0], bounce_type: [0], seconds: [Math.floor(Date.now() / 3_600_000) * 3_600 - 3 * 86_400], nanos: [0] },
+        plausiblePools: { in_reply_to: [''], references: [''], id: Array.from({ length: 60 }, () => randomUUID()) },
+      },
+      // Addresses no CreateUser / CreateLead took (their email pool), so an update is not refused as a duplicate.
+      UpdateUser: { plausiblePools: { email: Array.from({ length: 30 }, (_, i) => `renamed${i}@example.com`) } },
+      UpdateLead: { plausiblePools: { email: Array.from({ length: 30 }, (_, i) => `moved${i}@example.com`) } },
+      DeleteUser: { pools: { user_id: [...a.spare.users, ...b.spare.users] }, plausiblePools: { user_id: a.spare.users } },
+      DeleteLead: { pools: { lead_id: [...a.spare.leads, ...b.spare.leads] }, plausiblePools: { lead_id: a.spare.leads } },
+      DeleteSequenceStep: { pools: { sequence_step_id: [...a.spare.steps, ...b.spare.steps] }, plausiblePools: { sequence_step_id: a.spare.steps } },
+    },
   });
 }, 60_000);
 

@@ -69,6 +69,14 @@ beforeAll(async () => {
   });
   if (doomed.length !== 6 || died.filter((r) => r.status === queueV1.JobStatus.JOB_STATUS_DEAD).length !== 6) throw new Error('the dead jobs were not seeded');
   jobs.push(...dying.map((j) => j.id));
+  // Schedules (tenant 0) for DeleteSchedule alone: one delete each, after which a pooled id is NOT_FOUND.
+  const spareSchedules: string[] = [];
+  for (let i = 0; i < 12; i++) {
+    const { schedule } = await call(q.client, 'createSchedule', {
+      tenantId: tenants[0], name: `spare-${i}`, cron: '0 4 * * *', timeZone: 'UTC', queue: 'email', task: 'campaign.send_step', payload: {}, priority: 0, maxAttempts: 0, holdKey: '',
+    });
+    spareSchedules.push(schedule!.id);
+  }
   const failing = { pools: { error: ['smtp 421 4.7.0 try again later', 'mailbox full'] }, numberPools: { retry_after_seconds: [0, 30] } };
   const noOutcome = { pools: { error: [''] }, numberPools: { retry_after_seconds: [0] } };
   fuzz = new ServiceFuzzer(spec, {
@@ -85,6 +93,7 @@ beforeAll(async () => {
       ClaimJobs: { pools: noOutcome.pools, numberPools: { ...noOutcome.numberPools, max_jobs: [1, 5], wait_ms: [0] } },
       // new names, so a long run's creates do not all meet the two names taken
       CreateSchedule: { pools: { name: ['nightly', ...Array.from({ length: 40 }, (_, i) => `schedule-${i}`)] } },
+      DeleteSchedule: { pools: { schedule_id: [...spareSchedules, ...schedules] }, plausiblePools: { tenant_id: [tenants[0]], schedule_id: spareSchedules } },
     },
     pools: {
       tenant_id: [tenants[0], tenants[0], tenants[0], tenants[1]],

@@ -66,8 +66,8 @@ export interface MetadataEventsOptions {
  * event that can never be stored (undecodable payload, unknown event type, a message without
  * its mailbox id, ...) is returned as rejected: the kit dead-letters it with the reason and the
  * rest of the batch is stored and acked. Redeliveries are harmless: event ids are the
- * envelope's or, for facts of a message, derived from (message_ref_id, type), and
- * ReplacingMergeTree keeps one row per id.
+ * envelope's or, for facts of a message, derived from (message_ref_id, type), and the writer
+ * (event-writer.ts) skips or replaces the copies `event_keys` already holds.
  */
 export async function metadataEventsConsumer(o: MetadataEventsOptions): Promise<EventConsumer> {
   const stream = o.names.stream('metadata');

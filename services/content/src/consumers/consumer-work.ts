@@ -2,8 +2,8 @@ import { pruneConsumedEvents, type BackgroundWork, type EventConsumer, type Logg
 import type { Pool } from 'pg';
 
 /**
- * An EventConsumer as runService's background work: `start()` is synchronous there, the
- * consumer's is not (it looks the durable consumer up in JetStream), so this starts it and
+ * An EventConsumer as runService's background work: runService awaits `start()`, and the
+ * consumer's start looks the durable consumer up in JetStream, so this starts it in the background and
  * retries with backoff until it runs or is stopped (a NATS blip at start-up must not leave the
  * tier without its consumer). Also forgets consumed_events ids older than the stream's age
  * limit once an hour: such events cannot be redelivered.
