@@ -126,6 +126,17 @@ export function loadServiceSpec(service: string, descriptorSetPath?: string): Se
   return { service, root, methods };
 }
 
+/**
+ * The order a suite fuzzes its methods in: descriptor order, the Delete* methods after the others
+ * (so the seeded rows the others aim at are there while they run), then `last` (methods whose
+ * calls close what the rest need, e.g. a campaign archived for good).
+ */
+export function fuzzOrder(spec: ServiceSpec, last: readonly string[] = []): string[] {
+  const names = spec.methods.map((m) => m.name);
+  const deletes = names.filter((n) => n.startsWith('Delete') && !last.includes(n));
+  return [...names.filter((n) => !deletes.includes(n) && !last.includes(n)), ...deletes, ...last];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Values and their wire encoding
 // ---------------------------------------------------------------------------------------------

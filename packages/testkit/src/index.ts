@@ -19,6 +19,7 @@ export {
   describeInput,
   describeValue,
   encodeFuzzValue,
+  fuzzOrder,
   fuzzSettings,
   isBadCode,
   loadDescriptorRoot,

@@ -3,7 +3,7 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import { contentV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
-import { ServiceFuzzer, fuzzSettings, isBadCode, loadDescriptorRoot, pgDigest, type ServiceSpec } from '@penguinmails/testkit';
+import { ServiceFuzzer, fuzzOrder, fuzzSettings, isBadCode, loadDescriptorRoot, pgDigest, type ServiceSpec } from '@penguinmails/testkit';
 import { startContent, type Harness } from './harness';
 
 // Hostile input for every RPC of ContentService, generated from the descriptors (see
@@ -31,7 +31,7 @@ const spec: ServiceSpec = {
     })),
 };
 const settings = fuzzSettings({ runs: 60 });
-const order = [...spec.methods.filter((m) => !m.name.startsWith('Delete')), ...spec.methods.filter((m) => m.name.startsWith('Delete'))].map((m) => m.name);
+const order = fuzzOrder(spec);
 
 let h: Harness;
 let fuzz: ServiceFuzzer;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceError } from '@grpc/grpc-js';
-import { ServiceFuzzer, fuzzSettings, isBadCode, loadServiceSpec, pgDigest } from '@penguinmails/testkit';
+import { ServiceFuzzer, fuzzOrder, fuzzSettings, isBadCode, loadServiceSpec, pgDigest } from '@penguinmails/testkit';
 import type { commonV1 } from '@penguinmails/contracts';
 import { M, Status, seedTenant, startHarness, type Harness, type Method, type PartialRequest, type ResponseOf } from './harness';
 
@@ -14,12 +14,7 @@ const settings = fuzzSettings({ runs: 25 });
 // Deletes late, so the seeded rows the other methods aim at are there while they run; after them
 // UpdateCampaignStatus, whose calls end campaigns (archived is for good, active locks the steps):
 // the step methods (DeleteSequenceStep too) and the message methods need an editable campaign.
-const LAST = ['UpdateCampaignStatus'];
-const order = [
-  ...spec.methods.filter((m) => !m.name.startsWith('Delete') && !LAST.includes(m.name)),
-  ...spec.methods.filter((m) => m.name.startsWith('Delete')),
-  ...spec.methods.filter((m) => LAST.includes(m.name)),
-].map((m) => m.name);
+const order = fuzzOrder(spec, ['UpdateCampaignStatus']);
 
 /** Rows per tenant for the Delete methods (users, leads, steps). */
 const SPARES = 12;
@@ -82,6 +77,8 @@ beforeAll(async () => {
   h = await startHarness({ pageSizeMax: 100 }, { authTokens: [] }, { content: true });
   const a = await seed('Acme');
   const b = await seed('Globex');
+  const hour = Math.floor(Date.now() / 3_600_000) * 3_600;
+  const newMessage = { status: [0], bounce_type: [0] };
   fuzz = new ServiceFuzzer(spec, {
     address: h.address,
     settings,
@@ -132,18 +129,17 @@ beforeAll(async () => {
       step_number: [1, 2, 3, 4, 5],
       delay_minutes: [0, 60, 1440],
       // instants of the past week, so ranges (ListMessages' created, updated) can be valid
-      seconds: [7, 3, 1, 0.25].map((days) => Math.floor(Date.now() / 3_600_000) * 3_600 - days * 86_400),
+      seconds: [7, 3, 1, 0.25].map((days) => hour - days * 86_400),
     },
     // A new message's status and bounce type are their defaults unless the type calls for them.
     methodPools: {
-      ...Object.fromEntries(
-        ['RecordMessage', 'BatchRecordMessages', 'IngestMessage', 'ImportMessages'].map((m) => [m, { numberPools: { status: [0], bounce_type: [0] } }]),
-      ),
+      RecordMessage: { numberPools: newMessage },
+      BatchRecordMessages: { numberPools: newMessage },
       // IngestMessage chooses the storage key itself; an import names its parent by id, not by Message-ID.
-      IngestMessage: { numberPools: { status: [0], bounce_type: [0] }, plausiblePools: { content_storage_key: [''] } },
+      IngestMessage: { numberPools: newMessage, plausiblePools: { content_storage_key: [''] } },
       // One instant for created and processed (processed may not precede created), fresh ids.
       ImportMessages: {
-        numberPools: { status: [0], bounce_type: [0], seconds: [Math.floor(Date.now() / 3_600_000) * 3_600 - 3 * 86_400], nanos: [0] },
+        numberPools: { ...newMessage, seconds: [hour - 3 * 86_400], nanos: [0] },
         plausiblePools: { in_reply_to: [''], references: [''], id: Array.from({ length: 60 }, () => randomUUID()) },
       },
       // Addresses no CreateUser / CreateLead took (their email pool), so an update is not refused as a duplicate.

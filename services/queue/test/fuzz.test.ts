@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { commonV1, queueV1 } from '@penguinmails/contracts';
 import { call } from '@penguinmails/service-kit';
-import { ServiceFuzzer, fuzzSettings, isBadCode, loadServiceSpec, pgDigest } from '@penguinmails/testkit';
+import { ServiceFuzzer, fuzzOrder, fuzzSettings, isBadCode, loadServiceSpec, pgDigest } from '@penguinmails/testkit';
 import { NO_KEYS, type Queue, startQueue } from './harness';
 
 // Hostile input for every RPC of QueueService, generated from the descriptors (see
@@ -11,7 +11,7 @@ import { NO_KEYS, type Queue, startQueue } from './harness';
 const spec = loadServiceSpec('penguinmails.queue.v1.QueueService');
 const settings = fuzzSettings({ runs: 45 });
 // Deletes last: a schedule deleted early would leave Pause/Resume/UpdateSchedule nothing to find.
-const order = [...spec.methods.filter((m) => !m.name.startsWith('Delete')), ...spec.methods.filter((m) => m.name.startsWith('Delete'))].map((m) => m.name);
+const order = fuzzOrder(spec);
 
 let q: Queue;
 let fuzz: ServiceFuzzer;
